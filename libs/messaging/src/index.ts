@@ -1,0 +1,4 @@
+export * from './topology';
+export * from './jetstream';
+export * from './models';
+export * from './nats-server';

@@ -1,0 +1,62 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelFetchError, ensureAgentConsumer, agentConsumer, ensureFarmStore, fetchModel, jobSubject, putModel, sha256File, startNatsServer, type FarmStore, type NatsServerHandle } from './index';
+
+describe('messaging against a real nats-server', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let farm: FarmStore;
+  let dir: string;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    farm = await ensureFarmStore(nc);
+    dir = mkdtempSync(join(tmpdir(), 'bf-msg-'));
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores a model by digest and fetches it into the cache verified', async () => {
+    const src = join(dir, 'm.bin');
+    writeFileSync(src, Buffer.alloc(300_000, 7));
+    const { sha256, sizeBytes } = await putModel(farm.models, src);
+    expect(sha256).toBe(await sha256File(src));
+    expect(sizeBytes).toBe(300_000);
+    const cached = await fetchModel(farm.models, sha256, join(dir, 'cache'));
+    expect(readFileSync(cached).equals(readFileSync(src))).toBe(true);
+  });
+
+  it('refuses an object whose bytes do not match the digest asked for', async () => {
+    const src = join(dir, 'x.bin');
+    writeFileSync(src, 'hello');
+    const wrong = 'a'.repeat(64);
+    await farm.models.putBlob({ name: wrong }, readFileSync(src));
+    await expect(fetchModel(farm.models, wrong, join(dir, 'cache2'))).rejects.toBeInstanceOf(ModelFetchError);
+  });
+
+  it('hands an agent one job at a time and deduplicates by Nats-Msg-Id', async () => {
+    await ensureAgentConsumer(farm.jsm, 'a1');
+    const first = await farm.js.publish(jobSubject('a1'), new TextEncoder().encode('j1'), { msgID: 'job-1' });
+    const again = await farm.js.publish(jobSubject('a1'), new TextEncoder().encode('j1'), { msgID: 'job-1' });
+    await farm.js.publish(jobSubject('a1'), new TextEncoder().encode('j2'), { msgID: 'job-2' });
+    expect(again.duplicate).toBe(true);
+    expect(first.duplicate).toBe(false);
+    const consumer = await agentConsumer(farm.js, 'a1');
+    const m1 = await consumer.next({ expires: 2000 });
+    expect(m1?.string()).toBe('j1');
+    // max_ack_pending = 1: the second job is withheld until the first is acked
+    const blocked = await consumer.next({ expires: 1000 });
+    expect(blocked).toBeNull();
+    await m1?.ackAck();
+    const m2 = await consumer.next({ expires: 2000 });
+    expect(m2?.string()).toBe('j2');
+    await m2?.ackAck();
+  });
+});

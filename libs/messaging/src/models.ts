@@ -1,0 +1,90 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { ObjectStore } from '@nats-io/obj';
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Thrown when a model object is missing, or its bytes do not hash to the digest asked for. */
+export class ModelFetchError extends Error {
+  override name = 'ModelFetchError';
+  constructor(
+    message: string,
+    readonly digest: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Checks that a string is a lower-case SHA-256 hex digest (the only name a model file gets on disk). */
+export function assertSha256(digest: string): string {
+  if (!SHA256_HEX.test(digest)) throw new ModelFetchError(`not a SHA-256 hex digest: ${JSON.stringify(digest)}`, digest);
+  return digest;
+}
+
+/** SHA-256 hex of a file, streamed. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Stores a model file in the Object Store under its SHA-256 hex digest. Returns the
+ * digest and size; a file already stored under that digest is not uploaded again.
+ */
+export async function putModel(store: ObjectStore, path: string, description = ''): Promise<{ sha256: string; sizeBytes: number }> {
+  const sha256 = await sha256File(path);
+  const { size } = await stat(path);
+  const existing = await store.info(sha256);
+  if (existing && !existing.deleted && existing.size === size) return { sha256, sizeBytes: size };
+  const body = Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>;
+  await store.put({ name: sha256, description }, body);
+  return { sha256, sizeBytes: size };
+}
+
+/**
+ * Returns the path of the model with this digest in the cache folder, fetching it from the
+ * Object Store first when it is not cached. The bytes go to a temporary file that is
+ * renamed into place only after their SHA-256 matches, so a truncated or tampered object
+ * never reaches the cache. A cached file is re-hashed before it is handed out.
+ */
+export async function fetchModel(store: ObjectStore, digest: string, cacheDir: string): Promise<string> {
+  assertSha256(digest);
+  await mkdir(cacheDir, { recursive: true });
+  const target = join(cacheDir, `${digest}.onnx`);
+  try {
+    await stat(target);
+    if ((await sha256File(target)) === digest) return target;
+    await rm(target, { force: true });
+  } catch {
+    // not cached yet
+  }
+  const result = await store.get(digest);
+  if (!result) throw new ModelFetchError(`model ${digest} is not in the object store`, digest);
+  const temp = join(cacheDir, `.${digest}.${randomUUID()}.part`);
+  const hash = createHash('sha256');
+  const file = await open(temp, 'w');
+  try {
+    for await (const chunk of Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>)) {
+      hash.update(chunk as Uint8Array);
+      await file.write(chunk as Uint8Array);
+    }
+    await file.close();
+    const storeError = await result.error;
+    if (storeError) throw new ModelFetchError(`object store read of ${digest} failed: ${storeError.message}`, digest, { cause: storeError });
+    const actual = hash.digest('hex');
+    if (actual !== digest) throw new ModelFetchError(`model digest mismatch: expected ${digest}, got ${actual}`, digest);
+    await rename(temp, target);
+    return target;
+  } catch (err) {
+    await file.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    if (err instanceof ModelFetchError) throw err;
+    throw new ModelFetchError(`fetching model ${digest} failed: ${(err as Error).message}`, digest, { cause: err });
+  }
+}

@@ -1,0 +1,2 @@
+export { startNatsServer, freePort, findNatsServer, type NatsServerHandle } from '@benchfarm/messaging';
+export * from './fixtures';
