@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { credentials } from '@grpc/grpc-js';
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ModelFetchError, agentConsumer, ensureAgentConsumer, ensureFarmStore, fetchModel, type FarmStore } from '@benchfarm/messaging';
+import { AgentRecord, AgentState, BenchJob, ErrorCode, ResultsClient, UploadOutcome, type AgentCapabilities, type ResultEvent, type SuiteSettings, type UploadAck, type VariantRef } from '@benchfarm/protocol';
+import { runSuiteInChild, type SuiteChildEvent, type SuiteJob } from '@benchfarm/suite';
+import type { AgentConfig } from './config';
+import { collectCapabilities } from './inventory';
+import { JobUpload, UploadFailedError } from './upload';
+
+/** The version this agent reports in the registry and in every result's manifest. */
+export const AGENT_VERSION = '0.1.0';
+
+/** What the agent tells whoever started it, one line at a time. */
+export type AgentLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+/** A running agent. */
+export interface RunningAgent {
+  readonly agentId: string;
+  readonly capabilities: AgentCapabilities;
+  /** Resolves when the agent finished its current step and stopped pulling. */
+  readonly done: Promise<void>;
+  /**
+   * Stops pulling, aborts a running job (it goes back to the queue at once), removes the
+   * registry entry and closes every connection.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an agent: registers it in the KV registry with a heartbeat, then pulls one job
+ * at a time from its own durable consumer, runs it in a fresh suite process, streams the
+ * events to the coordinator over gRPC and acks the job only after the coordinator
+ * confirmed the result.
+ */
+export async function startAgent(config: AgentConfig, log: AgentLog = () => undefined): Promise<RunningAgent> {
+  // Agents outlive network outages and coordinator restarts: never stop reconnecting.
+  const nc = await connect({ servers: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 1_000, name: `benchfarm-agent-${config.agentId}` });
+  const farm = await ensureFarmStore(nc);
+  await ensureAgentConsumer(farm.jsm, config.agentId);
+  const consumer = await agentConsumer(farm.js, config.agentId);
+  const client = new ResultsClient(config.grpcAddress, credentials.createInsecure(), {
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  const capabilities = collectCapabilities();
+  const agent = new Agent(config, nc, farm, consumer, client, capabilities, log);
+  await agent.heartbeat();
+  const done = agent.run();
+  log('info', 'agent ready', { agentId: config.agentId, natsUrl: config.natsUrl, grpcAddress: config.grpcAddress });
+  return {
+    agentId: config.agentId,
+    capabilities,
+    done,
+    async close() {
+      await agent.stop();
+      await done;
+      await agent.unregister();
+      client.close();
+      await nc.close();
+    },
+  };
+}
+
+class Agent {
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private state = AgentState.AGENT_STATE_IDLE;
+  private currentJobId = '';
+  private readonly startedAtUnixMs = Date.now();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly nc: NatsConnection,
+    private readonly farm: FarmStore,
+    private readonly consumer: Consumer,
+    private readonly client: ResultsClient,
+    private readonly capabilities: AgentCapabilities,
+    private readonly log: AgentLog,
+  ) {}
+
+  async run(): Promise<void> {
+    this.heartbeatTimer = setInterval(() => {
+      this.heartbeat().catch((err: unknown) => this.log('warn', 'heartbeat failed', { error: String(err) }));
+    }, this.config.heartbeatIntervalMs);
+    try {
+      while (!this.stopping) {
+        let msg: JsMsg | null;
+        try {
+          msg = await this.consumer.next({ expires: this.config.pullExpiresMs });
+        } catch (err) {
+          if (this.stopping) break;
+          this.log('warn', 'pull failed; retrying', { error: String(err) });
+          await sleep(1_000);
+          continue;
+        }
+        if (!msg) continue;
+        await this.handle(msg);
+      }
+    } finally {
+      clearInterval(this.heartbeatTimer);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+  }
+
+  async heartbeat(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    const record: AgentRecord = {
+      agentId: this.config.agentId,
+      name: this.config.name,
+      agentVersion: AGENT_VERSION,
+      labels: { ...this.config.labels },
+      capabilities: this.capabilities,
+      state: this.state,
+      currentJobId: this.currentJobId,
+      startedAtUnixMs: this.startedAtUnixMs,
+      heartbeatAtUnixMs: Date.now(),
+    };
+    await this.farm.agents.put(this.config.agentId, AgentRecord.encode(record).finish());
+  }
+
+  async unregister(): Promise<void> {
+    try {
+      await this.farm.agents.delete(this.config.agentId);
+    } catch (err) {
+      this.log('warn', 'could not remove the registry entry', { error: String(err) });
+    }
+  }
+
+  private async handle(msg: JsMsg): Promise<void> {
+    let job: BenchJob;
+    try {
+      job = BenchJob.decode(msg.data);
+    } catch (err) {
+      this.log('error', 'dropping a job message that is not a BenchJob', { subject: msg.subject, error: String(err) });
+      msg.term('not a BenchJob');
+      return;
+    }
+    const { variant, suite } = job;
+    if (job.agentId !== this.config.agentId || !variant || !suite) {
+      this.log('error', 'dropping a job addressed to another agent or without variant/suite', { jobId: job.jobId, agentId: job.agentId });
+      msg.term('job not valid for this agent');
+      return;
+    }
+    const attempt = msg.info.deliveryCount;
+    this.state = AgentState.AGENT_STATE_BUSY;
+    this.currentJobId = job.jobId;
+    await this.heartbeat().catch(() => undefined);
+    // AckWait only covers a dead agent: while the job runs, tell the server it is alive.
+    const working = setInterval(() => msg.working(), this.config.workingIntervalMs);
+    const upload = new JobUpload(this.client, {
+      jobId: job.jobId,
+      sweepId: job.sweepId,
+      agentId: this.config.agentId,
+      attempt,
+      uploadId: `${job.jobId}.${attempt}.${randomUUID()}`,
+    });
+    this.log('info', 'job started', { jobId: job.jobId, variant: variant.variant, attempt });
+    try {
+      const aborted = await this.execute(job, variant, suite, upload);
+      if (aborted) {
+        upload.cancel();
+        // Back to the queue at once: the job is not this agent's fault.
+        msg.nak();
+        this.log('warn', 'job aborted by shutdown; returned to the queue', { jobId: job.jobId });
+        return;
+      }
+      const ack = await upload.finish();
+      await this.settle(msg, ack);
+      this.log('info', 'job finished', { jobId: job.jobId, outcome: UploadOutcome[ack.outcome], final: ack.jobFinal });
+    } catch (err) {
+      upload.cancel();
+      // The result could not be delivered: let the job come back rather than lose it.
+      msg.nak(5_000);
+      this.log('error', 'job could not be reported; returned to the queue', { jobId: job.jobId, error: String(err), cause: err instanceof UploadFailedError ? String(err.cause) : undefined });
+    } finally {
+      clearInterval(working);
+      this.state = AgentState.AGENT_STATE_IDLE;
+      this.currentJobId = '';
+      await this.heartbeat().catch(() => undefined);
+    }
+  }
+
+  /** Fetches the model and runs the suite, streaming its events. Returns true when aborted by shutdown. */
+  private async execute(job: BenchJob, variant: VariantRef, suite: SuiteSettings, upload: JobUpload): Promise<boolean> {
+    let modelPath: string;
+    try {
+      modelPath = await fetchModel(this.farm.models, variant.sha256, this.config.cacheDir);
+    } catch (err) {
+      await upload.send({
+        $case: 'error',
+        value: { code: ErrorCode.ERROR_CODE_MODEL_FETCH, message: (err as Error).message, retryable: !(err instanceof ModelFetchError) },
+      });
+      return false;
+    }
+    const suiteJob: SuiteJob = {
+      modelPath,
+      inputs: job.inputs,
+      executionProvider: job.executionProvider || 'cpu',
+      intraOpThreads: job.intraOpThreads,
+      interOpThreads: job.interOpThreads,
+      suite,
+      manifest: { variantSha256: variant.sha256, agentVersion: AGENT_VERSION, batch: job.batch || 1 },
+    };
+    const pending: Promise<void>[] = [];
+    const exit = await runSuiteInChild(suiteJob, {
+      signal: this.abort.signal,
+      onEvent: (event: SuiteChildEvent) => {
+        const body = toResultEvent(event);
+        if (body) pending.push(upload.send(body));
+      },
+    });
+    await Promise.all(pending);
+    return this.abort.signal.aborted && !exit.sawSummary;
+  }
+
+  private async settle(msg: JsMsg, ack: UploadAck): Promise<void> {
+    if (ack.outcome === UploadOutcome.UPLOAD_OUTCOME_COMMITTED || ack.outcome === UploadOutcome.UPLOAD_OUTCOME_DUPLICATE || ack.jobFinal) {
+      // ackAck waits for the server's confirmation, so a lost ack cannot look like success.
+      await msg.ackAck();
+    } else {
+      msg.nak(2_000);
+    }
+  }
+}
+
+/** Maps an event of the suite process onto the wire contract. */
+function toResultEvent(event: SuiteChildEvent): NonNullable<ResultEvent['event']> | undefined {
+  switch (event.type) {
+    case 'started':
+      return { $case: 'started', value: { startedAtUnixMs: Date.now(), onnxruntimeVersion: event.onnxruntimeVersion, childPid: event.pid } };
+    case 'progress':
+      return { $case: 'progress', value: { phase: event.phase, queriesDone: event.queriesDone, elapsedMs: Math.round(event.elapsedMs) } };
+    case 'samples':
+      return { $case: 'samples', value: { offset: event.offset, latencyMs: event.latencyMs } };
+    case 'summary':
+      return { $case: 'summary', value: event.summary };
+    case 'error':
+      return { $case: 'error', value: { code: event.code, message: event.message, retryable: event.retryable } };
+    default:
+      return undefined;
+  }
+}

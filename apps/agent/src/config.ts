@@ -1,0 +1,102 @@
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { assertAgentId } from '@benchfarm/messaging';
+
+/** Thrown when the agent's configuration is invalid; lists every bad key at once. */
+export class AgentConfigError extends Error {
+  override name = 'AgentConfigError';
+  constructor(readonly issues: string[]) {
+    super(`invalid agent configuration:\n  - ${issues.join('\n  - ')}`);
+  }
+}
+
+/** The agent's settings, validated and defaulted once at start-up. */
+export interface AgentConfig {
+  readonly natsUrl: string;
+  /** host:port of the coordinator's gRPC Results service. */
+  readonly grpcAddress: string;
+  readonly agentId: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Where verified model files are cached, named by digest. */
+  readonly cacheDir: string;
+  readonly heartbeatIntervalMs: number;
+  readonly workingIntervalMs: number;
+  /** How long one pull waits for a job before it asks again. */
+  readonly pullExpiresMs: number;
+}
+
+const labelPattern = /^[A-Za-z0-9_.-]{1,63}$/;
+
+const schema = z.object({
+  natsUrl: z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'must be a URL like nats://host:4222'),
+  grpcAddress: z.string().regex(/^[^\s/]+:\d{1,5}$/, 'must be host:port'),
+  agentId: z.string().superRefine((value, ctx) => {
+    try {
+      assertAgentId(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  }),
+  name: z.string().min(1).max(128),
+  labels: z.record(z.string().regex(labelPattern, 'label keys use A-Z a-z 0-9 _ . -'), z.string().max(256)),
+  cacheDir: z.string().min(1),
+  heartbeatIntervalMs: z.number().int().min(100).max(60_000),
+  workingIntervalMs: z.number().int().min(100).max(60_000),
+  pullExpiresMs: z.number().int().min(1_000).max(60_000),
+});
+
+/** An agent id derived from the host name, made safe for subjects and KV keys. */
+export function defaultAgentId(): string {
+  const cleaned = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  return cleaned.length > 0 ? cleaned : 'agent';
+}
+
+/** Parses `k=v,k2=v2` into labels; throws AgentConfigError naming the bad entry. */
+export function parseLabels(text: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (!text) return labels;
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new AgentConfigError([`labels: ${JSON.stringify(part)} is not key=value`]);
+    labels[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return labels;
+}
+
+/** Validates and defaults agent settings; every problem is reported at once. */
+export function loadAgentConfig(input: Partial<AgentConfig>): AgentConfig {
+  const agentId = input.agentId ?? defaultAgentId();
+  const candidate = {
+    natsUrl: input.natsUrl ?? 'nats://127.0.0.1:4222',
+    grpcAddress: input.grpcAddress ?? '127.0.0.1:50051',
+    agentId,
+    name: input.name ?? agentId,
+    labels: input.labels ?? {},
+    cacheDir: resolve(input.cacheDir ?? join('.benchfarm', 'agents', agentId.replace(/[^A-Za-z0-9_-]/g, '_'), 'models')),
+    heartbeatIntervalMs: input.heartbeatIntervalMs ?? 5_000,
+    workingIntervalMs: input.workingIntervalMs ?? 10_000,
+    pullExpiresMs: input.pullExpiresMs ?? 5_000,
+  };
+  const parsed = schema.safeParse(candidate);
+  if (!parsed.success) {
+    throw new AgentConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+  }
+  return parsed.data;
+}
+
+/** Reads agent settings from BENCHFARM_* environment variables. */
+export function agentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const num = (key: string): number | undefined => (env[key] === undefined ? undefined : Number(env[key]));
+  return loadAgentConfig({
+    natsUrl: env.BENCHFARM_NATS_URL,
+    grpcAddress: env.BENCHFARM_GRPC_ADDRESS,
+    agentId: env.BENCHFARM_AGENT_ID,
+    name: env.BENCHFARM_AGENT_NAME,
+    labels: parseLabels(env.BENCHFARM_AGENT_LABELS),
+    cacheDir: env.BENCHFARM_AGENT_CACHE,
+    heartbeatIntervalMs: num('BENCHFARM_HEARTBEAT_MS'),
+    workingIntervalMs: num('BENCHFARM_WORKING_MS'),
+  });
+}

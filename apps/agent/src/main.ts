@@ -1,0 +1,35 @@
+import { agentConfigFromEnv, AgentConfigError } from './config';
+import { startAgent } from './agent';
+
+// The agent daemon: configured from BENCHFARM_* variables (the `benchfarm agent` command
+// sets them from its flags). Prints one JSON line per event on stdout.
+const log = (level: string, message: string, fields: Record<string, unknown> = {}): void => {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, component: 'agent', message, ...fields })}\n`);
+};
+
+async function main(): Promise<void> {
+  const config = agentConfigFromEnv();
+  const agent = await startAgent(config, log);
+  process.stdout.write(`${JSON.stringify({ event: 'ready', agentId: agent.agentId })}\n`);
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    log('info', `received ${signal}; stopping`);
+    agent.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log('error', 'shutdown failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof AgentConfigError) process.stderr.write(`${err.message}\n`);
+  else process.stderr.write(`agent failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,95 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClientWritableStream } from '@grpc/grpc-js';
+import type { ResultEvent, ResultsClient, UploadAck, UploadHeader } from '@benchfarm/protocol';
+
+/** Thrown when a result could not be delivered to the coordinator after every retry. */
+export class UploadFailedError extends Error {
+  override name = 'UploadFailedError';
+}
+
+type EventBody = NonNullable<ResultEvent['event']>;
+
+interface OpenStream {
+  readonly stream: ClientWritableStream<ResultEvent>;
+  readonly response: Promise<UploadAck>;
+}
+
+/**
+ * One job attempt's result upload. Events stream to the coordinator live while the job
+ * runs and are also kept, so that when the stream breaks (coordinator restarted, network
+ * blip) the whole upload is sent again on a new stream under the same upload id; the
+ * coordinator commits a job's result once, so a repeat is harmless.
+ */
+export class JobUpload {
+  private readonly events: ResultEvent[] = [];
+  private current: OpenStream | undefined;
+  private broken = false;
+
+  constructor(
+    private readonly client: ResultsClient,
+    readonly header: UploadHeader,
+    private readonly retries = { attempts: 5, backoffMs: 500 },
+  ) {
+    this.current = this.open();
+  }
+
+  /** Adds an event; waits when the stream's buffer is full (write() returned false). */
+  async send(event: EventBody): Promise<void> {
+    const message: ResultEvent = { header: this.header, event };
+    this.events.push(message);
+    if (this.broken || !this.current) return;
+    await this.write(this.current, message);
+  }
+
+  /** Ends the upload and returns the coordinator's answer, re-sending on a new stream when needed. */
+  async finish(): Promise<UploadAck> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= this.retries.attempts; attempt += 1) {
+      if (attempt > 0 || this.broken || !this.current) {
+        if (attempt > 0) await sleep(this.retries.backoffMs * 2 ** (attempt - 1));
+        this.current = this.open();
+        this.broken = false;
+        for (const message of this.events) {
+          if (this.broken) break;
+          await this.write(this.current, message);
+        }
+      }
+      const { stream, response } = this.current;
+      stream.end();
+      try {
+        return await response;
+      } catch (err) {
+        lastError = err;
+        this.broken = true;
+      }
+    }
+    throw new UploadFailedError(`result upload ${this.header.uploadId} failed after ${this.retries.attempts + 1} tries: ${(lastError as Error)?.message}`, { cause: lastError });
+  }
+
+  /** Drops the upload without a result (the job will be redelivered). */
+  cancel(): void {
+    this.current?.stream.cancel();
+    this.current = undefined;
+  }
+
+  private open(): OpenStream {
+    let stream!: ClientWritableStream<ResultEvent>;
+    const response = new Promise<UploadAck>((resolve, reject) => {
+      stream = this.client.upload((err, ack) => (err ? reject(err) : resolve(ack)));
+    });
+    // The failure is read in finish(); until then it only marks the stream as broken.
+    response.catch(() => {
+      this.broken = true;
+    });
+    stream.on('error', () => {
+      this.broken = true;
+    });
+    return { stream, response };
+  }
+
+  private async write(open: OpenStream, message: ResultEvent): Promise<void> {
+    if (open.stream.write(message)) return;
+    await Promise.race([once(open.stream, 'drain'), open.response.then(() => undefined, () => undefined)]);
+  }
+}

@@ -1,0 +1,160 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+
+/** Thrown when the coordinator cannot be reached at all. */
+export class CoordinatorUnreachableError extends Error {
+  override name = 'CoordinatorUnreachableError';
+  constructor(
+    readonly url: string,
+    options: { cause?: unknown },
+  ) {
+    const reason = (options.cause as { cause?: { code?: string } })?.cause?.code ?? (options.cause as Error)?.message ?? 'unknown error';
+    super(`the coordinator at ${url} is unreachable (${reason}); start one with \`benchfarm up\` or pass --coordinator URL`, options);
+  }
+}
+
+/** Thrown when the coordinator answered with an error status; carries its code, message and field. */
+export class CoordinatorRequestError extends Error {
+  override name = 'CoordinatorRequestError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(field ? `${message} (field: ${field})` : message);
+  }
+}
+
+export interface PercentileView {
+  quantile: number;
+  valueMs?: number;
+  status: 'ok' | 'insufficient_samples';
+  minSamples: number;
+}
+
+export interface ResultView {
+  id: string;
+  count: number;
+  meanMs: number;
+  stdMs: number;
+  minMs: number;
+  maxMs: number;
+  percentiles: PercentileView[];
+  throughputQps: number;
+  measuredDurationMs: number;
+  sessionCreationMs: number;
+  firstInferenceMs: number;
+  peakRssBytes?: number;
+  rssBeforeSessionBytes?: number;
+  rssAfterSessionBytes?: number;
+  modelFileSizeBytes: number;
+  stopReason: string;
+  device: string;
+  provider: string;
+  unmeasured: { field: string; reason: string }[];
+  manifest?: Record<string, unknown>;
+}
+
+export interface JobView {
+  id: string;
+  variant: string;
+  agentId: string;
+  state: 'queued' | 'running' | 'done' | 'failed';
+  attempts: number;
+  error?: string;
+  progress?: { phase: string; queriesDone: number; elapsedMs: number };
+  result?: ResultView;
+}
+
+export interface SweepView {
+  id: string;
+  name: string;
+  state: 'running' | 'completed' | 'failed';
+  createdAt: string;
+  error?: string;
+  model: { name: string; sha256: string; sizeBytes: number };
+  inputs: { name: string; dataType: string | number; shape: number[] }[];
+  variants: { name: string; sha256: string; sizeBytes: number; recipe: Record<string, string> }[];
+  agents: string[];
+  jobs: JobView[];
+}
+
+export interface AgentView {
+  agentId: string;
+  name: string;
+  state: string;
+  labels: Record<string, string>;
+  capabilities?: { arch?: string; os?: string; cpuModel?: string; cpuCores?: number; memoryBytes?: number; executionProviders?: string[] };
+  agentVersion: string;
+  heartbeatAt: string;
+  stale: boolean;
+}
+
+/** Options of a sweep, as the REST API takes them. */
+export interface SweepOptions {
+  name?: string;
+  variants?: string;
+  targets?: string;
+  shapes?: string;
+  threads?: number;
+  warmupMinQueries?: number;
+  warmupMinDurationMs?: number;
+  minQueries?: number;
+  minDurationMs?: number;
+  maxDurationMs?: number;
+  seed?: number;
+}
+
+/** A thin REST client of the coordinator. */
+export class CoordinatorClient {
+  constructor(readonly baseUrl: string) {}
+
+  async createSweep(modelPath: string, options: SweepOptions): Promise<SweepView> {
+    const form = new FormData();
+    const bytes = await readFile(modelPath);
+    form.append('model', new Blob([bytes]), basename(modelPath));
+    for (const [key, value] of Object.entries(options)) {
+      if (value !== undefined) form.append(key, String(value));
+    }
+    return this.request<SweepView>('POST', '/sweeps', form);
+  }
+
+  getSweep(id: string): Promise<SweepView> {
+    return this.request<SweepView>('GET', `/sweeps/${encodeURIComponent(id)}`);
+  }
+
+  listAgents(): Promise<AgentView[]> {
+    return this.request<AgentView[]>('GET', '/agents');
+  }
+
+  async metricsText(): Promise<string> {
+    const response = await this.fetch('GET', '/metrics');
+    return response.text();
+  }
+
+  private async request<T>(method: string, path: string, body?: FormData): Promise<T> {
+    const response = await this.fetch(method, path, body);
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!response.ok) {
+      const error = (json ?? {}) as { code?: string; message?: string | string[]; field?: string };
+      const message = Array.isArray(error.message) ? error.message.join('; ') : (error.message ?? text.slice(0, 500));
+      throw new CoordinatorRequestError(response.status, error.code ?? `http_${response.status}`, message || `HTTP ${response.status}`, error.field);
+    }
+    return json as T;
+  }
+
+  private async fetch(method: string, path: string, body?: FormData): Promise<Response> {
+    try {
+      return await fetch(new URL(path, this.baseUrl), { method, body });
+    } catch (err) {
+      throw new CoordinatorUnreachableError(this.baseUrl, { cause: err });
+    }
+  }
+}

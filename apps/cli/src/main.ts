@@ -1,0 +1,281 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command, InvalidArgumentError } from 'commander';
+import { prepareDefaultModel } from '@benchfarm/onnx';
+import { CoordinatorClient, CoordinatorRequestError, CoordinatorUnreachableError, type SweepOptions, type SweepView } from './client';
+import { agentsTable, progressLines, sweepReport } from './format';
+import { FarmStartError, repoRoot, startEmbeddedFarm, tsxExecArgv, upStateFile } from './processes';
+import { spawn } from 'node:child_process';
+
+const DEFAULT_DIR = '.benchfarm';
+
+/** Exit codes: 0 ok, 1 the sweep failed, 2 bad input, 3 coordinator unreachable, 4 start-up failed. */
+const EXIT = { ok: 0, sweepFailed: 1, badInput: 2, unreachable: 3, startFailed: 4 } as const;
+
+function int(name: string, min = 0) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
+
+/** Where the coordinator is: --coordinator, then BENCHFARM_URL, then a running `benchfarm up`, then the default port. */
+function coordinatorUrl(flag: string | undefined, dir: string): string {
+  if (flag) return flag;
+  if (process.env.BENCHFARM_URL) return process.env.BENCHFARM_URL;
+  const state = upStateFile(resolve(dir));
+  if (existsSync(state)) return String((JSON.parse(readFileSync(state, 'utf8')) as { httpUrl: string }).httpUrl);
+  return 'http://127.0.0.1:8080';
+}
+
+async function resolveModel(model: string, dir: string): Promise<{ path: string; note?: string }> {
+  if (model !== 'default') return { path: model };
+  const prepared = await prepareDefaultModel(join(resolve(dir), 'models'));
+  const inputs = prepared.inputs.map((i) => `${i.name}:${i.shape.join('x')}`).join(', ');
+  return { path: prepared.path, note: `default model: ${prepared.name} from ${prepared.sourcePackage}, input ${inputs} (dynamic dimensions fixed in the model). ${prepared.note}` };
+}
+
+/** Polls a sweep until every job is done or failed, redrawing one line per job. */
+async function followSweep(client: CoordinatorClient, sweep: SweepView, intervalMs = 500): Promise<SweepView> {
+  const tty = process.stdout.isTTY === true;
+  let drawn = 0;
+  let lastText = '';
+  let current = sweep;
+  for (;;) {
+    const lines = progressLines(current);
+    const text = lines.join('\n');
+    if (tty) {
+      if (drawn > 0) process.stdout.write(`\x1b[${drawn}F\x1b[J`);
+      process.stdout.write(`${text}\n`);
+      drawn = lines.length;
+    } else if (text !== lastText) {
+      // Without a terminal, print only the jobs whose line changed.
+      const before = lastText.split('\n');
+      for (const [i, line] of lines.entries()) if (before[i] !== line && !/ running +measure/.test(line)) process.stdout.write(`${line}\n`);
+    }
+    lastText = text;
+    if (current.state !== 'running') return current;
+    await sleep(intervalMs);
+    current = await client.getSweep(current.id);
+  }
+}
+
+async function runSweep(client: CoordinatorClient, modelArg: string, options: SweepOptions & { wait: boolean; json: boolean }, dir: string): Promise<number> {
+  const model = await resolveModel(modelArg, dir);
+  if (model.note && !options.json) process.stdout.write(`${model.note}\n`);
+  const { wait, json, ...sweepOptions } = options;
+  const sweep = await client.createSweep(model.path, sweepOptions);
+  if (!json) {
+    process.stdout.write(`sweep ${sweep.id}: ${sweep.variants.length} variants x ${sweep.agents.length} agents = ${sweep.jobs.length} jobs\n`);
+    for (const v of sweep.variants) process.stdout.write(`  variant ${v.name.padEnd(12)} sha256 ${v.sha256.slice(0, 12)}  ${(v.sizeBytes / 1024 / 1024).toFixed(2)} MB\n`);
+  }
+  if (!wait) {
+    if (json) process.stdout.write(`${JSON.stringify(sweep, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  const final = json ? await waitQuietly(client, sweep) : await followSweep(client, sweep);
+  process.stdout.write(json ? `${JSON.stringify(final, null, 2)}\n` : `\n${sweepReport(final)}\n`);
+  return final.state === 'completed' ? EXIT.ok : EXIT.sweepFailed;
+}
+
+async function waitQuietly(client: CoordinatorClient, sweep: SweepView): Promise<SweepView> {
+  let current = sweep;
+  while (current.state === 'running') {
+    await sleep(500);
+    current = await client.getSweep(current.id);
+  }
+  return current;
+}
+
+function sweepOptionsCommand(cmd: Command): Command {
+  return cmd
+    .option('--variants <list>', 'comma-separated variants to derive and measure', 'fp32,ort-basic')
+    .option('--targets <list>', 'agents: all, agent ids, or label:key=value', 'all')
+    .option('--shapes <spec>', 'fix dynamic input dimensions, e.g. x:1x3x320x320')
+    .option('--threads <n>', 'onnxruntime intra-op threads (0 = its default)', int('--threads'))
+    .option('--warmup-queries <n>', 'minimum warm-up queries', int('--warmup-queries'))
+    .option('--warmup-ms <n>', 'minimum warm-up duration in ms', int('--warmup-ms'))
+    .option('--min-queries <n>', 'minimum measured queries (p99 needs 662)', int('--min-queries', 1))
+    .option('--min-ms <n>', 'minimum measured duration in ms', int('--min-ms'))
+    .option('--max-ms <n>', 'maximum measured duration in ms', int('--max-ms', 1))
+    .option('--name <name>', 'a name for the sweep');
+}
+
+type SweepFlags = { variants: string; targets: string; shapes?: string; threads?: number; warmupQueries?: number; warmupMs?: number; minQueries?: number; minMs?: number; maxMs?: number; name?: string };
+
+function toSweepOptions(flags: SweepFlags): SweepOptions {
+  return {
+    name: flags.name,
+    variants: flags.variants,
+    targets: flags.targets,
+    shapes: flags.shapes,
+    threads: flags.threads,
+    warmupMinQueries: flags.warmupQueries,
+    warmupMinDurationMs: flags.warmupMs,
+    minQueries: flags.minQueries,
+    minDurationMs: flags.minMs,
+    maxDurationMs: flags.maxMs,
+  };
+}
+
+function waitForSignal(): Promise<string> {
+  return new Promise((r) => {
+    process.once('SIGINT', () => r('SIGINT'));
+    process.once('SIGTERM', () => r('SIGTERM'));
+  });
+}
+
+const program = new Command()
+  .name('benchfarm')
+  .description('A distributed benchmark farm for optimized ML models')
+  .option('--dir <path>', 'state folder of the embedded farm', DEFAULT_DIR)
+  .option('--coordinator <url>', 'coordinator REST URL (default: the running `benchfarm up`, else http://127.0.0.1:8080)')
+  .showHelpAfterError();
+
+program
+  .command('up')
+  .description('start the embedded farm on this machine: nats-server (JetStream), the coordinator and one local agent; Ctrl-C stops all three')
+  .option('--http-port <n>', 'coordinator REST port', int('--http-port'), 8080)
+  .option('--grpc-port <n>', 'coordinator gRPC port', int('--grpc-port'), 50051)
+  .option('--nats-port <n>', 'nats-server port', int('--nats-port'), 4222)
+  .option('--no-agent', 'do not start a local agent')
+  .action(async (flags: { httpPort: number; grpcPort: number; natsPort: number; agent: boolean }) => {
+    const { dir } = program.opts<{ dir: string }>();
+    const farm = await startEmbeddedFarm({ dir, httpPort: flags.httpPort, grpcPort: flags.grpcPort, natsPort: flags.natsPort, agent: flags.agent });
+    process.stdout.write(
+      [
+        'benchfarm is up (loopback only, no authentication: the embedded default is for one machine)',
+        `  REST + /metrics  ${farm.httpUrl}   (OpenAPI: ${farm.httpUrl}/openapi.json)`,
+        `  gRPC results     ${farm.grpcAddress}`,
+        `  NATS             ${farm.natsUrl}`,
+        farm.agentId ? `  local agent      ${farm.agentId}` : '  no local agent',
+        `  logs             ${farm.logDir}`,
+        'Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+    const signal = await waitForSignal();
+    process.stdout.write(`\n${signal}: stopping agent, coordinator and nats-server...\n`);
+    await farm.stop();
+    process.stdout.write('stopped.\n');
+  });
+
+program
+  .command('agent')
+  .description('run an agent on this device that joins a coordinator elsewhere')
+  .requiredOption('--nats <url>', 'NATS URL, e.g. nats://farm.lab:4222')
+  .requiredOption('--grpc <host:port>', "the coordinator's gRPC address")
+  .option('--id <id>', 'agent id (default: from the host name)')
+  .option('--name <name>', 'display name')
+  .option('--labels <k=v,...>', 'labels used for targeting')
+  .option('--cache <dir>', 'model cache folder')
+  .action(async (flags: { nats: string; grpc: string; id?: string; name?: string; labels?: string; cache?: string }) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, BENCHFARM_NATS_URL: flags.nats, BENCHFARM_GRPC_ADDRESS: flags.grpc };
+    if (flags.id) env.BENCHFARM_AGENT_ID = flags.id;
+    if (flags.name) env.BENCHFARM_AGENT_NAME = flags.name;
+    if (flags.labels) env.BENCHFARM_AGENT_LABELS = flags.labels;
+    if (flags.cache) env.BENCHFARM_AGENT_CACHE = flags.cache;
+    const child = spawn(process.execPath, [...tsxExecArgv(), join(repoRoot, 'apps/agent/src/main.ts')], { env, stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const code = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
+    process.exitCode = code;
+  });
+
+sweepOptionsCommand(
+  program
+    .command('sweep')
+    .description("derive the model's variants and measure them on every matching agent; `default` uses the bundled PaddleOCR detector")
+    .argument('<model>', 'an ONNX file, or `default`'),
+)
+  .option('--no-wait', 'return once the sweep is queued')
+  .option('--json', 'print the sweep as JSON')
+  .action(async (model: string, flags: SweepFlags & { wait: boolean; json?: boolean }) => {
+    const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
+    const client = new CoordinatorClient(coordinatorUrl(coordinator, dir));
+    process.exitCode = await runSweep(client, model, { ...toSweepOptions(flags), wait: flags.wait, json: flags.json === true }, dir);
+  });
+
+program
+  .command('report')
+  .description('print the variant x device table of a sweep')
+  .argument('<sweepId>')
+  .option('--json', 'print the sweep as JSON')
+  .action(async (sweepId: string, flags: { json?: boolean }) => {
+    const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
+    const sweep = await new CoordinatorClient(coordinatorUrl(coordinator, dir)).getSweep(sweepId);
+    process.stdout.write(flags.json ? `${JSON.stringify(sweep, null, 2)}\n` : `${sweepReport(sweep)}\n`);
+  });
+
+program
+  .command('agents')
+  .description('list the registered agents')
+  .option('--json', 'print JSON')
+  .action(async (flags: { json?: boolean }) => {
+    const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
+    const agents = await new CoordinatorClient(coordinatorUrl(coordinator, dir)).listAgents();
+    process.stdout.write(flags.json ? `${JSON.stringify(agents, null, 2)}\n` : `${agentsTable(agents)}\n`);
+  });
+
+sweepOptionsCommand(
+  program
+    .command('demo')
+    .description('start the embedded farm, sweep the bundled real model (PaddleOCR PP-OCRv4 text detector) on the local agent, print the report, stop'),
+).action(async (flags: SweepFlags) => {
+  const { dir } = program.opts<{ dir: string }>();
+  process.stdout.write('starting nats-server, the coordinator and a local agent...\n');
+  const farm = await startEmbeddedFarm({ dir, agent: true });
+  const stopOnSignal = (): void => {
+    process.stdout.write('\ninterrupted: stopping...\n');
+    farm.stop().then(() => process.exit(130), () => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  try {
+    process.stdout.write(`farm up: REST ${farm.httpUrl}, gRPC ${farm.grpcAddress}, NATS ${farm.natsUrl}\n`);
+    const client = new CoordinatorClient(farm.httpUrl);
+    await waitForAgent(client, farm.agentId ?? 'local');
+    process.exitCode = await runSweep(client, 'default', { ...toSweepOptions(flags), wait: true, json: false }, dir);
+    const metrics = await client.metricsText();
+    const series = metrics.split('\n').filter((l) => l.startsWith('benchfarm_inference_latency_seconds{'));
+    process.stdout.write(`\n/metrics (${farm.httpUrl}/metrics) now has:\n${series.map((l) => `  ${l}`).join('\n')}\n`);
+  } finally {
+    process.stdout.write('stopping the farm...\n');
+    await farm.stop();
+  }
+});
+
+async function waitForAgent(client: CoordinatorClient, agentId: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const agents = await client.listAgents();
+    if (agents.some((a) => a.agentId === agentId && !a.stale)) return;
+    await sleep(250);
+  }
+  throw new FarmStartError(`agent ${agentId} did not register within ${timeoutMs} ms`);
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CoordinatorUnreachableError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(EXIT.unreachable);
+  }
+  if (err instanceof CoordinatorRequestError) {
+    process.stderr.write(`error: ${err.message} [${err.code}, HTTP ${err.status}]\n`);
+    process.exit(EXIT.badInput);
+  }
+  if (err instanceof FarmStartError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(EXIT.startFailed);
+  }
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    process.exit(EXIT.badInput);
+  }
+  process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(EXIT.badInput);
+});

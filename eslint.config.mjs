@@ -1,0 +1,46 @@
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+export default [
+  { ignores: ['**/node_modules/**', '**/dist/**', '.benchfarm/**', '.nx/**', 'libs/protocol/src/gen/**', 'deploy/**'] },
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { '@typescript-eslint': tseslint.plugin },
+    rules: {
+      // Every NATS and gRPC promise is awaited or explicitly handled (STYLE.md rule 11).
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          banTransitiveDependencies: false,
+          depConstraints: [
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+            // The wire contract and the pure libraries depend on nothing of ours.
+            { sourceTag: 'layer:contract', onlyDependOnLibsWithTags: [] },
+            // The agent is a plain Node daemon: no NestJS on devices.
+            { sourceTag: 'scope:agent', bannedExternalImports: ['@nestjs/*', 'express', 'better-sqlite3'] },
+            // The coordinator reaches onnxruntime only through libs/onnx.
+            { sourceTag: 'scope:coordinator', bannedExternalImports: ['onnxruntime-node'] },
+            { sourceTag: 'scope:cli', bannedExternalImports: ['@nestjs/*', 'onnxruntime-node', 'better-sqlite3'] },
+            { sourceTag: 'scope:shared', bannedExternalImports: ['@nestjs/*'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', 'scripts/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+];

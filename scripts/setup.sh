@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything benchfarm needs on a fresh Debian/Ubuntu machine, then the npm
+# packages. Safe to run again: it only installs what is missing.
+#   - nats-server (JetStream), protoc (ts-proto generation check), prometheus (metrics tests)
+#   - npm packages from package-lock.json; onnxruntime-node's CUDA download is skipped
+#     (its CPU binaries ship inside the package)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+need=()
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
+command -v protoc >/dev/null || need+=(protobuf-compiler)
+command -v prometheus >/dev/null || need+=(prometheus)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing Debian packages: ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # The Debian prometheus package starts a system service; benchfarm's tests start their own.
+  if [[ " ${need[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then echo "setup: Node.js 20 or newer is needed (found $(node -v))" >&2; exit 1; fi
+
+stamp=node_modules/.benchfarm-setup
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  echo "setup: npm ci (better-sqlite3 compiles from source when no prebuilt binary can be fetched: about 2 minutes)"
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
+  touch "$stamp"
+fi

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command: sets up a fresh machine, then runs every check and test.
+# .ci/run calls exactly this.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+"$root/scripts/setup.sh"
+export NX_DAEMON=false NX_NO_CLOUD=true NX_SKIP_NX_CACHE=true
+echo "== generated protocol is up to date"
+scripts/check-proto.sh
+echo "== type check"
+npx tsc -p tsconfig.json
+echo "== lint (with module boundaries)"
+npx nx run-many -t lint --outputStyle=static
+echo "== tests"
+npx vitest run
