@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { inspectModel, type ModelInfo, type TensorInfo } from './analyse';
+import { InvalidModelError, UnknownVariantError, VariantPassError } from './errors';
+import { sha256Hex } from './files';
+import { readModel, readModelFile, writeModel } from './model-io';
+import { checkLoadsInOrt, checkLoadsInOrtIsolated, optimizeWithOrt, ORT_VERSION, runOrtTaskIsolated, type OrtOptimizationLevel } from './ort';
+import type { ModelProto } from './proto';
+
+/** How a variant was made, as flat strings so it can travel in the wire contract and a DB column. */
+export type VariantRecipe = Record<string, string>;
+
+/** How a pass that needs files (onnxruntime, a copy) is run. */
+export interface FilePassContext {
+  /** Run onnxruntime in a child process, so a crash on a hostile model does not kill the caller. */
+  readonly isolated: boolean;
+  readonly timeoutMs: number | undefined;
+}
+
+/**
+ * A variant pass that is a pure function model -> model (fp16, quantization, pruning): the
+ * registry encodes, writes and checks its result.
+ */
+export interface ModelPass {
+  readonly kind: 'model';
+  readonly description: string;
+  apply(model: ModelProto, info: ModelInfo): { model: ModelProto; recipe: VariantRecipe };
+}
+
+/** A variant pass that works on files: a copy, or onnxruntime writing its optimized model. */
+export interface FilePass {
+  readonly kind: 'file';
+  readonly description: string;
+  /** False only for the identity: every other pass must change the bytes. */
+  readonly changesModel: boolean;
+  derive(srcPath: string, outPath: string, context: FilePassContext): Promise<VariantRecipe>;
+}
+
+/** One entry of the variant registry. */
+export type VariantPass = ModelPass | FilePass;
+
+function ortOptimizePass(level: OrtOptimizationLevel, description: string, extra: VariantRecipe): FilePass {
+  return {
+    kind: 'file',
+    description,
+    changesModel: true,
+    async derive(srcPath, outPath, context) {
+      if (context.isolated) await runOrtTaskIsolated({ kind: 'optimize', srcPath, outPath, level }, { timeoutMs: context.timeoutMs });
+      else await optimizeWithOrt(srcPath, outPath, level);
+      return { pass: 'ort-optimize', level, provider: 'cpu', onnxruntime: ORT_VERSION, ...extra };
+    },
+  };
+}
+
+/**
+ * The variants benchfarm can derive, by name. Passes added later (fp16, int8, pruning) go
+ * here; {@link deriveVariant} and {@link parseVariantList} take another registry for tests.
+ */
+export const VARIANT_PASSES = {
+  fp32: {
+    kind: 'file',
+    description: 'the model as given (inputs fixed), byte for byte',
+    changesModel: false,
+    async derive(srcPath, outPath) {
+      await copyFile(srcPath, outPath);
+      return { pass: 'identity' };
+    },
+  },
+  'ort-basic': ortOptimizePass('basic', "onnxruntime's basic graph optimizations (constant folding, redundant node elimination, Conv/BN/Add fusions), portable ONNX", {
+    portable: 'true',
+  }),
+  'ort-extended': ortOptimizePass('extended', "onnxruntime's extended graph optimizations: fusions into com.microsoft contrib ops of the CPU EP", {
+    portable: 'false',
+    note: 'contains onnxruntime contrib ops (com.microsoft domain) for the CPU execution provider; loads only in onnxruntime with that EP',
+  }),
+} as const satisfies Record<string, VariantPass>;
+
+/** A name in {@link VARIANT_PASSES}. */
+export type VariantName = keyof typeof VARIANT_PASSES;
+
+/** A registry of variant passes by name. */
+export type VariantRegistry = Readonly<Record<string, VariantPass>>;
+
+/**
+ * Parses a comma-separated variant list (`'fp32,ort-basic'`): names trimmed, empties and
+ * duplicates dropped, order kept. Thrown ({@link UnknownVariantError}) for a name not in the
+ * registry, naming it and listing the known ones, or for a list with no names at all.
+ */
+export function parseVariantList(list: string, registry: VariantRegistry = VARIANT_PASSES): string[] {
+  const known = Object.keys(registry);
+  const names = [...new Set(list.split(',').map((n) => n.trim()).filter((n) => n !== ''))];
+  if (names.length === 0) throw new UnknownVariantError('', known);
+  for (const name of names) if (!Object.hasOwn(registry, name)) throw new UnknownVariantError(name, known);
+  return names;
+}
+
+/** A variant written to disk under its digest. */
+export interface DerivedVariant {
+  readonly name: string;
+  /** `<outDir>/<sha256>.onnx`. */
+  readonly path: string;
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  readonly recipe: VariantRecipe;
+}
+
+/** Options for {@link deriveVariant}. */
+export interface DeriveOptions {
+  /** Run onnxruntime in child processes (default true: the source is a user's model). */
+  readonly isolated?: boolean;
+  readonly timeoutMs?: number;
+  readonly registry?: VariantRegistry;
+}
+
+const formatInputs = (inputs: TensorInfo[]): string => inputs.map((i) => `${i.name}:${i.elemType}[${(i.dims ?? []).join(',')}]`).join(' ');
+
+/** "Constant -342, Conv +0" style summary of how op counts changed; '' when none did. */
+export function opHistogramDelta(before: Record<string, number>, after: Record<string, number>): string {
+  const ops = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return ops
+    .map((op) => [op, (after[op] ?? 0) - (before[op] ?? 0)] as const)
+    .filter(([, delta]) => delta !== 0)
+    .map(([op, delta]) => `${op} ${delta > 0 ? '+' : ''}${delta}`)
+    .join(', ');
+}
+
+/**
+ * Derives one variant of a model whose inputs are already fixed ({@link fixInputShapes}) and
+ * writes it to `outDir/<sha256>.onnx`. Every output is checked before it is kept: it decodes
+ * as ONNX, onnxruntime loads it, its inputs are the source's, and (for every pass but the
+ * identity) its digest differs from the source's. The recipe gets the node counts before and
+ * after and the op-count changes.
+ *
+ * Thrown: {@link UnknownVariantError} for a name not in the registry; {@link InvalidModelError}
+ * for a source that is not acceptable ONNX or has dynamic inputs; {@link VariantPassError}
+ * when the pass's output fails a check.
+ */
+export async function deriveVariant(name: string, srcPath: string, outDir: string, options: DeriveOptions = {}): Promise<DerivedVariant> {
+  const registry: VariantRegistry = options.registry ?? VARIANT_PASSES;
+  const pass = Object.hasOwn(registry, name) ? registry[name] : undefined;
+  if (!pass) throw new UnknownVariantError(name, Object.keys(registry));
+  const isolated = options.isolated ?? true;
+  const src = await readModelFile(srcPath);
+  const before = inspectModel(src.model, src.bytes.length);
+  for (const input of before.inputs) {
+    if (input.dims === null || input.dims.some((d) => typeof d !== 'number')) {
+      throw new InvalidModelError('invalid_shape', `graph.input.${input.name}`, `input ${JSON.stringify(input.name)} has dynamic dims; fix the input shapes (fixInputShapes) before deriving variants`);
+    }
+  }
+  await mkdir(outDir, { recursive: true });
+  const temp = join(outDir, `.${randomUUID()}.${name}.onnx.part`);
+  try {
+    let recipe: VariantRecipe;
+    if (pass.kind === 'model') {
+      const result = pass.apply(src.model, before);
+      recipe = result.recipe;
+      await writeFile(temp, writeModel(result.model));
+    } else {
+      recipe = await pass.derive(srcPath, temp, { isolated, timeoutMs: options.timeoutMs });
+    }
+    const bytes = await readFile(temp);
+    let after: ModelInfo;
+    try {
+      after = inspectModel(readModel(bytes), bytes.length);
+      await (isolated ? checkLoadsInOrtIsolated(temp, { timeoutMs: options.timeoutMs }) : checkLoadsInOrt(temp));
+    } catch (err) {
+      throw new VariantPassError(name, `its output is not a model onnxruntime loads: ${(err as Error).message}`, { cause: err });
+    }
+    if (formatInputs(after.inputs) !== formatInputs(before.inputs)) {
+      throw new VariantPassError(name, `it changed the model's inputs from ${formatInputs(before.inputs)} to ${formatInputs(after.inputs)}`);
+    }
+    const sha256 = sha256Hex(bytes);
+    const changesModel = pass.kind === 'model' || pass.changesModel;
+    if (changesModel && sha256 === sha256Hex(src.bytes)) {
+      throw new VariantPassError(name, 'its output is byte-identical to the source model');
+    }
+    const path = join(outDir, `${sha256}.onnx`);
+    await rename(temp, path);
+    return {
+      name,
+      path,
+      sha256,
+      sizeBytes: bytes.length,
+      recipe: {
+        ...recipe,
+        nodeCountBefore: String(before.nodeCount),
+        nodeCountAfter: String(after.nodeCount),
+        ...(changesModel ? { opCountChanges: opHistogramDelta(before.opHistogram, after.opHistogram) || 'none' } : {}),
+      },
+    };
+  } finally {
+    await rm(temp, { force: true });
+  }
+}

@@ -1,0 +1,63 @@
+// The suite process: runs ONE job in a fresh process, so that its peak RSS is the job's
+// peak memory and nothing of an earlier model (arenas, thread pools) colours the next one.
+// Started by runSuiteInChild; speaks the SuiteRunMessage / SuiteChildEvent protocol.
+import { sendToParent, postToParent, serveOneJob } from './child-io';
+import { InvalidSuiteJobError } from './errors';
+import { createInputs } from './inputs';
+import { parseSuiteJob } from './job';
+import { machineFacts, readOwnProcStatusBytes } from './machine';
+import { SAMPLES_CHUNK_MAX, type SuiteChildEvent, type SuiteProgressEvent } from './messages';
+import { onnxruntimeVersion, openSession } from './session';
+import { runSingleStream } from './single-stream';
+import { buildSummary, roundLatenciesInPlace } from './summary';
+
+const send = (event: SuiteChildEvent): Promise<void> => sendToParent(event);
+
+/** RSS now: VmRSS where /proc exists, else libuv's portable reading of the same figure. */
+function rssBytes(): number {
+  return readOwnProcStatusBytes('VmRSS') ?? process.memoryUsage.rss();
+}
+
+async function runJob(message: unknown): Promise<void> {
+  await send({ type: 'started', onnxruntimeVersion, pid: process.pid });
+  if (typeof message !== 'object' || message === null || (message as { type?: unknown }).type !== 'run') {
+    throw new InvalidSuiteJobError([`expected a {type: 'run'} message, got ${JSON.stringify(message)}`]);
+  }
+  const job = parseSuiteJob((message as { job?: unknown }).job);
+
+  postToParent({ type: 'progress', phase: 'session', queriesDone: 0, elapsedMs: 0 } satisfies SuiteProgressEvent);
+  const rssBeforeSessionBytes = rssBytes();
+  const { session, sessionCreationMs, modelFileSizeBytes } = await openSession(job);
+  const rssAfterSessionBytes = rssBytes();
+  const feeds = createInputs(job.inputs, job.suite.seed);
+
+  const run = await runSingleStream(session, feeds, {
+    warmupMinQueries: job.suite.warmupMinQueries,
+    warmupMinDurationMs: job.suite.warmupMinDurationMs,
+    minQueries: job.suite.minQueries,
+    minDurationMs: job.suite.minDurationMs,
+    maxDurationMs: job.suite.maxDurationMs,
+    onProgress: (phase, queriesDone, elapsedMs) => postToParent({ type: 'progress', phase, queriesDone, elapsedMs } satisfies SuiteProgressEvent),
+  });
+  // Read before anything else allocates: the high-water mark of the whole job.
+  const peakRssBytes = readOwnProcStatusBytes('VmHWM');
+
+  roundLatenciesInPlace(run.latenciesMs);
+  const summary = buildSummary({
+    job,
+    run,
+    sessionCreationMs,
+    modelFileSizeBytes,
+    peakRssBytes,
+    rssBeforeSessionBytes,
+    rssAfterSessionBytes,
+    onnxruntimeVersion,
+    machine: machineFacts(),
+  });
+  for (let offset = 0; offset < run.count; offset += SAMPLES_CHUNK_MAX) {
+    await send({ type: 'samples', offset, latencyMs: Array.from(run.latenciesMs.subarray(offset, offset + SAMPLES_CHUNK_MAX)) });
+  }
+  await send({ type: 'summary', summary });
+}
+
+serveOneJob(runJob);

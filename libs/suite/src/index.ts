@@ -1,0 +1,50 @@
+// @benchfarm/suite: the benchmark suite (single-stream) and the process that runs it.
+// Agents use runSuiteInChild; the pieces below it are exported for tests and tools.
+export { runSuiteInChild, childEntryPath, idleChildRssBytes, runBareLoopInChild, tsxLoaderUrl } from './run-in-child';
+export type { RunSuiteInChildOptions, BareLoopResult } from './run-in-child';
+export { SAMPLES_CHUNK_MAX } from './messages';
+export type {
+  SuiteRunMessage,
+  SuitePhase,
+  SuiteStartedEvent,
+  SuiteProgressEvent,
+  SuiteSamplesEvent,
+  SuiteSummaryEvent,
+  SuiteErrorEvent,
+  SuiteChildEvent,
+  SuiteChildExit,
+  BareLoopResultMessage,
+  IdleRssMessage,
+} from './messages';
+export { parseSuiteJob } from './job';
+export type { SuiteJob, GraphOptimizationLevel } from './job';
+export { runSingleStream, estimateCapacity } from './single-stream';
+export type { InferenceRunner, SingleStreamOptions, SingleStreamResult, StopReason } from './single-stream';
+export {
+  REPORTED_QUANTILES,
+  mean,
+  sampleStd,
+  min,
+  max,
+  percentileOfSorted,
+  earlyStoppingMinSamples,
+  binomialCdf,
+  summarizeLatencies,
+} from './stats';
+export type { EarlyStoppingOptions, LatencyStats, Samples } from './stats';
+export { createInputs, mulberry32, elementCount, formatInputShapes, halfBitsOfGridValue } from './inputs';
+export type { Feeds } from './inputs';
+export { buildSummary, roundMs, roundLatenciesInPlace } from './summary';
+export type { SummaryInputs } from './summary';
+export { machineFacts, cpuModel, parseCpuinfoModel, parseProcStatusBytes, readOwnProcStatusBytes } from './machine';
+export type { MachineFacts, ProcStatusKey } from './machine';
+export {
+  SuiteError,
+  ModelLoadError,
+  InferenceRunError,
+  InvalidSuiteJobError,
+  InvalidTensorSpecError,
+  UnsupportedTensorDataTypeError,
+  PeakRssUnavailableError,
+  SuiteChildError,
+} from './errors';
