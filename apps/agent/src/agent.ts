@@ -8,7 +8,7 @@ import { AgentRecord, AgentState, BenchJob, ErrorCode, ResultsClient, UploadOutc
 import { runSuiteInChild, type SuiteChildEvent, type SuiteJob } from '@benchfarm/suite';
 import type { AgentConfig } from './config';
 import { collectCapabilities } from './inventory';
-import { JobUpload, UploadFailedError } from './upload';
+import { JobUpload, UploadFailedError, UploadRejectedError } from './upload';
 
 /** The version this agent reports in the registry and in every result's manifest. */
 export const AGENT_VERSION = '0.1.0';
@@ -178,6 +178,12 @@ class Agent {
       this.log('info', 'job finished', { jobId: job.jobId, outcome: UploadOutcome[ack.outcome], final: ack.jobFinal });
     } catch (err) {
       upload.cancel();
+      if (err instanceof UploadRejectedError) {
+        // Sending the same result again cannot succeed; keep it from looping through the fleet.
+        msg.term(err.message.slice(0, 200));
+        this.log('error', 'the coordinator refused the result; job terminated', { jobId: job.jobId, error: err.message });
+        return;
+      }
       // The result could not be delivered: let the job come back rather than lose it.
       msg.nak(5_000);
       this.log('error', 'job could not be reported; returned to the queue', { jobId: job.jobId, error: String(err), cause: err instanceof UploadFailedError ? String(err.cause) : undefined });

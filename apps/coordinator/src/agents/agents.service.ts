@@ -1,0 +1,111 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AgentState, type AgentRecord } from '@benchfarm/protocol';
+import type { AgentStateLabel } from '@benchfarm/metrics';
+import { Clock } from '../common/clock';
+import { COORDINATOR_CONFIG } from '../common/tokens';
+import type { CoordinatorConfig } from '../config';
+import { AgentRegistry } from './agent-registry';
+import { agentStateName, isStale, matchAgents, type TargetSelector } from './agent-matcher';
+
+/** An agent as the REST API shows it. */
+export interface AgentView {
+  agentId: string;
+  name: string;
+  state: string;
+  labels: Record<string, string>;
+  capabilities: {
+    arch: string;
+    os: string;
+    osRelease: string;
+    cpuModel: string;
+    cpuCores: number;
+    memoryBytes: number;
+    executionProviders: string[];
+    sensors: string[];
+    onnxruntimeVersion: string;
+    hostname: string;
+  } | null;
+  agentVersion: string;
+  currentJobId?: string;
+  startedAt: string;
+  heartbeatAt: string;
+  stale: boolean;
+}
+
+/** The agent registry as the coordinator uses it: listing, staleness, and target matching. */
+@Injectable()
+export class AgentsService {
+  constructor(
+    @Inject(AgentRegistry) private readonly registry: AgentRegistry,
+    @Inject(Clock) private readonly clock: Clock,
+    @Inject(COORDINATOR_CONFIG) private readonly config: CoordinatorConfig,
+  ) {}
+
+  /** Every registered agent, with whether its heartbeat is stale. */
+  async list(): Promise<AgentView[]> {
+    const nowMs = this.clock.nowMs();
+    return (await this.registry.list()).map((agent) => toView(agent, isStale(agent, nowMs, this.config.agentStaleAfterMs)));
+  }
+
+  /** The agents that the selectors pick and that can take jobs now; throws `no_matching_agent` when none. */
+  async resolveTargets(selectors: readonly TargetSelector[], provider: string): Promise<AgentRecord[]> {
+    return matchAgents(await this.registry.list(), selectors, provider, this.clock.nowMs(), this.config.agentStaleAfterMs);
+  }
+
+  /** Number of agents in each state; an agent with a stale heartbeat counts as `stale`. */
+  async countByState(): Promise<Partial<Record<AgentStateLabel, number>>> {
+    const nowMs = this.clock.nowMs();
+    const counts: Partial<Record<AgentStateLabel, number>> = {};
+    for (const agent of await this.registry.list()) {
+      const state = isStale(agent, nowMs, this.config.agentStaleAfterMs) ? 'stale' : stateLabel(agent.state);
+      counts[state] = (counts[state] ?? 0) + 1;
+    }
+    return counts;
+  }
+}
+
+function stateLabel(state: AgentState): AgentStateLabel {
+  switch (state) {
+    case AgentState.AGENT_STATE_IDLE:
+      return 'idle';
+    case AgentState.AGENT_STATE_BUSY:
+      return 'busy';
+    case AgentState.AGENT_STATE_UNHEALTHY:
+      return 'unhealthy';
+    case AgentState.AGENT_STATE_DRAINING:
+      return 'draining';
+    case AgentState.AGENT_STATE_OFFLINE:
+      return 'offline';
+    default:
+      return 'unknown';
+  }
+}
+
+function toView(agent: AgentRecord, stale: boolean): AgentView {
+  const c = agent.capabilities;
+  return {
+    agentId: agent.agentId,
+    name: agent.name,
+    state: agentStateName(agent.state),
+    labels: { ...agent.labels },
+    capabilities: c
+      ? {
+          arch: c.arch,
+          os: c.os,
+          osRelease: c.osRelease,
+          cpuModel: c.cpuModel,
+          cpuCores: c.cpuCores,
+          memoryBytes: c.memoryBytes,
+          executionProviders: [...c.executionProviders],
+          sensors: [...c.sensors],
+          onnxruntimeVersion: c.onnxruntimeVersion,
+          hostname: c.hostname,
+        }
+      : null,
+    agentVersion: agent.agentVersion,
+    ...(agent.currentJobId ? { currentJobId: agent.currentJobId } : {}),
+    startedAt: new Date(agent.startedAtUnixMs).toISOString(),
+    heartbeatAt: new Date(agent.heartbeatAtUnixMs).toISOString(),
+    stale,
+  };
+}

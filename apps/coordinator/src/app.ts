@@ -1,0 +1,146 @@
+import 'reflect-metadata';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Registry } from 'prom-client';
+import { ensureFarmStore } from '@benchfarm/messaging';
+import { createFarmMetrics } from '@benchfarm/metrics';
+import { AppModule } from './app.module';
+import { HttpErrorFilter } from './common/http-error.filter';
+import { JsonLogger } from './common/json-logger';
+import { NatsConnectionState } from './common/nats-state';
+import { loadConfig, type CoordinatorConfig, type CoordinatorConfigInput } from './config';
+import type { InfrastructureOverrides } from './infrastructure.module';
+import { OPENAPI_SCHEMAS } from './openapi/schemas';
+import { startGrpcServer, type GrpcServerHandle } from './results/results.grpc';
+import { ResultsService } from './results/results.service';
+import { openDatabase, type SqliteDatabase } from './storage/database';
+import { LocalWorkspace } from './variants/workspace';
+
+/** A running coordinator. */
+export interface RunningCoordinator {
+  /** Base URL of the REST API, e.g. `http://127.0.0.1:8080`. */
+  readonly httpUrl: string;
+  /** `host:port` of the gRPC results service. */
+  readonly grpcAddress: string;
+  /** The validated configuration it runs with. */
+  readonly config: CoordinatorConfig;
+  /** Stops gRPC (letting uploads finish briefly), HTTP, NATS and SQLite, in that order. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startCoordinator} beyond its configuration. */
+export interface StartCoordinatorOptions {
+  /** Replacement adapters (tests). */
+  overrides?: InfrastructureOverrides;
+  /** Where log lines go (default: JSON lines on stderr at the configured level). */
+  logger?: JsonLogger;
+}
+
+/** Thrown when the coordinator cannot start; everything it had opened is closed again. */
+export class CoordinatorStartError extends Error {
+  override name = 'CoordinatorStartError';
+}
+
+/** The OpenAPI document of the REST API. */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('benchfarm coordinator')
+      .setDescription('Sweeps of ONNX model variants over a farm of benchmark agents. Errors are JSON { statusCode, code, message, field? }.')
+      .setVersion('0.1.0')
+      .build(),
+  );
+  document.components = { ...document.components, schemas: { ...document.components?.schemas, ...OPENAPI_SCHEMAS } };
+  // @ApiBody gives every media type the same schema; POST /sweeps takes a different body per type.
+  const createSweep = document.paths['/sweeps']?.post?.requestBody;
+  if (createSweep && 'content' in createSweep) {
+    createSweep.content = {
+      'multipart/form-data': { schema: { $ref: '#/components/schemas/CreateSweepMultipart' } },
+      'application/json': { schema: { $ref: '#/components/schemas/CreateSweepJson' } },
+    };
+  }
+  return document;
+}
+
+/**
+ * Starts a coordinator: validates the configuration, connects to NATS (reconnecting
+ * forever), creates the JetStream resources, opens SQLite (WAL, migrated), then serves the
+ * REST API (NestJS on express) and the gRPC results service. A partial configuration is
+ * completed with defaults; environment variables are not read here (see `main.ts`).
+ */
+export async function startCoordinator(input: CoordinatorConfig | CoordinatorConfigInput, options: StartCoordinatorOptions = {}): Promise<RunningCoordinator> {
+  const config = loadConfig(input, {});
+  const logger = options.logger ?? new JsonLogger(config.logLevel);
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    for (let close = closers.pop(); close; close = closers.pop()) {
+      await close().catch((err: unknown) => logger.error(`shutdown step failed: ${(err as Error).message}`, 'Coordinator'));
+    }
+  };
+  try {
+    const workspace = new LocalWorkspace(config.dataDir);
+    await mkdir(config.dataDir, { recursive: true });
+    await workspace.reset();
+
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), maxReconnectAttempts: -1, name: 'benchfarm-coordinator' });
+    } catch (err) {
+      throw new CoordinatorStartError(`cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`, { cause: err });
+    }
+    closers.push(async () => {
+      await nc.drain().catch(() => nc.close());
+    });
+    const natsState = new NatsConnectionState(nc);
+    const farm = await ensureFarmStore(nc);
+
+    const db: SqliteDatabase = openDatabase(config.dbPath);
+    closers.push(async () => {
+      db.close();
+    });
+
+    const metrics = createFarmMetrics(new Registry());
+    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, db, farm, natsState, metrics, workspace }, options.overrides), {
+      logger,
+      abortOnError: false,
+    });
+    closers.push(() => app.close());
+    app.useGlobalFilters(new HttpErrorFilter());
+    const document = buildOpenApiDocument(app);
+    const express = app.getHttpAdapter().getInstance() as Express;
+    express.get('/openapi.json', (_req, res) => {
+      res.json(document);
+    });
+    await app.listen(config.httpPort, config.httpHost);
+    const address = app.getHttpServer().address() as AddressInfo;
+    const httpHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const httpUrl = `http://${httpHost}:${address.port}`;
+
+    let grpc: GrpcServerHandle;
+    try {
+      grpc = await startGrpcServer(app.get(ResultsService), config.grpcHost, config.grpcPort);
+    } catch (err) {
+      throw new CoordinatorStartError(`cannot start the gRPC server on ${config.grpcHost}:${config.grpcPort}: ${(err as Error).message}`, { cause: err });
+    }
+    closers.push(() => grpc.close());
+    logger.log(`coordinator ready: REST ${httpUrl}, gRPC ${grpc.address}, NATS ${config.natsUrl}, database ${config.dbPath}`, 'Coordinator');
+
+    let closing: Promise<void> | undefined;
+    return {
+      httpUrl,
+      grpcAddress: grpc.address,
+      config,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,76 @@
+import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import { DomainError, DomainErrorCode, assertNever, errorMessage } from './domain-error';
+
+/** The JSON body of every REST error. */
+export interface HttpErrorBody {
+  statusCode: number;
+  code: string;
+  message: string;
+  field?: string;
+}
+
+/** The HTTP status of each domain error code; exhaustive, so a new code fails the build here. */
+export function httpStatusOf(code: DomainErrorCode): number {
+  switch (code) {
+    case DomainErrorCode.InvalidArgument:
+    case DomainErrorCode.UnknownVariant:
+    case DomainErrorCode.InvalidShapes:
+    case DomainErrorCode.InvalidModel:
+    case DomainErrorCode.InvalidUpload:
+      return HttpStatus.BAD_REQUEST;
+    case DomainErrorCode.ModelTooLarge:
+      return HttpStatus.PAYLOAD_TOO_LARGE;
+    case DomainErrorCode.ModelLoadFailed:
+    case DomainErrorCode.VariantDerivationFailed:
+    case DomainErrorCode.NoMatchingAgent:
+      return HttpStatus.UNPROCESSABLE_ENTITY;
+    case DomainErrorCode.SweepNotFound:
+    case DomainErrorCode.JobNotFound:
+    case DomainErrorCode.ResultNotFound:
+      return HttpStatus.NOT_FOUND;
+    case DomainErrorCode.MessagingUnavailable:
+      return HttpStatus.SERVICE_UNAVAILABLE;
+    default:
+      return assertNever(code);
+  }
+}
+
+/** `PAYLOAD_TOO_LARGE` -> `payload_too_large`, for errors Nest or express raise themselves. */
+function codeOfStatus(statusCode: number): string {
+  const name = (HttpStatus as unknown as Record<number, string | undefined>)[statusCode];
+  return name ? name.toLowerCase() : `http_${statusCode}`;
+}
+
+/** Maps any thrown value to the REST error body. */
+export function toHttpError(err: unknown): HttpErrorBody {
+  if (err instanceof DomainError) {
+    return { statusCode: httpStatusOf(err.code), code: err.code, message: err.message, ...(err.field === undefined ? {} : { field: err.field }) };
+  }
+  if (err instanceof HttpException) {
+    const statusCode = err.getStatus();
+    const response = err.getResponse();
+    const raw = typeof response === 'object' && response !== null ? (response as { message?: unknown }).message : response;
+    const message = Array.isArray(raw) ? raw.join('; ') : typeof raw === 'string' ? raw : err.message;
+    return { statusCode, code: statusCode === 413 ? DomainErrorCode.ModelTooLarge : codeOfStatus(statusCode), message };
+  }
+  const statusCode = (err as { status?: unknown; type?: unknown })?.status;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    // body-parser errors (malformed JSON, body too large) carry a status and reach here.
+    return { statusCode, code: codeOfStatus(statusCode), message: errorMessage(err) };
+  }
+  return { statusCode: 500, code: 'internal', message: 'internal error' };
+}
+
+/** Writes every error of a REST route as {@link HttpErrorBody}; only the edge knows HTTP statuses. */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly log = new Logger('Http');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const body = toHttpError(exception);
+    if (body.statusCode >= 500) this.log.error(`request failed: ${errorMessage(exception)}`, exception instanceof Error ? exception.stack : undefined);
+    response.status(body.statusCode).json(body);
+  }
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('applies defaults when nothing is set', () => {
+    const config = loadConfig({}, {});
+    expect(config).toMatchObject({ natsUrl: 'nats://127.0.0.1:4222', httpHost: '127.0.0.1', httpPort: 8080, grpcPort: 50051, agentStaleAfterMs: 15_000 });
+    expect(config.dbPath.startsWith('/')).toBe(true);
+  });
+
+  it('reads environment variables and lets code override them', () => {
+    const config = loadConfig({ grpcPort: 0 }, { BENCHFARM_NATS_URL: 'nats://10.0.0.1:4222', BENCHFARM_HTTP_PORT: '0', BENCHFARM_GRPC_PORT: '7000', BENCHFARM_DB: '/tmp/x.db' });
+    expect(config).toMatchObject({ natsUrl: 'nats://10.0.0.1:4222', httpPort: 0, grpcPort: 0, dbPath: '/tmp/x.db' });
+  });
+
+  it('reports every bad key at once, with its variable', () => {
+    let error: unknown;
+    try {
+      loadConfig({ httpPort: 'eighty' }, { BENCHFARM_GRPC_PORT: '70000', BENCHFARM_NATS_URL: 'http://x', BENCHFARM_MAX_MODEL_BYTES: '-1' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const keys = (error as ConfigError).issues.map((i) => i.key).sort();
+    expect(keys).toEqual(['grpcPort', 'httpPort', 'maxModelBytes', 'natsUrl']);
+    expect((error as ConfigError).message).toContain('BENCHFARM_GRPC_PORT');
+  });
+
+  it('refuses unknown settings given in code', () => {
+    expect(() => loadConfig({ bogus: 1 } as never, {})).toThrow(/bogus/);
+  });
+});

@@ -1,0 +1,118 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { LOG_LEVELS, type CoordinatorLogLevel } from './common/json-logger';
+
+/** The validated, defaulted settings of one coordinator. */
+export interface CoordinatorConfig {
+  /** NATS server URL(s), comma-separated (`BENCHFARM_NATS_URL`). */
+  readonly natsUrl: string;
+  /** Interface the REST API listens on (`BENCHFARM_HTTP_HOST`, default 127.0.0.1). */
+  readonly httpHost: string;
+  /** Port of the REST API; 0 picks a free one (`BENCHFARM_HTTP_PORT`, default 8080). */
+  readonly httpPort: number;
+  /** Interface the gRPC results service listens on (`BENCHFARM_GRPC_HOST`, default 127.0.0.1). */
+  readonly grpcHost: string;
+  /** Port of the gRPC results service; 0 picks a free one (`BENCHFARM_GRPC_PORT`, default 50051). */
+  readonly grpcPort: number;
+  /** SQLite file of sweeps, jobs and results (`BENCHFARM_DB`), absolute. */
+  readonly dbPath: string;
+  /** Folder for uploads and variant working files (`BENCHFARM_DATA_DIR`), absolute. */
+  readonly dataDir: string;
+  /** Largest model file accepted, in bytes (`BENCHFARM_MAX_MODEL_BYTES`, default 1 GiB). */
+  readonly maxModelBytes: number;
+  /** An agent whose last heartbeat is older than this is reported stale (`BENCHFARM_AGENT_STALE_AFTER_MS`). */
+  readonly agentStaleAfterMs: number;
+  /** Least severe log level written to stderr (`BENCHFARM_LOG_LEVEL`: error, warn, info, debug; default info). */
+  readonly logLevel: CoordinatorLogLevel;
+}
+
+/** Settings given in code; each one overrides its environment variable. */
+export type CoordinatorConfigInput = { [K in keyof CoordinatorConfig]?: CoordinatorConfig[K] | string };
+
+/** The environment variable of each setting. */
+export const CONFIG_ENV_VARS: { readonly [K in keyof CoordinatorConfig]: string } = {
+  natsUrl: 'BENCHFARM_NATS_URL',
+  httpHost: 'BENCHFARM_HTTP_HOST',
+  httpPort: 'BENCHFARM_HTTP_PORT',
+  grpcHost: 'BENCHFARM_GRPC_HOST',
+  grpcPort: 'BENCHFARM_GRPC_PORT',
+  dbPath: 'BENCHFARM_DB',
+  dataDir: 'BENCHFARM_DATA_DIR',
+  maxModelBytes: 'BENCHFARM_MAX_MODEL_BYTES',
+  agentStaleAfterMs: 'BENCHFARM_AGENT_STALE_AFTER_MS',
+  logLevel: 'BENCHFARM_LOG_LEVEL',
+};
+
+/** Thrown when the configuration is invalid; lists every bad setting at once. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly issues: ReadonlyArray<{ key: string; envVar: string; message: string }>) {
+    super(`invalid coordinator configuration:\n${issues.map((i) => `  - ${i.key} (${i.envVar}): ${i.message}`).join('\n')}`);
+  }
+}
+
+const blankToUndefined = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : typeof value === 'string' ? value.trim() : value);
+
+const integer = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    (value) => {
+      const v = blankToUndefined(value);
+      return typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
+    },
+    z
+      .number({ error: 'must be an integer' })
+      .int('must be an integer')
+      .min(min, `must be >= ${min}`)
+      .max(max, `must be <= ${max}`)
+      .default(fallback),
+  );
+
+const text = (fallback: string) => z.preprocess(blankToUndefined, z.string({ error: 'must be a string' }).min(1).default(fallback));
+
+const natsUrl = z.preprocess(
+  blankToUndefined,
+  z
+    .string({ error: 'must be a string' })
+    .default('nats://127.0.0.1:4222')
+    .refine((value) => value.split(',').every((url) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(url.trim()) || /^[^\s:/]+:\d+$/.test(url.trim())), {
+      message: 'must be nats://host:port (comma-separated for several servers)',
+    }),
+);
+
+const schema = z.object({
+  natsUrl,
+  httpHost: text('127.0.0.1'),
+  httpPort: integer(0, 65535, 8080),
+  grpcHost: text('127.0.0.1'),
+  grpcPort: integer(0, 65535, 50051),
+  dbPath: text('.benchfarm/coordinator.db'),
+  dataDir: text('.benchfarm/coordinator'),
+  maxModelBytes: integer(1, Number.MAX_SAFE_INTEGER, 1024 * 1024 * 1024),
+  agentStaleAfterMs: integer(1, 24 * 3600 * 1000, 15_000),
+  logLevel: z.preprocess(blankToUndefined, z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
+});
+
+/**
+ * Reads the coordinator's settings from environment variables (see {@link CONFIG_ENV_VARS}),
+ * overridden by `overrides`, validates them once and reports every bad setting together
+ * in one {@link ConfigError}. Paths are resolved against the working directory.
+ */
+export function loadConfig(overrides: CoordinatorConfigInput = {}, env: NodeJS.ProcessEnv = process.env): CoordinatorConfig {
+  const raw: Record<string, unknown> = {};
+  for (const [key, envVar] of Object.entries(CONFIG_ENV_VARS)) {
+    const fromCode = (overrides as Record<string, unknown>)[key];
+    raw[key] = fromCode !== undefined ? fromCode : env[envVar];
+  }
+  const unknownKeys = Object.keys(overrides).filter((key) => !(key in CONFIG_ENV_VARS));
+  const parsed = schema.safeParse(raw);
+  const issues = unknownKeys.map((key) => ({ key, envVar: '-', message: 'unknown setting' }));
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? '?');
+      issues.push({ key, envVar: CONFIG_ENV_VARS[key as keyof CoordinatorConfig] ?? '-', message: issue.message });
+    }
+  }
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
+  const config = parsed.data;
+  return { ...config, dbPath: resolve(config.dbPath), dataDir: resolve(config.dataDir) };
+}

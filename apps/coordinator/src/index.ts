@@ -1,0 +1,14 @@
+export { startCoordinator, buildOpenApiDocument, CoordinatorStartError, type RunningCoordinator, type StartCoordinatorOptions } from './app';
+export { loadConfig, ConfigError, CONFIG_ENV_VARS, type CoordinatorConfig, type CoordinatorConfigInput } from './config';
+export { DomainError, DomainErrorCode } from './common/domain-error';
+export { JsonLogger, type CoordinatorLogLevel } from './common/json-logger';
+export { Clock } from './common/clock';
+export { IdGenerator } from './common/ids';
+export { JobBus } from './sweeps/job-bus';
+export { ModelStore } from './variants/model-store';
+export { ModelToolkit } from './variants/model-toolkit';
+export { AgentRegistry } from './agents/agent-registry';
+export type { InfrastructureOverrides } from './infrastructure.module';
+export type { SweepView, JobView, ResultView, SweepListView } from './sweeps/sweep.view';
+export type { AgentView } from './agents/agents.service';
+export type { HttpErrorBody } from './common/http-error.filter';

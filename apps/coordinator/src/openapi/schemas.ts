@@ -1,0 +1,200 @@
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { SWEEP_DEFAULTS, SWEEP_LIMITS } from '../sweeps/sweep-request';
+
+/** An OpenAPI schema object (or a reference to one). */
+export type Schema = NonNullable<NonNullable<OpenAPIObject['components']>['schemas']>[string];
+
+/** A reference to one of {@link OPENAPI_SCHEMAS}. */
+export function ref(name: keyof typeof OPENAPI_SCHEMAS): Schema {
+  return { $ref: `#/components/schemas/${name}` };
+}
+
+const integer = (description: string, fallback: number, minimum: number, maximum: number): Schema => ({ type: 'integer', description, default: fallback, minimum, maximum });
+
+const sweepOptions: Record<string, Schema> = {
+  name: { type: 'string', maxLength: 200, description: "The sweep's name; default: the model's file name." },
+  variants: {
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+    description: `Variants to derive and measure, as a comma-separated list or an array. Unknown names are refused with 400 unknown_variant listing the known ones. Default: ${SWEEP_DEFAULTS.variants.join(',')}.`,
+    example: 'fp32,ort-basic',
+  },
+  targets: {
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+    description: 'Agents to run on: "all" (every live agent), agent ids, or "label:key=value", comma-separated or an array; the union is used. Default: all.',
+    example: 'all',
+  },
+  shapes: {
+    oneOf: [{ type: 'string', example: 'x:1x3x48x192' }, { type: 'object', additionalProperties: { type: 'array', items: { type: 'integer', minimum: 1 } } }],
+    description: 'Concrete shapes of the model inputs by name ("name:1x3x224x224", several separated by "," or ";", or an object). Inputs left out keep their fixed dims; a dynamic batch dim defaults to 1; other dynamic dims must be given (else 400 invalid_shapes).',
+  },
+  threads: integer('onnxruntime intra-op threads; 0 = onnxruntime default.', SWEEP_DEFAULTS.threads, 0, SWEEP_LIMITS.threads),
+  warmupMinQueries: integer('Warm-up queries at least (not measured).', SWEEP_DEFAULTS.warmupMinQueries, 0, SWEEP_LIMITS.warmupMinQueries),
+  warmupMinDurationMs: integer('Warm-up duration at least, in ms.', SWEEP_DEFAULTS.warmupMinDurationMs, 0, SWEEP_LIMITS.warmupMinDurationMs),
+  minQueries: integer('Measured queries at least.', SWEEP_DEFAULTS.minQueries, 1, SWEEP_LIMITS.minQueries),
+  minDurationMs: integer('Measured duration at least, in ms; must not exceed maxDurationMs.', SWEEP_DEFAULTS.minDurationMs, 0, SWEEP_LIMITS.minDurationMs),
+  maxDurationMs: integer('A run stops at this duration even if the minimums are not reached, in ms.', SWEEP_DEFAULTS.maxDurationMs, 1, SWEEP_LIMITS.maxDurationMs),
+  seed: integer('Seed of the generated input data.', SWEEP_DEFAULTS.seed, 0, SWEEP_LIMITS.seed),
+};
+
+const percentile: Schema = {
+  type: 'object',
+  required: ['quantile', 'status', 'minSamples'],
+  properties: {
+    quantile: { type: 'number', example: 0.99 },
+    valueMs: { type: 'number', description: 'Absent unless status is ok.' },
+    status: { type: 'string', enum: ['ok', 'insufficient_samples', 'unspecified'] },
+    minSamples: { type: 'integer', description: 'Samples this percentile needs.' },
+  },
+};
+
+/** Schemas of the REST API, placed in `components.schemas` of the document. */
+export const OPENAPI_SCHEMAS = {
+  Error: {
+    type: 'object',
+    required: ['statusCode', 'code', 'message'],
+    properties: {
+      statusCode: { type: 'integer', example: 400 },
+      code: {
+        type: 'string',
+        description: 'Machine-readable error code.',
+        example: 'unknown_variant',
+        enum: ['invalid_argument', 'unknown_variant', 'invalid_shapes', 'invalid_model', 'model_too_large', 'model_load_failed', 'variant_derivation_failed', 'no_matching_agent', 'sweep_not_found', 'job_not_found', 'result_not_found', 'invalid_upload', 'messaging_unavailable', 'bad_request', 'not_found', 'internal'],
+      },
+      message: { type: 'string' },
+      field: { type: 'string', description: 'The request field at fault, when there is one.', example: 'variants' },
+    },
+  },
+  CreateSweepMultipart: {
+    type: 'object',
+    required: ['model'],
+    properties: { model: { type: 'string', format: 'binary', description: 'The ONNX model file.' }, ...sweepOptions },
+  },
+  CreateSweepJson: {
+    type: 'object',
+    required: ['modelPath'],
+    properties: { modelPath: { type: 'string', description: "Path of the ONNX model on the coordinator's machine." }, ...sweepOptions },
+  },
+  Settings: {
+    type: 'object',
+    properties: {
+      scenario: { type: 'string', enum: ['single_stream'] },
+      executionProvider: { type: 'string', example: 'cpu' },
+      intraOpThreads: { type: 'integer' },
+      interOpThreads: { type: 'integer' },
+      batch: { type: 'integer' },
+      warmupMinQueries: { type: 'integer' },
+      warmupMinDurationMs: { type: 'integer' },
+      minQueries: { type: 'integer' },
+      minDurationMs: { type: 'integer' },
+      maxDurationMs: { type: 'integer' },
+      seed: { type: 'integer' },
+    },
+  },
+  ResultView: {
+    type: 'object',
+    description: 'A stored result. A value that could not be measured is absent and listed in unmeasured.',
+    properties: {
+      id: { type: 'string' },
+      count: { type: 'integer' },
+      meanMs: { type: 'number' },
+      stdMs: { type: 'number' },
+      minMs: { type: 'number' },
+      maxMs: { type: 'number' },
+      percentiles: { type: 'array', items: percentile },
+      throughputQps: { type: 'number' },
+      measuredDurationMs: { type: 'number' },
+      warmupQueries: { type: 'integer' },
+      warmupDurationMs: { type: 'number' },
+      sessionCreationMs: { type: 'number' },
+      firstInferenceMs: { type: 'number' },
+      peakRssBytes: { type: 'integer' },
+      rssBeforeSessionBytes: { type: 'integer' },
+      rssAfterSessionBytes: { type: 'integer' },
+      modelFileSizeBytes: { type: 'integer' },
+      stopReason: { type: 'string', example: 'min_reached' },
+      manifest: { type: 'object', additionalProperties: true, description: 'Reproducibility facts (Manifest of the wire contract).' },
+      unmeasured: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } } },
+      device: { type: 'string', description: "The agent's name." },
+      provider: { type: 'string', example: 'cpu' },
+      attempt: { type: 'integer' },
+      committedAt: { type: 'string', format: 'date-time' },
+    },
+  },
+  JobView: {
+    type: 'object',
+    required: ['id', 'variant', 'agentId', 'state', 'attempts'],
+    properties: {
+      id: { type: 'string' },
+      variant: { type: 'string' },
+      agentId: { type: 'string' },
+      state: { type: 'string', enum: ['queued', 'running', 'done', 'failed'] },
+      attempts: { type: 'integer' },
+      error: { type: 'string', description: "The last attempt's error." },
+      progress: { type: 'object', properties: { phase: { type: 'string' }, queriesDone: { type: 'integer' }, elapsedMs: { type: 'integer' } } },
+      result: { $ref: '#/components/schemas/ResultView' },
+    },
+  },
+  SweepView: {
+    type: 'object',
+    required: ['id', 'name', 'state', 'createdAt', 'model', 'inputs', 'settings', 'variants', 'agents', 'jobs'],
+    properties: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      state: { type: 'string', enum: ['running', 'completed', 'failed'], description: 'completed when every job is done or failed; failed when all failed or the jobs could not be published.' },
+      createdAt: { type: 'string', format: 'date-time' },
+      error: { type: 'string' },
+      model: { type: 'object', properties: { name: { type: 'string' }, sha256: { type: 'string' }, sizeBytes: { type: 'integer' } } },
+      inputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, dataType: { type: 'string', example: 'float32' }, shape: { type: 'array', items: { type: 'integer' } } } } },
+      settings: { $ref: '#/components/schemas/Settings' },
+      targets: { type: 'array', items: { type: 'string' } },
+      variants: {
+        type: 'array',
+        items: { type: 'object', properties: { name: { type: 'string' }, sha256: { type: 'string' }, sizeBytes: { type: 'integer' }, recipe: { type: 'object', additionalProperties: { type: 'string' } } } },
+      },
+      agents: { type: 'array', items: { type: 'string' }, description: 'Ids of the agents matched.' },
+      jobs: { type: 'array', items: { $ref: '#/components/schemas/JobView' } },
+    },
+  },
+  SweepListItem: {
+    type: 'object',
+    properties: { id: { type: 'string' }, name: { type: 'string' }, state: { type: 'string', enum: ['running', 'completed', 'failed'] }, createdAt: { type: 'string', format: 'date-time' } },
+  },
+  Samples: {
+    type: 'object',
+    properties: { latencyMs: { type: 'array', items: { type: 'number' }, description: 'Raw per-query latencies in ms, in the order measured.' } },
+  },
+  AgentView: {
+    type: 'object',
+    properties: {
+      agentId: { type: 'string' },
+      name: { type: 'string' },
+      state: { type: 'string', enum: ['unspecified', 'idle', 'busy', 'unhealthy', 'draining', 'offline'] },
+      labels: { type: 'object', additionalProperties: { type: 'string' } },
+      capabilities: {
+        type: 'object',
+        nullable: true,
+        properties: {
+          arch: { type: 'string' },
+          os: { type: 'string' },
+          osRelease: { type: 'string' },
+          cpuModel: { type: 'string' },
+          cpuCores: { type: 'integer' },
+          memoryBytes: { type: 'integer' },
+          executionProviders: { type: 'array', items: { type: 'string' } },
+          sensors: { type: 'array', items: { type: 'string' } },
+          onnxruntimeVersion: { type: 'string' },
+          hostname: { type: 'string' },
+        },
+      },
+      agentVersion: { type: 'string' },
+      currentJobId: { type: 'string' },
+      startedAt: { type: 'string', format: 'date-time' },
+      heartbeatAt: { type: 'string', format: 'date-time' },
+      stale: { type: 'boolean', description: 'The last heartbeat is older than the stale limit (15 s by default).' },
+    },
+  },
+  Health: {
+    type: 'object',
+    properties: { status: { type: 'string', enum: ['ok', 'degraded'] }, nats: { type: 'string' }, database: { type: 'string' } },
+  },
+} satisfies Record<string, Schema>;

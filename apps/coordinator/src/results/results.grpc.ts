@@ -1,0 +1,127 @@
+import { Server, ServerCredentials, status, type ServerErrorResponse, type ServerReadableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { Logger } from '@nestjs/common';
+import { ResultsService as ResultsServiceDefinition, type ResultEvent, type ResultsServer, type UploadAck } from '@benchfarm/protocol';
+import { DomainError, DomainErrorCode, assertNever, errorMessage } from '../common/domain-error';
+import type { ResultsService } from './results.service';
+
+/** Largest gRPC message accepted (agents chunk raw samples well below it). */
+export const GRPC_MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** The gRPC status of each domain error code; exhaustive, so a new code fails the build here. */
+export function grpcStatusOf(code: DomainErrorCode): status {
+  switch (code) {
+    case DomainErrorCode.InvalidArgument:
+    case DomainErrorCode.UnknownVariant:
+    case DomainErrorCode.InvalidShapes:
+    case DomainErrorCode.InvalidModel:
+    case DomainErrorCode.InvalidUpload:
+      return status.INVALID_ARGUMENT;
+    case DomainErrorCode.ModelTooLarge:
+      return status.RESOURCE_EXHAUSTED;
+    case DomainErrorCode.ModelLoadFailed:
+    case DomainErrorCode.VariantDerivationFailed:
+    case DomainErrorCode.NoMatchingAgent:
+      return status.FAILED_PRECONDITION;
+    case DomainErrorCode.SweepNotFound:
+    case DomainErrorCode.JobNotFound:
+    case DomainErrorCode.ResultNotFound:
+      return status.NOT_FOUND;
+    case DomainErrorCode.MessagingUnavailable:
+      return status.UNAVAILABLE;
+    default:
+      return assertNever(code);
+  }
+}
+
+function toServiceError(err: unknown): Partial<ServerErrorResponse> & { code: status } {
+  if (err instanceof DomainError) return { code: grpcStatusOf(err.code), details: err.message, name: err.name, message: err.message };
+  return { code: status.INTERNAL, details: `internal error: ${errorMessage(err)}`, name: 'InternalError', message: errorMessage(err) };
+}
+
+/**
+ * The `benchfarm.v1.Results` handlers. Each event is checked as it arrives (a stream for an
+ * unknown job or another agent's job is refused at its first event); the reply is sent only
+ * after the commit, because the agent acks the NATS job only once it has it.
+ */
+export function resultsServer(service: ResultsService, log = new Logger('ResultsGrpc')): ResultsServer {
+  return {
+    upload(call: ServerReadableStream<ResultEvent, UploadAck>, callback: sendUnaryData<UploadAck>): void {
+      const session = service.openUpload();
+      let answered = false;
+      const fail = (err: unknown): void => {
+        if (answered) return;
+        answered = true;
+        if (!(err instanceof DomainError)) log.error(`result upload failed: ${errorMessage(err)}`, err instanceof Error ? err.stack : undefined);
+        else log.warn(`result upload refused: ${err.message}`);
+        callback(toServiceError(err));
+      };
+      call.on('data', (event: ResultEvent) => {
+        if (answered) return;
+        try {
+          session.accept(event);
+        } catch (err) {
+          fail(err);
+        }
+      });
+      call.on('end', () => {
+        if (answered) return;
+        try {
+          const ack = session.finish();
+          answered = true;
+          callback(null, ack);
+        } catch (err) {
+          fail(err);
+        }
+      });
+      const abandon = (): void => {
+        if (answered) return;
+        answered = true;
+        session.abort();
+      };
+      call.on('cancelled', abandon);
+      call.on('error', abandon);
+    },
+  };
+}
+
+/** A running gRPC server. */
+export interface GrpcServerHandle {
+  /** `host:port` agents dial. */
+  readonly address: string;
+  readonly port: number;
+  /** Stops accepting calls, lets running ones finish for up to `graceMs`, then cuts them. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts the gRPC server of the results service, with keepalive on and a 4 MB receive limit. */
+export async function startGrpcServer(service: ResultsService, host: string, port: number): Promise<GrpcServerHandle> {
+  const server = new Server({
+    'grpc.max_receive_message_length': GRPC_MAX_RECEIVE_MESSAGE_BYTES,
+    // Long uploads: ping idle connections so a dead agent's stream is noticed, and let
+    // agents ping as often as every 5 s without being sent GOAWAY.
+    'grpc.keepalive_time_ms': 20_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  });
+  server.addService(ResultsServiceDefinition, resultsServer(service));
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const boundPort = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${hostPart}:${port}`, ServerCredentials.createInsecure(), (err, actual) => (err ? reject(err) : resolve(actual)));
+  });
+  return {
+    address: `${hostPart}:${boundPort}`,
+    port: boundPort,
+    close: (graceMs = 5_000) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,9 @@
+import { Module } from '@nestjs/common';
+import { MetricsModule } from '../metrics/metrics.module';
+import { StorageModule } from '../storage/storage.module';
+import { ProgressTracker } from './progress-tracker';
+import { ResultsService } from './results.service';
+
+/** Result ingest (served over gRPC by `results.grpc.ts`) and stored samples. */
+@Module({ imports: [StorageModule, MetricsModule], providers: [ProgressTracker, ResultsService], exports: [ProgressTracker, ResultsService] })
+export class ResultsModule {}

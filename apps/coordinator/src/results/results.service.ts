@@ -1,0 +1,199 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { JOB_MAX_DELIVER } from '@benchfarm/messaging';
+import { errorCodeToJSON, UploadOutcome, type ResultEvent, type UploadAck, type UploadHeader } from '@benchfarm/protocol';
+import { Clock } from '../common/clock';
+import { DomainError, DomainErrorCode, assertNever } from '../common/domain-error';
+import { IdGenerator } from '../common/ids';
+import { MetricsService } from '../metrics/metrics.service';
+import { ResultRepository } from '../storage/result.repository';
+import { ProgressTracker } from './progress-tracker';
+import { UploadAccumulator, type CompletedUpload } from './upload-accumulator';
+import type { JobContext } from '../storage/records';
+
+/** `ERROR_CODE_MODEL_LOAD` -> `model_load`. */
+export function runErrorCodeName(code: number): string {
+  return errorCodeToJSON(code).replace(/^ERROR_CODE_/, '').toLowerCase();
+}
+
+/**
+ * Whether a failed attempt is the job's last: JetStream will not redeliver past
+ * {@link JOB_MAX_DELIVER}, and a non-retryable error would fail again.
+ */
+export function isFinalAttempt(attempt: number, retryable: boolean, maxDeliver = JOB_MAX_DELIVER): boolean {
+  return !retryable || attempt >= maxDeliver;
+}
+
+/** One result upload in progress: fed the stream's events, then finished once the stream ends. */
+export class UploadSession {
+  private readonly accumulator = new UploadAccumulator();
+  private job: JobContext | undefined;
+  private settled = false;
+
+  constructor(
+    private readonly results: ResultRepository,
+    private readonly progress: ProgressTracker,
+    private readonly metrics: MetricsService,
+    private readonly clock: Clock,
+    private readonly ids: IdGenerator,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Checks and applies one event: the first one proves the job exists and is this agent's,
+   * `started` marks the job running, `progress` updates the live status. Thrown:
+   * {@link DomainError} `invalid_upload`; the caller ends the call with it.
+   */
+  accept(event: ResultEvent): void {
+    try {
+      for (const live of this.accumulator.add(event)) {
+        switch (live.kind) {
+          case 'first':
+            this.job = this.checkJob(live.header);
+            break;
+          case 'started':
+            this.markRunning(live.started.startedAtUnixMs);
+            break;
+          case 'progress':
+            if (this.job && !this.job.hasResult) this.progress.set(this.job.id, live.progress);
+            break;
+          default:
+            assertNever(live);
+        }
+      }
+    } catch (err) {
+      this.reject();
+      throw err;
+    }
+  }
+
+  /** Validates the whole upload, commits it (one transaction) and returns the ack. */
+  finish(): UploadAck {
+    try {
+      const upload = this.accumulator.finish();
+      // finish() succeeds only after a first event, which set the job (or threw).
+      const job = this.job;
+      if (!job) throw new DomainError(DomainErrorCode.InvalidUpload, 'the upload has no events');
+      const ack = upload.kind === 'summary' ? this.commit(job, upload) : this.recordError(job, upload);
+      this.settle();
+      return ack;
+    } catch (err) {
+      this.reject();
+      throw err;
+    }
+  }
+
+  /** The stream broke before it ended: nothing is committed; the agent will upload again. */
+  abort(): void {
+    this.settle();
+  }
+
+  private reject(): void {
+    if (this.settled) return;
+    this.metrics.countUpload('rejected');
+    this.settle();
+  }
+
+  private settle(): void {
+    this.settled = true;
+    if (this.job) this.progress.delete(this.job.id);
+  }
+
+  private checkJob(header: UploadHeader): JobContext {
+    const job = this.results.getJobContext(header.jobId);
+    if (!job) throw new DomainError(DomainErrorCode.InvalidUpload, `job ${header.jobId} does not exist`);
+    if (job.sweepId !== header.sweepId) throw new DomainError(DomainErrorCode.InvalidUpload, `job ${header.jobId} belongs to sweep ${job.sweepId}, not ${header.sweepId}`);
+    if (job.agentId !== header.agentId) throw new DomainError(DomainErrorCode.InvalidUpload, `job ${header.jobId} is assigned to agent ${job.agentId}, not ${header.agentId}`);
+    return job;
+  }
+
+  private markRunning(startedAtMs: number): void {
+    const job = this.job;
+    const header = this.accumulator.uploadHeader;
+    if (!job || !header) return;
+    const nowMs = this.clock.nowMs();
+    this.results.markJobRunning({ jobId: job.id, attempt: header.attempt, uploadId: header.uploadId, agentId: header.agentId, startedAtMs: startedAtMs || nowMs, nowMs });
+  }
+
+  private commit(job: JobContext, upload: Extract<CompletedUpload, { kind: 'summary' }>): UploadAck {
+    const { header, summary } = upload;
+    const manifestDigest = summary.manifest?.variantSha256 ?? '';
+    if (manifestDigest !== '' && manifestDigest !== job.variantSha256) {
+      throw new DomainError(DomainErrorCode.InvalidUpload, `summary.manifest.variant_sha256 ${manifestDigest} is not the job's variant ${job.variantSha256}`);
+    }
+    const outcome = this.results.commitResult({
+      resultId: this.ids.newId('result'),
+      jobId: job.id,
+      attempt: header.attempt,
+      uploadId: header.uploadId,
+      agentId: header.agentId,
+      summary,
+      latencyMs: upload.latencyMs,
+      nowMs: this.clock.nowMs(),
+    });
+    if (outcome.outcome === 'committed') {
+      const provider = summary.manifest?.executionProvider || job.executionProvider;
+      this.metrics.recordCommitted({ model: job.modelName, variant: job.variant, device: job.agentName, provider }, summary, summary.modelFileSizeBytes || job.variantSizeBytes);
+      this.metrics.countUpload('committed');
+      this.log.log(`result ${outcome.resultId} committed for job ${job.id} (attempt ${header.attempt}, ${summary.count} samples)`);
+    } else {
+      this.metrics.countUpload('duplicate');
+      this.log.log(`duplicate result for job ${job.id} (upload ${header.uploadId}); kept ${outcome.resultId}`);
+    }
+    return {
+      jobId: job.id,
+      outcome: outcome.outcome === 'committed' ? UploadOutcome.UPLOAD_OUTCOME_COMMITTED : UploadOutcome.UPLOAD_OUTCOME_DUPLICATE,
+      resultId: outcome.resultId,
+      jobFinal: true,
+    };
+  }
+
+  private recordError(job: JobContext, upload: Extract<CompletedUpload, { kind: 'error' }>): UploadAck {
+    const { header, error } = upload;
+    const final = isFinalAttempt(header.attempt, error.retryable);
+    const outcome = this.results.recordAttemptError({
+      jobId: job.id,
+      attempt: header.attempt,
+      uploadId: header.uploadId,
+      agentId: header.agentId,
+      code: runErrorCodeName(error.code),
+      message: error.message,
+      retryable: error.retryable,
+      final,
+      nowMs: this.clock.nowMs(),
+    });
+    this.metrics.countUpload('error_recorded');
+    this.log.warn(`job ${job.id} attempt ${header.attempt} failed (${runErrorCodeName(error.code)}): ${error.message}; job is ${outcome.jobState}`);
+    return { jobId: job.id, outcome: UploadOutcome.UPLOAD_OUTCOME_ERROR_RECORDED, resultId: '', jobFinal: outcome.jobFinal };
+  }
+}
+
+/** Ingests result uploads from agents and serves stored samples. */
+@Injectable()
+export class ResultsService {
+  private readonly log = new Logger('ResultsService');
+
+  constructor(
+    @Inject(ResultRepository) private readonly results: ResultRepository,
+    @Inject(ProgressTracker) private readonly progress: ProgressTracker,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
+    @Inject(Clock) private readonly clock: Clock,
+    @Inject(IdGenerator) private readonly ids: IdGenerator,
+  ) {}
+
+  /** Starts ingesting one upload stream. */
+  openUpload(): UploadSession {
+    return new UploadSession(this.results, this.progress, this.metrics, this.clock, this.ids, this.log);
+  }
+
+  /**
+   * The raw latencies of a job's result. Thrown ({@link DomainError}): `job_not_found` when
+   * the sweep has no such job, `result_not_found` when the job has no result yet.
+   */
+  samples(sweepId: string, jobId: string): { latencyMs: number[] } {
+    const job = this.results.getJobContext(jobId);
+    if (!job || job.sweepId !== sweepId) throw new DomainError(DomainErrorCode.JobNotFound, `sweep ${sweepId} has no job ${jobId}`, { field: 'jobId' });
+    const latencyMs = this.results.getSamples(jobId);
+    if (!latencyMs) throw new DomainError(DomainErrorCode.ResultNotFound, `job ${jobId} has no result yet (it is ${job.state})`, { field: 'jobId' });
+    return { latencyMs };
+  }
+}

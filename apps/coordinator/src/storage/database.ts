@@ -1,0 +1,150 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** An open better-sqlite3 database. */
+export type SqliteDatabase = Database.Database;
+
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many ran. Append
+ * new ones; never edit one that has shipped.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE sweeps (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('running', 'completed', 'failed')),
+    error TEXT,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    model_name TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    model_size_bytes INTEGER NOT NULL,
+    inputs_json TEXT NOT NULL,
+    settings_json TEXT NOT NULL,
+    targets_json TEXT NOT NULL,
+    agent_ids_json TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX sweeps_created ON sweeps (created_at_ms);
+
+  CREATE TABLE variants (
+    sweep_id TEXT NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    recipe_json TEXT NOT NULL,
+    PRIMARY KEY (sweep_id, name)
+  ) STRICT;
+
+  CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    sweep_id TEXT NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    variant TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    agent_name TEXT NOT NULL,
+    execution_provider TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    FOREIGN KEY (sweep_id, variant) REFERENCES variants (sweep_id, name)
+  ) STRICT;
+  CREATE INDEX jobs_sweep ON jobs (sweep_id, position);
+  CREATE INDEX jobs_state ON jobs (state);
+
+  CREATE TABLE job_attempts (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    agent_id TEXT NOT NULL,
+    upload_id TEXT NOT NULL,
+    started_at_ms INTEGER,
+    error_code TEXT,
+    error_message TEXT,
+    retryable INTEGER,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (job_id, attempt)
+  ) STRICT;
+
+  CREATE TABLE results (
+    id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL UNIQUE REFERENCES jobs (id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    upload_id TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    mean_ms REAL NOT NULL,
+    std_ms REAL NOT NULL,
+    min_ms REAL NOT NULL,
+    max_ms REAL NOT NULL,
+    percentiles_json TEXT NOT NULL,
+    throughput_qps REAL NOT NULL,
+    measured_duration_ms REAL NOT NULL,
+    warmup_queries INTEGER NOT NULL,
+    warmup_duration_ms REAL NOT NULL,
+    session_creation_ms REAL NOT NULL,
+    first_inference_ms REAL NOT NULL,
+    peak_rss_bytes INTEGER,
+    rss_before_session_bytes INTEGER,
+    rss_after_session_bytes INTEGER,
+    model_file_size_bytes INTEGER NOT NULL,
+    stop_reason TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    manifest_json TEXT NOT NULL,
+    unmeasured_json TEXT NOT NULL,
+    committed_at_ms INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE result_samples (
+    result_id TEXT PRIMARY KEY REFERENCES results (id) ON DELETE CASCADE,
+    count INTEGER NOT NULL,
+    latency_ms_f64le BLOB NOT NULL
+  ) STRICT;
+  `,
+];
+
+/** Thrown when the database file cannot be opened or migrated. */
+export class DatabaseOpenError extends Error {
+  override name = 'DatabaseOpenError';
+}
+
+/**
+ * Opens (creating when missing) the coordinator's SQLite file in WAL mode with foreign keys
+ * on, and applies pending migrations in one transaction each.
+ */
+export function openDatabase(path: string): SqliteDatabase {
+  let db: SqliteDatabase;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path);
+  } catch (err) {
+    throw new DatabaseOpenError(`cannot open SQLite database ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw new DatabaseOpenError(`cannot migrate SQLite database ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return db;
+}
+
+function migrate(db: SqliteDatabase): void {
+  const applied = db.pragma('user_version', { simple: true }) as number;
+  if (applied > MIGRATIONS.length) {
+    throw new Error(`the database is at schema version ${applied}, newer than this coordinator knows (${MIGRATIONS.length})`);
+  }
+  MIGRATIONS.forEach((sql, index) => {
+    if (index < applied) return;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${index + 1}`);
+    })();
+  });
+}

@@ -1,0 +1,187 @@
+import type { Summary, TensorSpec } from '@benchfarm/protocol';
+
+/** State of a sweep: running until every job is done or failed. */
+export type SweepState = 'running' | 'completed' | 'failed';
+/** State of a job. `queued` also covers a failed attempt waiting for redelivery. */
+export type JobState = 'queued' | 'running' | 'done' | 'failed';
+
+/** How every job of a sweep measures. */
+export interface SweepSettings {
+  scenario: 'single_stream';
+  executionProvider: string;
+  intraOpThreads: number;
+  interOpThreads: number;
+  batch: number;
+  warmupMinQueries: number;
+  warmupMinDurationMs: number;
+  minQueries: number;
+  minDurationMs: number;
+  maxDurationMs: number;
+  seed: number;
+}
+
+/** A variant of a sweep's model, stored in the Object Store under its digest. */
+export interface VariantRecord {
+  name: string;
+  sha256: string;
+  sizeBytes: number;
+  recipe: Record<string, string>;
+}
+
+/** A job to create: one variant on one agent. */
+export interface NewJob {
+  id: string;
+  variant: string;
+  agentId: string;
+  agentName: string;
+}
+
+/** Everything a sweep is created with, written in one transaction. */
+export interface NewSweep {
+  id: string;
+  name: string;
+  createdAtMs: number;
+  model: { name: string; sha256: string; sizeBytes: number };
+  /** Model inputs with every dimension fixed. */
+  inputs: TensorSpec[];
+  settings: SweepSettings;
+  targets: string[];
+  agentIds: string[];
+  variants: VariantRecord[];
+  jobs: NewJob[];
+}
+
+/** A percentile of a stored result. */
+export interface PercentileRecord {
+  quantile: number;
+  valueMs?: number;
+  status: 'ok' | 'insufficient_samples' | 'unspecified';
+  minSamples: number;
+}
+
+/** A stored result of one job. */
+export interface ResultRecord {
+  id: string;
+  jobId: string;
+  attempt: number;
+  uploadId: string;
+  count: number;
+  meanMs: number;
+  stdMs: number;
+  minMs: number;
+  maxMs: number;
+  percentiles: PercentileRecord[];
+  throughputQps: number;
+  measuredDurationMs: number;
+  warmupQueries: number;
+  warmupDurationMs: number;
+  sessionCreationMs: number;
+  firstInferenceMs: number;
+  peakRssBytes?: number;
+  rssBeforeSessionBytes?: number;
+  rssAfterSessionBytes?: number;
+  modelFileSizeBytes: number;
+  stopReason: string;
+  provider: string;
+  manifest: Record<string, unknown>;
+  unmeasured: Array<{ field: string; reason: string }>;
+  committedAtMs: number;
+}
+
+/** A stored job, with what the result ingest and the views need about its sweep. */
+export interface JobRecord {
+  id: string;
+  sweepId: string;
+  variant: string;
+  agentId: string;
+  agentName: string;
+  executionProvider: string;
+  state: JobState;
+  attempts: number;
+  error?: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+/** A stored job with its result, when it has one. */
+export interface JobWithResult extends JobRecord {
+  result?: ResultRecord;
+}
+
+/** A stored sweep with its variants and jobs. */
+export interface SweepRecord {
+  id: string;
+  name: string;
+  state: SweepState;
+  error?: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+  model: { name: string; sha256: string; sizeBytes: number };
+  inputs: TensorSpec[];
+  settings: SweepSettings;
+  targets: string[];
+  agentIds: string[];
+  variants: VariantRecord[];
+  jobs: JobWithResult[];
+}
+
+/** One line of the sweep list. */
+export interface SweepListItem {
+  id: string;
+  name: string;
+  state: SweepState;
+  createdAtMs: number;
+}
+
+/** What the ingest needs to know about a job before it accepts an upload. */
+export interface JobContext extends JobRecord {
+  modelName: string;
+  variantSha256: string;
+  variantSizeBytes: number;
+  hasResult: boolean;
+}
+
+/** A result to commit. */
+export interface NewResult {
+  resultId: string;
+  jobId: string;
+  attempt: number;
+  uploadId: string;
+  agentId: string;
+  summary: Summary;
+  latencyMs: ArrayLike<number>;
+  nowMs: number;
+}
+
+/** What committing a result did. */
+export type CommitOutcome = { outcome: 'committed'; resultId: string } | { outcome: 'duplicate'; resultId: string };
+
+/** A failed attempt to record. */
+export interface AttemptError {
+  jobId: string;
+  attempt: number;
+  uploadId: string;
+  agentId: string;
+  code: string;
+  message: string;
+  retryable: boolean;
+  /** The job will not be tried again: mark it failed (unless it already has a result). */
+  final: boolean;
+  nowMs: number;
+}
+
+/** What recording an attempt's error did. */
+export interface AttemptErrorOutcome {
+  /** True when the job will not run again (failed now, or already done). */
+  jobFinal: boolean;
+  jobState: JobState;
+}
+
+/** A stored result as the Prometheus gauges need it. */
+export interface SeriesResult {
+  series: { model: string; variant: string; device: string; provider: string };
+  percentiles: PercentileRecord[];
+  throughputQps: number;
+  peakRssBytes?: number;
+  modelSizeBytes: number;
+}

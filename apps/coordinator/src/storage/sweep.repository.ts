@@ -1,0 +1,234 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { SQLITE_DATABASE } from './storage.tokens';
+import type { SqliteDatabase } from './database';
+import type { JobRecord, JobState, JobWithResult, NewSweep, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepState } from './records';
+
+/** Stores sweeps, their variants and their jobs. */
+export abstract class SweepRepository {
+  /** Inserts a sweep with its variants and jobs in one transaction: all of it or nothing. */
+  abstract create(sweep: NewSweep): void;
+  /** The sweep with its variants, jobs and results, or undefined when there is none with this id. */
+  abstract get(id: string): SweepRecord | undefined;
+  /** Every sweep, newest first. */
+  abstract list(): SweepListItem[];
+  /**
+   * Marks a sweep failed with the reason, and the given jobs (those that never reached an
+   * agent) failed with it, in one transaction.
+   */
+  abstract markFailed(id: string, error: string, failedJobIds: readonly string[], nowMs: number): void;
+  /** Number of jobs in each state, over all sweeps. */
+  abstract countJobsByState(): Record<JobState, number>;
+}
+
+interface SweepRow {
+  id: string;
+  name: string;
+  state: SweepState;
+  error: string | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+  model_name: string;
+  model_sha256: string;
+  model_size_bytes: number;
+  inputs_json: string;
+  settings_json: string;
+  targets_json: string;
+  agent_ids_json: string;
+}
+
+/** A row of `jobs`. */
+export interface JobRow {
+  id: string;
+  sweep_id: string;
+  variant: string;
+  agent_id: string;
+  agent_name: string;
+  execution_provider: string;
+  state: JobState;
+  attempts: number;
+  error: string | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+/** A row of `results`. */
+interface ResultRow {
+  id: string;
+  job_id: string;
+  attempt: number;
+  upload_id: string;
+  count: number;
+  mean_ms: number;
+  std_ms: number;
+  min_ms: number;
+  max_ms: number;
+  percentiles_json: string;
+  throughput_qps: number;
+  measured_duration_ms: number;
+  warmup_queries: number;
+  warmup_duration_ms: number;
+  session_creation_ms: number;
+  first_inference_ms: number;
+  peak_rss_bytes: number | null;
+  rss_before_session_bytes: number | null;
+  rss_after_session_bytes: number | null;
+  model_file_size_bytes: number;
+  stop_reason: string;
+  provider: string;
+  manifest_json: string;
+  unmeasured_json: string;
+  committed_at_ms: number;
+}
+
+/** Maps a jobs row to a record. */
+export function jobFromRow(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    sweepId: row.sweep_id,
+    variant: row.variant,
+    agentId: row.agent_id,
+    agentName: row.agent_name,
+    executionProvider: row.execution_provider,
+    state: row.state,
+    attempts: row.attempts,
+    ...(row.error === null ? {} : { error: row.error }),
+    createdAtMs: row.created_at_ms,
+    updatedAtMs: row.updated_at_ms,
+  };
+}
+
+function optional<K extends string>(key: K, value: number | null): Partial<Record<K, number>> {
+  return value === null ? {} : ({ [key]: value } as Record<K, number>);
+}
+
+function resultFromRow(row: ResultRow): ResultRecord {
+  return {
+    id: row.id,
+    jobId: row.job_id,
+    attempt: row.attempt,
+    uploadId: row.upload_id,
+    count: row.count,
+    meanMs: row.mean_ms,
+    stdMs: row.std_ms,
+    minMs: row.min_ms,
+    maxMs: row.max_ms,
+    percentiles: JSON.parse(row.percentiles_json) as PercentileRecord[],
+    throughputQps: row.throughput_qps,
+    measuredDurationMs: row.measured_duration_ms,
+    warmupQueries: row.warmup_queries,
+    warmupDurationMs: row.warmup_duration_ms,
+    sessionCreationMs: row.session_creation_ms,
+    firstInferenceMs: row.first_inference_ms,
+    ...optional('peakRssBytes', row.peak_rss_bytes),
+    ...optional('rssBeforeSessionBytes', row.rss_before_session_bytes),
+    ...optional('rssAfterSessionBytes', row.rss_after_session_bytes),
+    modelFileSizeBytes: row.model_file_size_bytes,
+    stopReason: row.stop_reason,
+    provider: row.provider,
+    manifest: JSON.parse(row.manifest_json) as Record<string, unknown>,
+    unmeasured: JSON.parse(row.unmeasured_json) as Array<{ field: string; reason: string }>,
+    committedAtMs: row.committed_at_ms,
+  };
+}
+
+/** {@link SweepRepository} on SQLite. */
+@Injectable()
+export class SqliteSweepRepository extends SweepRepository {
+  constructor(@Inject(SQLITE_DATABASE) private readonly db: SqliteDatabase) {
+    super();
+  }
+
+  create(sweep: NewSweep): void {
+    const insertSweep = this.db.prepare(`
+      INSERT INTO sweeps (id, name, state, error, created_at_ms, updated_at_ms, model_name, model_sha256, model_size_bytes,
+                          inputs_json, settings_json, targets_json, agent_ids_json)
+      VALUES (@id, @name, 'running', NULL, @createdAtMs, @createdAtMs, @modelName, @modelSha256, @modelSizeBytes,
+              @inputsJson, @settingsJson, @targetsJson, @agentIdsJson)`);
+    const insertVariant = this.db.prepare(`
+      INSERT INTO variants (sweep_id, name, position, sha256, size_bytes, recipe_json)
+      VALUES (@sweepId, @name, @position, @sha256, @sizeBytes, @recipeJson)`);
+    const insertJob = this.db.prepare(`
+      INSERT INTO jobs (id, sweep_id, position, variant, agent_id, agent_name, execution_provider, state, attempts, error, created_at_ms, updated_at_ms)
+      VALUES (@id, @sweepId, @position, @variant, @agentId, @agentName, @provider, 'queued', 0, NULL, @createdAtMs, @createdAtMs)`);
+    this.db.transaction(() => {
+      insertSweep.run({
+        id: sweep.id,
+        name: sweep.name,
+        createdAtMs: sweep.createdAtMs,
+        modelName: sweep.model.name,
+        modelSha256: sweep.model.sha256,
+        modelSizeBytes: sweep.model.sizeBytes,
+        inputsJson: JSON.stringify(sweep.inputs),
+        settingsJson: JSON.stringify(sweep.settings),
+        targetsJson: JSON.stringify(sweep.targets),
+        agentIdsJson: JSON.stringify(sweep.agentIds),
+      });
+      sweep.variants.forEach((variant, position) =>
+        insertVariant.run({ sweepId: sweep.id, name: variant.name, position, sha256: variant.sha256, sizeBytes: variant.sizeBytes, recipeJson: JSON.stringify(variant.recipe) }),
+      );
+      sweep.jobs.forEach((job, position) =>
+        insertJob.run({
+          id: job.id,
+          sweepId: sweep.id,
+          position,
+          variant: job.variant,
+          agentId: job.agentId,
+          agentName: job.agentName,
+          provider: sweep.settings.executionProvider,
+          createdAtMs: sweep.createdAtMs,
+        }),
+      );
+    })();
+  }
+
+  get(id: string): SweepRecord | undefined {
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT * FROM sweeps WHERE id = ?').get(id) as SweepRow | undefined;
+      if (!row) return undefined;
+      const variants = (this.db.prepare('SELECT name, sha256, size_bytes, recipe_json FROM variants WHERE sweep_id = ? ORDER BY position').all(id) as Array<{ name: string; sha256: string; size_bytes: number; recipe_json: string }>).map(
+        (v) => ({ name: v.name, sha256: v.sha256, sizeBytes: v.size_bytes, recipe: JSON.parse(v.recipe_json) as Record<string, string> }),
+      );
+      const results = new Map<string, ResultRecord>();
+      for (const r of this.db.prepare('SELECT r.* FROM results r JOIN jobs j ON j.id = r.job_id WHERE j.sweep_id = ?').all(id) as ResultRow[]) results.set(r.job_id, resultFromRow(r));
+      const jobs = (this.db.prepare('SELECT * FROM jobs WHERE sweep_id = ? ORDER BY position').all(id) as JobRow[]).map((r): JobWithResult => {
+        const result = results.get(r.id);
+        return { ...jobFromRow(r), ...(result ? { result } : {}) };
+      });
+      const record: SweepRecord = {
+        id: row.id,
+        name: row.name,
+        state: row.state,
+        ...(row.error === null ? {} : { error: row.error }),
+        createdAtMs: row.created_at_ms,
+        updatedAtMs: row.updated_at_ms,
+        model: { name: row.model_name, sha256: row.model_sha256, sizeBytes: row.model_size_bytes },
+        inputs: JSON.parse(row.inputs_json) as SweepRecord['inputs'],
+        settings: JSON.parse(row.settings_json) as SweepRecord['settings'],
+        targets: JSON.parse(row.targets_json) as string[],
+        agentIds: JSON.parse(row.agent_ids_json) as string[],
+        variants,
+        jobs,
+      };
+      return record;
+    })();
+  }
+
+  list(): SweepListItem[] {
+    const rows = this.db.prepare('SELECT id, name, state, created_at_ms FROM sweeps ORDER BY created_at_ms DESC, id').all() as Array<Pick<SweepRow, 'id' | 'name' | 'state' | 'created_at_ms'>>;
+    return rows.map((r) => ({ id: r.id, name: r.name, state: r.state, createdAtMs: r.created_at_ms }));
+  }
+
+  markFailed(id: string, error: string, failedJobIds: readonly string[], nowMs: number): void {
+    const failJob = this.db.prepare(`UPDATE jobs SET state = 'failed', error = @error, updated_at_ms = @nowMs WHERE id = @id AND sweep_id = @sweepId AND state IN ('queued', 'running')`);
+    this.db.transaction(() => {
+      this.db.prepare(`UPDATE sweeps SET state = 'failed', error = @error, updated_at_ms = @nowMs WHERE id = @id`).run({ id, error, nowMs });
+      for (const jobId of failedJobIds) failJob.run({ id: jobId, sweepId: id, error, nowMs });
+    })();
+  }
+
+  countJobsByState(): Record<JobState, number> {
+    const counts: Record<JobState, number> = { queued: 0, running: 0, done: 0, failed: 0 };
+    for (const row of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: JobState; n: number }>) counts[row.state] = row.n;
+    return counts;
+  }
+}

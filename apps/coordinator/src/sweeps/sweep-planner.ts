@@ -1,0 +1,104 @@
+import { Scenario, type AgentRecord, type BenchJob, type TensorSpec } from '@benchfarm/protocol';
+import type { NewSweep, SweepSettings, VariantRecord } from '../storage/records';
+import type { SweepRequest } from './sweep-request';
+
+/** The execution provider every job uses in this version. */
+export const DEFAULT_EXECUTION_PROVIDER = 'cpu';
+
+/** Everything a sweep plan is made from. */
+export interface SweepPlanInput {
+  sweepId: string;
+  name: string;
+  nowMs: number;
+  model: { name: string; sha256: string; sizeBytes: number };
+  inputs: TensorSpec[];
+  request: SweepRequest;
+  agents: readonly AgentRecord[];
+  variants: readonly VariantRecord[];
+  newJobId: () => string;
+}
+
+/** A sweep to store and the jobs to publish for it. */
+export interface SweepPlan {
+  sweep: NewSweep;
+  jobs: BenchJob[];
+}
+
+/** The measurement settings of a request. */
+export function settingsOf(request: SweepRequest, inputs: readonly TensorSpec[]): SweepSettings {
+  return {
+    scenario: 'single_stream',
+    executionProvider: DEFAULT_EXECUTION_PROVIDER,
+    intraOpThreads: request.threads,
+    interOpThreads: 0,
+    batch: inputs[0]?.shape[0] ?? 1,
+    warmupMinQueries: request.warmupMinQueries,
+    warmupMinDurationMs: request.warmupMinDurationMs,
+    minQueries: request.minQueries,
+    minDurationMs: request.minDurationMs,
+    maxDurationMs: request.maxDurationMs,
+    seed: request.seed,
+  };
+}
+
+/**
+ * Crosses variants x agents into jobs (variant-major, so each agent gets the variants in the
+ * order asked for) and builds the `BenchJob` of each.
+ */
+export function planSweep(input: SweepPlanInput): SweepPlan {
+  const settings = settingsOf(input.request, input.inputs);
+  const jobs: BenchJob[] = [];
+  const newJobs: NewSweep['jobs'] = [];
+  for (const variant of input.variants) {
+    for (const agent of input.agents) {
+      const jobId = input.newJobId();
+      newJobs.push({ id: jobId, variant: variant.name, agentId: agent.agentId, agentName: agent.name || agent.agentId });
+      jobs.push({
+        jobId,
+        sweepId: input.sweepId,
+        agentId: agent.agentId,
+        variant: { modelName: input.model.name, variant: variant.name, sha256: variant.sha256, sizeBytes: variant.sizeBytes, recipe: { ...variant.recipe } },
+        inputs: input.inputs.map((i) => ({ name: i.name, dataType: i.dataType, shape: [...i.shape] })),
+        executionProvider: settings.executionProvider,
+        intraOpThreads: settings.intraOpThreads,
+        interOpThreads: settings.interOpThreads,
+        batch: settings.batch,
+        suite: {
+          scenario: Scenario.SCENARIO_SINGLE_STREAM,
+          warmupMinQueries: settings.warmupMinQueries,
+          warmupMinDurationMs: settings.warmupMinDurationMs,
+          minQueries: settings.minQueries,
+          minDurationMs: settings.minDurationMs,
+          maxDurationMs: settings.maxDurationMs,
+          seed: settings.seed,
+        },
+        createdAtUnixMs: input.nowMs,
+      });
+    }
+  }
+  return {
+    sweep: {
+      id: input.sweepId,
+      name: input.name,
+      createdAtMs: input.nowMs,
+      model: input.model,
+      inputs: input.inputs,
+      settings,
+      targets: [...input.request.targets],
+      agentIds: input.agents.map((a) => a.agentId),
+      variants: [...input.variants],
+      jobs: newJobs,
+    },
+    jobs,
+  };
+}
+
+/**
+ * A model name fit for a label and a recipe: the file's base name without `.onnx`, with
+ * anything but letters, digits, `.`, `_` and `-` replaced by `_`. It never names a file.
+ */
+export function modelNameOf(fileName: string): string {
+  const base = fileName.split(/[\\/]/).pop() ?? '';
+  const name = base.replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._]+/, '').slice(0, 100);
+  return name === '' ? 'model' : name;
+}

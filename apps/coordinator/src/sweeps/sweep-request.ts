@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { DomainError, DomainErrorCode } from '../common/domain-error';
+
+/** Defaults of a sweep's options, as the OpenAPI document states them. */
+export const SWEEP_DEFAULTS = {
+  variants: ['fp32', 'ort-basic'],
+  targets: ['all'],
+  threads: 0,
+  warmupMinQueries: 10,
+  warmupMinDurationMs: 500,
+  minQueries: 100,
+  minDurationMs: 2000,
+  maxDurationMs: 60_000,
+  seed: 0,
+} as const;
+
+/** Upper bounds of a sweep's numeric options. */
+export const SWEEP_LIMITS = {
+  threads: 1024,
+  warmupMinQueries: 1_000_000,
+  warmupMinDurationMs: 3_600_000,
+  minQueries: 10_000_000,
+  minDurationMs: 86_400_000,
+  maxDurationMs: 86_400_000,
+  seed: 0xffff_ffff,
+} as const;
+
+/** A sweep's options after validation, defaults applied. */
+export interface SweepRequest {
+  name?: string;
+  /** A model file on the coordinator's machine (JSON requests only). */
+  modelPath?: string;
+  variants: string[];
+  targets: string[];
+  shapes?: Record<string, number[]>;
+  threads: number;
+  warmupMinQueries: number;
+  warmupMinDurationMs: number;
+  minQueries: number;
+  minDurationMs: number;
+  maxDurationMs: number;
+  seed: number;
+}
+
+const trimmed = (value: unknown): unknown => (typeof value === 'string' ? value.trim() : value);
+
+const list = (fallback: readonly string[]) =>
+  z
+    .union([z.string(), z.array(z.string())], { error: 'must be a comma-separated string or an array of strings' })
+    .optional()
+    .transform((value) => {
+      if (value === undefined) return [...fallback];
+      const items = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+      return items.length === 0 ? [...fallback] : items;
+    });
+
+const count = (fallback: number, min: number, max: number) =>
+  z.preprocess(
+    (value) => {
+      const v = trimmed(value);
+      if (v === '' || v === undefined || v === null) return undefined;
+      return typeof v === 'string' && /^[+-]?\d+$/.test(v) ? Number(v) : v;
+    },
+    z.number({ error: 'must be an integer' }).int('must be an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`).default(fallback),
+  );
+
+const DIMS = /^\d+(x\d+)*$/;
+
+/**
+ * Parses `x:1x3x320x320` (several separated by `,` or `;`) or a JSON object text into
+ * shapes by input name. Returns a message instead when the text is malformed.
+ */
+export function parseShapesText(text: string): Record<string, number[]> | string {
+  const source = text.trim();
+  if (source.startsWith('{')) {
+    try {
+      return JSON.parse(source) as Record<string, number[]>;
+    } catch {
+      return 'is not valid JSON';
+    }
+  }
+  const shapes: Record<string, number[]> = {};
+  for (const part of source.split(/[,;]/).map((p) => p.trim()).filter((p) => p !== '')) {
+    const colon = part.lastIndexOf(':');
+    const name = part.slice(0, colon).trim();
+    const dims = part.slice(colon + 1).trim();
+    if (colon <= 0 || !DIMS.test(dims)) return `${JSON.stringify(part)} is not "input:1x3x224x224"`;
+    if (name in shapes) return `input ${JSON.stringify(name)} is given twice`;
+    shapes[name] = dims.split('x').map(Number);
+  }
+  return shapes;
+}
+
+const shapeRecord = z.record(
+  z.string().min(1, 'input names must not be empty'),
+  z.array(z.number().int('dims must be integers').min(1, 'dims must be >= 1').max(1 << 24, 'dims must be <= 16777216'), { error: 'must be an array of dims' }).min(1, 'must have at least one dim'),
+  { error: 'must be an object of input name to dims, or "input:1x3x224x224"' },
+);
+
+const shapes = z.preprocess((value, ctx) => {
+  const v = trimmed(value);
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') return v;
+  const parsed = parseShapesText(v);
+  if (typeof parsed === 'string') {
+    ctx.addIssue({ code: 'custom', message: parsed });
+    return z.NEVER;
+  }
+  return parsed;
+}, shapeRecord.optional());
+
+const schema = z
+  .strictObject({
+    name: z.preprocess(trimmed, z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional()),
+    modelPath: z.preprocess(trimmed, z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional()),
+    variants: list(SWEEP_DEFAULTS.variants),
+    targets: list(SWEEP_DEFAULTS.targets),
+    shapes,
+    threads: count(SWEEP_DEFAULTS.threads, 0, SWEEP_LIMITS.threads),
+    warmupMinQueries: count(SWEEP_DEFAULTS.warmupMinQueries, 0, SWEEP_LIMITS.warmupMinQueries),
+    warmupMinDurationMs: count(SWEEP_DEFAULTS.warmupMinDurationMs, 0, SWEEP_LIMITS.warmupMinDurationMs),
+    minQueries: count(SWEEP_DEFAULTS.minQueries, 1, SWEEP_LIMITS.minQueries),
+    minDurationMs: count(SWEEP_DEFAULTS.minDurationMs, 0, SWEEP_LIMITS.minDurationMs),
+    maxDurationMs: count(SWEEP_DEFAULTS.maxDurationMs, 1, SWEEP_LIMITS.maxDurationMs),
+    seed: count(SWEEP_DEFAULTS.seed, 0, SWEEP_LIMITS.seed),
+  }, { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : undefined) })
+  .superRefine((value, ctx) => {
+    if (value.minDurationMs > value.maxDurationMs) {
+      ctx.addIssue({ code: 'custom', path: ['minDurationMs'], message: `minDurationMs (${value.minDurationMs}) must not exceed maxDurationMs (${value.maxDurationMs})` });
+    }
+  });
+
+/**
+ * Validates a sweep request's options (JSON body or multipart text fields; numbers may come
+ * as strings) and applies defaults. Thrown ({@link DomainError} `invalid_argument`) with
+ * `field` naming the first bad field and a message listing every problem.
+ */
+export function parseSweepRequest(body: unknown): SweepRequest {
+  const parsed = schema.safeParse(body ?? {});
+  if (parsed.success) {
+    const { name, modelPath, shapes: givenShapes, ...rest } = parsed.data;
+    return { ...rest, ...(name === undefined ? {} : { name }), ...(modelPath === undefined ? {} : { modelPath }), ...(givenShapes === undefined ? {} : { shapes: givenShapes }) };
+  }
+  const problems = parsed.error.issues.map((issue) => {
+    const field = issue.code === 'unrecognized_keys' ? issue.keys[0] ?? '' : issue.path.map(String).join('.');
+    return { field, message: issue.message };
+  });
+  const message = problems.map((p) => (p.message.startsWith(p.field) || p.field === '' ? p.message : `${p.field}: ${p.message}`)).join('; ');
+  const field = problems[0]?.field.split('.')[0] || undefined;
+  throw new DomainError(DomainErrorCode.InvalidArgument, message, field === undefined ? {} : { field });
+}

@@ -1,0 +1,140 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AgentsService } from '../agents/agents.service';
+import { parseTargets } from '../agents/agent-matcher';
+import { Clock } from '../common/clock';
+import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
+import { IdGenerator } from '../common/ids';
+import { COORDINATOR_CONFIG } from '../common/tokens';
+import { MetricsService } from '../metrics/metrics.service';
+import { ProgressTracker } from '../results/progress-tracker';
+import { SweepRepository } from '../storage/sweep.repository';
+import { ModelStore } from '../variants/model-store';
+import { ModelToolkit } from '../variants/model-toolkit';
+import { Workspace } from '../variants/workspace';
+import { JobBus } from './job-bus';
+import { DEFAULT_EXECUTION_PROVIDER, modelNameOf, planSweep, type SweepPlan } from './sweep-planner';
+import { parseSweepRequest, type SweepRequest } from './sweep-request';
+import { toSweepListView, toSweepView, type SweepListView, type SweepView } from './sweep.view';
+import type { CoordinatorConfig } from '../config';
+import type { VariantRecord } from '../storage/records';
+
+/** Where a sweep's model comes from: an uploaded file (multipart), or none (JSON `modelPath`). */
+export type ModelUpload = { kind: 'upload'; path: string; originalName: string; sizeBytes: number } | { kind: 'none' };
+
+/** Plans, stores, publishes and shows sweeps. */
+@Injectable()
+export class SweepsService {
+  private readonly log = new Logger('SweepsService');
+
+  constructor(
+    @Inject(SweepRepository) private readonly sweeps: SweepRepository,
+    @Inject(AgentsService) private readonly agents: AgentsService,
+    @Inject(ModelToolkit) private readonly toolkit: ModelToolkit,
+    @Inject(ModelStore) private readonly models: ModelStore,
+    @Inject(JobBus) private readonly bus: JobBus,
+    @Inject(Workspace) private readonly workspace: Workspace,
+    @Inject(ProgressTracker) private readonly progress: ProgressTracker,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
+    @Inject(Clock) private readonly clock: Clock,
+    @Inject(IdGenerator) private readonly ids: IdGenerator,
+    @Inject(COORDINATOR_CONFIG) private readonly config: CoordinatorConfig,
+  ) {}
+
+  /**
+   * Creates a sweep: validates every option, checks the model (ONNX, fixable dimensions,
+   * loads in onnxruntime), matches agents, derives and stores each variant, then writes the
+   * sweep, its variants and its jobs in one transaction and publishes the jobs. Nothing is
+   * written to the database when any step before that fails; scratch files are always
+   * removed. A sweep whose jobs cannot all be published is kept, marked failed with the
+   * reason. Thrown: {@link DomainError} (see the codes in `domain-error.ts`).
+   */
+  async create(upload: ModelUpload, body: unknown): Promise<SweepView> {
+    const scratch: string[] = upload.kind === 'upload' ? [upload.path] : [];
+    try {
+      const request = parseSweepRequest(body);
+      const variants = this.toolkit.parseVariants(request.variants);
+      const selectors = parseTargets(request.targets);
+      const source = await this.resolveSource(upload, request);
+      const workDir = await this.workspace.createWorkDir();
+      scratch.push(workDir);
+
+      const prepared = await this.toolkit.prepare(source.path, request.shapes, workDir);
+      const agents = await this.agents.resolveTargets(selectors, DEFAULT_EXECUTION_PROVIDER);
+      const files = [];
+      for (const name of variants) files.push(await this.toolkit.deriveVariant(name, prepared.path, workDir));
+
+      const original = await this.models.put(source.path, `${source.name} (as given)`);
+      const stored: VariantRecord[] = [];
+      for (const file of files) {
+        const { sha256, sizeBytes } = await this.models.put(file.path, `${source.name} ${file.name}`);
+        stored.push({ name: file.name, sha256, sizeBytes, recipe: file.recipe });
+      }
+
+      const plan = planSweep({
+        sweepId: this.ids.newId('sweep'),
+        name: request.name ?? source.name,
+        nowMs: this.clock.nowMs(),
+        model: { name: source.name, sha256: original.sha256, sizeBytes: original.sizeBytes },
+        inputs: prepared.inputs,
+        request,
+        agents,
+        variants: stored,
+        newJobId: () => this.ids.newId('job'),
+      });
+      this.sweeps.create(plan.sweep);
+      for (const variant of stored) this.metrics.recordVariantSize(source.name, variant.name, variant.sizeBytes);
+      this.log.log(`sweep ${plan.sweep.id} created: ${stored.length} variant(s) x ${agents.length} agent(s) = ${plan.jobs.length} job(s)`);
+      await this.publish(plan);
+      return this.get(plan.sweep.id);
+    } finally {
+      for (const path of scratch) {
+        await this.workspace.remove(path).catch((err: unknown) => this.log.warn(`could not remove scratch ${path}: ${errorMessage(err)}`));
+      }
+    }
+  }
+
+  /** A sweep's view; thrown ({@link DomainError} `sweep_not_found`) for an unknown id. */
+  get(id: string): SweepView {
+    const sweep = this.sweeps.get(id);
+    if (!sweep) throw new DomainError(DomainErrorCode.SweepNotFound, `no sweep with id ${id}`, { field: 'id' });
+    return toSweepView(sweep, (jobId) => this.progress.get(jobId));
+  }
+
+  /** Every sweep, newest first. */
+  list(): SweepListView[] {
+    return this.sweeps.list().map(toSweepListView);
+  }
+
+  private async resolveSource(upload: ModelUpload, request: SweepRequest): Promise<{ path: string; name: string }> {
+    if (upload.kind === 'upload') {
+      if (request.modelPath !== undefined) throw new DomainError(DomainErrorCode.InvalidArgument, 'give either a model file or modelPath, not both', { field: 'modelPath' });
+      if (upload.sizeBytes === 0) throw new DomainError(DomainErrorCode.InvalidModel, 'not an ONNX model: the uploaded file is empty', { field: 'model' });
+      return { path: upload.path, name: modelNameOf(upload.originalName) };
+    }
+    if (request.modelPath === undefined) {
+      throw new DomainError(DomainErrorCode.InvalidArgument, 'no model: upload the ONNX file as multipart field "model", or send JSON { "modelPath": "/path/on/the/coordinator.onnx" }', { field: 'model' });
+    }
+    const sizeBytes = await this.workspace.regularFileSize(request.modelPath);
+    if (sizeBytes === undefined) throw new DomainError(DomainErrorCode.InvalidArgument, `modelPath ${JSON.stringify(request.modelPath)} is not a readable file on the coordinator`, { field: 'modelPath' });
+    if (sizeBytes > this.config.maxModelBytes) {
+      throw new DomainError(DomainErrorCode.ModelTooLarge, `the model is ${sizeBytes} bytes; the coordinator accepts at most ${this.config.maxModelBytes}`, { field: 'modelPath' });
+    }
+    return { path: request.modelPath, name: modelNameOf(request.modelPath) };
+  }
+
+  /** Publishes every job; on a failure the sweep is marked failed, with the jobs not published. */
+  private async publish(plan: SweepPlan): Promise<void> {
+    let published = 0;
+    try {
+      for (const job of plan.jobs) {
+        await this.bus.publish(job);
+        published += 1;
+      }
+    } catch (err) {
+      const reason = `publishing jobs failed after ${published} of ${plan.jobs.length}: ${errorMessage(err)}`;
+      this.log.error(`sweep ${plan.sweep.id}: ${reason}`);
+      const unpublished = plan.jobs.slice(published).map((j) => j.jobId);
+      this.sweeps.markFailed(plan.sweep.id, reason, unpublished, this.clock.nowMs());
+    }
+  }
+}

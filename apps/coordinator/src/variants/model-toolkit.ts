@@ -1,0 +1,128 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  InvalidModelError,
+  UnknownVariantError,
+  VariantPassError,
+  VARIANT_PASSES,
+  checkLoadsInOrtIsolated,
+  defaultShapes,
+  deriveVariant,
+  fixInputShapes,
+  inspectModel,
+  parseVariantList,
+  readModel,
+  writeModel,
+  type InvalidModelCode,
+} from '@benchfarm/onnx';
+import type { TensorSpec } from '@benchfarm/protocol';
+import { DomainError, DomainErrorCode, assertNever, errorMessage } from '../common/domain-error';
+
+/** A user's model with every input dimension fixed, written where onnxruntime loaded it. */
+export interface PreparedModel {
+  /** The fixed model file, inside the work folder. */
+  readonly path: string;
+  readonly inputs: TensorSpec[];
+}
+
+/** A variant file derived from a prepared model. */
+export interface VariantFile {
+  readonly name: string;
+  readonly path: string;
+  readonly recipe: Record<string, string>;
+}
+
+/** Model checks and variant derivation (libs/onnx), as the sweep planner needs them. */
+export abstract class ModelToolkit {
+  /** Variant names that can be derived. */
+  abstract knownVariants(): string[];
+  /** Checks variant names; thrown ({@link DomainError} `unknown_variant`, field `variants`) for an unknown one. */
+  abstract parseVariants(names: readonly string[]): string[];
+  /**
+   * Reads a model, checks it is ONNX, fixes its dynamic dimensions (given shapes, else batch
+   * 1), writes it to `workDir` and proves onnxruntime loads it in a child process. Thrown
+   * ({@link DomainError}): `invalid_model`, `invalid_shapes` (field `shapes`), `model_load_failed`.
+   */
+  abstract prepare(sourcePath: string, shapes: Readonly<Record<string, number[]>> | undefined, workDir: string): Promise<PreparedModel>;
+  /** Derives one variant of a prepared model into `workDir`. Thrown: `variant_derivation_failed`, ... */
+  abstract deriveVariant(name: string, preparedPath: string, workDir: string): Promise<VariantFile>;
+}
+
+/** Maps an {@link InvalidModelError} of libs/onnx onto the coordinator's error codes. */
+export function domainErrorOfInvalidModel(err: InvalidModelError): DomainError {
+  const code: InvalidModelCode = err.code;
+  switch (code) {
+    case 'not_onnx':
+    case 'no_graph':
+    case 'unsupported_opset':
+    case 'external_data_traversal':
+    case 'external_data_invalid':
+    case 'unsupported_input_type':
+      return new DomainError(DomainErrorCode.InvalidModel, err.message, { field: 'model', cause: err });
+    case 'invalid_shape':
+    case 'ambiguous_shape':
+      return new DomainError(DomainErrorCode.InvalidShapes, err.message, { field: 'shapes', cause: err });
+    case 'ort_load_failed':
+      return new DomainError(DomainErrorCode.ModelLoadFailed, err.message, { field: 'model', cause: err });
+    default:
+      return assertNever(code);
+  }
+}
+
+function translate(err: unknown): unknown {
+  if (err instanceof InvalidModelError) return domainErrorOfInvalidModel(err);
+  if (err instanceof UnknownVariantError) return new DomainError(DomainErrorCode.UnknownVariant, err.message, { field: 'variants', cause: err });
+  if (err instanceof VariantPassError) return new DomainError(DomainErrorCode.VariantDerivationFailed, err.message, { field: 'variants', cause: err });
+  return err;
+}
+
+/** {@link ModelToolkit} on libs/onnx; onnxruntime only ever runs on the user's model in child processes. */
+export class OnnxModelToolkit extends ModelToolkit {
+  constructor(private readonly options: { ortTimeoutMs?: number } = {}) {
+    super();
+  }
+
+  knownVariants(): string[] {
+    return Object.keys(VARIANT_PASSES);
+  }
+
+  parseVariants(names: readonly string[]): string[] {
+    try {
+      return parseVariantList(names.join(','));
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  async prepare(sourcePath: string, shapes: Readonly<Record<string, number[]>> | undefined, workDir: string): Promise<PreparedModel> {
+    try {
+      const bytes = await readFile(sourcePath);
+      const model = readModel(bytes);
+      const info = inspectModel(model, bytes.length);
+      const given = shapes ?? {};
+      const unknown = Object.keys(given).filter((name) => !info.inputs.some((i) => i.name === name));
+      if (unknown.length > 0) {
+        throw new DomainError(DomainErrorCode.InvalidShapes, `the model has no input ${unknown.map((n) => JSON.stringify(n)).join(', ')}; its inputs are ${info.inputs.map((i) => `${i.name} [${(i.dims ?? []).map((d) => d ?? '?').join(', ')}]`).join(', ')}`, { field: 'shapes' });
+      }
+      const guessed = defaultShapes({ inputs: info.inputs.filter((i) => !Object.hasOwn(given, i.name)) }, { batch: 1 });
+      const fixed = fixInputShapes(model, { ...guessed, ...given });
+      const path = join(workDir, 'prepared.onnx');
+      await writeFile(path, writeModel(fixed.model));
+      await checkLoadsInOrtIsolated(path, this.options.ortTimeoutMs === undefined ? {} : { timeoutMs: this.options.ortTimeoutMs });
+      return { path, inputs: fixed.inputs };
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  async deriveVariant(name: string, preparedPath: string, workDir: string): Promise<VariantFile> {
+    try {
+      const derived = await deriveVariant(name, preparedPath, join(workDir, 'variants'), this.options.ortTimeoutMs === undefined ? {} : { timeoutMs: this.options.ortTimeoutMs });
+      return { name: derived.name, path: derived.path, recipe: { ...derived.recipe } };
+    } catch (err) {
+      const translated = translate(err);
+      if (translated instanceof DomainError) throw translated;
+      throw new DomainError(DomainErrorCode.VariantDerivationFailed, `variant ${name}: ${errorMessage(err)}`, { field: 'variants', cause: err });
+    }
+  }
+}
