@@ -110,10 +110,11 @@ export interface SweepOptions {
 export class CoordinatorClient {
   constructor(readonly baseUrl: string) {}
 
-  async createSweep(modelPath: string, options: SweepOptions): Promise<SweepView> {
+  /** Uploads the model and starts a sweep; `fileName` names the model (default: the file's name). */
+  async createSweep(modelPath: string, options: SweepOptions, fileName = basename(modelPath)): Promise<SweepView> {
     const form = new FormData();
     const bytes = await readFile(modelPath);
-    form.append('model', new Blob([bytes]), basename(modelPath));
+    form.append('model', new Blob([bytes]), fileName);
     for (const [key, value] of Object.entries(options)) {
       if (value !== undefined) form.append(key, String(value));
     }

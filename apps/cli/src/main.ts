@@ -30,11 +30,11 @@ function coordinatorUrl(flag: string | undefined, dir: string): string {
   return 'http://127.0.0.1:8080';
 }
 
-async function resolveModel(model: string, dir: string): Promise<{ path: string; note?: string }> {
+async function resolveModel(model: string, dir: string): Promise<{ path: string; fileName?: string; note?: string }> {
   if (model !== 'default') return { path: model };
   const prepared = await prepareDefaultModel(join(resolve(dir), 'models'));
   const inputs = prepared.inputs.map((i) => `${i.name}:${i.shape.join('x')}`).join(', ');
-  return { path: prepared.path, note: `default model: ${prepared.name} from ${prepared.sourcePackage}, input ${inputs} (dynamic dimensions fixed in the model). ${prepared.note}` };
+  return { path: prepared.path, fileName: `${prepared.name}.onnx`, note: `default model: ${prepared.name} from ${prepared.sourcePackage}, input ${inputs} (dynamic dimensions fixed in the model). ${prepared.note}` };
 }
 
 /** Polls a sweep until every job is done or failed, redrawing one line per job. */
@@ -66,7 +66,7 @@ async function runSweep(client: CoordinatorClient, modelArg: string, options: Sw
   const model = await resolveModel(modelArg, dir);
   if (model.note && !options.json) process.stdout.write(`${model.note}\n`);
   const { wait, json, ...sweepOptions } = options;
-  const sweep = await client.createSweep(model.path, sweepOptions);
+  const sweep = await client.createSweep(model.path, sweepOptions, model.fileName);
   if (!json) {
     process.stdout.write(`sweep ${sweep.id}: ${sweep.variants.length} variants x ${sweep.agents.length} agents = ${sweep.jobs.length} jobs\n`);
     for (const v of sweep.variants) process.stdout.write(`  variant ${v.name.padEnd(12)} sha256 ${v.sha256.slice(0, 12)}  ${(v.sizeBytes / 1024 / 1024).toFixed(2)} MB\n`);
@@ -226,6 +226,11 @@ sweepOptionsCommand(
     .description('start the embedded farm, sweep the bundled real model (PaddleOCR PP-OCRv4 text detector) on the local agent, print the report, stop'),
 ).action(async (flags: SweepFlags) => {
   const { dir } = program.opts<{ dir: string }>();
+  // Enough queries for p99 to be reportable (MLPerf early stopping: 662), and a warm-up long
+  // enough for the first slow queries to settle.
+  flags.minQueries ??= 662;
+  flags.warmupQueries ??= 30;
+  flags.warmupMs ??= 1_000;
   process.stdout.write('starting nats-server, the coordinator and a local agent...\n');
   const farm = await startEmbeddedFarm({ dir, agent: true });
   const stopOnSignal = (): void => {
