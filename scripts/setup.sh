@@ -2,6 +2,7 @@
 # Installs everything benchfarm needs on a fresh Debian/Ubuntu machine, then the npm
 # packages. Safe to run again: it only installs what is missing.
 #   - nats-server (JetStream), protoc (ts-proto generation check), prometheus (metrics tests)
+#   - chromium (the HTML report test)
 #   - npm packages from package-lock.json; onnxruntime-node's CUDA download is skipped
 #     (its CPU binaries ship inside the package)
 set -euo pipefail
@@ -12,6 +13,8 @@ need=()
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v prometheus >/dev/null || need+=(prometheus)
+# Headless Chromium: the HTML report test renders the report's charts in it (playwright-core).
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

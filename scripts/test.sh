@@ -8,6 +8,8 @@ cd "$root"
 export NX_DAEMON=false NX_NO_CLOUD=true NX_SKIP_NX_CACHE=true
 echo "== generated protocol is up to date"
 scripts/check-proto.sh
+echo "== generated dashboards are up to date"
+npx tsx libs/dashboards/src/generate.main.ts --check
 echo "== type check"
 npx tsc -p tsconfig.json
 echo "== lint (with module boundaries)"

@@ -194,3 +194,6 @@ export function countUpload(metrics: FarmMetrics, outcome: UploadOutcomeLabel): 
   metrics.resultsTotal.inc({ outcome });
   if (outcome === 'committed') metrics.resultsIngestedTotal.inc();
 }
+
+export * from './insight';
+export * from './regression';

@@ -1,31 +1,55 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { boundedLabelValue, countUpload, recordResult, setAgentCounts, setJobCounts, type FarmMetrics, type SeriesLabels, type UploadOutcomeLabel } from '@benchfarm/metrics';
+import { compareLatencies, createInsightMetrics, recordRegression, recordResultTime, retireSeries, seriesToRetire, type InsightMetrics } from '@benchfarm/metrics';
 import type { Summary } from '@benchfarm/protocol';
 import { AgentsService } from '../agents/agents.service';
+import { Clock } from '../common/clock';
 import { errorMessage } from '../common/domain-error';
 import { ResultRepository } from '../storage/result.repository';
 import { SweepRepository } from '../storage/sweep.repository';
+import { SeriesHistoryRepository } from './series-history.repository';
 
 /** Injection token of the coordinator's {@link FarmMetrics} (on its own registry). */
 export const FARM_METRICS = Symbol('FARM_METRICS');
+
+/**
+ * A series whose latest result is older than this is removed from `/metrics` (30 days): a
+ * retired device or variant must not keep showing its last figures as if they were current.
+ */
+export const SERIES_RETENTION_MS = 30 * 24 * 3600 * 1000;
+
+function seriesKey(series: SeriesLabels): string {
+  return JSON.stringify([series.model, series.variant, series.device, series.provider]);
+}
 
 /** Keeps the coordinator's Prometheus metrics and renders them for a scrape. */
 @Injectable()
 export class MetricsService implements OnApplicationBootstrap {
   private readonly log = new Logger('MetricsService');
+  private readonly insight: InsightMetrics;
+  /** Series already retired, so a scrape does not retire (and count) them again. */
+  private readonly retired = new Set<string>();
 
   constructor(
     @Inject(FARM_METRICS) private readonly metrics: FarmMetrics,
     @Inject(SweepRepository) private readonly sweeps: SweepRepository,
     @Inject(ResultRepository) private readonly results: ResultRepository,
     @Inject(AgentsService) private readonly agents: AgentsService,
-  ) {}
+    @Inject(SeriesHistoryRepository) private readonly history: SeriesHistoryRepository,
+    @Inject(Clock) private readonly clock: Clock,
+  ) {
+    this.insight = createInsightMetrics(metrics.registry);
+  }
 
   /** Rebuilds the series gauges from the stored results, so a restart does not empty the dashboards. */
   onApplicationBootstrap(): void {
     const stored = this.results.resultsForMetrics();
     for (const result of stored) recordResult(this.metrics, result.series, result);
     if (stored.length > 0) this.log.log(`metrics rebuilt from ${stored.length} stored result(s)`);
+    for (const { series, lastResultMs } of this.history.lastResultTimes()) {
+      recordResultTime(this.insight, series, lastResultMs);
+      this.refreshRegression(series);
+    }
   }
 
   /** Sets the model size gauge of a variant (known as soon as the variant is stored). */
@@ -41,6 +65,35 @@ export class MetricsService implements OnApplicationBootstrap {
       peakRssBytes: summary.peakRssBytes,
       modelSizeBytes,
     });
+    this.retired.delete(seriesKey(series));
+    recordResultTime(this.insight, series, this.clock.nowMs());
+    this.refreshRegression(series);
+  }
+
+  /**
+   * Compares the series' latest result with its previous one on the raw samples and sets the
+   * regression gauges. Runs after the commit, so it must never fail the upload: a failure
+   * removes the gauges (no stale verdict) and is logged.
+   */
+  private refreshRegression(series: SeriesLabels): void {
+    try {
+      const [latest, previous] = this.history.latestTwo(series);
+      recordRegression(this.insight, series, latest && previous ? compareLatencies(previous.latencyMs, latest.latencyMs) : undefined);
+    } catch (err) {
+      recordRegression(this.insight, series, undefined);
+      this.log.warn(`regression check of ${seriesKey(series)} failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Removes the series whose latest result is older than {@link SERIES_RETENTION_MS}. */
+  private retireOldSeries(): void {
+    const all = this.history.lastResultTimes();
+    for (const { series, lastOfVariant } of seriesToRetire(all, this.clock.nowMs(), SERIES_RETENTION_MS)) {
+      const key = seriesKey(series);
+      if (this.retired.has(key)) continue;
+      retireSeries(this.metrics, this.insight, series, lastOfVariant);
+      this.retired.add(key);
+    }
   }
 
   /** Counts one result upload by outcome. */
@@ -55,6 +108,7 @@ export class MetricsService implements OnApplicationBootstrap {
    */
   async render(): Promise<{ contentType: string; text: string }> {
     setJobCounts(this.metrics, this.sweeps.countJobsByState());
+    this.retireOldSeries();
     try {
       setAgentCounts(this.metrics, await this.agents.countByState());
     } catch (err) {

@@ -1,0 +1,63 @@
+/**
+ * The PromQL the dashboards run, in one place, so the dashboards, the tests and the
+ * operations guide agree on metric names. Template variables are Grafana's (`$model`,
+ * `$device`, `$__rate_interval`); {@link expandTemplateVariables} makes a query runnable
+ * against Prometheus directly.
+ */
+
+/** The provisioned Prometheus datasource every panel uses (uid fixed in deploy/grafana/provisioning). */
+export const DATASOURCE = { type: 'prometheus', uid: 'benchfarm-prometheus' } as const;
+
+/** The Prometheus job name of the coordinator in deploy/prometheus.yml. */
+export const COORDINATOR_JOB = 'benchfarm-coordinator';
+
+/** Metric names the dashboards read. */
+export const METRIC = {
+  latencySeconds: 'benchfarm_inference_latency_seconds',
+  throughputQps: 'benchfarm_throughput_queries_per_second',
+  peakMemoryBytes: 'benchfarm_peak_memory_bytes',
+  modelSizeBytes: 'benchfarm_model_size_bytes',
+  resultsTotal: 'benchfarm_results_total',
+  resultsIngestedTotal: 'benchfarm_results_ingested_total',
+  jobs: 'benchfarm_jobs',
+  agents: 'benchfarm_agents',
+  resultTimestampSeconds: 'benchfarm_result_timestamp_seconds',
+  regressionFlagged: 'benchfarm_regression_flagged',
+  latencyMedianRatio: 'benchfarm_latency_median_ratio',
+  regressionPValue: 'benchfarm_regression_p_value',
+  seriesRetiredTotal: 'benchfarm_series_retired_total',
+  // Filled by results that carry them: power by agents with a power sensor (issue 6),
+  // fidelity by sweeps that measure it against the fp32 reference (issue 3).
+  energyPerInferenceJoules: 'benchfarm_energy_per_inference_joules',
+  averagePowerWatts: 'benchfarm_average_power_watts',
+  fidelityCosineSimilarity: 'benchfarm_fidelity_cosine_similarity',
+} as const;
+
+/**
+ * Metrics that legitimately have no series on a farm without the hardware or the
+ * measurement behind them, with the reason. A panel reading one of these shows "No data"
+ * there; the tests check such queries are valid PromQL instead of checking they return data.
+ */
+export const CONDITIONAL_METRICS: Readonly<Record<string, string>> = {
+  [METRIC.energyPerInferenceJoules]: 'present only for results of agents with a power sensor (RAPL, INA3221, nvidia-smi, ...)',
+  [METRIC.averagePowerWatts]: 'present only for results of agents with a power sensor (RAPL, INA3221, nvidia-smi, ...)',
+  [METRIC.fidelityCosineSimilarity]: 'present only for results whose sweep measured fidelity against the fp32 reference',
+};
+
+/** The metrics of {@link CONDITIONAL_METRICS} that a query reads; empty when it reads none. */
+export function conditionalMetricsOf(expr: string): string[] {
+  return Object.keys(CONDITIONAL_METRICS).filter((name) => new RegExp(`\\b${name}\\b`).test(expr));
+}
+
+/** Series selector of the benchmark series filtered by the dashboard's variables. */
+export const SERIES_FILTER = 'model=~"$model", variant=~"$variant", device=~"$device"';
+
+/**
+ * Replaces Grafana's template variables with values Prometheus accepts: `$model`-style
+ * multi-value variables with `.*` (what "All" means), `$__rate_interval` with `rateInterval`.
+ */
+export function expandTemplateVariables(expr: string, rateInterval = '1m'): string {
+  return expr
+    .replace(/\$__rate_interval|\$__interval|\$\{__rate_interval\}/g, rateInterval)
+    .replace(/\$\{?(model|variant|device|provider|quantile)\}?/g, '.*');
+}
