@@ -129,6 +129,11 @@ export class CoordinatorClient {
     return this.request<AgentView[]>('GET', '/agents');
   }
 
+  /** The raw latencies (ms) of a job's result. */
+  async samples(sweepId: string, jobId: string): Promise<number[]> {
+    return (await this.request<{ latencyMs: number[] }>('GET', `/sweeps/${encodeURIComponent(sweepId)}/jobs/${encodeURIComponent(jobId)}/samples`)).latencyMs;
+  }
+
   async metricsText(): Promise<string> {
     const response = await this.fetch('GET', '/metrics');
     return response.text();

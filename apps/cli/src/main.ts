@@ -1,10 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { prepareDefaultModel } from '@benchfarm/onnx';
 import { CoordinatorClient, CoordinatorRequestError, CoordinatorUnreachableError, type SweepOptions, type SweepView } from './client';
 import { agentsTable, progressLines, sweepReport } from './format';
+import { DEFAULT_REGRESSION_POLICY, InvalidSamplesError } from '@benchfarm/metrics';
+import { REPORT_FORMATS, num, renderComparison, renderReport, type ReportFlags } from './report-command';
+import { ReportOptionError, compareSweeps } from './report';
 import { FarmStartError, repoRoot, startEmbeddedFarm, tsxExecArgv, upStateFile } from './processes';
 import { spawn } from 'node:child_process';
 
@@ -201,13 +204,40 @@ sweepOptionsCommand(
 
 program
   .command('report')
-  .description('print the variant x device table of a sweep')
+  .description('report a sweep: the variant x device table, or Markdown, self-contained HTML with charts, CSV or JSON')
   .argument('<sweepId>')
   .option('--json', 'print the sweep as JSON')
-  .action(async (sweepId: string, flags: { json?: boolean }) => {
+  .option('--format <format>', `table, ${REPORT_FORMATS.join(', ')}`, 'table')
+  .option('--output <file>', 'write the report to this file instead of stdout')
+  .option('--fidelity-floor <cosine>', 'recommend only variants whose fidelity (cosine to fp32) is at least this', num('--fidelity-floor'))
+  .option('--latency-slo-ms <ms>', 'recommend only variants whose latency at --slo-percentile is at most this', num('--latency-slo-ms'))
+  .option('--slo-percentile <p>', 'percentile the latency SLO is stated on: 50, 90 or 99', num('--slo-percentile'), 90)
+  .action(async (sweepId: string, flags: { json?: boolean } & ReportFlags) => {
     const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
     const sweep = await new CoordinatorClient(coordinatorUrl(coordinator, dir)).getSweep(sweepId);
-    process.stdout.write(flags.json ? `${JSON.stringify(sweep, null, 2)}\n` : `${sweepReport(sweep)}\n`);
+    const text = flags.json ? `${JSON.stringify(sweep, null, 2)}\n` : flags.format === 'table' ? `${sweepReport(sweep)}\n` : renderReport(sweep, flags);
+    if (flags.output) {
+      writeFileSync(flags.output, text);
+      process.stdout.write(`wrote ${flags.output}\n`);
+    } else process.stdout.write(text);
+  });
+
+program
+  .command('compare')
+  .description('compare sweep B against sweep A per variant x device on the raw samples (Mann-Whitney U); exit 1 when a regression is flagged')
+  .argument('<sweepA>', 'the baseline')
+  .argument('<sweepB>', 'the candidate')
+  .option('--alpha <p>', 'significance level', num('--alpha'), DEFAULT_REGRESSION_POLICY.alpha)
+  .option('--min-change <ratio>', 'smallest relative change of the median that counts (0.05 = 5%)', num('--min-change'), DEFAULT_REGRESSION_POLICY.minRelativeChange)
+  .option('--format <format>', 'table, markdown or json', 'table')
+  .action(async (sweepA: string, sweepB: string, flags: { alpha: number; minChange: number; format: string }) => {
+    const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
+    if (!['table', 'markdown', 'json'].includes(flags.format)) throw new ReportOptionError('--format', `must be table, markdown or json, got ${flags.format}`);
+    const client = new CoordinatorClient(coordinatorUrl(coordinator, dir));
+    const [a, b] = await Promise.all([client.getSweep(sweepA), client.getSweep(sweepB)]);
+    const result = await compareSweeps(a, b, (sweepId, jobId) => client.samples(sweepId, jobId), { alpha: flags.alpha, minRelativeChange: flags.minChange });
+    process.stdout.write(`${renderComparison(result, flags.format)}\n`);
+    process.exitCode = result.regressions > 0 ? EXIT.sweepFailed : EXIT.ok;
   });
 
 program
@@ -270,6 +300,10 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   }
   if (err instanceof CoordinatorRequestError) {
     process.stderr.write(`error: ${err.message} [${err.code}, HTTP ${err.status}]\n`);
+    process.exit(EXIT.badInput);
+  }
+  if (err instanceof ReportOptionError || err instanceof InvalidSamplesError) {
+    process.stderr.write(`error: ${err.message}\n`);
     process.exit(EXIT.badInput);
   }
   if (err instanceof FarmStartError) {

@@ -7,10 +7,14 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { TensorSpec } from "./common";
+import { ScenarioOptions } from "./suite";
 
 export enum Scenario {
   SCENARIO_UNSPECIFIED = 0,
   SCENARIO_SINGLE_STREAM = 1,
+  SCENARIO_OFFLINE = 2,
+  SCENARIO_SERVER = 3,
+  SCENARIO_COLD_START = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -22,6 +26,15 @@ export function scenarioFromJSON(object: any): Scenario {
     case 1:
     case "SCENARIO_SINGLE_STREAM":
       return Scenario.SCENARIO_SINGLE_STREAM;
+    case 2:
+    case "SCENARIO_OFFLINE":
+      return Scenario.SCENARIO_OFFLINE;
+    case 3:
+    case "SCENARIO_SERVER":
+      return Scenario.SCENARIO_SERVER;
+    case 4:
+    case "SCENARIO_COLD_START":
+      return Scenario.SCENARIO_COLD_START;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -35,6 +48,12 @@ export function scenarioToJSON(object: Scenario): string {
       return "SCENARIO_UNSPECIFIED";
     case Scenario.SCENARIO_SINGLE_STREAM:
       return "SCENARIO_SINGLE_STREAM";
+    case Scenario.SCENARIO_OFFLINE:
+      return "SCENARIO_OFFLINE";
+    case Scenario.SCENARIO_SERVER:
+      return "SCENARIO_SERVER";
+    case Scenario.SCENARIO_COLD_START:
+      return "SCENARIO_COLD_START";
     case Scenario.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -54,6 +73,8 @@ export interface SuiteSettings {
   maxDurationMs: number;
   /** seed of the generated input data */
   seed: number;
+  /** suite.proto (issue 4) */
+  scenarioOptions?: ScenarioOptions | undefined;
 }
 
 /** The model file a job runs: one variant of the sweep's base model, addressed by digest. */
@@ -89,6 +110,16 @@ export interface BenchJob {
   batch: number;
   suite: SuiteSettings | undefined;
   createdAtUnixMs: number;
+  /** Set on an interleaved comparison job: every variant it runs in rounds. */
+  comparison?: ComparisonJob | undefined;
+}
+
+/**
+ * The variants an interleaved comparison job runs in rounds (A B C A B C ...) in one suite
+ * process (issue 4). The job's own `variant` is the reference and is listed here first.
+ */
+export interface ComparisonJob {
+  variants: VariantRef[];
 }
 
 function createBaseSuiteSettings(): SuiteSettings {
@@ -100,6 +131,7 @@ function createBaseSuiteSettings(): SuiteSettings {
     minDurationMs: 0,
     maxDurationMs: 0,
     seed: 0,
+    scenarioOptions: undefined,
   };
 }
 
@@ -125,6 +157,9 @@ export const SuiteSettings: MessageFns<SuiteSettings> = {
     }
     if (message.seed !== 0) {
       writer.uint32(56).uint32(message.seed);
+    }
+    if (message.scenarioOptions !== undefined) {
+      ScenarioOptions.encode(message.scenarioOptions, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -198,6 +233,14 @@ export const SuiteSettings: MessageFns<SuiteSettings> = {
             message.seed = reader.uint32();
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.scenarioOptions = ScenarioOptions.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -239,6 +282,11 @@ export const SuiteSettings: MessageFns<SuiteSettings> = {
         ? globalThis.Number(object.max_duration_ms)
         : 0,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      scenarioOptions: isSet(object.scenarioOptions)
+        ? ScenarioOptions.fromJSON(object.scenarioOptions)
+        : isSet(object.scenario_options)
+        ? ScenarioOptions.fromJSON(object.scenario_options)
+        : undefined,
     };
   },
 
@@ -265,6 +313,9 @@ export const SuiteSettings: MessageFns<SuiteSettings> = {
     if (message.seed !== 0) {
       obj.seed = Math.round(message.seed);
     }
+    if (message.scenarioOptions !== undefined) {
+      obj.scenarioOptions = ScenarioOptions.toJSON(message.scenarioOptions);
+    }
     return obj;
   },
 
@@ -280,6 +331,9 @@ export const SuiteSettings: MessageFns<SuiteSettings> = {
     message.minDurationMs = object.minDurationMs ?? 0;
     message.maxDurationMs = object.maxDurationMs ?? 0;
     message.seed = object.seed ?? 0;
+    message.scenarioOptions = (object.scenarioOptions !== undefined && object.scenarioOptions !== null)
+      ? ScenarioOptions.fromPartial(object.scenarioOptions)
+      : undefined;
     return message;
   },
 };
@@ -553,6 +607,7 @@ function createBaseBenchJob(): BenchJob {
     batch: 0,
     suite: undefined,
     createdAtUnixMs: 0,
+    comparison: undefined,
   };
 }
 
@@ -590,6 +645,9 @@ export const BenchJob: MessageFns<BenchJob> = {
     }
     if (message.createdAtUnixMs !== 0) {
       writer.uint32(88).int64(message.createdAtUnixMs);
+    }
+    if (message.comparison !== undefined) {
+      ComparisonJob.encode(message.comparison, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -695,6 +753,14 @@ export const BenchJob: MessageFns<BenchJob> = {
             message.createdAtUnixMs = longToNumber(reader.int64());
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.comparison = ComparisonJob.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -748,6 +814,7 @@ export const BenchJob: MessageFns<BenchJob> = {
         : isSet(object.created_at_unix_ms)
         ? globalThis.Number(object.created_at_unix_ms)
         : 0,
+      comparison: isSet(object.comparison) ? ComparisonJob.fromJSON(object.comparison) : undefined,
     };
   },
 
@@ -786,6 +853,9 @@ export const BenchJob: MessageFns<BenchJob> = {
     if (message.createdAtUnixMs !== 0) {
       obj.createdAtUnixMs = Math.round(message.createdAtUnixMs);
     }
+    if (message.comparison !== undefined) {
+      obj.comparison = ComparisonJob.toJSON(message.comparison);
+    }
     return obj;
   },
 
@@ -809,6 +879,80 @@ export const BenchJob: MessageFns<BenchJob> = {
       ? SuiteSettings.fromPartial(object.suite)
       : undefined;
     message.createdAtUnixMs = object.createdAtUnixMs ?? 0;
+    message.comparison = (object.comparison !== undefined && object.comparison !== null)
+      ? ComparisonJob.fromPartial(object.comparison)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseComparisonJob(): ComparisonJob {
+  return { variants: [] };
+}
+
+export const ComparisonJob: MessageFns<ComparisonJob> = {
+  encode(message: ComparisonJob, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.variants) {
+      VariantRef.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ComparisonJob {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseComparisonJob();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.variants.push(VariantRef.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ComparisonJob {
+    return {
+      variants: globalThis.Array.isArray(object?.variants)
+        ? object.variants.map((e: any) => VariantRef.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ComparisonJob): unknown {
+    const obj: any = {};
+    if (message.variants?.length) {
+      obj.variants = message.variants.map((e) => VariantRef.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ComparisonJob>, I>>(base?: I): ComparisonJob {
+    return ComparisonJob.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ComparisonJob>, I>>(object: I): ComparisonJob {
+    const message = createBaseComparisonJob();
+    message.variants = object.variants?.map((e) => VariantRef.fromPartial(e)) || [];
     return message;
   },
 };

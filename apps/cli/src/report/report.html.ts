@@ -1,0 +1,177 @@
+import { rankingLatencyMs, type ReportRow, type SweepReport } from './report.model';
+import { REPORT_COLUMNS } from './report.text';
+
+const MB = 1024 * 1024;
+const PALETTE = ['#4269d0', '#efb118', '#ff725c', '#6cc5b0', '#3ca951', '#ff8ab7', '#a463f2', '#97bbf5', '#9c6b4e', '#9498a0'];
+
+/** Escapes text for HTML and SVG. */
+export function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** About five round tick values covering [min, max]. */
+export function ticks(min: number, max: number, count = 5): number[] {
+  if (!(max > min)) return [min];
+  const raw = (max - min) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = ([1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? 10 * magnitude) as number;
+  const out: number[] = [];
+  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+interface Axis {
+  label: string;
+  value: (r: ReportRow) => number | undefined;
+  format: (v: number) => string;
+}
+
+const W = 460;
+const H = 300;
+const M = { left: 64, right: 16, top: 16, bottom: 44 };
+
+function scale(values: number[]): { lo: number; hi: number } {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const pad = hi > lo ? (hi - lo) * 0.12 : Math.abs(hi) * 0.1 || 1;
+  return { lo: Math.max(0, lo - pad), hi: hi + pad };
+}
+
+/**
+ * A scatter of one device's variants: x and y per row, the Pareto front drawn as a line
+ * through its points, the recommended variant ringed. Rows lacking x or y are left out and
+ * listed under the chart.
+ */
+function scatter(title: string, rows: ReportRow[], x: Axis, y: Axis, recommended: string | undefined, chartId: string): string {
+  const points = rows.filter((r) => x.value(r) !== undefined && y.value(r) !== undefined);
+  const missing = rows.filter((r) => !points.includes(r)).map((r) => r.variant);
+  if (points.length === 0) return `<p class="empty">${esc(title)}: no variant has both figures.</p>`;
+  const xs = scale(points.map((r) => x.value(r) as number));
+  const ys = scale(points.map((r) => y.value(r) as number));
+  const px = (v: number): number => M.left + ((v - xs.lo) / (xs.hi - xs.lo)) * (W - M.left - M.right);
+  const py = (v: number): number => H - M.bottom - ((v - ys.lo) / (ys.hi - ys.lo)) * (H - M.top - M.bottom);
+  const parts: string[] = [];
+  for (const t of ticks(xs.lo, xs.hi)) {
+    parts.push(`<line class="grid" x1="${px(t)}" x2="${px(t)}" y1="${M.top}" y2="${H - M.bottom}"/><text class="tick" x="${px(t)}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(x.format(t))}</text>`);
+  }
+  for (const t of ticks(ys.lo, ys.hi)) {
+    parts.push(`<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${py(t)}" y2="${py(t)}"/><text class="tick" x="${M.left - 6}" y="${py(t) + 4}" text-anchor="end">${esc(y.format(t))}</text>`);
+  }
+  parts.push(`<text class="axis" x="${(M.left + W - M.right) / 2}" y="${H - 6}" text-anchor="middle">${esc(x.label)}</text>`);
+  parts.push(`<text class="axis" transform="translate(14 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(y.label)}</text>`);
+  const front = points.filter((r) => r.pareto).sort((a, b) => (x.value(a) as number) - (x.value(b) as number));
+  if (front.length > 1) parts.push(`<polyline class="front" points="${front.map((r) => `${px(x.value(r) as number)},${py(y.value(r) as number)}`).join(' ')}"/>`);
+  points.forEach((r, i) => {
+    const cx = px(x.value(r) as number);
+    const cy = py(y.value(r) as number);
+    const color = PALETTE[i % PALETTE.length];
+    const tip = `${r.variant} on ${r.device}: ${x.label} ${x.format(x.value(r) as number)}, ${y.label} ${y.format(y.value(r) as number)}${r.pareto ? ' (Pareto)' : ''}`;
+    if (r.variant === recommended) parts.push(`<circle class="recommended" cx="${cx}" cy="${cy}" r="11"/>`);
+    parts.push(`<circle class="point${r.pareto ? ' pareto' : ''}" data-variant="${esc(r.variant)}" cx="${cx}" cy="${cy}" r="6" fill="${color}"><title>${esc(tip)}</title></circle>`);
+    parts.push(`<text class="label" x="${cx + 9}" y="${cy - 8}">${esc(r.variant)}</text>`);
+  });
+  const note = missing.length > 0 ? `<p class="note">Not plotted (figure not measured): ${esc(missing.join(', '))}.</p>` : '';
+  return `<figure><figcaption>${esc(title)}</figcaption><svg class="chart" data-chart="${esc(chartId)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${parts.join('')}</svg>${note}</figure>`;
+}
+
+/** Horizontal bars of one figure for every row (variant @ device), with a whisker to a second figure (e.g. p90). */
+function bars(title: string, rows: ReportRow[], value: Axis, whisker: Axis | undefined, chartId: string): string {
+  const shown = rows.filter((r) => value.value(r) !== undefined);
+  if (shown.length === 0) return `<p class="empty">${esc(title)}: nothing measured.</p>`;
+  const barH = 22;
+  const left = 190;
+  const height = M.top + shown.length * (barH + 8) + 36;
+  const max = Math.max(...shown.map((r) => Math.max(value.value(r) as number, whisker?.value(r) ?? 0))) * 1.1;
+  const px = (v: number): number => left + (v / max) * (W + 160 - left - M.right);
+  const parts: string[] = [];
+  for (const t of ticks(0, max)) {
+    parts.push(`<line class="grid" x1="${px(t)}" x2="${px(t)}" y1="${M.top}" y2="${height - 30}"/><text class="tick" x="${px(t)}" y="${height - 16}" text-anchor="middle">${esc(value.format(t))}</text>`);
+  }
+  const devices = [...new Set(shown.map((r) => r.device))];
+  shown.forEach((r, i) => {
+    const y = M.top + i * (barH + 8);
+    const v = value.value(r) as number;
+    const color = PALETTE[devices.indexOf(r.device) % PALETTE.length];
+    parts.push(`<text class="tick" x="${left - 6}" y="${y + barH / 2 + 4}" text-anchor="end">${esc(`${r.variant} @ ${r.device}`)}</text>`);
+    parts.push(`<rect class="bar" data-variant="${esc(r.variant)}" x="${left}" y="${y}" width="${Math.max(1, px(v) - left)}" height="${barH}" fill="${color}"><title>${esc(`${r.variant} on ${r.device}: ${value.format(v)}`)}</title></rect>`);
+    const w = whisker?.value(r);
+    if (whisker && w !== undefined) parts.push(`<line class="whisker" x1="${px(v)}" x2="${px(w)}" y1="${y + barH / 2}" y2="${y + barH / 2}"><title>${esc(`${whisker.label} ${whisker.format(w)}`)}</title></line><line class="whisker" x1="${px(w)}" x2="${px(w)}" y1="${y + 5}" y2="${y + barH - 5}"/>`);
+    parts.push(`<text class="value" x="${px(v) + 4}" y="${y + barH / 2 + 4}">${esc(value.format(v))}</text>`);
+  });
+  const width = W + 160;
+  return `<figure><figcaption>${esc(title)}</figcaption><svg class="chart" data-chart="${esc(chartId)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${esc(title)}">${parts.join('')}</svg></figure>`;
+}
+
+const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const LATENCY: Axis = { label: 'p50 latency (ms)', value: rankingLatencyMs, format: ms };
+const P90: Axis = { label: 'p90', value: (r) => r.p90Ms, format: (v) => `${ms(v)} ms` };
+const SIZE: Axis = { label: 'model size (MB)', value: (r) => (r.sizeBytes === undefined ? undefined : r.sizeBytes / MB), format: (v) => v.toFixed(2) };
+const FIDELITY: Axis = { label: 'fidelity (cosine to fp32)', value: (r) => r.fidelity, format: (v) => v.toFixed(4) };
+const ENERGY: Axis = { label: 'energy per inference (mJ)', value: (r) => (r.energyPerInferenceJoules === undefined ? undefined : r.energyPerInferenceJoules * 1000), format: (v) => v.toFixed(2) };
+
+const STYLE = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1100px;color:#1b1e23;padding:0 16px}
+h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.meta{color:#555}table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid #e5e5e5;text-align:right}
+th:nth-child(-n+4),td:nth-child(-n+4){text-align:left}tr.pareto td:first-child{font-weight:600}
+.charts{display:flex;flex-wrap:wrap;gap:18px}figure{margin:0}figcaption{font-weight:600;margin-bottom:4px}
+svg.chart{background:#fafafa;border:1px solid #e5e5e5;border-radius:4px}
+.grid{stroke:#e3e3e3}.tick{font-size:11px;fill:#555}.axis{font-size:12px;fill:#333}.label{font-size:11px;fill:#222}.value{font-size:11px;fill:#333}
+.point{stroke:#fff;stroke-width:1.5}.point.pareto{stroke:#111;stroke-width:2}.front{fill:none;stroke:#111;stroke-dasharray:4 3;stroke-width:1.5}
+.recommended{fill:none;stroke:#d62728;stroke-width:2.5}.whisker{stroke:#111;stroke-width:1.5}
+.empty,.note{color:#8a5a00}.rec{font-weight:600;color:#14632d}
+`;
+
+/**
+ * The report as one self-contained HTML page: tables and inline SVG charts (no script, no
+ * external resource), so it can be mailed, archived or opened offline.
+ */
+export function reportHtml(report: SweepReport): string {
+  const devices = [...new Set(report.rows.map((r) => r.device))].sort();
+  const recOf = (device: string): string | undefined => report.recommendations.find((r) => r.device === device)?.variant;
+  const anyFidelity = report.rows.some((r) => r.fidelity !== undefined);
+  const anyEnergy = report.rows.some((r) => r.energyPerInferenceJoules !== undefined);
+  const perDevice = devices
+    .map((device) => {
+      const rows = report.rows.filter((r) => r.device === device);
+      const charts = [
+        scatter(`${device}: latency vs size (Pareto front dashed, recommended ringed)`, rows, LATENCY, SIZE, recOf(device), `pareto-size:${device}`),
+        anyFidelity ? scatter(`${device}: latency vs fidelity`, rows, LATENCY, FIDELITY, recOf(device), `pareto-fidelity:${device}`) : '',
+        anyEnergy ? scatter(`${device}: energy vs latency`, rows, LATENCY, ENERGY, recOf(device), `energy:${device}`) : '',
+      ];
+      return `<h3>${esc(device)}</h3><div class="charts">${charts.join('')}</div>`;
+    })
+    .join('');
+  const absent = [
+    anyFidelity ? '' : 'Fidelity was not measured in this sweep, so the latency-vs-fidelity charts are left out and the Pareto front uses latency and size only.',
+    anyEnergy ? '' : 'No result carries a power reading (no power sensor on these devices), so energy charts are left out; energy is never shown as 0.',
+  ].filter(Boolean);
+  const p = report.policy;
+  const policy = `${p.fidelityFloor !== undefined ? `fidelity floor ${p.fidelityFloor}` : 'no fidelity floor'}, ${p.latencySloMs !== undefined ? `latency SLO p${Math.round(p.sloQuantile * 100)} &lt;= ${p.latencySloMs} ms` : 'no latency SLO'}`;
+  const table = `<table><thead><tr>${REPORT_COLUMNS.map((c) => `<th>${esc(c.header)}</th>`).join('')}</tr></thead><tbody>${report.rows
+    .map((r) => `<tr class="${r.pareto ? 'pareto' : ''}">${REPORT_COLUMNS.map((c) => `<td>${esc(c.value(r))}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+  const recs = `<table class="recs"><thead><tr><th>device</th><th>recommended</th><th>why</th></tr></thead><tbody>${report.recommendations
+    .map((r) => `<tr><td>${esc(r.device)}</td><td class="rec">${esc(r.variant ?? 'none')}</td><td style="text-align:left">${esc(r.reason)}</td></tr>`)
+    .join('')}</tbody></table>`;
+  const notes = [...new Set(report.rows.flatMap((r) => r.unmeasured))];
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>benchfarm report: ${esc(report.name || report.sweepId)}</title><style>${STYLE}</style></head>
+<body>
+<h1>benchfarm report: ${esc(report.name || report.sweepId)}</h1>
+<p class="meta">Sweep <code>${esc(report.sweepId)}</code> of model <code>${esc(report.model)}</code>, created ${esc(report.createdAt)}, ${esc(report.state)}. ${report.rows.length} variant x device results on ${devices.length} device(s).</p>
+<h2>Recommended variant per device (${policy})</h2>
+${recs}
+<h2>Pareto fronts per device</h2>
+${absent.map((a) => `<p class="note">${esc(a)}</p>`).join('')}
+${perDevice}
+<h2>Latency and throughput</h2>
+<div class="charts">${bars('p50 latency, whisker to p90', report.rows, { ...LATENCY, format: (v) => `${ms(v)} ms` }, P90, 'latency-bars')}${bars('Throughput (queries/s)', report.rows, { label: 'qps', value: (r) => r.throughputQps, format: (v) => v.toFixed(0) }, undefined, 'throughput-bars')}</div>
+<h2>Variant x device</h2>
+${table}
+${notes.length > 0 ? `<h2>Not measured</h2><ul>${notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
+<p class="meta">A percentile is shown only where the sample count supports it (MLPerf early stopping: p90 needs 64 queries, p99 662). Generated by <code>benchfarm report --format html</code>.</p>
+</body></html>
+`;
+}
