@@ -5,10 +5,11 @@ import { sendToParent, postToParent, serveOneJob } from './child-io';
 import { InvalidSuiteJobError } from './errors';
 import { createInputs } from './inputs';
 import { parseSuiteJob } from './job';
+import { hostFacts } from './host';
 import { machineFacts, readOwnProcStatusBytes } from './machine';
 import { SAMPLES_CHUNK_MAX, type SuiteChildEvent, type SuiteProgressEvent } from './messages';
 import { onnxruntimeVersion, openSession } from './session';
-import { runSingleStream } from './single-stream';
+import { runScenario } from './scenario-runner';
 import { buildSummary, roundLatenciesInPlace } from './summary';
 
 const send = (event: SuiteChildEvent): Promise<void> => sendToParent(event);
@@ -31,16 +32,17 @@ async function runJob(message: unknown): Promise<void> {
   const rssAfterSessionBytes = rssBytes();
   const feeds = createInputs(job.inputs, job.suite.seed);
 
-  const run = await runSingleStream(session, feeds, {
-    warmupMinQueries: job.suite.warmupMinQueries,
-    warmupMinDurationMs: job.suite.warmupMinDurationMs,
-    minQueries: job.suite.minQueries,
-    minDurationMs: job.suite.minDurationMs,
-    maxDurationMs: job.suite.maxDurationMs,
-    onProgress: (phase, queriesDone, elapsedMs) => postToParent({ type: 'progress', phase, queriesDone, elapsedMs } satisfies SuiteProgressEvent),
-  });
-  // Read before anything else allocates: the high-water mark of the whole job.
+  const { run, report } = await runScenario(job, session, feeds, (phase, queriesDone, elapsedMs) =>
+    postToParent({ type: 'progress', phase, queriesDone, elapsedMs } satisfies SuiteProgressEvent),
+  );
+  // Read before anything else allocates: the high-water mark of the whole job (a requested
+  // profile's session, opened after the scenario, is included).
   const peakRssBytes = readOwnProcStatusBytes('VmHWM');
+  if (report.coldStart) {
+    report.coldStart.sessionCreationMs = Math.round(sessionCreationMs * 1000) / 1000;
+    if (rssAfterSessionBytes !== undefined) report.coldStart.rssAfterSessionBytes = rssAfterSessionBytes;
+    if (peakRssBytes !== undefined) report.coldStart.peakRssBytes = peakRssBytes;
+  }
 
   roundLatenciesInPlace(run.latenciesMs);
   const summary = buildSummary({
@@ -53,6 +55,8 @@ async function runJob(message: unknown): Promise<void> {
     rssAfterSessionBytes,
     onnxruntimeVersion,
     machine: machineFacts(),
+    host: hostFacts(job.manifest.modelSha256),
+    report,
   });
   for (let offset = 0; offset < run.count; offset += SAMPLES_CHUNK_MAX) {
     await send({ type: 'samples', offset, latencyMs: Array.from(run.latenciesMs.subarray(offset, offset + SAMPLES_CHUNK_MAX)) });

@@ -66,6 +66,12 @@ export class UnsupportedTensorDataTypeError extends SuiteError {
   }
 }
 
+/** Thrown when onnxruntime's per-operator profile is missing or cannot be parsed. */
+export class ProfileParseError extends SuiteError {
+  override name = 'ProfileParseError';
+  readonly code = ErrorCode.ERROR_CODE_RUN;
+}
+
 /** Thrown by `idleChildRssBytes` when the platform has no /proc/self/status to read VmHWM from. */
 export class PeakRssUnavailableError extends Error {
   override name = 'PeakRssUnavailableError';

@@ -16,8 +16,24 @@ export type {
   BareLoopResultMessage,
   IdleRssMessage,
 } from './messages';
-export { parseSuiteJob } from './job';
-export type { SuiteJob, GraphOptimizationLevel } from './job';
+export { parseSuiteJob, resolveScenarioOptions, SCENARIO_DEFAULTS } from './job';
+export type { SuiteJob, GraphOptimizationLevel, ComparedModel, ResolvedScenarioOptions } from './job';
+export { bootstrapLatencyIntervals, coefficientOfVariation, medianOf, pairedRatio, percentileInterval, stabilityOf } from './confidence';
+export type { Interval, BootstrapOptions, LatencyIntervals, RatioEstimate, StabilityVerdict } from './confidence';
+export { runOfflineLevel } from './offline';
+export type { OfflineLevelOptions, OfflineLevelRun } from './offline';
+export { poissonArrivalsMs, judgeServerRun, serverQueryCount, runServer, searchPeakQps } from './server';
+export type { ServerRunOutcome, ServerRunOptions, PeakQpsSearch } from './server';
+export { runInterleaved, buildComparison } from './interleaved';
+export type { ComparedVariant, InterleaveOptions, InterleavedRun } from './interleaved';
+export { aggregateOperatorTimes, profileOperators } from './profile';
+export type { OrtProfileEvent } from './profile';
+export { runScenario, scenarioName, latencyStatistics } from './scenario-runner';
+export type { ScenarioOutcome, ProgressSink } from './scenario-runner';
+export { hostFacts, realHostProbe } from './host';
+export type { HostProbe, TextReader, DirLister } from './host';
+export { rebatchModel } from './batch-model';
+export type { RebatchedModel } from './batch-model';
 export { runSingleStream, estimateCapacity } from './single-stream';
 export type { InferenceRunner, SingleStreamOptions, SingleStreamResult, StopReason } from './single-stream';
 export {
@@ -47,4 +63,5 @@ export {
   UnsupportedTensorDataTypeError,
   PeakRssUnavailableError,
   SuiteChildError,
+  ProfileParseError,
 } from './errors';

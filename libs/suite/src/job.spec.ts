@@ -36,7 +36,7 @@ describe('parseSuiteJob', () => {
   it.each([
     { name: 'zero max duration', job: { ...valid, suite: { ...valid.suite, minDurationMs: 0, maxDurationMs: 0 } }, problems: [/maxDurationMs: must be >= 1/] },
     { name: 'max below min', job: { ...valid, suite: { ...valid.suite, maxDurationMs: 50 } }, problems: [/maxDurationMs: 50 is below suite.minDurationMs 100/] },
-    { name: 'unknown scenario', job: { ...valid, suite: { ...valid.suite, scenario: 9 } }, problems: [/scenario: 9 is not single-stream/] },
+    { name: 'unknown scenario', job: { ...valid, suite: { ...valid.suite, scenario: 9 } }, problems: [/scenario: 9 is not a scenario this suite runs/] },
     { name: 'bad level', job: { ...valid, graphOptimizationLevel: 'max' }, problems: [/^graphOptimizationLevel:/] },
     {
       name: 'several shape problems at once',

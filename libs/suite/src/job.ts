@@ -1,4 +1,4 @@
-import type { SuiteSettings, TensorSpec } from '@benchfarm/protocol';
+import type { ScenarioOptions, SuiteSettings, TensorSpec } from '@benchfarm/protocol';
 import { Scenario } from '@benchfarm/protocol';
 import { z } from 'zod';
 import { InvalidSuiteJobError } from './errors';
@@ -22,7 +22,57 @@ export interface SuiteJob {
   graphOptimizationLevel?: GraphOptimizationLevel;
   suite: SuiteSettings;
   /** Facts the suite process cannot know but the result's manifest must carry. */
-  manifest: { variantSha256: string; agentVersion: string; batch: number };
+  manifest: { variantSha256: string; agentVersion: string; batch: number; modelSha256?: string };
+  /**
+   * An interleaved comparison: every variant to run in rounds, the reference (this job's own
+   * model, `modelPath`) first. The scenario is then single-stream in rounds.
+   */
+  comparison?: ComparedModel[];
+}
+
+/** One variant of a comparison job, already in the agent's cache. */
+export interface ComparedModel {
+  variant: string;
+  sha256: string;
+  modelPath: string;
+}
+
+/** Every scenario option with its default applied. */
+export type ResolvedScenarioOptions = Required<Omit<ScenarioOptions, 'targetQps' | 'latencyBoundMs'>> & Partial<Pick<ScenarioOptions, 'targetQps' | 'latencyBoundMs'>>;
+
+/** Defaults of the scenario options the coordinator leaves unset (proto3 sends unset as 0/empty). */
+export const SCENARIO_DEFAULTS = {
+  concurrency: [1],
+  searchSteps: 6,
+  interleaveRounds: 10,
+  roundMinQueries: 20,
+  profileQueries: 20,
+  profileTop: 10,
+  stabilityTolerancePct: 10,
+  stabilityWindows: 10,
+  bootstrapResamples: 1000,
+} as const;
+
+/** A job's scenario options with the defaults for every unset (0 or empty) one. */
+export function resolveScenarioOptions(job: SuiteJob): ResolvedScenarioOptions {
+  const given: Partial<ScenarioOptions> = job.suite.scenarioOptions ?? {};
+  const orDefault = (value: number | undefined, fallback: number): number => (value !== undefined && value > 0 ? value : fallback);
+  return {
+    batchSizes: given.batchSizes && given.batchSizes.length > 0 ? [...given.batchSizes] : [job.manifest.batch || 1],
+    concurrency: given.concurrency && given.concurrency.length > 0 ? [...given.concurrency] : [...SCENARIO_DEFAULTS.concurrency],
+    ...(given.targetQps !== undefined && given.targetQps > 0 && { targetQps: given.targetQps }),
+    ...(given.latencyBoundMs !== undefined && given.latencyBoundMs > 0 && { latencyBoundMs: given.latencyBoundMs }),
+    searchPeakQps: given.searchPeakQps ?? false,
+    searchSteps: orDefault(given.searchSteps, SCENARIO_DEFAULTS.searchSteps),
+    interleaveRounds: orDefault(given.interleaveRounds, SCENARIO_DEFAULTS.interleaveRounds),
+    roundMinQueries: orDefault(given.roundMinQueries, SCENARIO_DEFAULTS.roundMinQueries),
+    profile: given.profile ?? false,
+    profileQueries: orDefault(given.profileQueries, SCENARIO_DEFAULTS.profileQueries),
+    profileTop: orDefault(given.profileTop, SCENARIO_DEFAULTS.profileTop),
+    stabilityTolerancePct: orDefault(given.stabilityTolerancePct, SCENARIO_DEFAULTS.stabilityTolerancePct),
+    stabilityWindows: orDefault(given.stabilityWindows, SCENARIO_DEFAULTS.stabilityWindows),
+    bootstrapResamples: orDefault(given.bootstrapResamples, SCENARIO_DEFAULTS.bootstrapResamples),
+  };
 }
 
 const count = z.number().int().nonnegative();
@@ -48,20 +98,41 @@ const suiteJobSchema = z.object({
     minDurationMs: count,
     maxDurationMs: count,
     seed: count,
+    scenarioOptions: z
+      .object({
+        batchSizes: z.array(z.number().int().positive()),
+        concurrency: z.array(z.number().int().positive()),
+        targetQps: z.number().nonnegative(),
+        latencyBoundMs: z.number().nonnegative(),
+        searchPeakQps: z.boolean(),
+        searchSteps: count,
+        interleaveRounds: count,
+        roundMinQueries: count,
+        profile: z.boolean(),
+        profileQueries: count,
+        profileTop: count,
+        stabilityTolerancePct: z.number().nonnegative(),
+        stabilityWindows: count,
+        bootstrapResamples: count,
+      })
+      .partial()
+      .optional(),
   }),
   manifest: z.object({
     variantSha256: z.string(),
     agentVersion: z.string(),
     batch: count,
+    modelSha256: z.string().optional(),
   }),
+  comparison: z.array(z.object({ variant: z.string().min(1), sha256: z.string(), modelPath: z.string().min(1) })).optional(),
 });
 
 /**
  * Checks a job at a process boundary (the agent before forking, the suite process on
  * receipt) and reports every problem at once. Beyond the shapes, it rejects settings that
- * cannot describe a run: a zero max duration, a max below the min, a scenario other than
- * single-stream. SCENARIO_UNSPECIFIED is accepted as single-stream because proto3 sends
- * an unset enum as 0 and single-stream is the only scenario there is.
+ * cannot describe a run: a zero max duration, a max below the min, an unknown scenario, a
+ * server run without a rate or a bound. SCENARIO_UNSPECIFIED is accepted as single-stream
+ * because proto3 sends an unset enum as 0.
  *
  * Thrown errors: InvalidSuiteJobError listing every problem.
  */
@@ -73,8 +144,16 @@ export function parseSuiteJob(value: unknown): SuiteJob {
   const job = parsed.data;
   const problems: string[] = [];
   const { scenario, minDurationMs, maxDurationMs } = job.suite;
-  if (scenario !== Scenario.SCENARIO_SINGLE_STREAM && scenario !== Scenario.SCENARIO_UNSPECIFIED) {
-    problems.push(`suite.scenario: ${scenario} is not single-stream, the only scenario this suite runs`);
+  const known = [Scenario.SCENARIO_UNSPECIFIED, Scenario.SCENARIO_SINGLE_STREAM, Scenario.SCENARIO_OFFLINE, Scenario.SCENARIO_SERVER, Scenario.SCENARIO_COLD_START];
+  if (!known.includes(scenario)) problems.push(`suite.scenario: ${scenario} is not a scenario this suite runs`);
+  const options = job.suite.scenarioOptions ?? {};
+  if (scenario === Scenario.SCENARIO_SERVER) {
+    if (!(options.targetQps !== undefined && options.targetQps > 0)) problems.push('suite.scenarioOptions.targetQps: a server run needs a rate > 0');
+    if (!(options.latencyBoundMs !== undefined && options.latencyBoundMs > 0)) problems.push('suite.scenarioOptions.latencyBoundMs: a server run needs a bound > 0');
+  }
+  if (job.comparison !== undefined) {
+    if (job.comparison.length < 2) problems.push(`comparison: ${job.comparison.length} variant(s); a comparison needs at least 2`);
+    else if (job.comparison[0]?.modelPath !== job.modelPath) problems.push('comparison[0].modelPath: the reference must be the job\'s own model');
   }
   if (maxDurationMs < 1) problems.push('suite.maxDurationMs: must be >= 1 (a run needs a deadline)');
   if (maxDurationMs < minDurationMs) problems.push(`suite.maxDurationMs: ${maxDurationMs} is below suite.minDurationMs ${minDurationMs}`);

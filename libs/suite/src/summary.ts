@@ -1,4 +1,4 @@
-import type { Summary, Unmeasured } from '@benchfarm/protocol';
+import type { HostFacts, Summary, SuiteReport, Unmeasured } from '@benchfarm/protocol';
 import { formatInputShapes } from './inputs';
 import type { SuiteJob } from './job';
 import type { MachineFacts } from './machine';
@@ -32,6 +32,10 @@ export interface SummaryInputs {
   rssAfterSessionBytes: number | undefined;
   onnxruntimeVersion: string;
   machine: MachineFacts;
+  /** Host facts of the manifest beyond MachineFacts (manifest.host). */
+  host?: HostFacts;
+  /** What the scenario measured beyond the summary: statistics, levels, runs, comparison, profile. */
+  report?: SuiteReport;
 }
 
 const NO_PROC = 'no /proc/self/status on this platform';
@@ -83,7 +87,9 @@ export function buildSummary(inputs: SummaryInputs): Summary {
       cpuModel: inputs.machine.cpuModel,
       nodeVersion: inputs.machine.nodeVersion,
       graphOptimizationLevel: job.graphOptimizationLevel ?? 'all',
+      ...(inputs.host && { host: inputs.host }),
     },
     unmeasured,
+    ...(inputs.report && { report: inputs.report }),
   };
 }
