@@ -4,10 +4,13 @@ import { credentials } from '@grpc/grpc-js';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ModelFetchError, agentConsumer, ensureAgentConsumer, ensureFarmStore, fetchModel, type FarmStore } from '@benchfarm/messaging';
-import { AgentRecord, AgentState, BenchJob, ErrorCode, ResultsClient, UploadOutcome, type AgentCapabilities, type ResultEvent, type SuiteSettings, type UploadAck, type VariantRef } from '@benchfarm/protocol';
-import { runSuiteInChild, type SuiteChildEvent, type SuiteJob } from '@benchfarm/suite';
+import { AgentRecord, AgentState, BenchJob, ErrorCode, LeasesClient, ResultsClient, UploadOutcome, type AgentCapabilities, type ResultEvent, type SuiteSettings, type UploadAck, type VariantRef } from '@benchfarm/protocol';
+import { runSuiteInChild, type ComparedModel, type SuiteChildEvent, type SuiteJob } from '@benchfarm/suite';
+import { fetchComparisonModels } from './comparison';
 import type { AgentConfig } from './config';
+import { DeviceReach } from './device-reach';
 import { collectCapabilities } from './inventory';
+import { LeaseUnavailableError, acquireLease, type JobLease } from './lease';
 import { JobUpload, UploadFailedError, UploadRejectedError } from './upload';
 
 /** The version this agent reports in the registry and in every result's manifest. */
@@ -27,6 +30,11 @@ export interface RunningAgent {
    * registry entry and closes every connection.
    */
   close(): Promise<void>;
+  /**
+   * Drains: reports DRAINING in the registry (the coordinator stops planning jobs here and
+   * moves queued ones to pool peers), finishes the running job, stops pulling, then closes.
+   */
+  drain(): Promise<void>;
 }
 
 /**
@@ -39,15 +47,23 @@ export async function startAgent(config: AgentConfig, log: AgentLog = () => unde
   // Agents outlive network outages and coordinator restarts: never stop reconnecting.
   const nc = await connect({ servers: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 1_000, name: `benchfarm-agent-${config.agentId}` });
   const farm = await ensureFarmStore(nc);
-  await ensureAgentConsumer(farm.jsm, config.agentId);
+  await ensureAgentConsumer(farm.jsm, config.agentId, { ackWaitMs: config.ackWaitMs });
   const consumer = await agentConsumer(farm.js, config.agentId);
   const client = new ResultsClient(config.grpcAddress, credentials.createInsecure(), {
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
     'grpc.keepalive_permit_without_calls': 1,
   });
+  const leases = new LeasesClient(config.grpcAddress, credentials.createInsecure(), {
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
   const capabilities = collectCapabilities();
-  const agent = new Agent(config, nc, farm, consumer, client, capabilities, log);
+  // Sensors, inventory and working execution providers go into the capabilities before the first heartbeat.
+  const reach = await DeviceReach.open(capabilities, log);
+  const agent = new Agent(config, nc, farm, consumer, client, leases, capabilities, log);
+  agent.deviceReach = reach;
   await agent.heartbeat();
   const done = agent.run();
   log('info', 'agent ready', { agentId: config.agentId, natsUrl: config.natsUrl, grpcAddress: config.grpcAddress });
@@ -59,14 +75,28 @@ export async function startAgent(config: AgentConfig, log: AgentLog = () => unde
       await agent.stop();
       await done;
       await agent.unregister();
+      await reach.close();
       client.close();
+      leases.close();
+      await nc.close();
+    },
+    async drain() {
+      await agent.drain();
+      await done;
+      await agent.unregister();
+      await reach.close();
+      client.close();
+      leases.close();
       await nc.close();
     },
   };
 }
 
 class Agent {
+  /** The device's sensors (device-reach.ts); set once at start-up. */
+  deviceReach: DeviceReach | undefined;
   private stopping = false;
+  private draining = false;
   private readonly abort = new AbortController();
   private state = AgentState.AGENT_STATE_IDLE;
   private currentJobId = '';
@@ -79,6 +109,7 @@ class Agent {
     private readonly farm: FarmStore,
     private readonly consumer: Consumer,
     private readonly client: ResultsClient,
+    private readonly leases: LeasesClient,
     private readonly capabilities: AgentCapabilities,
     private readonly log: AgentLog,
   ) {}
@@ -109,6 +140,14 @@ class Agent {
   async stop(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
+  }
+
+  /** Stops pulling after the running job; the registry shows DRAINING meanwhile. */
+  async drain(): Promise<void> {
+    this.stopping = true;
+    this.draining = true;
+    this.state = AgentState.AGENT_STATE_DRAINING;
+    await this.heartbeat().catch(() => undefined);
   }
 
   async heartbeat(): Promise<void> {
@@ -150,22 +189,76 @@ class Agent {
       msg.term('job not valid for this agent');
       return;
     }
-    const attempt = msg.info.deliveryCount;
-    this.state = AgentState.AGENT_STATE_BUSY;
+    // No attempt runs without the coordinator's lease: a job that was reassigned, finished
+    // or cancelled meanwhile is dropped here, and a late result of this attempt is refused
+    // once another attempt holds the job.
+    let lease: JobLease;
+    const waiting = setInterval(() => msg.working(), this.config.workingIntervalMs);
+    try {
+      const outcome = await acquireLease(this.leases, { jobId: job.jobId, sweepId: job.sweepId, agentId: this.config.agentId, deliveryCount: msg.info.deliveryCount }, this.config.leaseAcquireTimeoutMs, this.abort.signal);
+      if (outcome.kind === 'drop') {
+        msg.term(outcome.reason.slice(0, 200));
+        this.log('warn', 'job dropped: no lease', { jobId: job.jobId, reason: outcome.reason });
+        return;
+      }
+      lease = outcome.lease;
+      if (this.state === AgentState.AGENT_STATE_UNHEALTHY) this.state = AgentState.AGENT_STATE_IDLE;
+    } catch (err) {
+      // The coordinator is unreachable: give the job back (after MaxDeliver tries the
+      // coordinator's advisory watcher fails it) and report this device unhealthy.
+      if (!this.draining) this.state = AgentState.AGENT_STATE_UNHEALTHY;
+      msg.nak(this.stopping ? 0 : 1_000);
+      this.log('error', 'no lease: the coordinator is unreachable; job returned to the queue', { jobId: job.jobId, error: String(err), cause: err instanceof LeaseUnavailableError ? String(err.cause) : undefined });
+      await this.heartbeat().catch(() => undefined);
+      return;
+    } finally {
+      clearInterval(waiting);
+    }
+    const attempt = lease.attempt;
+    this.state = this.draining ? AgentState.AGENT_STATE_DRAINING : AgentState.AGENT_STATE_BUSY;
     this.currentJobId = job.jobId;
     await this.heartbeat().catch(() => undefined);
-    // AckWait only covers a dead agent: while the job runs, tell the server it is alive.
-    const working = setInterval(() => msg.working(), this.config.workingIntervalMs);
-    const upload = new JobUpload(this.client, {
-      jobId: job.jobId,
-      sweepId: job.sweepId,
-      agentId: this.config.agentId,
-      attempt,
-      uploadId: `${job.jobId}.${attempt}.${randomUUID()}`,
-    });
-    this.log('info', 'job started', { jobId: job.jobId, variant: variant.variant, attempt });
+    const jobAbort = new AbortController();
+    // AckWait only covers a dead agent: while the job runs, tell the server it is alive, and
+    // renew the lease (a cancelled or superseded lease stops the job).
+    let leaseLost: string | undefined;
+    const working = setInterval(() => {
+      msg.working();
+      lease.renew(this.leases).then(
+        (lost) => {
+          if (lost && !leaseLost) {
+            leaseLost = lost;
+            this.log('warn', 'lease lost; stopping the job', { jobId: job.jobId, reason: lost });
+            jobAbort.abort();
+          }
+        },
+        (err: unknown) => this.log('warn', 'lease renewal failed', { jobId: job.jobId, error: String(err) }),
+      );
+    }, this.config.workingIntervalMs);
+    const upload = new JobUpload(
+      this.client,
+      {
+        jobId: job.jobId,
+        sweepId: job.sweepId,
+        agentId: this.config.agentId,
+        attempt,
+        uploadId: `${job.jobId}.${attempt}.${randomUUID()}`,
+        leaseToken: lease.token,
+        resumeFromEvent: 0,
+      },
+      undefined,
+      (header) => lease.heldEvents(this.leases, header.uploadId),
+    );
+    this.log('info', 'job started', { jobId: job.jobId, variant: variant.variant, attempt, deliveryCount: msg.info.deliveryCount });
     try {
-      const aborted = await this.execute(job, variant, suite, upload);
+      const aborted = await this.execute(job, variant, suite, upload, AbortSignal.any([this.abort.signal, jobAbort.signal]));
+      if (aborted && leaseLost) {
+        upload.cancel();
+        // Another attempt holds the job, or it was cancelled: this message is done with.
+        msg.term(leaseLost.slice(0, 200));
+        this.log('warn', 'job stopped: lease lost; message dropped', { jobId: job.jobId, reason: leaseLost });
+        return;
+      }
       if (aborted) {
         upload.cancel();
         // Back to the queue at once: the job is not this agent's fault.
@@ -189,17 +282,19 @@ class Agent {
       this.log('error', 'job could not be reported; returned to the queue', { jobId: job.jobId, error: String(err), cause: err instanceof UploadFailedError ? String(err.cause) : undefined });
     } finally {
       clearInterval(working);
-      this.state = AgentState.AGENT_STATE_IDLE;
+      this.state = this.draining ? AgentState.AGENT_STATE_DRAINING : AgentState.AGENT_STATE_IDLE;
       this.currentJobId = '';
       await this.heartbeat().catch(() => undefined);
     }
   }
 
   /** Fetches the model and runs the suite, streaming its events. Returns true when aborted by shutdown. */
-  private async execute(job: BenchJob, variant: VariantRef, suite: SuiteSettings, upload: JobUpload): Promise<boolean> {
+  private async execute(job: BenchJob, variant: VariantRef, suite: SuiteSettings, upload: JobUpload, signal: AbortSignal): Promise<boolean> {
     let modelPath: string;
+    let comparison: ComparedModel[] | undefined;
     try {
       modelPath = await fetchModel(this.farm.models, variant.sha256, this.config.cacheDir);
+      comparison = await fetchComparisonModels(this.farm.models, job, this.config.cacheDir);
     } catch (err) {
       await upload.send({
         $case: 'error',
@@ -215,17 +310,26 @@ class Agent {
       interOpThreads: job.interOpThreads,
       suite,
       manifest: { variantSha256: variant.sha256, agentVersion: AGENT_VERSION, batch: job.batch || 1 },
+      ...(comparison && { comparison }),
     };
     const pending: Promise<void>[] = [];
-    const exit = await runSuiteInChild(suiteJob, {
-      signal: this.abort.signal,
-      onEvent: (event: SuiteChildEvent) => {
-        const body = toResultEvent(event);
-        if (body) pending.push(upload.send(body));
-      },
-    });
-    await Promise.all(pending);
-    return this.abort.signal.aborted && !exit.sawSummary;
+    // Idle baseline now; power and thermal are then sampled between the suite's BEGIN and END marks.
+    const sensing = await this.deviceReach?.startJob(suiteJob.executionProvider ?? 'cpu');
+    try {
+      const exit = await runSuiteInChild(suiteJob, {
+        signal,
+        onEvent: (event: SuiteChildEvent) => {
+          sensing?.onSuiteEvent(event);
+          const body = toResultEvent(event);
+          if (body?.$case === 'summary' && sensing) pending.push(sensing.complete(body.value, job.batch || 1).then(() => upload.send(body)));
+          else if (body) pending.push(upload.send(body));
+        },
+      });
+      await Promise.all(pending);
+      return signal.aborted && !exit.sawSummary;
+    } finally {
+      sensing?.stop();
+    }
   }
 
   private async settle(msg: JsMsg, ack: UploadAck): Promise<void> {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { assertAgentId } from '@benchfarm/messaging';
+import { JOB_ACK_WAIT_MS, assertAgentId } from '@benchfarm/messaging';
 
 /** Thrown when the agent's configuration is invalid; lists every bad key at once. */
 export class AgentConfigError extends Error {
@@ -25,6 +25,10 @@ export interface AgentConfig {
   readonly workingIntervalMs: number;
   /** How long one pull waits for a job before it asks again. */
   readonly pullExpiresMs: number;
+  /** AckWait of the agent's consumer when the agent creates it (`BENCHFARM_ACK_WAIT_MS`, default 30 s). */
+  readonly ackWaitMs: number;
+  /** How long the agent keeps asking an unreachable coordinator for a lease before it returns the job (`BENCHFARM_LEASE_ACQUIRE_TIMEOUT_MS`). */
+  readonly leaseAcquireTimeoutMs: number;
 }
 
 const labelPattern = /^[A-Za-z0-9_.-]{1,63}$/;
@@ -45,6 +49,8 @@ const schema = z.object({
   heartbeatIntervalMs: z.number().int().min(100).max(60_000),
   workingIntervalMs: z.number().int().min(100).max(60_000),
   pullExpiresMs: z.number().int().min(1_000).max(60_000),
+  ackWaitMs: z.number().int().min(500).max(3_600_000),
+  leaseAcquireTimeoutMs: z.number().int().min(100).max(3_600_000),
 });
 
 /** An agent id derived from the host name, made safe for subjects and KV keys. */
@@ -78,6 +84,8 @@ export function loadAgentConfig(input: Partial<AgentConfig>): AgentConfig {
     heartbeatIntervalMs: input.heartbeatIntervalMs ?? 5_000,
     workingIntervalMs: input.workingIntervalMs ?? 10_000,
     pullExpiresMs: input.pullExpiresMs ?? 5_000,
+    ackWaitMs: input.ackWaitMs ?? JOB_ACK_WAIT_MS,
+    leaseAcquireTimeoutMs: input.leaseAcquireTimeoutMs ?? 60_000,
   };
   const parsed = schema.safeParse(candidate);
   if (!parsed.success) {
@@ -98,5 +106,8 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentC
     cacheDir: env.BENCHFARM_AGENT_CACHE,
     heartbeatIntervalMs: num('BENCHFARM_HEARTBEAT_MS'),
     workingIntervalMs: num('BENCHFARM_WORKING_MS'),
+    pullExpiresMs: num('BENCHFARM_PULL_EXPIRES_MS'),
+    ackWaitMs: num('BENCHFARM_ACK_WAIT_MS'),
+    leaseAcquireTimeoutMs: num('BENCHFARM_LEASE_ACQUIRE_TIMEOUT_MS'),
   });
 }

@@ -24,6 +24,19 @@ async function main(): Promise<void> {
       },
     );
   };
+  // SIGUSR2 drains: finish the running job, stop pulling, then exit.
+  process.on('SIGUSR2', () => {
+    if (closing) return;
+    closing = true;
+    log('info', 'received SIGUSR2; draining');
+    agent.drain().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log('error', 'drain failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  });
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }

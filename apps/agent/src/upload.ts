@@ -34,13 +34,22 @@ interface OpenStream {
 }
 
 /**
+ * Asks the coordinator how many events of this upload it holds (Leases.UploadStatus); 0 when
+ * it holds none (e.g. it restarted).
+ */
+export type UploadStatusProbe = (header: UploadHeader) => Promise<number>;
+
+/**
  * One job attempt's result upload. Events stream to the coordinator live while the job
  * runs and are also kept, so that when the stream breaks (coordinator restarted, network
- * blip) the whole upload is sent again on a new stream under the same upload id; the
- * coordinator commits a job's result once, so a repeat is harmless.
+ * blip) the upload continues on a new stream under the same upload id, from the event the
+ * coordinator reports it holds (all of it when it holds none); the coordinator commits a
+ * job's result once, so a repeat is harmless.
  */
 export class JobUpload {
   private readonly events: ResultEvent[] = [];
+  /** Where the last re-sent stream started (0: from the beginning); for logs and tests. */
+  resumedFromEvent = 0;
   private current: OpenStream | undefined;
   private broken = false;
 
@@ -48,6 +57,7 @@ export class JobUpload {
     private readonly client: ResultsClient,
     readonly header: UploadHeader,
     private readonly retries = { attempts: 5, backoffMs: 500 },
+    private readonly probe?: UploadStatusProbe,
   ) {
     this.current = this.open();
   }
@@ -66,11 +76,15 @@ export class JobUpload {
     for (let attempt = 0; attempt <= this.retries.attempts; attempt += 1) {
       if (attempt > 0 || this.broken || !this.current) {
         if (attempt > 0) await sleep(this.retries.backoffMs * 2 ** (attempt - 1));
+        this.current?.stream.cancel();
+        const held = this.probe ? await this.probe(this.header).catch(() => 0) : 0;
+        const from = held > 0 && held <= this.events.length ? held : 0;
+        this.resumedFromEvent = from;
         this.current = this.open();
         this.broken = false;
-        for (const message of this.events) {
+        for (const message of this.events.slice(from)) {
           if (this.broken) break;
-          await this.write(this.current, message);
+          await this.write(this.current, { ...message, header: { ...this.header, resumeFromEvent: from } });
         }
       }
       const { stream, response } = this.current;

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AgentsModule } from './agents/agents.module';
 import { HealthModule } from './health/health.module';
+import { LeasesModule } from './leases/leases.module';
 import { InfrastructureModule, type CoordinatorResources, type InfrastructureOverrides } from './infrastructure.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ResultsModule } from './results/results.module';
@@ -14,7 +15,7 @@ export class AppModule {
   static forRoot(resources: CoordinatorResources, overrides: InfrastructureOverrides = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(resources, overrides), StorageModule, AgentsModule, MetricsModule, ResultsModule, SweepsModule, HealthModule],
+      imports: [InfrastructureModule.forRoot(resources, overrides), StorageModule, AgentsModule, MetricsModule, ResultsModule, SweepsModule, HealthModule, LeasesModule],
     };
   }
 }

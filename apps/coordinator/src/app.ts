@@ -19,6 +19,9 @@ import type { InfrastructureOverrides } from './infrastructure.module';
 import { OPENAPI_SCHEMAS } from './openapi/schemas';
 import { startGrpcServer, type GrpcServerHandle } from './results/results.grpc';
 import { ResultsService } from './results/results.service';
+import { LeaseService } from './leases/lease.service';
+import { leasesServer } from './leases/leases.grpc';
+import { LeasesService } from '@benchfarm/protocol';
 import { openDatabase, type SqliteDatabase } from './storage/database';
 import { LocalWorkspace } from './variants/workspace';
 
@@ -125,7 +128,8 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
 
     let grpc: GrpcServerHandle;
     try {
-      grpc = await startGrpcServer(app.get(ResultsService), config.grpcHost, config.grpcPort);
+      const results = app.get(ResultsService);
+      grpc = await startGrpcServer(results, config.grpcHost, config.grpcPort, [{ definition: LeasesService, implementation: leasesServer(app.get(LeaseService), results) }]);
     } catch (err) {
       throw new CoordinatorStartError(`cannot start the gRPC server on ${config.grpcHost}:${config.grpcPort}: ${(err as Error).message}`, { cause: err });
     }

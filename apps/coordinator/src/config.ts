@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { JOB_ACK_WAIT_MS, JOB_MAX_DELIVER } from '@benchfarm/messaging';
 import { LOG_LEVELS, type CoordinatorLogLevel } from './common/json-logger';
 
 /** The validated, defaulted settings of one coordinator. */
@@ -22,6 +23,15 @@ export interface CoordinatorConfig {
   readonly maxModelBytes: number;
   /** An agent whose last heartbeat is older than this is reported stale (`BENCHFARM_AGENT_STALE_AFTER_MS`). */
   readonly agentStaleAfterMs: number;
+  /**
+   * An attempt whose lease was not renewed for this long loses it (`BENCHFARM_LEASE_TTL_MS`,
+   * default AckWait, 30 s); tests shorten it together with the agents' AckWait.
+   */
+  readonly leaseTtlMs: number;
+  /** How often leases and agent heartbeats are checked (`BENCHFARM_MONITOR_INTERVAL_MS`, default 5 s). */
+  readonly monitorIntervalMs: number;
+  /** Attempts a job gets before it fails for good (`BENCHFARM_MAX_ATTEMPTS`, default MaxDeliver, 3). */
+  readonly maxAttempts: number;
   /** Least severe log level written to stderr (`BENCHFARM_LOG_LEVEL`: error, warn, info, debug; default info). */
   readonly logLevel: CoordinatorLogLevel;
 }
@@ -41,6 +51,9 @@ export const CONFIG_ENV_VARS: { readonly [K in keyof CoordinatorConfig]: string 
   maxModelBytes: 'BENCHFARM_MAX_MODEL_BYTES',
   agentStaleAfterMs: 'BENCHFARM_AGENT_STALE_AFTER_MS',
   logLevel: 'BENCHFARM_LOG_LEVEL',
+  leaseTtlMs: 'BENCHFARM_LEASE_TTL_MS',
+  monitorIntervalMs: 'BENCHFARM_MONITOR_INTERVAL_MS',
+  maxAttempts: 'BENCHFARM_MAX_ATTEMPTS',
 };
 
 /** Thrown when the configuration is invalid; lists every bad setting at once. */
@@ -89,6 +102,9 @@ const schema = z.object({
   dataDir: text('.benchfarm/coordinator'),
   maxModelBytes: integer(1, Number.MAX_SAFE_INTEGER, 1024 * 1024 * 1024),
   agentStaleAfterMs: integer(1, 24 * 3600 * 1000, 15_000),
+  leaseTtlMs: integer(100, 3600 * 1000, JOB_ACK_WAIT_MS),
+  monitorIntervalMs: integer(50, 600 * 1000, 5_000),
+  maxAttempts: integer(1, 100, JOB_MAX_DELIVER),
   logLevel: z.preprocess(blankToUndefined, z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
 });
 

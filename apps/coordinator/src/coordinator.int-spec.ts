@@ -145,7 +145,7 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
     expect(scratchLeft()).toEqual([]);
   });
 
-  const headerOf = (job: BenchJob, attempt = 1, uploadId = `${job.jobId}.${attempt}.a`): UploadHeader => ({ jobId: job.jobId, sweepId: job.sweepId, agentId: job.agentId, attempt, uploadId });
+  const headerOf = (job: BenchJob, attempt = 1, uploadId = `${job.jobId}.${attempt}.a`): UploadHeader => ({ jobId: job.jobId, sweepId: job.sweepId, agentId: job.agentId, attempt, uploadId, leaseToken: '', resumeFromEvent: 0 });
   const latencies = Array.from({ length: 150 }, (_, i) => 5 + (i % 10) * 0.25);
 
   it('shows live progress while an upload is open, then commits the result once', async () => {
@@ -323,7 +323,7 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
     const { status: code, body } = await getJson<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } }>('/openapi.json');
     expect(code).toBe(200);
     expect(body.openapi).toMatch(/^3\./);
-    expect(Object.keys(body.paths).sort()).toEqual(['/agents', '/healthz', '/metrics', '/sweeps', '/sweeps/{id}', '/sweeps/{id}/jobs/{jobId}/samples']);
+    expect(Object.keys(body.paths).sort()).toEqual(['/agents', '/healthz', '/metrics', '/sweeps', '/sweeps/{id}', '/sweeps/{id}/cancel', '/sweeps/{id}/jobs/{jobId}/samples']);
     expect(Object.keys(body.paths['/sweeps']!).sort()).toEqual(['get', 'post']);
     const post201 = (body.paths['/sweeps']!.post as { responses: Record<string, unknown> }).responses;
     expect(Object.keys(post201)).toEqual(expect.arrayContaining(['201', '400', '422']));

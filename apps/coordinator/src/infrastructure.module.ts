@@ -8,7 +8,8 @@ import { NatsConnectionState } from './common/nats-state';
 import { COORDINATOR_CONFIG, FARM_STORE } from './common/tokens';
 import { FARM_METRICS } from './metrics/metrics.service';
 import { SQLITE_DATABASE } from './storage/storage.tokens';
-import { JetStreamJobBus, JobBus } from './sweeps/job-bus';
+import { SqliteLeaseRepository } from './storage/lease.repository';
+import { JetStreamJobBus, JobBus, RecordingJobBus } from './sweeps/job-bus';
 import { ModelStore, NatsModelStore } from './variants/model-store';
 import { ModelToolkit, OnnxModelToolkit } from './variants/model-toolkit';
 import { Workspace } from './variants/workspace';
@@ -55,7 +56,7 @@ export class InfrastructureModule {
       { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
       { provide: IdGenerator, useValue: overrides.ids ?? new RandomIdGenerator() },
       { provide: ModelToolkit, useValue: overrides.toolkit ?? new OnnxModelToolkit() },
-      { provide: JobBus, useValue: overrides.jobBus ?? new JetStreamJobBus(resources.farm.js) },
+      { provide: JobBus, useValue: new RecordingJobBus(overrides.jobBus ?? new JetStreamJobBus(resources.farm.js), new SqliteLeaseRepository(resources.db)) },
       { provide: ModelStore, useValue: overrides.modelStore ?? new NatsModelStore(resources.farm.models) },
       { provide: AgentRegistry, useValue: overrides.agentRegistry ?? new KvAgentRegistry(resources.farm.agents) },
     ];

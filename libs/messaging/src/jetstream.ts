@@ -52,7 +52,7 @@ export async function ensureFarmStore(nc: NatsConnection): Promise<FarmStore> {
  * the server hand an agent one job at a time; AckWait only covers a dead agent because a
  * live one sends `working()` while it runs.
  */
-export async function ensureAgentConsumer(jsm: JetStreamManager, agentId: string): Promise<void> {
+export async function ensureAgentConsumer(jsm: JetStreamManager, agentId: string, settings: { ackWaitMs?: number; maxDeliver?: number } = {}): Promise<void> {
   const name = agentConsumerName(agentId);
   const config = {
     durable_name: name,
@@ -60,8 +60,9 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, agentId: string
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     max_ack_pending: 1,
-    ack_wait: nanos(JOB_ACK_WAIT_MS),
-    max_deliver: JOB_MAX_DELIVER,
+    // Tests shorten AckWait to keep fault-injection runs short; production uses the reference.
+    ack_wait: nanos(settings.ackWaitMs ?? JOB_ACK_WAIT_MS),
+    max_deliver: settings.maxDeliver ?? JOB_MAX_DELIVER,
   };
   try {
     await jsm.consumers.info(JOB_STREAM, name);

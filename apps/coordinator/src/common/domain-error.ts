@@ -30,6 +30,12 @@ export enum DomainErrorCode {
   InvalidUpload = 'invalid_upload',
   /** NATS (job stream, object store or agent registry) could not be used. */
   MessagingUnavailable = 'messaging_unavailable',
+  /** An upload or renewal under a lease that is no longer the job's current one (superseded, cancelled). */
+  StaleLease = 'stale_lease',
+  /** The sweep or job is already finished and cannot be changed (e.g. cancelling a completed sweep). */
+  AlreadyFinished = 'already_finished',
+  /** A resumed upload does not start where the coordinator's copy ends; the agent asks UploadStatus again. */
+  ResumeMismatch = 'resume_mismatch',
 }
 
 /** Thrown by coordinator services when a request cannot be served; carries a code and, for bad input, the field. */

@@ -20,6 +20,9 @@ describe('domain error codes at the edges', () => {
     [DomainErrorCode.JobNotFound, 404, status.NOT_FOUND],
     [DomainErrorCode.ResultNotFound, 404, status.NOT_FOUND],
     [DomainErrorCode.MessagingUnavailable, 503, status.UNAVAILABLE],
+    [DomainErrorCode.StaleLease, 409, status.FAILED_PRECONDITION],
+    [DomainErrorCode.AlreadyFinished, 409, status.FAILED_PRECONDITION],
+    [DomainErrorCode.ResumeMismatch, 409, status.ABORTED],
   ])('%s -> HTTP %i, gRPC %i', (code, http, grpc) => {
     expect(httpStatusOf(code)).toBe(http);
     expect(grpcStatusOf(code)).toBe(grpc);

@@ -31,6 +31,10 @@ export function httpStatusOf(code: DomainErrorCode): number {
       return HttpStatus.NOT_FOUND;
     case DomainErrorCode.MessagingUnavailable:
       return HttpStatus.SERVICE_UNAVAILABLE;
+    case DomainErrorCode.StaleLease:
+    case DomainErrorCode.AlreadyFinished:
+    case DomainErrorCode.ResumeMismatch:
+      return HttpStatus.CONFLICT;
     default:
       return assertNever(code);
   }

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, status, type ServerErrorResponse, type ServerReadableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type ServerErrorResponse, type ServerReadableStream, type ServiceDefinition, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import { Logger } from '@nestjs/common';
 import { ResultsService as ResultsServiceDefinition, type ResultEvent, type ResultsServer, type UploadAck } from '@benchfarm/protocol';
 import { DomainError, DomainErrorCode, assertNever, errorMessage } from '../common/domain-error';
@@ -28,6 +28,11 @@ export function grpcStatusOf(code: DomainErrorCode): status {
       return status.NOT_FOUND;
     case DomainErrorCode.MessagingUnavailable:
       return status.UNAVAILABLE;
+    case DomainErrorCode.StaleLease:
+    case DomainErrorCode.AlreadyFinished:
+      return status.FAILED_PRECONDITION;
+    case DomainErrorCode.ResumeMismatch:
+      return status.ABORTED;
     default:
       return assertNever(code);
   }
@@ -93,8 +98,14 @@ export interface GrpcServerHandle {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Another service served beside Results (e.g. Leases). */
+export interface ExtraGrpcService {
+  readonly definition: ServiceDefinition;
+  readonly implementation: UntypedServiceImplementation;
+}
+
 /** Starts the gRPC server of the results service, with keepalive on and a 4 MB receive limit. */
-export async function startGrpcServer(service: ResultsService, host: string, port: number): Promise<GrpcServerHandle> {
+export async function startGrpcServer(service: ResultsService, host: string, port: number, extra: readonly ExtraGrpcService[] = []): Promise<GrpcServerHandle> {
   const server = new Server({
     'grpc.max_receive_message_length': GRPC_MAX_RECEIVE_MESSAGE_BYTES,
     // Long uploads: ping idle connections so a dead agent's stream is noticed, and let
@@ -105,6 +116,7 @@ export async function startGrpcServer(service: ResultsService, host: string, por
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
   server.addService(ResultsServiceDefinition, resultsServer(service));
+  for (const { definition, implementation } of extra) server.addService(definition, implementation);
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${hostPart}:${port}`, ServerCredentials.createInsecure(), (err, actual) => (err ? reject(err) : resolve(actual)));

@@ -5,7 +5,9 @@ import { Clock } from '../common/clock';
 import { DomainError, DomainErrorCode, assertNever } from '../common/domain-error';
 import { IdGenerator } from '../common/ids';
 import { MetricsService } from '../metrics/metrics.service';
+import { LeaseRepository } from '../storage/lease.repository';
 import { ResultRepository } from '../storage/result.repository';
+import { UploadParking } from './upload-parking';
 import { ProgressTracker } from './progress-tracker';
 import { UploadAccumulator, type CompletedUpload } from './upload-accumulator';
 import type { JobContext } from '../storage/records';
@@ -25,11 +27,13 @@ export function isFinalAttempt(attempt: number, retryable: boolean, maxDeliver =
 
 /** One result upload in progress: fed the stream's events, then finished once the stream ends. */
 export class UploadSession {
-  private readonly accumulator = new UploadAccumulator();
+  private accumulator = new UploadAccumulator();
   private job: JobContext | undefined;
   private settled = false;
 
   constructor(
+    private readonly leases: LeaseRepository,
+    private readonly parking: UploadParking,
     private readonly results: ResultRepository,
     private readonly progress: ProgressTracker,
     private readonly metrics: MetricsService,
@@ -45,6 +49,7 @@ export class UploadSession {
    */
   accept(event: ResultEvent): void {
     try {
+      if (this.accumulator.uploadHeader === undefined && (event.header?.resumeFromEvent ?? 0) > 0) this.resume(event);
       for (const live of this.accumulator.add(event)) {
         switch (live.kind) {
           case 'first':
@@ -73,7 +78,11 @@ export class UploadSession {
       // finish() succeeds only after a first event, which set the job (or threw).
       const job = this.job;
       if (!job) throw new DomainError(DomainErrorCode.InvalidUpload, 'the upload has no events');
+      // Checked again right before the write: the lease may have been superseded or cancelled
+      // while the stream was open. Both calls are synchronous, so nothing runs in between.
+      this.checkLease(job.id, upload.header.leaseToken);
       const ack = upload.kind === 'summary' ? this.commit(job, upload) : this.recordError(job, upload);
+      if (upload.header.leaseToken !== '') this.leases.release(upload.header.leaseToken, this.clock.nowMs());
       this.settle();
       return ack;
     } catch (err) {
@@ -82,9 +91,33 @@ export class UploadSession {
     }
   }
 
-  /** The stream broke before it ended: nothing is committed; the agent will upload again. */
+  /**
+   * The stream broke before it ended: nothing is committed. What arrived is kept for a while
+   * under the upload id, so the agent can resume after the last event received.
+   */
   abort(): void {
+    const header = this.accumulator.uploadHeader;
+    if (!this.settled && header && this.job && !this.accumulator.complete) this.parking.park(header.uploadId, { accumulator: this.accumulator, job: this.job });
     this.settle();
+  }
+
+  private resume(event: ResultEvent): void {
+    const header = event.header;
+    if (!header) return;
+    const parked = this.parking.take(header.uploadId);
+    const held = parked?.accumulator.eventCount ?? 0;
+    if (!parked || held !== header.resumeFromEvent) {
+      if (parked) this.parking.park(header.uploadId, parked);
+      throw new DomainError(DomainErrorCode.ResumeMismatch, `header.resume_from_event is ${header.resumeFromEvent} but the coordinator holds ${held} events of upload ${header.uploadId}; ask UploadStatus and resume from there`);
+    }
+    this.accumulator = parked.accumulator;
+    this.job = parked.job;
+    this.checkLease(parked.job.id, header.leaseToken);
+  }
+
+  private checkLease(jobId: string, token: string): void {
+    const check = this.leases.check(jobId, token);
+    if (!check.ok) throw new DomainError(DomainErrorCode.StaleLease, `result refused: ${check.reason}`, { field: 'header.lease_token' });
   }
 
   private reject(): void {
@@ -103,6 +136,7 @@ export class UploadSession {
     if (!job) throw new DomainError(DomainErrorCode.InvalidUpload, `job ${header.jobId} does not exist`);
     if (job.sweepId !== header.sweepId) throw new DomainError(DomainErrorCode.InvalidUpload, `job ${header.jobId} belongs to sweep ${job.sweepId}, not ${header.sweepId}`);
     if (job.agentId !== header.agentId) throw new DomainError(DomainErrorCode.InvalidUpload, `job ${header.jobId} is assigned to agent ${job.agentId}, not ${header.agentId}`);
+    this.checkLease(job.id, header.leaseToken);
     return job;
   }
 
@@ -173,6 +207,8 @@ export class ResultsService {
   private readonly log = new Logger('ResultsService');
 
   constructor(
+    @Inject(LeaseRepository) private readonly leases: LeaseRepository,
+    @Inject(UploadParking) private readonly parking: UploadParking,
     @Inject(ResultRepository) private readonly results: ResultRepository,
     @Inject(ProgressTracker) private readonly progress: ProgressTracker,
     @Inject(MetricsService) private readonly metrics: MetricsService,
@@ -182,7 +218,13 @@ export class ResultsService {
 
   /** Starts ingesting one upload stream. */
   openUpload(): UploadSession {
-    return new UploadSession(this.results, this.progress, this.metrics, this.clock, this.ids, this.log);
+    return new UploadSession(this.leases, this.parking, this.results, this.progress, this.metrics, this.clock, this.ids, this.log);
+  }
+
+  /** How many events of an upload the coordinator holds, and whether it was committed. */
+  uploadStatus(jobId: string, uploadId: string): { eventsReceived: number; committed: boolean } {
+    const committed = this.results.getJobContext(jobId)?.hasResult === true && this.results.resultUploadId(jobId) === uploadId;
+    return { eventsReceived: committed ? 0 : this.parking.heldEvents(uploadId), committed };
   }
 
   /**

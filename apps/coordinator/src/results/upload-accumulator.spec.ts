@@ -4,7 +4,7 @@ import { DomainError, DomainErrorCode } from '../common/domain-error';
 import { syntheticUpload } from '../testing/grpc-upload';
 import { UploadAccumulator } from './upload-accumulator';
 
-const header: UploadHeader = { jobId: 'job_1', sweepId: 'sweep_1', agentId: 'a1', attempt: 1, uploadId: 'u1' };
+const header: UploadHeader = { jobId: 'job_1', sweepId: 'sweep_1', agentId: 'a1', attempt: 1, uploadId: 'u1', leaseToken: '', resumeFromEvent: 0 };
 const samples = [3, 1, 2, 5, 4];
 
 function run(events: ResultEvent[], maxSamples?: number) {

@@ -41,6 +41,16 @@ export class UploadAccumulator {
     return this.header;
   }
 
+  /** How many events were accepted so far (where a resumed stream continues). */
+  get eventCount(): number {
+    return this.events;
+  }
+
+  /** Whether the upload's summary or error arrived. */
+  get complete(): boolean {
+    return this.terminal !== undefined;
+  }
+
   /** Checks and keeps one event. */
   add(message: ResultEvent): LiveEvent[] {
     const index = this.events++;

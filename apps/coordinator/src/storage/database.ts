@@ -103,6 +103,35 @@ const MIGRATIONS: readonly string[] = [
     latency_ms_f64le BLOB NOT NULL
   ) STRICT;
   `,
+  // Per-attempt leases (lease.repository.ts), the BenchJob last published for each job (so a
+  // job can be reassigned or deleted from the stream), and cancellation marks.
+  `
+  CREATE TABLE job_leases (
+    token TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    agent_id TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('active', 'released', 'expired', 'superseded', 'cancelled')),
+    issued_at_ms INTEGER NOT NULL,
+    renewed_at_ms INTEGER NOT NULL,
+    ended_at_ms INTEGER
+  ) STRICT;
+  CREATE INDEX job_leases_job ON job_leases (job_id, attempt);
+  CREATE INDEX job_leases_state ON job_leases (state, renewed_at_ms);
+
+  CREATE TABLE job_messages (
+    job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    agent_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    stream_seq INTEGER,
+    publications INTEGER NOT NULL DEFAULT 1,
+    updated_at_ms INTEGER NOT NULL
+  ) STRICT;
+
+  ALTER TABLE jobs ADD COLUMN lease_token TEXT;
+  ALTER TABLE jobs ADD COLUMN cancelled_at_ms INTEGER;
+  ALTER TABLE sweeps ADD COLUMN cancelled_at_ms INTEGER;
+  `,
 ];
 
 /** Thrown when the database file cannot be opened or migrated. */

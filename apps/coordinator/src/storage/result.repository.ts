@@ -25,6 +25,8 @@ export abstract class ResultRepository {
   abstract recordAttemptError(error: AttemptError): AttemptErrorOutcome;
   /** The raw latencies of the job's result, or undefined when it has none. */
   abstract getSamples(jobId: string): number[] | undefined;
+  /** The upload id of the job's stored result, or undefined when it has none. */
+  abstract resultUploadId(jobId: string): string | undefined;
   /** Every stored result as metric input, oldest commit first (so the last of a series is its latest). */
   abstract resultsForMetrics(): SeriesResult[];
 }
@@ -163,6 +165,10 @@ export class SqliteResultRepository extends ResultRepository {
       this.refreshSweepState(job.sweep_id, error.nowMs);
       return { jobFinal: error.final, jobState };
     })();
+  }
+
+  resultUploadId(jobId: string): string | undefined {
+    return (this.db.prepare('SELECT upload_id FROM results WHERE job_id = ?').get(jobId) as { upload_id: string } | undefined)?.upload_id;
   }
 
   getSamples(jobId: string): number[] | undefined {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LeaseRepository, SqliteLeaseRepository } from './lease.repository';
 import { ResultRepository, SqliteResultRepository } from './result.repository';
 import { SqliteSweepRepository, SweepRepository } from './sweep.repository';
 
@@ -7,7 +8,8 @@ import { SqliteSweepRepository, SweepRepository } from './sweep.repository';
   providers: [
     { provide: SweepRepository, useClass: SqliteSweepRepository },
     { provide: ResultRepository, useClass: SqliteResultRepository },
+    { provide: LeaseRepository, useClass: SqliteLeaseRepository },
   ],
-  exports: [SweepRepository, ResultRepository],
+  exports: [SweepRepository, ResultRepository, LeaseRepository],
 })
 export class StorageModule {}

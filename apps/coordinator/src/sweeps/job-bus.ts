@@ -2,11 +2,37 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { jobSubject } from '@benchfarm/messaging';
 import { BenchJob } from '@benchfarm/protocol';
 import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
+import type { LeaseRepository } from '../storage/lease.repository';
 
 /** Where jobs are published for agents. */
 export abstract class JobBus {
-  /** Publishes a job to its agent and waits for the server to store it; `duplicate` when it already had. */
-  abstract publish(job: BenchJob): Promise<{ duplicate: boolean }>;
+  /**
+   * Publishes a job to its agent and waits for the server to store it; `duplicate` when it
+   * already had. `msgId` (default: the job id) names the publication for deduplication; a
+   * reassignment uses a new one. `seq` is where the stream stored it, when known.
+   */
+  abstract publish(job: BenchJob, options?: { msgId?: string }): Promise<{ duplicate: boolean; seq?: number }>;
+}
+
+/**
+ * A {@link JobBus} that remembers every job it published (payload and stream sequence) in
+ * the lease store, so that a job can later be reassigned to another agent or deleted from
+ * the stream when its sweep is cancelled.
+ */
+export class RecordingJobBus extends JobBus {
+  constructor(
+    private readonly inner: JobBus,
+    private readonly ledger: Pick<LeaseRepository, 'recordPublished'>,
+    private readonly nowMs: () => number = Date.now,
+  ) {
+    super();
+  }
+
+  async publish(job: BenchJob, options: { msgId?: string } = {}): Promise<{ duplicate: boolean; seq?: number }> {
+    const outcome = await this.inner.publish(job, options);
+    this.ledger.recordPublished({ jobId: job.jobId, agentId: job.agentId, payload: BenchJob.encode(job).finish(), streamSeq: outcome.seq, nowMs: this.nowMs() });
+    return outcome;
+  }
 }
 
 /** {@link JobBus} on the JetStream job stream: `bench.jobs.<agentId>`, `Nats-Msg-Id` = job id. */
@@ -15,10 +41,10 @@ export class JetStreamJobBus extends JobBus {
     super();
   }
 
-  async publish(job: BenchJob): Promise<{ duplicate: boolean }> {
+  async publish(job: BenchJob, options: { msgId?: string } = {}): Promise<{ duplicate: boolean; seq?: number }> {
     try {
-      const ack = await this.js.publish(jobSubject(job.agentId), BenchJob.encode(job).finish(), { msgID: job.jobId });
-      return { duplicate: ack.duplicate };
+      const ack = await this.js.publish(jobSubject(job.agentId), BenchJob.encode(job).finish(), { msgID: options.msgId ?? job.jobId });
+      return { duplicate: ack.duplicate, seq: ack.seq };
     } catch (err) {
       throw new DomainError(DomainErrorCode.MessagingUnavailable, `cannot publish job ${job.jobId} to agent ${job.agentId}: ${errorMessage(err)}`, { cause: err });
     }

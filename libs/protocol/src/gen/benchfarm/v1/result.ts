@@ -19,7 +19,6 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Unmeasured } from "./common";
-import { HostFacts, SuiteReport } from "./suite";
 
 export enum PercentileStatus {
   PERCENTILE_STATUS_UNSPECIFIED = 0,
@@ -179,6 +178,13 @@ export interface UploadHeader {
   attempt: number;
   /** chosen by the agent; names the result it uploads */
   uploadId: string;
+  /** The attempt's lease (lease.proto); a result under a stale lease is refused. */
+  leaseToken: string;
+  /**
+   * Index of the first event of this stream within the upload: 0 for a fresh stream, the
+   * coordinator's events_received when the agent resumes a broken upload.
+   */
+  resumeFromEvent: number;
 }
 
 export interface Started {
@@ -228,8 +234,6 @@ export interface Manifest {
   cpuModel: string;
   nodeVersion: string;
   graphOptimizationLevel: string;
-  /** suite.proto (issue 4) */
-  host?: HostFacts | undefined;
 }
 
 export interface Summary {
@@ -258,8 +262,6 @@ export interface Summary {
   stopReason: string;
   manifest: Manifest | undefined;
   unmeasured: Unmeasured[];
-  /** scenario results, statistics, comparison, profile (suite.proto, issue 4) */
-  report?: SuiteReport | undefined;
 }
 
 export interface RunError {
@@ -292,7 +294,7 @@ export interface UploadAck {
 }
 
 function createBaseUploadHeader(): UploadHeader {
-  return { jobId: "", sweepId: "", agentId: "", attempt: 0, uploadId: "" };
+  return { jobId: "", sweepId: "", agentId: "", attempt: 0, uploadId: "", leaseToken: "", resumeFromEvent: 0 };
 }
 
 export const UploadHeader: MessageFns<UploadHeader> = {
@@ -311,6 +313,12 @@ export const UploadHeader: MessageFns<UploadHeader> = {
     }
     if (message.uploadId !== "") {
       writer.uint32(42).string(message.uploadId);
+    }
+    if (message.leaseToken !== "") {
+      writer.uint32(642).string(message.leaseToken);
+    }
+    if (message.resumeFromEvent !== 0) {
+      writer.uint32(648).uint32(message.resumeFromEvent);
     }
     return writer;
   },
@@ -368,6 +376,22 @@ export const UploadHeader: MessageFns<UploadHeader> = {
             message.uploadId = reader.string();
             continue;
           }
+          case 80: {
+            if (tag !== 642) {
+              break;
+            }
+
+            message.leaseToken = reader.string();
+            continue;
+          }
+          case 81: {
+            if (tag !== 648) {
+              break;
+            }
+
+            message.resumeFromEvent = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -403,6 +427,16 @@ export const UploadHeader: MessageFns<UploadHeader> = {
         : isSet(object.upload_id)
         ? globalThis.String(object.upload_id)
         : "",
+      leaseToken: isSet(object.leaseToken)
+        ? globalThis.String(object.leaseToken)
+        : isSet(object.lease_token)
+        ? globalThis.String(object.lease_token)
+        : "",
+      resumeFromEvent: isSet(object.resumeFromEvent)
+        ? globalThis.Number(object.resumeFromEvent)
+        : isSet(object.resume_from_event)
+        ? globalThis.Number(object.resume_from_event)
+        : 0,
     };
   },
 
@@ -423,6 +457,12 @@ export const UploadHeader: MessageFns<UploadHeader> = {
     if (message.uploadId !== "") {
       obj.uploadId = message.uploadId;
     }
+    if (message.leaseToken !== "") {
+      obj.leaseToken = message.leaseToken;
+    }
+    if (message.resumeFromEvent !== 0) {
+      obj.resumeFromEvent = Math.round(message.resumeFromEvent);
+    }
     return obj;
   },
 
@@ -436,6 +476,8 @@ export const UploadHeader: MessageFns<UploadHeader> = {
     message.agentId = object.agentId ?? "";
     message.attempt = object.attempt ?? 0;
     message.uploadId = object.uploadId ?? "";
+    message.leaseToken = object.leaseToken ?? "";
+    message.resumeFromEvent = object.resumeFromEvent ?? 0;
     return message;
   },
 };
@@ -906,7 +948,6 @@ function createBaseManifest(): Manifest {
     cpuModel: "",
     nodeVersion: "",
     graphOptimizationLevel: "",
-    host: undefined,
   };
 }
 
@@ -953,9 +994,6 @@ export const Manifest: MessageFns<Manifest> = {
     }
     if (message.graphOptimizationLevel !== "") {
       writer.uint32(114).string(message.graphOptimizationLevel);
-    }
-    if (message.host !== undefined) {
-      HostFacts.encode(message.host, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -1085,14 +1123,6 @@ export const Manifest: MessageFns<Manifest> = {
             message.graphOptimizationLevel = reader.string();
             continue;
           }
-          case 40: {
-            if (tag !== 322) {
-              break;
-            }
-
-            message.host = HostFacts.decode(reader, reader.uint32());
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1165,7 +1195,6 @@ export const Manifest: MessageFns<Manifest> = {
         : isSet(object.graph_optimization_level)
         ? globalThis.String(object.graph_optimization_level)
         : "",
-      host: isSet(object.host) ? HostFacts.fromJSON(object.host) : undefined,
     };
   },
 
@@ -1213,9 +1242,6 @@ export const Manifest: MessageFns<Manifest> = {
     if (message.graphOptimizationLevel !== "") {
       obj.graphOptimizationLevel = message.graphOptimizationLevel;
     }
-    if (message.host !== undefined) {
-      obj.host = HostFacts.toJSON(message.host);
-    }
     return obj;
   },
 
@@ -1238,7 +1264,6 @@ export const Manifest: MessageFns<Manifest> = {
     message.cpuModel = object.cpuModel ?? "";
     message.nodeVersion = object.nodeVersion ?? "";
     message.graphOptimizationLevel = object.graphOptimizationLevel ?? "";
-    message.host = (object.host !== undefined && object.host !== null) ? HostFacts.fromPartial(object.host) : undefined;
     return message;
   },
 };
@@ -1264,7 +1289,6 @@ function createBaseSummary(): Summary {
     stopReason: "",
     manifest: undefined,
     unmeasured: [],
-    report: undefined,
   };
 }
 
@@ -1326,9 +1350,6 @@ export const Summary: MessageFns<Summary> = {
     }
     for (const v of message.unmeasured) {
       Unmeasured.encode(v!, writer.uint32(154).fork()).join();
-    }
-    if (message.report !== undefined) {
-      SuiteReport.encode(message.report, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -1498,14 +1519,6 @@ export const Summary: MessageFns<Summary> = {
             message.unmeasured.push(Unmeasured.decode(reader, reader.uint32()));
             continue;
           }
-          case 40: {
-            if (tag !== 322) {
-              break;
-            }
-
-            message.report = SuiteReport.decode(reader, reader.uint32());
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1603,7 +1616,6 @@ export const Summary: MessageFns<Summary> = {
       unmeasured: globalThis.Array.isArray(object?.unmeasured)
         ? object.unmeasured.map((e: any) => Unmeasured.fromJSON(e))
         : [],
-      report: isSet(object.report) ? SuiteReport.fromJSON(object.report) : undefined,
     };
   },
 
@@ -1666,9 +1678,6 @@ export const Summary: MessageFns<Summary> = {
     if (message.unmeasured?.length) {
       obj.unmeasured = message.unmeasured.map((e) => Unmeasured.toJSON(e));
     }
-    if (message.report !== undefined) {
-      obj.report = SuiteReport.toJSON(message.report);
-    }
     return obj;
   },
 
@@ -1698,9 +1707,6 @@ export const Summary: MessageFns<Summary> = {
       ? Manifest.fromPartial(object.manifest)
       : undefined;
     message.unmeasured = object.unmeasured?.map((e) => Unmeasured.fromPartial(e)) || [];
-    message.report = (object.report !== undefined && object.report !== null)
-      ? SuiteReport.fromPartial(object.report)
-      : undefined;
     return message;
   },
 };

@@ -1,0 +1,76 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { LeaseDecision, LeaseStatus, type AcquireLeaseRequest, type AcquireLeaseResponse, type LeasesClient, type RenewLeaseResponse, type UploadStatusResponse } from '@benchfarm/protocol';
+
+/** Thrown when the coordinator could not be asked for a lease before the deadline. */
+export class LeaseUnavailableError extends Error {
+  override name = 'LeaseUnavailableError';
+}
+
+/** Deadline of one lease call. */
+const CALL_DEADLINE_MS = 5_000;
+
+function unary<Req, Res>(call: (req: Req, meta: never, options: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown, request: Req): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    call(request, undefined as never, { deadline: new Date(Date.now() + CALL_DEADLINE_MS) }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/** The lease one attempt runs under. */
+export class JobLease {
+  constructor(
+    readonly jobId: string,
+    readonly agentId: string,
+    readonly token: string,
+    readonly attempt: number,
+  ) {}
+
+  /** Renews the lease; resolves with why it is lost (cancelled, superseded, unknown), or undefined while it holds. */
+  async renew(client: LeasesClient): Promise<string | undefined> {
+    const res = await unary<{ jobId: string; agentId: string; leaseToken: string }, RenewLeaseResponse>(client.renew.bind(client) as never, { jobId: this.jobId, agentId: this.agentId, leaseToken: this.token });
+    return res.status === LeaseStatus.LEASE_STATUS_ACTIVE ? undefined : `lease ${LeaseStatus[res.status]}: ${res.reason}`;
+  }
+
+  /** How many events of the upload the coordinator holds (0 when none, or when it cannot say). */
+  async heldEvents(client: LeasesClient, uploadId: string): Promise<number> {
+    const res = await unary<{ jobId: string; uploadId: string; leaseToken: string }, UploadStatusResponse>(client.uploadStatus.bind(client) as never, { jobId: this.jobId, uploadId, leaseToken: this.token });
+    return res.committed ? 0 : res.eventsReceived;
+  }
+}
+
+/** A lease, or the reason the job message is to be dropped. */
+export type LeaseOutcome = { kind: 'granted'; lease: JobLease } | { kind: 'drop'; reason: string };
+
+/**
+ * Asks for a lease, retrying while the coordinator is unreachable (restarting) until
+ * `timeoutMs`. Thrown: {@link LeaseUnavailableError} after the deadline, on abort, or when
+ * the coordinator refuses the request itself.
+ */
+export async function acquireLease(client: LeasesClient, request: AcquireLeaseRequest, timeoutMs: number, signal: AbortSignal): Promise<LeaseOutcome> {
+  const deadline = Date.now() + timeoutMs;
+  let backoffMs = 200;
+  for (;;) {
+    let res: AcquireLeaseResponse;
+    try {
+      res = await unary<AcquireLeaseRequest, AcquireLeaseResponse>(client.acquire.bind(client) as never, request);
+    } catch (err) {
+      const code = (err as Partial<ServiceError>).code;
+      const retryable = code === status.UNAVAILABLE || code === status.DEADLINE_EXCEEDED || code === status.INTERNAL || code === status.UNKNOWN;
+      if (!retryable || signal.aborted || Date.now() + backoffMs > deadline) {
+        throw new LeaseUnavailableError(`no lease for job ${request.jobId}: ${(err as Error).message}`, { cause: err });
+      }
+      await sleep(backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 2_000);
+      continue;
+    }
+    switch (res.decision) {
+      case LeaseDecision.LEASE_DECISION_GRANTED:
+        return { kind: 'granted', lease: new JobLease(request.jobId, request.agentId, res.leaseToken, res.attempt) };
+      case LeaseDecision.LEASE_DECISION_FINISHED:
+      case LeaseDecision.LEASE_DECISION_NOT_YOURS:
+        return { kind: 'drop', reason: `${LeaseDecision[res.decision]}: ${res.reason}` };
+      default:
+        throw new LeaseUnavailableError(`no lease for job ${request.jobId}: the coordinator answered decision ${res.decision}`);
+    }
+  }
+}

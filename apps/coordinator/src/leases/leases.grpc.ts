@@ -1,0 +1,69 @@
+import { status, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { Logger } from '@nestjs/common';
+import {
+  LeaseDecision,
+  LeaseStatus,
+  type AcquireLeaseRequest,
+  type AcquireLeaseResponse,
+  type LeasesServer,
+  type RenewLeaseRequest,
+  type RenewLeaseResponse,
+  type UploadStatusRequest,
+  type UploadStatusResponse,
+} from '@benchfarm/protocol';
+import { DomainError, errorMessage } from '../common/domain-error';
+import { grpcStatusOf } from '../results/results.grpc';
+import type { ResultsService } from '../results/results.service';
+import type { LeaseService } from './lease.service';
+
+function answer<T>(callback: sendUnaryData<T>, log: Logger, work: () => T): void {
+  let value: T;
+  try {
+    value = work();
+  } catch (err) {
+    if (err instanceof DomainError) callback({ code: grpcStatusOf(err.code), details: err.message, name: err.name, message: err.message });
+    else {
+      log.error(`lease call failed: ${errorMessage(err)}`);
+      callback({ code: status.INTERNAL, details: `internal error: ${errorMessage(err)}`, name: 'InternalError', message: errorMessage(err) });
+    }
+    return;
+  }
+  callback(null, value);
+}
+
+/** The `benchfarm.v1.Leases` handlers: acquire and renew per-attempt leases, and report upload progress. */
+export function leasesServer(leases: LeaseService, results: ResultsService, log = new Logger('LeasesGrpc')): LeasesServer {
+  return {
+    acquire(call: ServerUnaryCall<AcquireLeaseRequest, AcquireLeaseResponse>, callback: sendUnaryData<AcquireLeaseResponse>): void {
+      answer(callback, log, () => {
+        const grant = leases.acquire(call.request);
+        switch (grant.decision) {
+          case 'granted':
+            return { decision: LeaseDecision.LEASE_DECISION_GRANTED, leaseToken: grant.token, attempt: grant.attempt, reason: '', leaseTtlMs: leases.leaseTtlMs };
+          case 'finished':
+            return { decision: LeaseDecision.LEASE_DECISION_FINISHED, leaseToken: '', attempt: 0, reason: grant.reason, leaseTtlMs: leases.leaseTtlMs };
+          case 'not_yours':
+            return { decision: LeaseDecision.LEASE_DECISION_NOT_YOURS, leaseToken: '', attempt: 0, reason: grant.reason, leaseTtlMs: leases.leaseTtlMs };
+        }
+      });
+    },
+    renew(call: ServerUnaryCall<RenewLeaseRequest, RenewLeaseResponse>, callback: sendUnaryData<RenewLeaseResponse>): void {
+      answer(callback, log, () => {
+        const renewal = leases.renew(call.request);
+        switch (renewal.status) {
+          case 'active':
+            return { status: LeaseStatus.LEASE_STATUS_ACTIVE, reason: '' };
+          case 'cancelled':
+            return { status: LeaseStatus.LEASE_STATUS_CANCELLED, reason: renewal.reason };
+          case 'superseded':
+            return { status: LeaseStatus.LEASE_STATUS_SUPERSEDED, reason: renewal.reason };
+          case 'unknown':
+            return { status: LeaseStatus.LEASE_STATUS_UNKNOWN, reason: renewal.reason };
+        }
+      });
+    },
+    uploadStatus(call: ServerUnaryCall<UploadStatusRequest, UploadStatusResponse>, callback: sendUnaryData<UploadStatusResponse>): void {
+      answer(callback, log, () => results.uploadStatus(call.request.jobId, call.request.uploadId));
+    },
+  };
+}
