@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Unmeasured } from "./common";
+import { HostFacts, SuiteReport } from "./suite";
 
 export enum PercentileStatus {
   PERCENTILE_STATUS_UNSPECIFIED = 0,
@@ -234,6 +235,8 @@ export interface Manifest {
   cpuModel: string;
   nodeVersion: string;
   graphOptimizationLevel: string;
+  /** suite.proto (issue 4) */
+  host?: HostFacts | undefined;
 }
 
 export interface Summary {
@@ -262,6 +265,8 @@ export interface Summary {
   stopReason: string;
   manifest: Manifest | undefined;
   unmeasured: Unmeasured[];
+  /** scenario results, statistics, comparison, profile (suite.proto, issue 4) */
+  report?: SuiteReport | undefined;
 }
 
 export interface RunError {
@@ -948,6 +953,7 @@ function createBaseManifest(): Manifest {
     cpuModel: "",
     nodeVersion: "",
     graphOptimizationLevel: "",
+    host: undefined,
   };
 }
 
@@ -994,6 +1000,9 @@ export const Manifest: MessageFns<Manifest> = {
     }
     if (message.graphOptimizationLevel !== "") {
       writer.uint32(114).string(message.graphOptimizationLevel);
+    }
+    if (message.host !== undefined) {
+      HostFacts.encode(message.host, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -1123,6 +1132,14 @@ export const Manifest: MessageFns<Manifest> = {
             message.graphOptimizationLevel = reader.string();
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.host = HostFacts.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1195,6 +1212,7 @@ export const Manifest: MessageFns<Manifest> = {
         : isSet(object.graph_optimization_level)
         ? globalThis.String(object.graph_optimization_level)
         : "",
+      host: isSet(object.host) ? HostFacts.fromJSON(object.host) : undefined,
     };
   },
 
@@ -1242,6 +1260,9 @@ export const Manifest: MessageFns<Manifest> = {
     if (message.graphOptimizationLevel !== "") {
       obj.graphOptimizationLevel = message.graphOptimizationLevel;
     }
+    if (message.host !== undefined) {
+      obj.host = HostFacts.toJSON(message.host);
+    }
     return obj;
   },
 
@@ -1264,6 +1285,7 @@ export const Manifest: MessageFns<Manifest> = {
     message.cpuModel = object.cpuModel ?? "";
     message.nodeVersion = object.nodeVersion ?? "";
     message.graphOptimizationLevel = object.graphOptimizationLevel ?? "";
+    message.host = (object.host !== undefined && object.host !== null) ? HostFacts.fromPartial(object.host) : undefined;
     return message;
   },
 };
@@ -1289,6 +1311,7 @@ function createBaseSummary(): Summary {
     stopReason: "",
     manifest: undefined,
     unmeasured: [],
+    report: undefined,
   };
 }
 
@@ -1350,6 +1373,9 @@ export const Summary: MessageFns<Summary> = {
     }
     for (const v of message.unmeasured) {
       Unmeasured.encode(v!, writer.uint32(154).fork()).join();
+    }
+    if (message.report !== undefined) {
+      SuiteReport.encode(message.report, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -1519,6 +1545,14 @@ export const Summary: MessageFns<Summary> = {
             message.unmeasured.push(Unmeasured.decode(reader, reader.uint32()));
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.report = SuiteReport.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1616,6 +1650,7 @@ export const Summary: MessageFns<Summary> = {
       unmeasured: globalThis.Array.isArray(object?.unmeasured)
         ? object.unmeasured.map((e: any) => Unmeasured.fromJSON(e))
         : [],
+      report: isSet(object.report) ? SuiteReport.fromJSON(object.report) : undefined,
     };
   },
 
@@ -1678,6 +1713,9 @@ export const Summary: MessageFns<Summary> = {
     if (message.unmeasured?.length) {
       obj.unmeasured = message.unmeasured.map((e) => Unmeasured.toJSON(e));
     }
+    if (message.report !== undefined) {
+      obj.report = SuiteReport.toJSON(message.report);
+    }
     return obj;
   },
 
@@ -1707,6 +1745,9 @@ export const Summary: MessageFns<Summary> = {
       ? Manifest.fromPartial(object.manifest)
       : undefined;
     message.unmeasured = object.unmeasured?.map((e) => Unmeasured.fromPartial(e)) || [];
+    message.report = (object.report !== undefined && object.report !== null)
+      ? SuiteReport.fromPartial(object.report)
+      : undefined;
     return message;
   },
 };
