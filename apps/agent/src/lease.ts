@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { LeaseDecision, LeaseStatus, type AcquireLeaseRequest, type AcquireLeaseResponse, type LeasesClient, type RenewLeaseResponse, type UploadStatusResponse } from '@benchfarm/protocol';
 
 /** Thrown when the coordinator could not be asked for a lease before the deadline. */
@@ -10,9 +10,9 @@ export class LeaseUnavailableError extends Error {
 /** Deadline of one lease call. */
 const CALL_DEADLINE_MS = 5_000;
 
-function unary<Req, Res>(call: (req: Req, meta: never, options: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown, request: Req): Promise<Res> {
+function unary<Req, Res>(call: (req: Req, meta: Metadata, options: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown, request: Req): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
-    call(request, undefined as never, { deadline: new Date(Date.now() + CALL_DEADLINE_MS) }, (err, res) => (err ? reject(err) : resolve(res)));
+    call(request, new Metadata(), { deadline: new Date(Date.now() + CALL_DEADLINE_MS) }, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 
