@@ -67,3 +67,15 @@ export class VariantPassError extends Error {
     super(`variant ${variant}: ${message}`, options);
   }
 }
+
+/** Thrown when the parameter of a variant name (`prune-l1:<ratio>`, `int8-static:<options>`) is invalid; the message names it and says what is accepted. */
+export class VariantParamError extends Error {
+  override name = 'VariantParamError';
+  constructor(
+    readonly variant: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`variant ${variant}: ${message}`, options);
+  }
+}

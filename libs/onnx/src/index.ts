@@ -34,3 +34,43 @@ export {
   type DeriveOptions,
 } from './variants';
 export { prepareDefaultModel, defaultModelSourcePath, paddleOcrModelPath, DEFAULT_MODEL_PACKAGE, DEFAULT_MODEL_SOURCE_SHA256, DEFAULT_MODEL_SIZE_PX, DefaultModelSourceError, type DefaultModel } from './default-model';
+export { type FloatTensor, type Feeds, type RunOptions, runModel, captureActivations, inferShapesByRunning, zeroFeeds } from './activations';
+export { analyseModel, nodeCosts, type ModelAnalysis, type NodeCost } from './model-analysis';
+export { upgradeOpset } from './opset';
+export { roundHalfEven, computeScaleZp, quantizeValue, quantizeWeightsPerChannel, quantizeBias, percentileRange, entropyRange, accumulateHistogram, HISTOGRAM_BINS, quantRange, type QuantType, type ScaleZp, type TensorStats } from './quant-math';
+export { quantizeStatic, headNodes, DEFAULT_STATIC_OPTIONS, type StaticQuantOptions, type CalibrationMethod, type StaticQuantResult } from './quantize-static';
+export { quantizeDynamic } from './quantize-dynamic';
+export { convertToFloat16, clipToFloat16Range, FP16_BLOCK_LIST, FP16_MAX, FP16_MIN_POSITIVE, type Fp16Options } from './fp16';
+export { pruneMagnitude, pruneChannels, zeroShare, type MagnitudeOptions } from './prune';
+export { foldBatchNorm } from './fold-bn';
+export {
+  PREPROCESS_PRESETS,
+  CalibrationDataError,
+  parsePreprocessConfig,
+  decodeJpeg,
+  imageToTensor,
+  listImages,
+  loadImageFeeds,
+  splitCalibrationEvaluation,
+  type PreprocessConfig,
+  type RgbImage,
+} from './preprocess';
+export { COMPRESSION_PASSES, loadCalibration, parseStaticOptions, parseRatio, type CalibrationSource, type CalibrationData } from './compression-passes';
+export { resolveVariantPass, type ComputedPass, type PassContext } from './variants';
+export {
+  compareOutputs,
+  compareDetections,
+  decodeYolo,
+  guessYoloLayout,
+  meanAveragePrecision,
+  nms,
+  iou,
+  DETECTION_THRESHOLDS,
+  type OutputFidelity,
+  type DetectionFidelity,
+  type Detection,
+  type YoloLayout,
+  type YoloDecodeOptions,
+  type MapResult,
+} from './fidelity';
+export { floatsOf, floatTensor, float32ToFloat16Bits, float16BitsToFloat32, TensorDataError } from './tensor-data';

@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspectModel, type ModelInfo, type TensorInfo } from './analyse';
-import { InvalidModelError, UnknownVariantError, VariantPassError } from './errors';
+import { InvalidModelError, UnknownVariantError, VariantParamError, VariantPassError } from './errors';
 import { sha256Hex } from './files';
 import { readModel, readModelFile, writeModel } from './model-io';
 import { checkLoadsInOrt, checkLoadsInOrtIsolated, optimizeWithOrt, ORT_VERSION, runOrtTaskIsolated, type OrtOptimizationLevel } from './ort';
 import type { ModelProto } from './proto';
+import { COMPRESSION_PASSES, loadCalibration, type CalibrationData, type CalibrationSource } from './compression-passes';
+import { CalibrationDataError } from './preprocess';
 
 /** How a variant was made, as flat strings so it can travel in the wire contract and a DB column. */
 export type VariantRecipe = Record<string, string>;
@@ -37,8 +39,28 @@ export interface FilePass {
   derive(srcPath: string, outPath: string, context: FilePassContext): Promise<VariantRecipe>;
 }
 
+/** What a {@link ComputedPass} gets besides the model. */
+export interface PassContext {
+  /** The text after `:` in the variant name (`prune-l1:0.5` -> `0.5`), undefined when none. */
+  readonly param: string | undefined;
+  /** The calibration inputs; thrown (CalibrationDataError) when the caller gave none. */
+  calibration(): Promise<CalibrationData>;
+}
+
+/**
+ * A variant pass that needs onnxruntime runs or calibration data to compute its model
+ * (int8-static, fp16's type discovery, pruning's checks): async, otherwise like {@link ModelPass}.
+ */
+export interface ComputedPass {
+  readonly kind: 'computed';
+  readonly description: string;
+  /** Validates the `:param` part of a name; thrown (VariantParamError) naming the problem. Absent: no param accepted. */
+  readonly parseParam?: (param: string | undefined) => void;
+  apply(model: ModelProto, info: ModelInfo, context: PassContext): Promise<{ model: ModelProto; recipe: VariantRecipe }>;
+}
+
 /** One entry of the variant registry. */
-export type VariantPass = ModelPass | FilePass;
+export type VariantPass = ModelPass | FilePass | ComputedPass;
 
 function ortOptimizePass(level: OrtOptimizationLevel, description: string, extra: VariantRecipe): FilePass {
   return {
@@ -74,6 +96,7 @@ export const VARIANT_PASSES = {
     portable: 'false',
     note: 'contains onnxruntime contrib ops (com.microsoft domain) for the CPU execution provider; loads only in onnxruntime with that EP',
   }),
+  ...COMPRESSION_PASSES,
 } as const satisfies Record<string, VariantPass>;
 
 /** A name in {@link VARIANT_PASSES}. */
@@ -91,8 +114,30 @@ export function parseVariantList(list: string, registry: VariantRegistry = VARIA
   const known = Object.keys(registry);
   const names = [...new Set(list.split(',').map((n) => n.trim()).filter((n) => n !== ''))];
   if (names.length === 0) throw new UnknownVariantError('', known);
-  for (const name of names) if (!Object.hasOwn(registry, name)) throw new UnknownVariantError(name, known);
+  for (const name of names) resolveVariantPass(name, registry);
   return names;
+}
+
+/**
+ * The pass a variant name stands for: the registry entry of the whole name, or of the part
+ * before the first `:` with the rest as its parameter (`prune-l1:0.5`, `int8-static:entropy`).
+ * Thrown: {@link UnknownVariantError} for an unknown base name; VariantParamError for a
+ * parameter the pass refuses (or a parameter given to a pass that takes none).
+ */
+export function resolveVariantPass(name: string, registry: VariantRegistry = VARIANT_PASSES): { pass: VariantPass; param: string | undefined } {
+  if (Object.hasOwn(registry, name)) {
+    const pass = registry[name] as VariantPass;
+    if (pass.kind === 'computed') pass.parseParam?.(undefined);
+    return { pass, param: undefined };
+  }
+  const colon = name.indexOf(':');
+  const base = colon > 0 ? name.slice(0, colon) : name;
+  const pass = Object.hasOwn(registry, base) ? registry[base] : undefined;
+  if (!pass) throw new UnknownVariantError(name, Object.keys(registry));
+  const param = name.slice(colon + 1);
+  if (pass.kind !== 'computed' || !pass.parseParam) throw new VariantParamError(name, `variant ${base} takes no parameter`);
+  pass.parseParam(param);
+  return { pass, param };
 }
 
 /** A variant written to disk under its digest. */
@@ -111,6 +156,8 @@ export interface DeriveOptions {
   readonly isolated?: boolean;
   readonly timeoutMs?: number;
   readonly registry?: VariantRegistry;
+  /** Where int8-static gets its calibration inputs; without it such a variant is refused. */
+  readonly calibration?: CalibrationSource;
 }
 
 const formatInputs = (inputs: TensorInfo[]): string => inputs.map((i) => `${i.name}:${i.elemType}[${(i.dims ?? []).join(',')}]`).join(' ');
@@ -138,8 +185,7 @@ export function opHistogramDelta(before: Record<string, number>, after: Record<s
  */
 export async function deriveVariant(name: string, srcPath: string, outDir: string, options: DeriveOptions = {}): Promise<DerivedVariant> {
   const registry: VariantRegistry = options.registry ?? VARIANT_PASSES;
-  const pass = Object.hasOwn(registry, name) ? registry[name] : undefined;
-  if (!pass) throw new UnknownVariantError(name, Object.keys(registry));
+  const { pass, param } = resolveVariantPass(name, registry);
   const isolated = options.isolated ?? true;
   const src = await readModelFile(srcPath);
   const before = inspectModel(src.model, src.bytes.length);
@@ -154,6 +200,21 @@ export async function deriveVariant(name: string, srcPath: string, outDir: strin
     let recipe: VariantRecipe;
     if (pass.kind === 'model') {
       const result = pass.apply(src.model, before);
+      recipe = result.recipe;
+      await writeFile(temp, writeModel(result.model));
+    } else if (pass.kind === 'computed') {
+      let calibration: Promise<CalibrationData> | undefined;
+      const context: PassContext = {
+        param,
+        calibration: () => (calibration ??= loadCalibration(options.calibration, src.model)),
+      };
+      let result: { model: ModelProto; recipe: VariantRecipe };
+      try {
+        result = await pass.apply(src.model, before, context);
+      } catch (err) {
+        if (err instanceof VariantPassError || err instanceof InvalidModelError || err instanceof CalibrationDataError || err instanceof VariantParamError) throw err;
+        throw new VariantPassError(name, (err as Error).message, { cause: err });
+      }
       recipe = result.recipe;
       await writeFile(temp, writeModel(result.model));
     } else {
@@ -171,7 +232,7 @@ export async function deriveVariant(name: string, srcPath: string, outDir: strin
       throw new VariantPassError(name, `it changed the model's inputs from ${formatInputs(before.inputs)} to ${formatInputs(after.inputs)}`);
     }
     const sha256 = sha256Hex(bytes);
-    const changesModel = pass.kind === 'model' || pass.changesModel;
+    const changesModel = pass.kind !== 'file' || pass.changesModel;
     if (changesModel && sha256 === sha256Hex(src.bytes)) {
       throw new VariantPassError(name, 'its output is byte-identical to the source model');
     }

@@ -1,0 +1,260 @@
+import type { FloatTensor } from './activations';
+
+/** Agreement of one output of a variant with the same output of the reference, over every evaluation input. */
+export interface OutputFidelity {
+  readonly output: string;
+  /** Cosine similarity of the flattened outputs, all inputs together. */
+  readonly cosine: number;
+  /** 10 log10(sum ref^2 / sum (ref - variant)^2); Infinity when they are identical. */
+  readonly snrDb: number;
+  readonly maxAbsError: number;
+}
+
+/**
+ * Cosine similarity, SNR (dB) and max absolute error of `variant` against `reference`, both
+ * lists of per-input tensors of the same output. Thrown (RangeError) when the lists or the
+ * tensor sizes differ.
+ */
+export function compareOutputs(output: string, reference: readonly FloatTensor[], variant: readonly FloatTensor[]): OutputFidelity {
+  if (reference.length !== variant.length) throw new RangeError(`output ${output}: ${reference.length} reference tensors, ${variant.length} variant tensors`);
+  let dot = 0;
+  let refSq = 0;
+  let varSq = 0;
+  let errSq = 0;
+  let maxAbsError = 0;
+  for (const [i, ref] of reference.entries()) {
+    const v = variant[i];
+    if (!v || v.data.length !== ref.data.length) throw new RangeError(`output ${output}: input ${i} has ${ref.data.length} reference values, ${v?.data.length ?? 0} variant values`);
+    for (let j = 0; j < ref.data.length; j++) {
+      const a = ref.data[j] ?? 0;
+      const b = v.data[j] ?? 0;
+      dot += a * b;
+      refSq += a * a;
+      varSq += b * b;
+      const e = a - b;
+      errSq += e * e;
+      if (Math.abs(e) > maxAbsError || Number.isNaN(e)) maxAbsError = Math.abs(e);
+    }
+  }
+  const cosine = refSq === 0 && varSq === 0 ? 1 : dot / Math.sqrt(refSq * varSq);
+  const snrDb = errSq === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(refSq / errSq);
+  return { output, cosine, snrDb, maxAbsError };
+}
+
+/** Output layouts of YOLO-style detectors. */
+export type YoloLayout =
+  /** [1, N, 5+C] raw grid outputs (YOLOX exported without decoding): cx, cy, w, h need the grid and strides. */
+  | 'yolox'
+  /** [1, N, 5+C] decoded boxes in input pixels with objectness (YOLOv5/v7). */
+  | 'yolov5'
+  /** [1, 4+C, N] decoded boxes in input pixels, no objectness (YOLOv8/v11). */
+  | 'yolov8';
+
+/** One detection in input-pixel coordinates (x1, y1, x2, y2). */
+export interface Detection {
+  readonly box: readonly [number, number, number, number];
+  readonly score: number;
+  readonly classId: number;
+}
+
+/** Options of {@link decodeYolo}. */
+export interface YoloDecodeOptions {
+  readonly layout: YoloLayout;
+  /** Input height and width in pixels (for the YOLOX grid). */
+  readonly inputHw: readonly [number, number];
+  readonly strides?: readonly number[];
+  readonly scoreThreshold: number;
+  readonly iouThreshold: number;
+}
+
+const DEFAULT_STRIDES = [8, 16, 32];
+
+/**
+ * Guesses the layout of a detector output from its dims and the input size: [1, N, 5+C] with N
+ * = cells of the stride-8/16/32 grids is YOLOX, with N = 3x that YOLOv5; [1, 4+C, N] with N
+ * = cells is YOLOv8. Undefined when none fits.
+ */
+export function guessYoloLayout(dims: readonly number[], inputHw: readonly [number, number]): YoloLayout | undefined {
+  if (dims.length !== 3 || dims[0] !== 1) return undefined;
+  const cells = DEFAULT_STRIDES.reduce((n, s) => n + Math.floor(inputHw[0] / s) * Math.floor(inputHw[1] / s), 0);
+  const [, a = 0, b = 0] = dims;
+  if (a === cells && b > 5) return 'yolox';
+  if (a === 3 * cells && b > 5) return 'yolov5';
+  if (b === cells && a > 4) return 'yolov8';
+  return undefined;
+}
+
+/** Intersection over union of two x1y1x2y2 boxes. */
+export function iou(a: readonly number[], b: readonly number[]): number {
+  const [ax1 = 0, ay1 = 0, ax2 = 0, ay2 = 0] = a;
+  const [bx1 = 0, by1 = 0, bx2 = 0, by2 = 0] = b;
+  const w = Math.max(0, Math.min(ax2, bx2) - Math.max(ax1, bx1));
+  const h = Math.max(0, Math.min(ay2, by2) - Math.max(ay1, by1));
+  const inter = w * h;
+  const union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+/** Greedy per-class NMS, highest score first. */
+export function nms(detections: readonly Detection[], iouThreshold: number): Detection[] {
+  const sorted = [...detections].sort((a, b) => b.score - a.score);
+  const kept: Detection[] = [];
+  for (const d of sorted) {
+    if (kept.some((k) => k.classId === d.classId && iou(k.box, d.box) > iouThreshold)) continue;
+    kept.push(d);
+  }
+  return kept;
+}
+
+/**
+ * Decodes one image's YOLO output into detections (score = objectness x class score for
+ * YOLOX/YOLOv5, the class score for YOLOv8; the best class per box) and applies NMS.
+ */
+export function decodeYolo(output: FloatTensor, options: YoloDecodeOptions): Detection[] {
+  const [, d1 = 0, d2 = 0] = output.dims;
+  const data = output.data;
+  const found: Detection[] = [];
+  if (options.layout === 'yolov8') {
+    const classes = d1 - 4;
+    const n = d2;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      let cls = 0;
+      for (let c = 0; c < classes; c++) {
+        const s = data[(4 + c) * n + i] ?? 0;
+        if (s > best) [best, cls] = [s, c];
+      }
+      if (best < options.scoreThreshold) continue;
+      const cx = data[i] ?? 0;
+      const cy = data[n + i] ?? 0;
+      const w = data[2 * n + i] ?? 0;
+      const h = data[3 * n + i] ?? 0;
+      found.push({ box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], score: best, classId: cls });
+    }
+    return nms(found, options.iouThreshold);
+  }
+  const width = d2;
+  const classes = width - 5;
+  const grid: { x: number; y: number; stride: number }[] = [];
+  if (options.layout === 'yolox') {
+    for (const stride of options.strides ?? DEFAULT_STRIDES) {
+      const gh = Math.floor(options.inputHw[0] / stride);
+      const gw = Math.floor(options.inputHw[1] / stride);
+      for (let y = 0; y < gh; y++) for (let x = 0; x < gw; x++) grid.push({ x, y, stride });
+    }
+  }
+  for (let i = 0; i < d1; i++) {
+    const row = i * width;
+    const obj = data[row + 4] ?? 0;
+    if (obj < options.scoreThreshold) continue;
+    let best = 0;
+    let cls = 0;
+    for (let c = 0; c < classes; c++) {
+      const s = data[row + 5 + c] ?? 0;
+      if (s > best) [best, cls] = [s, c];
+    }
+    const score = obj * best;
+    if (score < options.scoreThreshold) continue;
+    let cx = data[row] ?? 0;
+    let cy = data[row + 1] ?? 0;
+    let w = data[row + 2] ?? 0;
+    let h = data[row + 3] ?? 0;
+    const g = grid[i];
+    if (options.layout === 'yolox' && g) {
+      cx = (cx + g.x) * g.stride;
+      cy = (cy + g.y) * g.stride;
+      w = Math.exp(w) * g.stride;
+      h = Math.exp(h) * g.stride;
+    }
+    found.push({ box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], score, classId: cls });
+  }
+  return nms(found, options.iouThreshold);
+}
+
+/** mAP result: undefined value with a reason when there is nothing to match against. */
+export interface MapResult {
+  readonly map: number | undefined;
+  readonly reason?: string;
+  readonly groundTruthCount: number;
+  readonly classes: number;
+}
+
+/**
+ * mAP at one IoU threshold of predictions against ground truth (per image lists), COCO-style
+ * 101-point interpolated AP per class, averaged over the classes that have ground truth.
+ */
+export function meanAveragePrecision(groundTruth: readonly (readonly Detection[])[], predictions: readonly (readonly Detection[])[], iouThreshold = 0.5): MapResult {
+  const classes = new Set<number>();
+  let groundTruthCount = 0;
+  for (const image of groundTruth) for (const d of image) {
+    classes.add(d.classId);
+    groundTruthCount++;
+  }
+  if (groundTruthCount === 0) return { map: undefined, reason: 'the reference detects nothing on the evaluation inputs', groundTruthCount: 0, classes: 0 };
+  let sum = 0;
+  for (const cls of classes) {
+    const preds: { image: number; d: Detection }[] = [];
+    for (const [image, list] of predictions.entries()) for (const d of list) if (d.classId === cls) preds.push({ image, d });
+    preds.sort((a, b) => b.d.score - a.d.score);
+    const gts = groundTruth.map((list) => list.filter((d) => d.classId === cls));
+    const nGt = gts.reduce((n, l) => n + l.length, 0);
+    const used = gts.map((l) => new Array<boolean>(l.length).fill(false));
+    let tp = 0;
+    let fp = 0;
+    const recall: number[] = [];
+    const precision: number[] = [];
+    for (const { image, d } of preds) {
+      let best = iouThreshold;
+      let match = -1;
+      for (const [j, g] of (gts[image] ?? []).entries()) {
+        if (used[image]?.[j]) continue;
+        const o = iou(d.box, g.box);
+        if (o >= best) [best, match] = [o, j];
+      }
+      if (match >= 0) {
+        tp++;
+        const u = used[image];
+        if (u) u[match] = true;
+      } else fp++;
+      recall.push(tp / nGt);
+      precision.push(tp / (tp + fp));
+    }
+    for (let i = precision.length - 2; i >= 0; i--) precision[i] = Math.max(precision[i] ?? 0, precision[i + 1] ?? 0);
+    let ap = 0;
+    for (let k = 0; k <= 100; k++) {
+      const r = k / 100;
+      const at = recall.findIndex((x) => x >= r);
+      ap += at >= 0 ? (precision[at] ?? 0) : 0;
+    }
+    sum += ap / 101;
+  }
+  return { map: sum / classes.size, groundTruthCount, classes: classes.size };
+}
+
+/** Detection agreement of a variant with the reference on the same inputs. */
+export interface DetectionFidelity {
+  readonly layout: YoloLayout;
+  /** mAP@0.5 of the variant's detections against the reference's, taken as ground truth. */
+  readonly mapAt50: number | undefined;
+  readonly reason?: string;
+  readonly referenceDetections: number;
+  readonly variantDetections: number;
+}
+
+/** Thresholds: the reference's detections at the usual deployment threshold are the truth; the variant is scored down to a low one, as mAP evaluation does. */
+export const DETECTION_THRESHOLDS = { referenceScore: 0.25, variantScore: 0.01, nmsIou: 0.45 } as const;
+
+/** mAP@0.5 of a variant's detections against the reference's, per input tensors of the detector output. */
+export function compareDetections(reference: readonly FloatTensor[], variant: readonly FloatTensor[], layout: YoloLayout, inputHw: readonly [number, number]): DetectionFidelity {
+  const base = { layout, inputHw, iouThreshold: DETECTION_THRESHOLDS.nmsIou } as const;
+  const truth = reference.map((t) => decodeYolo(t, { ...base, scoreThreshold: DETECTION_THRESHOLDS.referenceScore }));
+  const preds = variant.map((t) => decodeYolo(t, { ...base, scoreThreshold: DETECTION_THRESHOLDS.variantScore }));
+  const result = meanAveragePrecision(truth, preds, 0.5);
+  return {
+    layout,
+    mapAt50: result.map,
+    ...(result.reason ? { reason: result.reason } : {}),
+    referenceDetections: result.groundTruthCount,
+    variantDetections: variant.map((t) => decodeYolo(t, { ...base, scoreThreshold: DETECTION_THRESHOLDS.referenceScore }).length).reduce((a, b) => a + b, 0),
+  };
+}
