@@ -7,6 +7,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { ResultsModule } from './results/results.module';
 import { StorageModule } from './storage/storage.module';
 import { SweepsModule } from './sweeps/sweeps.module';
+import { SuiteReportsModule } from './suite-reports/suite-reports.module';
 
 /** The coordinator's module tree, one module per feature. */
 @Module({})
@@ -15,7 +16,7 @@ export class AppModule {
   static forRoot(resources: CoordinatorResources, overrides: InfrastructureOverrides = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(resources, overrides), StorageModule, AgentsModule, MetricsModule, ResultsModule, SweepsModule, HealthModule, LeasesModule],
+      imports: [InfrastructureModule.forRoot(resources, overrides), StorageModule, AgentsModule, MetricsModule, ResultsModule, SweepsModule, HealthModule, LeasesModule, SuiteReportsModule],
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { Summary, TensorSpec } from '@benchfarm/protocol';
+import type { ScenarioOptions, Summary, TensorSpec } from '@benchfarm/protocol';
 
 /** State of a sweep: running until every job is done or failed. */
 export type SweepState = 'running' | 'completed' | 'failed';
@@ -7,7 +7,13 @@ export type JobState = 'queued' | 'running' | 'done' | 'failed';
 
 /** How every job of a sweep measures. */
 export interface SweepSettings {
-  scenario: 'single_stream';
+  scenario: 'single_stream' | 'offline' | 'server' | 'cold_start';
+  /** The scenario's options as every job of the sweep carries them (issue 4); absent in sweeps stored before. */
+  scenarioOptions?: ScenarioOptions;
+  /** How variants are compared on each device (issue 4); absent in sweeps stored before. */
+  compare?: 'interleaved' | 'none';
+  /** The interleaved comparison jobs among the sweep's jobs, one per device (issue 4). */
+  comparisonJobs?: { jobId: string; agentId: string; variants: string[] }[];
   executionProvider: string;
   intraOpThreads: number;
   interOpThreads: number;

@@ -26,7 +26,7 @@ describe('planSweep', () => {
       nowMs: 42,
       model: { name: 'm', sha256: 'a'.repeat(64), sizeBytes: 1 },
       inputs: [{ name: 'x', dataType: TensorDataType.TENSOR_DATA_TYPE_FLOAT32, shape: [4, 3, 8, 8] }],
-      request: parseSweepRequest({ threads: 2 }),
+      request: parseSweepRequest({ threads: 2, compare: 'none' }),
       agents: [agent('a1', 'One'), agent('a2', '')],
       variants: [
         { name: 'fp32', sha256: 'b'.repeat(64), sizeBytes: 1, recipe: {} },

@@ -1,4 +1,5 @@
-import { Scenario, type AgentRecord, type BenchJob, type TensorSpec } from '@benchfarm/protocol';
+import type { AgentRecord, BenchJob, TensorSpec } from '@benchfarm/protocol';
+import { scenarioEnum, scenarioOptionsOf } from './scenario-request';
 import type { NewSweep, SweepSettings, VariantRecord } from '../storage/records';
 import type { SweepRequest } from './sweep-request';
 
@@ -27,7 +28,9 @@ export interface SweepPlan {
 /** The measurement settings of a request. */
 export function settingsOf(request: SweepRequest, inputs: readonly TensorSpec[]): SweepSettings {
   return {
-    scenario: 'single_stream',
+    scenario: request.scenario,
+    scenarioOptions: scenarioOptionsOf(request),
+    compare: request.compare,
     executionProvider: DEFAULT_EXECUTION_PROVIDER,
     intraOpThreads: request.threads,
     interOpThreads: 0,
@@ -64,7 +67,8 @@ export function planSweep(input: SweepPlanInput): SweepPlan {
         interOpThreads: settings.interOpThreads,
         batch: settings.batch,
         suite: {
-          scenario: Scenario.SCENARIO_SINGLE_STREAM,
+          scenario: scenarioEnum(input.request.scenario),
+          scenarioOptions: scenarioOptionsOf(input.request),
           warmupMinQueries: settings.warmupMinQueries,
           warmupMinDurationMs: settings.warmupMinDurationMs,
           minQueries: settings.minQueries,
@@ -76,6 +80,8 @@ export function planSweep(input: SweepPlanInput): SweepPlan {
       });
     }
   }
+  const comparisons = planComparisons(input, settings, jobs, newJobs);
+  if (comparisons.length > 0) settings.comparisonJobs = comparisons;
   return {
     sweep: {
       id: input.sweepId,
@@ -91,6 +97,49 @@ export function planSweep(input: SweepPlanInput): SweepPlan {
     },
     jobs,
   };
+}
+
+/**
+ * Interleaved comparison jobs (issue 4): with two or more variants and `compare` left at
+ * "interleaved", each agent also gets ONE job that carries every variant, the first as the
+ * reference, and runs them in rounds (A B C A B C ...) single-stream in one suite process, so
+ * drift on the device hits every variant alike and the result gives each variant's ratio to
+ * the reference with a CI. The per-variant jobs stay: they measure the requested scenario,
+ * cold start and peak memory in a fresh process per variant, which a shared process cannot.
+ * Appends to `jobs` / `newJobs` and returns what the sweep's settings record.
+ */
+function planComparisons(input: SweepPlanInput, settings: SweepSettings, jobs: BenchJob[], newJobs: NewSweep['jobs']): NonNullable<SweepSettings['comparisonJobs']> {
+  const reference = input.variants[0];
+  if (input.request.compare !== 'interleaved' || input.variants.length < 2 || !reference) return [];
+  const refs = input.variants.map((v) => ({ modelName: input.model.name, variant: v.name, sha256: v.sha256, sizeBytes: v.sizeBytes, recipe: { ...v.recipe } }));
+  return input.agents.map((agent) => {
+    const jobId = input.newJobId();
+    newJobs.push({ id: jobId, variant: reference.name, agentId: agent.agentId, agentName: agent.name || agent.agentId });
+    jobs.push({
+      jobId,
+      sweepId: input.sweepId,
+      agentId: agent.agentId,
+      variant: refs[0] ?? { modelName: input.model.name, variant: reference.name, sha256: reference.sha256, sizeBytes: reference.sizeBytes, recipe: {} },
+      inputs: input.inputs.map((i) => ({ name: i.name, dataType: i.dataType, shape: [...i.shape] })),
+      executionProvider: settings.executionProvider,
+      intraOpThreads: settings.intraOpThreads,
+      interOpThreads: settings.interOpThreads,
+      batch: settings.batch,
+      suite: {
+        scenario: scenarioEnum('single_stream'),
+        scenarioOptions: { ...scenarioOptionsOf(input.request), batchSizes: [], concurrency: [], targetQps: 0, latencyBoundMs: 0, searchPeakQps: false },
+        warmupMinQueries: settings.warmupMinQueries,
+        warmupMinDurationMs: settings.warmupMinDurationMs,
+        minQueries: settings.minQueries,
+        minDurationMs: settings.minDurationMs,
+        maxDurationMs: settings.maxDurationMs,
+        seed: settings.seed,
+      },
+      createdAtUnixMs: input.nowMs,
+      comparison: { variants: refs.map((r) => ({ ...r, recipe: { ...r.recipe } })) },
+    });
+    return { jobId, agentId: agent.agentId, variants: input.variants.map((v) => v.name) };
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../common/domain-error';
+import { SCENARIO_REQUEST_DEFAULTS } from './scenario-request';
 import { parseShapesText, parseSweepRequest, SWEEP_DEFAULTS } from './sweep-request';
 
 function fieldOf(body: unknown): string | undefined {
@@ -15,6 +16,7 @@ function fieldOf(body: unknown): string | undefined {
 describe('parseSweepRequest', () => {
   it('applies the documented defaults', () => {
     expect(parseSweepRequest({})).toEqual({
+      ...SCENARIO_REQUEST_DEFAULTS,
       variants: ['fp32', 'ort-basic'],
       targets: ['all'],
       threads: 0,

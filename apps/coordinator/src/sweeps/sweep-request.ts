@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
+import { scenarioFields, scenarioProblems, type ScenarioRequest } from './scenario-request';
 
 /** Defaults of a sweep's options, as the OpenAPI document states them. */
 export const SWEEP_DEFAULTS = {
@@ -25,8 +26,8 @@ export const SWEEP_LIMITS = {
   seed: 0xffff_ffff,
 } as const;
 
-/** A sweep's options after validation, defaults applied. */
-export interface SweepRequest {
+/** A sweep's options after validation, defaults applied (scenario options: scenario-request.ts). */
+export interface SweepRequest extends ScenarioRequest {
   name?: string;
   /** A model file on the coordinator's machine (JSON requests only). */
   modelPath?: string;
@@ -123,11 +124,13 @@ const schema = z
     minDurationMs: count(SWEEP_DEFAULTS.minDurationMs, 0, SWEEP_LIMITS.minDurationMs),
     maxDurationMs: count(SWEEP_DEFAULTS.maxDurationMs, 1, SWEEP_LIMITS.maxDurationMs),
     seed: count(SWEEP_DEFAULTS.seed, 0, SWEEP_LIMITS.seed),
+    ...scenarioFields,
   }, { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : undefined) })
   .superRefine((value, ctx) => {
     if (value.minDurationMs > value.maxDurationMs) {
       ctx.addIssue({ code: 'custom', path: ['minDurationMs'], message: `minDurationMs (${value.minDurationMs}) must not exceed maxDurationMs (${value.maxDurationMs})` });
     }
+    for (const problem of scenarioProblems(value)) ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message });
   });
 
 /**

@@ -142,7 +142,7 @@ describe('SweepsService (fake adapters, real SQLite)', () => {
   afterEach(() => db.close());
 
   it('plans variant x agent jobs, publishes them in order and cleans the scratch files', async () => {
-    const view = await service().create(upload, { variants: 'fp32,ort-basic' });
+    const view = await service().create(upload, { variants: 'fp32,ort-basic', compare: 'none' });
     expect(view).toMatchObject({ id: 'sweep_1', name: 'my_model', state: 'running', agents: ['a1', 'a2'] });
     expect(view.jobs.map((j) => `${j.variant}@${j.agentId}`)).toEqual(['fp32@a1', 'fp32@a2', 'ort-basic@a1', 'ort-basic@a2']);
     expect(bus.published.map((j) => j.jobId)).toEqual(view.jobs.map((j) => j.id));
@@ -152,7 +152,7 @@ describe('SweepsService (fake adapters, real SQLite)', () => {
   });
 
   it('keeps a sweep whose jobs could not all be published, failed with the reason', async () => {
-    const view = await service(new FlakyBus(1)).create(upload, {});
+    const view = await service(new FlakyBus(1)).create(upload, { compare: 'none' });
     expect(view.state).toBe('failed');
     expect(view.error).toMatch(/publishing jobs failed after 1 of 4: nats is down/);
     expect(view.jobs.map((j) => j.state)).toEqual(['queued', 'failed', 'failed', 'failed']);

@@ -11,6 +11,7 @@ import { SweepRepository } from '../storage/sweep.repository';
 import { ModelStore } from '../variants/model-store';
 import { ModelToolkit } from '../variants/model-toolkit';
 import { Workspace } from '../variants/workspace';
+import { assertBatchSizesFit } from './batch-check';
 import { JobBus } from './job-bus';
 import { DEFAULT_EXECUTION_PROVIDER, modelNameOf, planSweep, type SweepPlan } from './sweep-planner';
 import { parseSweepRequest, type SweepRequest } from './sweep-request';
@@ -55,6 +56,7 @@ export class SweepsService {
       const variants = this.toolkit.parseVariants(request.variants);
       const selectors = parseTargets(request.targets);
       const source = await this.resolveSource(upload, request);
+      await assertBatchSizesFit(request.batchSizes, source.path);
       const workDir = await this.workspace.createWorkDir();
       scratch.push(workDir);
 
