@@ -132,6 +132,15 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN cancelled_at_ms INTEGER;
   ALTER TABLE sweeps ADD COLUMN cancelled_at_ms INTEGER;
   `,
+  // The measurement suite (issue 4): what a scenario measured beyond the summary (statistics,
+  // offline levels, server runs, cold start, interleaved comparison, operator profiles).
+  `
+  CREATE TABLE IF NOT EXISTS result_reports (
+    result_id TEXT PRIMARY KEY REFERENCES results (id) ON DELETE CASCADE,
+    scenario TEXT NOT NULL,
+    report_json TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** Thrown when the database file cannot be opened or migrated. */
