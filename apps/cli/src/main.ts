@@ -10,6 +10,9 @@ import { REPORT_FORMATS, num, renderComparison, renderReport, type ReportFlags }
 import { ReportOptionError, compareSweeps } from './report';
 import { FarmStartError, repoRoot, startEmbeddedFarm, tsxExecArgv, upStateFile } from './processes';
 import { spawn } from 'node:child_process';
+import { registerVariantsCommand } from './variants.command';
+import { resolveSweepSettings, scenarioFlags, SweepFileError, type ScenarioFlagValues } from './sweep-file';
+import { suiteReportText } from './suite-report';
 
 const DEFAULT_DIR = '.benchfarm';
 
@@ -80,6 +83,7 @@ async function runSweep(client: CoordinatorClient, modelArg: string, options: Sw
   }
   const final = json ? await waitQuietly(client, sweep) : await followSweep(client, sweep);
   process.stdout.write(json ? `${JSON.stringify(final, null, 2)}\n` : `\n${sweepReport(final)}\n`);
+  if (!json) process.stdout.write(suiteReportText(await client.suiteReports(final.id)));
   return final.state === 'completed' ? EXIT.ok : EXIT.sweepFailed;
 }
 
@@ -188,18 +192,29 @@ program
     process.exitCode = code;
   });
 
-sweepOptionsCommand(
+registerVariantsCommand(program);
+
+scenarioFlags(sweepOptionsCommand(
   program
     .command('sweep')
     .description("derive the model's variants and measure them on every matching agent; `default` uses the bundled PaddleOCR detector")
     .argument('<model>', 'an ONNX file, or `default`'),
-)
+))
   .option('--no-wait', 'return once the sweep is queued')
   .option('--json', 'print the sweep as JSON')
-  .action(async (model: string, flags: SweepFlags & { wait: boolean; json?: boolean }) => {
+  .action(async (model: string, flags: SweepFlags & ScenarioFlagValues & { wait: boolean; json?: boolean }, cmd: Command) => {
     const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
     const client = new CoordinatorClient(coordinatorUrl(coordinator, dir));
-    process.exitCode = await runSweep(client, model, { ...toSweepOptions(flags), wait: flags.wait, json: flags.json === true }, dir);
+    let settings: SweepOptions;
+    try {
+      settings = await resolveSweepSettings({ ...toSweepOptions(flags) }, flags, cmd);
+    } catch (err) {
+      if (!(err instanceof SweepFileError)) throw err;
+      process.stderr.write(`benchfarm: ${err.message}\n`);
+      process.exitCode = EXIT.badInput;
+      return;
+    }
+    process.exitCode = await runSweep(client, model, { ...settings, wait: flags.wait, json: flags.json === true }, dir);
   });
 
 program

@@ -127,3 +127,28 @@ export function zeroFeeds(model: ModelProto): Feeds {
   }
   return feeds;
 }
+
+/**
+ * Per-model latency samples (ms) of one feed, the models run in turn round after round (after
+ * `warmup` runs each) so that machine drift and other load hit every model alike. Default
+ * graph optimizations (`all`), as a deployment would run them.
+ */
+export async function interleavedLatencyMs(models: readonly string[], feed: Feeds, rounds: number, options: RunOptions & { warmup?: number } = {}): Promise<number[][]> {
+  const sessions: ort.InferenceSession[] = [];
+  const times: number[][] = models.map(() => []);
+  try {
+    for (const m of models) sessions.push(await session(m, options));
+    const tensors = toOrt(feed);
+    for (const s of sessions) for (let i = 0; i < (options.warmup ?? 5); i++) await s.run(tensors);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, s] of sessions.entries()) {
+        const started = performance.now();
+        await s.run(tensors);
+        times[i]?.push(performance.now() - started);
+      }
+    }
+  } finally {
+    for (const s of sessions) await s.release();
+  }
+  return times;
+}

@@ -34,7 +34,7 @@ export {
   type DeriveOptions,
 } from './variants';
 export { prepareDefaultModel, defaultModelSourcePath, paddleOcrModelPath, DEFAULT_MODEL_PACKAGE, DEFAULT_MODEL_SOURCE_SHA256, DEFAULT_MODEL_SIZE_PX, DefaultModelSourceError, type DefaultModel } from './default-model';
-export { type FloatTensor, type Feeds, type RunOptions, runModel, captureActivations, inferShapesByRunning, zeroFeeds } from './activations';
+export { type FloatTensor, type Feeds, type RunOptions, runModel, captureActivations, inferShapesByRunning, zeroFeeds, interleavedLatencyMs } from './activations';
 export { analyseModel, nodeCosts, type ModelAnalysis, type NodeCost } from './model-analysis';
 export { upgradeOpset } from './opset';
 export { roundHalfEven, computeScaleZp, quantizeValue, quantizeWeightsPerChannel, quantizeBias, percentileRange, entropyRange, accumulateHistogram, HISTOGRAM_BINS, quantRange, type QuantType, type ScaleZp, type TensorStats } from './quant-math';
