@@ -1,11 +1,24 @@
+import { createRequire } from 'node:module';
 import { cpus, hostname, release, totalmem } from 'node:os';
-import * as ort from 'onnxruntime-node';
 import type { AgentCapabilities } from '@benchfarm/protocol';
 
 /**
- * What this device is. Execution providers are the onnxruntime-node backends compiled
- * into the installed binaries; the CPU provider is always there. Sensors are not probed
- * yet (issue: device reach), so the list is empty and results say power was not measured.
+ * The installed onnxruntime-node's version, read from its package.json so that the agent
+ * never loads the native runtime into its own process (it runs only in suite processes;
+ * keeping it out keeps the idle agent small).
+ */
+function installedOnnxruntimeVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * What this device is, from Node alone. The execution providers start as `cpu` (always
+ * there); device reach (device-reach.ts) then replaces them with the providers that
+ * actually ran a model here and adds the sensors and the inventory.
  */
 export function collectCapabilities(): AgentCapabilities {
   const cpuList = cpus();
@@ -18,7 +31,7 @@ export function collectCapabilities(): AgentCapabilities {
     memoryBytes: totalmem(),
     executionProviders: ['cpu'],
     sensors: [],
-    onnxruntimeVersion: ort.env.versions.common ?? 'unknown',
+    onnxruntimeVersion: installedOnnxruntimeVersion(),
     hostname: hostname(),
   };
 }

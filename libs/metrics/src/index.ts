@@ -197,3 +197,4 @@ export function countUpload(metrics: FarmMetrics, outcome: UploadOutcomeLabel): 
 
 export * from './insight';
 export * from './regression';
+export { createPowerMetrics, recordPowerResult, POWER_DOMAINS, IDLE_MODES, type PowerMetrics, type PowerResultInput, type PowerDomainLabel } from './power';

@@ -4,5 +4,6 @@ export * from './gen/benchfarm/v1/common';
 export * from './gen/benchfarm/v1/agent';
 export * from './gen/benchfarm/v1/job';
 export * from './gen/benchfarm/v1/result';
-export * from './gen/benchfarm/v1/suite';
 export * from './gen/benchfarm/v1/lease';
+export * from './gen/benchfarm/v1/suite';
+export * from './gen/benchfarm/v1/sensors';

@@ -7,7 +7,7 @@ import { createInputs } from './inputs';
 import { parseSuiteJob } from './job';
 import { hostFacts } from './host';
 import { machineFacts, readOwnProcStatusBytes } from './machine';
-import { SAMPLES_CHUNK_MAX, type SuiteChildEvent, type SuiteProgressEvent } from './messages';
+import { SAMPLES_CHUNK_MAX, type SuiteChildEvent, type SuiteMarkEvent, type SuiteProgressEvent } from './messages';
 import { onnxruntimeVersion, openSession } from './session';
 import { runScenario } from './scenario-runner';
 import { buildSummary, roundLatenciesInPlace } from './summary';
@@ -32,9 +32,16 @@ async function runJob(message: unknown): Promise<void> {
   const rssAfterSessionBytes = rssBytes();
   const feeds = createInputs(job.inputs, job.suite.seed);
 
-  const { run, report } = await runScenario(job, session, feeds, (phase, queriesDone, elapsedMs) =>
-    postToParent({ type: 'progress', phase, queriesDone, elapsedMs } satisfies SuiteProgressEvent),
-  );
+  let measureBegun = false;
+  const { run, report } = await runScenario(job, session, feeds, (phase, queriesDone, elapsedMs) => {
+    // The BEGIN mark of the agent's power sampler: the first measured query is about to start.
+    if (phase === 'measure' && !measureBegun) {
+      measureBegun = true;
+      postToParent({ type: 'mark', mark: 'measure-begin' } satisfies SuiteMarkEvent);
+    }
+    postToParent({ type: 'progress', phase, queriesDone, elapsedMs } satisfies SuiteProgressEvent);
+  });
+  postToParent({ type: 'mark', mark: 'measure-end' } satisfies SuiteMarkEvent);
   // Read before anything else allocates: the high-water mark of the whole job (a requested
   // profile's session, opened after the scenario, is included).
   const peakRssBytes = readOwnProcStatusBytes('VmHWM');

@@ -11,6 +11,7 @@ export type {
   SuiteSamplesEvent,
   SuiteSummaryEvent,
   SuiteErrorEvent,
+  SuiteMarkEvent,
   SuiteChildEvent,
   SuiteChildExit,
   BareLoopResultMessage,

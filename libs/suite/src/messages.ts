@@ -50,8 +50,17 @@ export interface SuiteErrorEvent {
   retryable: boolean;
 }
 
+/**
+ * The measured phase's BEGIN and END marks, for the agent's power sampler: `measure-begin`
+ * right before the first measured query, `measure-end` right after the last one.
+ */
+export interface SuiteMarkEvent {
+  type: 'mark';
+  mark: 'measure-begin' | 'measure-end';
+}
+
 /** Everything a suite process sends, plus the parent's synthetic crash error. */
-export type SuiteChildEvent = SuiteStartedEvent | SuiteProgressEvent | SuiteSamplesEvent | SuiteSummaryEvent | SuiteErrorEvent;
+export type SuiteChildEvent = SuiteStartedEvent | SuiteProgressEvent | SuiteSamplesEvent | SuiteSummaryEvent | SuiteErrorEvent | SuiteMarkEvent;
 
 /** Most samples in one `samples` event: ~150 KB of JSON, far under gRPC's 4 MB default. */
 export const SAMPLES_CHUNK_MAX = 8192;

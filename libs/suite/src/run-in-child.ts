@@ -135,7 +135,7 @@ function deathCause(code: number | null, signal: NodeJS.Signals | null): string 
 function isSuiteChildEvent(message: unknown): message is SuiteChildEvent {
   if (typeof message !== 'object' || message === null) return false;
   const type = (message as { type?: unknown }).type;
-  return type === 'started' || type === 'progress' || type === 'samples' || type === 'summary' || type === 'error';
+  return type === 'started' || type === 'progress' || type === 'samples' || type === 'summary' || type === 'error' || type === 'mark';
 }
 
 /** Forks a TypeScript entry under the tsx loader, with stderr piped and stdout dropped. */

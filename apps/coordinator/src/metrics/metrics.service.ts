@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { boundedLabelValue, countUpload, recordResult, setAgentCounts, setJobCounts, type FarmMetrics, type SeriesLabels, type UploadOutcomeLabel } from '@benchfarm/metrics';
 import { compareLatencies, createInsightMetrics, recordRegression, recordResultTime, retireSeries, seriesToRetire, type InsightMetrics } from '@benchfarm/metrics';
+import { createPowerMetrics, recordPowerResult, type PowerDomainLabel, type PowerMetrics } from '@benchfarm/metrics';
 import type { Summary } from '@benchfarm/protocol';
+import { powerDomainName } from '../storage/result-sensors';
 import { AgentsService } from '../agents/agents.service';
 import { Clock } from '../common/clock';
 import { errorMessage } from '../common/domain-error';
@@ -26,6 +28,7 @@ function seriesKey(series: SeriesLabels): string {
 @Injectable()
 export class MetricsService implements OnApplicationBootstrap {
   private readonly log = new Logger('MetricsService');
+  private powerMetrics: PowerMetrics | undefined;
   private readonly insight: InsightMetrics;
   /** Series already retired, so a scrape does not retire (and count) them again. */
   private readonly retired = new Set<string>();
@@ -65,6 +68,7 @@ export class MetricsService implements OnApplicationBootstrap {
       peakRssBytes: summary.peakRssBytes,
       modelSizeBytes,
     });
+    this.recordPower(series, summary);
     this.retired.delete(seriesKey(series));
     recordResultTime(this.insight, series, this.clock.nowMs());
     this.refreshRegression(series);
@@ -94,6 +98,20 @@ export class MetricsService implements OnApplicationBootstrap {
       retireSeries(this.metrics, this.insight, series, lastOfVariant);
       this.retired.add(key);
     }
+  }
+
+  /** Power, energy per inference and throttling of a committed result (device reach); unmeasured ones are removed. */
+  private recordPower(series: SeriesLabels, summary: Summary): void {
+    this.powerMetrics ??= createPowerMetrics(this.metrics.registry);
+    const p = summary.power;
+    recordPowerResult(this.powerMetrics, series, {
+      domain: p?.sensor ? (powerDomainName(p.sensor.domain) as PowerDomainLabel) : undefined,
+      averagePowerWatts: p?.averagePowerWatts,
+      idlePowerWatts: p?.idlePowerWatts,
+      energyPerInferenceJoules: p?.energyPerInferenceJoules,
+      energyPerInferenceAboveIdleJoules: p?.energyPerInferenceAboveIdleJoules,
+      throttled: summary.thermal?.throttled,
+    });
   }
 
   /** Counts one result upload by outcome. */

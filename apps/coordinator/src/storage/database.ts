@@ -132,6 +132,24 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN cancelled_at_ms INTEGER;
   ALTER TABLE sweeps ADD COLUMN cancelled_at_ms INTEGER;
   `,
+  // Device reach (issue 6): power, energy and thermal of a result, as the agent sampled them.
+  // Its own table so it depends on no other migration's columns.
+  `
+  CREATE TABLE IF NOT EXISTS result_sensors (
+    result_id TEXT PRIMARY KEY REFERENCES results (id) ON DELETE CASCADE,
+    power_sensor TEXT,
+    power_domain TEXT,
+    average_power_watts REAL,
+    idle_power_watts REAL,
+    energy_joules REAL,
+    energy_per_inference_joules REAL,
+    energy_per_inference_above_idle_joules REAL,
+    throttled INTEGER NOT NULL CHECK (throttled IN (0, 1)),
+    power_json TEXT,
+    thermal_json TEXT,
+    external_runtime_json TEXT
+  ) STRICT;
+  `,
   // The measurement suite (issue 4): what a scenario measured beyond the summary (statistics,
   // offline levels, server runs, cold start, interleaved comparison, operator profiles).
   `

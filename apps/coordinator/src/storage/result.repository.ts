@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PercentileStatus } from '@benchfarm/protocol';
 import { SQLITE_DATABASE } from './storage.tokens';
+import { INSERT_RESULT_SENSORS, resultSensorsRow } from './result-sensors';
 import { INSERT_RESULT_REPORT, resultReportRow } from './result-reports';
 import { decodeSamples, encodeSamples } from './samples-codec';
 import { deriveSweepState } from './sweep-state';
@@ -136,6 +137,7 @@ export class SqliteResultRepository extends ResultRepository {
         return { outcome: 'duplicate', resultId: winner.id };
       }
       this.db.prepare('INSERT INTO result_samples (result_id, count, latency_ms_f64le) VALUES (?, ?, ?)').run(result.resultId, result.latencyMs.length, encodeSamples(result.latencyMs));
+      if (summary.power || summary.thermal || summary.externalRuntime) this.db.prepare(INSERT_RESULT_SENSORS).run(resultSensorsRow(result.resultId, summary));
       const reportRow = resultReportRow(result.resultId, summary);
       if (reportRow) this.db.prepare(INSERT_RESULT_REPORT).run(reportRow);
       this.upsertAttempt(result.jobId, result.attempt, result.agentId, result.uploadId, result.nowMs);

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { DeviceInventory } from "./sensors";
 
 export enum AgentState {
   AGENT_STATE_UNSPECIFIED = 0,
@@ -83,6 +84,8 @@ export interface AgentCapabilities {
   sensors: string[];
   onnxruntimeVersion: string;
   hostname: string;
+  /** Device reach (issue 6): the inventory, with every sensor looked for (available or not). */
+  inventory?: DeviceInventory | undefined;
 }
 
 /** The value an agent keeps in the registry KV bucket under its id, rewritten at every heartbeat. */
@@ -117,6 +120,7 @@ function createBaseAgentCapabilities(): AgentCapabilities {
     sensors: [],
     onnxruntimeVersion: "",
     hostname: "",
+    inventory: undefined,
   };
 }
 
@@ -151,6 +155,9 @@ export const AgentCapabilities: MessageFns<AgentCapabilities> = {
     }
     if (message.hostname !== "") {
       writer.uint32(82).string(message.hostname);
+    }
+    if (message.inventory !== undefined) {
+      DeviceInventory.encode(message.inventory, writer.uint32(482).fork()).join();
     }
     return writer;
   },
@@ -248,6 +255,14 @@ export const AgentCapabilities: MessageFns<AgentCapabilities> = {
             message.hostname = reader.string();
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.inventory = DeviceInventory.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -298,6 +313,7 @@ export const AgentCapabilities: MessageFns<AgentCapabilities> = {
         ? globalThis.String(object.onnxruntime_version)
         : "",
       hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      inventory: isSet(object.inventory) ? DeviceInventory.fromJSON(object.inventory) : undefined,
     };
   },
 
@@ -333,6 +349,9 @@ export const AgentCapabilities: MessageFns<AgentCapabilities> = {
     if (message.hostname !== "") {
       obj.hostname = message.hostname;
     }
+    if (message.inventory !== undefined) {
+      obj.inventory = DeviceInventory.toJSON(message.inventory);
+    }
     return obj;
   },
 
@@ -351,6 +370,9 @@ export const AgentCapabilities: MessageFns<AgentCapabilities> = {
     message.sensors = object.sensors?.map((e) => e) || [];
     message.onnxruntimeVersion = object.onnxruntimeVersion ?? "";
     message.hostname = object.hostname ?? "";
+    message.inventory = (object.inventory !== undefined && object.inventory !== null)
+      ? DeviceInventory.fromPartial(object.inventory)
+      : undefined;
     return message;
   },
 };

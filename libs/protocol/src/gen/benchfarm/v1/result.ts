@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Unmeasured } from "./common";
+import { ExternalRuntimeInfo, PowerSummary, ThermalSummary } from "./sensors";
 import { HostFacts, SuiteReport } from "./suite";
 
 export enum PercentileStatus {
@@ -266,7 +267,16 @@ export interface Summary {
   manifest: Manifest | undefined;
   unmeasured: Unmeasured[];
   /** scenario results, statistics, comparison, profile (suite.proto, issue 4) */
-  report?: SuiteReport | undefined;
+  report?:
+    | SuiteReport
+    | undefined;
+  /**
+   * Device reach (issue 6): power and thermal of the measured phase, sampled by the agent,
+   * and the external runtime that produced the figures when it was not onnxruntime-node.
+   */
+  power?: PowerSummary | undefined;
+  thermal?: ThermalSummary | undefined;
+  externalRuntime?: ExternalRuntimeInfo | undefined;
 }
 
 export interface RunError {
@@ -1312,6 +1322,9 @@ function createBaseSummary(): Summary {
     manifest: undefined,
     unmeasured: [],
     report: undefined,
+    power: undefined,
+    thermal: undefined,
+    externalRuntime: undefined,
   };
 }
 
@@ -1376,6 +1389,15 @@ export const Summary: MessageFns<Summary> = {
     }
     if (message.report !== undefined) {
       SuiteReport.encode(message.report, writer.uint32(322).fork()).join();
+    }
+    if (message.power !== undefined) {
+      PowerSummary.encode(message.power, writer.uint32(482).fork()).join();
+    }
+    if (message.thermal !== undefined) {
+      ThermalSummary.encode(message.thermal, writer.uint32(490).fork()).join();
+    }
+    if (message.externalRuntime !== undefined) {
+      ExternalRuntimeInfo.encode(message.externalRuntime, writer.uint32(498).fork()).join();
     }
     return writer;
   },
@@ -1553,6 +1575,30 @@ export const Summary: MessageFns<Summary> = {
             message.report = SuiteReport.decode(reader, reader.uint32());
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.power = PowerSummary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 61: {
+            if (tag !== 490) {
+              break;
+            }
+
+            message.thermal = ThermalSummary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 62: {
+            if (tag !== 498) {
+              break;
+            }
+
+            message.externalRuntime = ExternalRuntimeInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1651,6 +1697,13 @@ export const Summary: MessageFns<Summary> = {
         ? object.unmeasured.map((e: any) => Unmeasured.fromJSON(e))
         : [],
       report: isSet(object.report) ? SuiteReport.fromJSON(object.report) : undefined,
+      power: isSet(object.power) ? PowerSummary.fromJSON(object.power) : undefined,
+      thermal: isSet(object.thermal) ? ThermalSummary.fromJSON(object.thermal) : undefined,
+      externalRuntime: isSet(object.externalRuntime)
+        ? ExternalRuntimeInfo.fromJSON(object.externalRuntime)
+        : isSet(object.external_runtime)
+        ? ExternalRuntimeInfo.fromJSON(object.external_runtime)
+        : undefined,
     };
   },
 
@@ -1716,6 +1769,15 @@ export const Summary: MessageFns<Summary> = {
     if (message.report !== undefined) {
       obj.report = SuiteReport.toJSON(message.report);
     }
+    if (message.power !== undefined) {
+      obj.power = PowerSummary.toJSON(message.power);
+    }
+    if (message.thermal !== undefined) {
+      obj.thermal = ThermalSummary.toJSON(message.thermal);
+    }
+    if (message.externalRuntime !== undefined) {
+      obj.externalRuntime = ExternalRuntimeInfo.toJSON(message.externalRuntime);
+    }
     return obj;
   },
 
@@ -1747,6 +1809,15 @@ export const Summary: MessageFns<Summary> = {
     message.unmeasured = object.unmeasured?.map((e) => Unmeasured.fromPartial(e)) || [];
     message.report = (object.report !== undefined && object.report !== null)
       ? SuiteReport.fromPartial(object.report)
+      : undefined;
+    message.power = (object.power !== undefined && object.power !== null)
+      ? PowerSummary.fromPartial(object.power)
+      : undefined;
+    message.thermal = (object.thermal !== undefined && object.thermal !== null)
+      ? ThermalSummary.fromPartial(object.thermal)
+      : undefined;
+    message.externalRuntime = (object.externalRuntime !== undefined && object.externalRuntime !== null)
+      ? ExternalRuntimeInfo.fromPartial(object.externalRuntime)
       : undefined;
     return message;
   },
