@@ -17,6 +17,8 @@ const job = (options: { targets: string; minDurationMs: number; variants?: strin
   variants: options.variants ?? 'fp32',
   targets: options.targets,
   shapes: SHAPES,
+  // One job per variant and agent: no interleaved comparison job (issue 4) in these tests.
+  compare: 'none',
   warmupMinQueries: 2,
   warmupMinDurationMs: 50,
   minQueries: 10,
@@ -86,8 +88,9 @@ describe('fault injection (RELIABILITY.md promises 1, 2, 3, 4, 5, 9 and the MaxD
     const done = await settled(sweep.id);
     expect(done.jobs[0]).toMatchObject({ state: 'done', agentId: 'p1-b', attempts: 2 });
     expect(recoveryMs).toBeLessThanOrEqual(FAST_TIMINGS.ackWaitMs + 5_000);
+    expect(done.jobs[0]!.result).toBeDefined();
     expect(await messagesFor('p1-a')).toBe(0);
-    expect(await messagesFor('p1-b')).toBe(0);
+    await waitFor('stream empty for p1-b', async () => ((await messagesFor('p1-b')) === 0 ? true : undefined), 5_000);
     console.log(`[figures] promise 1 recovery_ms=${recoveryMs}`);
   }, 120_000);
 
@@ -128,7 +131,8 @@ describe('fault injection (RELIABILITY.md promises 1, 2, 3, 4, 5, 9 and the MaxD
     const done = await settled(sweep.id);
     expect(done.jobs[0]).toMatchObject({ state: 'failed', attempts: 3 });
     expect(done.jobs[0]!.error).toMatch(/^model_fetch: .*ENOTDIR/);
-    expect(await messagesFor('p4-a')).toBe(0);
+    // The agent acks the last delivery once the coordinator confirmed the final error.
+    await waitFor('stream empty for p4-a', async () => ((await messagesFor('p4-a')) === 0 ? true : undefined), 5_000);
   }, 120_000);
 
   it('MaxDeliver advisory: a job whose agent cannot reach the coordinator is failed after MaxDeliver deliveries and removed from the stream; the device reports unhealthy', async () => {
@@ -155,8 +159,12 @@ describe('fault injection (RELIABILITY.md promises 1, 2, 3, 4, 5, 9 and the MaxD
     const { BenchJob } = await import('@benchfarm/protocol');
     const copy = stored?.data ?? BenchJob.encode({ ...BenchJob.fromPartial({}), jobId: done.jobs[0]!.id, sweepId: sweep.id, agentId: 'p5-a' }).finish();
     const js = (await import('@nats-io/jetstream')).jetstream(nc);
+    // Within the duplicate window the server drops a copy under the same Nats-Msg-Id, even
+    // though the work queue deleted the acked original.
     const again = await js.publish(jobSubject('p5-a'), copy, { msgID: done.jobs[0]!.id });
-    expect(again.duplicate).toBe(false); // the acked original is gone, so the server stores it again
+    expect(again.duplicate).toBe(true);
+    // Past the window (or under another id, as after a restart) the copy is stored; the agent is
+    // refused a lease on a finished job and drops it.
     const late = await js.publish(jobSubject('p5-a'), copy, { msgID: `${done.jobs[0]!.id}.restart` });
     expect(late.duplicate).toBe(false);
     await waitFor('copies dropped', async () => ((await messagesFor('p5-a')) === 0 ? true : undefined), 15_000);

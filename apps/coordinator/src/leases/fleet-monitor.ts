@@ -9,6 +9,7 @@ import { COORDINATOR_CONFIG } from '../common/tokens';
 import { LeaseRepository, type OrphanedJob } from '../storage/lease.repository';
 import { JobBus } from '../sweeps/job-bus';
 import { JobStream } from './job-stream';
+import { LeaseService } from './lease.service';
 import type { CoordinatorConfig } from '../config';
 
 /** The registry label naming a pool of interchangeable devices; a job may move only within its pool. */
@@ -55,6 +56,7 @@ export class FleetMonitor implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(LeaseRepository) private readonly leases: LeaseRepository,
     @Inject(JobBus) private readonly bus: JobBus,
     @Inject(JobStream) private readonly stream: JobStream,
+    @Inject(LeaseService) private readonly moves: LeaseService,
     @Inject(Clock) private readonly clock: Clock,
     @Inject(COORDINATOR_CONFIG) private readonly config: CoordinatorConfig,
   ) {}
@@ -105,13 +107,24 @@ export class FleetMonitor implements OnApplicationBootstrap, OnApplicationShutdo
     const bench = BenchJob.decode(message.payload);
     const peer = pickPeer(this.known.get(job.agentId), live, bench.executionProvider || 'cpu', nowMs, this.config.agentStaleAfterMs);
     if (!peer) return undefined;
-    // Publish first, then move the job in the database: if the job changed meanwhile, the
-    // peer is refused a lease and drops the message; a failed publish changes nothing.
+    // Publish first, then move the job in the database: a crash in between leaves the job on
+    // its old agent (the next pass moves it again; the peer's copy is refused a lease), and a
+    // failed publish changes nothing. The announcement lets the peer's lease request, which
+    // may arrive before the publish ack, complete the move itself.
     const moved: BenchJob = { ...bench, agentId: peer.agentId };
-    const outcome = await this.bus.publish(moved, { msgId: `${job.jobId}.m${message.publications + 1}` });
-    const old = this.leases.reassign({ jobId: job.jobId, fromAgentId: job.agentId, toAgentId: peer.agentId, toAgentName: peer.name || peer.agentId, nowMs });
-    if (!old) return undefined;
-    if (old.streamSeq !== undefined) await this.stream.delete(old.streamSeq);
+    const toAgentName = peer.name || peer.agentId;
+    this.moves.announceMove({ jobId: job.jobId, fromAgentId: job.agentId, toAgentId: peer.agentId, toAgentName });
+    let outcome: { seq?: number };
+    try {
+      outcome = await this.bus.publish(moved, { msgId: `${job.jobId}.m${message.publications + 1}` });
+      this.leases.reassign({ jobId: job.jobId, fromAgentId: job.agentId, toAgentId: peer.agentId, toAgentName, nowMs });
+    } finally {
+      this.moves.settleMove(job.jobId);
+    }
+    if (this.leases.view(job.jobId)?.agentId !== peer.agentId) return undefined;
+    // The old agent's message (read before the publish recorded the new one) goes: a dead agent
+    // must not find it when it comes back, a draining one must not run it.
+    if (message.agentId === job.agentId && message.streamSeq !== undefined) await this.stream.delete(message.streamSeq);
     this.log.warn(`job ${job.jobId} moved from agent ${job.agentId} to ${peer.agentId} (pool ${peer.labels[POOL_LABEL]}, stream seq ${outcome.seq ?? '?'})`);
     return peer.agentId;
   }

@@ -21,6 +21,12 @@ function requireId(field: string, value: string): void {
 @Injectable()
 export class LeaseService {
   private readonly log = new Logger('Leases');
+  /**
+   * Moves announced by the fleet monitor and not yet recorded: job id -> the move. The peer may
+   * ask for a lease on the new message before the publish ack is back here; such a request
+   * completes the move instead of being told the job is not its own.
+   */
+  private readonly moves = new Map<string, { fromAgentId: string; toAgentId: string; toAgentName: string }>();
 
   constructor(
     @Inject(LeaseRepository) private readonly leases: LeaseRepository,
@@ -39,11 +45,28 @@ export class LeaseService {
     requireId('job_id', request.jobId);
     requireId('sweep_id', request.sweepId);
     requireId('agent_id', request.agentId);
+    const move = this.moves.get(request.jobId);
+    if (move && move.toAgentId === request.agentId) {
+      this.leases.reassign({ jobId: request.jobId, fromAgentId: move.fromAgentId, toAgentId: move.toAgentId, toAgentName: move.toAgentName, nowMs: this.clock.nowMs() });
+    }
     const token = `lease_${randomBytes(16).toString('hex')}`;
     const grant = this.leases.acquire({ ...request, token, maxAttempts: this.config.maxAttempts, nowMs: this.clock.nowMs() });
     if (grant.decision === 'granted') this.log.log(`lease granted: job ${request.jobId} attempt ${grant.attempt} to agent ${request.agentId}`);
     else this.log.warn(`lease refused (${grant.decision}) to agent ${request.agentId}: ${grant.reason}`);
     return grant;
+  }
+
+  /**
+   * Records that a queued job is about to be published to `toAgentId`; until {@link settleMove},
+   * that agent's lease request moves the job (when it is still queued on `fromAgentId`).
+   */
+  announceMove(move: { jobId: string; fromAgentId: string; toAgentId: string; toAgentName: string }): void {
+    this.moves.set(move.jobId, { fromAgentId: move.fromAgentId, toAgentId: move.toAgentId, toAgentName: move.toAgentName });
+  }
+
+  /** Forgets an announced move (recorded, or its publish failed). */
+  settleMove(jobId: string): void {
+    this.moves.delete(jobId);
   }
 
   /** Renews a lease. Thrown: {@link DomainError} `invalid_argument` naming the field. */
