@@ -77,17 +77,20 @@ function bars(title: string, description: string, expr: string, unit: string, gr
     .gridPos(gridPos);
 }
 
+const bySeries = (expr: string): string => `max by (model, variant, device, provider) (${expr})`;
+
 /**
- * A scatter of two per-series values: query A gives x, query B gives y, both as tables with
- * the same label columns, merged into one row per series.
+ * A scatter of two per-series values: query A gives x, query B gives y, both reduced to the
+ * same four series labels (so extra labels such as quantile or domain cannot split a row),
+ * merged into one row per series.
  */
 function scatter(title: string, description: string, x: { expr: string; unit: string; label: string }, y: { expr: string; unit: string; label: string }, gridPos: dashboard.GridPos): xychart.PanelBuilder {
   return new xychart.PanelBuilder()
     .title(title)
     .description(description)
     .datasource(ds)
-    .withTarget(instant(x.expr, 'A'))
-    .withTarget(instant(y.expr, 'B'))
+    .withTarget(instant(bySeries(x.expr), 'A'))
+    .withTarget(instant(bySeries(y.expr), 'B'))
     .withTransformation({ id: 'merge', options: {} })
     .withTransformation({ id: 'organize', options: { excludeByName: { Time: true }, renameByName: { 'Value #A': x.label, 'Value #B': y.label } } })
     .mapping(xychart.SeriesMapping.Manual)
@@ -206,7 +209,7 @@ export function sweepComparison(): dashboard.DashboardBuilder {
         'Energy vs latency',
         'Energy per inference against median latency. No data on devices without a power sensor (the result says so; it is never shown as 0 J).',
         { expr: LATENCY_P50, unit: 's', label: 'p50 latency' },
-        { expr: `${METRIC.energyPerInferenceJoules}{${SERIES_FILTER}}`, unit: 'joule', label: 'energy per inference' },
+        { expr: `${METRIC.energyPerInferenceJoules}{${SERIES_FILTER}, idle="included"}`, unit: 'joule', label: 'energy per inference' },
         { x: 16, y: 19, w: 8, h: 10 },
       ),
     );
@@ -229,7 +232,7 @@ export function deviceDrillDown(): dashboard.DashboardBuilder {
     )
     .withPanel(timeSeries('Throughput', 'Queries per second of the latest result, over time.', `${METRIC.throughputQps}{${SERIES_FILTER}}`, seriesLegend, 'reqps', { x: 12, y: 0, w: 12, h: 8 }))
     .withPanel(timeSeries('Peak memory', 'Peak resident memory of the suite process.', `${METRIC.peakMemoryBytes}{${SERIES_FILTER}}`, seriesLegend, 'bytes', { x: 0, y: 8, w: 12, h: 8 }))
-    .withPanel(timeSeries('Average power', 'Average power during the measured phase. No data on devices without a power sensor.', `${METRIC.averagePowerWatts}{${SERIES_FILTER}}`, seriesLegend, 'watt', { x: 12, y: 8, w: 12, h: 8 }))
+    .withPanel(timeSeries('Average power', 'Average power during the measured phase. No data on devices without a power sensor.', `${METRIC.powerWatts}{${SERIES_FILTER}}`, '{{variant}} @ {{device}} ({{domain}})', 'watt', { x: 12, y: 8, w: 12, h: 8 }))
     .withPanel(
       new table.PanelBuilder()
         .title('Regression status')
@@ -254,7 +257,7 @@ export function trendView(): dashboard.DashboardBuilder {
     .withPanel(timeSeries('Throughput over time', 'Queries per second of the latest result of each series.', `${METRIC.throughputQps}{${SERIES_FILTER}}`, seriesLegend, 'reqps', { x: 12, y: 0, w: 12, h: 9 }))
     .withPanel(timeSeries('Median latency ratio to the previous result', '1.0 = unchanged; above 1.05 with p < 0.01 is flagged.', `${METRIC.latencyMedianRatio}{${SERIES_FILTER}}`, seriesLegend, 'none', { x: 0, y: 9, w: 12, h: 9 }))
     .withPanel(timeSeries('Regressions flagged', '1 while the latest result of a series is a flagged regression.', `${METRIC.regressionFlagged}{${SERIES_FILTER}}`, seriesLegend, 'none', { x: 12, y: 9, w: 12, h: 9 }))
-    .withPanel(timeSeries('Energy per inference over time', 'No data on devices without a power sensor.', `${METRIC.energyPerInferenceJoules}{${SERIES_FILTER}}`, seriesLegend, 'joule', { x: 0, y: 18, w: 24, h: 8 }));
+    .withPanel(timeSeries('Energy per inference over time', 'No data on devices without a power sensor.', `${METRIC.energyPerInferenceJoules}{${SERIES_FILTER}, idle="included"}`, seriesLegend, 'joule', { x: 0, y: 18, w: 24, h: 8 }));
 }
 
 /** Every dashboard, keyed by the file name it is written to under deploy/grafana/dashboards. */

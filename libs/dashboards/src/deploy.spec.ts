@@ -160,6 +160,6 @@ describe('deploy/systemd/benchfarm-agent.service', () => {
   it('documents the variables the agent reads', () => {
     const unit = readFileSync(join(deploy, 'systemd/benchfarm-agent.service'), 'utf8');
     for (const name of ['BENCHFARM_NATS_URL', 'BENCHFARM_GRPC_ADDRESS', 'BENCHFARM_AGENT_CACHE']) expect(unit).toContain(name);
-    expect(unit).toMatch(/^ExecStart=.*apps\/agent\/src\/main\.ts$/m);
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node .*agent\S*main\.m?[jt]s$/m);
   });
 });

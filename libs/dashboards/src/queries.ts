@@ -29,7 +29,7 @@ export const METRIC = {
   // Filled by results that carry them: power by agents with a power sensor (issue 6),
   // fidelity by sweeps that measure it against the fp32 reference (issue 3).
   energyPerInferenceJoules: 'benchfarm_energy_per_inference_joules',
-  averagePowerWatts: 'benchfarm_average_power_watts',
+  powerWatts: 'benchfarm_power_watts',
   fidelityCosineSimilarity: 'benchfarm_fidelity_cosine_similarity',
 } as const;
 
@@ -40,7 +40,7 @@ export const METRIC = {
  */
 export const CONDITIONAL_METRICS: Readonly<Record<string, string>> = {
   [METRIC.energyPerInferenceJoules]: 'present only for results of agents with a power sensor (RAPL, INA3221, nvidia-smi, ...)',
-  [METRIC.averagePowerWatts]: 'present only for results of agents with a power sensor (RAPL, INA3221, nvidia-smi, ...)',
+  [METRIC.powerWatts]: 'present only for results of agents with a power sensor (RAPL, INA3221, nvidia-smi, ...)',
   [METRIC.fidelityCosineSimilarity]: 'present only for results whose sweep measured fidelity against the fp32 reference',
 };
 

@@ -205,10 +205,21 @@ function rowOf(sweep: SweepView, job: SweepView['jobs'][number]): ReportRow {
   };
 }
 
+/**
+ * Ids of the sweep's interleaved comparison jobs (one per device, carrying every variant in
+ * one process): their result is filed under the reference variant but is not a measurement
+ * of it alone, so reports and comparisons leave them out.
+ */
+export function comparisonJobIds(sweep: SweepView): Set<string> {
+  const settings = (sweep as SweepView & { settings?: { comparisonJobs?: Array<{ jobId: string }> } }).settings;
+  return new Set((settings?.comparisonJobs ?? []).map((c) => c.jobId));
+}
+
 /** Builds the report of a sweep under a policy. Thrown: {@link ReportOptionError} for a bad policy. */
 export function buildReport(sweep: SweepView, policy: ReportPolicy = DEFAULT_REPORT_POLICY): SweepReport {
   checkPolicy(policy);
-  const rows = markPareto(sweep.jobs.map((job) => rowOf(sweep, job)));
+  const skip = comparisonJobIds(sweep);
+  const rows = markPareto(sweep.jobs.filter((job) => !skip.has(job.id)).map((job) => rowOf(sweep, job)));
   return {
     sweepId: sweep.id,
     name: sweep.name,

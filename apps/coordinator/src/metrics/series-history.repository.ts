@@ -13,7 +13,12 @@ export interface SeriesResultSamples {
 
 /** Reads the history of a benchmark series (model x variant x device x provider) for the regression gauges. */
 export abstract class SeriesHistoryRepository {
-  /** The latest two results of the series, newest first, with their samples (fewer when the series has fewer). */
+  /**
+   * The series' latest result and the most recent earlier one measured the same way (same
+   * scenario, batch and threads), newest first, with their samples; fewer when there are
+   * none. Interleaved comparison jobs are left out: their result is filed under the reference
+   * variant but measures every variant in one process.
+   */
   abstract latestTwo(series: SeriesLabels): SeriesResultSamples[];
   /** Every series with the commit time of its latest result. */
   abstract lastResultTimes(): Array<{ series: SeriesLabels; lastResultMs: number }>;
@@ -27,19 +32,29 @@ export class SqliteSeriesHistoryRepository extends SeriesHistoryRepository {
   }
 
   latestTwo(series: SeriesLabels): SeriesResultSamples[] {
+    // How a result was measured; results measured differently are not compared.
     const rows = this.db
       .prepare(
-        `SELECT r.id, r.committed_at_ms, rs.latency_ms_f64le
+        `SELECT r.id, r.committed_at_ms,
+                json_extract(s.settings_json, '$.scenario') || '/' || json_extract(s.settings_json, '$.batch') || '/' ||
+                json_extract(s.settings_json, '$.intraOpThreads') AS method
          FROM results r
          JOIN jobs j ON j.id = r.job_id
          JOIN sweeps s ON s.id = j.sweep_id
-         JOIN result_samples rs ON rs.result_id = r.id
          WHERE s.model_name = @model AND j.variant = @variant AND j.agent_name = @device AND r.provider = @provider
+           AND NOT EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.comparisonJobs') c WHERE json_extract(c.value, '$.jobId') = j.id)
          ORDER BY r.committed_at_ms DESC, r.rowid DESC
-         LIMIT 2`,
+         LIMIT 50`,
       )
-      .all(series) as Array<{ id: string; committed_at_ms: number; latency_ms_f64le: Buffer }>;
-    return rows.map((r) => ({ resultId: r.id, committedAtMs: r.committed_at_ms, latencyMs: decodeSamples(r.latency_ms_f64le) }));
+      .all(series) as Array<{ id: string; committed_at_ms: number; method: string | null }>;
+    const [latest, ...earlier] = rows;
+    if (!latest) return [];
+    const previous = earlier.find((r) => r.method === latest.method);
+    const samples = this.db.prepare('SELECT latency_ms_f64le FROM result_samples WHERE result_id = ?');
+    return [latest, ...(previous ? [previous] : [])].flatMap((r) => {
+      const blob = samples.get(r.id) as { latency_ms_f64le: Buffer } | undefined;
+      return blob ? [{ resultId: r.id, committedAtMs: r.committed_at_ms, latencyMs: decodeSamples(blob.latency_ms_f64le) }] : [];
+    });
   }
 
   lastResultTimes(): Array<{ series: SeriesLabels; lastResultMs: number }> {
