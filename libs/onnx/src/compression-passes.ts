@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
  * asked, and labelled so in the recipe.
  */
 export type CalibrationSource =
-  | { readonly kind: 'images'; readonly dir?: string; readonly files?: readonly string[]; readonly preprocess: PreprocessConfig | string }
+  | { readonly kind: 'images'; readonly dir?: string; readonly files?: readonly string[]; readonly preprocess: PreprocessConfig | string | Readonly<Record<string, unknown>> }
   | { readonly kind: 'feeds'; readonly feeds: readonly Feeds[]; readonly label: string }
   | { readonly kind: 'random'; readonly count: number; readonly seed: number; readonly min: number; readonly max: number };
 

@@ -146,3 +146,27 @@ export function topologicalSort(graph: GraphProto): void {
   }
   graph.node = sorted;
 }
+
+/**
+ * Turns main-graph Constant nodes that hold a tensor into initializers of the same name, in
+ * place: exporters such as paddle2onnx store every weight that way, and passes look weights
+ * up among initializers. Returns how many were moved.
+ */
+export function constantsToInitializers(model: ModelProto): number {
+  const graph = model.graph ?? {};
+  const keep: NodeProto[] = [];
+  let moved = 0;
+  const inits = graph.initializer ?? (graph.initializer = []);
+  for (const node of graph.node ?? []) {
+    const value = node.opType === 'Constant' && isDefaultDomain(node.domain) && node.attribute?.length === 1 && node.attribute[0]?.name === 'value' ? node.attribute[0].t : undefined;
+    const out = node.output?.[0];
+    if (!value || !out) {
+      keep.push(node);
+      continue;
+    }
+    inits.push(onnx.TensorProto.create({ ...value, name: out }));
+    moved++;
+  }
+  graph.node = keep;
+  return moved;
+}

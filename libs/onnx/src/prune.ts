@@ -1,5 +1,6 @@
 import { VariantPassError } from './errors';
-import { attrInt, GraphIndex, intAttr } from './graph-edit';
+import { attrInt, constantsToInitializers, GraphIndex, intAttr } from './graph-edit';
+import { foldBatchNorm } from './fold-bn';
 import { isDefaultDomain } from './model-io';
 import { cloneModel, type ModelProto, type NodeProto, type TensorProto } from './proto';
 import { headNodes } from './quantize-static';
@@ -30,6 +31,7 @@ export interface MagnitudeOptions {
  */
 export function pruneMagnitude(source: ModelProto, ratio: number, options: MagnitudeOptions): { model: ModelProto; recipe: Record<string, string> } {
   const model = cloneModel(source);
+  constantsToInitializers(model);
   const graph = model.graph ?? {};
   const index = new GraphIndex(graph);
   const head = headNodes(model);
@@ -135,7 +137,9 @@ const CHANNEL_MULTIPLE = 8;
  * can be pruned.
  */
 export function pruneChannels(source: ModelProto, ratio: number): { model: ModelProto; recipe: Record<string, string> } {
-  const model = cloneModel(source);
+  const withInits = cloneModel(source);
+  constantsToInitializers(withInits);
+  const model = foldBatchNorm(withInits).model;
   const graph = model.graph ?? {};
   const index = new GraphIndex(graph);
   const head = headNodes(model);

@@ -28,7 +28,7 @@ const FLOAT32_TINY = 1.1754943508222875e-38;
  * onnxruntime's `compute_scale_zp`: the range is widened to include 0; symmetric uses
  * +-max|r|; scale = (rmax - rmin) / (qmax - qmin) in float64 then stored as float32; a scale
  * below float32's smallest normal becomes 1 with zero point 0; zero point =
- * round_half_even(qmin - rmin / scale) (symmetric: the middle of the range, 0 for int8, 128
+ * round_half_even(qmin - rmin / scale), the division in float32 as numpy does it on float32 arrays (symmetric: the middle of the range, 0 for int8, 128
  * for uint8).
  */
 export function computeScaleZp(rmin: number, rmax: number, type: QuantType, symmetric: boolean): ScaleZp {
@@ -42,7 +42,7 @@ export function computeScaleZp(rmin: number, rmax: number, type: QuantType, symm
   const { qmin, qmax } = quantRange(type, symmetric);
   const scale = Math.fround((hi - lo) / (qmax - qmin));
   if (!(scale >= FLOAT32_TINY)) return { scale: 1, zeroPoint: 0 };
-  const zeroPoint = symmetric ? roundHalfEven((qmin + qmax) / 2) : roundHalfEven(qmin - lo / scale);
+  const zeroPoint = symmetric ? roundHalfEven((qmin + qmax) / 2) : roundHalfEven(qmin - Math.fround(lo / scale));
   return { scale, zeroPoint: Math.min(Math.max(zeroPoint, qmin), qmax) };
 }
 

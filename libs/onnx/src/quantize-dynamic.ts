@@ -1,5 +1,5 @@
 import { VariantPassError } from './errors';
-import { attrFloat, attrInt, GraphIndex, intAttr, makeNode, topologicalSort } from './graph-edit';
+import { attrFloat, attrInt, constantsToInitializers, GraphIndex, intAttr, makeNode, topologicalSort } from './graph-edit';
 import { isDefaultDomain } from './model-io';
 import { upgradeOpset } from './opset';
 import { OnnxElemType, type ModelProto, type NodeProto } from './proto';
@@ -16,6 +16,7 @@ import { dimsOf, floatsOf, floatTensor, int64Tensor, int8Tensor, uint8Tensor } f
  */
 export function quantizeDynamic(source: ModelProto): { model: ModelProto; recipe: Record<string, string> } {
   const model = upgradeOpset(source, 13).model;
+  constantsToInitializers(model);
   const graph = model.graph ?? {};
   const index = new GraphIndex(graph);
   const replaced = new Map<NodeProto, NodeProto[]>();

@@ -1,10 +1,10 @@
 import { captureActivations, type Feeds } from './activations';
 import { VariantPassError } from './errors';
-import { attrInt, GraphIndex, intAttr, makeNode, topologicalSort } from './graph-edit';
+import { attrInt, constantsToInitializers, GraphIndex, intAttr, makeNode, topologicalSort } from './graph-edit';
 import { isDefaultDomain } from './model-io';
 import { foldBatchNorm } from './fold-bn';
 import { upgradeOpset } from './opset';
-import type { ModelProto, NodeProto } from './proto';
+import { cloneModel, type ModelProto, type NodeProto } from './proto';
 import {
   accumulateHistogram,
   computeScaleZp,
@@ -121,7 +121,9 @@ interface Target {
  */
 export async function quantizeStatic(source: ModelProto, calibration: readonly Feeds[], options: StaticQuantOptions = DEFAULT_STATIC_OPTIONS): Promise<StaticQuantResult> {
   if (calibration.length === 0) throw new VariantPassError('int8-static', 'no calibration inputs: give a calibration folder (or ask for random calibration explicitly)');
-  const bnFolded = foldBatchNorm(source);
+  const normalized = cloneModel(source);
+  constantsToInitializers(normalized);
+  const bnFolded = foldBatchNorm(normalized);
   const upgraded = upgradeOpset(bnFolded.model, 13);
   const model = upgraded.model;
   const graph = model.graph ?? {};

@@ -9,6 +9,10 @@ import { checkLoadsInOrt, checkLoadsInOrtIsolated, optimizeWithOrt, ORT_VERSION,
 import type { ModelProto } from './proto';
 import { COMPRESSION_PASSES, loadCalibration, type CalibrationData, type CalibrationSource } from './compression-passes';
 import { CalibrationDataError } from './preprocess';
+import { deriveVariantIsolated } from './derive-isolated';
+
+/** How long an isolated derivation (calibration runs included) may take. */
+const DEFAULT_DERIVE_TIMEOUT_MS = 600_000;
 
 /** How a variant was made, as flat strings so it can travel in the wire contract and a DB column. */
 export type VariantRecipe = Record<string, string>;
@@ -187,6 +191,11 @@ export async function deriveVariant(name: string, srcPath: string, outDir: strin
   const registry: VariantRegistry = options.registry ?? VARIANT_PASSES;
   const { pass, param } = resolveVariantPass(name, registry);
   const isolated = options.isolated ?? true;
+  // Computed passes run onnxruntime on the model (calibration, type discovery): in a child
+  // process too when isolated. Only the built-in registry can be named across processes.
+  if (isolated && pass.kind === 'computed' && registry === VARIANT_PASSES) {
+    return deriveVariantIsolated({ name, srcPath, outDir, ...(options.calibration ? { calibration: options.calibration } : {}) }, options.timeoutMs ?? DEFAULT_DERIVE_TIMEOUT_MS);
+  }
   const src = await readModelFile(srcPath);
   const before = inspectModel(src.model, src.bytes.length);
   for (const input of before.inputs) {

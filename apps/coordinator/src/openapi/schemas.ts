@@ -27,6 +27,12 @@ const sweepOptions: Record<string, Schema> = {
     oneOf: [{ type: 'string', example: 'x:1x3x48x192' }, { type: 'object', additionalProperties: { type: 'array', items: { type: 'integer', minimum: 1 } } }],
     description: 'Concrete shapes of the model inputs by name ("name:1x3x224x224", several separated by "," or ";", or an object). Inputs left out keep their fixed dims; a dynamic batch dim defaults to 1; other dynamic dims must be given (else 400 invalid_shapes).',
   },
+  calibrationDir: { type: 'string', description: "Folder of JPEG images on the coordinator's machine that calibrates int8-static variants (needs calibrationPreprocess). Without calibrationDir or calibrationRandom an int8-static variant is refused (400 invalid_argument)." },
+  calibrationPreprocess: {
+    oneOf: [{ type: 'string', enum: ['yolox', 'yolo', 'imagenet'] }, { type: 'object' }],
+    description: 'How calibration images become the input tensor: a preset, or { resize: letterbox|stretch, padValue, channelOrder: RGB|BGR, layout: NCHW|NHWC, scale, mean: [3], std: [3] }.',
+  },
+  calibrationRandom: { type: 'integer', minimum: 1, maximum: 1000, description: 'Calibrate int8-static on this many seeded random inputs instead of images; labelled RANDOM in the recipe (ranges will not match real inputs).' },
   threads: integer('onnxruntime intra-op threads; 0 = onnxruntime default.', SWEEP_DEFAULTS.threads, 0, SWEEP_LIMITS.threads),
   warmupMinQueries: integer('Warm-up queries at least (not measured).', SWEEP_DEFAULTS.warmupMinQueries, 0, SWEEP_LIMITS.warmupMinQueries),
   warmupMinDurationMs: integer('Warm-up duration at least, in ms.', SWEEP_DEFAULTS.warmupMinDurationMs, 0, SWEEP_LIMITS.warmupMinDurationMs),

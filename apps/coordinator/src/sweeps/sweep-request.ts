@@ -34,6 +34,12 @@ export interface SweepRequest extends ScenarioRequest {
   variants: string[];
   targets: string[];
   shapes?: Record<string, number[]>;
+  /** A folder of JPEG images on the coordinator's machine: calibration for int8-static. */
+  calibrationDir?: string;
+  /** Preprocessing of those images: a preset name (yolox, yolo, imagenet) or a config object. */
+  calibrationPreprocess?: string | Record<string, unknown>;
+  /** Calibrate on this many seeded random inputs instead, only when asked (labelled RANDOM in the recipe). */
+  calibrationRandom?: number;
   threads: number;
   warmupMinQueries: number;
   warmupMinDurationMs: number;
@@ -117,6 +123,26 @@ const schema = z
     variants: list(SWEEP_DEFAULTS.variants),
     targets: list(SWEEP_DEFAULTS.targets),
     shapes,
+    calibrationDir: z.preprocess(trimmed, z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional()),
+    calibrationPreprocess: z.preprocess(
+      (value) => {
+        const v = trimmed(value);
+        if (typeof v === 'string' && v.startsWith('{')) {
+          try {
+            return JSON.parse(v) as unknown;
+          } catch {
+            return v;
+          }
+        }
+        return v === '' ? undefined : v;
+      },
+      z.union([z.string(), z.record(z.string(), z.unknown())], { error: 'must be a preset name or a preprocessing config object' }).optional(),
+    ),
+    calibrationRandom: z.preprocess((value) => {
+      const v = trimmed(value);
+      if (v === '' || v === undefined || v === null) return undefined;
+      return typeof v === 'string' && /^[+-]?\d+$/.test(v) ? Number(v) : v;
+    }, z.number({ error: 'must be an integer' }).int('must be an integer').min(1, 'must be >= 1').max(1000, 'must be <= 1000').optional()),
     threads: count(SWEEP_DEFAULTS.threads, 0, SWEEP_LIMITS.threads),
     warmupMinQueries: count(SWEEP_DEFAULTS.warmupMinQueries, 0, SWEEP_LIMITS.warmupMinQueries),
     warmupMinDurationMs: count(SWEEP_DEFAULTS.warmupMinDurationMs, 0, SWEEP_LIMITS.warmupMinDurationMs),
@@ -130,6 +156,12 @@ const schema = z
     if (value.minDurationMs > value.maxDurationMs) {
       ctx.addIssue({ code: 'custom', path: ['minDurationMs'], message: `minDurationMs (${value.minDurationMs}) must not exceed maxDurationMs (${value.maxDurationMs})` });
     }
+    if (value.calibrationDir !== undefined && value.calibrationRandom !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['calibrationRandom'], message: 'give either calibrationDir or calibrationRandom, not both' });
+    }
+    if (value.calibrationDir !== undefined && value.calibrationPreprocess === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['calibrationPreprocess'], message: 'calibration images need a preprocessing config: a preset (yolox, yolo, imagenet) or a config object' });
+    }
     for (const problem of scenarioProblems(value)) ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message });
   });
 
@@ -141,8 +173,16 @@ const schema = z
 export function parseSweepRequest(body: unknown): SweepRequest {
   const parsed = schema.safeParse(body ?? {});
   if (parsed.success) {
-    const { name, modelPath, shapes: givenShapes, ...rest } = parsed.data;
-    return { ...rest, ...(name === undefined ? {} : { name }), ...(modelPath === undefined ? {} : { modelPath }), ...(givenShapes === undefined ? {} : { shapes: givenShapes }) };
+    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ...rest } = parsed.data;
+    return {
+      ...rest,
+      ...(name === undefined ? {} : { name }),
+      ...(modelPath === undefined ? {} : { modelPath }),
+      ...(givenShapes === undefined ? {} : { shapes: givenShapes }),
+      ...(calibrationDir === undefined ? {} : { calibrationDir }),
+      ...(calibrationPreprocess === undefined ? {} : { calibrationPreprocess }),
+      ...(calibrationRandom === undefined ? {} : { calibrationRandom }),
+    };
   }
   const problems = parsed.error.issues.map((issue) => {
     const field = issue.code === 'unrecognized_keys' ? issue.keys[0] ?? '' : issue.path.map(String).join('.');

@@ -18,6 +18,18 @@ import { parseSweepRequest, type SweepRequest } from './sweep-request';
 import { toSweepListView, toSweepView, type SweepListView, type SweepView } from './sweep.view';
 import type { CoordinatorConfig } from '../config';
 import type { VariantRecord } from '../storage/records';
+import type { CalibrationSource } from '@benchfarm/onnx';
+
+/**
+ * Calibration for int8-static: a folder of images on the coordinator's machine with its
+ * preprocessing, or seeded random inputs when the request asks for them (labelled RANDOM in
+ * the recipe). The coordinator never picks calibration data on its own.
+ */
+function calibrationOf(request: SweepRequest): CalibrationSource | undefined {
+  if (request.calibrationDir !== undefined && request.calibrationPreprocess !== undefined) return { kind: 'images', dir: request.calibrationDir, preprocess: request.calibrationPreprocess };
+  if (request.calibrationRandom !== undefined) return { kind: 'random', count: request.calibrationRandom, seed: request.seed, min: 0, max: 1 };
+  return undefined;
+}
 
 /** Where a sweep's model comes from: an uploaded file (multipart), or none (JSON `modelPath`). */
 export type ModelUpload = { kind: 'upload'; path: string; originalName: string; sizeBytes: number } | { kind: 'none' };
@@ -63,7 +75,8 @@ export class SweepsService {
       const prepared = await this.toolkit.prepare(source.path, request.shapes, workDir);
       const agents = await this.agents.resolveTargets(selectors, DEFAULT_EXECUTION_PROVIDER);
       const files = [];
-      for (const name of variants) files.push(await this.toolkit.deriveVariant(name, prepared.path, workDir));
+      const calibration = calibrationOf(request);
+      for (const name of variants) files.push(await this.toolkit.deriveVariant(name, prepared.path, workDir, calibration));
 
       const original = await this.models.put(source.path, `${source.name} (as given)`);
       const stored: VariantRecord[] = [];

@@ -2,7 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   InvalidModelError,
+  CalibrationDataError,
   UnknownVariantError,
+  VariantParamError,
   VariantPassError,
   VARIANT_PASSES,
   checkLoadsInOrtIsolated,
@@ -13,6 +15,7 @@ import {
   parseVariantList,
   readModel,
   writeModel,
+  type CalibrationSource,
   type InvalidModelCode,
 } from '@benchfarm/onnx';
 import type { TensorSpec } from '@benchfarm/protocol';
@@ -44,8 +47,12 @@ export abstract class ModelToolkit {
    * ({@link DomainError}): `invalid_model`, `invalid_shapes` (field `shapes`), `model_load_failed`.
    */
   abstract prepare(sourcePath: string, shapes: Readonly<Record<string, number[]>> | undefined, workDir: string): Promise<PreparedModel>;
-  /** Derives one variant of a prepared model into `workDir`. Thrown: `variant_derivation_failed`, ... */
-  abstract deriveVariant(name: string, preparedPath: string, workDir: string): Promise<VariantFile>;
+  /**
+   * Derives one variant of a prepared model into `workDir`; `calibration` feeds int8-static.
+   * Thrown: `variant_derivation_failed`, `invalid_argument` (field `calibrationDir` or
+   * `calibrationPreprocess`) for unusable calibration data, ...
+   */
+  abstract deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource): Promise<VariantFile>;
 }
 
 /** Maps an {@link InvalidModelError} of libs/onnx onto the coordinator's error codes. */
@@ -73,6 +80,11 @@ function translate(err: unknown): unknown {
   if (err instanceof InvalidModelError) return domainErrorOfInvalidModel(err);
   if (err instanceof UnknownVariantError) return new DomainError(DomainErrorCode.UnknownVariant, err.message, { field: 'variants', cause: err });
   if (err instanceof VariantPassError) return new DomainError(DomainErrorCode.VariantDerivationFailed, err.message, { field: 'variants', cause: err });
+  if (err instanceof VariantParamError) return new DomainError(DomainErrorCode.UnknownVariant, err.message, { field: 'variants', cause: err });
+  if (err instanceof CalibrationDataError) {
+    const field = err.field.startsWith('preprocess') ? 'calibrationPreprocess' : 'calibrationDir';
+    return new DomainError(DomainErrorCode.InvalidArgument, `${err.message}${err.field === 'calibration' && err.message.includes('needs calibration inputs') ? ' (sweep fields calibrationDir + calibrationPreprocess, or calibrationRandom)' : ''}`, { field, cause: err });
+  }
   return err;
 }
 
@@ -115,9 +127,12 @@ export class OnnxModelToolkit extends ModelToolkit {
     }
   }
 
-  async deriveVariant(name: string, preparedPath: string, workDir: string): Promise<VariantFile> {
+  async deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource): Promise<VariantFile> {
     try {
-      const derived = await deriveVariant(name, preparedPath, join(workDir, 'variants'), this.options.ortTimeoutMs === undefined ? {} : { timeoutMs: this.options.ortTimeoutMs });
+      const derived = await deriveVariant(name, preparedPath, join(workDir, 'variants'), {
+        ...(this.options.ortTimeoutMs === undefined ? {} : { timeoutMs: this.options.ortTimeoutMs }),
+        ...(calibration ? { calibration } : {}),
+      });
       return { name: derived.name, path: derived.path, recipe: { ...derived.recipe } };
     } catch (err) {
       const translated = translate(err);
