@@ -181,6 +181,18 @@ describe('nvidia-smi (recorded CSV)', () => {
     expect(na.info.reason).toMatch(/N\/A/);
   });
 
+  it('REAL recording (H200, driver 580): no energy field in --help-query-gpu, so power.draw is used', async () => {
+    const commands = recordedCommands({
+      'nvidia-smi --help-query-gpu': fixture('nvidia-smi-580-help-query-gpu-power.txt'),
+      'nvidia-smi --query-gpu=index,name,power.draw --format=csv,noheader,nounits': fixture('nvidia-smi-580-h200-power.csv'),
+      'nvidia-smi --query-gpu=index,name,power.draw,total_energy_consumption --format=csv,noheader,nounits': new Error(fixture('nvidia-smi-580-energy-field-error.txt')),
+    });
+    const outcome = await probeNvidiaSmi(ctx({}, commands));
+    expect(outcome.info).toMatchObject({ available: true, cumulativeEnergy: false, covers: 'gpu0 NVIDIA H200' });
+    expect((await outcome.source!.read()).powerWatts).toBe(119.33);
+    expect(commands.calls.some((c) => c.includes('total_energy_consumption'))).toBe(false);
+  });
+
   it('is unavailable when not installed', async () => {
     expect((await probeNvidiaSmi(ctx({}))).info.reason).toMatch(/not installed/);
   });
