@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { SuiteReport } from '@benchfarm/protocol';
 
 /** Thrown when the coordinator cannot be reached at all. */
 export class CoordinatorUnreachableError extends Error {
@@ -104,6 +105,15 @@ export interface SweepOptions {
   minDurationMs?: number;
   maxDurationMs?: number;
   seed?: number;
+  /** The measurement suite's fields (scenario, batchSizes, targetQps, compare, ...: see sweep-file.ts), sent as given. */
+  [field: string]: string | number | boolean | undefined;
+}
+
+/** GET /sweeps/:id/suite-reports, as the CLI reads it. */
+export interface SuiteReportsView {
+  sweepId: string;
+  comparisonJobs: { jobId: string; agentId: string; variants: string[] }[];
+  reports: { jobId: string; variant: string; agentName: string; scenario: string; report: SuiteReport }[];
 }
 
 /** A thin REST client of the coordinator. */
@@ -127,6 +137,11 @@ export class CoordinatorClient {
 
   listAgents(): Promise<AgentView[]> {
     return this.request<AgentView[]>('GET', '/agents');
+  }
+
+  /** What each job's scenario measured beyond its summary (GET /sweeps/:id/suite-reports). */
+  suiteReports(sweepId: string): Promise<SuiteReportsView> {
+    return this.request<SuiteReportsView>('GET', `/sweeps/${encodeURIComponent(sweepId)}/suite-reports`);
   }
 
   /** The raw latencies (ms) of a job's result. */

@@ -106,3 +106,14 @@ describe('searchPeakQps against a fixed-service-time queue', () => {
     expect(search.note).toMatch(/above 4 qps/);
   });
 });
+
+describe('runServer', () => {
+  it('never issues a query before its arrival: every latency is >= 0 even for an instant session', async () => {
+    // FAKE session (labelled): resolves at once, the case where an early issue shows as a negative latency.
+    const instant = { run: (): Promise<void> => Promise.resolve() };
+    const { runServer } = await import('./server');
+    const run = await runServer(instant, {}, { targetQps: 2000, latencyBoundMs: 1, minQueries: 300, minDurationMs: 0, maxDurationMs: 10_000, seed: 1 });
+    expect(run.queries).toBe(300);
+    expect(Math.min(...run.latenciesMs)).toBeGreaterThanOrEqual(0);
+  });
+});

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as setImmediatePromise, setTimeout as sleep } from 'node:timers/promises';
 import { InferenceRunError } from './errors';
 import { mulberry32 } from './inputs';
 import type { InferenceRunner } from './single-stream';
@@ -96,8 +96,10 @@ export async function runServer<F>(session: InferenceRunner<F>, feeds: F, option
   for (let i = 0; i < arrivals.length && failure === undefined; i++) {
     const dueNs = (arrivals[i] ?? 0) * 1e6;
     const waitMs = (dueNs - Number(now() - start)) / 1e6;
-    // Timers fire late by up to ~1 ms; the latency is measured from dueNs regardless.
+    // Timers fire late by up to ~1 ms, so sleep the whole milliseconds and yield for the rest:
+    // a query must never be issued before its arrival, or it could finish "before" it arrived.
     if (waitMs >= 1) await sleep(Math.floor(waitMs));
+    while (Number(now() - start) < dueNs) await setImmediatePromise();
     inFlight.push(
       session.run(feeds).then(
         () => {
