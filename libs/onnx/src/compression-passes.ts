@@ -99,14 +99,14 @@ const METHODS = new Set<CalibrationMethod>(['minmax', 'percentile', 'entropy']);
 /**
  * Parses int8-static options: `+`-separated tokens, e.g. `entropy+s8+first=0`: a calibration
  * method (minmax, percentile, entropy), `p=<percent>`, `u8`/`s8` activations, `head` (quantize
- * the detection head too), `first=<n>` leading layers kept in float, `dw` (quantize depthwise
- * convs too), `ops=<Op>/<Op>`, `exclude=<node>/<node>`, `act=<Op>/<Op>` (activation ops in QDQ).
+ * the detection head too), `first=<n>` leading layers kept in float, `dw`/`nodw` (quantize depthwise
+ * convs, or keep them in float), `ops=<Op>/<Op>`, `exclude=<node>/<node>`, `act=<Op>/<Op>` (activation ops in QDQ).
  */
 export function parseStaticOptions(variant: string, param: string | undefined): StaticQuantOptions {
   let options: StaticQuantOptions = DEFAULT_STATIC_OPTIONS;
   if (param === undefined) return options;
   const fail = (message: string): never => {
-    throw new VariantParamError(variant, `${message}; options are +-separated: minmax|percentile|entropy, p=<percent>, u8|s8, head, first=<n>, dw, ops=<Op>/<Op>, act=<Op>/<Op>, exclude=<node>/<node>`);
+    throw new VariantParamError(variant, `${message}; options are +-separated: minmax|percentile|entropy, p=<percent>, u8|s8, head, first=<n>, dw|nodw, ops=<Op>/<Op>, act=<Op>/<Op>, exclude=<node>/<node>`);
   };
   if (param.trim() === '') fail('empty options after ":"');
   for (const token of param.split('+').map((t) => t.trim())) {
@@ -116,6 +116,7 @@ export function parseStaticOptions(variant: string, param: string | undefined): 
       else if (key === 'u8' || key === 's8') options = { ...options, activationType: key === 'u8' ? 'uint8' : 'int8' };
       else if (key === 'head') options = { ...options, excludeHead: false };
       else if (key === 'dw') options = { ...options, skipDepthwise: false };
+      else if (key === 'nodw') options = { ...options, skipDepthwise: true };
       else fail(`unknown option ${JSON.stringify(token)}`);
       continue;
     }

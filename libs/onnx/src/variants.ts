@@ -204,7 +204,7 @@ export async function deriveVariant(name: string, srcPath: string, outDir: strin
     }
   }
   await mkdir(outDir, { recursive: true });
-  const temp = join(outDir, `.${randomUUID()}.${name}.onnx.part`);
+  const temp = join(outDir, `.${randomUUID()}.${name.replace(/[^A-Za-z0-9._-]/g, "_")}.onnx.part`);
   try {
     let recipe: VariantRecipe;
     if (pass.kind === 'model') {
