@@ -77,6 +77,16 @@ const median = (v: number[]): number => {
 console.log(`sensor sampling on/off: ${rateHz} Hz power (fixture INA3221 hwmon tree, real file reads) + 1 Hz thermal, interleaved`);
 console.log(`machine: ${cpuModel()}, ${os.availableParallelism()} logical cores; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`model: PP-OCR cls 1x3x48x192, 1 intra-op thread; ${rounds} rounds x ${seconds} s each side`);
+// The sampler's own cost, in this process: CPU time per power reading and per thermal snapshot.
+for (let i = 0; i < 500; i++) await probe.source.read();
+const READS = 5000;
+let c0 = process.cpuUsage();
+for (let i = 0; i < READS; i++) await probe.source.read();
+const readUs = ((c0 = process.cpuUsage(c0)), (c0.user + c0.system) / READS);
+c0 = process.cpuUsage();
+for (let i = 0; i < READS; i++) thermal.snapshot();
+const snapUs = ((c0 = process.cpuUsage(c0)), (c0.user + c0.system) / READS);
+console.log(`sampler cost: ${readUs.toFixed(1)} us CPU per power reading, ${snapUs.toFixed(1)} us per thermal snapshot -> ${(((readUs * rateHz + snapUs) / 1e6) * 100).toFixed(3)}% of one core at ${rateHz} Hz + 1 Hz`);
 console.log('round  order    on p50 ms  off p50 ms  on mean ms  off mean ms  on samples');
 const p50Ratios: number[] = [];
 const meanRatios: number[] = [];
