@@ -12,6 +12,7 @@ import { openDatabase, type SqliteDatabase } from '../storage/database';
 import { SqliteSweepRepository } from '../storage/sweep.repository';
 import { SqliteResultRepository } from '../storage/result.repository';
 import { MetricsService } from '../metrics/metrics.service';
+import { SqliteSeriesHistoryRepository } from '../metrics/series-history.repository';
 import { createFarmMetrics } from '@benchfarm/metrics';
 import { Registry } from 'prom-client';
 import { ModelStore } from '../variants/model-store';
@@ -125,7 +126,7 @@ describe('SweepsService (fake adapters, real SQLite)', () => {
     const clock = new FixedClock();
     const agents = new AgentsService(new FakeRegistry([agent('a1'), agent('a2')]), clock, config);
     const sweeps = new SqliteSweepRepository(db);
-    metrics = new MetricsService(createFarmMetrics(new Registry()), sweeps, new SqliteResultRepository(db), agents);
+    metrics = new MetricsService(createFarmMetrics(new Registry()), sweeps, new SqliteResultRepository(db), agents, new SqliteSeriesHistoryRepository(db), clock);
     return new SweepsService(sweeps, agents, toolkit, new FakeStore(), b, workspace, new ProgressTracker(), metrics, clock, new CountingIds(), config);
   };
   const count = (table: string): number => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
