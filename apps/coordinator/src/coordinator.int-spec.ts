@@ -39,7 +39,8 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
   const modelForm = (fields: Record<string, string>, bytes: Uint8Array | Buffer = readModelBytes(), fileName = `${MODEL_NAME}.onnx`): FormData => {
     const form = new FormData();
     form.append('model', new Blob([bytes]), fileName);
-    for (const [key, value] of Object.entries(fields)) form.append(key, value);
+    // These tests count one job per variant x agent: leave out the interleaved comparison job.
+    for (const [key, value] of Object.entries({ compare: 'none', ...fields })) form.append(key, value);
     return form;
   };
   const rowCounts = (): { sweeps: number; variants: number; jobs: number; results: number; samples: number } => {
@@ -323,7 +324,7 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
     const { status: code, body } = await getJson<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } }>('/openapi.json');
     expect(code).toBe(200);
     expect(body.openapi).toMatch(/^3\./);
-    expect(Object.keys(body.paths).sort()).toEqual(['/agents', '/healthz', '/metrics', '/sweeps', '/sweeps/{id}', '/sweeps/{id}/cancel', '/sweeps/{id}/jobs/{jobId}/samples']);
+    expect(Object.keys(body.paths).sort()).toEqual(['/agents', '/healthz', '/metrics', '/sweeps', '/sweeps/{id}', '/sweeps/{id}/cancel', '/sweeps/{id}/jobs/{jobId}/samples', '/sweeps/{id}/suite-reports']);
     expect(Object.keys(body.paths['/sweeps']!).sort()).toEqual(['get', 'post']);
     const post201 = (body.paths['/sweeps']!.post as { responses: Record<string, unknown> }).responses;
     expect(Object.keys(post201)).toEqual(expect.arrayContaining(['201', '400', '422']));

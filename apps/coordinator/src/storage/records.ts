@@ -145,6 +145,11 @@ export interface JobContext extends JobRecord {
   variantSha256: string;
   variantSizeBytes: number;
   hasResult: boolean;
+  /**
+   * An interleaved comparison job (issue 4): filed under the reference variant but measured
+   * with every variant in one process, so its figures must not stand in for that variant's series.
+   */
+  isComparison: boolean;
 }
 
 /** A result to commit. */
