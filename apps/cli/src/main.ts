@@ -107,10 +107,13 @@ function sweepOptionsCommand(cmd: Command): Command {
     .option('--min-queries <n>', 'minimum measured queries (p99 needs 662)', int('--min-queries', 1))
     .option('--min-ms <n>', 'minimum measured duration in ms', int('--min-ms'))
     .option('--max-ms <n>', 'maximum measured duration in ms', int('--max-ms', 1))
-    .option('--name <name>', 'a name for the sweep');
+    .option('--name <name>', 'a name for the sweep')
+    .option('--calibration <dir>', "int8-static: folder of JPEG images on the coordinator's machine")
+    .option('--preprocess <preset|json>', 'int8-static: how calibration images become the input (yolox, yolo, imagenet, or a JSON config)')
+    .option('--random-calibration <n>', 'int8-static: calibrate on n seeded random inputs instead (labelled RANDOM)', int('--random-calibration', 1));
 }
 
-type SweepFlags = { variants: string; targets: string; shapes?: string; threads?: number; warmupQueries?: number; warmupMs?: number; minQueries?: number; minMs?: number; maxMs?: number; name?: string };
+type SweepFlags = { variants: string; targets: string; shapes?: string; threads?: number; warmupQueries?: number; warmupMs?: number; minQueries?: number; minMs?: number; maxMs?: number; name?: string; calibration?: string; preprocess?: string; randomCalibration?: number };
 
 function toSweepOptions(flags: SweepFlags): SweepOptions {
   return {
@@ -124,6 +127,9 @@ function toSweepOptions(flags: SweepFlags): SweepOptions {
     minQueries: flags.minQueries,
     minDurationMs: flags.minMs,
     maxDurationMs: flags.maxMs,
+    calibrationDir: flags.calibration === undefined ? undefined : resolve(flags.calibration),
+    calibrationPreprocess: flags.preprocess,
+    calibrationRandom: flags.randomCalibration,
   };
 }
 
