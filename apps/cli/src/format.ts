@@ -1,4 +1,5 @@
 import type { AgentView, JobView, PercentileView, SweepView } from './client';
+import { comparisonJobIds } from './report';
 
 /** Renders rows as a plain-text table with aligned columns (numbers right-aligned). */
 export function table(headers: string[], rows: string[][]): string {
@@ -22,7 +23,10 @@ function percentile(p: PercentileView[], quantile: number): string {
 export function sweepReport(sweep: SweepView): string {
   const sizes = new Map(sweep.variants.map((v) => [v.name, v.sizeBytes]));
   const order = new Map(sweep.variants.map((v, i) => [v.name, i]));
-  const jobs = [...sweep.jobs].sort((a, b) => (order.get(a.variant) ?? 0) - (order.get(b.variant) ?? 0) || a.agentId.localeCompare(b.agentId));
+  // Interleaved comparison jobs carry every variant at once; their ratios are printed in the
+  // suite report's own section, not as a row that would read as a second run of the reference.
+  const comparisons = comparisonJobIds(sweep);
+  const jobs = sweep.jobs.filter((j) => !comparisons.has(j.id)).sort((a, b) => (order.get(a.variant) ?? 0) - (order.get(b.variant) ?? 0) || a.agentId.localeCompare(b.agentId));
   const rows = jobs.map((job) => reportRow(job, sizes.get(job.variant)));
   const header = [
     `sweep ${sweep.id}  ${sweep.name}  [${sweep.state}]`,
@@ -59,11 +63,13 @@ function reportRow(job: JobView, sizeBytes: number | undefined): string[] {
 
 /** One line per job of a running sweep, for the live progress display. */
 export function progressLines(sweep: SweepView): string[] {
+  const comparisons = comparisonJobIds(sweep);
   return sweep.jobs.map((job) => {
+    const label = comparisons.has(job.id) ? 'interleaved' : job.variant;
     const p = job.progress;
     const detail =
       job.state === 'running' && p ? `${p.phase} ${p.queriesDone} queries ${(p.elapsedMs / 1000).toFixed(1)} s` : job.state === 'failed' ? (job.error ?? '') : '';
-    return `  ${job.variant.padEnd(14)} ${job.agentId.padEnd(20)} ${job.state.padEnd(8)} ${detail}`.trimEnd();
+    return `  ${label.padEnd(14)} ${job.agentId.padEnd(20)} ${job.state.padEnd(8)} ${detail}`.trimEnd();
   });
 }
 
