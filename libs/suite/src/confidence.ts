@@ -1,4 +1,4 @@
-import { mulberry32 } from './inputs';
+import { mulberry32 } from './tensor-spec';
 import { mean, percentileOfSorted, sampleStd, type Samples } from './stats';
 
 /** A two-sided confidence interval of a statistic. */

@@ -1,5 +1,7 @@
 // @benchfarm/suite: the benchmark suite (single-stream) and the process that runs it.
 // Agents use runSuiteInChild; the pieces below it are exported for tests and tools.
+// Nothing exported here may load onnxruntime-node: the agent imports this entry and must not
+// carry onnxruntime's native library in its own memory (only the suite's child process does).
 export { runSuiteInChild, childEntryPath, idleChildRssBytes, runBareLoopInChild, tsxLoaderUrl } from './run-in-child';
 export type { RunSuiteInChildOptions, BareLoopResult } from './run-in-child';
 export { SAMPLES_CHUNK_MAX } from './messages';
@@ -27,10 +29,6 @@ export { poissonArrivalsMs, judgeServerRun, serverQueryCount, runServer, searchP
 export type { ServerRunOutcome, ServerRunOptions, PeakQpsSearch } from './server';
 export { runInterleaved, buildComparison } from './interleaved';
 export type { ComparedVariant, InterleaveOptions, InterleavedRun } from './interleaved';
-export { aggregateOperatorTimes, profileOperators } from './profile';
-export type { OrtProfileEvent } from './profile';
-export { runScenario, scenarioName, latencyStatistics } from './scenario-runner';
-export type { ScenarioOutcome, ProgressSink } from './scenario-runner';
 export { hostFacts, realHostProbe } from './host';
 export type { HostProbe, TextReader, DirLister } from './host';
 export { rebatchModel } from './batch-model';
@@ -49,8 +47,7 @@ export {
   summarizeLatencies,
 } from './stats';
 export type { EarlyStoppingOptions, LatencyStats, Samples } from './stats';
-export { createInputs, mulberry32, elementCount, formatInputShapes, halfBitsOfGridValue } from './inputs';
-export type { Feeds } from './inputs';
+export { mulberry32, elementCount, formatInputShapes, halfBitsOfGridValue } from './tensor-spec';
 export { buildSummary, roundMs, roundLatenciesInPlace } from './summary';
 export type { SummaryInputs } from './summary';
 export { machineFacts, cpuModel, parseCpuinfoModel, parseProcStatusBytes, readOwnProcStatusBytes } from './machine';

@@ -2,7 +2,8 @@ import { TensorDataType } from '@benchfarm/protocol';
 import type { TensorSpec } from '@benchfarm/protocol';
 import { describe, expect, it } from 'vitest';
 import { InvalidTensorSpecError, UnsupportedTensorDataTypeError } from './errors';
-import { createInputs, formatInputShapes, halfBitsOfGridValue, mulberry32 } from './inputs';
+import { createInputs } from './inputs';
+import { formatInputShapes, halfBitsOfGridValue, mulberry32 } from './tensor-spec';
 
 const T = TensorDataType;
 const spec = (name: string, dataType: TensorDataType, shape: number[]): TensorSpec => ({ name, dataType, shape });

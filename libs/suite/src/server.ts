@@ -1,6 +1,6 @@
 import { setImmediate as setImmediatePromise, setTimeout as sleep } from 'node:timers/promises';
 import { InferenceRunError } from './errors';
-import { mulberry32 } from './inputs';
+import { mulberry32 } from './tensor-spec';
 import type { InferenceRunner } from './single-stream';
 import { earlyStoppingMinSamples, mean, percentileOfSorted } from './stats';
 

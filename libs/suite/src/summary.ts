@@ -1,5 +1,5 @@
 import type { HostFacts, Summary, SuiteReport, Unmeasured } from '@benchfarm/protocol';
-import { formatInputShapes } from './inputs';
+import { formatInputShapes } from './tensor-spec';
 import type { SuiteJob } from './job';
 import type { MachineFacts } from './machine';
 import type { SingleStreamResult } from './single-stream';
