@@ -100,13 +100,13 @@ const METHODS = new Set<CalibrationMethod>(['minmax', 'percentile', 'entropy']);
  * Parses int8-static options: `+`-separated tokens, e.g. `entropy+s8+first=0`: a calibration
  * method (minmax, percentile, entropy), `p=<percent>`, `u8`/`s8` activations, `head` (quantize
  * the detection head too), `first=<n>` leading layers kept in float, `dw`/`nodw` (quantize depthwise
- * convs, or keep them in float), `ops=<Op>/<Op>`, `exclude=<node>/<node>`, `act=<Op>/<Op>` (activation ops in QDQ).
+ * convs, or keep them in float), `ops=<Op>/<Op>`, `exclude=<node>/<node>`, `act=<Op>/<Op>` (activation ops in QDQ; `act=none` for weighted layers only).
  */
 export function parseStaticOptions(variant: string, param: string | undefined): StaticQuantOptions {
   let options: StaticQuantOptions = DEFAULT_STATIC_OPTIONS;
   if (param === undefined) return options;
   const fail = (message: string): never => {
-    throw new VariantParamError(variant, `${message}; options are +-separated: minmax|percentile|entropy, p=<percent>, u8|s8, head, first=<n>, dw|nodw, ops=<Op>/<Op>, act=<Op>/<Op>, exclude=<node>/<node>`);
+    throw new VariantParamError(variant, `${message}; options are +-separated: minmax|percentile|entropy, p=<percent>, u8|s8, head, first=<n>, dw|nodw, ops=<Op>/<Op>, act=<Op>/<Op>|none, exclude=<node>/<node>`);
   };
   if (param.trim() === '') fail('empty options after ":"');
   for (const token of param.split('+').map((t) => t.trim())) {
@@ -139,7 +139,7 @@ export function parseStaticOptions(variant: string, param: string | undefined): 
         options = { ...options, opTypes: list };
         break;
       case 'act':
-        options = { ...options, activationOps: list };
+        options = { ...options, activationOps: list.length === 1 && list[0] === 'none' ? [] : list };
         break;
       case 'exclude':
         options = { ...options, excludeNodes: list };
@@ -162,7 +162,7 @@ export function parseRatio(variant: string, param: string | undefined): { ratio:
 
 const INT8_STATIC: ComputedPass = {
   kind: 'computed',
-  description: 'int8 static quantization (QDQ): calibrated activations (MinMax/Percentile/Entropy), per-channel symmetric int8 weights, int32 bias; detection head and stem kept in float by default',
+  description: 'int8 static quantization (QDQ): calibrated activations (MinMax/Percentile/Entropy), per-channel symmetric int8 weights, int32 bias, Sigmoid/Mul (SiLU) in int8 too; detection head and stem kept in float by default',
   parseParam: (param) => void parseStaticOptions('int8-static', param),
   async apply(model, _info, context) {
     const options = parseStaticOptions(`int8-static${context.param === undefined ? '' : `:${context.param}`}`, context.param);

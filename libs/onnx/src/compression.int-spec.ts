@@ -146,6 +146,21 @@ describe('int8-static on a small CNN', () => {
   });
 });
 
+describe('int8-static SiLU placement', () => {
+  it('quantizes Sigmoid/Mul by default, but not the SiLU of a stem kept in float', async () => {
+    const calibration = [feed([1, 3, 16, 16], 5)];
+    const all = await quantizeStatic(residualNet(), calibration, { ...DEFAULT_STATIC_OPTIONS, skipFirst: 0 });
+    expect(all.activationParams.has('s1')).toBe(true);
+    const stemFloat = await quantizeStatic(residualNet(), calibration, { ...DEFAULT_STATIC_OPTIONS, skipFirst: 1 });
+    expect(stemFloat.activationParams.has('s1')).toBe(false);
+    expect(stemFloat.activationParams.has('c1')).toBe(false);
+    // a1 (the SiLU output) still gets Q/DQ: it is the input of the next quantized conv.
+    expect(stemFloat.activationParams.has('a1')).toBe(true);
+    const none = await quantizeStatic(residualNet(), calibration, { ...DEFAULT_STATIC_OPTIONS, skipFirst: 0, activationOps: [] });
+    expect(none.activationParams.has('s1')).toBe(false);
+  });
+});
+
 describe('fp16', () => {
   it('keeps float32 IO, converts weights to fp16 and runs close to fp32', async () => {
     const src = residualNet();

@@ -60,7 +60,7 @@ export const DEFAULT_STATIC_OPTIONS: StaticQuantOptions = {
   opTypes: ['Conv', 'MatMul', 'Gemm'],
   excludeNodes: [],
   excludeHead: true,
-  activationOps: [],
+  activationOps: ['Sigmoid', 'Mul'],
   skipFirst: 3,
   skipDepthwise: false,
 };
@@ -183,6 +183,12 @@ export async function quantizeStatic(source: ModelProto, calibration: readonly F
   let activationNodes = 0;
   for (const node of graph.node ?? []) {
     if (!isDefaultDomain(node.domain) || !activationOps.has(node.opType ?? '') || skippedNodes.has(node)) continue;
+    // An activation fed by a layer kept in float stays in float too (the stem's SiLU reads the
+    // stem conv's wide-range output, the very tensor the stem was kept in float for).
+    if ((node.input ?? []).some((i) => { const p = index.producers.get(i); return p !== undefined && skippedNodes.has(p); })) {
+      skippedNodes.add(node);
+      continue;
+    }
     const inputs = (node.input ?? []).filter((i) => i && !index.initializers.has(i) && index.producers.get(i)?.opType !== 'Constant');
     const outputs = (node.output ?? []).filter((o) => o);
     if (inputs.length === 0) continue;
