@@ -2,9 +2,12 @@
 // process, as the agent runs it. Kept short (a few seconds each on a 2-core VM); no timing
 // assertions, only what a correct run must report.
 import { Scenario, TensorDataType, type Summary } from '@benchfarm/protocol';
-import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { describe, expect, it } from 'vitest';
 import { runSuiteInChild, type SuiteChildEvent, type SuiteJob } from './index';
+
+// libs/suite loads @benchfarm/onnx lazily (batch-model.ts) so that its entry never pulls in
+// onnxruntime; the module-boundary rule then wants every import of it in this project lazy too.
+const { paddleOcrModelPath } = await import('@benchfarm/onnx');
 
 const CLS_MODEL = paddleOcrModelPath('cls');
 
