@@ -14,6 +14,12 @@ import {
   analyseModel,
   compareDetections,
   compareOutputs,
+  cocoGroundTruth,
+  decodeYolo,
+  DETECTION_THRESHOLDS,
+  labelledMap,
+  parseCocoLabels,
+  LabelsError,
   defaultShapes,
   deriveVariant,
   fixInputShapes,
@@ -29,6 +35,7 @@ import {
   splitCalibrationEvaluation,
   writeModel,
   type CalibrationSource,
+  type Detection,
   type DetectionFidelity,
   type Feeds,
   type FloatTensor,
@@ -56,6 +63,8 @@ export interface VariantsOptions {
   /** Interleaved latency rounds per variant (0: latency not measured). */
   readonly latencyRounds?: number;
   readonly threads?: number;
+  /** COCO JSON labels of the evaluation images: real mAP@0.5 and mAP@0.5:0.95 per variant (YOLO outputs). */
+  readonly labels?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -68,6 +77,8 @@ export interface VariantRow {
   readonly analysis?: ModelAnalysis;
   readonly outputs?: OutputFidelity[];
   readonly detection?: DetectionFidelity;
+  /** Against the labels, when given. */
+  readonly labelled?: { mapAt50: number | undefined; mapAt50To95: number | undefined; reason?: string };
   readonly deriveMs?: number;
   readonly p50Ms?: number;
   readonly recipe?: Record<string, string>;
@@ -134,12 +145,14 @@ export async function runVariants(options: VariantsOptions): Promise<{ rows: Var
   let calibration: CalibrationSource | undefined;
   let evaluationFeeds: Feeds[];
   let evaluation: string;
+  let evaluationFiles: string[] = [];
   if (options.calibrationDir) {
     if (!preprocess) throw new VariantsInputError('--preprocess', `images need a preprocessing config: a preset (yolox, yolo, imagenet), a JSON file, or preprocess.json in the calibration folder`);
     if (!imageInput) throw new VariantsInputError('--calibration', `image calibration feeds a model with one input; this one has ${fixed.inputs.length}`);
     const files = await listImages(options.calibrationDir, '--calibration');
     const split = options.evaluationDir ? { calibration: files, evaluation: await listImages(options.evaluationDir, '--eval') } : splitCalibrationEvaluation(files);
     calibration = { kind: 'images', dir: options.calibrationDir, files: split.calibration, preprocess: options.preprocess && !options.preprocess.endsWith('.json') ? options.preprocess : preprocess };
+    evaluationFiles = split.evaluation;
     evaluationFeeds = await loadImageFeeds(split.evaluation, imageInput.name, imageInput.shape, preprocess, options.evaluationDir ? '--eval' : '--calibration');
     evaluation = `${split.evaluation.length} held-out images (${split.evaluation.map((f) => basename(f)).join(', ')}); calibration on ${split.calibration.length} others`;
   } else {
@@ -166,7 +179,19 @@ export async function runVariants(options: VariantsOptions): Promise<{ rows: Var
   const outputNames = [...(refOutputs[0]?.keys() ?? [])];
   const inputHw: [number, number] | undefined = imageInput && imageInput.shape.length === 4 ? [imageInput.shape[2] ?? 0, imageInput.shape[3] ?? 0] : undefined;
   const rows: VariantRow[] = [];
-  const fidelity = async (path: string): Promise<Pick<VariantRow, 'outputs' | 'detection'>> => {
+  let truth: (Detection[] | undefined)[] | undefined;
+  if (options.labels) {
+    if (evaluationFiles.length === 0 || !inputHw || !preprocess) throw new VariantsInputError('--labels', 'labels score evaluation images: give --calibration (or --eval) images too');
+    let json: unknown;
+    try {
+      json = JSON.parse(await readFile(options.labels, 'utf8'));
+    } catch (err) {
+      throw new VariantsInputError('--labels', `cannot read ${options.labels} as JSON: ${(err as Error).message}`, { cause: err });
+    }
+    truth = cocoGroundTruth(parseCocoLabels(json), evaluationFiles, inputHw, preprocess.resize);
+    if (truth.every((t) => t === undefined)) throw new VariantsInputError('--labels', `none of the evaluation images (${evaluationFiles.map((f) => basename(f)).join(', ')}) is in ${options.labels}`);
+  }
+  const fidelity = async (path: string): Promise<Pick<VariantRow, 'outputs' | 'detection' | 'labelled'>> => {
     const outs = await runModel(path, evaluationFeeds);
     const outputs = outputNames.map((name) =>
       compareOutputs(
@@ -184,7 +209,10 @@ export async function runVariants(options: VariantsOptions): Promise<{ rows: Var
       layout,
       inputHw,
     );
-    return { outputs, detection };
+    if (!truth) return { outputs, detection };
+    const labelledIdx = truth.flatMap((t, i) => (t ? [i] : []));
+    const predictions = labelledIdx.map((i) => decodeYolo(outs[i]?.get(first) as FloatTensor, { layout, inputHw, scoreThreshold: DETECTION_THRESHOLDS.variantScore, iouThreshold: DETECTION_THRESHOLDS.nmsIou }));
+    return { outputs, detection, labelled: labelledMap(labelledIdx.map((i) => truth?.[i] ?? []), predictions) };
   };
 
   const refAnalysis = await analyseModel(fixed.model, await readFile(reference));
@@ -233,13 +261,16 @@ const MB = 1024 * 1024;
 export function variantsTable(rows: readonly VariantRow[]): string {
   const ref = rows[0];
   const refP50 = ref?.p50Ms;
+  const withLabels = rows.some((r) => r.labelled);
   const body = rows.map((r) => {
-    if (!r.ok || !r.analysis) return [r.name, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'no', r.deriveMs !== undefined ? (r.deriveMs / 1000).toFixed(1) : '-'];
+    if (!r.ok || !r.analysis) return [r.name, ...(withLabels ? ['-', '-'] : []), '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'no', r.deriveMs !== undefined ? (r.deriveMs / 1000).toFixed(1) : '-'];
     const a = r.analysis;
     const worst = (r.outputs ?? []).reduce<OutputFidelity | undefined>((w, o) => (!w || o.cosine < w.cosine ? o : w), undefined);
     const map = r.detection ? (r.detection.mapAt50 === undefined ? `n/a (${r.detection.reason ?? ''})` : r.detection.mapAt50.toFixed(3)) : '-';
+    const labelled = r.labelled ? [r.labelled.mapAt50?.toFixed(3) ?? 'n/a', r.labelled.mapAt50To95?.toFixed(3) ?? 'n/a'] : [];
     return [
       r.name,
+      ...labelled,
       (a.fileSizeBytes / MB).toFixed(2),
       (a.compressedSizeBytes / MB).toFixed(2),
       a.parameterCount.toLocaleString('en-US'),
@@ -254,7 +285,7 @@ export function variantsTable(rows: readonly VariantRow[]): string {
       r.deriveMs !== undefined ? (r.deriveMs / 1000).toFixed(1) : '-',
     ];
   });
-  const out = [table(['variant', 'size MB', 'deflated MB', 'params', 'GMACs', 'sparsity', 'cosine', 'SNR dB', 'max abs err', 'mAP@0.5 vs fp32', 'p50 ms', 'loads in ORT', 'derive s'], body)];
+  const out = [table(['variant', ...(withLabels ? ['mAP@0.5 (labels)', 'mAP@.5:.95 (labels)'] : []), 'size MB', 'deflated MB', 'params', 'GMACs', 'sparsity', 'cosine', 'SNR dB', 'max abs err', 'mAP@0.5 vs fp32', 'p50 ms', 'loads in ORT', 'derive s'], body)];
   const failed = rows.filter((r) => !r.ok);
   if (failed.length > 0) out.push('', 'not derived:', ...failed.map((r) => `  ${r.name}: ${r.error ?? ''}`));
   const files = rows.filter((r) => r.ok && r.path).map((r) => `  ${r.name}: ${r.path}`);
@@ -307,8 +338,9 @@ export function registerVariantsCommand(program: Command): void {
       return n;
     })
     .option('--threads <n>', 'intra-op threads for the latency runs', (v) => Number(v))
+    .option('--labels <coco.json>', 'COCO JSON labels of the evaluation images: real mAP@0.5 and mAP@0.5:0.95 per variant')
     .option('--json', 'print the rows as JSON')
-    .action(async (model: string, flags: { variants: string; calibration?: string; eval?: string; preprocess?: string; randomCalibration?: number; shapes?: Record<string, number[]>; add?: string[]; out: string; latency?: number; threads?: number; json?: boolean }) => {
+    .action(async (model: string, flags: { variants: string; calibration?: string; eval?: string; preprocess?: string; randomCalibration?: number; shapes?: Record<string, number[]>; add?: string[]; out: string; latency?: number; threads?: number; labels?: string; json?: boolean }) => {
       try {
         const result = await runVariants({
           model,
@@ -322,13 +354,14 @@ export function registerVariantsCommand(program: Command): void {
           ...(flags.add ? { byo: parseByo(flags.add) } : {}),
           ...(flags.latency ? { latencyRounds: flags.latency } : {}),
           ...(flags.threads ? { threads: flags.threads } : {}),
+          ...(flags.labels ? { labels: flags.labels } : {}),
           log: (line) => process.stderr.write(`${line}\n`),
         });
         if (flags.json) process.stdout.write(`${JSON.stringify(result.rows.map(({ analysis, ...r }) => ({ ...r, analysis: analysis ? { ...analysis, nodes: undefined } : undefined })), null, 2)}\n`);
         else process.stdout.write(`model ${model}\nfidelity on ${result.evaluation}\n\n${variantsTable(result.rows)}\n`);
         process.exitCode = result.rows.every((r) => r.ok) ? 0 : 1;
       } catch (err) {
-        if (err instanceof VariantsInputError || err instanceof CalibrationDataError || err instanceof InvalidModelError || err instanceof UnknownVariantError || err instanceof VariantParamError) {
+        if (err instanceof VariantsInputError || err instanceof LabelsError || err instanceof CalibrationDataError || err instanceof InvalidModelError || err instanceof UnknownVariantError || err instanceof VariantParamError) {
           process.stderr.write(`benchfarm variants: ${err.message}\n`);
           process.exitCode = 2;
           return;

@@ -1,12 +1,12 @@
 // `benchfarm variants` as a user runs it (the real bin/benchfarm, real onnxruntime-node) on the
 // real PaddleOCR detector from npm, with JPEG calibration images written by the test.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { paddleOcrModelPath } from '@benchfarm/onnx';
+import { decodeYolo, loadImageFeeds, paddleOcrModelPath, PREPROCESS_PRESETS, runModel } from '@benchfarm/onnx';
 import { repoRoot } from './processes';
 
 const dir = mkdtempSync(join(tmpdir(), 'bf-variants-cli-'));
@@ -24,7 +24,40 @@ function writeImages(folder: string, count: number): void {
   }
 }
 
+const SHARED = join(repoRoot, '../shared/models');
+const haveYolox = existsSync(join(SHARED, 'yolox_nano_3class.onnx'));
+if (!haveYolox) process.stdout.write(`variants.int-spec: the YOLOX labels test is skipped: ${SHARED} is absent\n`);
+
 describe('benchfarm variants', () => {
+  it.skipIf(!haveYolox)('scores YOLOX variants against COCO labels: labels made from the reference detections give the reference mAP 1', { timeout: 240_000 }, async () => {
+    const images = join(dir, 'yolo-images');
+    mkdirSync(images, { recursive: true });
+    for (const f of ['capture_20240913_124002_jpg.jpg', 'capture_20240913_124020_jpg.jpg', 'dog.jpg']) writeFileSync(join(images, f), readFileSync(join(SHARED, 'images', f)));
+    // Sorted, the second image is the held-out one. Its reference detections, mapped back
+    // through the letterbox (640 -> 416) into original pixels, are the labels.
+    const held = 'capture_20240913_124020_jpg.jpg';
+    const feeds = await loadImageFeeds([join(images, held)], 'images', [1, 3, 416, 416], PREPROCESS_PRESETS.yolox);
+    const [outputs] = await runModel(join(SHARED, 'yolox_nano_3class.onnx'), feeds);
+    const output = outputs?.get('output');
+    if (!output) throw new Error('YOLOX gave no output');
+    const r = 416 / 640;
+    const dets = decodeYolo(output, { layout: 'yolox', inputHw: [416, 416], scoreThreshold: 0.25, iouThreshold: 0.45 });
+    expect(dets.length).toBeGreaterThan(0);
+    const labels = join(dir, 'labels.json');
+    writeFileSync(
+      labels,
+      JSON.stringify({
+        images: [{ id: 1, file_name: held, width: 640, height: 640 }],
+        annotations: dets.map((d) => ({ image_id: 1, category_id: d.classId + 1, bbox: [d.box[0] / r, d.box[1] / r, (d.box[2] - d.box[0]) / r, (d.box[3] - d.box[1]) / r] })),
+        categories: [1, 2, 3].map((id) => ({ id, name: `class${id}` })),
+      }),
+    );
+    const res = cli(['variants', join(SHARED, 'yolox_nano_3class.onnx'), '--calibration', images, '--preprocess', 'yolox', '--variants', 'fp16', '--out', join(dir, 'yolo-out'), '--labels', labels]);
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/^fp32 \(reference\) +1\.000 +1\.000 /m);
+    expect(res.stdout).toMatch(/^fp16 +\d\.\d{3} +\d\.\d{3} /m);
+  });
+
   it('derives fp16 and int8-static, writes the files and prints the table with fidelity on held-out images', { timeout: 240_000 }, () => {
     const images = join(dir, 'images');
     writeImages(images, 4);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareOutputs, decodeYolo, guessYoloLayout, meanAveragePrecision, type Detection } from './fidelity';
+import { cocoGroundTruth, compareOutputs, decodeYolo, guessYoloLayout, labelledMap, meanAveragePrecision, parseCocoLabels, type Detection } from './fidelity';
 
 const t = (values: number[], dims = [values.length]) => ({ data: Float32Array.from(values), dims });
 
@@ -79,5 +79,32 @@ describe('meanAveragePrecision', () => {
   });
   it('is absent with a reason when the reference detects nothing', () => {
     expect(meanAveragePrecision([[]], [[box(0)]])).toMatchObject({ map: undefined, reason: expect.stringMatching(/detects nothing/) });
+  });
+});
+
+describe('COCO labels', () => {
+  const labels = parseCocoLabels({
+    images: [{ id: 7, file_name: 'dir/a.jpg', width: 200, height: 100 }],
+    annotations: [
+      { image_id: 7, category_id: 5, bbox: [10, 20, 40, 30] },
+      { image_id: 7, category_id: 9, bbox: [0, 0, 10, 10], iscrowd: 1 },
+    ],
+    categories: [{ id: 9, name: 'b' }, { id: 5, name: 'a' }],
+  });
+  it('scales boxes as the letterbox did (one ratio, top-left) and maps categories in id order', () => {
+    // 200x100 into 100x100: ratio 0.5
+    const [gt, missing] = cocoGroundTruth(labels, ['/x/a.jpg', 'b.jpg'], [100, 100], 'letterbox');
+    expect(gt).toEqual([{ box: [5, 10, 25, 25], score: 1, classId: 0 }]);
+    expect(missing).toBeUndefined();
+  });
+  it('mAP@0.5 and mAP@0.5:0.95: a box shifted to IoU ~0.67 counts at 0.5..0.65 only', () => {
+    const truth = [[{ box: [0, 0, 10, 10] as const, score: 1, classId: 0 }]];
+    const shifted = [[{ box: [2, 0, 12, 10] as const, score: 0.9, classId: 0 }]];
+    const r = labelledMap(truth, shifted);
+    expect(r.mapAt50).toBe(1);
+    expect(r.mapAt50To95).toBeCloseTo(0.4, 9); // IoU 80/120 = 0.667: thresholds 0.50, 0.55, 0.60, 0.65
+  });
+  it('refuses malformed labels naming the entry', () => {
+    expect(() => parseCocoLabels({ images: [], annotations: [{ image_id: 1, bbox: [1, 2] }], categories: [] })).toThrow(/labels\.annotations\[0\]: needs image_id, category_id and bbox/);
   });
 });

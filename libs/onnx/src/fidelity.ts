@@ -258,3 +258,63 @@ export function compareDetections(reference: readonly FloatTensor[], variant: re
     variantDetections: variant.map((t) => decodeYolo(t, { ...base, scoreThreshold: DETECTION_THRESHOLDS.referenceScore }).length).reduce((a, b) => a + b, 0),
   };
 }
+
+/** A COCO-format labelled set, the parts mAP needs. */
+export interface CocoLabels {
+  readonly images: readonly { id: number; file_name: string; width: number; height: number }[];
+  readonly annotations: readonly { image_id: number; category_id: number; bbox: [number, number, number, number]; iscrowd?: number }[];
+  readonly categories: readonly { id: number; name: string }[];
+}
+
+/** Thrown for a labels file that is not usable COCO JSON; `field` names the part at fault. */
+export class LabelsError extends Error {
+  override name = 'LabelsError';
+  constructor(
+    readonly field: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${field}: ${message}`, options);
+  }
+}
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Checks a parsed COCO JSON object; thrown ({@link LabelsError}) naming the first bad entry. */
+export function parseCocoLabels(json: unknown): CocoLabels {
+  const o = json as Partial<CocoLabels> | null;
+  if (!o || !Array.isArray(o.images) || !Array.isArray(o.annotations) || !Array.isArray(o.categories)) throw new LabelsError('labels', 'COCO JSON needs arrays images, annotations and categories');
+  for (const [i, im] of o.images.entries()) if (!isNum(im.id) || typeof im.file_name !== 'string' || !(im.width > 0) || !(im.height > 0)) throw new LabelsError(`labels.images[${i}]`, 'needs id, file_name, width > 0 and height > 0');
+  for (const [i, a] of o.annotations.entries()) if (!isNum(a.image_id) || !isNum(a.category_id) || !Array.isArray(a.bbox) || a.bbox.length !== 4 || !a.bbox.every(isNum)) throw new LabelsError(`labels.annotations[${i}]`, 'needs image_id, category_id and bbox [x, y, w, h]');
+  for (const [i, c] of o.categories.entries()) if (!isNum(c.id)) throw new LabelsError(`labels.categories[${i}]`, 'needs a numeric id');
+  return o as CocoLabels;
+}
+
+/**
+ * Ground truth of the given image files (matched by base name) in model-input pixels: boxes
+ * scaled as the preprocessing did (letterbox: one ratio, top-left; stretch: per axis);
+ * categories become class indices in ascending category-id order. Crowd boxes are left out.
+ * Files without an entry in the labels get undefined.
+ */
+export function cocoGroundTruth(labels: CocoLabels, fileNames: readonly string[], inputHw: readonly [number, number], resize: 'letterbox' | 'stretch'): (Detection[] | undefined)[] {
+  const classOf = new Map([...labels.categories].sort((a, b) => a.id - b.id).map((c, i) => [c.id, i]));
+  const byName = new Map(labels.images.map((im) => [im.file_name.split('/').pop() ?? im.file_name, im]));
+  return fileNames.map((file) => {
+    const image = byName.get(file.split('/').pop() ?? file);
+    if (!image) return undefined;
+    const ry = resize === 'letterbox' ? Math.min(inputHw[0] / image.height, inputHw[1] / image.width) : inputHw[0] / image.height;
+    const rx = resize === 'letterbox' ? ry : inputHw[1] / image.width;
+    return labels.annotations
+      .filter((a) => a.image_id === image.id && !a.iscrowd)
+      .map((a) => ({ box: [a.bbox[0] * rx, a.bbox[1] * ry, (a.bbox[0] + a.bbox[2]) * rx, (a.bbox[1] + a.bbox[3]) * ry] as const, score: 1, classId: classOf.get(a.category_id) ?? -1 }));
+  });
+}
+
+/** Real accuracy against labels: mAP@0.5 and mAP@0.5:0.95 (mean over IoU 0.50, 0.55, ..., 0.95). */
+export function labelledMap(groundTruth: readonly (readonly Detection[])[], predictions: readonly (readonly Detection[])[]): { mapAt50: number | undefined; mapAt50To95: number | undefined; reason?: string } {
+  const at50 = meanAveragePrecision(groundTruth, predictions, 0.5);
+  if (at50.map === undefined) return { mapAt50: undefined, mapAt50To95: undefined, reason: 'the labels hold no boxes for the evaluation images' };
+  let sum = 0;
+  for (let k = 0; k < 10; k++) sum += meanAveragePrecision(groundTruth, predictions, 0.5 + 0.05 * k).map ?? 0;
+  return { mapAt50: at50.map, mapAt50To95: sum / 10 };
+}

@@ -72,5 +72,10 @@ export {
   type YoloLayout,
   type YoloDecodeOptions,
   type MapResult,
+  parseCocoLabels,
+  cocoGroundTruth,
+  labelledMap,
+  LabelsError,
+  type CocoLabels,
 } from './fidelity';
 export { floatsOf, floatTensor, float32ToFloat16Bits, float16BitsToFloat32, TensorDataError } from './tensor-data';
