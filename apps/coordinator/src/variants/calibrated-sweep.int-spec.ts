@@ -43,7 +43,8 @@ describe('sweeps with int8-static (calibration) against a real coordinator', () 
     coordinator = await startCoordinator({ natsUrl: nats.url, httpPort: 0, grpcPort: 0, dbPath: join(dir, 'coordinator.db'), dataDir: join(dir, 'data'), logLevel: 'error' });
     nc = await connect({ servers: nats.url });
     const farm = await ensureFarmStore(nc);
-    const record: AgentRecord = {
+    // fromPartial: fields other engineers add to the registry record get their defaults.
+    const record = AgentRecord.fromPartial({
       agentId: AGENT,
       name: 'fake device (test)',
       agentVersion: 'test',
@@ -53,7 +54,7 @@ describe('sweeps with int8-static (calibration) against a real coordinator', () 
       currentJobId: '',
       startedAtUnixMs: Date.now(),
       heartbeatAtUnixMs: Date.now(),
-    } as AgentRecord;
+    });
     await farm.agents.put(AGENT, AgentRecord.encode(record).finish());
     await ensureAgentConsumer(farm.jsm, AGENT);
     // Three synthetic photos (gradients with dark strokes), written as real JPEGs.
