@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const startedAt = Date.now();
   const vitestArgs = ['vitest', 'run', 'apps/cli/src/faults/faults.int-spec.ts', ...(args.filter ? ['-t', args.filter] : [])];
   const child = spawn('npx', vitestArgs, {
-    env: { ...process.env, BENCHFARM_FAULT_TRIALS: String(args.trials), BENCHFARM_FAULT_QUEUED: String(args.queued) },
+    env: { BENCHFARM_KEEP_FAULT_LOGS: '1', ...process.env, BENCHFARM_FAULT_TRIALS: String(args.trials), BENCHFARM_FAULT_QUEUED: String(args.queued) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const trials = new Map<string, Array<Record<string, number>>>();

@@ -23,10 +23,12 @@ export class KvAgentRegistry extends AgentRegistry {
 
   async list(): Promise<AgentRecord[]> {
     try {
-      const keys: string[] = [];
-      for await (const key of await this.kv.keys()) keys.push(key);
+      // keys() can name a key twice: an agent that heartbeats while the listing runs has its
+      // new revision delivered too. A duplicate here became a second job for that agent.
+      const keys = new Set<string>();
+      for await (const key of await this.kv.keys()) keys.add(key);
       const records: AgentRecord[] = [];
-      for (const key of keys.sort()) {
+      for (const key of [...keys].sort()) {
         const entry = await this.kv.get(key);
         if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) continue;
         try {
