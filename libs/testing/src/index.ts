@@ -1,2 +1,3 @@
 export { startNatsServer, freePort, findNatsServer, type NatsServerHandle } from '@benchfarm/messaging';
 export * from './fixtures';
+export { startTcpProxy, TcpProxyError, type TcpProxy } from './tcp-proxy';

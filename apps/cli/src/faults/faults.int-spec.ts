@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_STREAM, MODEL_BUCKET, agentConsumerName, freePort, jobSubject, startNatsServer, type NatsServerHandle } from '@benchfarm/messaging';
 import { Objm } from '@nats-io/obj';
 import { modelTensors, paddleOcrModelPath, readModel, writeModel } from '@benchfarm/onnx';
+import { startTcpProxy } from '@benchfarm/testing';
 import { CoordinatorClient, type JobView, type SweepView } from '../client';
 import { FAST_TIMINGS, startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { readSweepLedger, type SweepLedger } from './ledger';
@@ -42,7 +43,7 @@ const job = (options: { targets: string; minDurationMs: number; variants?: strin
   maxDurationMs: options.minDurationMs + 20_000,
 });
 
-describe('fault injection (RELIABILITY.md promises 1-7, 9-12, the MaxDeliver advisory, cancellation)', () => {
+describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory, cancellation)', () => {
   let dir: string;
   let nats: NatsServerHandle;
   let coordinator: TestProcess;
@@ -445,4 +446,47 @@ describe('fault injection (RELIABILITY.md promises 1-7, 9-12, the MaxDeliver adv
       await stopAll(a);
     });
   }, 180_000 * TRIALS);
+
+  it('promise 8: agent partitioned from the network; detected within heartbeat + stale window; its registry entry goes stale; its job is redelivered; one result after healing', async () => {
+    // The reference partition is 60 s = 2 x AckWait; with the fast AckWait that is 4 s.
+    const partitionMs = 2 * FAST_TIMINGS.ackWaitMs;
+    await repeat(async (t) => {
+      const [ia, ib] = [`p8-a${t}`, `p8-b${t}`];
+      const natsProxy = await startTcpProxy({ host: '127.0.0.1', port: nats.port });
+      const grpcProxy = await startTcpProxy({ host: '127.0.0.1', port: grpcPort });
+      try {
+        const a = await agent(ia, `pool=p8x${t}`, { BENCHFARM_NATS_URL: `nats://${natsProxy.address}`, BENCHFARM_GRPC_ADDRESS: grpcProxy.address });
+        const b = await agent(ib, `pool=p8x${t}`);
+        const sweep = await client.createSweep(MODEL, job({ targets: ia, minDurationMs: 6_000 }));
+        await waitFor(`job running on ${ia}`, async () => ((await jobOf(sweep.id)).state === 'running' ? true : undefined));
+        const partitionedAt = Date.now();
+        natsProxy.pause();
+        grpcProxy.pause();
+        const detectBoundMs = FAST_TIMINGS.heartbeatMs + FAST_TIMINGS.staleAfterMs + 5_000;
+        const detectMs = await waitFor(`${ia} stale`, async () => ((await client.listAgents()).find((x) => x.agentId === ia)?.stale ? Date.now() - partitionedAt : undefined), detectBoundMs, 50);
+        await waitFor(`job leased by ${ib}`, async () => ((await jobOf(sweep.id)).agentId === ib ? true : undefined), FAST_TIMINGS.ackWaitMs + 5_000, 50);
+        const recoveryMs = Date.now() - partitionedAt;
+        await sleep(Math.max(0, partitionMs - (Date.now() - partitionedAt)));
+        natsProxy.resume();
+        grpcProxy.resume();
+        const done = await settled(sweep.id);
+        expect(done.jobs[0]).toMatchObject({ state: 'done', agentId: ib, attempts: 2 });
+        expect(detectMs).toBeLessThanOrEqual(detectBoundMs);
+        // Healed: the partitioned agent learns its lease is gone, drops the attempt and is healthy.
+        await waitFor(`${ia} dropped its stale attempt`, () => (a.lines().some((l) => l.message === 'job stopped: lease lost; message dropped' || l.message === 'the coordinator refused the result; job terminated') ? true : undefined), 30_000);
+        await waitFor(`${ia} healthy again`, async () => ((await client.listAgents()).find((x) => x.agentId === ia && !x.stale && x.state === 'idle') ? true : undefined), 15_000);
+        await streamEmptyFor(ia);
+        await streamEmptyFor(ib);
+        const counts = ledger(sweep.id);
+        expect(counts).toMatchObject({ open: 0, lost: 0, duplicated: 0, results: 1 });
+        figure('8 agent partitioned', { detectMs, recoveryMs, lost: counts.lost, duplicated: counts.duplicated, redelivered: counts.redelivered });
+        await stopAll(a, b);
+      } finally {
+        natsProxy.resume();
+        grpcProxy.resume();
+        await natsProxy.close();
+        await grpcProxy.close();
+      }
+    });
+  }, 150_000 * TRIALS);
 });
