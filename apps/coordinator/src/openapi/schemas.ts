@@ -32,6 +32,10 @@ const sweepOptions: Record<string, Schema> = {
     oneOf: [{ type: 'string', enum: ['yolox', 'yolo', 'imagenet'] }, { type: 'object' }],
     description: 'How calibration images become the input tensor: a preset, or { resize: letterbox|stretch, padValue, channelOrder: RGB|BGR, layout: NCHW|NHWC, scale, mean: [3], std: [3] }.',
   },
+  ownVariants: {
+    oneOf: [{ type: 'object', additionalProperties: { type: 'string' } }, { type: 'string', example: 'qat=/models/det-qat.onnx' }],
+    description: "Bring-your-own variants made elsewhere (QAT, distillation, a lighter architecture): name -> ONNX file on the coordinator's machine. Same inputs as the base model; measured in the same sweep (recipe pass bring-your-own).",
+  },
   calibrationRandom: { type: 'integer', minimum: 1, maximum: 1000, description: 'Calibrate int8-static on this many seeded random inputs instead of images; labelled RANDOM in the recipe (ranges will not match real inputs).' },
   threads: integer('onnxruntime intra-op threads; 0 = onnxruntime default.', SWEEP_DEFAULTS.threads, 0, SWEEP_LIMITS.threads),
   warmupMinQueries: integer('Warm-up queries at least (not measured).', SWEEP_DEFAULTS.warmupMinQueries, 0, SWEEP_LIMITS.warmupMinQueries),

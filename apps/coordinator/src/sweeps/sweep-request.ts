@@ -40,6 +40,8 @@ export interface SweepRequest extends ScenarioRequest {
   calibrationPreprocess?: string | Record<string, unknown>;
   /** Calibrate on this many seeded random inputs instead, only when asked (labelled RANDOM in the recipe). */
   calibrationRandom?: number;
+  /** Bring-your-own variants made elsewhere (QAT, distillation, ...): name -> ONNX file on the coordinator's machine. */
+  ownVariants?: Record<string, string>;
   threads: number;
   warmupMinQueries: number;
   warmupMinDurationMs: number;
@@ -138,6 +140,25 @@ const schema = z
       },
       z.union([z.string(), z.record(z.string(), z.unknown())], { error: 'must be a preset name or a preprocessing config object' }).optional(),
     ),
+    ownVariants: z.preprocess(
+      (value) => {
+        const v = trimmed(value);
+        if (v === undefined || v === null || v === '') return undefined;
+        if (typeof v !== 'string') return v;
+        if (v.startsWith('{')) {
+          try {
+            return JSON.parse(v) as unknown;
+          } catch {
+            return v;
+          }
+        }
+        // "name=/path/a.onnx,other=/path/b.onnx" from a multipart form
+        return Object.fromEntries(v.split(',').map((pair) => pair.trim()).filter(Boolean).map((pair) => [pair.slice(0, Math.max(pair.indexOf('='), 0)).trim(), pair.slice(pair.indexOf('=') + 1).trim()]));
+      },
+      z
+        .record(z.string().regex(/^[A-Za-z0-9._+-]{1,64}$/, 'variant names are 1-64 of A-Z a-z 0-9 . _ + -'), z.string().min(1, 'must be a path'), { error: 'must be an object of name to path, or "name=/path.onnx,..."' })
+        .optional(),
+    ),
     calibrationRandom: z.preprocess((value) => {
       const v = trimmed(value);
       if (v === '' || v === undefined || v === null) return undefined;
@@ -173,7 +194,7 @@ const schema = z
 export function parseSweepRequest(body: unknown): SweepRequest {
   const parsed = schema.safeParse(body ?? {});
   if (parsed.success) {
-    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ...rest } = parsed.data;
+    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, ...rest } = parsed.data;
     return {
       ...rest,
       ...(name === undefined ? {} : { name }),
@@ -182,6 +203,7 @@ export function parseSweepRequest(body: unknown): SweepRequest {
       ...(calibrationDir === undefined ? {} : { calibrationDir }),
       ...(calibrationPreprocess === undefined ? {} : { calibrationPreprocess }),
       ...(calibrationRandom === undefined ? {} : { calibrationRandom }),
+      ...(ownVariants === undefined ? {} : { ownVariants }),
     };
   }
   const problems = parsed.error.issues.map((issue) => {

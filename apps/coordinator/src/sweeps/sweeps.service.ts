@@ -77,6 +77,10 @@ export class SweepsService {
       const files = [];
       const calibration = calibrationOf(request);
       for (const name of variants) files.push(await this.toolkit.deriveVariant(name, prepared.path, workDir, calibration));
+      for (const [name, path] of Object.entries(request.ownVariants ?? {})) {
+        if (variants.includes(name)) throw new DomainError(DomainErrorCode.InvalidArgument, `own variant ${name} has the name of a derived variant`, { field: 'ownVariants' });
+        files.push(await this.toolkit.registerOwnVariant(name, path, prepared, workDir));
+      }
 
       const original = await this.models.put(source.path, `${source.name} (as given)`);
       const stored: VariantRecord[] = [];

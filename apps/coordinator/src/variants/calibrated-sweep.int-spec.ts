@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import jpeg from 'jpeg-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureAgentConsumer, ensureFarmStore, startNatsServer, type NatsServerHandle } from '@benchfarm/messaging';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ensureAgentConsumer, ensureFarmStore, startNatsServer, type FarmStore, type NatsServerHandle } from '@benchfarm/messaging';
 import { AgentRecord, AgentState } from '@benchfarm/protocol';
-import { paddleOcrModelPath } from '@benchfarm/onnx';
+import { deriveVariant, fixInputShapes, paddleOcrModelPath, readModelFile, writeModel } from '@benchfarm/onnx';
 import { startCoordinator, type RunningCoordinator } from '../app';
 import type { SweepView } from '../sweeps/sweep.view';
 
@@ -22,6 +22,7 @@ describe('sweeps with int8-static (calibration) against a real coordinator', () 
   let coordinator: RunningCoordinator;
   let nc: NatsConnection;
   let images: string;
+  let farm: FarmStore;
 
   const post = async (body: object): Promise<{ status: number; body: Record<string, unknown> }> => {
     const response = await fetch(`${coordinator.httpUrl}/sweeps`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
@@ -37,12 +38,8 @@ describe('sweeps with int8-static (calibration) against a real coordinator', () 
   };
   const base = { modelPath: paddleOcrModelPath('det'), targets: AGENT, shapes: 'x:1x3x96x96', minQueries: 1, minDurationMs: 0, maxDurationMs: 1000 };
 
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    dir = mkdtempSync(join(tmpdir(), 'bf-calibrated-'));
-    coordinator = await startCoordinator({ natsUrl: nats.url, httpPort: 0, grpcPort: 0, dbPath: join(dir, 'coordinator.db'), dataDir: join(dir, 'data'), logLevel: 'error' });
-    nc = await connect({ servers: nats.url });
-    const farm = await ensureFarmStore(nc);
+  /** The registry entry a live agent keeps fresh (heartbeat now), so that derivations longer than the staleness limit do not orphan the next test. */
+  const putAgent = async (): Promise<void> => {
     // fromPartial: fields other engineers add to the registry record get their defaults.
     const record = AgentRecord.fromPartial({
       agentId: AGENT,
@@ -56,6 +53,19 @@ describe('sweeps with int8-static (calibration) against a real coordinator', () 
       heartbeatAtUnixMs: Date.now(),
     });
     await farm.agents.put(AGENT, AgentRecord.encode(record).finish());
+  };
+
+  beforeEach(async () => {
+    if (farm) await putAgent();
+  });
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    dir = mkdtempSync(join(tmpdir(), 'bf-calibrated-'));
+    coordinator = await startCoordinator({ natsUrl: nats.url, httpPort: 0, grpcPort: 0, dbPath: join(dir, 'coordinator.db'), dataDir: join(dir, 'data'), logLevel: 'error' });
+    nc = await connect({ servers: nats.url });
+    farm = await ensureFarmStore(nc);
+    await putAgent();
     await ensureAgentConsumer(farm.jsm, AGENT);
     // Three synthetic photos (gradients with dark strokes), written as real JPEGs.
     images = join(dir, 'images');
@@ -106,6 +116,24 @@ describe('sweeps with int8-static (calibration) against a real coordinator', () 
     expect(int8?.recipe).toMatchObject({ pass: 'int8-static', format: 'QDQ', calibrationData: `images: 3 from ${images}`, preprocess: 'imagenet', weights: 'int8 per-channel symmetric' });
     expect(int8?.sizeBytes).toBeLessThan(sweep.variants[0]?.sizeBytes ?? 0);
     expect(new Set(sweep.jobs.map((j) => j.variant))).toEqual(new Set(['fp32', 'int8-static']));
+  });
+
+  it('takes a bring-your-own variant of the same model into the sweep, and refuses one with other inputs', { timeout: 180_000 }, async () => {
+    // "Made elsewhere": the detector fixed to the sweep's shape and converted to fp16 by libs/onnx.
+    const fixed = join(dir, 'det-96.onnx');
+    const src = await readModelFile(paddleOcrModelPath('det'));
+    writeFileSync(fixed, writeModel(fixInputShapes(src.model, { x: [1, 3, 96, 96] }).model));
+    const own = await deriveVariant('fp16', fixed, join(dir, 'own'), { isolated: false });
+    await putAgent();
+    const { status, body } = await post({ ...base, variants: 'fp32', ownVariants: { 'distilled-fp16': own.path } });
+    expect(status, JSON.stringify(body)).toBe(201);
+    const sweep = body as unknown as SweepView;
+    expect(sweep.variants.map((v) => v.name)).toEqual(['fp32', 'distilled-fp16']);
+    expect(sweep.variants[1]?.recipe).toMatchObject({ pass: 'bring-your-own', source: own.path });
+    const other = await post({ ...base, variants: 'fp32', ownVariants: `other=${paddleOcrModelPath('cls')}` });
+    expect(other).toMatchObject({ status: 400, body: { code: 'invalid_argument', field: 'ownVariants' } });
+    const clash = await post({ ...base, variants: 'fp32', ownVariants: { fp32: own.path } });
+    expect(clash).toMatchObject({ status: 400, body: { field: 'ownVariants' } });
   });
 
   it('uses random calibration only when asked, labelled RANDOM in the recipe', { timeout: 180_000 }, async () => {

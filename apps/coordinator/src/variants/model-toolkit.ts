@@ -53,6 +53,14 @@ export abstract class ModelToolkit {
    * `calibrationPreprocess`) for unusable calibration data, ...
    */
   abstract deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource): Promise<VariantFile>;
+  /**
+   * Takes a variant made elsewhere (QAT, distillation, a lighter architecture) as a variant of
+   * the prepared model. Thrown ({@link DomainError} `invalid_argument`, field `ownVariants`)
+   * when it is not ONNX, its inputs differ from the base model's, or onnxruntime refuses it.
+   */
+  registerOwnVariant(name: string, _path: string, _prepared: PreparedModel, _workDir: string): Promise<VariantFile> {
+    return Promise.reject(new DomainError(DomainErrorCode.InvalidArgument, `variant ${name}: this coordinator does not take bring-your-own variants`, { field: 'ownVariants' }));
+  }
 }
 
 /** Maps an {@link InvalidModelError} of libs/onnx onto the coordinator's error codes. */
@@ -124,6 +132,35 @@ export class OnnxModelToolkit extends ModelToolkit {
       return { path, inputs: fixed.inputs };
     } catch (err) {
       throw translate(err);
+    }
+  }
+
+  override async registerOwnVariant(name: string, path: string, prepared: PreparedModel, workDir: string): Promise<VariantFile> {
+    const refuse = (message: string, cause?: unknown) => new DomainError(DomainErrorCode.InvalidArgument, `own variant ${name} (${path}): ${message}`, { field: 'ownVariants', cause });
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch (err) {
+      throw refuse(`not a readable file on the coordinator (${errorMessage(err)})`, err);
+    }
+    try {
+      const model = readModel(bytes);
+      const info = inspectModel(model, bytes.length);
+      const base = prepared.inputs.map((i) => i.name).sort().join(',');
+      const own = info.inputs.map((i) => i.name).sort().join(',');
+      if (base !== own) throw refuse(`its inputs (${own}) are not the base model's (${base})`);
+      const baseInfo = inspectModel(readModel(await readFile(prepared.path)));
+      const baseOut = baseInfo.outputs.map((o) => o.name).sort().join(',');
+      const ownOut = info.outputs.map((o) => o.name).sort().join(',');
+      if (baseOut !== ownOut) throw refuse(`its outputs (${ownOut}) are not the base model's (${baseOut}); a variant must compute the same outputs so that it can be compared`);
+      const fixed = fixInputShapes(model, Object.fromEntries(prepared.inputs.map((i) => [i.name, [...i.shape]])));
+      const out = join(workDir, `own-${name}.onnx`);
+      await writeFile(out, writeModel(fixed.model));
+      await checkLoadsInOrtIsolated(out, this.options.ortTimeoutMs === undefined ? {} : { timeoutMs: this.options.ortTimeoutMs });
+      return { name, path: out, recipe: { pass: 'bring-your-own', source: path, producer: info.producer || 'unknown', nodeCount: String(info.nodeCount) } };
+    } catch (err) {
+      if (err instanceof DomainError) throw err;
+      throw refuse(errorMessage(err), err);
     }
   }
 
