@@ -1,7 +1,8 @@
 /**
  * Reliability figures (RELIABILITY.md): runs the fault-injection suite with every scenario
  * repeated BENCHFARM_FAULT_TRIALS times (default 5) and promise 6 with
- * BENCHFARM_FAULT_QUEUED queued jobs (default 10 000), reads the suite's `[figures]` lines
+ * BENCHFARM_FAULT_QUEUED queued jobs (default 10 000), promise 15 (series-bound.int-spec.ts)
+ * with as many results ingested, reads the suite's `[figures]` lines
  * and prints, per promise, p50 / p95 / max of each time (fields ending in `Ms`) and the
  * totals of the counts (lost, duplicated, redelivered, ...), with the machine's load.
  *
@@ -43,9 +44,10 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const loadBefore = load();
   const startedAt = Date.now();
-  const vitestArgs = ['vitest', 'run', 'apps/cli/src/faults/faults.int-spec.ts', ...(args.filter ? ['-t', args.filter] : [])];
+  const specs = ['apps/cli/src/faults/faults.int-spec.ts', 'apps/coordinator/src/metrics/series-bound.int-spec.ts'];
+  const vitestArgs = ['vitest', 'run', ...specs, ...(args.filter ? ['-t', args.filter] : [])];
   const child = spawn('npx', vitestArgs, {
-    env: { BENCHFARM_KEEP_FAULT_LOGS: '1', ...process.env, BENCHFARM_FAULT_TRIALS: String(args.trials), BENCHFARM_FAULT_QUEUED: String(args.queued) },
+    env: { BENCHFARM_KEEP_FAULT_LOGS: '1', ...process.env, BENCHFARM_FAULT_TRIALS: String(args.trials), BENCHFARM_FAULT_QUEUED: String(args.queued), BENCHFARM_SERIES_RESULTS: String(args.queued) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const trials = new Map<string, Array<Record<string, number>>>();
