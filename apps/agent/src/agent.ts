@@ -9,6 +9,7 @@ import { runSuiteInChild, type ComparedModel, type SuiteChildEvent, type SuiteJo
 import { fetchComparisonModels } from './comparison';
 import type { AgentConfig } from './config';
 import { DeviceReach } from './device-reach';
+import { runExternalJob } from './external-runtime';
 import { collectCapabilities } from './inventory';
 import { LeaseUnavailableError, acquireLease, type JobLease } from './lease';
 import { JobUpload, UploadFailedError, UploadRejectedError } from './upload';
@@ -301,6 +302,15 @@ class Agent {
         value: { code: ErrorCode.ERROR_CODE_MODEL_FETCH, message: (err as Error).message, retryable: !(err instanceof ModelFetchError) },
       });
       return false;
+    }
+    if (job.externalRuntime) {
+      // An external tool (issue 6) runs instead of the suite; sampling starts at the tool's measuring phase.
+      const toolSensing = await this.deviceReach?.startJob(job.externalRuntime.tool === 'trtexec' ? 'tensorrt' : 'cpu');
+      try {
+        return await runExternalJob({ job, request: job.externalRuntime, modelPath, send: (event) => upload.send(event), ...(toolSensing ? { sensing: toolSensing } : {}), signal, agentVersion: AGENT_VERSION });
+      } finally {
+        toolSensing?.stop();
+      }
     }
     const suiteJob: SuiteJob = {
       modelPath,

@@ -55,6 +55,11 @@ export interface ResultView {
   provider: string;
   unmeasured: { field: string; reason: string }[];
   manifest?: Record<string, unknown>;
+  /** Power of the measured window (issue 6); absent when the device has no power sensor. */
+  power?: { sensor: string; domain: string; averagePowerWatts?: number; idlePowerWatts?: number; energyJoules?: number; energyPerInferenceJoules?: number; energyPerInferenceAboveIdleJoules?: number };
+  throttled?: boolean;
+  /** The external tool that produced the figures, when not onnxruntime-node. */
+  externalRuntime?: { runtime?: string; version?: string; precision?: string; device?: string; command?: string };
 }
 
 export interface JobView {

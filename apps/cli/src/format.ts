@@ -35,11 +35,19 @@ export function sweepReport(sweep: SweepView): string {
   const notes = new Set<string>();
   for (const job of jobs) for (const u of job.result?.unmeasured ?? []) notes.add(`${u.field}: ${u.reason}`);
   const failures = jobs.filter((j) => j.state === 'failed').map((j) => `${j.variant} on ${j.agentId}: ${j.error ?? 'failed'}`);
-  const out = [
-    ...header,
-    '',
-    table(['variant', 'device', 'state', 'queries', 'p50 ms', 'p99 ms', 'mean ms', 'throughput/s', 'peak MB', 'size MB'], rows),
-  ];
+  // Power columns only when some result has a power reading; a result without one shows '-', never 0.
+  const anyPower = jobs.some((j) => j.result?.power !== undefined);
+  const anyExternal = jobs.some((j) => j.result?.externalRuntime !== undefined);
+  const headers = ['variant', 'device', 'state', 'queries', 'p50 ms', 'p99 ms', 'mean ms', 'throughput/s', 'peak MB', 'size MB'];
+  if (anyPower) {
+    headers.push('avg W', 'J/inference');
+    jobs.forEach((job, i) => rows[i]?.push(...powerCells(job)));
+  }
+  if (anyExternal) {
+    headers.push('runtime');
+    jobs.forEach((job, i) => rows[i]?.push(runtimeCell(job)));
+  }
+  const out = [...header, '', table(headers, rows)];
   if (notes.size > 0) out.push('', 'not measured:', ...[...notes].map((n) => `  ${n}`));
   if (failures.length > 0) out.push('', 'failed:', ...failures.map((f) => `  ${f}`));
   return out.join('\n');
@@ -59,6 +67,18 @@ function reportRow(job: JobView, sizeBytes: number | undefined): string[] {
     r?.peakRssBytes !== undefined ? (r.peakRssBytes / MB).toFixed(1) : '-',
     sizeBytes !== undefined ? (sizeBytes / MB).toFixed(2) : '-',
   ];
+}
+
+function powerCells(job: JobView): string[] {
+  const p = job.result?.power;
+  return [p?.averagePowerWatts !== undefined ? p.averagePowerWatts.toFixed(2) : '-', p?.energyPerInferenceJoules !== undefined ? p.energyPerInferenceJoules.toPrecision(3) : '-'];
+}
+
+function runtimeCell(job: JobView): string {
+  const e = job.result?.externalRuntime;
+  if (!job.result) return '-';
+  if (!e) return 'onnxruntime-node';
+  return [e.runtime, e.version, e.precision, e.device].filter((s) => s !== undefined && s !== '').join(' ');
 }
 
 /** One line per job of a running sweep, for the live progress display. */

@@ -110,10 +110,11 @@ function sweepOptionsCommand(cmd: Command): Command {
     .option('--name <name>', 'a name for the sweep')
     .option('--calibration <dir>', "int8-static: folder of JPEG images on the coordinator's machine")
     .option('--preprocess <preset|json>', 'int8-static: how calibration images become the input (yolox, yolo, imagenet, or a JSON config)')
-    .option('--random-calibration <n>', 'int8-static: calibrate on n seeded random inputs instead (labelled RANDOM)', int('--random-calibration', 1));
+    .option('--random-calibration <n>', 'int8-static: calibrate on n seeded random inputs instead (labelled RANDOM)', int('--random-calibration', 1))
+    .option('--runtime <tool[:precision[:device]]>', 'run the variants with an external tool instead of onnxruntime-node, e.g. trtexec:fp16 or benchmark_app:fp32:GPU (only agents that have it)');
 }
 
-type SweepFlags = { variants: string; targets: string; shapes?: string; threads?: number; warmupQueries?: number; warmupMs?: number; minQueries?: number; minMs?: number; maxMs?: number; name?: string; calibration?: string; preprocess?: string; randomCalibration?: number };
+type SweepFlags = { variants: string; targets: string; shapes?: string; threads?: number; warmupQueries?: number; warmupMs?: number; minQueries?: number; minMs?: number; maxMs?: number; name?: string; calibration?: string; preprocess?: string; randomCalibration?: number; runtime?: string };
 
 function toSweepOptions(flags: SweepFlags): SweepOptions {
   return {
@@ -130,6 +131,7 @@ function toSweepOptions(flags: SweepFlags): SweepOptions {
     calibrationDir: flags.calibration === undefined ? undefined : resolve(flags.calibration),
     calibrationPreprocess: flags.preprocess,
     calibrationRandom: flags.randomCalibration,
+    runtime: flags.runtime,
   };
 }
 

@@ -42,6 +42,7 @@ const sweepFileSchema = z.strictObject({
   profile: z.boolean().optional(),
   profileTop: z.number().optional(),
   stabilityTolerancePct: z.number().optional(),
+  runtime: z.string().optional(),
 });
 
 /** A sweep's settings as the REST API names them; lists and shapes flattened to the text the multipart form carries. */
@@ -178,6 +179,7 @@ const FLAG_FIELDS: Readonly<Record<string, string>> = {
   profile: 'profile',
   profileTop: 'profileTop',
   stabilityPct: 'stabilityTolerancePct',
+  runtime: 'runtime',
 };
 
 /**

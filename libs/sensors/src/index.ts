@@ -28,6 +28,7 @@ export { sensorsConfigFromEnv, createSensorContext, type SensorsConfig } from '.
 export { collectInventory, parseCpuFlags, parseOsRelease, parseNvTegraRelease, jetpackForL4t, findExternalRuntimes } from './inventory';
 export { probeExecutionProviders, type ExecutionProviderProbe } from './ep-probe';
 export { parseTrtexecOutput, parseBenchmarkAppOutput, parseBenchmarkModelOutput, type ExternalRunResult, type ExternalRuntime } from './external/parse';
+export { probeInstalledRuntimes, trtexecVersion, externalToolVersion, parseTrtexecExportTimes } from './external/installed';
 export { externalCommand, parseExternalOutput, runExternalRuntime, externalResultToSummary, type ExternalRunSpec } from './external/run';
 // Fixtures (fake trees, recorded outputs) for tests in other packages, such as the agent's end-to-end test.
 export { memorySysfs, recordedCommands, writeFakeTree, jetsonOrinHwmonTree, raplTree, type FakeFile } from './fake-device.fixture';

@@ -1,6 +1,7 @@
 import type { DeviceInventory } from '@benchfarm/protocol';
 import type { SensorContext } from './power.types';
 import { readPowerMode } from './thermal';
+import { probeInstalledRuntimes } from './external/installed';
 
 /** CPU flags from /proc/cpuinfo: `flags` on x86, `Features` on ARM. */
 export function parseCpuFlags(cpuinfo: string): string[] {
@@ -93,6 +94,7 @@ export async function collectInventory(ctx: SensorContext): Promise<DeviceInvent
     gpuModel = 'NVIDIA Tegra integrated GPU';
     gpuDriver = `L4T ${l4t}`;
   }
+  const runtimes = findExternalRuntimes(ctx);
   return {
     cpuFlags: parseCpuFlags(read('/proc/cpuinfo')),
     boardModel: dtModel || dmi,
@@ -102,7 +104,8 @@ export async function collectInventory(ctx: SensorContext): Promise<DeviceInvent
     l4tRelease: l4t,
     jetpackRelease: l4t ? jetpackForL4t(l4t) : '',
     powerMode: (await readPowerMode(ctx)) ?? '',
-    externalRuntimes: findExternalRuntimes(ctx).map((r) => `${r.tool} ${r.path}`),
+    externalRuntimes: runtimes.map((r) => `${r.tool} ${r.path}`),
+    installedRuntimes: await probeInstalledRuntimes(ctx.commands, runtimes),
     listedExecutionProviders: [],
     executionProviderFailures: [],
     sensors: [],

@@ -44,6 +44,8 @@ export interface ReportRow {
   /** Cosine similarity of the outputs to the fp32 reference, when the sweep measured it. */
   fidelity?: number;
   energyPerInferenceJoules?: number;
+  /** Average power over the measured window (issue 6), when the device has a power sensor. */
+  averagePowerWatts?: number;
   /** Why figures are missing: `field: reason`. */
   unmeasured: string[];
   /** Not dominated on (latency, size, fidelity) by another variant on the same device. */
@@ -185,12 +187,14 @@ function rowOf(sweep: SweepView, job: SweepView['jobs'][number]): ReportRow {
   const unmeasured = (r?.unmeasured ?? []).map((u) => `${u.field}: ${u.reason}`);
   const fidelity = r ? (numberAt(r, 'fidelity', 'cosineSimilarity') ?? numberAt(r, 'fidelity', 'cosine')) : undefined;
   const energy = r ? numberAt(r, 'power', 'energyPerInferenceJoules') : undefined;
+  const watts = r ? numberAt(r, 'power', 'averagePowerWatts') : undefined;
+  const external = r?.externalRuntime;
   if (r && fidelity === undefined && !unmeasured.some((u) => u.startsWith('fidelity'))) unmeasured.push('fidelity: not measured by this sweep');
   if (r && energy === undefined && !unmeasured.some((u) => u.startsWith('power') || u.startsWith('energy'))) unmeasured.push('energy: no power reading in the result');
   return {
     variant: job.variant,
     device: r?.device ?? job.agentId,
-    provider: r?.provider ?? '',
+    provider: external?.runtime ? [external.runtime, external.precision].filter(Boolean).join(' ') : (r?.provider ?? ''),
     state: job.state,
     ...(r ? { count: r.count, meanMs: r.meanMs, throughputQps: r.throughputQps } : {}),
     ...(r && percentileMs(r, 0.5) !== undefined ? { p50Ms: percentileMs(r, 0.5) } : {}),
@@ -200,6 +204,7 @@ function rowOf(sweep: SweepView, job: SweepView['jobs'][number]): ReportRow {
     ...((r?.modelFileSizeBytes || variant?.sizeBytes) ? { sizeBytes: r?.modelFileSizeBytes || variant?.sizeBytes } : {}),
     ...(fidelity !== undefined ? { fidelity } : {}),
     ...(energy !== undefined ? { energyPerInferenceJoules: energy } : {}),
+    ...(watts !== undefined ? { averagePowerWatts: watts } : {}),
     unmeasured,
     pareto: false,
   };

@@ -21,6 +21,7 @@ export const REPORT_COLUMNS: ReadonlyArray<{ header: string; csv: string; value:
   { header: 'peak MB', csv: 'peak_rss_bytes', value: (r) => cell(r.peakRssBytes, 1, MB) },
   { header: 'size MB', csv: 'size_bytes', value: (r) => cell(r.sizeBytes, 2, MB) },
   { header: 'fidelity', csv: 'fidelity_cosine', value: (r) => cell(r.fidelity, 4) },
+  { header: 'avg W', csv: 'average_power_watts', value: (r) => cell(r.averagePowerWatts, 2) },
   { header: 'mJ/inference', csv: 'energy_per_inference_joules', value: (r) => cell(r.energyPerInferenceJoules, 3, 1e-3) },
   { header: 'Pareto', csv: 'pareto', value: (r) => (r.pareto ? 'yes' : '') },
 ];
@@ -82,6 +83,7 @@ export function reportCsv(report: SweepReport): string {
     size_bytes: (r) => r.sizeBytes,
     fidelity_cosine: (r) => r.fidelity,
     energy_per_inference_joules: (r) => r.energyPerInferenceJoules,
+    average_power_watts: (r) => r.averagePowerWatts,
     pareto: (r) => (r.pareto ? 'true' : 'false'),
     unmeasured: (r) => r.unmeasured.join('; '),
   };

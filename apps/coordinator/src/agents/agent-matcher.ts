@@ -87,3 +87,27 @@ function describe(selector: TargetSelector): string {
       return `label:${selector.key}=${selector.value}`;
   }
 }
+
+/** Whether an agent advertises an external tool (issue 6) found on its PATH. */
+export function hasExternalRuntime(agent: AgentRecord, tool: string): boolean {
+  return (agent.capabilities?.inventory?.installedRuntimes ?? []).some((r) => r.tool === tool);
+}
+
+/**
+ * Keeps the matched agents that have the external tool a sweep asks for (all of them when it
+ * asks for none). Thrown ({@link DomainError} `no_matching_agent`, field `runtime`) when an
+ * agent named by id lacks the tool, or when none of the matched agents has it.
+ */
+export function requireExternalRuntime(matched: readonly AgentRecord[], selectors: readonly TargetSelector[], tool: string | undefined): AgentRecord[] {
+  if (tool === undefined) return [...matched];
+  for (const selector of selectors) {
+    if (selector.kind !== 'agent') continue;
+    const agent = matched.find((a) => a.agentId === selector.agentId);
+    if (agent && !hasExternalRuntime(agent, tool)) throw new DomainError(DomainErrorCode.NoMatchingAgent, `agent ${JSON.stringify(selector.agentId)} has no ${tool} on its PATH`, { field: 'runtime' });
+  }
+  const withTool = matched.filter((a) => hasExternalRuntime(a, tool));
+  if (withTool.length === 0) {
+    throw new DomainError(DomainErrorCode.NoMatchingAgent, `none of the ${matched.length} agent(s) matching the targets has ${tool} installed (agents list the external runtimes found on their PATH)`, { field: 'runtime' });
+  }
+  return withTool;
+}

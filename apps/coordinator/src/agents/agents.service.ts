@@ -24,6 +24,8 @@ export interface AgentView {
     sensors: string[];
     onnxruntimeVersion: string;
     hostname: string;
+    /** External tools found on the agent's PATH with their versions (issue 6); a sweep's `runtime` needs one. */
+    externalRuntimes: Array<{ tool: string; version: string; path: string }>;
   } | null;
   agentVersion: string;
   currentJobId?: string;
@@ -100,6 +102,7 @@ function toView(agent: AgentRecord, stale: boolean): AgentView {
           sensors: [...c.sensors],
           onnxruntimeVersion: c.onnxruntimeVersion,
           hostname: c.hostname,
+          externalRuntimes: (c.inventory?.installedRuntimes ?? []).map((r) => ({ tool: r.tool, version: r.version, path: r.path })),
         }
       : null,
     agentVersion: agent.agentVersion,

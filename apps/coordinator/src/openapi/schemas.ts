@@ -36,6 +36,14 @@ const sweepOptions: Record<string, Schema> = {
     oneOf: [{ type: 'object', additionalProperties: { type: 'string' } }, { type: 'string', example: 'qat=/models/det-qat.onnx' }],
     description: "Bring-your-own variants made elsewhere (QAT, distillation, a lighter architecture): name -> ONNX file on the coordinator's machine. Same inputs as the base model; measured in the same sweep (recipe pass bring-your-own).",
   },
+  runtime: {
+    oneOf: [
+      { type: 'string', example: 'trtexec:fp16' },
+      { type: 'object', required: ['tool'], properties: { tool: { type: 'string', enum: ['trtexec', 'benchmark_app'] }, precision: { type: 'string', enum: ['fp32', 'fp16', 'int8'] }, device: { type: 'string' } } },
+    ],
+    description:
+      'Run every variant with an external tool instead of onnxruntime-node: "tool[:precision[:device]]" (trtexec or benchmark_app; precision fp32 (default), fp16, int8; device e.g. GPU, DLA0). Single-stream only, no interleaved comparison job. Planned only on agents that list the tool in capabilities.externalRuntimes; none: 422 no_matching_agent (field runtime). benchmark_model is refused (it runs .tflite, variants are ONNX).',
+  },
   calibrationRandom: { type: 'integer', minimum: 1, maximum: 1000, description: 'Calibrate int8-static on this many seeded random inputs instead of images; labelled RANDOM in the recipe (ranges will not match real inputs).' },
   threads: integer('onnxruntime intra-op threads; 0 = onnxruntime default.', SWEEP_DEFAULTS.threads, 0, SWEEP_LIMITS.threads),
   warmupMinQueries: integer('Warm-up queries at least (not measured).', SWEEP_DEFAULTS.warmupMinQueries, 0, SWEEP_LIMITS.warmupMinQueries),
@@ -128,6 +136,21 @@ export const OPENAPI_SCHEMAS = {
       provider: { type: 'string', example: 'cpu' },
       attempt: { type: 'integer' },
       committedAt: { type: 'string', format: 'date-time' },
+      power: {
+        type: 'object',
+        description: 'Power of the measured window; absent when the device has no power sensor (see unmeasured). A figure not measured is absent, never 0.',
+        properties: {
+          sensor: { type: 'string' },
+          domain: { type: 'string', example: 'module' },
+          averagePowerWatts: { type: 'number' },
+          idlePowerWatts: { type: 'number' },
+          energyJoules: { type: 'number' },
+          energyPerInferenceJoules: { type: 'number' },
+          energyPerInferenceAboveIdleJoules: { type: 'number' },
+        },
+      },
+      throttled: { type: 'boolean', description: 'Present when the result has thermal data.' },
+      externalRuntime: { type: 'object', additionalProperties: true, description: 'The external tool that produced the figures (runtime, version, precision, device, command); absent for onnxruntime-node.' },
     },
   },
   JobView: {
@@ -194,6 +217,7 @@ export const OPENAPI_SCHEMAS = {
           sensors: { type: 'array', items: { type: 'string' } },
           onnxruntimeVersion: { type: 'string' },
           hostname: { type: 'string' },
+          externalRuntimes: { type: 'array', description: 'External tools found on the agent PATH.', items: { type: 'object', properties: { tool: { type: 'string' }, version: { type: 'string' }, path: { type: 'string' } } } },
         },
       },
       agentVersion: { type: 'string' },

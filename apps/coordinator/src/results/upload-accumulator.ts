@@ -105,7 +105,7 @@ export class UploadAccumulator {
     if (this.terminal.kind === 'error') return { kind: 'error', header: this.header, error: this.terminal.error };
     const { summary } = this.terminal;
     if (summary.count === 0) throw invalid('summary.count is 0; a result needs at least one sample');
-    if (summary.count !== this.sampleCount) throw invalid(`summary.count is ${summary.count} but ${this.sampleCount} samples were received`);
+    if (summary.count !== this.sampleCount && !externalAggregatesOnly(summary, this.sampleCount)) throw invalid(`summary.count is ${summary.count} but ${this.sampleCount} samples were received`);
     for (const p of summary.percentiles) {
       if (!(p.quantile > 0 && p.quantile < 1)) throw invalid(`summary percentile quantile ${p.quantile} is not in (0, 1)`);
     }
@@ -117,4 +117,15 @@ export class UploadAccumulator {
     }
     return { kind: 'summary', header: this.header, summary, latencyMs };
   }
+}
+
+/** The Unmeasured field an external-runtime result names when it carries no raw samples. */
+export const LATENCY_SAMPLES_FIELD = 'latency_samples';
+
+/**
+ * An external tool (issue 6) that reports only aggregates: the result carries no raw samples,
+ * names the runtime, and says why in an `latency_samples` Unmeasured entry.
+ */
+function externalAggregatesOnly(summary: Summary, sampleCount: number): boolean {
+  return sampleCount === 0 && summary.externalRuntime !== undefined && summary.unmeasured.some((u) => u.field === LATENCY_SAMPLES_FIELD && u.reason.trim() !== '');
 }

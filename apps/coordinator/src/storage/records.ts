@@ -1,4 +1,5 @@
 import type { ScenarioOptions, Summary, TensorSpec } from '@benchfarm/protocol';
+import type { StoredResultSensors } from './result-sensors';
 
 /** State of a sweep: running until every job is done or failed. */
 export type SweepState = 'running' | 'completed' | 'failed';
@@ -14,6 +15,8 @@ export interface SweepSettings {
   compare?: 'interleaved' | 'none';
   /** The interleaved comparison jobs among the sweep's jobs, one per device (issue 4). */
   comparisonJobs?: { jobId: string; agentId: string; variants: string[] }[];
+  /** The external tool every job runs instead of onnxruntime-node (issue 6); absent: onnxruntime-node. */
+  externalRuntime?: { tool: string; precision: string; device?: string };
   executionProvider: string;
   intraOpThreads: number;
   interOpThreads: number;
@@ -92,6 +95,8 @@ export interface ResultRecord {
   manifest: Record<string, unknown>;
   unmeasured: Array<{ field: string; reason: string }>;
   committedAtMs: number;
+  /** Power, thermal and external runtime (table result_sensors, issue 6), when the result has them. */
+  sensors?: StoredResultSensors;
 }
 
 /** A stored job, with what the result ingest and the views need about its sweep. */

@@ -56,7 +56,11 @@ export function readResultSensors(db: SqliteDatabase, jobId: string): StoredResu
       `SELECT s.* FROM result_sensors s JOIN results r ON r.id = s.result_id WHERE r.job_id = ?`,
     )
     .get(jobId) as Record<string, string | number | null> | undefined;
-  if (!row) return undefined;
+  return row ? resultSensorsFromRow(row) : undefined;
+}
+
+/** Maps a `result_sensors` row (snake_case columns) to {@link StoredResultSensors}. */
+export function resultSensorsFromRow(row: Record<string, string | number | null>): StoredResultSensors {
   const json = (v: string | number | null): unknown => (typeof v === 'string' ? (JSON.parse(v) as unknown) : null);
   const num = (v: string | number | null): number | null => (typeof v === 'number' ? v : null);
   return {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { SQLITE_DATABASE } from './storage.tokens';
 import type { SqliteDatabase } from './database';
+import { resultSensorsFromRow } from './result-sensors';
 import type { JobRecord, JobState, JobWithResult, NewSweep, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepState } from './records';
 
 /** Stores sweeps, their variants and their jobs. */
@@ -190,6 +191,11 @@ export class SqliteSweepRepository extends SweepRepository {
       );
       const results = new Map<string, ResultRecord>();
       for (const r of this.db.prepare('SELECT r.* FROM results r JOIN jobs j ON j.id = r.job_id WHERE j.sweep_id = ?').all(id) as ResultRow[]) results.set(r.job_id, resultFromRow(r));
+      const sensorRows = this.db.prepare('SELECT s.*, r.job_id AS sensors_job_id FROM result_sensors s JOIN results r ON r.id = s.result_id JOIN jobs j ON j.id = r.job_id WHERE j.sweep_id = ?').all(id) as Array<Record<string, string | number | null>>;
+      for (const s of sensorRows) {
+        const result = results.get(String(s.sensors_job_id));
+        if (result) result.sensors = resultSensorsFromRow(s);
+      }
       const jobs = (this.db.prepare('SELECT * FROM jobs WHERE sweep_id = ? ORDER BY position').all(id) as JobRow[]).map((r): JobWithResult => {
         const result = results.get(r.id);
         return { ...jobFromRow(r), ...(result ? { result } : {}) };

@@ -1,4 +1,5 @@
 import type { AgentRecord, BenchJob, TensorSpec } from '@benchfarm/protocol';
+import { externalRuntimeOf } from './runtime-request';
 import { scenarioEnum, scenarioOptionsOf } from './scenario-request';
 import type { NewSweep, SweepSettings, VariantRecord } from '../storage/records';
 import type { SweepRequest } from './sweep-request';
@@ -41,6 +42,7 @@ export function settingsOf(request: SweepRequest, inputs: readonly TensorSpec[])
     minDurationMs: request.minDurationMs,
     maxDurationMs: request.maxDurationMs,
     seed: request.seed,
+    ...(request.runtime ? { externalRuntime: { ...request.runtime } } : {}),
   };
 }
 
@@ -77,6 +79,7 @@ export function planSweep(input: SweepPlanInput): SweepPlan {
           seed: settings.seed,
         },
         createdAtUnixMs: input.nowMs,
+        ...(input.request.runtime ? { externalRuntime: externalRuntimeOf(input.request.runtime, settings.minDurationMs, settings.maxDurationMs) } : {}),
       });
     }
   }
@@ -110,7 +113,8 @@ export function planSweep(input: SweepPlanInput): SweepPlan {
  */
 function planComparisons(input: SweepPlanInput, settings: SweepSettings, jobs: BenchJob[], newJobs: NewSweep['jobs']): NonNullable<SweepSettings['comparisonJobs']> {
   const reference = input.variants[0];
-  if (input.request.compare !== 'interleaved' || input.variants.length < 2 || !reference) return [];
+  // With an external runtime every job runs the tool; an interleaved onnxruntime-node job would measure something else.
+  if (input.request.compare !== 'interleaved' || input.variants.length < 2 || !reference || input.request.runtime) return [];
   const refs = input.variants.map((v) => ({ modelName: input.model.name, variant: v.name, sha256: v.sha256, sizeBytes: v.sizeBytes, recipe: { ...v.recipe } }));
   return input.agents.map((agent) => {
     const jobId = input.newJobId();

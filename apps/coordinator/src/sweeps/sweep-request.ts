@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
+import { runtimeField, type RuntimeRequest } from './runtime-request';
 import { scenarioFields, scenarioProblems, type ScenarioRequest } from './scenario-request';
 
 /** Defaults of a sweep's options, as the OpenAPI document states them. */
@@ -49,6 +50,8 @@ export interface SweepRequest extends ScenarioRequest {
   minDurationMs: number;
   maxDurationMs: number;
   seed: number;
+  /** Run the variants with an external tool instead of onnxruntime-node (issue 6). */
+  runtime?: RuntimeRequest;
 }
 
 const trimmed = (value: unknown): unknown => (typeof value === 'string' ? value.trim() : value);
@@ -171,6 +174,7 @@ const schema = z
     minDurationMs: count(SWEEP_DEFAULTS.minDurationMs, 0, SWEEP_LIMITS.minDurationMs),
     maxDurationMs: count(SWEEP_DEFAULTS.maxDurationMs, 1, SWEEP_LIMITS.maxDurationMs),
     seed: count(SWEEP_DEFAULTS.seed, 0, SWEEP_LIMITS.seed),
+    runtime: runtimeField,
     ...scenarioFields,
   }, { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : undefined) })
   .superRefine((value, ctx) => {
@@ -183,6 +187,10 @@ const schema = z
     if (value.calibrationDir !== undefined && value.calibrationPreprocess === undefined) {
       ctx.addIssue({ code: 'custom', path: ['calibrationPreprocess'], message: 'calibration images need a preprocessing config: a preset (yolox, yolo, imagenet) or a config object' });
     }
+    // An external tool runs its own single-stream loop: the suite's other scenarios are not reachable through it.
+    if (value.runtime !== undefined && value.scenario !== 'single_stream') {
+      ctx.addIssue({ code: 'custom', path: ['runtime'], message: `runtime ${value.runtime.tool} measures single-stream latency only; scenario ${value.scenario} needs onnxruntime-node (leave runtime out)` });
+    }
     for (const problem of scenarioProblems(value)) ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message });
   });
 
@@ -194,7 +202,7 @@ const schema = z
 export function parseSweepRequest(body: unknown): SweepRequest {
   const parsed = schema.safeParse(body ?? {});
   if (parsed.success) {
-    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, ...rest } = parsed.data;
+    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, runtime, ...rest } = parsed.data;
     return {
       ...rest,
       ...(name === undefined ? {} : { name }),
@@ -204,6 +212,7 @@ export function parseSweepRequest(body: unknown): SweepRequest {
       ...(calibrationPreprocess === undefined ? {} : { calibrationPreprocess }),
       ...(calibrationRandom === undefined ? {} : { calibrationRandom }),
       ...(ownVariants === undefined ? {} : { ownVariants }),
+      ...(runtime === undefined ? {} : { runtime }),
     };
   }
   const problems = parsed.error.issues.map((issue) => {

@@ -1,4 +1,5 @@
 import { tensorDataTypeToJSON, type Progress } from '@benchfarm/protocol';
+import type { StoredResultSensors } from '../storage/result-sensors';
 import type { JobState, JobWithResult, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepSettings, SweepState } from '../storage/records';
 
 /** A result as the REST API shows it. */
@@ -28,6 +29,41 @@ export interface ResultView {
   provider: string;
   attempt: number;
   committedAt: string;
+  /** Power and energy of the measured window (issue 6); absent when the device has no power sensor (see unmeasured). */
+  power?: PowerView;
+  /** Set when the result has thermal data: whether clocks dropped or a trip point was crossed. */
+  throttled?: boolean;
+  /** The external tool that produced the figures (runtime, version, precision, device, command); absent for onnxruntime-node. */
+  externalRuntime?: Record<string, unknown>;
+}
+
+/** A result's power figures as the REST API shows them; a figure not measured is absent, never 0. */
+export interface PowerView {
+  sensor: string;
+  domain: string;
+  averagePowerWatts?: number;
+  idlePowerWatts?: number;
+  energyJoules?: number;
+  energyPerInferenceJoules?: number;
+  energyPerInferenceAboveIdleJoules?: number;
+}
+
+function sensorsView(sensors: StoredResultSensors | undefined): Pick<ResultView, 'power' | 'throttled' | 'externalRuntime'> {
+  if (!sensors) return {};
+  const figures = {
+    averagePowerWatts: sensors.averagePowerWatts,
+    idlePowerWatts: sensors.idlePowerWatts,
+    energyJoules: sensors.energyJoules,
+    energyPerInferenceJoules: sensors.energyPerInferenceJoules,
+    energyPerInferenceAboveIdleJoules: sensors.energyPerInferenceAboveIdleJoules,
+  };
+  const power: PowerView | undefined =
+    sensors.powerSensor === null ? undefined : { sensor: sensors.powerSensor, domain: sensors.powerDomain ?? 'unspecified', ...Object.fromEntries(Object.entries(figures).filter(([, v]) => v !== null)) };
+  return {
+    ...(power ? { power } : {}),
+    ...(sensors.thermal !== null ? { throttled: sensors.throttled } : {}),
+    ...(sensors.externalRuntime !== null && typeof sensors.externalRuntime === 'object' ? { externalRuntime: sensors.externalRuntime as Record<string, unknown> } : {}),
+  };
 }
 
 /** A job as the REST API shows it. */
@@ -97,6 +133,7 @@ function resultView(result: ResultRecord, job: JobWithResult): ResultView {
     provider: result.provider,
     attempt: result.attempt,
     committedAt: new Date(result.committedAtMs).toISOString(),
+    ...sensorsView(result.sensors),
   };
 }
 

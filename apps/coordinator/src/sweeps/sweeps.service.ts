@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AgentsService } from '../agents/agents.service';
-import { parseTargets } from '../agents/agent-matcher';
+import { parseTargets, requireExternalRuntime } from '../agents/agent-matcher';
 import { Clock } from '../common/clock';
 import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
 import { IdGenerator } from '../common/ids';
@@ -73,7 +73,7 @@ export class SweepsService {
       scratch.push(workDir);
 
       const prepared = await this.toolkit.prepare(source.path, request.shapes, workDir);
-      const agents = await this.agents.resolveTargets(selectors, DEFAULT_EXECUTION_PROVIDER);
+      const agents = requireExternalRuntime(await this.agents.resolveTargets(selectors, DEFAULT_EXECUTION_PROVIDER), selectors, request.runtime?.tool);
       const files = [];
       const calibration = calibrationOf(request);
       for (const name of variants) files.push(await this.toolkit.deriveVariant(name, prepared.path, workDir, calibration));

@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { TensorSpec } from "./common";
+import { ExternalRuntimeRequest } from "./sensors";
 import { ScenarioOptions } from "./suite";
 
 export enum Scenario {
@@ -111,7 +112,14 @@ export interface BenchJob {
   suite: SuiteSettings | undefined;
   createdAtUnixMs: number;
   /** Set on an interleaved comparison job: every variant it runs in rounds. */
-  comparison?: ComparisonJob | undefined;
+  comparison?:
+    | ComparisonJob
+    | undefined;
+  /**
+   * Set when the job runs an external tool (trtexec, benchmark_app, benchmark_model) on the
+   * variant instead of onnxruntime-node (issue 6); absent: the suite runs as usual.
+   */
+  externalRuntime?: ExternalRuntimeRequest | undefined;
 }
 
 /**
@@ -608,6 +616,7 @@ function createBaseBenchJob(): BenchJob {
     suite: undefined,
     createdAtUnixMs: 0,
     comparison: undefined,
+    externalRuntime: undefined,
   };
 }
 
@@ -648,6 +657,9 @@ export const BenchJob: MessageFns<BenchJob> = {
     }
     if (message.comparison !== undefined) {
       ComparisonJob.encode(message.comparison, writer.uint32(322).fork()).join();
+    }
+    if (message.externalRuntime !== undefined) {
+      ExternalRuntimeRequest.encode(message.externalRuntime, writer.uint32(482).fork()).join();
     }
     return writer;
   },
@@ -761,6 +773,14 @@ export const BenchJob: MessageFns<BenchJob> = {
             message.comparison = ComparisonJob.decode(reader, reader.uint32());
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.externalRuntime = ExternalRuntimeRequest.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -815,6 +835,11 @@ export const BenchJob: MessageFns<BenchJob> = {
         ? globalThis.Number(object.created_at_unix_ms)
         : 0,
       comparison: isSet(object.comparison) ? ComparisonJob.fromJSON(object.comparison) : undefined,
+      externalRuntime: isSet(object.externalRuntime)
+        ? ExternalRuntimeRequest.fromJSON(object.externalRuntime)
+        : isSet(object.external_runtime)
+        ? ExternalRuntimeRequest.fromJSON(object.external_runtime)
+        : undefined,
     };
   },
 
@@ -856,6 +881,9 @@ export const BenchJob: MessageFns<BenchJob> = {
     if (message.comparison !== undefined) {
       obj.comparison = ComparisonJob.toJSON(message.comparison);
     }
+    if (message.externalRuntime !== undefined) {
+      obj.externalRuntime = ExternalRuntimeRequest.toJSON(message.externalRuntime);
+    }
     return obj;
   },
 
@@ -881,6 +909,9 @@ export const BenchJob: MessageFns<BenchJob> = {
     message.createdAtUnixMs = object.createdAtUnixMs ?? 0;
     message.comparison = (object.comparison !== undefined && object.comparison !== null)
       ? ComparisonJob.fromPartial(object.comparison)
+      : undefined;
+    message.externalRuntime = (object.externalRuntime !== undefined && object.externalRuntime !== null)
+      ? ExternalRuntimeRequest.fromPartial(object.externalRuntime)
       : undefined;
     return message;
   },

@@ -73,6 +73,8 @@ export enum ErrorCode {
   /** ERROR_CODE_CHILD_CRASHED - the suite's process died (signal or exit code) */
   ERROR_CODE_CHILD_CRASHED = 4,
   ERROR_CODE_INTERNAL = 5,
+  /** ERROR_CODE_EXTERNAL_RUNTIME - The job's external runtime is not installed on the agent, or the tool failed (issue 6). */
+  ERROR_CODE_EXTERNAL_RUNTIME = 60,
   UNRECOGNIZED = -1,
 }
 
@@ -96,6 +98,9 @@ export function errorCodeFromJSON(object: any): ErrorCode {
     case 5:
     case "ERROR_CODE_INTERNAL":
       return ErrorCode.ERROR_CODE_INTERNAL;
+    case 60:
+    case "ERROR_CODE_EXTERNAL_RUNTIME":
+      return ErrorCode.ERROR_CODE_EXTERNAL_RUNTIME;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -117,6 +122,8 @@ export function errorCodeToJSON(object: ErrorCode): string {
       return "ERROR_CODE_CHILD_CRASHED";
     case ErrorCode.ERROR_CODE_INTERNAL:
       return "ERROR_CODE_INTERNAL";
+    case ErrorCode.ERROR_CODE_EXTERNAL_RUNTIME:
+      return "ERROR_CODE_EXTERNAL_RUNTIME";
     case ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

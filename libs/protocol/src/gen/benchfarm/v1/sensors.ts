@@ -199,6 +199,38 @@ export interface DeviceInventory {
   executionProviderFailures: Unmeasured[];
   /** every sensor looked for, available or not, with the reason */
   sensors: SensorInfo[];
+  /**
+   * External runtimes on the agent's PATH with their versions: a sweep asking for one
+   * (BenchJob.external_runtime) is planned only on agents that list it.
+   */
+  installedRuntimes: InstalledRuntime[];
+}
+
+/**
+ * An external runtime a job asks for (BenchJob.external_runtime): the agent runs this tool on
+ * the fetched variant instead of onnxruntime-node and reports in the same result schema.
+ */
+export interface ExternalRuntimeRequest {
+  /** "trtexec", "benchmark_app", "benchmark_model" (the executable's name) */
+  tool: string;
+  /** "fp32", "fp16", "int8" */
+  precision: string;
+  /** benchmark_app device (CPU, GPU, NPU); trtexec "DLA0"/"DLA1"; empty = the tool's default */
+  device: string;
+  /** how long the tool measures */
+  durationSeconds: number;
+  /** the agent kills the tool after this (engine building included) */
+  timeoutMs: number;
+}
+
+/** An external runtime found on an agent's PATH (DeviceInventory.installed_runtimes). */
+export interface InstalledRuntime {
+  /** "trtexec", "benchmark_app", "benchmark_model" */
+  tool: string;
+  /** "8.6.1"; empty when the tool does not say */
+  version: string;
+  /** where it was found */
+  path: string;
 }
 
 function createBaseSensorInfo(): SensorInfo {
@@ -1357,6 +1389,7 @@ function createBaseDeviceInventory(): DeviceInventory {
     listedExecutionProviders: [],
     executionProviderFailures: [],
     sensors: [],
+    installedRuntimes: [],
   };
 }
 
@@ -1397,6 +1430,9 @@ export const DeviceInventory: MessageFns<DeviceInventory> = {
     }
     for (const v of message.sensors) {
       SensorInfo.encode(v!, writer.uint32(98).fork()).join();
+    }
+    for (const v of message.installedRuntimes) {
+      InstalledRuntime.encode(v!, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1510,6 +1546,14 @@ export const DeviceInventory: MessageFns<DeviceInventory> = {
             message.sensors.push(SensorInfo.decode(reader, reader.uint32()));
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.installedRuntimes.push(InstalledRuntime.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1580,6 +1624,11 @@ export const DeviceInventory: MessageFns<DeviceInventory> = {
         ? object.execution_provider_failures.map((e: any) => Unmeasured.fromJSON(e))
         : [],
       sensors: globalThis.Array.isArray(object?.sensors) ? object.sensors.map((e: any) => SensorInfo.fromJSON(e)) : [],
+      installedRuntimes: globalThis.Array.isArray(object?.installedRuntimes)
+        ? object.installedRuntimes.map((e: any) => InstalledRuntime.fromJSON(e))
+        : globalThis.Array.isArray(object?.installed_runtimes)
+        ? object.installed_runtimes.map((e: any) => InstalledRuntime.fromJSON(e))
+        : [],
     };
   },
 
@@ -1621,6 +1670,9 @@ export const DeviceInventory: MessageFns<DeviceInventory> = {
     if (message.sensors?.length) {
       obj.sensors = message.sensors.map((e) => SensorInfo.toJSON(e));
     }
+    if (message.installedRuntimes?.length) {
+      obj.installedRuntimes = message.installedRuntimes.map((e) => InstalledRuntime.toJSON(e));
+    }
     return obj;
   },
 
@@ -1641,6 +1693,249 @@ export const DeviceInventory: MessageFns<DeviceInventory> = {
     message.listedExecutionProviders = object.listedExecutionProviders?.map((e) => e) || [];
     message.executionProviderFailures = object.executionProviderFailures?.map((e) => Unmeasured.fromPartial(e)) || [];
     message.sensors = object.sensors?.map((e) => SensorInfo.fromPartial(e)) || [];
+    message.installedRuntimes = object.installedRuntimes?.map((e) => InstalledRuntime.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseExternalRuntimeRequest(): ExternalRuntimeRequest {
+  return { tool: "", precision: "", device: "", durationSeconds: 0, timeoutMs: 0 };
+}
+
+export const ExternalRuntimeRequest: MessageFns<ExternalRuntimeRequest> = {
+  encode(message: ExternalRuntimeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tool !== "") {
+      writer.uint32(10).string(message.tool);
+    }
+    if (message.precision !== "") {
+      writer.uint32(18).string(message.precision);
+    }
+    if (message.device !== "") {
+      writer.uint32(26).string(message.device);
+    }
+    if (message.durationSeconds !== 0) {
+      writer.uint32(32).uint32(message.durationSeconds);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(40).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExternalRuntimeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExternalRuntimeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tool = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.precision = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.device = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.durationSeconds = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExternalRuntimeRequest {
+    return {
+      tool: isSet(object.tool) ? globalThis.String(object.tool) : "",
+      precision: isSet(object.precision) ? globalThis.String(object.precision) : "",
+      device: isSet(object.device) ? globalThis.String(object.device) : "",
+      durationSeconds: isSet(object.durationSeconds)
+        ? globalThis.Number(object.durationSeconds)
+        : isSet(object.duration_seconds)
+        ? globalThis.Number(object.duration_seconds)
+        : 0,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ExternalRuntimeRequest): unknown {
+    const obj: any = {};
+    if (message.tool !== "") {
+      obj.tool = message.tool;
+    }
+    if (message.precision !== "") {
+      obj.precision = message.precision;
+    }
+    if (message.device !== "") {
+      obj.device = message.device;
+    }
+    if (message.durationSeconds !== 0) {
+      obj.durationSeconds = Math.round(message.durationSeconds);
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExternalRuntimeRequest>, I>>(base?: I): ExternalRuntimeRequest {
+    return ExternalRuntimeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExternalRuntimeRequest>, I>>(object: I): ExternalRuntimeRequest {
+    const message = createBaseExternalRuntimeRequest();
+    message.tool = object.tool ?? "";
+    message.precision = object.precision ?? "";
+    message.device = object.device ?? "";
+    message.durationSeconds = object.durationSeconds ?? 0;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseInstalledRuntime(): InstalledRuntime {
+  return { tool: "", version: "", path: "" };
+}
+
+export const InstalledRuntime: MessageFns<InstalledRuntime> = {
+  encode(message: InstalledRuntime, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tool !== "") {
+      writer.uint32(10).string(message.tool);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    if (message.path !== "") {
+      writer.uint32(26).string(message.path);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InstalledRuntime {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInstalledRuntime();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tool = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InstalledRuntime {
+    return {
+      tool: isSet(object.tool) ? globalThis.String(object.tool) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+    };
+  },
+
+  toJSON(message: InstalledRuntime): unknown {
+    const obj: any = {};
+    if (message.tool !== "") {
+      obj.tool = message.tool;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InstalledRuntime>, I>>(base?: I): InstalledRuntime {
+    return InstalledRuntime.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InstalledRuntime>, I>>(object: I): InstalledRuntime {
+    const message = createBaseInstalledRuntime();
+    message.tool = object.tool ?? "";
+    message.version = object.version ?? "";
+    message.path = object.path ?? "";
     return message;
   },
 };
