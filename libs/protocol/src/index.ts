@@ -6,4 +6,5 @@ export * from './gen/benchfarm/v1/job';
 export * from './gen/benchfarm/v1/result';
 export * from './gen/benchfarm/v1/lease';
 export * from './gen/benchfarm/v1/suite';
+export * from './gen/benchfarm/v1/fidelity';
 export * from './gen/benchfarm/v1/sensors';

@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Unmeasured } from "./common";
+import { OutputFidelity } from "./fidelity";
 
 /**
  * Options of the scenarios beyond single-stream, carried by SuiteSettings.scenario_options.
@@ -144,7 +145,11 @@ export interface VariantComparison {
   /** median over rounds of (this round median / reference round median) */
   ratioToReference: number;
   /** bootstrap over rounds; absent below 2 rounds */
-  ratioCi?: ConfidenceInterval | undefined;
+  ratioCi?:
+    | ConfidenceInterval
+    | undefined;
+  /** against the reference on the same inputs (issue 3); empty for the reference */
+  fidelity: OutputFidelity[];
 }
 
 export interface Comparison {
@@ -1934,6 +1939,7 @@ function createBaseVariantComparison(): VariantComparison {
     roundMedianMs: [],
     ratioToReference: 0,
     ratioCi: undefined,
+    fidelity: [],
   };
 }
 
@@ -1969,6 +1975,9 @@ export const VariantComparison: MessageFns<VariantComparison> = {
     }
     if (message.ratioCi !== undefined) {
       ConfidenceInterval.encode(message.ratioCi, writer.uint32(74).fork()).join();
+    }
+    for (const v of message.fidelity) {
+      OutputFidelity.encode(v!, writer.uint32(242).fork()).join();
     }
     return writer;
   },
@@ -2068,6 +2077,14 @@ export const VariantComparison: MessageFns<VariantComparison> = {
             message.ratioCi = ConfidenceInterval.decode(reader, reader.uint32());
             continue;
           }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.fidelity.push(OutputFidelity.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2111,6 +2128,9 @@ export const VariantComparison: MessageFns<VariantComparison> = {
         : isSet(object.ratio_ci)
         ? ConfidenceInterval.fromJSON(object.ratio_ci)
         : undefined,
+      fidelity: globalThis.Array.isArray(object?.fidelity)
+        ? object.fidelity.map((e: any) => OutputFidelity.fromJSON(e))
+        : [],
     };
   },
 
@@ -2143,6 +2163,9 @@ export const VariantComparison: MessageFns<VariantComparison> = {
     if (message.ratioCi !== undefined) {
       obj.ratioCi = ConfidenceInterval.toJSON(message.ratioCi);
     }
+    if (message.fidelity?.length) {
+      obj.fidelity = message.fidelity.map((e) => OutputFidelity.toJSON(e));
+    }
     return obj;
   },
 
@@ -2162,6 +2185,7 @@ export const VariantComparison: MessageFns<VariantComparison> = {
     message.ratioCi = (object.ratioCi !== undefined && object.ratioCi !== null)
       ? ConfidenceInterval.fromPartial(object.ratioCi)
       : undefined;
+    message.fidelity = object.fidelity?.map((e) => OutputFidelity.fromPartial(e)) || [];
     return message;
   },
 };
