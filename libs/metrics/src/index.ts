@@ -198,3 +198,4 @@ export function countUpload(metrics: FarmMetrics, outcome: UploadOutcomeLabel): 
 export * from './insight';
 export * from './regression';
 export { createPowerMetrics, recordPowerResult, POWER_DOMAINS, IDLE_MODES, type PowerMetrics, type PowerResultInput, type PowerDomainLabel } from './power';
+export { createFidelityMetrics, recordFidelity, type FidelityMetrics, type OutputFidelityInput } from './fidelity';

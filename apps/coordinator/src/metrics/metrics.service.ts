@@ -2,6 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs
 import { boundedLabelValue, countUpload, recordResult, setAgentCounts, setJobCounts, type FarmMetrics, type SeriesLabels, type UploadOutcomeLabel } from '@benchfarm/metrics';
 import { compareLatencies, createInsightMetrics, recordRegression, recordResultTime, retireSeries, seriesToRetire, type InsightMetrics } from '@benchfarm/metrics';
 import { createPowerMetrics, recordPowerResult, type PowerDomainLabel, type PowerMetrics } from '@benchfarm/metrics';
+import { createFidelityMetrics, recordFidelity, type FidelityMetrics } from '@benchfarm/metrics';
+import type { Comparison } from '@benchfarm/protocol';
 import type { Summary } from '@benchfarm/protocol';
 import { powerDomainName } from '../storage/result-sensors';
 import { AgentsService } from '../agents/agents.service';
@@ -29,6 +31,7 @@ function seriesKey(series: SeriesLabels): string {
 export class MetricsService implements OnApplicationBootstrap {
   private readonly log = new Logger('MetricsService');
   private powerMetrics: PowerMetrics | undefined;
+  private fidelityMetrics: FidelityMetrics | undefined;
   private readonly insight: InsightMetrics;
   /** Series already retired, so a scrape does not retire (and count) them again. */
   private readonly retired = new Set<string>();
@@ -72,6 +75,27 @@ export class MetricsService implements OnApplicationBootstrap {
     this.retired.delete(seriesKey(series));
     recordResultTime(this.insight, series, this.clock.nowMs());
     this.refreshRegression(series);
+  }
+
+  /**
+   * Sets the fidelity gauges from an interleaved comparison (issues 3 and 4): each variant's
+   * outputs against the reference's, on the device with its own provider. Its latency figures
+   * stay out of the per-variant series (they ran interleaved, not as that variant's own job).
+   */
+  recordComparison(series: Omit<SeriesLabels, 'variant'>, comparison: Comparison | undefined): void {
+    if (!comparison) return;
+    this.fidelityMetrics ??= createFidelityMetrics(this.metrics.registry);
+    const measured = comparison.variants.some((v) => v.fidelity.length > 0);
+    for (const variant of comparison.variants) {
+      // Without any fidelity figure in the comparison, not even the reference gets a value.
+      if (!measured) continue;
+      recordFidelity(
+        this.fidelityMetrics,
+        { ...series, variant: variant.variant },
+        variant.fidelity.map((f) => ({ cosine: f.cosine, snrDb: f.snrDb, maxAbsError: f.maxAbsError })),
+        variant.reference,
+      );
+    }
   }
 
   /**
