@@ -49,3 +49,11 @@ describe('mergeSweepSettings / resolveSweepSettings', () => {
     expect(settings).toMatchObject({ variants: 'fp32', scenario: 'offline' });
   });
 });
+
+describe('the checked-in example sweep files', () => {
+  it.each(['server-slo.sweep.yaml', 'offline-batches.sweep.json'])('%s is valid', async (name) => {
+    const settings = await loadSweepFile(join(import.meta.dirname, '../../../examples', name));
+    expect(settings.variants).toMatch(/^fp32,/);
+    expect(['server', 'offline']).toContain(settings.scenario);
+  });
+});
