@@ -1,4 +1,6 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import { AGENT_BUCKET } from '@benchfarm/messaging';
 import { AgentRecord } from '@benchfarm/protocol';
 import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
 
@@ -17,16 +19,34 @@ export class KvAgentRegistry extends AgentRegistry {
   constructor(
     private readonly kv: KV,
     private readonly onUndecodable: (key: string, err: unknown) => void = () => undefined,
+    private readonly jsm?: JetStreamManager,
   ) {
     super();
   }
 
+  /**
+   * The registry's keys. With a JetStreamManager they come from one stream-info request (the
+   * bucket stream's subjects), which has a deadline: kv.keys() iterates an ordered consumer
+   * that was seen to hang for a minute when agents unregistered during the listing, and with
+   * it the fleet monitor's pass.
+   */
+  private async keys(): Promise<Set<string>> {
+    const keys = new Set<string>();
+    if (this.jsm) {
+      const prefix = `$KV.${AGENT_BUCKET}.`;
+      const info = await this.jsm.streams.info(`KV_${AGENT_BUCKET}`, { subjects_filter: `${prefix}>` });
+      for (const subject of Object.keys(info.state.subjects ?? {})) keys.add(subject.slice(prefix.length));
+      return keys;
+    }
+    // keys() can name a key twice: an agent that heartbeats while the listing runs has its
+    // new revision delivered too. A duplicate here became a second job for that agent.
+    for await (const key of await this.kv.keys()) keys.add(key);
+    return keys;
+  }
+
   async list(): Promise<AgentRecord[]> {
     try {
-      // keys() can name a key twice: an agent that heartbeats while the listing runs has its
-      // new revision delivered too. A duplicate here became a second job for that agent.
-      const keys = new Set<string>();
-      for await (const key of await this.kv.keys()) keys.add(key);
+      const keys = await this.keys();
       const records: AgentRecord[] = [];
       for (const key of [...keys].sort()) {
         const entry = await this.kv.get(key);
