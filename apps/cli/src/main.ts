@@ -99,7 +99,7 @@ async function waitQuietly(client: CoordinatorClient, sweep: SweepView): Promise
 function sweepOptionsCommand(cmd: Command): Command {
   return cmd
     .option('--variants <list>', 'comma-separated variants to derive and measure', 'fp32,ort-basic')
-    .option('--targets <list>', 'agents: all, agent ids, or label:key=value', 'all')
+    .option('--targets <list>', 'agents: all, agent ids, label:key=value (any of these), narrowed by capabilities arch=, os=, provider=, sensor=, runtime= (all of these), e.g. arch=arm64,provider=cuda', 'all')
     .option('--shapes <spec>', 'fix dynamic input dimensions, e.g. x:1x3x320x320')
     .option('--threads <n>', 'onnxruntime intra-op threads (0 = its default)', int('--threads'))
     .option('--warmup-queries <n>', 'minimum warm-up queries', int('--warmup-queries'))

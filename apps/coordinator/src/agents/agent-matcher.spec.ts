@@ -74,3 +74,33 @@ describe('matchAgents', () => {
     expect(ineligibility(agent('a'), 'cuda', NOW, STALE_MS)).toMatch(/no cuda execution provider/);
   });
 });
+
+describe('targeting by capability', () => {
+  const fleet = [
+    agent('orin-1', { capabilities: { ...agent('x').capabilities!, arch: 'arm64', executionProviders: ['cpu', 'cuda', 'tensorrt'], sensors: ['ina3221-hwmon'] } }),
+    agent('pi5-1', { capabilities: { ...agent('x').capabilities!, arch: 'arm64', executionProviders: ['cpu'] }, labels: { site: 'lab' } }),
+    agent('srv-1', { capabilities: { ...agent('x').capabilities!, arch: 'x64', executionProviders: ['cpu', 'cuda'], sensors: ['rapl'] }, labels: { site: 'lab' } }),
+  ];
+
+  it('parses key=value tokens as capability filters and refuses unknown keys naming the field', () => {
+    expect(parseTargets(['arch=arm64', 'provider=cuda'])).toEqual([
+      { kind: 'capability', key: 'arch', value: 'arm64' },
+      { kind: 'capability', key: 'provider', value: 'cuda' },
+    ]);
+    expect(() => parseTargets(['colour=blue'])).toThrow(expect.objectContaining({ code: DomainErrorCode.InvalidArgument, field: 'targets', message: expect.stringContaining('unknown capability "colour"') }));
+  });
+
+  it.each([
+    [['arch=arm64', 'provider=cuda'], ['orin-1']],
+    [['arch=arm64'], ['orin-1', 'pi5-1']],
+    [['provider=CUDA'], ['orin-1', 'srv-1']],
+    [['label:site=lab', 'provider=cuda'], ['srv-1']],
+    [['sensor=rapl'], ['srv-1']],
+  ])('%j picks %j (capability filters all apply; ids and labels are alternatives)', (tokens, expected) => {
+    expect(ids(matchAgents(fleet, parseTargets(tokens), 'cpu', NOW, STALE_MS))).toEqual(expected);
+  });
+
+  it('says so when no device has the capability', () => {
+    expect(() => matchAgents(fleet, parseTargets(['arch=riscv64']), 'cpu', NOW, STALE_MS)).toThrow(expect.objectContaining({ code: DomainErrorCode.NoMatchingAgent, field: 'targets' }));
+  });
+});

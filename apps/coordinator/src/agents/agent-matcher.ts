@@ -1,11 +1,25 @@
 import { AgentState, agentStateToJSON, type AgentRecord } from '@benchfarm/protocol';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
 
-/** Which agents a sweep targets. */
-export type TargetSelector = { kind: 'all' } | { kind: 'agent'; agentId: string } | { kind: 'label'; key: string; value: string };
+/** Capabilities a target may filter on: `arch=arm64`, `os=linux`, `provider=cuda`, `sensor=rapl`, `runtime=trtexec`. */
+export const CAPABILITY_KEYS = ['arch', 'os', 'provider', 'sensor', 'runtime'] as const;
+/** A capability a target may filter on. */
+export type CapabilityKey = (typeof CAPABILITY_KEYS)[number];
+
+/**
+ * Which agents a sweep targets. `all`, agent ids and labels are alternatives (an agent matching
+ * any of them is picked); capability filters narrow that set, all of them at once, so
+ * `arch=arm64,provider=cuda` means "arm64 devices with CUDA".
+ */
+export type TargetSelector =
+  | { kind: 'all' }
+  | { kind: 'agent'; agentId: string }
+  | { kind: 'label'; key: string; value: string }
+  | { kind: 'capability'; key: CapabilityKey; value: string };
 
 const AGENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const LABEL = /^label:(?<key>[^=\s]+)=(?<value>.*)$/;
+const CAPABILITY = /^(?<key>[a-z]+)=(?<value>\S+)$/;
 
 /**
  * Parses target tokens: `all`, an agent id, or `label:key=value`. Thrown ({@link DomainError}
@@ -17,8 +31,15 @@ export function parseTargets(tokens: readonly string[]): TargetSelector[] {
     if (token === 'all') return { kind: 'all' };
     const label = LABEL.exec(token)?.groups;
     if (label?.key !== undefined && label.value !== undefined) return { kind: 'label', key: label.key, value: label.value };
+    const capability = CAPABILITY.exec(token)?.groups;
+    if (capability?.key !== undefined && capability.value !== undefined) {
+      if (!(CAPABILITY_KEYS as readonly string[]).includes(capability.key)) {
+        throw new DomainError(DomainErrorCode.InvalidArgument, `target ${JSON.stringify(token)}: unknown capability ${JSON.stringify(capability.key)} (known: ${CAPABILITY_KEYS.join(', ')}; labels are "label:key=value")`, { field: 'targets' });
+      }
+      return { kind: 'capability', key: capability.key as CapabilityKey, value: capability.value };
+    }
     if (AGENT_ID.test(token)) return { kind: 'agent', agentId: token };
-    throw new DomainError(DomainErrorCode.InvalidArgument, `target ${JSON.stringify(token)} is not "all", an agent id ([A-Za-z0-9_-]{1,64}) or "label:key=value"`, { field: 'targets' });
+    throw new DomainError(DomainErrorCode.InvalidArgument, `target ${JSON.stringify(token)} is not "all", an agent id ([A-Za-z0-9_-]{1,64}), "label:key=value" or a capability (${CAPABILITY_KEYS.map((k) => `${k}=...`).join(', ')})`, { field: 'targets' });
   });
 }
 
@@ -58,17 +79,23 @@ export function matchAgents(agents: readonly AgentRecord[], selectors: readonly 
     const why = ineligibility(agent, provider, nowMs, staleAfterMs);
     if (why) throw new DomainError(DomainErrorCode.NoMatchingAgent, `agent ${JSON.stringify(selector.agentId)} cannot take jobs: ${why}`, { field: 'targets' });
   }
-  const matched = eligible.filter((agent) =>
-    selectors.some((s) => {
-      switch (s.kind) {
-        case 'all':
-          return true;
-        case 'agent':
-          return agent.agentId === s.agentId;
-        case 'label':
-          return agent.labels[s.key] === s.value;
-      }
-    }),
+  const filters = selectors.filter((s): s is Extract<TargetSelector, { kind: 'capability' }> => s.kind === 'capability');
+  const alternatives = selectors.filter((s): s is Exclude<TargetSelector, { kind: 'capability' }> => s.kind !== 'capability');
+  // Capability filters alone narrow the whole fleet.
+  const picks = alternatives.length > 0 ? alternatives : [{ kind: 'all' } as const];
+  const matched = eligible.filter(
+    (agent) =>
+      filters.every((f) => hasCapability(agent, f.key, f.value)) &&
+      picks.some((s) => {
+        switch (s.kind) {
+          case 'all':
+            return true;
+          case 'agent':
+            return agent.agentId === s.agentId;
+          case 'label':
+            return agent.labels[s.key] === s.value;
+        }
+      }),
   );
   if (matched.length === 0) {
     const summary = agents.length === 0 ? 'no agent is registered' : `${agents.length} registered, ${eligible.length} able to take jobs, none matching`;
@@ -85,6 +112,26 @@ function describe(selector: TargetSelector): string {
       return selector.agentId;
     case 'label':
       return `label:${selector.key}=${selector.value}`;
+    case 'capability':
+      return `${selector.key}=${selector.value}`;
+  }
+}
+
+/** Whether an agent advertises a capability (case-insensitive values: `provider=CUDA` is `cuda`). */
+export function hasCapability(agent: AgentRecord, key: CapabilityKey, value: string): boolean {
+  const caps = agent.capabilities;
+  const want = value.toLowerCase();
+  switch (key) {
+    case 'arch':
+      return caps?.arch.toLowerCase() === want;
+    case 'os':
+      return caps?.os.toLowerCase() === want;
+    case 'provider':
+      return (caps?.executionProviders.length ? caps.executionProviders : ['cpu']).some((p) => p.toLowerCase() === want);
+    case 'sensor':
+      return (caps?.sensors ?? []).some((s) => s.toLowerCase() === want);
+    case 'runtime':
+      return (caps?.inventory?.installedRuntimes ?? []).some((r) => r.tool.toLowerCase() === want);
   }
 }
 
