@@ -20,7 +20,7 @@ const sweepOptions: Record<string, Schema> = {
   },
   targets: {
     oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
-    description: 'Agents to run on: "all" (every live agent), agent ids, or "label:key=value", comma-separated or an array; the union is used. Default: all.',
+    description: 'Agents to run on: "all" (every live agent), agent ids or "label:key=value" (the union is used), narrowed by capability filters "arch=", "os=", "provider=", "sensor=", "runtime=" that must all hold (e.g. "arch=arm64,provider=cuda"); comma-separated or an array. Default: all.',
     example: 'all',
   },
   shapes: {
