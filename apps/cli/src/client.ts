@@ -93,6 +93,7 @@ export interface AgentView {
   labels: Record<string, string>;
   capabilities?: { arch?: string; os?: string; cpuModel?: string; cpuCores?: number; memoryBytes?: number; executionProviders?: string[] };
   agentVersion: string;
+  currentJobId?: string;
   heartbeatAt: string;
   stale: boolean;
 }

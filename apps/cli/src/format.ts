@@ -97,11 +97,12 @@ export function progressLines(sweep: SweepView): string[] {
 export function agentsTable(agents: AgentView[]): string {
   if (agents.length === 0) return 'no agents registered';
   return table(
-    ['id', 'name', 'state', 'arch', 'cores', 'memory GB', 'providers', 'labels', 'last heartbeat'],
+    ['id', 'name', 'state', 'current job', 'arch', 'cores', 'memory GB', 'providers', 'labels', 'last heartbeat'],
     agents.map((a) => [
       a.agentId,
       a.name,
       a.stale ? `${a.state} (stale)` : a.state,
+      a.currentJobId ?? '-',
       a.capabilities?.arch ?? '-',
       String(a.capabilities?.cpuCores ?? '-'),
       a.capabilities?.memoryBytes ? (a.capabilities.memoryBytes / 1024 ** 3).toFixed(1) : '-',
