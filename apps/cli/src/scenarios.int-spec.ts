@@ -71,6 +71,9 @@ describe('measurement suite scenarios through the farm', () => {
     }
     const text = suiteReportText(view);
     expect(text).toMatch(/Interleaved comparison on .* reference fp32/);
+    // The fidelity column: the reference is marked as such, ort-basic has a measured cosine.
+    expect(text).toMatch(/fp32 .* reference$/m);
+    expect(text).toMatch(/ort-basic .* (0|1)\.\d{5}$/m);
     expect(text).toMatch(/offline batch 2 x 2 in flight/);
   }, 180_000);
 

@@ -17,8 +17,13 @@ export function suiteReportText(view: SuiteReportsView): string {
     const c = entry.report.comparison;
     if (!c) continue;
     lines.push('', `Interleaved comparison on ${entry.agentName} (${c.rounds} rounds x ${c.roundMinQueries} queries per variant, reference ${c.referenceVariant}):`);
-    lines.push(`  ${'variant'.padEnd(16)} ${'median ms'.padStart(10)} ${'ratio'.padStart(7)}  95% CI of the ratio`);
-    for (const v of c.variants) lines.push(`  ${v.variant.padEnd(16)} ${ms(v.medianMs).padStart(10)} ${v.ratioToReference.toFixed(3).padStart(7)}  ${ci(v.ratioCi)}`);
+    lines.push(`  ${'variant'.padEnd(16)} ${'median ms'.padStart(10)} ${'ratio'.padStart(7)}  ${'95% CI of the ratio'.padEnd(20)} cosine vs ${c.referenceVariant} (worst output)`);
+    for (const v of c.variants) {
+      // Fidelity on this device's provider; the reference has none (it is what others are compared with).
+      const cosines = (v.fidelity ?? []).map((f) => f.cosine).filter((x) => Number.isFinite(x));
+      const fidelity = v.reference ? 'reference' : cosines.length > 0 ? Math.min(...cosines).toFixed(5) : 'not measured';
+      lines.push(`  ${v.variant.padEnd(16)} ${ms(v.medianMs).padStart(10)} ${v.ratioToReference.toFixed(3).padStart(7)}  ${ci(v.ratioCi).padEnd(20)} ${fidelity}`);
+    }
     lines.push(...profileLines(entry.report));
   }
   for (const entry of view.reports.filter((r) => !comparisonIds.has(r.jobId))) {
