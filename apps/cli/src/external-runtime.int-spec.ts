@@ -16,6 +16,7 @@ import { jetsonOrinHwmonTree, writeFakeTree } from '@benchfarm/sensors';
 import { CoordinatorClient, CoordinatorRequestError, type SweepView } from './client';
 import { sweepReport } from './format';
 import { repoRoot, startEmbeddedFarm, type EmbeddedFarm } from './processes';
+import { waitForAgent } from './testing/farm.fixture';
 
 const run = promisify(execFile);
 const FAST = { shapes: 'x:1x3x48x192', warmupMinQueries: 5, warmupMinDurationMs: 100, minQueries: 80, minDurationMs: 600, maxDurationMs: 20_000, variants: 'fp32', targets: 'all' };
@@ -101,11 +102,7 @@ describe('external runtime end to end: a sweep with runtime=trtexec runs a FIXTU
     process.env.BENCHFARM_PROBE_EPS = 'off';
     farm = await startEmbeddedFarm({ dir, natsPort: await freePort(), httpPort: 0, grpcPort: 0, agent: true });
     client = new CoordinatorClient(farm.httpUrl);
-    const deadline = Date.now() + 30_000;
-    while (!(await client.listAgents()).some((a) => a.agentId === farm.agentId)) {
-      if (Date.now() > deadline) throw new Error('the local agent did not register');
-      await sleep(200);
-    }
+    await waitForAgent(client, farm.agentId);
   }, 120_000);
 
   afterAll(async () => {

@@ -2,29 +2,19 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@benchfarm/messaging';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { idleChildRssBytes } from '@benchfarm/suite';
-import { CoordinatorClient, CoordinatorRequestError, type SweepView } from './client';
+import { CoordinatorClient, CoordinatorRequestError } from './client';
 import { repoRoot, startEmbeddedFarm, type EmbeddedFarm } from './processes';
+import { waitForAgent, waitForSweep } from './testing/farm.fixture';
 
 const run = promisify(execFile);
 // A small real pretrained model (PaddleOCR direction classifier), so the sweep is quick.
 const CLS_MODEL = paddleOcrModelPath('cls');
 const FAST = { shapes: 'x:1x3x48x192', warmupMinQueries: 5, warmupMinDurationMs: 100, minQueries: 80, minDurationMs: 400, maxDurationMs: 20_000 };
-
-async function waitDone(client: CoordinatorClient, id: string, timeoutMs = 120_000): Promise<SweepView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const sweep = await client.getSweep(id);
-    if (sweep.state !== 'running') return sweep;
-    if (Date.now() > deadline) throw new Error(`sweep ${id} still running after ${timeoutMs} ms: ${JSON.stringify(sweep.jobs.map((j) => j.state))}`);
-    await sleep(250);
-  }
-}
 
 describe('one real sweep end to end on the embedded default (nats-server, coordinator, agent processes)', () => {
   let dir: string;
@@ -35,11 +25,7 @@ describe('one real sweep end to end on the embedded default (nats-server, coordi
     dir = mkdtempSync(join(tmpdir(), 'bf-farm-'));
     farm = await startEmbeddedFarm({ dir, natsPort: await freePort(), httpPort: 0, grpcPort: 0, agent: true });
     client = new CoordinatorClient(farm.httpUrl);
-    const deadline = Date.now() + 30_000;
-    while (!(await client.listAgents()).some((a) => a.agentId === farm.agentId)) {
-      if (Date.now() > deadline) throw new Error('the local agent did not register');
-      await sleep(200);
-    }
+    await waitForAgent(client, farm.agentId);
   }, 120_000);
 
   afterAll(async () => {
@@ -50,7 +36,7 @@ describe('one real sweep end to end on the embedded default (nats-server, coordi
   it('measures fp32 and ort-basic on the local agent and stores honest results', async () => {
     const created = await client.createSweep(CLS_MODEL, { ...FAST, variants: 'fp32,ort-basic', targets: 'all', compare: 'none' });
     expect(created.jobs).toHaveLength(2);
-    const sweep = await waitDone(client, created.id);
+    const sweep = await waitForSweep(client, created.id);
     expect(sweep.state).toBe('completed');
 
     const [fp32, basic] = ['fp32', 'ort-basic'].map((name) => sweep.variants.find((v) => v.name === name));

@@ -17,22 +17,13 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient, type SweepView } from './client';
 import { repoRoot, startEmbeddedFarm, type EmbeddedFarm } from './processes';
 import { comparisonJobIds, type SweepComparison } from './report';
+import { waitForAgent, waitForSweep } from './testing/farm.fixture';
 
 const run = promisify(execFile);
 const CLS_MODEL = paddleOcrModelPath('cls');
 // 80 queries: p90 is reportable (64), so the SLO-based recommendation has something to check.
 const FAST = { shapes: 'x:1x3x48x192', variants: 'fp32,ort-basic', targets: 'all', warmupMinQueries: 5, warmupMinDurationMs: 100, minQueries: 80, minDurationMs: 300, maxDurationMs: 20_000 };
 const bin = join(repoRoot, 'bin/benchfarm');
-
-async function waitDone(client: CoordinatorClient, id: string, timeoutMs = 120_000): Promise<SweepView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const sweep = await client.getSweep(id);
-    if (sweep.state !== 'running') return sweep;
-    if (Date.now() > deadline) throw new Error(`sweep ${id} still running after ${timeoutMs} ms`);
-    await sleep(250);
-  }
-}
 
 interface PromResponse {
   status: string;
@@ -50,7 +41,7 @@ describe('Prometheus, dashboards and reports on real sweep results', () => {
 
   const sweepOnce = async (): Promise<SweepView> => {
     const created = await client.createSweep(CLS_MODEL, FAST);
-    const done = await waitDone(client, created.id);
+    const done = await waitForSweep(client, created.id);
     expect(done.state, JSON.stringify(done.jobs.map((j) => [j.variant, j.state, j.error]))).toBe('completed');
     sweeps.push(done);
     return done;
@@ -82,11 +73,7 @@ describe('Prometheus, dashboards and reports on real sweep results', () => {
     dir = mkdtempSync(join(tmpdir(), 'bf-observe-'));
     farm = await startEmbeddedFarm({ dir, natsPort: await freePort(), httpPort: 0, grpcPort: 0, agent: true });
     client = new CoordinatorClient(farm.httpUrl);
-    const deadline = Date.now() + 30_000;
-    while (!(await client.listAgents()).some((a) => a.agentId === farm.agentId)) {
-      if (Date.now() > deadline) throw new Error('the local agent did not register');
-      await sleep(200);
-    }
+    await waitForAgent(client, farm.agentId);
 
     const promPort = await freePort();
     promUrl = `http://127.0.0.1:${promPort}`;

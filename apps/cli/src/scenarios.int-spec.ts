@@ -5,26 +5,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@benchfarm/messaging';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
-import { CoordinatorClient, CoordinatorRequestError, type SweepView } from './client';
+import { CoordinatorClient, CoordinatorRequestError } from './client';
 import { startEmbeddedFarm, type EmbeddedFarm } from './processes';
 import { suiteReportText } from './suite-report';
+import { waitForAgent, waitForSweep } from './testing/farm.fixture';
 
 const CLS_MODEL = paddleOcrModelPath('cls');
 const FAST = { shapes: 'x:1x3x48x192', warmupMinQueries: 3, warmupMinDurationMs: 0, minQueries: 30, minDurationMs: 0, maxDurationMs: 20_000, threads: 1 };
-
-async function waitDone(client: CoordinatorClient, id: string, timeoutMs = 120_000): Promise<SweepView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const sweep = await client.getSweep(id);
-    if (sweep.state !== 'running') return sweep;
-    if (Date.now() > deadline) throw new Error(`sweep ${id} still running after ${timeoutMs} ms`);
-    await sleep(250);
-  }
-}
 
 describe('measurement suite scenarios through the farm', () => {
   let dir: string;
@@ -35,11 +25,7 @@ describe('measurement suite scenarios through the farm', () => {
     dir = mkdtempSync(join(tmpdir(), 'bf-scenarios-'));
     farm = await startEmbeddedFarm({ dir, natsPort: await freePort(), httpPort: 0, grpcPort: 0, agent: true });
     client = new CoordinatorClient(farm.httpUrl);
-    const deadline = Date.now() + 30_000;
-    while (!(await client.listAgents()).some((a) => a.agentId === farm.agentId)) {
-      if (Date.now() > deadline) throw new Error('the local agent did not register');
-      await sleep(200);
-    }
+    await waitForAgent(client, farm.agentId);
   }, 120_000);
 
   afterAll(async () => {
@@ -50,7 +36,7 @@ describe('measurement suite scenarios through the farm', () => {
   it('offline levels per variant, plus one interleaved comparison job with ratios, CIs and operator profiles', async () => {
     const created = await client.createSweep(CLS_MODEL, { ...FAST, variants: 'fp32,ort-basic', scenario: 'offline', batchSizes: '1,2', concurrency: '1,2', rounds: 4, roundMinQueries: 8, profile: true, profileTop: 3 });
     expect(created.jobs).toHaveLength(3);
-    const sweep = await waitDone(client, created.id);
+    const sweep = await waitForSweep(client, created.id);
     expect(sweep.jobs.map((j) => j.state)).toEqual(['done', 'done', 'done']);
     const view = await client.suiteReports(sweep.id);
     expect(view.comparisonJobs).toHaveLength(1);
@@ -79,7 +65,7 @@ describe('measurement suite scenarios through the farm', () => {
 
   it('server: Poisson arrivals, p99 against the bound, a peak-QPS search', async () => {
     const created = await client.createSweep(CLS_MODEL, { ...FAST, variants: 'fp32', scenario: 'server', targetQps: 200, latencyBoundMs: 200, minQueries: 662, searchPeakQps: true, searchSteps: 2 });
-    const sweep = await waitDone(client, created.id);
+    const sweep = await waitForSweep(client, created.id);
     expect(sweep.jobs.map((j) => `${j.state}${j.error ? `: ${j.error}` : ''}`)).toEqual(['done']);
     const server = (await client.suiteReports(sweep.id)).reports[0]?.report.server;
     expect(server?.runs).toHaveLength(2);
@@ -89,7 +75,7 @@ describe('measurement suite scenarios through the farm', () => {
 
   it('cold start: session creation, first inference, peak memory of the fresh process', async () => {
     const created = await client.createSweep(CLS_MODEL, { ...FAST, variants: 'fp32', scenario: 'cold_start' });
-    const sweep = await waitDone(client, created.id);
+    const sweep = await waitForSweep(client, created.id);
     const job = sweep.jobs[0]!;
     expect(job.state).toBe('done');
     const cold = (await client.suiteReports(sweep.id)).reports[0]?.report.coldStart;
