@@ -179,7 +179,10 @@ export class CoordinatorClient {
 
   private async fetch(method: string, path: string, body?: FormData): Promise<Response> {
     try {
-      return await fetch(new URL(path, this.baseUrl), { method, body });
+      // A coordinator with an API token (BENCHFARM_API_TOKEN there) wants it on every request.
+      const token = process.env.BENCHFARM_TOKEN;
+      const headers = token ? { authorization: `Bearer ${token}` } : undefined;
+      return await fetch(new URL(path, this.baseUrl), { method, body, headers });
     } catch (err) {
       throw new CoordinatorUnreachableError(this.baseUrl, { cause: err });
     }

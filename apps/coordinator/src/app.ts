@@ -11,6 +11,7 @@ import { Registry } from 'prom-client';
 import { ensureFarmStore } from '@benchfarm/messaging';
 import { createFarmMetrics } from '@benchfarm/metrics';
 import { AppModule } from './app.module';
+import { bearerTokenMiddleware } from './common/bearer-token.middleware';
 import { HttpErrorFilter } from './common/http-error.filter';
 import { JsonLogger } from './common/json-logger';
 import { NatsConnectionState } from './common/nats-state';
@@ -118,6 +119,7 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
     app.useGlobalFilters(new HttpErrorFilter());
     const document = buildOpenApiDocument(app);
     const express = app.getHttpAdapter().getInstance() as Express;
+    if (config.apiToken !== undefined) express.use(bearerTokenMiddleware(config.apiToken));
     express.get('/openapi.json', (_req, res) => {
       res.json(document);
     });

@@ -29,4 +29,37 @@ describe('loadConfig', () => {
   it('refuses unknown settings given in code', () => {
     expect(() => loadConfig({ bogus: 1 } as never, {})).toThrow(/bogus/);
   });
+
+  describe('binding beyond loopback', () => {
+    const issuesOf = (env: NodeJS.ProcessEnv): { key: string; message: string }[] => {
+      try {
+        loadConfig({}, env);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).issues.map((i) => ({ key: i.key, message: i.message }));
+      }
+    };
+
+    it('refuses a non-loopback REST or gRPC bind without authentication, naming each host', () => {
+      const issues = issuesOf({ BENCHFARM_HTTP_HOST: '0.0.0.0', BENCHFARM_GRPC_HOST: '192.168.1.10' });
+      expect(issues.map((i) => i.key).sort()).toEqual(['grpcHost', 'httpHost']);
+      expect(issues.find((i) => i.key === 'httpHost')?.message).toMatch(/BENCHFARM_API_TOKEN/);
+    });
+
+    it('accepts REST beyond loopback with an API token, but not gRPC (no TLS yet)', () => {
+      const token = 'a-long-enough-token-123';
+      expect(issuesOf({ BENCHFARM_HTTP_HOST: '0.0.0.0', BENCHFARM_API_TOKEN: token })).toEqual([]);
+      expect(issuesOf({ BENCHFARM_GRPC_HOST: '0.0.0.0', BENCHFARM_API_TOKEN: token }).map((i) => i.key)).toEqual(['grpcHost']);
+    });
+
+    it('accepts anything when explicitly allowed, and loopback names always', () => {
+      expect(issuesOf({ BENCHFARM_HTTP_HOST: '0.0.0.0', BENCHFARM_GRPC_HOST: '0.0.0.0', BENCHFARM_ALLOW_INSECURE_BIND: 'true' })).toEqual([]);
+      expect(issuesOf({ BENCHFARM_HTTP_HOST: 'localhost', BENCHFARM_GRPC_HOST: '127.0.0.2' })).toEqual([]);
+      expect(issuesOf({ BENCHFARM_HTTP_HOST: '::1' })).toEqual([]);
+    });
+
+    it('refuses a short token and a non-boolean allowance, naming them', () => {
+      expect(issuesOf({ BENCHFARM_API_TOKEN: 'short', BENCHFARM_ALLOW_INSECURE_BIND: 'yes' }).map((i) => i.key).sort()).toEqual(['allowInsecureBind', 'apiToken']);
+    });
+  });
 });

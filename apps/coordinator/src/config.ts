@@ -34,6 +34,16 @@ export interface CoordinatorConfig {
   readonly maxAttempts: number;
   /** Least severe log level written to stderr (`BENCHFARM_LOG_LEVEL`: error, warn, info, debug; default info). */
   readonly logLevel: CoordinatorLogLevel;
+  /**
+   * Bearer token every REST request must carry, except GET /healthz and GET /metrics
+   * (`BENCHFARM_API_TOKEN`, at least 16 characters); absent: no REST authentication.
+   */
+  readonly apiToken?: string | undefined;
+  /**
+   * Allows binding REST or gRPC to a non-loopback interface without authentication
+   * (`BENCHFARM_ALLOW_INSECURE_BIND=true`): for a private container network, never for a lab LAN.
+   */
+  readonly allowInsecureBind: boolean;
 }
 
 /** Settings given in code; each one overrides its environment variable. */
@@ -54,6 +64,8 @@ export const CONFIG_ENV_VARS: { readonly [K in keyof CoordinatorConfig]: string 
   leaseTtlMs: 'BENCHFARM_LEASE_TTL_MS',
   monitorIntervalMs: 'BENCHFARM_MONITOR_INTERVAL_MS',
   maxAttempts: 'BENCHFARM_MAX_ATTEMPTS',
+  apiToken: 'BENCHFARM_API_TOKEN',
+  allowInsecureBind: 'BENCHFARM_ALLOW_INSECURE_BIND',
 };
 
 /** Thrown when the configuration is invalid; lists every bad setting at once. */
@@ -106,7 +118,40 @@ const schema = z.object({
   monitorIntervalMs: integer(50, 600 * 1000, 5_000),
   maxAttempts: integer(1, 100, JOB_MAX_DELIVER),
   logLevel: z.preprocess(blankToUndefined, z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
+  apiToken: z.preprocess(blankToUndefined, z.string({ error: 'must be a string' }).min(16, 'must be at least 16 characters').optional()),
+  allowInsecureBind: z.preprocess(
+    (value) => {
+      const v = blankToUndefined(value);
+      if (v === 'true' || v === '1') return true;
+      if (v === 'false' || v === '0') return false;
+      return v;
+    },
+    z.boolean({ error: 'must be true or false' }).default(false),
+  ),
 });
+
+/** Whether a listen address only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * The rule of RELIABILITY.md: nothing listens beyond loopback without authentication unless
+ * explicitly allowed. REST is authenticated by the API token; gRPC has no authentication yet
+ * (TLS/mTLS is still to come), so a non-loopback gRPC bind always needs the explicit allowance.
+ */
+function insecureBindIssues(config: z.infer<typeof schema>): { key: string; envVar: string; message: string }[] {
+  if (config.allowInsecureBind) return [];
+  const issues: { key: string; envVar: string; message: string }[] = [];
+  if (!isLoopbackHost(config.httpHost) && config.apiToken === undefined) {
+    issues.push({ key: 'httpHost', envVar: CONFIG_ENV_VARS.httpHost, message: `${config.httpHost} is not a loopback address and no API token is set: set ${CONFIG_ENV_VARS.apiToken}, bind 127.0.0.1, or set ${CONFIG_ENV_VARS.allowInsecureBind}=true` });
+  }
+  if (!isLoopbackHost(config.grpcHost)) {
+    issues.push({ key: 'grpcHost', envVar: CONFIG_ENV_VARS.grpcHost, message: `${config.grpcHost} is not a loopback address and the gRPC service has no authentication yet: bind 127.0.0.1 or set ${CONFIG_ENV_VARS.allowInsecureBind}=true` });
+  }
+  return issues;
+}
 
 /**
  * Reads the coordinator's settings from environment variables (see {@link CONFIG_ENV_VARS}),
@@ -128,6 +173,7 @@ export function loadConfig(overrides: CoordinatorConfigInput = {}, env: NodeJS.P
       issues.push({ key, envVar: CONFIG_ENV_VARS[key as keyof CoordinatorConfig] ?? '-', message: issue.message });
     }
   }
+  if (parsed.success) issues.push(...insecureBindIssues(parsed.data));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   const config = parsed.data;
   return { ...config, dbPath: resolve(config.dbPath), dataDir: resolve(config.dataDir) };
