@@ -5,7 +5,7 @@
  * whose box head drifted is not hidden by a class head that did not.
  */
 import { Gauge, type Registry } from 'prom-client';
-import { SERIES_LABEL_NAMES, boundedLabelValue, type SeriesLabelName, type SeriesLabels } from './index';
+import { SERIES_LABEL_NAMES, boundedSeries, type SeriesLabelName, type SeriesLabels } from './index';
 
 /** Typed handles on the fidelity metrics. */
 export interface FidelityMetrics {
@@ -49,12 +49,7 @@ export interface OutputFidelityInput {
  * no figures (not compared) has its gauges removed rather than set to a made-up value.
  */
 export function recordFidelity(metrics: FidelityMetrics, series: SeriesLabels, outputs: readonly OutputFidelityInput[], reference: boolean): void {
-  const labels = {
-    model: boundedLabelValue(series.model),
-    variant: boundedLabelValue(series.variant),
-    device: boundedLabelValue(series.device),
-    provider: boundedLabelValue(series.provider),
-  };
+  const labels = boundedSeries(series);
   if (reference) {
     metrics.cosineSimilarity.set(labels, 1);
     metrics.maxAbsError.set(labels, 0);

@@ -146,7 +146,8 @@ export interface ResultMetricsInput {
   modelSizeBytes: number;
 }
 
-function boundedSeries(series: SeriesLabels): SeriesLabels {
+/** A series' labels with every value cut by {@link boundedLabelValue}: what every series gauge is set with. */
+export function boundedSeries(series: SeriesLabels): SeriesLabels {
   return {
     model: boundedLabelValue(series.model),
     variant: boundedLabelValue(series.variant),

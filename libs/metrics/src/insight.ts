@@ -5,7 +5,7 @@
  * explicit registry as {@link createFarmMetrics}'s, with the same bounded series labels.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { LATENCY_QUANTILES, SERIES_LABEL_NAMES, boundedLabelValue, type FarmMetrics, type SeriesLabelName, type SeriesLabels } from './index';
+import { LATENCY_QUANTILES, SERIES_LABEL_NAMES, boundedSeries, type FarmMetrics, type SeriesLabelName, type SeriesLabels } from './index';
 import type { LatencyComparison } from './regression';
 
 /** Typed handles on the insight metrics. */
@@ -58,18 +58,9 @@ export function createInsightMetrics(registry: Registry): InsightMetrics {
   };
 }
 
-function bounded(series: SeriesLabels): SeriesLabels {
-  return {
-    model: boundedLabelValue(series.model),
-    variant: boundedLabelValue(series.variant),
-    device: boundedLabelValue(series.device),
-    provider: boundedLabelValue(series.provider),
-  };
-}
-
 /** Sets the commit time of a series' latest result. */
 export function recordResultTime(insight: InsightMetrics, series: SeriesLabels, committedAtMs: number): void {
-  insight.resultTimestampSeconds.set(bounded(series), committedAtMs / 1000);
+  insight.resultTimestampSeconds.set(boundedSeries(series), committedAtMs / 1000);
 }
 
 /**
@@ -78,7 +69,7 @@ export function recordResultTime(insight: InsightMetrics, series: SeriesLabels, 
  * alert never fires on a stale comparison.
  */
 export function recordRegression(insight: InsightMetrics, series: SeriesLabels, comparison: LatencyComparison | undefined): void {
-  const labels = bounded(series);
+  const labels = boundedSeries(series);
   if (!comparison) {
     insight.regressionFlagged.remove(labels);
     insight.latencyMedianRatio.remove(labels);
@@ -96,7 +87,7 @@ export function recordRegression(insight: InsightMetrics, series: SeriesLabels, 
  * variant only; it is removed when `lastOfVariant` says no other device still reports it.
  */
 export function retireSeries(metrics: FarmMetrics, insight: InsightMetrics, series: SeriesLabels, lastOfVariant: boolean): void {
-  const labels = bounded(series);
+  const labels = boundedSeries(series);
   for (const q of LATENCY_QUANTILES) metrics.inferenceLatencySeconds.remove({ ...labels, quantile: String(q) });
   metrics.throughputQueriesPerSecond.remove(labels);
   metrics.peakMemoryBytes.remove(labels);

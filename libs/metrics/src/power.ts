@@ -5,7 +5,7 @@
  * sensor removes its series' power gauges: no sample means "not measured", never 0 W.
  */
 import { Gauge, type Registry } from 'prom-client';
-import { SERIES_LABEL_NAMES, boundedLabelValue, type SeriesLabelName, type SeriesLabels } from './index';
+import { SERIES_LABEL_NAMES, boundedSeries, type SeriesLabelName, type SeriesLabels } from './index';
 
 /** Values of the `domain` label. */
 export const POWER_DOMAINS = ['module', 'board', 'gpu', 'cpu_package', 'wall', 'unspecified'] as const;
@@ -57,12 +57,7 @@ export interface PowerResultInput {
 
 /** Sets (or removes, when not measured) a series' power gauges from its latest result. */
 export function recordPowerResult(metrics: PowerMetrics, series: SeriesLabels, input: PowerResultInput): void {
-  const labels = {
-    model: boundedLabelValue(series.model),
-    variant: boundedLabelValue(series.variant),
-    device: boundedLabelValue(series.device),
-    provider: boundedLabelValue(series.provider),
-  };
+  const labels = boundedSeries(series);
   for (const domain of POWER_DOMAINS) {
     const mine = domain === input.domain;
     const set = (g: Gauge<SeriesLabelName | 'domain'>, v: number | undefined): void => {
