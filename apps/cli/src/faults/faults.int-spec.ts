@@ -242,10 +242,15 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       const sweep = await client.createSweep(MODEL, job({ targets: id, minDurationMs: 800, variants: 'fp32,ort-basic' }));
       const done = await settled(sweep.id);
       expect(done.jobs.map((j) => j.state)).toEqual(['done', 'done']);
-      const spans = a
-        .lines()
-        .filter((l) => l.message === 'job started' || l.message === 'job finished')
-        .map((l) => ({ jobId: String(l.jobId), message: String(l.message), atMs: Date.parse(String(l.time)) }));
+      // The coordinator marks a job done at the commit; the agent logs "job finished" only after
+      // its ack, a moment later: wait for both lines before reading the spans.
+      const spans = await waitFor(`both jobs' log lines on ${id}`, () => {
+        const lines = a
+          .lines()
+          .filter((l) => l.message === 'job started' || l.message === 'job finished')
+          .map((l) => ({ jobId: String(l.jobId), message: String(l.message), atMs: Date.parse(String(l.time)) }));
+        return lines.filter((l) => l.message === 'job finished').length >= done.jobs.length ? lines : undefined;
+      });
       const intervals = done.jobs.map((j) => ({ start: spans.find((s) => s.jobId === j.id && s.message === 'job started')!.atMs, end: spans.find((s) => s.jobId === j.id && s.message === 'job finished')!.atMs }));
       intervals.sort((x, y) => x.start - y.start);
       const overlapMs = Math.max(0, intervals[0]!.end - intervals[1]!.start);
