@@ -46,8 +46,8 @@ export interface RunningAgent {
  */
 export async function startAgent(config: AgentConfig, log: AgentLog = () => undefined): Promise<RunningAgent> {
   // Agents outlive network outages and coordinator restarts: never stop reconnecting.
-  const nc = await connect({ servers: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 1_000, name: `benchfarm-agent-${config.agentId}` });
-  const farm = await ensureFarmStore(nc);
+  const nc = await connect({ servers: config.natsUrl.split(',').map((url) => url.trim()), maxReconnectAttempts: -1, reconnectTimeWait: 1_000, name: `benchfarm-agent-${config.agentId}` });
+  const farm = await ensureFarmStore(nc, { domain: config.natsJsDomain });
   await ensureAgentConsumer(farm.jsm, config.agentId, { ackWaitMs: config.ackWaitMs });
   const consumer = await agentConsumer(farm.js, config.agentId);
   const client = new ResultsClient(config.grpcAddress, credentials.createInsecure(), {

@@ -13,7 +13,13 @@ export class AgentConfigError extends Error {
 
 /** The agent's settings, validated and defaulted once at start-up. */
 export interface AgentConfig {
+  /** NATS server URL(s), comma-separated: the agent connects to any and fails over to the others. */
   readonly natsUrl: string;
+  /**
+   * JetStream domain of the farm's streams (`BENCHFARM_NATS_JS_DOMAIN`), for an agent on a leaf
+   * node that runs its own JetStream (deploy/nats/leaf); absent: the local JetStream API.
+   */
+  readonly natsJsDomain?: string | undefined;
   /** host:port of the coordinator's gRPC Results service. */
   readonly grpcAddress: string;
   readonly agentId: string;
@@ -34,7 +40,8 @@ export interface AgentConfig {
 const labelPattern = /^[A-Za-z0-9_.-]{1,63}$/;
 
 const schema = z.object({
-  natsUrl: z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'must be a URL like nats://host:4222'),
+  natsUrl: z.string().refine((value) => value.split(',').every((url) => /^(nats|tls|ws|wss):\/\/[^\s,]+$/.test(url.trim())), 'must be a URL like nats://host:4222, or several comma-separated'),
+  natsJsDomain: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a JetStream domain uses A-Z a-z 0-9 _ -').optional(),
   grpcAddress: z.string().regex(/^[^\s/]+:\d{1,5}$/, 'must be host:port'),
   agentId: z.string().superRefine((value, ctx) => {
     try {
@@ -76,6 +83,7 @@ export function loadAgentConfig(input: Partial<AgentConfig>): AgentConfig {
   const agentId = input.agentId ?? defaultAgentId();
   const candidate = {
     natsUrl: input.natsUrl ?? 'nats://127.0.0.1:4222',
+    natsJsDomain: input.natsJsDomain,
     grpcAddress: input.grpcAddress ?? '127.0.0.1:50051',
     agentId,
     name: input.name ?? agentId,
@@ -99,6 +107,7 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentC
   const num = (key: string): number | undefined => (env[key] === undefined ? undefined : Number(env[key]));
   return loadAgentConfig({
     natsUrl: env.BENCHFARM_NATS_URL,
+    natsJsDomain: env.BENCHFARM_NATS_JS_DOMAIN || undefined,
     grpcAddress: env.BENCHFARM_GRPC_ADDRESS,
     agentId: env.BENCHFARM_AGENT_ID,
     name: env.BENCHFARM_AGENT_NAME,

@@ -8,7 +8,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
-import { ensureFarmStore } from '@benchfarm/messaging';
+import { FarmStoreError, ensureFarmStore } from '@benchfarm/messaging';
 import { createFarmMetrics } from '@benchfarm/metrics';
 import { AppModule } from './app.module';
 import { bearerTokenMiddleware } from './common/bearer-token.middleware';
@@ -103,7 +103,12 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
       await nc.drain().catch(() => nc.close());
     });
     const natsState = new NatsConnectionState(nc);
-    const farm = await ensureFarmStore(nc);
+    const farm = await ensureFarmStore(nc, {
+      replicas: config.natsReplicas,
+      notice: (level, message) => (level === 'warn' ? logger.warn(message, 'Coordinator') : logger.log(message, 'Coordinator')),
+    }).catch((err: unknown) => {
+      throw err instanceof FarmStoreError ? new CoordinatorStartError(`${err.message} (BENCHFARM_NATS_REPLICAS=${config.natsReplicas})`, { cause: err }) : err;
+    });
 
     const db: SqliteDatabase = openDatabase(config.dbPath);
     closers.push(async () => {

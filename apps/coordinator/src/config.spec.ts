@@ -30,6 +30,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ bogus: 1 } as never, {})).toThrow(/bogus/);
   });
 
+  it('reads the NATS replicas (default 1) and refuses even or out-of-range counts, naming the variable', () => {
+    expect(loadConfig({}, {}).natsReplicas).toBe(1);
+    expect(loadConfig({}, { BENCHFARM_NATS_REPLICAS: '3' }).natsReplicas).toBe(3);
+    for (const [value, problem] of [['2', 'must be 1, 3 or 5'], ['7', 'must be <= 5'], ['0', 'must be >= 1'], ['three', 'must be an integer']] as const) {
+      expect(() => loadConfig({}, { BENCHFARM_NATS_REPLICAS: value })).toThrow(`natsReplicas (BENCHFARM_NATS_REPLICAS): ${problem}`);
+    }
+  });
+
   describe('binding beyond loopback', () => {
     const issuesOf = (env: NodeJS.ProcessEnv): { key: string; message: string }[] => {
       try {

@@ -7,6 +7,11 @@ import { LOG_LEVELS, type CoordinatorLogLevel } from './common/json-logger';
 export interface CoordinatorConfig {
   /** NATS server URL(s), comma-separated (`BENCHFARM_NATS_URL`). */
   readonly natsUrl: string;
+  /**
+   * Replicas of the job stream, agent registry and model bucket (`BENCHFARM_NATS_REPLICAS`: 1,
+   * 3 or 5; default 1). 3 on a 3-server NATS cluster: losing one server loses nothing.
+   */
+  readonly natsReplicas: number;
   /** Interface the REST API listens on (`BENCHFARM_HTTP_HOST`, default 127.0.0.1). */
   readonly httpHost: string;
   /** Port of the REST API; 0 picks a free one (`BENCHFARM_HTTP_PORT`, default 8080). */
@@ -52,6 +57,7 @@ export type CoordinatorConfigInput = { [K in keyof CoordinatorConfig]?: Coordina
 /** The environment variable of each setting. */
 export const CONFIG_ENV_VARS: { readonly [K in keyof CoordinatorConfig]: string } = {
   natsUrl: 'BENCHFARM_NATS_URL',
+  natsReplicas: 'BENCHFARM_NATS_REPLICAS',
   httpHost: 'BENCHFARM_HTTP_HOST',
   httpPort: 'BENCHFARM_HTTP_PORT',
   grpcHost: 'BENCHFARM_GRPC_HOST',
@@ -106,6 +112,8 @@ const natsUrl = z.preprocess(
 
 const schema = z.object({
   natsUrl,
+  // A raft group of an even size survives no more losses than one server smaller: odd sizes only.
+  natsReplicas: integer(1, 5, 1).refine((n) => n % 2 === 1, { message: 'must be 1, 3 or 5' }),
   httpHost: text('127.0.0.1'),
   httpPort: integer(0, 65535, 8080),
   grpcHost: text('127.0.0.1'),

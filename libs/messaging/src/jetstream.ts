@@ -24,27 +24,98 @@ export interface FarmStore {
   readonly models: ObjectStore;
 }
 
+/** What {@link ensureFarmStore} is asked for. */
+export interface FarmStoreOptions {
+  /**
+   * Replicas of the job stream, the agent registry bucket and the model bucket (1, or 3 on a
+   * 3-server cluster so losing one server loses nothing). Resources that do not exist are
+   * created with this many; existing ones with fewer are scaled up (see {@link ensureFarmStore}).
+   * Omitted (agents): created with 1 when missing, existing ones are opened as they are.
+   */
+  replicas?: number;
+  /**
+   * JetStream domain to reach the farm's streams through, for a client connected to a leaf
+   * node whose own server runs JetStream under another domain (deploy/nats/leaf). Omitted: the
+   * local `$JS.API`, which a leaf node without JetStream forwards to its hub.
+   */
+  domain?: string;
+  /** Hears what was changed or found different from what was asked (the coordinator logs it). */
+  notice?: (level: 'info' | 'warn', message: string) => void;
+}
+
+/** Thrown when a farm stream cannot be created or scaled to the replicas asked; keeps the server's error. */
+export class FarmStoreError extends Error {
+  override name = 'FarmStoreError';
+}
+
+/** The stream names behind the farm's resources, as `ensureFarmStore` reports them. */
+export const FARM_STREAMS = [JOB_STREAM, `KV_${AGENT_BUCKET}`, `OBJ_${MODEL_BUCKET}`] as const;
+
 /**
  * Creates (or opens, when they exist) the job stream, the agent registry bucket and the
  * model bucket. Idempotent: the coordinator calls it at start-up, agents may call it too.
+ *
+ * With `replicas`, an existing stream with fewer replicas (created by an older coordinator or by
+ * an agent that started first) is scaled up with a stream update that changes only
+ * `num_replicas`: on nats-server 2.9 that is an online operation (the leader copies the stream
+ * to the new peers, nothing is rewritten or deleted, publishers and consumers carry on), and the
+ * server refuses it without changing anything when the cluster has too few servers. A stream
+ * with more replicas than asked is left alone (scaling down drops redundancy; an operator's
+ * call): both cases are reported through `notice`.
  */
-export async function ensureFarmStore(nc: NatsConnection): Promise<FarmStore> {
-  const jsm = await jetstreamManager(nc);
+export async function ensureFarmStore(nc: NatsConnection, options: FarmStoreOptions = {}): Promise<FarmStore> {
+  const { replicas, domain, notice } = options;
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)) {
+    throw new RangeError(`ensureFarmStore: replicas must be an integer from 1 to 5, got ${replicas}`);
+  }
+  const jsm = await jetstreamManager(nc, domain ? { domain } : {});
+  const js = jetstream(nc, domain ? { domain } : {});
   const streamConfig = {
     name: JOB_STREAM,
     subjects: [`${JOB_SUBJECT_PREFIX}.>`],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     duplicate_window: nanos(JOB_DUPLICATE_WINDOW_MS),
+    num_replicas: replicas ?? 1,
   };
-  try {
-    await jsm.streams.info(JOB_STREAM);
-  } catch {
-    await jsm.streams.add(streamConfig);
+  const creating = async <T>(stream: string, create: () => Promise<T>): Promise<T> => {
+    try {
+      return await create();
+    } catch (err) {
+      throw new FarmStoreError(`cannot create or open stream ${stream} with ${replicas ?? 1} replica(s): ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const exists = await jsm.streams.info(JOB_STREAM).then(
+    () => true,
+    (err: unknown) => {
+      if ((err as Error).message.includes('stream not found')) return false;
+      throw err;
+    },
+  );
+  if (!exists) await creating(JOB_STREAM, () => jsm.streams.add(streamConfig));
+  const agents = await creating(`KV_${AGENT_BUCKET}`, () => new Kvm(js).create(AGENT_BUCKET, { ttl: AGENT_STALE_AFTER_MS, history: 1, replicas: replicas ?? 1 }));
+  const models = await creating(`OBJ_${MODEL_BUCKET}`, () => new Objm(js).create(MODEL_BUCKET, { replicas: replicas ?? 1 }));
+  if (replicas !== undefined) {
+    for (const stream of FARM_STREAMS) await scaleUp(jsm, stream, replicas, notice);
   }
-  const agents = await new Kvm(nc).create(AGENT_BUCKET, { ttl: AGENT_STALE_AFTER_MS, history: 1 });
-  const models = await new Objm(nc).create(MODEL_BUCKET);
-  return { nc, js: jetstream(nc), jsm, agents, models };
+  return { nc, js, jsm, agents, models };
+}
+
+async function scaleUp(jsm: JetStreamManager, stream: string, replicas: number, notice: FarmStoreOptions['notice']): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  const have = info.config.num_replicas ?? 1;
+  if (have === replicas) return;
+  if (have > replicas) {
+    notice?.('warn', `stream ${stream} has ${have} replicas, more than the ${replicas} asked; left as it is (scale it down by hand if that is meant)`);
+    return;
+  }
+  notice?.('warn', `stream ${stream} exists with ${have} replica(s), fewer than the ${replicas} asked; scaling it up to ${replicas} (online; nothing is rewritten)`);
+  try {
+    await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
+  } catch (err) {
+    throw new FarmStoreError(`stream ${stream} has ${have} replica(s) and could not be scaled up to ${replicas}: ${(err as Error).message}`, { cause: err });
+  }
+  notice?.('info', `stream ${stream} scaled up to ${replicas} replicas`);
 }
 
 /**

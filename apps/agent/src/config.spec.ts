@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { AgentConfigError, agentConfigFromEnv } from './config';
+
+describe('agent NATS settings', () => {
+  it('takes several comma-separated server URLs (a NATS cluster) and a JetStream domain', () => {
+    const config = agentConfigFromEnv({ BENCHFARM_NATS_URL: 'nats://10.0.0.1:4222, nats://10.0.0.2:4222,tls://10.0.0.3:4222', BENCHFARM_NATS_JS_DOMAIN: 'hub', BENCHFARM_AGENT_ID: 'a1' });
+    expect(config.natsUrl.split(',').map((u) => u.trim())).toEqual(['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222', 'tls://10.0.0.3:4222']);
+    expect(config.natsJsDomain).toBe('hub');
+    expect(agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1' }).natsJsDomain).toBeUndefined();
+  });
+
+  it('refuses a list with one bad URL and a bad domain, naming both fields', () => {
+    let error: unknown;
+    try {
+      agentConfigFromEnv({ BENCHFARM_NATS_URL: 'nats://10.0.0.1:4222,http://10.0.0.2:4222', BENCHFARM_NATS_JS_DOMAIN: 'hub.one', BENCHFARM_AGENT_ID: 'a1' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(AgentConfigError);
+    expect((error as AgentConfigError).issues).toEqual([
+      'natsUrl: must be a URL like nats://host:4222, or several comma-separated',
+      'natsJsDomain: a JetStream domain uses A-Z a-z 0-9 _ -',
+    ]);
+    expect(() => agentConfigFromEnv({ BENCHFARM_NATS_URL: 'nats://a:1,,nats://b:2', BENCHFARM_AGENT_ID: 'a1' })).toThrow(/natsUrl/);
+  });
+});
