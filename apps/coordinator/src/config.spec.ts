@@ -1,5 +1,31 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config';
+import { FarmCa } from './security/pki';
+
+/** A farm CA and a server certificate on disk, plus a second CA, made once for the TLS tests. */
+let files: Promise<Record<'caCert' | 'caKey' | 'serverCert' | 'serverKey' | 'otherCaKey' | 'garbage', string>> | undefined;
+const tlsFiles = (): NonNullable<typeof files> =>
+  (files ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bf-config-tls-'));
+    const { ca, keyPem } = await FarmCa.create();
+    const server = await ca.issueServerCertificate([]);
+    const other = await FarmCa.create();
+    const write = (name: string, text: string): string => {
+      writeFileSync(join(dir, name), text, { mode: 0o600 });
+      return join(dir, name);
+    };
+    return {
+      caCert: write('ca.crt', ca.certificatePem),
+      caKey: write('ca.key', keyPem),
+      serverCert: write('server.crt', server.certificatePem),
+      serverKey: write('server.key', server.keyPem),
+      otherCaKey: write('other-ca.key', other.keyPem),
+      garbage: write('garbage.pem', 'not a pem\n'),
+    };
+  })());
 
 describe('loadConfig', () => {
   it('applies defaults when nothing is set', () => {
@@ -54,10 +80,18 @@ describe('loadConfig', () => {
       expect(issues.find((i) => i.key === 'httpHost')?.message).toMatch(/BENCHFARM_API_TOKEN/);
     });
 
-    it('accepts REST beyond loopback with an API token, but not gRPC (no TLS yet)', () => {
+    it('accepts REST beyond loopback with an API token, but not gRPC (the token does not cover gRPC)', () => {
       const token = 'a-long-enough-token-123';
       expect(issuesOf({ BENCHFARM_HTTP_HOST: '0.0.0.0', BENCHFARM_API_TOKEN: token })).toEqual([]);
       expect(issuesOf({ BENCHFARM_GRPC_HOST: '0.0.0.0', BENCHFARM_API_TOKEN: token }).map((i) => i.key)).toEqual(['grpcHost']);
+    });
+
+    it('accepts gRPC beyond loopback with mTLS, but not with server-only TLS', async () => {
+      const files = await tlsFiles();
+      const tls = { BENCHFARM_GRPC_HOST: '0.0.0.0', BENCHFARM_GRPC_TLS_CERT: files.serverCert, BENCHFARM_GRPC_TLS_KEY: files.serverKey };
+      expect(issuesOf(tls).map((i) => i.key)).toEqual(['grpcHost']);
+      expect(issuesOf(tls)[0]?.message).toMatch(/BENCHFARM_GRPC_TLS_CLIENT_CA/);
+      expect(issuesOf({ ...tls, BENCHFARM_GRPC_TLS_CLIENT_CA: files.caCert })).toEqual([]);
     });
 
     it('accepts anything when explicitly allowed, and loopback names always', () => {
@@ -68,6 +102,57 @@ describe('loadConfig', () => {
 
     it('refuses a short token and a non-boolean allowance, naming them', () => {
       expect(issuesOf({ BENCHFARM_API_TOKEN: 'short', BENCHFARM_ALLOW_INSECURE_BIND: 'yes' }).map((i) => i.key).sort()).toEqual(['allowInsecureBind', 'apiToken']);
+    });
+  });
+
+  describe('gRPC TLS and farm CA files', () => {
+    const issuesOf = (env: NodeJS.ProcessEnv): { key: string; envVar: string; message: string }[] => {
+      try {
+        loadConfig({}, env);
+        return [];
+      } catch (err) {
+        return [...(err as ConfigError).issues];
+      }
+    };
+
+    it('accepts a valid server pair, client CA and farm CA, and resolves the paths', async () => {
+      const f = await tlsFiles();
+      const config = loadConfig({}, { BENCHFARM_GRPC_TLS_CERT: f.serverCert, BENCHFARM_GRPC_TLS_KEY: f.serverKey, BENCHFARM_GRPC_TLS_CLIENT_CA: f.caCert, BENCHFARM_PKI_CA_CERT: f.caCert, BENCHFARM_PKI_CA_KEY: f.caKey });
+      expect(config).toMatchObject({ grpcTlsCertFile: f.serverCert, grpcTlsKeyFile: f.serverKey, grpcTlsClientCaFile: f.caCert, pkiCaCertFile: f.caCert, pkiCaKeyFile: f.caKey });
+    });
+
+    it('refuses a certificate without its key (and the reverse), naming both variables', async () => {
+      const f = await tlsFiles();
+      const [certOnly] = issuesOf({ BENCHFARM_GRPC_TLS_CERT: f.serverCert });
+      expect(certOnly).toMatchObject({ key: 'grpcTlsKeyFile', envVar: 'BENCHFARM_GRPC_TLS_KEY' });
+      expect(certOnly?.message).toMatch(/BENCHFARM_GRPC_TLS_CERT is set but BENCHFARM_GRPC_TLS_KEY is not/);
+      const keyOnly = issuesOf({ BENCHFARM_GRPC_TLS_KEY: f.serverKey });
+      expect(keyOnly.map((i) => i.envVar)).toEqual(['BENCHFARM_GRPC_TLS_CERT']);
+      expect(issuesOf({ BENCHFARM_GRPC_TLS_CERT: f.serverCert, BENCHFARM_GRPC_TLS_KEY: f.serverKey, BENCHFARM_PKI_CA_KEY: f.caKey }).map((i) => i.envVar)).toEqual(['BENCHFARM_PKI_CA_CERT']);
+    });
+
+    it('reports every missing, unparseable or mismatched file at once, naming its variable', async () => {
+      const f = await tlsFiles();
+      const issues = issuesOf({
+        BENCHFARM_GRPC_TLS_CERT: f.garbage,
+        BENCHFARM_GRPC_TLS_KEY: join(tmpdir(), 'no-such-dir-bf', 'server.key'),
+        BENCHFARM_GRPC_TLS_CLIENT_CA: f.serverCert,
+        BENCHFARM_PKI_CA_CERT: f.caCert,
+        BENCHFARM_PKI_CA_KEY: f.otherCaKey,
+      });
+      const byVar = Object.fromEntries(issues.map((i) => [i.envVar, i.message]));
+      expect(Object.keys(byVar).sort()).toEqual(['BENCHFARM_GRPC_TLS_CERT', 'BENCHFARM_GRPC_TLS_CLIENT_CA', 'BENCHFARM_GRPC_TLS_KEY', 'BENCHFARM_PKI_CA_KEY']);
+      expect(byVar.BENCHFARM_GRPC_TLS_CERT).toMatch(/is not a PEM X.509 certificate/);
+      expect(byVar.BENCHFARM_GRPC_TLS_KEY).toMatch(/cannot read .*ENOENT/);
+      expect(byVar.BENCHFARM_GRPC_TLS_CLIENT_CA).toMatch(/is not a CA certificate/);
+      expect(byVar.BENCHFARM_PKI_CA_KEY).toMatch(/is not the key of the certificate in BENCHFARM_PKI_CA_CERT/);
+      expect(issuesOf({ BENCHFARM_GRPC_TLS_CERT: f.serverCert, BENCHFARM_GRPC_TLS_KEY: f.caKey })[0]?.message).toMatch(/not the key of the certificate in BENCHFARM_GRPC_TLS_CERT/);
+    });
+
+    it('refuses mTLS or a farm CA without gRPC TLS', async () => {
+      const f = await tlsFiles();
+      expect(issuesOf({ BENCHFARM_GRPC_TLS_CLIENT_CA: f.caCert }).map((i) => i.envVar)).toEqual(['BENCHFARM_GRPC_TLS_CLIENT_CA']);
+      expect(issuesOf({ BENCHFARM_PKI_CA_CERT: f.caCert, BENCHFARM_PKI_CA_KEY: f.caKey }).map((i) => i.envVar)).toEqual(['BENCHFARM_PKI_CA_KEY']);
     });
   });
 });

@@ -1,3 +1,5 @@
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { JOB_ACK_WAIT_MS, JOB_MAX_DELIVER } from '@benchfarm/messaging';
@@ -49,6 +51,25 @@ export interface CoordinatorConfig {
    * (`BENCHFARM_ALLOW_INSECURE_BIND=true`): for a private container network, never for a lab LAN.
    */
   readonly allowInsecureBind: boolean;
+  /**
+   * PEM certificate (chain) of the gRPC server (`BENCHFARM_GRPC_TLS_CERT`); with
+   * {@link grpcTlsKeyFile}, gRPC is served over TLS. Absent: plaintext gRPC (loopback only).
+   */
+  readonly grpcTlsCertFile?: string | undefined;
+  /** PEM private key of the gRPC server certificate (`BENCHFARM_GRPC_TLS_KEY`), 0600. */
+  readonly grpcTlsKeyFile?: string | undefined;
+  /**
+   * PEM CA certificate(s) agents' client certificates must chain to (`BENCHFARM_GRPC_TLS_CLIENT_CA`):
+   * when set, mTLS is required and every gRPC call must act for the agent its certificate names.
+   */
+  readonly grpcTlsClientCaFile?: string | undefined;
+  /**
+   * Farm CA certificate (`BENCHFARM_PKI_CA_CERT`) and key (`BENCHFARM_PKI_CA_KEY`, 0600) the
+   * coordinator signs enrolled agents' client certificates with; both or neither, and only with gRPC TLS.
+   */
+  readonly pkiCaCertFile?: string | undefined;
+  /** See {@link pkiCaCertFile}. */
+  readonly pkiCaKeyFile?: string | undefined;
 }
 
 /** Settings given in code; each one overrides its environment variable. */
@@ -72,6 +93,11 @@ export const CONFIG_ENV_VARS: { readonly [K in keyof CoordinatorConfig]: string 
   maxAttempts: 'BENCHFARM_MAX_ATTEMPTS',
   apiToken: 'BENCHFARM_API_TOKEN',
   allowInsecureBind: 'BENCHFARM_ALLOW_INSECURE_BIND',
+  grpcTlsCertFile: 'BENCHFARM_GRPC_TLS_CERT',
+  grpcTlsKeyFile: 'BENCHFARM_GRPC_TLS_KEY',
+  grpcTlsClientCaFile: 'BENCHFARM_GRPC_TLS_CLIENT_CA',
+  pkiCaCertFile: 'BENCHFARM_PKI_CA_CERT',
+  pkiCaKeyFile: 'BENCHFARM_PKI_CA_KEY',
 };
 
 /** Thrown when the configuration is invalid; lists every bad setting at once. */
@@ -110,6 +136,8 @@ const natsUrl = z.preprocess(
     }),
 );
 
+const optionalFile = z.preprocess(blankToUndefined, z.string({ error: 'must be a file path' }).optional());
+
 const schema = z.object({
   natsUrl,
   // A raft group of an even size survives no more losses than one server smaller: odd sizes only.
@@ -136,6 +164,11 @@ const schema = z.object({
     },
     z.boolean({ error: 'must be true or false' }).default(false),
   ),
+  grpcTlsCertFile: optionalFile,
+  grpcTlsKeyFile: optionalFile,
+  grpcTlsClientCaFile: optionalFile,
+  pkiCaCertFile: optionalFile,
+  pkiCaKeyFile: optionalFile,
 });
 
 /** Whether a listen address only accepts connections from this machine. */
@@ -146,8 +179,8 @@ export function isLoopbackHost(host: string): boolean {
 
 /**
  * The rule of RELIABILITY.md: nothing listens beyond loopback without authentication unless
- * explicitly allowed. REST is authenticated by the API token; gRPC has no authentication yet
- * (TLS/mTLS is still to come), so a non-loopback gRPC bind always needs the explicit allowance.
+ * explicitly allowed. REST is authenticated by the API token, gRPC by mTLS (client certificates
+ * checked against BENCHFARM_GRPC_TLS_CLIENT_CA); server-only TLS authenticates no caller.
  */
 function insecureBindIssues(config: z.infer<typeof schema>): { key: string; envVar: string; message: string }[] {
   if (config.allowInsecureBind) return [];
@@ -155,8 +188,89 @@ function insecureBindIssues(config: z.infer<typeof schema>): { key: string; envV
   if (!isLoopbackHost(config.httpHost) && config.apiToken === undefined) {
     issues.push({ key: 'httpHost', envVar: CONFIG_ENV_VARS.httpHost, message: `${config.httpHost} is not a loopback address and no API token is set: set ${CONFIG_ENV_VARS.apiToken}, bind 127.0.0.1, or set ${CONFIG_ENV_VARS.allowInsecureBind}=true` });
   }
-  if (!isLoopbackHost(config.grpcHost)) {
-    issues.push({ key: 'grpcHost', envVar: CONFIG_ENV_VARS.grpcHost, message: `${config.grpcHost} is not a loopback address and the gRPC service has no authentication yet: bind 127.0.0.1 or set ${CONFIG_ENV_VARS.allowInsecureBind}=true` });
+  if (!isLoopbackHost(config.grpcHost) && !(config.grpcTlsCertFile !== undefined && config.grpcTlsKeyFile !== undefined && config.grpcTlsClientCaFile !== undefined)) {
+    issues.push({
+      key: 'grpcHost',
+      envVar: CONFIG_ENV_VARS.grpcHost,
+      message: `${config.grpcHost} is not a loopback address and gRPC callers are not authenticated: turn on mTLS (${CONFIG_ENV_VARS.grpcTlsCertFile}, ${CONFIG_ENV_VARS.grpcTlsKeyFile} and ${CONFIG_ENV_VARS.grpcTlsClientCaFile}), bind 127.0.0.1, or set ${CONFIG_ENV_VARS.allowInsecureBind}=true`,
+    });
+  }
+  return issues;
+}
+
+type ConfigIssue = { key: string; envVar: string; message: string };
+
+const envVarOf = (key: keyof CoordinatorConfig): string => CONFIG_ENV_VARS[key] ?? '-';
+
+/** Reads a PEM file; undefined (and an issue) when it cannot be read. */
+function readPem(key: keyof CoordinatorConfig, path: string, issues: ConfigIssue[]): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    issues.push({ key, envVar: envVarOf(key), message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    return undefined;
+  }
+}
+
+/** Parses a PEM certificate; undefined (and an issue) when it does not parse or, for a CA, is not one. */
+function parseCertificate(key: keyof CoordinatorConfig, path: string, issues: ConfigIssue[], mustBeCa: boolean): X509Certificate | undefined {
+  const pem = readPem(key, path, issues);
+  if (pem === undefined) return undefined;
+  try {
+    const certificate = new X509Certificate(pem);
+    if (mustBeCa && !certificate.ca) {
+      issues.push({ key, envVar: envVarOf(key), message: `${path} is not a CA certificate (basicConstraints CA:FALSE)` });
+      return undefined;
+    }
+    return certificate;
+  } catch (err) {
+    issues.push({ key, envVar: envVarOf(key), message: `${path} is not a PEM X.509 certificate: ${(err as Error).message}` });
+    return undefined;
+  }
+}
+
+/** Parses a PEM private key and checks it belongs to `certificate`; issues name the key's variable. */
+function checkKeyPair(key: keyof CoordinatorConfig, path: string, certificate: X509Certificate | undefined, certKey: keyof CoordinatorConfig, issues: ConfigIssue[]): void {
+  const pem = readPem(key, path, issues);
+  if (pem === undefined) return;
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(pem);
+  } catch (err) {
+    issues.push({ key, envVar: envVarOf(key), message: `${path} is not a PEM private key: ${(err as Error).message}` });
+    return;
+  }
+  if (certificate && !certificate.checkPrivateKey(privateKey)) {
+    issues.push({ key, envVar: envVarOf(key), message: `${path} is not the key of the certificate in ${CONFIG_ENV_VARS[certKey]}` });
+  }
+}
+
+/**
+ * gRPC TLS and farm CA files: pairs given together, every file readable and parseable at start-up
+ * (not at the first handshake), each key the key of its certificate.
+ */
+function tlsFileIssues(config: z.infer<typeof schema>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const pair = (certKey: 'grpcTlsCertFile' | 'pkiCaCertFile', keyKey: 'grpcTlsKeyFile' | 'pkiCaKeyFile', mustBeCa: boolean): void => {
+    const certPath = config[certKey];
+    const keyPath = config[keyKey];
+    if ((certPath === undefined) !== (keyPath === undefined)) {
+      const [given, missing] = certPath === undefined ? [keyKey, certKey] : [certKey, keyKey];
+      issues.push({ key: missing, envVar: envVarOf(missing), message: `${CONFIG_ENV_VARS[given]} is set but ${CONFIG_ENV_VARS[missing]} is not: set both ${CONFIG_ENV_VARS[certKey]} and ${CONFIG_ENV_VARS[keyKey]}, or neither` });
+    }
+    const certificate = certPath === undefined ? undefined : parseCertificate(certKey, certPath, issues, mustBeCa);
+    if (keyPath !== undefined) checkKeyPair(keyKey, keyPath, certificate, certKey, issues);
+  };
+  pair('grpcTlsCertFile', 'grpcTlsKeyFile', false);
+  pair('pkiCaCertFile', 'pkiCaKeyFile', true);
+  const tlsOn = config.grpcTlsCertFile !== undefined && config.grpcTlsKeyFile !== undefined;
+  if (config.grpcTlsClientCaFile !== undefined) {
+    parseCertificate('grpcTlsClientCaFile', config.grpcTlsClientCaFile, issues, true);
+    if (!tlsOn) issues.push({ key: 'grpcTlsClientCaFile', envVar: envVarOf('grpcTlsClientCaFile'), message: `mTLS needs gRPC TLS: set ${CONFIG_ENV_VARS.grpcTlsCertFile} and ${CONFIG_ENV_VARS.grpcTlsKeyFile} too` });
+  }
+  if ((config.pkiCaCertFile !== undefined || config.pkiCaKeyFile !== undefined) && !tlsOn) {
+    const key = config.pkiCaKeyFile !== undefined ? 'pkiCaKeyFile' : 'pkiCaCertFile';
+    issues.push({ key, envVar: envVarOf(key), message: `agent certificates are useless without gRPC TLS: set ${CONFIG_ENV_VARS.grpcTlsCertFile} and ${CONFIG_ENV_VARS.grpcTlsKeyFile} too` });
   }
   return issues;
 }
@@ -181,8 +295,18 @@ export function loadConfig(overrides: CoordinatorConfigInput = {}, env: NodeJS.P
       issues.push({ key, envVar: CONFIG_ENV_VARS[key as keyof CoordinatorConfig] ?? '-', message: issue.message });
     }
   }
-  if (parsed.success) issues.push(...insecureBindIssues(parsed.data));
+  if (parsed.success) issues.push(...insecureBindIssues(parsed.data), ...tlsFileIssues(parsed.data));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   const config = parsed.data;
-  return { ...config, dbPath: resolve(config.dbPath), dataDir: resolve(config.dataDir) };
+  const absolute = (path: string | undefined): string | undefined => (path === undefined ? undefined : resolve(path));
+  return {
+    ...config,
+    dbPath: resolve(config.dbPath),
+    dataDir: resolve(config.dataDir),
+    grpcTlsCertFile: absolute(config.grpcTlsCertFile),
+    grpcTlsKeyFile: absolute(config.grpcTlsKeyFile),
+    grpcTlsClientCaFile: absolute(config.grpcTlsClientCaFile),
+    pkiCaCertFile: absolute(config.pkiCaCertFile),
+    pkiCaKeyFile: absolute(config.pkiCaKeyFile),
+  };
 }

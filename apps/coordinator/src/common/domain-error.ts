@@ -36,6 +36,8 @@ export enum DomainErrorCode {
   AlreadyFinished = 'already_finished',
   /** A resumed upload does not start where the coordinator's copy ends; the agent asks UploadStatus again. */
   ResumeMismatch = 'resume_mismatch',
+  /** The caller's credentials (the agent named by its mTLS client certificate) do not allow the call: it acts for another agent. */
+  PermissionDenied = 'permission_denied',
 }
 
 /** Thrown by coordinator services when a request cannot be served; carries a code and, for bad input, the field. */

@@ -23,6 +23,7 @@ describe('domain error codes at the edges', () => {
     [DomainErrorCode.StaleLease, 409, status.FAILED_PRECONDITION],
     [DomainErrorCode.AlreadyFinished, 409, status.FAILED_PRECONDITION],
     [DomainErrorCode.ResumeMismatch, 409, status.ABORTED],
+    [DomainErrorCode.PermissionDenied, 403, status.PERMISSION_DENIED],
   ])('%s -> HTTP %i, gRPC %i', (code, http, grpc) => {
     expect(httpStatusOf(code)).toBe(http);
     expect(grpcStatusOf(code)).toBe(grpc);

@@ -35,6 +35,8 @@ export function httpStatusOf(code: DomainErrorCode): number {
     case DomainErrorCode.AlreadyFinished:
     case DomainErrorCode.ResumeMismatch:
       return HttpStatus.CONFLICT;
+    case DomainErrorCode.PermissionDenied:
+      return HttpStatus.FORBIDDEN;
     default:
       return assertNever(code);
   }

@@ -33,6 +33,8 @@ export function grpcStatusOf(code: DomainErrorCode): status {
       return status.FAILED_PRECONDITION;
     case DomainErrorCode.ResumeMismatch:
       return status.ABORTED;
+    case DomainErrorCode.PermissionDenied:
+      return status.PERMISSION_DENIED;
     default:
       return assertNever(code);
   }
