@@ -9,6 +9,7 @@ import { runSuiteInChild, type ComparedModel, type SuiteChildEvent, type SuiteJo
 import { fetchComparisonModels } from './comparison';
 import type { AgentConfig } from './config';
 import { DeviceReach } from './device-reach';
+import { HealthGate, healthCheckSettingsFromEnv, type HealthCheckSettings } from './health-check';
 import { runExternalJob } from './external-runtime';
 import { collectCapabilities } from './inventory';
 import { LeaseUnavailableError, acquireLease, type JobLease } from './lease';
@@ -44,7 +45,7 @@ export interface RunningAgent {
  * events to the coordinator over gRPC and acks the job only after the coordinator
  * confirmed the result.
  */
-export async function startAgent(config: AgentConfig, log: AgentLog = () => undefined): Promise<RunningAgent> {
+export async function startAgent(config: AgentConfig, log: AgentLog = () => undefined, health: HealthCheckSettings = healthCheckSettingsFromEnv()): Promise<RunningAgent> {
   // Agents outlive network outages and coordinator restarts: never stop reconnecting.
   const nc = await connect({ servers: config.natsUrl.split(',').map((url) => url.trim()), maxReconnectAttempts: -1, reconnectTimeWait: 1_000, name: `benchfarm-agent-${config.agentId}` });
   const farm = await ensureFarmStore(nc, { domain: config.natsJsDomain });
@@ -65,7 +66,11 @@ export async function startAgent(config: AgentConfig, log: AgentLog = () => unde
   const reach = await DeviceReach.open(capabilities, log);
   const agent = new Agent(config, nc, farm, consumer, client, leases, capabilities, log);
   agent.deviceReach = reach;
+  agent.health = new HealthGate(health, (state) => agent.onHealth(state), log);
+  // Registered as CHECKING; the first health check runs before the first pull (a failed one is
+  // retried by run(), which pulls nothing until a check passed).
   await agent.heartbeat();
+  await agent.health.attempt();
   const done = agent.run();
   log('info', 'agent ready', { agentId: config.agentId, natsUrl: config.natsUrl, grpcAddress: config.grpcAddress });
   return {
@@ -96,10 +101,12 @@ export async function startAgent(config: AgentConfig, log: AgentLog = () => unde
 class Agent {
   /** The device's sensors (device-reach.ts); set once at start-up. */
   deviceReach: DeviceReach | undefined;
+  /** The health gate (health-check.ts); set once at start-up. */
+  health: HealthGate | undefined;
   private stopping = false;
   private draining = false;
   private readonly abort = new AbortController();
-  private state = AgentState.AGENT_STATE_IDLE;
+  private state = AgentState.AGENT_STATE_CHECKING;
   private currentJobId = '';
   private readonly startedAtUnixMs = Date.now();
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -121,6 +128,10 @@ class Agent {
     }, this.config.heartbeatIntervalMs);
     try {
       while (!this.stopping) {
+        if (this.health?.needed) {
+          await this.health.untilPassed(this.abort.signal, () => this.stopping);
+          continue;
+        }
         let msg: JsMsg | null;
         try {
           msg = await this.consumer.next({ expires: this.config.pullExpiresMs });
@@ -163,8 +174,16 @@ class Agent {
       currentJobId: this.currentJobId,
       startedAtUnixMs: this.startedAtUnixMs,
       heartbeatAtUnixMs: Date.now(),
+      health: this.health?.lastReport,
     };
     await this.farm.agents.put(this.config.agentId, AgentRecord.encode(record).finish());
+  }
+
+  /** Reports a health state change of the gate (a draining agent stays DRAINING). */
+  async onHealth(state: 'checking' | 'healthy' | 'unhealthy'): Promise<void> {
+    if (this.draining) return;
+    this.state = state === 'checking' ? AgentState.AGENT_STATE_CHECKING : state === 'unhealthy' ? AgentState.AGENT_STATE_UNHEALTHY : AgentState.AGENT_STATE_IDLE;
+    await this.heartbeat().catch((err: unknown) => this.log('warn', 'heartbeat failed', { error: String(err) }));
   }
 
   async unregister(): Promise<void> {
@@ -283,7 +302,7 @@ class Agent {
       this.log('error', 'job could not be reported; returned to the queue', { jobId: job.jobId, error: String(err), cause: err instanceof UploadFailedError ? String(err.cause) : undefined });
     } finally {
       clearInterval(working);
-      this.state = this.draining ? AgentState.AGENT_STATE_DRAINING : AgentState.AGENT_STATE_IDLE;
+      this.state = this.draining ? AgentState.AGENT_STATE_DRAINING : this.health?.needed ? AgentState.AGENT_STATE_CHECKING : AgentState.AGENT_STATE_IDLE;
       this.currentJobId = '';
       await this.heartbeat().catch(() => undefined);
     }
@@ -329,6 +348,9 @@ class Agent {
       const exit = await runSuiteInChild(suiteJob, {
         signal,
         onEvent: (event: SuiteChildEvent) => {
+          // A suite process that crashed, was killed or could not start may be the device's
+          // fault, not the model's: check the device before the next job.
+          if (event.type === 'error' && event.code === ErrorCode.ERROR_CODE_CHILD_CRASHED) this.health?.require(`job ${job.jobId}: ${event.message.split('\n')[0]}`);
           sensing?.onSuiteEvent(event);
           const body = toResultEvent(event);
           if (body?.$case === 'summary' && sensing) pending.push(sensing.complete(body.value, job.batch || 1).then(() => upload.send(body)));

@@ -15,6 +15,11 @@ export enum AgentState {
   AGENT_STATE_UNHEALTHY = 3,
   AGENT_STATE_DRAINING = 4,
   AGENT_STATE_OFFLINE = 5,
+  /**
+   * AGENT_STATE_CHECKING - Running the health check (a reference model) after joining or after a device-level
+   * failure; pulls no job until the check passed.
+   */
+  AGENT_STATE_CHECKING = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -38,6 +43,9 @@ export function agentStateFromJSON(object: any): AgentState {
     case 5:
     case "AGENT_STATE_OFFLINE":
       return AgentState.AGENT_STATE_OFFLINE;
+    case 6:
+    case "AGENT_STATE_CHECKING":
+      return AgentState.AGENT_STATE_CHECKING;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -59,6 +67,8 @@ export function agentStateToJSON(object: AgentState): string {
       return "AGENT_STATE_DRAINING";
     case AgentState.AGENT_STATE_OFFLINE:
       return "AGENT_STATE_OFFLINE";
+    case AgentState.AGENT_STATE_CHECKING:
+      return "AGENT_STATE_CHECKING";
     case AgentState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -88,6 +98,38 @@ export interface AgentCapabilities {
   inventory?: DeviceInventory | undefined;
 }
 
+/**
+ * The last health check of an agent: the reference model (a small deterministic graph both
+ * sides build in code) run in a fresh process with onnxruntime, with its outputs, so that the
+ * coordinator can recompute the expected outputs and verify them itself.
+ */
+export interface HealthCheckReport {
+  /** e.g. "benchfarm-reference-mlp-v1" */
+  referenceModelId: string;
+  /** digest of the model bytes the agent ran */
+  referenceModelSha256: string;
+  /** the agent's own verdict (the coordinator re-verifies) */
+  passed: boolean;
+  /** why it failed; empty when passed */
+  error: string;
+  /** the reference model's output values (empty when it did not run) */
+  outputs: number[];
+  /** whole check: process start, session creation, inference */
+  durationMs: number;
+  /** session.run alone */
+  inferenceMs: number;
+  /** when the check finished */
+  ranAtUnixMs: number;
+  /** 1 for the first check after joining or after a failure */
+  attempt: number;
+  /** "joined" or "after-failure: <why>" */
+  trigger: string;
+  /** when a failed check is retried; 0 when passed */
+  nextAttemptAtUnixMs: number;
+  /** the provider the check ran on ("cpu") */
+  executionProvider: string;
+}
+
 /** The value an agent keeps in the registry KV bucket under its id, rewritten at every heartbeat. */
 export interface AgentRecord {
   /** [A-Za-z0-9_-]{1,64}; also the last token of its job subject */
@@ -101,6 +143,8 @@ export interface AgentRecord {
   currentJobId: string;
   startedAtUnixMs: number;
   heartbeatAtUnixMs: number;
+  /** The last health check (absent from agents that predate health checks). */
+  health?: HealthCheckReport | undefined;
 }
 
 export interface AgentRecord_LabelsEntry {
@@ -377,6 +421,306 @@ export const AgentCapabilities: MessageFns<AgentCapabilities> = {
   },
 };
 
+function createBaseHealthCheckReport(): HealthCheckReport {
+  return {
+    referenceModelId: "",
+    referenceModelSha256: "",
+    passed: false,
+    error: "",
+    outputs: [],
+    durationMs: 0,
+    inferenceMs: 0,
+    ranAtUnixMs: 0,
+    attempt: 0,
+    trigger: "",
+    nextAttemptAtUnixMs: 0,
+    executionProvider: "",
+  };
+}
+
+export const HealthCheckReport: MessageFns<HealthCheckReport> = {
+  encode(message: HealthCheckReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.referenceModelId !== "") {
+      writer.uint32(10).string(message.referenceModelId);
+    }
+    if (message.referenceModelSha256 !== "") {
+      writer.uint32(18).string(message.referenceModelSha256);
+    }
+    if (message.passed !== false) {
+      writer.uint32(24).bool(message.passed);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    if (message.outputs.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.outputs) {
+        writer.float(v);
+      }
+      writer.join();
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(49).double(message.durationMs);
+    }
+    if (message.inferenceMs !== 0) {
+      writer.uint32(57).double(message.inferenceMs);
+    }
+    if (message.ranAtUnixMs !== 0) {
+      writer.uint32(64).int64(message.ranAtUnixMs);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(72).uint32(message.attempt);
+    }
+    if (message.trigger !== "") {
+      writer.uint32(82).string(message.trigger);
+    }
+    if (message.nextAttemptAtUnixMs !== 0) {
+      writer.uint32(88).int64(message.nextAttemptAtUnixMs);
+    }
+    if (message.executionProvider !== "") {
+      writer.uint32(98).string(message.executionProvider);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HealthCheckReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHealthCheckReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.referenceModelId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.referenceModelSha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.passed = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag === 45) {
+              message.outputs.push(reader.float());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.outputs.push(reader.float());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.durationMs = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.inferenceMs = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.ranAtUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.trigger = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.nextAttemptAtUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.executionProvider = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HealthCheckReport {
+    return {
+      referenceModelId: isSet(object.referenceModelId)
+        ? globalThis.String(object.referenceModelId)
+        : isSet(object.reference_model_id)
+        ? globalThis.String(object.reference_model_id)
+        : "",
+      referenceModelSha256: isSet(object.referenceModelSha256)
+        ? globalThis.String(object.referenceModelSha256)
+        : isSet(object.reference_model_sha256)
+        ? globalThis.String(object.reference_model_sha256)
+        : "",
+      passed: isSet(object.passed) ? globalThis.Boolean(object.passed) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      outputs: globalThis.Array.isArray(object?.outputs) ? object.outputs.map((e: any) => globalThis.Number(e)) : [],
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+      inferenceMs: isSet(object.inferenceMs)
+        ? globalThis.Number(object.inferenceMs)
+        : isSet(object.inference_ms)
+        ? globalThis.Number(object.inference_ms)
+        : 0,
+      ranAtUnixMs: isSet(object.ranAtUnixMs)
+        ? globalThis.Number(object.ranAtUnixMs)
+        : isSet(object.ran_at_unix_ms)
+        ? globalThis.Number(object.ran_at_unix_ms)
+        : 0,
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      trigger: isSet(object.trigger) ? globalThis.String(object.trigger) : "",
+      nextAttemptAtUnixMs: isSet(object.nextAttemptAtUnixMs)
+        ? globalThis.Number(object.nextAttemptAtUnixMs)
+        : isSet(object.next_attempt_at_unix_ms)
+        ? globalThis.Number(object.next_attempt_at_unix_ms)
+        : 0,
+      executionProvider: isSet(object.executionProvider)
+        ? globalThis.String(object.executionProvider)
+        : isSet(object.execution_provider)
+        ? globalThis.String(object.execution_provider)
+        : "",
+    };
+  },
+
+  toJSON(message: HealthCheckReport): unknown {
+    const obj: any = {};
+    if (message.referenceModelId !== "") {
+      obj.referenceModelId = message.referenceModelId;
+    }
+    if (message.referenceModelSha256 !== "") {
+      obj.referenceModelSha256 = message.referenceModelSha256;
+    }
+    if (message.passed !== false) {
+      obj.passed = message.passed;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.outputs?.length) {
+      obj.outputs = message.outputs.map((e) => floatToJson(e));
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = floatToJson(message.durationMs);
+    }
+    if (message.inferenceMs !== 0) {
+      obj.inferenceMs = floatToJson(message.inferenceMs);
+    }
+    if (message.ranAtUnixMs !== 0) {
+      obj.ranAtUnixMs = Math.round(message.ranAtUnixMs);
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.trigger !== "") {
+      obj.trigger = message.trigger;
+    }
+    if (message.nextAttemptAtUnixMs !== 0) {
+      obj.nextAttemptAtUnixMs = Math.round(message.nextAttemptAtUnixMs);
+    }
+    if (message.executionProvider !== "") {
+      obj.executionProvider = message.executionProvider;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HealthCheckReport>, I>>(base?: I): HealthCheckReport {
+    return HealthCheckReport.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HealthCheckReport>, I>>(object: I): HealthCheckReport {
+    const message = createBaseHealthCheckReport();
+    message.referenceModelId = object.referenceModelId ?? "";
+    message.referenceModelSha256 = object.referenceModelSha256 ?? "";
+    message.passed = object.passed ?? false;
+    message.error = object.error ?? "";
+    message.outputs = object.outputs?.map((e) => e) || [];
+    message.durationMs = object.durationMs ?? 0;
+    message.inferenceMs = object.inferenceMs ?? 0;
+    message.ranAtUnixMs = object.ranAtUnixMs ?? 0;
+    message.attempt = object.attempt ?? 0;
+    message.trigger = object.trigger ?? "";
+    message.nextAttemptAtUnixMs = object.nextAttemptAtUnixMs ?? 0;
+    message.executionProvider = object.executionProvider ?? "";
+    return message;
+  },
+};
+
 function createBaseAgentRecord(): AgentRecord {
   return {
     agentId: "",
@@ -388,6 +732,7 @@ function createBaseAgentRecord(): AgentRecord {
     currentJobId: "",
     startedAtUnixMs: 0,
     heartbeatAtUnixMs: 0,
+    health: undefined,
   };
 }
 
@@ -419,6 +764,9 @@ export const AgentRecord: MessageFns<AgentRecord> = {
     }
     if (message.heartbeatAtUnixMs !== 0) {
       writer.uint32(72).int64(message.heartbeatAtUnixMs);
+    }
+    if (message.health !== undefined) {
+      HealthCheckReport.encode(message.health, writer.uint32(882).fork()).join();
     }
     return writer;
   },
@@ -511,6 +859,14 @@ export const AgentRecord: MessageFns<AgentRecord> = {
             message.heartbeatAtUnixMs = longToNumber(reader.int64());
             continue;
           }
+          case 110: {
+            if (tag !== 882) {
+              break;
+            }
+
+            message.health = HealthCheckReport.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -567,6 +923,7 @@ export const AgentRecord: MessageFns<AgentRecord> = {
         : isSet(object.heartbeat_at_unix_ms)
         ? globalThis.Number(object.heartbeat_at_unix_ms)
         : 0,
+      health: isSet(object.health) ? HealthCheckReport.fromJSON(object.health) : undefined,
     };
   },
 
@@ -605,6 +962,9 @@ export const AgentRecord: MessageFns<AgentRecord> = {
     if (message.heartbeatAtUnixMs !== 0) {
       obj.heartbeatAtUnixMs = Math.round(message.heartbeatAtUnixMs);
     }
+    if (message.health !== undefined) {
+      obj.health = HealthCheckReport.toJSON(message.health);
+    }
     return obj;
   },
 
@@ -632,6 +992,9 @@ export const AgentRecord: MessageFns<AgentRecord> = {
     message.currentJobId = object.currentJobId ?? "";
     message.startedAtUnixMs = object.startedAtUnixMs ?? 0;
     message.heartbeatAtUnixMs = object.heartbeatAtUnixMs ?? 0;
+    message.health = (object.health !== undefined && object.health !== null)
+      ? HealthCheckReport.fromPartial(object.health)
+      : undefined;
     return message;
   },
 };
@@ -720,6 +1083,10 @@ export const AgentRecord_LabelsEntry: MessageFns<AgentRecord_LabelsEntry> = {
     return message;
   },
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
