@@ -43,6 +43,13 @@ export interface NatsClusterHandle {
   metaLeader(): Promise<string | undefined>;
   /** The server (by name) leading `stream`'s raft group, asked of a running server's `/jsz`; undefined during an election. */
   streamLeader(stream: string): Promise<string | undefined>;
+  /**
+   * The leader of every stream and consumer raft group, keyed `stream` and `stream/consumer`
+   * (undefined during an election), as the first running server that answers sees them.
+   */
+  groupLeaders(): Promise<Record<string, string | undefined>>;
+  /** The server (by name) a client connection named `connectionName` is attached to, if any. */
+  connectedServer(connectionName: string): Promise<string | undefined>;
   /** Stops every server (SIGTERM, then SIGKILL after 5 s) and removes the stores unless kept. */
   stop(options?: { keepStore?: boolean }): Promise<void>;
 }
@@ -67,6 +74,7 @@ export interface StartNatsClusterOptions {
 interface JszStreamDetail {
   name: string;
   cluster?: { leader?: string };
+  consumer_detail?: Array<{ name: string; cluster?: { leader?: string } }>;
 }
 interface Jsz {
   meta_cluster?: { leader?: string; cluster_size?: number };
@@ -232,6 +240,29 @@ export async function startNatsCluster(options: StartNatsClusterOptions = {}): P
         }
         return undefined;
       }),
+    groupLeaders: async () =>
+      (await askRunning('/jsz?accounts=true&streams=true&consumers=true', (jsz) => {
+        const leaders: Record<string, string | undefined> = {};
+        for (const account of jsz.account_details ?? []) {
+          for (const stream of account.stream_detail ?? []) {
+            leaders[stream.name] = stream.cluster?.leader || undefined;
+            for (const consumer of stream.consumer_detail ?? []) leaders[`${stream.name}/${consumer.name}`] = consumer.cluster?.leader || undefined;
+          }
+        }
+        return leaders;
+      })) ?? {},
+    async connectedServer(connectionName) {
+      for (const s of servers) {
+        if (!s.running) continue;
+        try {
+          const connz = await fetchJson<{ connections?: Array<{ name?: string }> }>(`http://127.0.0.1:${s.monitorPort}/connz?limit=4096`);
+          if (connz.connections?.some((c) => c.name === connectionName)) return s.name;
+        } catch {
+          // starting or going: not this one
+        }
+      }
+      return undefined;
+    },
     async stop(stopOptions = {}) {
       for (const s of servers) {
         if (!s.running) continue;
