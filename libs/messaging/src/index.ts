@@ -3,3 +3,6 @@ export * from './jetstream';
 export * from './models';
 export * from './nats-server';
 export * from './nats-cluster';
+export * from './farm-open';
+export * from './auth/permissions';
+export * from './auth/farm-security';
