@@ -5,6 +5,7 @@ import { LeasesModule } from './leases/leases.module';
 import { InfrastructureModule, type CoordinatorResources, type InfrastructureOverrides } from './infrastructure.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ResultsModule } from './results/results.module';
+import { SecurityModule } from './security/security.module';
 import { StorageModule } from './storage/storage.module';
 import { SweepsModule } from './sweeps/sweeps.module';
 import { SuiteReportsModule } from './suite-reports/suite-reports.module';
@@ -16,7 +17,7 @@ export class AppModule {
   static forRoot(resources: CoordinatorResources, overrides: InfrastructureOverrides = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(resources, overrides), StorageModule, AgentsModule, MetricsModule, ResultsModule, SweepsModule, HealthModule, LeasesModule, SuiteReportsModule],
+      imports: [InfrastructureModule.forRoot(resources, overrides), StorageModule, AgentsModule, MetricsModule, ResultsModule, SweepsModule, HealthModule, LeasesModule, SuiteReportsModule, SecurityModule],
     };
   }
 }

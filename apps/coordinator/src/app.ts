@@ -22,6 +22,7 @@ import { startGrpcServer, type GrpcServerHandle } from './results/results.grpc';
 import { ResultsService } from './results/results.service';
 import { LeaseService } from './leases/lease.service';
 import { leasesServer } from './leases/leases.grpc';
+import { AgentIdentityGuard, readGrpcServerTls } from './security/agent-identity';
 import { LeasesService } from '@benchfarm/protocol';
 import { openDatabase, type SqliteDatabase } from './storage/database';
 import { LocalWorkspace } from './variants/workspace';
@@ -136,12 +137,13 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
     let grpc: GrpcServerHandle;
     try {
       const results = app.get(ResultsService);
-      grpc = await startGrpcServer(results, config.grpcHost, config.grpcPort, [{ definition: LeasesService, implementation: leasesServer(app.get(LeaseService), results) }]);
+      const guard = app.get(AgentIdentityGuard);
+      grpc = await startGrpcServer(results, config.grpcHost, config.grpcPort, [{ definition: LeasesService, implementation: leasesServer(app.get(LeaseService), results, guard) }], { tls: readGrpcServerTls(config), guard });
     } catch (err) {
       throw new CoordinatorStartError(`cannot start the gRPC server on ${config.grpcHost}:${config.grpcPort}: ${(err as Error).message}`, { cause: err });
     }
     closers.push(() => grpc.close());
-    logger.log(`coordinator ready: REST ${httpUrl}, gRPC ${grpc.address}, NATS ${config.natsUrl}, database ${config.dbPath}`, 'Coordinator');
+    logger.log(`coordinator ready: REST ${httpUrl}, gRPC ${grpc.address} (${config.grpcTlsClientCaFile !== undefined ? 'mTLS' : config.grpcTlsCertFile !== undefined ? 'TLS, no client certificates' : 'plaintext'}), NATS ${config.natsUrl}, database ${config.dbPath}`, 'Coordinator');
 
     let closing: Promise<void> | undefined;
     return {

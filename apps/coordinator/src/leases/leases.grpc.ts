@@ -11,7 +11,8 @@ import {
   type UploadStatusRequest,
   type UploadStatusResponse,
 } from '@benchfarm/protocol';
-import { DomainError, errorMessage } from '../common/domain-error';
+import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
+import { AgentIdentityGuard } from '../security/agent-identity';
 import { grpcStatusOf } from '../results/results.grpc';
 import type { ResultsService } from '../results/results.service';
 import type { LeaseService } from './lease.service';
@@ -21,8 +22,10 @@ function answer<T>(callback: sendUnaryData<T>, log: Logger, work: () => T): void
   try {
     value = work();
   } catch (err) {
-    if (err instanceof DomainError) callback({ code: grpcStatusOf(err.code), details: err.message, name: err.name, message: err.message });
-    else {
+    if (err instanceof DomainError) {
+      if (err.code === DomainErrorCode.PermissionDenied) log.warn(`lease call refused: ${err.message}`);
+      callback({ code: grpcStatusOf(err.code), details: err.message, name: err.name, message: err.message });
+    } else {
       log.error(`lease call failed: ${errorMessage(err)}`);
       callback({ code: status.INTERNAL, details: `internal error: ${errorMessage(err)}`, name: 'InternalError', message: errorMessage(err) });
     }
@@ -31,11 +34,16 @@ function answer<T>(callback: sendUnaryData<T>, log: Logger, work: () => T): void
   callback(null, value);
 }
 
-/** The `benchfarm.v1.Leases` handlers: acquire and renew per-attempt leases, and report upload progress. */
-export function leasesServer(leases: LeaseService, results: ResultsService, log = new Logger('LeasesGrpc')): LeasesServer {
+/**
+ * The `benchfarm.v1.Leases` handlers: acquire and renew per-attempt leases, and report upload
+ * progress. With mTLS, acquire and renew must name the certificate's agent, and upload status is
+ * told only about a job assigned to it (checked before the lease service runs: nothing changes).
+ */
+export function leasesServer(leases: LeaseService, results: ResultsService, guard = AgentIdentityGuard.off(), log = new Logger('LeasesGrpc')): LeasesServer {
   return {
     acquire(call: ServerUnaryCall<AcquireLeaseRequest, AcquireLeaseResponse>, callback: sendUnaryData<AcquireLeaseResponse>): void {
       answer(callback, log, () => {
+        guard.requireAgent(call, call.request.agentId, 'agent_id');
         const grant = leases.acquire(call.request);
         switch (grant.decision) {
           case 'granted':
@@ -49,6 +57,7 @@ export function leasesServer(leases: LeaseService, results: ResultsService, log 
     },
     renew(call: ServerUnaryCall<RenewLeaseRequest, RenewLeaseResponse>, callback: sendUnaryData<RenewLeaseResponse>): void {
       answer(callback, log, () => {
+        guard.requireAgent(call, call.request.agentId, 'agent_id');
         const renewal = leases.renew(call.request);
         switch (renewal.status) {
           case 'active':
@@ -63,7 +72,10 @@ export function leasesServer(leases: LeaseService, results: ResultsService, log 
       });
     },
     uploadStatus(call: ServerUnaryCall<UploadStatusRequest, UploadStatusResponse>, callback: sendUnaryData<UploadStatusResponse>): void {
-      answer(callback, log, () => results.uploadStatus(call.request.jobId, call.request.uploadId));
+      answer(callback, log, () => {
+        guard.requireJob(call, call.request.jobId, 'job_id');
+        return results.uploadStatus(call.request.jobId, call.request.uploadId);
+      });
     },
   };
 }

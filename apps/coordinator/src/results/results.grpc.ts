@@ -2,6 +2,7 @@ import { Server, ServerCredentials, status, type ServerErrorResponse, type Serve
 import { Logger } from '@nestjs/common';
 import { ResultsService as ResultsServiceDefinition, type ResultEvent, type ResultsServer, type UploadAck } from '@benchfarm/protocol';
 import { DomainError, DomainErrorCode, assertNever, errorMessage } from '../common/domain-error';
+import { AgentIdentityGuard, type GrpcServerTls } from '../security/agent-identity';
 import type { ResultsService } from './results.service';
 
 /** Largest gRPC message accepted (agents chunk raw samples well below it). */
@@ -48,13 +49,16 @@ function toServiceError(err: unknown): Partial<ServerErrorResponse> & { code: st
 /**
  * The `benchfarm.v1.Results` handlers. Each event is checked as it arrives (a stream for an
  * unknown job or another agent's job is refused at its first event); the reply is sent only
- * after the commit, because the agent acks the NATS job only once it has it.
+ * after the commit, because the agent acks the NATS job only once it has it. With mTLS, the
+ * first event's header must name the certificate's agent and a job assigned to it, checked
+ * before the upload session sees the event (every later header must equal the first).
  */
-export function resultsServer(service: ResultsService, log = new Logger('ResultsGrpc')): ResultsServer {
+export function resultsServer(service: ResultsService, guard = AgentIdentityGuard.off(), log = new Logger('ResultsGrpc')): ResultsServer {
   return {
     upload(call: ServerReadableStream<ResultEvent, UploadAck>, callback: sendUnaryData<UploadAck>): void {
       const session = service.openUpload();
       let answered = false;
+      let identityChecked = false;
       const fail = (err: unknown): void => {
         if (answered) return;
         answered = true;
@@ -65,6 +69,11 @@ export function resultsServer(service: ResultsService, log = new Logger('Results
       call.on('data', (event: ResultEvent) => {
         if (answered) return;
         try {
+          if (!identityChecked && event.header) {
+            guard.requireAgent(call, event.header.agentId, 'header.agent_id');
+            guard.requireJob(call, event.header.jobId, 'header.job_id');
+            identityChecked = true;
+          }
           session.accept(event);
         } catch (err) {
           fail(err);
@@ -106,8 +115,19 @@ export interface ExtraGrpcService {
   readonly implementation: UntypedServiceImplementation;
 }
 
-/** Starts the gRPC server of the results service, with keepalive on and a 4 MB receive limit. */
-export async function startGrpcServer(service: ResultsService, host: string, port: number, extra: readonly ExtraGrpcService[] = []): Promise<GrpcServerHandle> {
+/** How the gRPC server authenticates its callers. */
+export interface GrpcSecurityOptions {
+  /** Server certificate and key, and the client CA for mTLS; absent: plaintext. */
+  readonly tls?: GrpcServerTls | undefined;
+  /** The identity checks of the Results handlers (the extra services bring their own). */
+  readonly guard?: AgentIdentityGuard | undefined;
+}
+
+/**
+ * Starts the gRPC server of the results service, with keepalive on and a 4 MB receive limit,
+ * over TLS when `security.tls` is given (client certificates required when it has a client CA).
+ */
+export async function startGrpcServer(service: ResultsService, host: string, port: number, extra: readonly ExtraGrpcService[] = [], security: GrpcSecurityOptions = {}): Promise<GrpcServerHandle> {
   const server = new Server({
     'grpc.max_receive_message_length': GRPC_MAX_RECEIVE_MESSAGE_BYTES,
     // Long uploads: ping idle connections so a dead agent's stream is noticed, and let
@@ -117,11 +137,15 @@ export async function startGrpcServer(service: ResultsService, host: string, por
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
-  server.addService(ResultsServiceDefinition, resultsServer(service));
+  server.addService(ResultsServiceDefinition, resultsServer(service, security.guard));
   for (const { definition, implementation } of extra) server.addService(definition, implementation);
   const hostPart = host.includes(':') ? `[${host}]` : host;
+  const { tls } = security;
+  const credentials = tls
+    ? ServerCredentials.createSsl(tls.clientCaPem ?? null, [{ cert_chain: tls.certificatePem, private_key: tls.keyPem }], tls.clientCaPem !== undefined)
+    : ServerCredentials.createInsecure();
   const boundPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${hostPart}:${port}`, ServerCredentials.createInsecure(), (err, actual) => (err ? reject(err) : resolve(actual)));
+    server.bindAsync(`${hostPart}:${port}`, credentials, (err, actual) => (err ? reject(err) : resolve(actual)));
   });
   return {
     address: `${hostPart}:${boundPort}`,
