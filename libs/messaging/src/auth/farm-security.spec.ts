@@ -55,8 +55,8 @@ describe('farm security material', () => {
     expect(claims.sub).toBe(pair.publicKey);
     expect(claims.name).toBe('pi-1');
     expect(claims.nats.issuer_account).toBe(m.accountPublicKey);
-    expect(claims.nats.pub.allow).toEqual(agentPermissions('pi-1').pub.allow);
-    expect(claims.nats.sub.allow).toEqual(['_INBOX_pi-1.>']);
+    expect(claims.nats.pub?.allow).toEqual(agentPermissions('pi-1').pub.allow);
+    expect(claims.nats.sub?.allow).toEqual(['_INBOX_pi-1.>']);
     const parsed = parseCredsFile(formatCredsFile(jwt, pair.seed));
     expect(parsed.userPublicKey).toBe(pair.publicKey);
   });
