@@ -96,6 +96,8 @@ export interface AgentView {
   currentJobId?: string;
   heartbeatAt: string;
   stale: boolean;
+  /** The last health check, as the coordinator verified it (absent from older coordinators). */
+  health?: { status: string; reason?: string; passed?: boolean; ranAt?: string; durationMs?: number; attempt?: number; error?: string; nextAttemptAt?: string };
 }
 
 /** Options of a sweep, as the REST API takes them. */

@@ -93,15 +93,25 @@ export function progressLines(sweep: SweepView): string[] {
   });
 }
 
+/** One agent's health check in the agents table: verdict, when, how long, and why not verified. */
+function healthCell(health: AgentView['health']): string {
+  if (!health) return '-';
+  const when = health.ranAt ? ` ${health.ranAt.slice(11, 19)}Z` : '';
+  const took = health.durationMs !== undefined ? ` ${Math.round(health.durationMs)} ms` : '';
+  const why = health.status === 'verified' ? '' : health.reason ? ` (${health.reason.slice(0, 120)})` : '';
+  return `${health.status === 'verified' ? 'passed' : health.status}${when}${took}${why}`;
+}
+
 /** The `benchfarm agents` table. */
 export function agentsTable(agents: AgentView[]): string {
   if (agents.length === 0) return 'no agents registered';
   return table(
-    ['id', 'name', 'state', 'current job', 'arch', 'cores', 'memory GB', 'providers', 'labels', 'last heartbeat'],
+    ['id', 'name', 'state', 'health check', 'current job', 'arch', 'cores', 'memory GB', 'providers', 'labels', 'last heartbeat'],
     agents.map((a) => [
       a.agentId,
       a.name,
       a.stale ? `${a.state} (stale)` : a.state,
+      healthCell(a.health),
       a.currentJobId ?? '-',
       a.capabilities?.arch ?? '-',
       String(a.capabilities?.cpuCores ?? '-'),

@@ -26,7 +26,7 @@ export type JobStateLabel = (typeof JOB_STATES)[number];
  * Agent states counted by `benchfarm_agents{state}`: the states an agent reports, plus
  * `stale` for an entry whose heartbeat is too old and `unknown` for an unset state.
  */
-export const AGENT_STATES = ['idle', 'busy', 'unhealthy', 'draining', 'offline', 'stale', 'unknown'] as const;
+export const AGENT_STATES = ['idle', 'busy', 'checking', 'unhealthy', 'draining', 'offline', 'stale', 'unknown'] as const;
 /** An agent state label value. */
 export type AgentStateLabel = (typeof AGENT_STATES)[number];
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AgentState, type AgentRecord } from '@benchfarm/protocol';
+import { AgentState, type AgentRecord, type HealthCheckReport } from '@benchfarm/protocol';
+import { REFERENCE_MODEL_ID, referenceModel } from '@benchfarm/suite';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
 import { ineligibility, matchAgents, parseTargets } from './agent-matcher';
 
@@ -102,5 +103,58 @@ describe('targeting by capability', () => {
 
   it('says so when no device has the capability', () => {
     expect(() => matchAgents(fleet, parseTargets(['arch=riscv64']), 'cpu', NOW, STALE_MS)).toThrow(expect.objectContaining({ code: DomainErrorCode.NoMatchingAgent, field: 'targets' }));
+  });
+});
+
+describe('health: only agents whose last check verified take jobs', () => {
+  const passed: HealthCheckReport = {
+    referenceModelId: REFERENCE_MODEL_ID,
+    referenceModelSha256: referenceModel().sha256,
+    passed: true,
+    error: '',
+    outputs: Array.from(referenceModel().expected),
+    durationMs: 900,
+    inferenceMs: 0.3,
+    ranAtUnixMs: NOW - 5_000,
+    attempt: 1,
+    trigger: 'joined',
+    nextAttemptAtUnixMs: 0,
+    executionProvider: 'cpu',
+  };
+  const fleet = [
+    agent('ok-1', { labels: { pool: 'p' }, health: passed }),
+    agent('checking-1', { labels: { pool: 'p' }, state: AgentState.AGENT_STATE_CHECKING }),
+    agent('failed-1', { labels: { pool: 'p' }, state: AgentState.AGENT_STATE_UNHEALTHY, health: { ...passed, passed: false, outputs: [], error: 'health check process died: signal SIGSEGV', nextAttemptAtUnixMs: NOW + 5_000 } }),
+    agent('liar-1', { labels: { pool: 'p' }, health: { ...passed, outputs: passed.outputs.map((v) => v * 1.01) } }),
+  ];
+
+  it('picks the verified agent only', () => {
+    expect(ids(matchAgents(fleet, parseTargets(['label:pool=p']), 'cpu', NOW, STALE_MS))).toEqual(['ok-1']);
+  });
+
+  it.each([
+    ['checking-1', /^it is checking \(its health check is running\)$/],
+    ['failed-1', /^it is unhealthy \(health check failed: health check process died: signal SIGSEGV\)$/],
+    ['liar-1', /^it is unhealthy \(health check does not verify: outputs differ from the reference by /],
+  ])('%s is not eligible: %s', (agentId, why) => {
+    expect(ineligibility(fleet.find((a) => a.agentId === agentId)!, 'cpu', NOW, STALE_MS)).toMatch(why);
+  });
+
+  it('a sweep with no eligible agent is refused naming each matched agent and why', () => {
+    let error: unknown;
+    try {
+      matchAgents(fleet.slice(1), parseTargets(['label:pool=p']), 'cpu', NOW, STALE_MS);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toMatchObject({ code: DomainErrorCode.NoMatchingAgent, field: 'targets' });
+    const message = (error as Error).message;
+    expect(message).toMatch(/^no agent matches targets label:pool=p \(3 registered, 0 able to take jobs, none matching; matched but not eligible: checking-1 it is checking/);
+    expect(message).toContain('failed-1 it is unhealthy (health check failed: health check process died: signal SIGSEGV)');
+    expect(message).toContain('liar-1 it is unhealthy (health check does not verify: outputs differ from the reference by');
+  });
+
+  it('an agent named by id that is checking is refused with the reason', () => {
+    expect(() => matchAgents(fleet, parseTargets(['checking-1']), 'cpu', NOW, STALE_MS)).toThrow(/agent "checking-1" cannot take jobs: it is checking/);
   });
 });

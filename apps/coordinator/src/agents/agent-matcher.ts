@@ -1,5 +1,6 @@
 import { AgentState, agentStateToJSON, type AgentRecord } from '@benchfarm/protocol';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
+import { healthBlocksWork, verifyHealth } from './agent-health';
 
 /** Capabilities a target may filter on: `arch=arm64`, `os=linux`, `provider=cuda`, `sensor=rapl`, `runtime=trtexec`. */
 export const CAPABILITY_KEYS = ['arch', 'os', 'provider', 'sensor', 'runtime'] as const;
@@ -57,7 +58,11 @@ export function isStale(agent: Pick<AgentRecord, 'heartbeatAtUnixMs'>, nowMs: nu
 export function ineligibility(agent: AgentRecord, provider: string, nowMs: number, staleAfterMs: number): string | undefined {
   if (isStale(agent, nowMs, staleAfterMs)) return 'its heartbeat is stale';
   const state = agent.state;
+  // Only devices whose last health check verified here take work (checking, failed or not matching the reference: none).
+  const health = verifyHealth(agent);
+  if (state === AgentState.AGENT_STATE_CHECKING || (state === AgentState.AGENT_STATE_UNHEALTHY && health.status === 'failed')) return `it is ${agentStateName(state)} (${health.reason})`;
   if (state !== AgentState.AGENT_STATE_IDLE && state !== AgentState.AGENT_STATE_BUSY && state !== AgentState.AGENT_STATE_UNSPECIFIED) return `it is ${agentStateName(state)}`;
+  if (healthBlocksWork(health)) return `it is unhealthy (${health.reason})`;
   // An agent that lists no providers predates the field; every onnxruntime build has the CPU EP.
   const providers = agent.capabilities?.executionProviders.length ? agent.capabilities.executionProviders : ['cpu'];
   if (!providers.includes(provider)) return `it has no ${provider} execution provider (it has ${providers.join(', ')})`;
@@ -83,25 +88,36 @@ export function matchAgents(agents: readonly AgentRecord[], selectors: readonly 
   const alternatives = selectors.filter((s): s is Exclude<TargetSelector, { kind: 'capability' }> => s.kind !== 'capability');
   // Capability filters alone narrow the whole fleet.
   const picks = alternatives.length > 0 ? alternatives : [{ kind: 'all' } as const];
-  const matched = eligible.filter(
-    (agent) =>
-      filters.every((f) => hasCapability(agent, f.key, f.value)) &&
-      picks.some((s) => {
-        switch (s.kind) {
-          case 'all':
-            return true;
-          case 'agent':
-            return agent.agentId === s.agentId;
-          case 'label':
-            return agent.labels[s.key] === s.value;
-        }
-      }),
-  );
+  const matched = eligible.filter((agent) => selects(agent, filters, picks));
   if (matched.length === 0) {
-    const summary = agents.length === 0 ? 'no agent is registered' : `${agents.length} registered, ${eligible.length} able to take jobs, none matching`;
+    // Name the agents the targets would pick but that cannot take jobs now (checking, unhealthy, ...), with why.
+    const blocked = agents
+      .filter((a) => !eligible.includes(a) && selects(a, filters, picks))
+      .map((a) => `${a.agentId} ${ineligibility(a, provider, nowMs, staleAfterMs) ?? ''}`.trim());
+    const summary =
+      agents.length === 0
+        ? 'no agent is registered'
+        : `${agents.length} registered, ${eligible.length} able to take jobs, none matching${blocked.length > 0 ? `; matched but not eligible: ${blocked.join('; ')}` : ''}`;
     throw new DomainError(DomainErrorCode.NoMatchingAgent, `no agent matches targets ${selectors.map(describe).join(', ')} (${summary})`, { field: 'targets' });
   }
   return matched;
+}
+
+/** Whether the capability filters (all of them) and the alternatives (any of them) pick an agent. */
+function selects(agent: AgentRecord, filters: ReadonlyArray<Extract<TargetSelector, { kind: 'capability' }>>, picks: ReadonlyArray<Exclude<TargetSelector, { kind: 'capability' }>>): boolean {
+  return (
+    filters.every((f) => hasCapability(agent, f.key, f.value)) &&
+    picks.some((s) => {
+      switch (s.kind) {
+        case 'all':
+          return true;
+        case 'agent':
+          return agent.agentId === s.agentId;
+        case 'label':
+          return agent.labels[s.key] === s.value;
+      }
+    })
+  );
 }
 
 function describe(selector: TargetSelector): string {

@@ -6,6 +6,27 @@ import { COORDINATOR_CONFIG } from '../common/tokens';
 import type { CoordinatorConfig } from '../config';
 import { AgentRegistry } from './agent-registry';
 import { agentStateName, isStale, matchAgents, type TargetSelector } from './agent-matcher';
+import { verifyHealth, type HealthStatus } from './agent-health';
+
+/** An agent's last health check as the REST API shows it (the coordinator's verdict and the agent's report). */
+export interface AgentHealthView {
+  /** The coordinator's verdict: only `verified` agents (and `not_reported` ones, which predate checks) take jobs. */
+  status: HealthStatus;
+  /** Why the agent is not `verified`. */
+  reason?: string;
+  /** The agent's own verdict of its last finished check; absent before the first one finished. */
+  passed?: boolean;
+  referenceModelId?: string;
+  referenceModelSha256?: string;
+  ranAt?: string;
+  durationMs?: number;
+  inferenceMs?: number;
+  attempt?: number;
+  trigger?: string;
+  error?: string;
+  /** When a failed check is retried. */
+  nextAttemptAt?: string;
+}
 
 /** An agent as the REST API shows it. */
 export interface AgentView {
@@ -32,6 +53,7 @@ export interface AgentView {
   startedAt: string;
   heartbeatAt: string;
   stale: boolean;
+  health: AgentHealthView;
 }
 
 /** The agent registry as the coordinator uses it: listing, staleness, and target matching. */
@@ -72,6 +94,8 @@ function stateLabel(state: AgentState): AgentStateLabel {
       return 'idle';
     case AgentState.AGENT_STATE_BUSY:
       return 'busy';
+    case AgentState.AGENT_STATE_CHECKING:
+      return 'checking';
     case AgentState.AGENT_STATE_UNHEALTHY:
       return 'unhealthy';
     case AgentState.AGENT_STATE_DRAINING:
@@ -110,5 +134,29 @@ function toView(agent: AgentRecord, stale: boolean): AgentView {
     startedAt: new Date(agent.startedAtUnixMs).toISOString(),
     heartbeatAt: new Date(agent.heartbeatAtUnixMs).toISOString(),
     stale,
+    health: toHealthView(agent),
+  };
+}
+
+function toHealthView(agent: AgentRecord): AgentHealthView {
+  const verdict = verifyHealth(agent);
+  const r = agent.health;
+  return {
+    status: verdict.status,
+    ...(verdict.reason !== undefined && verdict.status !== 'verified' ? { reason: verdict.reason } : {}),
+    ...(r
+      ? {
+          passed: r.passed,
+          referenceModelId: r.referenceModelId,
+          referenceModelSha256: r.referenceModelSha256,
+          ranAt: new Date(r.ranAtUnixMs).toISOString(),
+          durationMs: r.durationMs,
+          inferenceMs: r.inferenceMs,
+          attempt: r.attempt,
+          trigger: r.trigger,
+          ...(r.error ? { error: r.error } : {}),
+          ...(r.nextAttemptAtUnixMs > 0 ? { nextAttemptAt: new Date(r.nextAttemptAtUnixMs).toISOString() } : {}),
+        }
+      : {}),
   };
 }

@@ -3,6 +3,7 @@ import { BenchJob, type AgentRecord } from '@benchfarm/protocol';
 import { AgentState } from '@benchfarm/protocol';
 import { AgentRegistry } from '../agents/agent-registry';
 import { ineligibility, isStale } from '../agents/agent-matcher';
+import { movesQueuedJobs } from '../agents/agent-health';
 import { Clock } from '../common/clock';
 import { errorMessage } from '../common/domain-error';
 import { COORDINATOR_CONFIG } from '../common/tokens';
@@ -85,7 +86,8 @@ export class FleetMonitor implements OnApplicationBootstrap, OnApplicationShutdo
     const live = agents.filter((a) => !isStale(a, nowMs, this.config.agentStaleAfterMs));
     const liveIds = new Set(live.map((a) => a.agentId));
     const staleAgentIds = [...this.known.keys()].filter((id) => !liveIds.has(id));
-    const draining = live.filter((a) => a.state === AgentState.AGENT_STATE_DRAINING || a.state === AgentState.AGENT_STATE_UNHEALTHY).map((a) => a.agentId);
+    // Draining or unhealthy agents, and those whose health check failed or does not verify.
+    const draining = live.filter((a) => movesQueuedJobs(a)).map((a) => a.agentId);
 
     const expired = this.leases.expire({ renewedBeforeMs: nowMs - this.config.leaseTtlMs, staleAgentIds, nowMs });
     for (const job of expired) this.log.warn(`lease of job ${job.jobId} attempt ${job.attempt} on agent ${job.agentId} expired`);

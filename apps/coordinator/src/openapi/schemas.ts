@@ -201,7 +201,7 @@ export const OPENAPI_SCHEMAS = {
     properties: {
       agentId: { type: 'string' },
       name: { type: 'string' },
-      state: { type: 'string', enum: ['unspecified', 'idle', 'busy', 'unhealthy', 'draining', 'offline'] },
+      state: { type: 'string', enum: ['unspecified', 'idle', 'busy', 'checking', 'unhealthy', 'draining', 'offline'], description: 'checking: running its health check (a reference model), pulls no job; unhealthy: its check failed (retried with backoff) or does not verify here.' },
       labels: { type: 'object', additionalProperties: { type: 'string' } },
       capabilities: {
         type: 'object',
@@ -225,6 +225,24 @@ export const OPENAPI_SCHEMAS = {
       startedAt: { type: 'string', format: 'date-time' },
       heartbeatAt: { type: 'string', format: 'date-time' },
       stale: { type: 'boolean', description: 'The last heartbeat is older than the stale limit (15 s by default).' },
+      health: {
+        type: 'object',
+        description: "The agent's last health check (a reference model run in a fresh onnxruntime process after joining and after a device-level failure), verified by the coordinator, which recomputes the expected outputs. Only verified agents get jobs.",
+        properties: {
+          status: { type: 'string', enum: ['verified', 'checking', 'failed', 'mismatch', 'not_reported'], description: 'not_reported: the agent predates health checks (still eligible).' },
+          reason: { type: 'string', description: 'Why the agent is not verified, e.g. "health check does not verify: outputs differ from the reference by 5.00e-1 (...)".' },
+          passed: { type: 'boolean', description: "The agent's own verdict of its last finished check." },
+          referenceModelId: { type: 'string' },
+          referenceModelSha256: { type: 'string' },
+          ranAt: { type: 'string', format: 'date-time' },
+          durationMs: { type: 'number', description: 'Whole check: process start, session creation, inference.' },
+          inferenceMs: { type: 'number' },
+          attempt: { type: 'integer', description: '1 for the first check after joining or after a failure.' },
+          trigger: { type: 'string', description: '"joined" or "after-failure: <why>".' },
+          error: { type: 'string' },
+          nextAttemptAt: { type: 'string', format: 'date-time', description: 'When a failed check is retried (5 s doubling to 5 min).' },
+        },
+      },
     },
   },
   Health: {
