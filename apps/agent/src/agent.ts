@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { credentials } from '@grpc/grpc-js';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ModelFetchError, agentConsumer, ensureAgentConsumer, ensureFarmStore, fetchModel, type FarmStore } from '@benchfarm/messaging';
@@ -8,6 +7,7 @@ import { AgentRecord, AgentState, BenchJob, ErrorCode, LeasesClient, ResultsClie
 import { runSuiteInChild, type ComparedModel, type SuiteChildEvent, type SuiteJob } from '@benchfarm/suite';
 import { fetchComparisonModels } from './comparison';
 import type { AgentConfig } from './config';
+import { agentChannelCredentials } from './grpc-credentials';
 import { DeviceReach } from './device-reach';
 import { HealthGate, healthCheckSettingsFromEnv, type HealthCheckSettings } from './health-check';
 import { runExternalJob } from './external-runtime';
@@ -51,12 +51,12 @@ export async function startAgent(config: AgentConfig, log: AgentLog = () => unde
   const farm = await ensureFarmStore(nc, { domain: config.natsJsDomain });
   await ensureAgentConsumer(farm.jsm, config.agentId, { ackWaitMs: config.ackWaitMs });
   const consumer = await agentConsumer(farm.js, config.agentId);
-  const client = new ResultsClient(config.grpcAddress, credentials.createInsecure(), {
+  const client = new ResultsClient(config.grpcAddress, agentChannelCredentials(config), {
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
     'grpc.keepalive_permit_without_calls': 1,
   });
-  const leases = new LeasesClient(config.grpcAddress, credentials.createInsecure(), {
+  const leases = new LeasesClient(config.grpcAddress, agentChannelCredentials(config), {
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
     'grpc.keepalive_permit_without_calls': 1,

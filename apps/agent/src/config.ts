@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { JOB_ACK_WAIT_MS, assertAgentId } from '@benchfarm/messaging';
+import { grpcTlsIssues } from './grpc-credentials';
 
 /** Thrown when the agent's configuration is invalid; lists every bad key at once. */
 export class AgentConfigError extends Error {
@@ -35,6 +36,12 @@ export interface AgentConfig {
   readonly ackWaitMs: number;
   /** How long the agent keeps asking an unreachable coordinator for a lease before it returns the job (`BENCHFARM_LEASE_ACQUIRE_TIMEOUT_MS`). */
   readonly leaseAcquireTimeoutMs: number;
+  /** CA certificate the coordinator's gRPC server certificate must chain to (`BENCHFARM_GRPC_TLS_CA`); set: gRPC over TLS. */
+  readonly grpcTlsCaFile?: string | undefined;
+  /** The agent's client certificate for mTLS (`BENCHFARM_GRPC_TLS_CERT`), with {@link grpcTlsKeyFile}. */
+  readonly grpcTlsCertFile?: string | undefined;
+  /** The key of {@link grpcTlsCertFile} (`BENCHFARM_GRPC_TLS_KEY`), 0600. */
+  readonly grpcTlsKeyFile?: string | undefined;
 }
 
 const labelPattern = /^[A-Za-z0-9_.-]{1,63}$/;
@@ -58,6 +65,9 @@ const schema = z.object({
   pullExpiresMs: z.number().int().min(1_000).max(60_000),
   ackWaitMs: z.number().int().min(500).max(3_600_000),
   leaseAcquireTimeoutMs: z.number().int().min(100).max(3_600_000),
+  grpcTlsCaFile: z.string().min(1).optional(),
+  grpcTlsCertFile: z.string().min(1).optional(),
+  grpcTlsKeyFile: z.string().min(1).optional(),
 });
 
 /** An agent id derived from the host name, made safe for subjects and KV keys. */
@@ -94,10 +104,14 @@ export function loadAgentConfig(input: Partial<AgentConfig>): AgentConfig {
     pullExpiresMs: input.pullExpiresMs ?? 5_000,
     ackWaitMs: input.ackWaitMs ?? JOB_ACK_WAIT_MS,
     leaseAcquireTimeoutMs: input.leaseAcquireTimeoutMs ?? 60_000,
+    grpcTlsCaFile: input.grpcTlsCaFile === undefined ? undefined : resolve(input.grpcTlsCaFile),
+    grpcTlsCertFile: input.grpcTlsCertFile === undefined ? undefined : resolve(input.grpcTlsCertFile),
+    grpcTlsKeyFile: input.grpcTlsKeyFile === undefined ? undefined : resolve(input.grpcTlsKeyFile),
   };
   const parsed = schema.safeParse(candidate);
-  if (!parsed.success) {
-    throw new AgentConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+  const tlsIssues = grpcTlsIssues(candidate);
+  if (!parsed.success || tlsIssues.length > 0) {
+    throw new AgentConfigError([...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)), ...tlsIssues]);
   }
   return parsed.data;
 }
@@ -118,5 +132,8 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentC
     pullExpiresMs: num('BENCHFARM_PULL_EXPIRES_MS'),
     ackWaitMs: num('BENCHFARM_ACK_WAIT_MS'),
     leaseAcquireTimeoutMs: num('BENCHFARM_LEASE_ACQUIRE_TIMEOUT_MS'),
+    grpcTlsCaFile: env.BENCHFARM_GRPC_TLS_CA || undefined,
+    grpcTlsCertFile: env.BENCHFARM_GRPC_TLS_CERT || undefined,
+    grpcTlsKeyFile: env.BENCHFARM_GRPC_TLS_KEY || undefined,
   });
 }
