@@ -68,7 +68,10 @@ export async function ensureFarmStore(nc: NatsConnection, options: FarmStoreOpti
   if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)) {
     throw new RangeError(`ensureFarmStore: replicas must be an integer from 1 to 5, got ${replicas}`);
   }
-  const jsm = await jetstreamManager(nc, domain ? { domain } : {});
+  const jsm = await jetstreamManager(nc, domain ? { domain } : {}).catch((err: unknown) => {
+    const where = domain ? `JetStream domain "${domain}"` : 'the local JetStream API ($JS.API)';
+    throw new FarmStoreError(`JetStream is not reachable through ${where}: ${(err as Error).message} (behind a NATS leaf node, set the hub's JetStream domain)`, { cause: err });
+  });
   const js = jetstream(nc, domain ? { domain } : {});
   const streamConfig = {
     name: JOB_STREAM,

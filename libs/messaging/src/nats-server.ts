@@ -31,6 +31,8 @@ export interface StartNatsOptions {
   binary?: string;
   /** Extra server flags. */
   args?: string[];
+  /** Run JetStream (default true); false for a plain server such as an edge leaf node. */
+  jetstream?: boolean;
   startTimeoutMs?: number;
   /** Forward the server's log lines here (default: dropped). */
   log?: (line: string) => void;
@@ -83,7 +85,7 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
   const port = options.port ?? (await freePort());
   const ownStore = options.storeDir === undefined;
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'benchfarm-nats-'));
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...(options.args ?? [])];
+  const args = ['-a', '127.0.0.1', '-p', String(port), ...(options.jetstream === false ? [] : ['-js', '-sd', storeDir]), ...(options.args ?? [])];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const timeoutMs = options.startTimeoutMs ?? 10_000;
 
