@@ -1,12 +1,12 @@
 import 'reflect-metadata';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { FarmStoreError, ensureFarmStore } from '@benchfarm/messaging';
 import { createFarmMetrics } from '@benchfarm/metrics';
@@ -25,6 +25,7 @@ import { leasesServer } from './leases/leases.grpc';
 import { AgentIdentityGuard, readGrpcServerTls } from './security/agent-identity';
 import { LeasesService } from '@benchfarm/protocol';
 import { openDatabase, type SqliteDatabase } from './storage/database';
+import { EnrollmentService } from './enrollment/enrollment.service';
 import { LocalWorkspace } from './variants/workspace';
 
 /** A running coordinator. */
@@ -96,7 +97,9 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
 
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), maxReconnectAttempts: -1, name: 'benchfarm-coordinator' });
+      // With creds (a secured farm, `benchfarm security init`) the coordinator is a full user of the farm account.
+      const authenticator = config.natsCredsFile === undefined ? undefined : credsAuthenticator(await readFile(config.natsCredsFile));
+      nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), maxReconnectAttempts: -1, name: 'benchfarm-coordinator', ...(authenticator ? { authenticator } : {}) });
     } catch (err) {
       throw new CoordinatorStartError(`cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`, { cause: err });
     }
@@ -143,6 +146,7 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
       throw new CoordinatorStartError(`cannot start the gRPC server on ${config.grpcHost}:${config.grpcPort}: ${(err as Error).message}`, { cause: err });
     }
     closers.push(() => grpc.close());
+    app.get(EnrollmentService).setOwnGrpcAddress(grpc.address);
     logger.log(`coordinator ready: REST ${httpUrl}, gRPC ${grpc.address} (${config.grpcTlsClientCaFile !== undefined ? 'mTLS' : config.grpcTlsCertFile !== undefined ? 'TLS, no client certificates' : 'plaintext'}), NATS ${config.natsUrl}, database ${config.dbPath}`, 'Coordinator');
 
     let closing: Promise<void> | undefined;

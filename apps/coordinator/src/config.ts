@@ -2,7 +2,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { JOB_ACK_WAIT_MS, JOB_MAX_DELIVER } from '@benchfarm/messaging';
+import { JOB_ACK_WAIT_MS, JOB_MAX_DELIVER, parseAccountSigningKey, parseCredsFile } from '@benchfarm/messaging';
 import { LOG_LEVELS, type CoordinatorLogLevel } from './common/json-logger';
 
 /** The validated, defaulted settings of one coordinator. */
@@ -70,6 +70,17 @@ export interface CoordinatorConfig {
   readonly pkiCaCertFile?: string | undefined;
   /** See {@link pkiCaCertFile}. */
   readonly pkiCaKeyFile?: string | undefined;
+  /** NATS creds file the coordinator connects with (`BENCHFARM_NATS_CREDS`, from `benchfarm security init`); absent: no NATS authentication. */
+  readonly natsCredsFile?: string | undefined;
+  /**
+   * The farm account's signing key file (`BENCHFARM_NATS_ACCOUNT_SIGNING_KEY`, 0600): enables
+   * enrollment, which signs each agent a NATS user with its own permissions. Needs {@link natsCredsFile}.
+   */
+  readonly natsAccountSigningKeyFile?: string | undefined;
+  /** NATS URL(s) enrolled agents should dial (`BENCHFARM_PUBLIC_NATS_URL`, default {@link natsUrl}). */
+  readonly publicNatsUrl?: string | undefined;
+  /** gRPC host:port enrolled agents should dial (`BENCHFARM_PUBLIC_GRPC_ADDRESS`, default the coordinator's own). */
+  readonly publicGrpcAddress?: string | undefined;
 }
 
 /** Settings given in code; each one overrides its environment variable. */
@@ -98,6 +109,10 @@ export const CONFIG_ENV_VARS: { readonly [K in keyof CoordinatorConfig]: string 
   grpcTlsClientCaFile: 'BENCHFARM_GRPC_TLS_CLIENT_CA',
   pkiCaCertFile: 'BENCHFARM_PKI_CA_CERT',
   pkiCaKeyFile: 'BENCHFARM_PKI_CA_KEY',
+  natsCredsFile: 'BENCHFARM_NATS_CREDS',
+  natsAccountSigningKeyFile: 'BENCHFARM_NATS_ACCOUNT_SIGNING_KEY',
+  publicNatsUrl: 'BENCHFARM_PUBLIC_NATS_URL',
+  publicGrpcAddress: 'BENCHFARM_PUBLIC_GRPC_ADDRESS',
 };
 
 /** Thrown when the configuration is invalid; lists every bad setting at once. */
@@ -169,6 +184,16 @@ const schema = z.object({
   grpcTlsClientCaFile: optionalFile,
   pkiCaCertFile: optionalFile,
   pkiCaKeyFile: optionalFile,
+  natsCredsFile: optionalFile,
+  natsAccountSigningKeyFile: optionalFile,
+  publicNatsUrl: z.preprocess(
+    blankToUndefined,
+    z
+      .string({ error: 'must be a string' })
+      .refine((value) => value.split(',').every((url) => /^(nats|tls|ws|wss):\/\/[^\s,]+$/.test(url.trim())), { message: 'must be nats://host:port (comma-separated for several servers)' })
+      .optional(),
+  ),
+  publicGrpcAddress: z.preprocess(blankToUndefined, z.string({ error: 'must be a string' }).regex(/^[^\s/]+:\d{1,5}$/, 'must be host:port').optional()),
 });
 
 /** Whether a listen address only accepts connections from this machine. */
@@ -276,6 +301,40 @@ function tlsFileIssues(config: z.infer<typeof schema>): ConfigIssue[] {
 }
 
 /**
+ * NATS creds and the account signing key, read and parsed at start-up: the creds file must hold a
+ * JWT and its own seed; the signing key needs the creds (the coordinator creates each agent's
+ * consumer at enrollment) and must sign for the account the coordinator's own user is in.
+ */
+function natsAuthFileIssues(config: z.infer<typeof schema>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const read = (key: 'natsCredsFile' | 'natsAccountSigningKeyFile', path: string | undefined): string | undefined => (path === undefined ? undefined : readPem(key, path, issues));
+  const credsText = read('natsCredsFile', config.natsCredsFile);
+  const keyText = read('natsAccountSigningKeyFile', config.natsAccountSigningKeyFile);
+  let credsAccount: string | undefined;
+  if (credsText !== undefined) {
+    try {
+      credsAccount = parseCredsFile(credsText).account;
+    } catch (err) {
+      issues.push({ key: 'natsCredsFile', envVar: envVarOf('natsCredsFile'), message: `${config.natsCredsFile}: ${(err as Error).message}` });
+    }
+  }
+  if (config.natsAccountSigningKeyFile !== undefined && config.natsCredsFile === undefined) {
+    issues.push({ key: 'natsAccountSigningKeyFile', envVar: envVarOf('natsAccountSigningKeyFile'), message: `enrollment needs the coordinator's own NATS creds: set ${CONFIG_ENV_VARS.natsCredsFile} too` });
+  }
+  if (keyText !== undefined) {
+    try {
+      const key = parseAccountSigningKey(keyText);
+      if (credsAccount !== undefined && key.account !== credsAccount) {
+        issues.push({ key: 'natsAccountSigningKeyFile', envVar: envVarOf('natsAccountSigningKeyFile'), message: `signs for account ${key.account}, but the coordinator's creds are in account ${credsAccount}: use files from the same \`benchfarm security init\`` });
+      }
+    } catch (err) {
+      issues.push({ key: 'natsAccountSigningKeyFile', envVar: envVarOf('natsAccountSigningKeyFile'), message: `${config.natsAccountSigningKeyFile}: ${(err as Error).message}` });
+    }
+  }
+  return issues;
+}
+
+/**
  * Reads the coordinator's settings from environment variables (see {@link CONFIG_ENV_VARS}),
  * overridden by `overrides`, validates them once and reports every bad setting together
  * in one {@link ConfigError}. Paths are resolved against the working directory.
@@ -295,7 +354,7 @@ export function loadConfig(overrides: CoordinatorConfigInput = {}, env: NodeJS.P
       issues.push({ key, envVar: CONFIG_ENV_VARS[key as keyof CoordinatorConfig] ?? '-', message: issue.message });
     }
   }
-  if (parsed.success) issues.push(...insecureBindIssues(parsed.data), ...tlsFileIssues(parsed.data));
+  if (parsed.success) issues.push(...insecureBindIssues(parsed.data), ...tlsFileIssues(parsed.data), ...natsAuthFileIssues(parsed.data));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
   const config = parsed.data;
   const absolute = (path: string | undefined): string | undefined => (path === undefined ? undefined : resolve(path));

@@ -3,18 +3,21 @@ import type { NextFunction, Request, Response } from 'express';
 
 /** Routes a scraper or a load balancer reads without the token. */
 const OPEN_ROUTES = new Set(['/healthz', '/metrics']);
+/** POST routes authenticated by their own body instead (an enrollment code). */
+const OPEN_POST_ROUTES = new Set(['/v1/enroll']);
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
 /**
  * REST authentication: every request must carry `Authorization: Bearer <token>`, except
- * GET /healthz and GET /metrics. The comparison is constant-time (on SHA-256 digests, so the
+ * GET /healthz, GET /metrics and POST /v1/enroll (which a one-time enrollment code authenticates).
+ * The comparison is constant-time (on SHA-256 digests, so the
  * token's length does not leak either). A refusal is the API's usual error body with 401.
  */
 export function bearerTokenMiddleware(token: string): (req: Request, res: Response, next: NextFunction) => void {
   const expected = digest(token);
   return (req, res, next) => {
-    if (req.method === 'GET' && OPEN_ROUTES.has(req.path)) {
+    if ((req.method === 'GET' && OPEN_ROUTES.has(req.path)) || (req.method === 'POST' && OPEN_POST_ROUTES.has(req.path))) {
       next();
       return;
     }

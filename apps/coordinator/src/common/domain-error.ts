@@ -38,6 +38,12 @@ export enum DomainErrorCode {
   ResumeMismatch = 'resume_mismatch',
   /** The caller's credentials (the agent named by its mTLS client certificate) do not allow the call: it acts for another agent. */
   PermissionDenied = 'permission_denied',
+  /** An enrollment code is unknown, expired, or was issued for another agent id. */
+  EnrollmentCodeInvalid = 'enrollment_code_invalid',
+  /** An enrollment code was already used (each one enrolls one agent once). */
+  EnrollmentCodeUsed = 'enrollment_code_used',
+  /** This coordinator has no NATS account signing key (BENCHFARM_NATS_ACCOUNT_SIGNING_KEY): it enrolls no agents. */
+  EnrollmentDisabled = 'enrollment_disabled',
 }
 
 /** Thrown by coordinator services when a request cannot be served; carries a code and, for bad input, the field. */

@@ -24,6 +24,9 @@ describe('domain error codes at the edges', () => {
     [DomainErrorCode.AlreadyFinished, 409, status.FAILED_PRECONDITION],
     [DomainErrorCode.ResumeMismatch, 409, status.ABORTED],
     [DomainErrorCode.PermissionDenied, 403, status.PERMISSION_DENIED],
+    [DomainErrorCode.EnrollmentCodeInvalid, 401, status.UNAUTHENTICATED],
+    [DomainErrorCode.EnrollmentCodeUsed, 409, status.FAILED_PRECONDITION],
+    [DomainErrorCode.EnrollmentDisabled, 501, status.UNIMPLEMENTED],
   ])('%s -> HTTP %i, gRPC %i', (code, http, grpc) => {
     expect(httpStatusOf(code)).toBe(http);
     expect(grpcStatusOf(code)).toBe(grpc);

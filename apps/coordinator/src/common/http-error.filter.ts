@@ -37,6 +37,12 @@ export function httpStatusOf(code: DomainErrorCode): number {
       return HttpStatus.CONFLICT;
     case DomainErrorCode.PermissionDenied:
       return HttpStatus.FORBIDDEN;
+    case DomainErrorCode.EnrollmentCodeInvalid:
+      return HttpStatus.UNAUTHORIZED;
+    case DomainErrorCode.EnrollmentCodeUsed:
+      return HttpStatus.CONFLICT;
+    case DomainErrorCode.EnrollmentDisabled:
+      return HttpStatus.NOT_IMPLEMENTED;
     default:
       return assertNever(code);
   }

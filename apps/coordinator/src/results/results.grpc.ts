@@ -36,6 +36,12 @@ export function grpcStatusOf(code: DomainErrorCode): status {
       return status.ABORTED;
     case DomainErrorCode.PermissionDenied:
       return status.PERMISSION_DENIED;
+    case DomainErrorCode.EnrollmentCodeInvalid:
+      return status.UNAUTHENTICATED;
+    case DomainErrorCode.EnrollmentCodeUsed:
+      return status.FAILED_PRECONDITION;
+    case DomainErrorCode.EnrollmentDisabled:
+      return status.UNIMPLEMENTED;
     default:
       return assertNever(code);
   }

@@ -159,6 +159,19 @@ const MIGRATIONS: readonly string[] = [
     report_json TEXT NOT NULL
   ) STRICT;
   `,
+  // Enrollment (issue 5): one-time codes that let an agent obtain its NATS user. Only the code's
+  // SHA-256 is stored; used_at_ms is set once, by the enrollment that consumed it.
+  `
+  CREATE TABLE IF NOT EXISTS enrollment_codes (
+    code_sha256 TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    used_at_ms INTEGER,
+    used_by_nats_key TEXT
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS enrollment_codes_agent ON enrollment_codes (agent_id);
+  `,
 ];
 
 /** Thrown when the database file cannot be opened or migrated. */

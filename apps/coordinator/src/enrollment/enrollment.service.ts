@@ -1,0 +1,163 @@
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { assertAgentId, isPublicKey } from '@benchfarm/messaging';
+import { Clock } from '../common/clock';
+import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
+import { COORDINATOR_CONFIG } from '../common/tokens';
+import { AGENT_CERTIFICATE_ISSUER, type AgentCertificateIssuer } from '../security/agent-certificates';
+import type { CoordinatorConfig } from '../config';
+import { AgentProvisioner } from './agent-provisioner';
+import { EnrollmentRepository } from './enrollment.repository';
+
+/** Default lifetime of an enrollment code. */
+export const ENROLLMENT_CODE_TTL_SECONDS = 3600;
+/** Longest lifetime an enrollment code may be given (a week). */
+export const ENROLLMENT_CODE_MAX_TTL_SECONDS = 7 * 24 * 3600;
+
+/** What an admin gets from `POST /v1/enrollments`: the code to hand to the agent's operator, once. */
+export interface EnrollmentCodeView {
+  agentId: string;
+  code: string;
+  expiresAt: string;
+  expiresAtUnixMs: number;
+}
+
+/** What an enrolling agent gets from `POST /v1/enroll`. */
+export interface EnrollmentView {
+  agentId: string;
+  /** The agent's NATS user JWT (its seed stayed on the agent). */
+  natsUserJwt: string;
+  /** NATS URL(s) the agent should dial. */
+  natsUrl: string;
+  /** The coordinator's gRPC host:port the agent should dial. */
+  grpcAddress: string;
+  /** The agent's gRPC client certificate and the farm CA, when it sent a TLS key and the coordinator has a farm CA. */
+  tls?: { certificatePem: string; caCertificatePem: string };
+}
+
+const invalid = (field: string, message: string): DomainError => new DomainError(DomainErrorCode.InvalidArgument, `${field}: ${message}`, { field });
+const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
+const CODE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+
+function agentIdField(value: unknown): string {
+  if (typeof value !== 'string') throw invalid('agentId', 'must be a string');
+  try {
+    return assertAgentId(value);
+  } catch (err) {
+    throw invalid('agentId', errorMessage(err));
+  }
+}
+
+/**
+ * Enrollment: an admin asks for a one-time code for an agent id; the agent's operator runs
+ * `benchfarm agent enroll` with it, which sends the agent's public keys (NATS nkey, and a TLS key
+ * when gRPC uses mTLS) and gets back a NATS user restricted to that agent's subjects, and a client
+ * certificate. Codes are random (256 bit), stored only as SHA-256, expire, and enroll once.
+ */
+@Injectable()
+export class EnrollmentService {
+  private ownGrpcAddress: string;
+
+  constructor(
+    @Inject(EnrollmentRepository) private readonly codes: EnrollmentRepository,
+    @Inject(AgentProvisioner) private readonly nats: AgentProvisioner,
+    @Inject(Clock) private readonly clock: Clock,
+    @Inject(COORDINATOR_CONFIG) private readonly config: CoordinatorConfig,
+    @Optional() @Inject(AGENT_CERTIFICATE_ISSUER) private readonly certificates: AgentCertificateIssuer | null = null,
+  ) {
+    this.ownGrpcAddress = `${config.grpcHost}:${config.grpcPort}`;
+  }
+
+  /** Records the gRPC address actually bound (port 0 picks one), used when no public address is configured. */
+  setOwnGrpcAddress(address: string): void {
+    this.ownGrpcAddress = address;
+  }
+
+  /**
+   * Issues a one-time code for `agentId`.
+   *
+   * Thrown errors: DomainError EnrollmentDisabled without a signing key; InvalidArgument naming
+   * `agentId` or `ttlSeconds`.
+   */
+  createCode(body: unknown): EnrollmentCodeView {
+    this.requireEnabled();
+    const { agentId: rawId, ttlSeconds: rawTtl } = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const agentId = agentIdField(rawId);
+    const ttlSeconds = rawTtl ?? ENROLLMENT_CODE_TTL_SECONDS;
+    if (typeof ttlSeconds !== 'number' || !Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > ENROLLMENT_CODE_MAX_TTL_SECONDS) {
+      throw invalid('ttlSeconds', `must be an integer from 1 to ${ENROLLMENT_CODE_MAX_TTL_SECONDS}`);
+    }
+    const code = randomBytes(32).toString('base64url');
+    const nowMs = this.clock.nowMs();
+    const expiresAtUnixMs = nowMs + ttlSeconds * 1000;
+    this.codes.insert({ codeSha256: sha256(code), agentId, createdAtMs: nowMs, expiresAtMs: expiresAtUnixMs });
+    return { agentId, code, expiresAt: new Date(expiresAtUnixMs).toISOString(), expiresAtUnixMs };
+  }
+
+  /**
+   * Enrolls an agent with a code. Everything is checked before anything is written: a request
+   * that fails for any reason but the code itself leaves the code usable.
+   *
+   * Thrown errors: DomainError EnrollmentDisabled; InvalidArgument naming `agentId`, `code`,
+   * `natsPublicKey` or `tlsPublicKeyPem`; EnrollmentCodeInvalid (unknown, expired, or issued for
+   * another agent id); EnrollmentCodeUsed; MessagingUnavailable when the consumer cannot be created.
+   */
+  async enroll(body: unknown): Promise<EnrollmentView> {
+    this.requireEnabled();
+    const fields = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const agentId = agentIdField(fields.agentId);
+    const { code, natsPublicKey, tlsPublicKeyPem } = fields;
+    if (typeof code !== 'string' || !CODE_PATTERN.test(code)) throw invalid('code', 'must be the enrollment code as issued (16-128 characters of A-Z a-z 0-9 _ -)');
+    if (typeof natsPublicKey !== 'string' || !isPublicKey(natsPublicKey, 'U')) throw invalid('natsPublicKey', 'must be a NATS user public key (56 characters starting with U)');
+    if (tlsPublicKeyPem !== undefined && tlsPublicKeyPem !== null) {
+      if (typeof tlsPublicKeyPem !== 'string' || tlsPublicKeyPem.length > 16_384) throw invalid('tlsPublicKeyPem', 'must be a PEM public key');
+      try {
+        createPublicKey(tlsPublicKeyPem);
+      } catch (err) {
+        throw invalid('tlsPublicKeyPem', `not a PEM public key: ${errorMessage(err)}`);
+      }
+    }
+
+    const codeSha256 = sha256(code);
+    const record = this.codes.find(codeSha256);
+    const nowMs = this.clock.nowMs();
+    if (!record) throw new DomainError(DomainErrorCode.EnrollmentCodeInvalid, 'code: unknown enrollment code', { field: 'code' });
+    if (record.usedAtMs !== null) throw new DomainError(DomainErrorCode.EnrollmentCodeUsed, `code: this enrollment code was already used at ${new Date(record.usedAtMs).toISOString()}; ask for a new one`, { field: 'code' });
+    if (record.expiresAtMs <= nowMs) throw new DomainError(DomainErrorCode.EnrollmentCodeInvalid, `code: this enrollment code expired at ${new Date(record.expiresAtMs).toISOString()}; ask for a new one`, { field: 'code' });
+    if (record.agentId !== agentId) throw new DomainError(DomainErrorCode.EnrollmentCodeInvalid, `agentId: this enrollment code was issued for another agent id, not ${JSON.stringify(agentId)}`, { field: 'agentId' });
+
+    // Signing and certificate issuance write nothing; do them before the code is claimed.
+    const natsUserJwt = await this.nats.signAgentUser(agentId, natsPublicKey);
+    let tls: EnrollmentView['tls'];
+    if (typeof tlsPublicKeyPem === 'string' && this.certificates) {
+      try {
+        tls = await this.certificates.issue(agentId, tlsPublicKeyPem);
+      } catch (err) {
+        if (err instanceof DomainError && err.code === DomainErrorCode.InvalidArgument) throw invalid('tlsPublicKeyPem', err.message);
+        throw err;
+      }
+    }
+    if (!this.codes.claim(codeSha256, nowMs, natsPublicKey)) {
+      throw new DomainError(DomainErrorCode.EnrollmentCodeUsed, 'code: this enrollment code was used meanwhile, or expired; ask for a new one', { field: 'code' });
+    }
+    try {
+      await this.nats.ensureConsumer(agentId);
+    } catch (err) {
+      this.codes.release(codeSha256, natsPublicKey);
+      throw new DomainError(DomainErrorCode.MessagingUnavailable, `cannot create the agent's job consumer: ${errorMessage(err)}`, { cause: err });
+    }
+    return {
+      agentId,
+      natsUserJwt,
+      natsUrl: this.config.publicNatsUrl ?? this.config.natsUrl,
+      grpcAddress: this.config.publicGrpcAddress ?? this.ownGrpcAddress,
+      ...(tls ? { tls } : {}),
+    };
+  }
+
+  private requireEnabled(): void {
+    if (!this.nats.enabled) {
+      throw new DomainError(DomainErrorCode.EnrollmentDisabled, 'enrollment is off on this coordinator: start it with BENCHFARM_NATS_CREDS and BENCHFARM_NATS_ACCOUNT_SIGNING_KEY (from `benchfarm security init`)');
+    }
+  }
+}
