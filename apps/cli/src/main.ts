@@ -11,6 +11,7 @@ import { ReportOptionError, compareSweeps } from './report';
 import { FarmStartError, repoRoot, startEmbeddedFarm, tsxExecArgv, upStateFile } from './processes';
 import { spawn } from 'node:child_process';
 import { registerVariantsCommand } from './variants.command';
+import { registerPkiCommand } from './pki.command';
 import { resolveSweepSettings, scenarioFlags, SweepFileError, type ScenarioFlagValues } from './sweep-file';
 import { suiteReportText } from './suite-report';
 
@@ -186,12 +187,18 @@ program
   .option('--name <name>', 'display name')
   .option('--labels <k=v,...>', 'labels used for targeting')
   .option('--cache <dir>', 'model cache folder')
-  .action(async (flags: { nats: string; grpc: string; id?: string; name?: string; labels?: string; cache?: string }) => {
+  .option('--tls-ca <file>', "CA certificate the coordinator's gRPC certificate must chain to (gRPC over TLS)")
+  .option('--tls-cert <file>', "this agent's client certificate for mTLS (with --tls-key; see `benchfarm pki issue-agent`)")
+  .option('--tls-key <file>', 'the key of --tls-cert')
+  .action(async (flags: { nats: string; grpc: string; id?: string; name?: string; labels?: string; cache?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string }) => {
     const env: NodeJS.ProcessEnv = { ...process.env, BENCHFARM_NATS_URL: flags.nats, BENCHFARM_GRPC_ADDRESS: flags.grpc };
     if (flags.id) env.BENCHFARM_AGENT_ID = flags.id;
     if (flags.name) env.BENCHFARM_AGENT_NAME = flags.name;
     if (flags.labels) env.BENCHFARM_AGENT_LABELS = flags.labels;
     if (flags.cache) env.BENCHFARM_AGENT_CACHE = flags.cache;
+    if (flags.tlsCa) env.BENCHFARM_GRPC_TLS_CA = resolve(flags.tlsCa);
+    if (flags.tlsCert) env.BENCHFARM_GRPC_TLS_CERT = resolve(flags.tlsCert);
+    if (flags.tlsKey) env.BENCHFARM_GRPC_TLS_KEY = resolve(flags.tlsKey);
     const child = spawn(process.execPath, [...tsxExecArgv(), join(repoRoot, 'apps/agent/src/main.ts')], { env, stdio: 'inherit' });
     const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
     process.on('SIGINT', forward);
@@ -201,6 +208,7 @@ program
   });
 
 registerVariantsCommand(program);
+registerPkiCommand(program);
 
 scenarioFlags(sweepOptionsCommand(
   program

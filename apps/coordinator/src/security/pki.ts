@@ -78,7 +78,7 @@ export class FarmCa {
     );
     const pkcs8 = Buffer.from(await subtle.exportKey('pkcs8', keys.privateKey));
     const keyPem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString();
-    return { ca: new FarmCa(certificate.toString('pem'), certificate, keys.privateKey, signingAlgorithm), keyPem };
+    return { ca: new FarmCa(withNewline(certificate.toString('pem')), certificate, keys.privateKey, signingAlgorithm), keyPem };
   }
 
   /**
@@ -105,7 +105,7 @@ export class FarmCa {
     if (!nodeCert.checkPrivateKey(key)) throw new FarmCaError('the CA key does not belong to the CA certificate');
     const signingKey = await subtle.importKey('pkcs8', key.export({ format: 'der', type: 'pkcs8' }), { name: 'ECDSA', namedCurve: curve }, false, ['sign']);
     const signingAlgorithm = { name: 'ECDSA', hash: curve === 'P-256' ? 'SHA-256' : 'SHA-384' };
-    return new FarmCa(nodeCert.toString(), new x509.X509Certificate(nodeCert.raw), signingKey, signingAlgorithm);
+    return new FarmCa(withNewline(nodeCert.toString()), new x509.X509Certificate(nodeCert.raw), signingKey, signingAlgorithm);
   }
 
   /**
@@ -198,8 +198,13 @@ export class FarmCa {
       },
       crypto,
     );
-    return certificate.toString('pem');
+    return withNewline(certificate.toString('pem'));
   }
+}
+
+/** PEM text ends with a newline, whichever library wrote it. */
+function withNewline(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
 }
 
 /** A positive, random 128-bit serial number (hex). */
