@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ModelFetchError, agentConsumer, ensureAgentConsumer, ensureFarmStore, fetchModel, type FarmStore } from '@benchfarm/messaging';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ModelFetchError, agentConsumer, fetchModel, type FarmStore } from '@benchfarm/messaging';
 import { AgentRecord, AgentState, BenchJob, ErrorCode, LeasesClient, ResultsClient, UploadOutcome, type AgentCapabilities, type ResultEvent, type SuiteSettings, type UploadAck, type VariantRef } from '@benchfarm/protocol';
 import { runSuiteInChild, type ComparedModel, type SuiteChildEvent, type SuiteJob } from '@benchfarm/suite';
 import { fetchComparisonModels } from './comparison';
@@ -12,6 +12,7 @@ import { DeviceReach } from './device-reach';
 import { HealthGate, healthCheckSettingsFromEnv, type HealthCheckSettings } from './health-check';
 import { runExternalJob } from './external-runtime';
 import { collectCapabilities } from './inventory';
+import { connectAgentNats } from './nats-connect';
 import { LeaseUnavailableError, acquireLease, type JobLease } from './lease';
 import { JobUpload, UploadFailedError, UploadRejectedError } from './upload';
 
@@ -46,10 +47,7 @@ export interface RunningAgent {
  * confirmed the result.
  */
 export async function startAgent(config: AgentConfig, log: AgentLog = () => undefined, health: HealthCheckSettings = healthCheckSettingsFromEnv()): Promise<RunningAgent> {
-  // Agents outlive network outages and coordinator restarts: never stop reconnecting.
-  const nc = await connect({ servers: config.natsUrl.split(',').map((url) => url.trim()), maxReconnectAttempts: -1, reconnectTimeWait: 1_000, name: `benchfarm-agent-${config.agentId}` });
-  const farm = await ensureFarmStore(nc, { domain: config.natsJsDomain });
-  await ensureAgentConsumer(farm.jsm, config.agentId, { ackWaitMs: config.ackWaitMs });
+  const { nc, farm } = await connectAgentNats(config);
   const consumer = await agentConsumer(farm.js, config.agentId);
   const client = new ResultsClient(config.grpcAddress, agentChannelCredentials(config), {
     'grpc.keepalive_time_ms': 10_000,

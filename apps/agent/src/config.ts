@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { JOB_ACK_WAIT_MS, assertAgentId } from '@benchfarm/messaging';
 import { grpcTlsIssues } from './grpc-credentials';
+import { natsCredsIssues } from './nats-connect';
 
 /** Thrown when the agent's configuration is invalid; lists every bad key at once. */
 export class AgentConfigError extends Error {
@@ -42,6 +43,12 @@ export interface AgentConfig {
   readonly grpcTlsCertFile?: string | undefined;
   /** The key of {@link grpcTlsCertFile} (`BENCHFARM_GRPC_TLS_KEY`), 0600. */
   readonly grpcTlsKeyFile?: string | undefined;
+  /**
+   * NATS creds file this agent was enrolled with (`BENCHFARM_NATS_CREDS`, from `benchfarm agent
+   * enroll`): its user may only use this agent's own subjects, so the agent opens the farm's
+   * streams instead of creating them. Absent: no NATS authentication (the embedded default).
+   */
+  readonly natsCredsFile?: string | undefined;
 }
 
 const labelPattern = /^[A-Za-z0-9_.-]{1,63}$/;
@@ -68,6 +75,7 @@ const schema = z.object({
   grpcTlsCaFile: z.string().min(1).optional(),
   grpcTlsCertFile: z.string().min(1).optional(),
   grpcTlsKeyFile: z.string().min(1).optional(),
+  natsCredsFile: z.string().min(1).optional(),
 });
 
 /** An agent id derived from the host name, made safe for subjects and KV keys. */
@@ -107,9 +115,10 @@ export function loadAgentConfig(input: Partial<AgentConfig>): AgentConfig {
     grpcTlsCaFile: input.grpcTlsCaFile === undefined ? undefined : resolve(input.grpcTlsCaFile),
     grpcTlsCertFile: input.grpcTlsCertFile === undefined ? undefined : resolve(input.grpcTlsCertFile),
     grpcTlsKeyFile: input.grpcTlsKeyFile === undefined ? undefined : resolve(input.grpcTlsKeyFile),
+    natsCredsFile: input.natsCredsFile === undefined ? undefined : resolve(input.natsCredsFile),
   };
   const parsed = schema.safeParse(candidate);
-  const tlsIssues = grpcTlsIssues(candidate);
+  const tlsIssues = [...grpcTlsIssues(candidate), ...natsCredsIssues(candidate)];
   if (!parsed.success || tlsIssues.length > 0) {
     throw new AgentConfigError([...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)), ...tlsIssues]);
   }
@@ -135,5 +144,6 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentC
     grpcTlsCaFile: env.BENCHFARM_GRPC_TLS_CA || undefined,
     grpcTlsCertFile: env.BENCHFARM_GRPC_TLS_CERT || undefined,
     grpcTlsKeyFile: env.BENCHFARM_GRPC_TLS_KEY || undefined,
+    natsCredsFile: env.BENCHFARM_NATS_CREDS || undefined,
   });
 }

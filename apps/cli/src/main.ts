@@ -11,6 +11,8 @@ import { ReportOptionError, compareSweeps } from './report';
 import { FarmStartError, repoRoot, startEmbeddedFarm, tsxExecArgv, upStateFile } from './processes';
 import { spawn } from 'node:child_process';
 import { registerVariantsCommand } from './variants.command';
+import { registerSecurityCommands } from './security.command';
+import { enrolledAgentEnv } from './enrollment';
 import { registerPkiCommand } from './pki.command';
 import { resolveSweepSettings, scenarioFlags, SweepFileError, type ScenarioFlagValues } from './sweep-file';
 import { suiteReportText } from './suite-report';
@@ -181,8 +183,9 @@ program
 program
   .command('agent')
   .description('run an agent on this device that joins a coordinator elsewhere')
-  .requiredOption('--nats <url>', 'NATS URL, e.g. nats://farm.lab:4222')
-  .requiredOption('--grpc <host:port>', "the coordinator's gRPC address")
+  .option('--nats <url>', 'NATS URL, e.g. nats://farm.lab:4222 (required without --enrolled)')
+  .option('--grpc <host:port>', "the coordinator's gRPC address (required without --enrolled)")
+  .option('--enrolled <dir>', 'join with what `benchfarm agent enroll` wrote there: agent id, addresses, NATS creds, TLS files')
   .option('--id <id>', 'agent id (default: from the host name)')
   .option('--name <name>', 'display name')
   .option('--labels <k=v,...>', 'labels used for targeting')
@@ -190,8 +193,23 @@ program
   .option('--tls-ca <file>', "CA certificate the coordinator's gRPC certificate must chain to (gRPC over TLS)")
   .option('--tls-cert <file>', "this agent's client certificate for mTLS (with --tls-key; see `benchfarm pki issue-agent`)")
   .option('--tls-key <file>', 'the key of --tls-cert')
-  .action(async (flags: { nats: string; grpc: string; id?: string; name?: string; labels?: string; cache?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string }) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, BENCHFARM_NATS_URL: flags.nats, BENCHFARM_GRPC_ADDRESS: flags.grpc };
+  .action(async (flags: { nats?: string; grpc?: string; enrolled?: string; id?: string; name?: string; labels?: string; cache?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string }) => {
+    if (!flags.enrolled && (!flags.nats || !flags.grpc)) {
+      process.stderr.write('error: give --nats and --grpc, or --enrolled DIR (from `benchfarm agent enroll`)\n');
+      process.exitCode = EXIT.badInput;
+      return;
+    }
+    let enrolled: Record<string, string> = {};
+    try {
+      if (flags.enrolled) enrolled = enrolledAgentEnv(flags.enrolled);
+    } catch (err) {
+      process.stderr.write(`error: ${(err as Error).message}\n`);
+      process.exitCode = EXIT.badInput;
+      return;
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env, ...enrolled };
+    if (flags.nats) env.BENCHFARM_NATS_URL = flags.nats;
+    if (flags.grpc) env.BENCHFARM_GRPC_ADDRESS = flags.grpc;
     if (flags.id) env.BENCHFARM_AGENT_ID = flags.id;
     if (flags.name) env.BENCHFARM_AGENT_NAME = flags.name;
     if (flags.labels) env.BENCHFARM_AGENT_LABELS = flags.labels;
@@ -208,6 +226,7 @@ program
   });
 
 registerVariantsCommand(program);
+registerSecurityCommands(program, (flag) => coordinatorUrl(flag, DEFAULT_DIR));
 registerPkiCommand(program);
 
 scenarioFlags(sweepOptionsCommand(

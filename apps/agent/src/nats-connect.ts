@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { agentInboxPrefix, ensureAgentConsumer, ensureFarmStore, openFarmStore, parseCredsFile, type FarmStore } from '@benchfarm/messaging';
+import type { AgentConfig } from './config';
+
+/**
+ * Problems with the NATS creds file, for the configuration check at start-up: unreadable, not a
+ * creds file, or enrolled under another agent id (the user's permissions name its agent id, so
+ * such an agent could not pull a single job).
+ */
+export function natsCredsIssues(config: { natsCredsFile?: string | undefined; agentId: string }): string[] {
+  if (config.natsCredsFile === undefined) return [];
+  let content: string;
+  try {
+    content = readFileSync(config.natsCredsFile, 'utf8');
+  } catch (err) {
+    return [`natsCredsFile: cannot read ${config.natsCredsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`];
+  }
+  try {
+    const creds = parseCredsFile(content);
+    if (creds.name !== config.agentId) return [`natsCredsFile: ${config.natsCredsFile} was enrolled for agent ${JSON.stringify(creds.name)}, not ${JSON.stringify(config.agentId)}`];
+  } catch (err) {
+    return [`natsCredsFile: ${config.natsCredsFile}: ${(err as Error).message}`];
+  }
+  return [];
+}
+
+/**
+ * Connects the agent to NATS and opens the farm's streams. With enrolled creds the agent's user
+ * may not create anything: it uses its own inbox prefix (the only subjects it may subscribe to)
+ * and opens the buckets and its consumer, which the coordinator created (the consumer at
+ * enrollment). Without creds (embedded default, loopback) it creates what is missing, as before.
+ */
+export async function connectAgentNats(config: AgentConfig): Promise<{ nc: NatsConnection; farm: FarmStore }> {
+  const servers = config.natsUrl.split(',').map((url) => url.trim());
+  // Agents outlive network outages and coordinator restarts: never stop reconnecting.
+  const common = { servers, maxReconnectAttempts: -1, reconnectTimeWait: 1_000, name: `benchfarm-agent-${config.agentId}` };
+  if (config.natsCredsFile === undefined) {
+    const nc = await connect(common);
+    const farm = await ensureFarmStore(nc, { domain: config.natsJsDomain });
+    await ensureAgentConsumer(farm.jsm, config.agentId, { ackWaitMs: config.ackWaitMs });
+    return { nc, farm };
+  }
+  const nc = await connect({ ...common, authenticator: credsAuthenticator(readFileSync(config.natsCredsFile)), inboxPrefix: agentInboxPrefix(config.agentId) });
+  try {
+    return { nc, farm: await openFarmStore(nc, { domain: config.natsJsDomain }) };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}

@@ -1,0 +1,220 @@
+// Files of a secured farm: what `benchfarm security init` writes for the NATS server and the
+// coordinator, and what `benchfarm agent enroll` writes on an agent's machine.
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  InvalidAgentIdError,
+  assertAgentId,
+  createUserKeyPair,
+  formatAccountSigningKey,
+  formatCredsFile,
+  generateFarmSecurity,
+  natsServerConfig,
+  parseCredsFile,
+} from '@benchfarm/messaging';
+import { CoordinatorRequestError, CoordinatorUnreachableError } from './client';
+
+/** Thrown when security files cannot be written or read, or enrollment input is bad; names the problem. */
+export class SecurityFilesError extends Error {
+  override name = 'SecurityFilesError';
+}
+
+/** Names of the files `benchfarm security init` writes into its folder. */
+export const FARM_SECURITY_FILES = {
+  natsConfig: 'nats-server.conf',
+  coordinatorCreds: 'coordinator.creds',
+  accountSigningKey: 'account-signing-key.json',
+} as const;
+
+/** Names of the files `benchfarm agent enroll` writes into its folder. */
+export const AGENT_ENROLLMENT_FILES = {
+  creds: 'agent.creds',
+  enrollment: 'enrollment.json',
+  tlsKey: join('tls', 'agent.key'),
+  tlsCertificate: join('tls', 'agent.crt'),
+  tlsCa: join('tls', 'ca.crt'),
+} as const;
+
+/** Writes files as owner-only (0600) into an owner-only folder (0700); every file or none. */
+function writeSecretFiles(dir: string, files: ReadonlyArray<readonly [string, string]>): void {
+  const existing = files.map(([name]) => join(dir, name)).filter((path) => existsSync(path));
+  if (existing.length > 0) throw new SecurityFilesError(`refusing to overwrite ${existing.join(', ')}: remove them or choose another --dir`);
+  const written: string[] = [];
+  try {
+    for (const folder of new Set([dir, ...files.map(([name]) => join(dir, name, '..'))])) {
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+      chmodSync(folder, 0o700);
+    }
+    for (const [name, content] of files) {
+      const path = join(dir, name);
+      writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
+      written.push(path);
+    }
+  } catch (err) {
+    for (const path of written) rmSync(path, { force: true });
+    if (err instanceof SecurityFilesError) throw err;
+    throw new SecurityFilesError(`cannot write into ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** What `benchfarm security init` wrote. */
+export interface FarmSecurityFiles {
+  readonly dir: string;
+  readonly natsConfigFile: string;
+  readonly coordinatorCredsFile: string;
+  readonly accountSigningKeyFile: string;
+  readonly storeDir: string;
+}
+
+/**
+ * Generates a secured farm's NATS material (operator, accounts, signing key, coordinator user)
+ * and writes the nats-server config, the coordinator's creds and the account signing key.
+ *
+ * Thrown errors: SecurityFilesError when a file exists already or the folder is not writable.
+ */
+export async function initFarmSecurity(dirArg: string, options: { natsPort?: number; natsHost?: string } = {}): Promise<FarmSecurityFiles> {
+  const dir = resolve(dirArg);
+  const material = await generateFarmSecurity();
+  const storeDir = join(dir, 'jetstream');
+  writeSecretFiles(dir, [
+    [FARM_SECURITY_FILES.natsConfig, natsServerConfig(material, { port: options.natsPort ?? 4222, host: options.natsHost ?? '0.0.0.0', storeDir })],
+    [FARM_SECURITY_FILES.coordinatorCreds, material.coordinatorCreds],
+    [FARM_SECURITY_FILES.accountSigningKey, formatAccountSigningKey(material)],
+  ]);
+  return {
+    dir,
+    natsConfigFile: join(dir, FARM_SECURITY_FILES.natsConfig),
+    coordinatorCredsFile: join(dir, FARM_SECURITY_FILES.coordinatorCreds),
+    accountSigningKeyFile: join(dir, FARM_SECURITY_FILES.accountSigningKey),
+    storeDir,
+  };
+}
+
+async function postJson<T>(baseUrl: string, path: string, body: unknown, token?: string): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(new URL(path, baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new CoordinatorUnreachableError(baseUrl, { cause: err });
+  }
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!response.ok) {
+    const error = (json ?? {}) as { code?: string; message?: string; field?: string };
+    throw new CoordinatorRequestError(response.status, error.code ?? `http_${response.status}`, error.message ?? (text.slice(0, 500) || `HTTP ${response.status}`), error.field);
+  }
+  return json as T;
+}
+
+/** An enrollment code as the coordinator issued it. */
+export interface EnrollmentCode {
+  agentId: string;
+  code: string;
+  expiresAt: string;
+}
+
+/** Asks the coordinator (admin, with BENCHFARM_TOKEN) for a one-time enrollment code for `agentId`. */
+export function requestEnrollmentCode(coordinatorUrl: string, agentId: string, ttlSeconds?: number, token = process.env.BENCHFARM_TOKEN): Promise<EnrollmentCode> {
+  return postJson(coordinatorUrl, '/v1/enrollments', { agentId, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) }, token);
+}
+
+/** What enrollment.json holds. */
+export interface EnrollmentRecord {
+  agentId: string;
+  natsUrl: string;
+  grpcAddress: string;
+  coordinator: string;
+  enrolledAt: string;
+}
+
+/** What `benchfarm agent enroll` wrote. */
+export interface AgentEnrollment {
+  readonly dir: string;
+  readonly record: EnrollmentRecord;
+  /** True when the coordinator issued a gRPC client certificate (tls/ written). */
+  readonly tls: boolean;
+}
+
+/**
+ * Enrolls this machine as agent `agentId`: makes its NATS nkey and an EC P-256 TLS key here (the
+ * private halves never leave it), sends the public keys with the code to `POST /v1/enroll`, and
+ * writes agent.creds, enrollment.json and, when the coordinator has a farm CA, tls/. Nothing is
+ * written when the coordinator refuses.
+ *
+ * Thrown errors: SecurityFilesError (bad agent id, files exist), CoordinatorRequestError (the
+ * coordinator refused: its message names the field), CoordinatorUnreachableError.
+ */
+export async function enrollAgent(options: { coordinatorUrl: string; code: string; agentId: string; dir: string }): Promise<AgentEnrollment> {
+  try {
+    assertAgentId(options.agentId);
+  } catch (err) {
+    if (err instanceof InvalidAgentIdError) throw new SecurityFilesError(`--id: ${err.message}`, { cause: err });
+    throw err;
+  }
+  const dir = resolve(options.dir);
+  const clash = Object.values(AGENT_ENROLLMENT_FILES).map((name) => join(dir, name)).filter((path) => existsSync(path));
+  if (clash.length > 0) throw new SecurityFilesError(`refusing to overwrite ${clash.join(', ')}: this folder holds an enrollment already; use another --dir`);
+  const nkey = createUserKeyPair();
+  const tlsKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const response = await postJson<{ agentId: string; natsUserJwt: string; natsUrl: string; grpcAddress: string; tls?: { certificatePem: string; caCertificatePem: string } }>(options.coordinatorUrl, '/v1/enroll', {
+    agentId: options.agentId,
+    code: options.code,
+    natsPublicKey: nkey.publicKey,
+    tlsPublicKeyPem: tlsKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  });
+  const creds = formatCredsFile(response.natsUserJwt, nkey.seed);
+  // The coordinator must have signed our key for our id; anything else would not work anyway.
+  const parsed = parseCredsFile(creds);
+  if (parsed.name !== options.agentId || response.agentId !== options.agentId) throw new SecurityFilesError(`the coordinator enrolled ${JSON.stringify(parsed.name)}, not ${JSON.stringify(options.agentId)}`);
+  const record: EnrollmentRecord = { agentId: options.agentId, natsUrl: response.natsUrl, grpcAddress: response.grpcAddress, coordinator: options.coordinatorUrl, enrolledAt: new Date().toISOString() };
+  const files: Array<[string, string]> = [
+    [AGENT_ENROLLMENT_FILES.creds, creds],
+    [AGENT_ENROLLMENT_FILES.enrollment, `${JSON.stringify(record, null, 2)}\n`],
+  ];
+  if (response.tls) {
+    files.push(
+      [AGENT_ENROLLMENT_FILES.tlsKey, tlsKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
+      [AGENT_ENROLLMENT_FILES.tlsCertificate, response.tls.certificatePem],
+      [AGENT_ENROLLMENT_FILES.tlsCa, response.tls.caCertificatePem],
+    );
+  }
+  writeSecretFiles(dir, files);
+  return { dir, record, tls: response.tls !== undefined };
+}
+
+/**
+ * The environment that runs the agent daemon as the agent enrolled in `dir`: its id, the
+ * addresses the coordinator gave, its NATS creds and, when issued, its gRPC TLS files.
+ *
+ * Thrown errors: SecurityFilesError naming the file that is missing or malformed.
+ */
+export function enrolledAgentEnv(dirArg: string): Record<string, string> {
+  const dir = resolve(dirArg);
+  const recordFile = join(dir, AGENT_ENROLLMENT_FILES.enrollment);
+  let record: Partial<EnrollmentRecord>;
+  try {
+    record = JSON.parse(readFileSync(recordFile, 'utf8')) as Partial<EnrollmentRecord>;
+  } catch (err) {
+    throw new SecurityFilesError(`--enrolled: cannot read ${recordFile} (run \`benchfarm agent enroll\` first): ${(err as Error).message}`, { cause: err });
+  }
+  for (const key of ['agentId', 'natsUrl', 'grpcAddress'] as const) {
+    if (typeof record[key] !== 'string' || record[key] === '') throw new SecurityFilesError(`--enrolled: ${recordFile} has no "${key}"`);
+  }
+  const credsFile = join(dir, AGENT_ENROLLMENT_FILES.creds);
+  if (!existsSync(credsFile)) throw new SecurityFilesError(`--enrolled: ${credsFile} is missing`);
+  const { agentId, natsUrl, grpcAddress } = record as EnrollmentRecord;
+  const env: Record<string, string> = { BENCHFARM_AGENT_ID: agentId, BENCHFARM_NATS_URL: natsUrl, BENCHFARM_GRPC_ADDRESS: grpcAddress, BENCHFARM_NATS_CREDS: credsFile };
+  const [ca, certificate, key] = [AGENT_ENROLLMENT_FILES.tlsCa, AGENT_ENROLLMENT_FILES.tlsCertificate, AGENT_ENROLLMENT_FILES.tlsKey].map((name) => join(dir, name)) as [string, string, string];
+  if ([ca, certificate, key].every((path) => existsSync(path))) Object.assign(env, { BENCHFARM_GRPC_TLS_CA: ca, BENCHFARM_GRPC_TLS_CERT: certificate, BENCHFARM_GRPC_TLS_KEY: key });
+  return env;
+}

@@ -1,0 +1,107 @@
+// `benchfarm security ...` and `benchfarm agent enroll`: NATS accounts and users for a secured
+// farm, and enrolling an agent with a one-time code.
+import { InvalidArgumentError, type Command } from 'commander';
+import { COORDINATOR_USER_NAME, FARM_ACCOUNT_NAME } from '@benchfarm/messaging';
+import { SecurityFilesError, enrollAgent, initFarmSecurity, requestEnrollmentCode } from './enrollment';
+
+const port = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number from 1 to 65535');
+  return n;
+};
+
+const seconds = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of seconds >= 1');
+  return n;
+};
+
+/** Runs a command body; a SecurityFilesError is bad input (exit 2) with its message, not a stack trace. */
+async function guarded(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    if (!(err instanceof SecurityFilesError)) throw err;
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exitCode = 2;
+  }
+}
+
+/**
+ * The program's own `--dir` (given anywhere on the line; commander hands it to the program, not
+ * to the subcommand), or undefined when it was not given.
+ */
+function givenDir(program: Command): string | undefined {
+  return program.getOptionValueSource('dir') === 'cli' ? String(program.opts().dir) : undefined;
+}
+
+/** Adds `security init`, `security enrollment-code` and `agent enroll` (to the existing `agent` command). */
+export function registerSecurityCommands(program: Command, coordinatorUrl: (flag: string | undefined) => string): void {
+  const security = program.command('security').description('NATS accounts and users of a secured farm (operator mode, per-agent permissions)');
+
+  security
+    .command('init')
+    .description('generate the NATS operator, accounts and signing key; write a nats-server config and the coordinator creds into --dir <dir> (created 0700; files 0600)')
+    .option('--nats-port <port>', 'port the nats-server listens on', port, 4222)
+    .option('--nats-host <host>', 'interface the nats-server listens on', '0.0.0.0')
+    .action((flags: { natsPort: number; natsHost: string }) =>
+      guarded(async () => {
+        const dir = givenDir(program);
+        if (dir === undefined) throw new SecurityFilesError('--dir <dir> is required: the folder to write the farm\'s NATS security files into');
+        const files = await initFarmSecurity(dir, { natsPort: flags.natsPort, natsHost: flags.natsHost });
+        process.stdout.write(
+          [
+            `wrote ${files.dir}:`,
+            `  ${files.natsConfigFile}   nats-server config: operator mode, account ${FARM_ACCOUNT_NAME} (JetStream on), store ${files.storeDir}`,
+            `  ${files.coordinatorCredsFile}   the coordinator's NATS user "${COORDINATOR_USER_NAME}" (secret)`,
+            `  ${files.accountSigningKeyFile}   the account signing key that signs agents' users at enrollment (secret)`,
+            '',
+            'next:',
+            `  1. nats-server -c ${files.natsConfigFile}`,
+            `  2. start the coordinator with BENCHFARM_NATS_CREDS=${files.coordinatorCredsFile} BENCHFARM_NATS_ACCOUNT_SIGNING_KEY=${files.accountSigningKeyFile}`,
+            '     (and BENCHFARM_PUBLIC_NATS_URL / BENCHFARM_PUBLIC_GRPC_ADDRESS: what agents on other machines should dial)',
+            '  3. per agent: benchfarm security enrollment-code --id <agent-id>   (prints a one-time code)',
+            '  4. on the agent machine: benchfarm agent enroll --coordinator http://<coordinator>:8080 --code <code> --id <agent-id> --dir <dir>',
+            '     then: benchfarm agent --enrolled <dir>',
+            '',
+          ].join('\n'),
+        );
+      }),
+    );
+
+  security
+    .command('enrollment-code')
+    .description('ask the coordinator for a one-time code that enrolls one agent id (needs BENCHFARM_TOKEN when the coordinator has an API token)')
+    .requiredOption('--id <agent-id>', 'the agent id the code enrolls')
+    .option('--ttl <seconds>', 'how long the code is valid', seconds)
+    .option('--coordinator <url>', 'coordinator URL (default: BENCHFARM_URL, then http://127.0.0.1:8080)')
+    .option('--json', 'print JSON')
+    .action((flags: { id: string; ttl?: number; coordinator?: string; json?: boolean }) =>
+      guarded(async () => {
+        const code = await requestEnrollmentCode(coordinatorUrl(flags.coordinator), flags.id, flags.ttl);
+        process.stdout.write(flags.json ? `${JSON.stringify(code)}\n` : `enrollment code for ${code.agentId} (valid until ${code.expiresAt}, usable once):\n${code.code}\n`);
+      }),
+    );
+
+  const agent = program.commands.find((command) => command.name() === 'agent');
+  if (!agent) throw new Error('registerSecurityCommands: register the agent command first');
+  agent
+    .command('enroll')
+    .description('enroll this machine as an agent: make its keys here, get its NATS user (and gRPC client certificate) with a one-time code; writes into --dir <dir> (default .benchfarm/agent-credentials; created 0700, files 0600)')
+    .requiredOption('--coordinator <url>', "the coordinator's REST URL, e.g. http://farm.lab:8080")
+    .requiredOption('--code <code>', 'the one-time enrollment code')
+    .requiredOption('--id <agent-id>', 'the agent id the code was issued for')
+    .action((flags: { coordinator: string; code: string; id: string }) =>
+      guarded(async () => {
+        const enrolled = await enrollAgent({ coordinatorUrl: flags.coordinator, code: flags.code, agentId: flags.id, dir: givenDir(program) ?? '.benchfarm/agent-credentials' });
+        process.stdout.write(
+          [
+            `enrolled as ${enrolled.record.agentId}: NATS ${enrolled.record.natsUrl}, gRPC ${enrolled.record.grpcAddress}${enrolled.tls ? ' (mTLS client certificate issued)' : ''}`,
+            `credentials in ${enrolled.dir}`,
+            `run: benchfarm agent --enrolled ${enrolled.dir}`,
+            '',
+          ].join('\n'),
+        );
+      }),
+    );
+}
