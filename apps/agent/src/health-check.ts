@@ -214,7 +214,7 @@ export class HealthGate {
     this.failures += 1;
     const retryInMs = retryDelayMs(this.failures, this.settings);
     this.last = { ...report, nextAttemptAtUnixMs: Date.now() + retryInMs };
-    this.log('error', 'health check failed; pulling no jobs', { attempt: report.attempt, trigger, error: report.error, durationMs: report.durationMs, retryInMs });
+    this.log('error', 'health check failed', { pulling: false, attempt: report.attempt, trigger, error: report.error, durationMs: report.durationMs, retryInMs });
     await this.report('unhealthy');
     return false;
   }

@@ -97,7 +97,7 @@ export interface AgentView {
   heartbeatAt: string;
   stale: boolean;
   /** The last health check, as the coordinator verified it (absent from older coordinators). */
-  health?: { status: string; reason?: string; passed?: boolean; ranAt?: string; durationMs?: number; attempt?: number; error?: string; nextAttemptAt?: string };
+  health?: { status: string; reason?: string; passed?: boolean; ranAt?: string; durationMs?: number; attempt?: number; trigger?: string; error?: string; nextAttemptAt?: string };
 }
 
 /** Options of a sweep, as the REST API takes them. */

@@ -381,8 +381,12 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       expect(a.child.exitCode).toBeNull();
       expect(a.child.signalCode).toBeNull();
       await streamEmptyFor(id);
-      const view = (await client.listAgents()).find((x) => x.agentId === id);
-      expect(view).toMatchObject({ stale: false, state: 'idle' });
+      // After the crash the agent re-runs its health check (the reference model, which does not crash) and is idle again.
+      const view = await waitFor(`${id} idle after its health check`, async () => {
+        const v = (await client.listAgents()).find((x) => x.agentId === id);
+        return v?.state === 'idle' ? v : undefined;
+      });
+      expect(view).toMatchObject({ stale: false, state: 'idle', health: { status: 'verified', trigger: expect.stringMatching(/^after-failure: job /) } });
       // Healthy: with the fault gone, the same agent runs the next job to a result.
       rmSync(flag);
       const next = await settled((await client.createSweep(MODEL, job({ targets: id, minDurationMs: 200 }))).id);
