@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type Consumer } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
@@ -119,6 +119,17 @@ async function scaleUp(jsm: JetStreamManager, stream: string, replicas: number, 
     throw new FarmStoreError(`stream ${stream} has ${have} replica(s) and could not be scaled up to ${replicas}: ${(err as Error).message}`, { cause: err });
   }
   notice?.('info', `stream ${stream} scaled up to ${replicas} replicas`);
+  // Durable consumers created on the R1 stream (num_replicas 0: "the stream's") do follow the
+  // scale-up, but on nats-server 2.9.10 a follower restarted later reports them "not current" in
+  // /healthz for good; setting their replicas explicitly avoids it (seen in nats-cluster.int-spec).
+  for await (const consumer of jsm.consumers.list(stream)) {
+    if (!consumer.config.durable_name || consumer.config.num_replicas === replicas) continue;
+    try {
+      await jsm.consumers.update(stream, consumer.name, { num_replicas: replicas });
+    } catch (err) {
+      throw new FarmStoreError(`consumer ${consumer.name} of stream ${stream} could not be scaled up to ${replicas}: ${(err as Error).message}`, { cause: err });
+    }
+  }
 }
 
 /**
@@ -148,4 +159,37 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, agentId: string
 /** Opens the agent's consumer for `next()` pulls. */
 export async function agentConsumer(js: JetStreamClient, agentId: string): Promise<Consumer> {
   return js.consumers.get(JOB_STREAM, agentConsumerName(agentId));
+}
+
+/** Thrown when a job's ack was not confirmed within the time given; keeps the last error. */
+export class AckNotConfirmedError extends Error {
+  override name = 'AckNotConfirmedError';
+}
+
+const ACK_BODY = new TextEncoder().encode('+ACK');
+
+/**
+ * Acks `msg` and waits for the server's confirmation, asking again while nobody answers. On a
+ * NATS cluster the consumer's raft leader may be the server that just died: until the survivors
+ * elect a new one (seconds) an ack gets "no responders" or a timeout. `JsMsg.ackAck()` tries once
+ * and then refuses every later ack, nak or term of that message, so the job would sit
+ * unacknowledged until AckWait (30 s) and come back. The consumer's state is replicated, so
+ * the new leader accepts the same ack. Gives up after `timeoutMs` with
+ * {@link AckNotConfirmedError} (the message then comes back after AckWait, as before).
+ */
+export async function ackConfirmed(nc: NatsConnection, msg: JsMsg, options: { timeoutMs: number; attemptTimeoutMs?: number; retryEveryMs?: number }): Promise<void> {
+  const reply = (msg as JsMsg & { reply?: string }).reply;
+  if (!reply) throw new TypeError('ackConfirmed: the message has no ack subject (not a JetStream delivery)');
+  const deadline = Date.now() + options.timeoutMs;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await nc.request(reply, ACK_BODY, { timeout: Math.max(100, Math.min(options.attemptTimeoutMs ?? 2_000, deadline - Date.now())) });
+      return;
+    } catch (err) {
+      if (nc.isClosed() || Date.now() + (options.retryEveryMs ?? 250) >= deadline) {
+        throw new AckNotConfirmedError(`ack of ${msg.subject} (stream seq ${msg.seq}) not confirmed after ${attempt} attempt(s) in ${options.timeoutMs} ms: ${(err as Error).message}`, { cause: err });
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.retryEveryMs ?? 250));
+    }
+  }
 }
