@@ -15,7 +15,8 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'bf-agent-tls-'));
   openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=test CA', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE');
   openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'agent.key', '-out', 'agent.csr', '-subj', '/CN=a1');
-  openssl('x509', '-req', '-in', 'agent.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'agent.crt', '-days', '1');
+  writeFileSync(file('agent.ext'), 'subjectAltName=URI:spiffe://benchfarm/agent/a1\n');
+  openssl('x509', '-req', '-in', 'agent.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'agent.crt', '-days', '1', '-extfile', 'agent.ext');
   openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other.key');
   writeFileSync(file('garbage.pem'), 'not pem\n');
 });
@@ -27,6 +28,12 @@ describe('agent gRPC TLS settings', () => {
     expect(config).toMatchObject({ grpcTlsCaFile: file('ca.crt'), grpcTlsCertFile: file('agent.crt'), grpcTlsKeyFile: file('agent.key') });
     expect(agentChannelCredentials(config)._isSecure()).toBe(true);
     expect(agentChannelCredentials(agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1' }))._isSecure()).toBe(false);
+  });
+
+  it("refuses another agent's certificate at start-up, naming both ids", () => {
+    expect(() => agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a2', BENCHFARM_GRPC_TLS_CERT: file('agent.crt'), BENCHFARM_GRPC_TLS_KEY: file('agent.key') })).toThrow(
+      /grpcTlsCertFile \(BENCHFARM_GRPC_TLS_CERT\): .* is agent a1's certificate, but this agent's id is a2/,
+    );
   });
 
   it('refuses a certificate without its key, and a key without its certificate, naming both variables', () => {

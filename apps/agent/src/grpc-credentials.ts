@@ -13,6 +13,9 @@ export const GRPC_TLS_ENV_VARS = {
   grpcTlsKeyFile: 'BENCHFARM_GRPC_TLS_KEY',
 } as const;
 
+/** The SAN URI prefix of agent certificates issued by the farm CA (the coordinator's pki.ts). */
+const AGENT_URI_PREFIX = 'spiffe://benchfarm/agent/';
+
 function read(field: keyof AgentGrpcTls, path: string, issues: string[]): string | undefined {
   try {
     return readFileSync(path, 'utf8');
@@ -39,7 +42,7 @@ function certificate(field: keyof AgentGrpcTls, path: string, issues: string[]):
  * certificate's, and the CA file holds a CA certificate. Returns one line per problem, naming
  * the setting and its variable (empty when all is well or TLS is off).
  */
-export function grpcTlsIssues(tls: AgentGrpcTls): string[] {
+export function grpcTlsIssues(tls: AgentGrpcTls & { agentId?: string | undefined }): string[] {
   const issues: string[] = [];
   const { grpcTlsCaFile: caFile, grpcTlsCertFile: certFile, grpcTlsKeyFile: keyFile } = tls;
   if ((certFile === undefined) !== (keyFile === undefined)) {
@@ -51,6 +54,11 @@ export function grpcTlsIssues(tls: AgentGrpcTls): string[] {
     if (ca && !ca.ca) issues.push(`grpcTlsCaFile (${GRPC_TLS_ENV_VARS.grpcTlsCaFile}): ${caFile} is not a CA certificate (basicConstraints CA:FALSE)`);
   }
   const cert = certFile === undefined ? undefined : certificate('grpcTlsCertFile', certFile, issues);
+  const named = cert?.subjectAltName?.split(/,\s*/).filter((n) => n.startsWith(`URI:${AGENT_URI_PREFIX}`)).map((n) => n.slice(`URI:${AGENT_URI_PREFIX}`.length));
+  // The coordinator refuses every call that acts for another agent than the certificate names.
+  if (named && tls.agentId !== undefined && named.length > 0 && !named.includes(tls.agentId)) {
+    issues.push(`grpcTlsCertFile (${GRPC_TLS_ENV_VARS.grpcTlsCertFile}): ${certFile} is agent ${named.join(', ')}'s certificate, but this agent's id is ${tls.agentId}; run it with that id`);
+  }
   if (keyFile !== undefined) {
     const pem = read('grpcTlsKeyFile', keyFile, issues);
     let key: KeyObject | undefined;
