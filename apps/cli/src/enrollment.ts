@@ -10,6 +10,7 @@ import {
   formatAccountSigningKey,
   formatCredsFile,
   generateFarmSecurity,
+  natsAuthConfig,
   natsServerConfig,
   parseCredsFile,
 } from '@benchfarm/messaging';
@@ -23,6 +24,7 @@ export class SecurityFilesError extends Error {
 /** Names of the files `benchfarm security init` writes into its folder. */
 export const FARM_SECURITY_FILES = {
   natsConfig: 'nats-server.conf',
+  natsAuth: 'nats-auth.conf',
   coordinatorCreds: 'coordinator.creds',
   accountSigningKey: 'account-signing-key.json',
 } as const;
@@ -62,6 +64,8 @@ function writeSecretFiles(dir: string, files: ReadonlyArray<readonly [string, st
 export interface FarmSecurityFiles {
   readonly dir: string;
   readonly natsConfigFile: string;
+  /** The authentication part alone (operator, accounts), included by the config; include it into other server configs too. */
+  readonly natsAuthFile: string;
   readonly coordinatorCredsFile: string;
   readonly accountSigningKeyFile: string;
   readonly storeDir: string;
@@ -78,13 +82,15 @@ export async function initFarmSecurity(dirArg: string, options: { natsPort?: num
   const material = await generateFarmSecurity();
   const storeDir = join(dir, 'jetstream');
   writeSecretFiles(dir, [
-    [FARM_SECURITY_FILES.natsConfig, natsServerConfig(material, { port: options.natsPort ?? 4222, host: options.natsHost ?? '0.0.0.0', storeDir })],
+    [FARM_SECURITY_FILES.natsConfig, natsServerConfig({ port: options.natsPort ?? 4222, host: options.natsHost ?? '0.0.0.0', storeDir, authFile: FARM_SECURITY_FILES.natsAuth })],
+    [FARM_SECURITY_FILES.natsAuth, natsAuthConfig(material)],
     [FARM_SECURITY_FILES.coordinatorCreds, material.coordinatorCreds],
     [FARM_SECURITY_FILES.accountSigningKey, formatAccountSigningKey(material)],
   ]);
   return {
     dir,
     natsConfigFile: join(dir, FARM_SECURITY_FILES.natsConfig),
+    natsAuthFile: join(dir, FARM_SECURITY_FILES.natsAuth),
     coordinatorCredsFile: join(dir, FARM_SECURITY_FILES.coordinatorCreds),
     accountSigningKeyFile: join(dir, FARM_SECURITY_FILES.accountSigningKey),
     storeDir,

@@ -35,6 +35,11 @@ function givenDir(program: Command): string | undefined {
   return program.getOptionValueSource('dir') === 'cli' ? String(program.opts().dir) : undefined;
 }
 
+/** The program's own `--coordinator`, likewise. */
+function givenCoordinator(program: Command): string | undefined {
+  return program.getOptionValueSource('coordinator') === 'cli' ? String(program.opts().coordinator) : undefined;
+}
+
 /** Adds `security init`, `security enrollment-code` and `agent enroll` (to the existing `agent` command). */
 export function registerSecurityCommands(program: Command, coordinatorUrl: (flag: string | undefined) => string): void {
   const security = program.command('security').description('NATS accounts and users of a secured farm (operator mode, per-agent permissions)');
@@ -53,6 +58,7 @@ export function registerSecurityCommands(program: Command, coordinatorUrl: (flag
           [
             `wrote ${files.dir}:`,
             `  ${files.natsConfigFile}   nats-server config: operator mode, account ${FARM_ACCOUNT_NAME} (JetStream on), store ${files.storeDir}`,
+            `  ${files.natsAuthFile}   its authentication part (operator, accounts), included by it; include it into cluster or leaf node configs too`,
             `  ${files.coordinatorCredsFile}   the coordinator's NATS user "${COORDINATOR_USER_NAME}" (secret)`,
             `  ${files.accountSigningKeyFile}   the account signing key that signs agents' users at enrollment (secret)`,
             '',
@@ -74,11 +80,10 @@ export function registerSecurityCommands(program: Command, coordinatorUrl: (flag
     .description('ask the coordinator for a one-time code that enrolls one agent id (needs BENCHFARM_TOKEN when the coordinator has an API token)')
     .requiredOption('--id <agent-id>', 'the agent id the code enrolls')
     .option('--ttl <seconds>', 'how long the code is valid', seconds)
-    .option('--coordinator <url>', 'coordinator URL (default: BENCHFARM_URL, then http://127.0.0.1:8080)')
     .option('--json', 'print JSON')
-    .action((flags: { id: string; ttl?: number; coordinator?: string; json?: boolean }) =>
+    .action((flags: { id: string; ttl?: number; json?: boolean }) =>
       guarded(async () => {
-        const code = await requestEnrollmentCode(coordinatorUrl(flags.coordinator), flags.id, flags.ttl);
+        const code = await requestEnrollmentCode(coordinatorUrl(givenCoordinator(program)), flags.id, flags.ttl);
         process.stdout.write(flags.json ? `${JSON.stringify(code)}\n` : `enrollment code for ${code.agentId} (valid until ${code.expiresAt}, usable once):\n${code.code}\n`);
       }),
     );
@@ -87,13 +92,18 @@ export function registerSecurityCommands(program: Command, coordinatorUrl: (flag
   if (!agent) throw new Error('registerSecurityCommands: register the agent command first');
   agent
     .command('enroll')
-    .description('enroll this machine as an agent: make its keys here, get its NATS user (and gRPC client certificate) with a one-time code; writes into --dir <dir> (default .benchfarm/agent-credentials; created 0700, files 0600)')
-    .requiredOption('--coordinator <url>', "the coordinator's REST URL, e.g. http://farm.lab:8080")
+    .description(
+      "enroll this machine as an agent: make its keys here, get its NATS user (and gRPC client certificate) with a one-time code: --coordinator <url> (the coordinator's REST URL) and --id <agent-id> (the id the code was issued for) are required; writes into --dir <dir> (default .benchfarm/agent-credentials; created 0700, files 0600)",
+    )
     .requiredOption('--code <code>', 'the one-time enrollment code')
-    .requiredOption('--id <agent-id>', 'the agent id the code was issued for')
-    .action((flags: { coordinator: string; code: string; id: string }) =>
+    .action((flags: { code: string }) =>
       guarded(async () => {
-        const enrolled = await enrollAgent({ coordinatorUrl: flags.coordinator, code: flags.code, agentId: flags.id, dir: givenDir(program) ?? '.benchfarm/agent-credentials' });
+        const coordinator = givenCoordinator(program);
+        if (coordinator === undefined) throw new SecurityFilesError("--coordinator <url> is required: the coordinator's REST URL, e.g. http://farm.lab:8080");
+        // `--id` belongs to the `agent` command, which commander gives it to.
+        const agentId = agent.getOptionValueSource('id') === 'cli' ? String(agent.opts().id) : undefined;
+        if (agentId === undefined) throw new SecurityFilesError('--id <agent-id> is required: the agent id the code was issued for');
+        const enrolled = await enrollAgent({ coordinatorUrl: coordinator, code: flags.code, agentId, dir: givenDir(program) ?? '.benchfarm/agent-credentials' });
         process.stdout.write(
           [
             `enrolled as ${enrolled.record.agentId}: NATS ${enrolled.record.natsUrl}, gRPC ${enrolled.record.grpcAddress}${enrolled.tls ? ' (mTLS client certificate issued)' : ''}`,

@@ -7,6 +7,7 @@ import {
   formatAccountSigningKey,
   formatCredsFile,
   generateFarmSecurity,
+  natsAuthConfig,
   natsServerConfig,
   parseAccountSigningKey,
   parseCredsFile,
@@ -34,15 +35,17 @@ describe('farm security material', () => {
     expect(user.nats.pub).toBeUndefined();
   });
 
-  it('writes a server config in operator mode with a preloaded MEMORY resolver', async () => {
+  it('writes an includable auth config in operator mode with a preloaded MEMORY resolver, and a server config including it', async () => {
     const m = await generateFarmSecurity();
-    const conf = natsServerConfig(m, { port: 4333, storeDir: '/var/lib/x y' });
+    const auth = natsAuthConfig(m);
+    expect(auth).toContain(`operator: "${m.operatorJwt}"`);
+    expect(auth).toContain(`system_account: ${m.systemAccountPublicKey}`);
+    expect(auth).toContain('resolver: MEMORY');
+    expect(auth).toContain(`${m.accountPublicKey}: "${m.accountJwt}"`);
+    expect(auth).toContain(`${m.systemAccountPublicKey}: "${m.systemAccountJwt}"`);
+    const conf = natsServerConfig({ port: 4333, storeDir: '/var/lib/x y', authFile: 'nats-auth.conf' });
     expect(conf).toContain('port: 4333');
-    expect(conf).toContain(`operator: "${m.operatorJwt}"`);
-    expect(conf).toContain(`system_account: ${m.systemAccountPublicKey}`);
-    expect(conf).toContain('resolver: MEMORY');
-    expect(conf).toContain(`${m.accountPublicKey}: "${m.accountJwt}"`);
-    expect(conf).toContain(`${m.systemAccountPublicKey}: "${m.systemAccountJwt}"`);
+    expect(conf).toContain('include "nats-auth.conf"');
     expect(conf).toContain('jetstream: { store_dir: "/var/lib/x y" }');
   });
 

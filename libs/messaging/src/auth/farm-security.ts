@@ -80,21 +80,17 @@ export async function generateFarmSecurity(): Promise<FarmSecurityMaterial> {
 }
 
 /**
- * The nats-server configuration of a secured farm: operator mode with a MEMORY resolver
- * preloaded with the two accounts, so users signed later with the account signing key are
- * accepted without a restart or a reload. `storeDir` should be absolute (the server resolves
- * it against its own working directory).
+ * The authentication part of a secured farm's nats-server configuration: operator mode with a
+ * MEMORY resolver preloaded with the two accounts, so users signed later with the account
+ * signing key are accepted without a restart or a reload. A file of its own, so that it can be
+ * included into any server configuration (a cluster node, a test server started with flags).
  */
-export function natsServerConfig(material: FarmSecurityMaterial, options: { host?: string; port?: number; storeDir: string }): string {
+export function natsAuthConfig(material: FarmSecurityMaterial): string {
   const quote = (value: string): string => JSON.stringify(value);
   return [
-    '# benchfarm secured nats-server (operator mode), written by `benchfarm security init`.',
-    `host: ${quote(options.host ?? '0.0.0.0')}`,
-    `port: ${options.port ?? 4222}`,
-    '',
+    '# benchfarm NATS authentication (operator mode), written by `benchfarm security init`.',
     `operator: ${quote(material.operatorJwt)}`,
     `system_account: ${material.systemAccountPublicKey}`,
-    '',
     '# Accounts are preloaded; users are signed by the farm account signing key and need no entry here.',
     'resolver: MEMORY',
     'resolver_preload: {',
@@ -102,6 +98,21 @@ export function natsServerConfig(material: FarmSecurityMaterial, options: { host
     `  ${material.accountPublicKey}: ${quote(material.accountJwt)}`,
     '}',
     '',
+  ].join('\n');
+}
+
+/**
+ * A complete nats-server configuration of a secured farm: listen address, the authentication
+ * file of {@link natsAuthConfig} (`authFile`, relative to this file's folder or absolute) and
+ * JetStream. `storeDir` should be absolute (the server resolves it against its own working directory).
+ */
+export function natsServerConfig(options: { host?: string; port?: number; storeDir: string; authFile: string }): string {
+  const quote = (value: string): string => JSON.stringify(value);
+  return [
+    '# benchfarm secured nats-server, written by `benchfarm security init`.',
+    `host: ${quote(options.host ?? '0.0.0.0')}`,
+    `port: ${options.port ?? 4222}`,
+    `include ${quote(options.authFile)}`,
     `jetstream: { store_dir: ${quote(options.storeDir)} }`,
     '',
   ].join('\n');
