@@ -122,12 +122,27 @@ async function scaleUp(jsm: JetStreamManager, stream: string, replicas: number, 
   // Durable consumers created on the R1 stream (num_replicas 0: "the stream's") do follow the
   // scale-up, but on nats-server 2.9.10 a follower restarted later reports them "not current" in
   // /healthz for good; setting their replicas explicitly avoids it (seen in nats-cluster.int-spec).
-  for await (const consumer of jsm.consumers.list(stream)) {
-    if (!consumer.config.durable_name || consumer.config.num_replicas === replicas) continue;
-    try {
-      await jsm.consumers.update(stream, consumer.name, { num_replicas: replicas });
-    } catch (err) {
-      throw new FarmStoreError(`consumer ${consumer.name} of stream ${stream} could not be scaled up to ${replicas}: ${(err as Error).message}`, { cause: err });
+  // Right after the stream's own scale-up such an update can time out while the consumer's group
+  // changes too: wait for the stream's new peers, then ask again (an update that timed out may
+  // still have been applied, so read the consumer before each try).
+  const deadline = Date.now() + 30_000;
+  const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 250));
+  while (Date.now() < deadline) {
+    const peers = (await jsm.streams.info(stream).catch(() => undefined))?.cluster?.replicas ?? [];
+    if (peers.length >= replicas - 1 && peers.every((p) => p.current)) break;
+    await pause();
+  }
+  const names: string[] = [];
+  for await (const consumer of jsm.consumers.list(stream)) if (consumer.config.durable_name) names.push(consumer.name);
+  for (const name of names) {
+    for (;;) {
+      try {
+        if ((await jsm.consumers.info(stream, name)).config.num_replicas !== replicas) await jsm.consumers.update(stream, name, { num_replicas: replicas });
+        break;
+      } catch (err) {
+        if (Date.now() >= deadline) throw new FarmStoreError(`consumer ${name} of stream ${stream} could not be scaled up to ${replicas}: ${(err as Error).message}`, { cause: err });
+        await pause();
+      }
     }
   }
 }
