@@ -75,6 +75,11 @@ describe('farm security material', () => {
     await expect(signUserJwt(parseAccountSigningKey(formatAccountSigningKey(m)), { name: 'x', userPublicKey })).rejects.toThrow(/natsPublicKey/);
   });
 
+  it('refuses to sign an empty allow-list (NATS reads it as everything)', async () => {
+    const key = parseAccountSigningKey(formatAccountSigningKey(await generateFarmSecurity()));
+    await expect(signUserJwt(key, { name: 'x', userPublicKey: createUserKeyPair().publicKey, permissions: { pub: { allow: ['a'] }, sub: { allow: [] } } })).rejects.toThrow(/empty allow-list/);
+  });
+
   it.each([
     ['not JSON', 'nope', /not JSON/],
     ['no account', '{"signingSeed":"SAx"}', /"account"/],

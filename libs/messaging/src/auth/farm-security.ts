@@ -162,10 +162,13 @@ export function isPublicKey(value: string, kind: 'U' | 'A' | 'O'): boolean {
  * Signs a user JWT in the farm account with the account signing key. Without `permissions` the
  * user may publish and subscribe anything within the account (the coordinator).
  *
- * Thrown errors: NatsCredentialsError when `userPublicKey` is not a user public key (U...).
+ * Thrown errors: NatsCredentialsError when `userPublicKey` is not a user public key (U...), or
+ * a permission allow-list is empty (NATS would read it as "everything").
  */
 export async function signUserJwt(key: AccountSigningKey, user: { name: string; userPublicKey: string; permissions?: NatsUserPermissions }): Promise<string> {
   if (!isPublicKey(user.userPublicKey, 'U')) throw new NatsCredentialsError(`natsPublicKey: not a NATS user public key (56 characters starting with U)`);
+  // To NATS an empty allow-list means "allow everything": never sign one by accident.
+  if (user.permissions && (user.permissions.pub.allow.length === 0 || user.permissions.sub.allow.length === 0)) throw new NatsCredentialsError('permissions: an empty allow-list would allow everything');
   const signer: KeyPair = fromSeed(new TextEncoder().encode(key.signingSeed));
   const claims = user.permissions
     ? { issuer_account: key.account, pub: { allow: [...user.permissions.pub.allow] }, sub: { allow: [...user.permissions.sub.allow] } }
