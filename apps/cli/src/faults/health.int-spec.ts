@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startNatsServer, type NatsServerHandle } from '@benchfarm/messaging';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient, CoordinatorRequestError, type AgentView, type SweepView } from '../client';
+import { agentsTable } from '../format';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { readSweepLedger } from './ledger';
 
@@ -80,7 +81,7 @@ describe('health check before work (issue 5 item 1)', () => {
   afterAll(async () => {
     // Every health check that passed in this file, from the agents' logs: the figures of docs/RELIABILITY.md.
     const durations = agents.flatMap((a) => lines(a, 'health check passed').map((l) => Number(l.durationMs))).sort((x, y) => x - y);
-    if (durations.length > 0) console.log(`[figures] ${JSON.stringify({ promise: 'health check duration', checks: durations.length, p50Ms: percentile(durations, 50), maxMs: durations.at(-1) })}`);
+    if (durations.length > 0) console.log(`[figures] ${JSON.stringify({ promise: 'health check duration', checks: durations.length, p50Ms: percentile(durations, 50), maxMs: durations.at(-1), durationsMs: durations.map(Math.round) })}`);
     for (const a of agents) await a.stop(3_000);
     await coordinator?.stop();
     await nats?.stop();
@@ -156,6 +157,10 @@ describe('health check before work (issue 5 item 1)', () => {
 
     const sick = await until(ia, 'unhealthy after the crash', (x) => x.state === 'unhealthy' && x.health?.status === 'failed', 60_000);
     expect(sick.health).toMatchObject({ passed: false, trigger: expect.stringMatching(/^after-failure: job .*suite process died: signal SIGSEGV/) });
+    // `benchfarm agents` shows the state and the check's verdict with its reason.
+    const table = agentsTable(await client.listAgents());
+    expect(table).toMatch(/hp-a\s+hp-a\s+(unhealthy|checking)\s+(failed|checking) /);
+    expect(table).toMatch(/hp-b\s+hp-b\s+(idle|busy)\s+passed \d\d:\d\d:\d\dZ \d+ ms/);
     const done = await settled(sweep.id);
     // hp-a ran one job (the crashing one) and nothing after its check failed; the other moved to hp-b.
     const ranOnA = lines(a, 'job started').map((l) => l.jobId);
