@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,9 +30,10 @@ import { waitForSweep } from '../testing/farm.fixture';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 
 // Promise 13 of RELIABILITY.md on a secured farm: nats-server in operator mode from the config
-// `benchfarm security init` writes, a coordinator with its creds and the account signing key,
-// two agents enrolled through the real REST flow and the real `agent enroll` code, joined with
-// their creds. Agent A then attacks agent B's jobs, inbox and registry entry with its own creds,
+// `benchfarm security init` writes, a coordinator with its creds and the account signing key (and
+// gRPC mTLS with the farm CA of `benchfarm pki init`, REST behind a token), two agents enrolled
+// through the real REST flow and the real `agent enroll` code, joined with the NATS creds and the
+// client certificates enrollment gave them. Agent A then attacks agent B's jobs, inbox and registry entry with its own creds,
 // ATTEMPTS times per attack; every attempt must be denied by the server.
 const ATTEMPTS = Math.max(20, Number(process.env.BENCHFARM_PERMISSION_ATTEMPTS ?? 20));
 const figure = (fields: Record<string, unknown>): void => console.log(`[figures] ${JSON.stringify({ promise: '13 NATS permissions', ...fields })}`);
@@ -76,6 +78,8 @@ describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbo
     process.env.BENCHFARM_TOKEN = TOKEN;
     const port = await freePort();
     security = await initFarmSecurity(join(dir, 'security'), { natsPort: port, natsHost: '127.0.0.1' });
+    const pki = join(dir, 'pki');
+    await run(join(repoRoot, 'bin/benchfarm'), ['pki', 'init', '--dir', pki]);
     // The generated authentication file, with the launcher's own listen and JetStream flags.
     nats = await startNatsServer({ port, storeDir: join(dir, 'nats'), args: ['-c', security.natsAuthFile], log: (line) => serverLog.push(line) });
     coordinator = await startCoordinatorProcess({
@@ -83,7 +87,16 @@ describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbo
       dir,
       grpcPort: await freePort(),
       httpPort: 0,
-      env: { BENCHFARM_NATS_CREDS: security.coordinatorCredsFile, BENCHFARM_NATS_ACCOUNT_SIGNING_KEY: security.accountSigningKeyFile, BENCHFARM_API_TOKEN: TOKEN },
+      env: {
+        BENCHFARM_NATS_CREDS: security.coordinatorCredsFile,
+        BENCHFARM_NATS_ACCOUNT_SIGNING_KEY: security.accountSigningKeyFile,
+        BENCHFARM_API_TOKEN: TOKEN,
+        BENCHFARM_GRPC_TLS_CERT: join(pki, 'server.crt'),
+        BENCHFARM_GRPC_TLS_KEY: join(pki, 'server.key'),
+        BENCHFARM_GRPC_TLS_CLIENT_CA: join(pki, 'ca.crt'),
+        BENCHFARM_PKI_CA_CERT: join(pki, 'ca.crt'),
+        BENCHFARM_PKI_CA_KEY: join(pki, 'ca.key'),
+      },
     });
     client = new CoordinatorClient(String(coordinator.ready.httpUrl));
     // The test's own view of the stream, as the coordinator's user.
@@ -119,17 +132,21 @@ describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbo
     // A through the real CLI, B through the same code called in-process.
     const cli = await run(join(repoRoot, 'bin/benchfarm'), ['agent', 'enroll', '--coordinator', client.baseUrl, '--code', codeA.code, '--id', 'perm-a', '--dir', enrollDir('perm-a')], { env: { ...process.env, BENCHFARM_TOKEN: '' } });
     expect(cli.stdout).toContain('enrolled as perm-a');
+    expect(cli.stdout).toContain('mTLS client certificate issued');
     await enrollAgent({ coordinatorUrl: client.baseUrl, code: codeB.code, agentId: 'perm-b', dir: enrollDir('perm-b') });
     for (const id of ['perm-a', 'perm-b']) {
       expect(statSync(enrollDir(id)).mode & 0o777).toBe(0o700);
       expect(statSync(join(enrollDir(id), AGENT_ENROLLMENT_FILES.creds)).mode & 0o777).toBe(0o600);
       expect(parseCredsFile(readFileSync(join(enrollDir(id), AGENT_ENROLLMENT_FILES.creds), 'utf8')).name).toBe(id);
+      expect(statSync(join(enrollDir(id), AGENT_ENROLLMENT_FILES.tlsKey)).mode & 0o777).toBe(0o600);
+      expect(new X509Certificate(readFileSync(join(enrollDir(id), AGENT_ENROLLMENT_FILES.tlsCertificate))).subject).toContain(`CN=${id}`);
       // The coordinator created the consumer the agent's user may not create.
       expect(await consumerExists(id)).toBe(true);
     }
 
     for (const id of ['perm-a', 'perm-b']) {
       const env = enrolledAgentEnv(enrollDir(id));
+      expect(Object.keys(env).sort()).toEqual(['BENCHFARM_AGENT_ID', 'BENCHFARM_GRPC_ADDRESS', 'BENCHFARM_GRPC_TLS_CA', 'BENCHFARM_GRPC_TLS_CERT', 'BENCHFARM_GRPC_TLS_KEY', 'BENCHFARM_NATS_CREDS', 'BENCHFARM_NATS_URL']);
       const p = await startAgentProcess({ agentId: id, natsUrl: env.BENCHFARM_NATS_URL!, grpcAddress: env.BENCHFARM_GRPC_ADDRESS!, dir, env });
       agents.push(p);
       await waitFor(`${id} registered`, async () => ((await client.listAgents()).some((a) => a.agentId === id && !a.stale) ? true : undefined), 60_000);
