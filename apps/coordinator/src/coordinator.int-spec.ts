@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentConsumer, ensureAgentConsumer, ensureFarmStore, startNatsServer, type FarmStore, type NatsServerHandle } from '@benchfarm/messaging';
 import { AgentRecord, AgentState, BenchJob, ErrorCode, Scenario, TensorDataType, UploadOutcome, type ResultsClient, type UploadHeader } from '@benchfarm/protocol';
 import { readModel, writeModel, paddleOcrModelPath } from '@benchfarm/onnx';
+import { startTcpProxy } from '@benchfarm/testing';
 import { startCoordinator, type RunningCoordinator } from './app';
 import { resultsClient, syntheticUpload, upload } from './testing/grpc-upload';
 import type { SweepView } from './sweeps/sweep.view';
@@ -223,6 +224,42 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     expect(err.details).toMatch(/summary.count is 149 but 150 samples/);
     expect(rowCounts().results).toBe(1);
+  });
+
+  it("keeps a broken upload parked for its own agent: a resume naming another agent or job is refused and does not take it", async () => {
+    const job = jobs[1]!;
+    const uploadId = `${job.jobId}.1.parked`;
+    const events = syntheticUpload(headerOf(job, 1, uploadId), latencies, { chunk: 50 });
+    // The stream breaks as a network would break it (a client's cancel reaches the server as an end).
+    const [host, port] = coordinator.grpcAddress.split(':');
+    const link = await startTcpProxy({ host: host!, port: Number(port) });
+    const breaking = resultsClient(link.address);
+    const stream = breaking.upload(() => undefined);
+    stream.on('error', () => undefined);
+    for (const event of events.slice(0, 2)) stream.write(event);
+    // Both events are in once the progress shows (events are handled in order).
+    await expect.poll(async () => (await getJson<SweepView>(`/sweeps/${sweep.id}`)).body.jobs[1]?.progress?.queriesDone, { timeout: 5000 }).toBe(75);
+    await link.close();
+    breaking.close();
+    const resumeWith = (mutate: (h: UploadHeader) => UploadHeader, from = 2): Promise<ServiceError> => {
+      const resumed = syntheticUpload({ ...mutate(headerOf(job, 1, uploadId)), resumeFromEvent: from }, latencies, { chunk: 50 }).slice(from);
+      return upload(client, resumed).then(() => { throw new Error('resume accepted'); }, (e: unknown) => e as ServiceError);
+    };
+    // Wait until the coordinator parked the two events: until then an intruder's resume is
+    // refused for its count; from then on for its agent id (and neither takes the upload).
+    await expect.poll(async () => (await resumeWith((h) => ({ ...h, agentId: 'intruder' }))).details, { timeout: 5000 }).toMatch(/does not match upload/);
+    const before = rowCounts();
+    for (let i = 0; i < 5; i++) {
+      const intruder = await resumeWith((h) => ({ ...h, agentId: 'intruder' }));
+      expect(intruder.code).toBe(status.INVALID_ARGUMENT);
+      expect(intruder.details).toMatch(/header.agent_id "intruder" does not match upload .* \(it belongs to agent_id "fake-agent-1"\)/);
+      const otherJob = await resumeWith((h) => ({ ...h, jobId: jobs[0]!.jobId }));
+      expect(otherJob.code).toBe(status.INVALID_ARGUMENT);
+      expect(otherJob.details).toMatch(/header.job_id .* does not match upload/);
+    }
+    // Still parked, whole: the rightful agent would resume from event 2.
+    expect((await resumeWith((h) => h, 1)).details).toMatch(/holds 2 events/);
+    expect(rowCounts()).toEqual(before);
   });
 
   it('records attempt errors; the job fails for good at JOB_MAX_DELIVER and the sweep completes', async () => {

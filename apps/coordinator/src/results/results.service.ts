@@ -74,6 +74,15 @@ export class UploadSession {
   /** Validates the whole upload, commits it (one transaction) and returns the ack. */
   finish(): UploadAck {
     try {
+      // grpc-js delivers a stream cut by the network (connection reset, agent killed) as a
+      // half-close before its cancellation: an upload that ends without its terminal event is
+      // kept for its agent to resume, exactly as a cancelled one.
+      const header = this.accumulator.uploadHeader;
+      if (!this.accumulator.complete && header && this.job) {
+        const held = this.accumulator.eventCount;
+        this.abort();
+        throw new DomainError(DomainErrorCode.InvalidUpload, `the upload ended without a summary or an error; its ${held} events are kept for upload ${header.uploadId} to resume`);
+      }
       const upload = this.accumulator.finish();
       // finish() succeeds only after a first event, which set the job (or threw).
       const job = this.job;
@@ -110,9 +119,22 @@ export class UploadSession {
       if (parked) this.parking.park(header.uploadId, parked);
       throw new DomainError(DomainErrorCode.ResumeMismatch, `header.resume_from_event is ${header.resumeFromEvent} but the coordinator holds ${held} events of upload ${header.uploadId}; ask UploadStatus and resume from there`);
     }
+    // Checked before the parked upload is handed over: a caller that names someone else's
+    // upload id (another agent, job or lease) must not be able to take it, nor to drop it.
+    try {
+      const original = parked.accumulator.uploadHeader;
+      for (const field of ['jobId', 'sweepId', 'agentId'] as const) {
+        if (original && original[field] !== header[field]) {
+          throw new DomainError(DomainErrorCode.InvalidUpload, `header.${snake(field)} ${JSON.stringify(header[field])} does not match upload ${header.uploadId} (it belongs to ${snake(field)} ${JSON.stringify(original[field])})`, { field: `header.${snake(field)}` });
+        }
+      }
+      this.checkLease(parked.job.id, header.leaseToken);
+    } catch (err) {
+      this.parking.park(header.uploadId, parked);
+      throw err;
+    }
     this.accumulator = parked.accumulator;
     this.job = parked.job;
-    this.checkLease(parked.job.id, header.leaseToken);
   }
 
   private checkLease(jobId: string, token: string): void {
@@ -239,4 +261,8 @@ export class ResultsService {
     if (!latencyMs) throw new DomainError(DomainErrorCode.ResultNotFound, `job ${jobId} has no result yet (it is ${job.state})`, { field: 'jobId' });
     return { latencyMs };
   }
+}
+
+function snake(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
