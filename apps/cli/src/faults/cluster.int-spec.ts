@@ -33,11 +33,13 @@ const SWEEP = {
   maxDurationMs: 20_000,
 };
 /**
- * What a stall may add to the election: an agent whose server died reconnects to another one
- * (nats.js retries the next server at once), its pending pull expires (pullExpires) and a job whose
- * ack was in flight on the dead server comes back after AckWait. Plus 5 s for the 2 shared cores.
+ * What a stall may add to the election today (docs/RELIABILITY.md): the agent's ack after the
+ * commit is lost while its consumer has no leader, so the job comes back after AckWait; the agent
+ * drops it as finished, and that copy has come back once more after another AckWait; its pull
+ * in flight fails and is retried (pullExpires). Plus 5 s for the 2 shared cores. With the ack
+ * retried until the new leader confirms it (`ackConfirmed`), the two AckWaits go.
  */
-const STALL_SLACK_MS = FAST_TIMINGS.pullExpiresMs + FAST_TIMINGS.ackWaitMs + 5_000;
+const STALL_SLACK_MS = 2 * FAST_TIMINGS.ackWaitMs + FAST_TIMINGS.pullExpiresMs + 5_000;
 
 const percentile = (values: number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -126,9 +128,9 @@ describe('one NATS cluster server killed (issue 5 item 7): 3 replicas, nothing l
       const victimKind = VICTIMS[t % VICTIMS.length]!;
       const streamLeader = (await jsm.streams.info(JOB_STREAM)).cluster!.leader!;
       const metaLeader = await cluster.metaLeader();
-      const agentServer = await cluster.connectedServer('benchfarm-agent-cl-a');
+      const agentServer = await waitFor('the server cl-a is connected to', () => cluster.connectedServer('benchfarm-agent-cl-a'), 30_000, 200);
       const victimName =
-        victimKind === 'stream leader' ? streamLeader : victimKind === 'follower' ? cluster.servers.map((s) => s.name).find((n) => n !== streamLeader && n !== metaLeader)! : agentServer!;
+        victimKind === 'stream leader' ? streamLeader : victimKind === 'follower' ? cluster.servers.map((s) => s.name).find((n) => n !== streamLeader && n !== metaLeader)! : agentServer;
       const victim: ClusterServerHandle = cluster.servers.find((s) => s.name === victimName)!;
       const trialStart = Date.now();
       const sweep = await client.createSweep(MODEL, SWEEP);
