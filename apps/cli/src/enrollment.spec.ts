@@ -11,7 +11,7 @@ describe('security files', () => {
   it('init writes owner-only files and refuses to overwrite them', async () => {
     const files = await initFarmSecurity(join(dir, 'farm'), { natsPort: 4333 });
     expect(statSync(files.dir).mode & 0o777).toBe(0o700);
-    expect(readdirSync(files.dir).sort()).toEqual(['account-signing-key.json', 'coordinator.creds', 'nats-auth.conf', 'nats-server.conf']);
+    expect(readdirSync(files.dir).sort()).toEqual(['account-signing-key.json', 'coordinator.creds', 'nats-auth.conf', 'nats-server.conf', 'operator.nk']);
     for (const name of readdirSync(files.dir)) expect(statSync(join(files.dir, name)).mode & 0o777).toBe(0o600);
     await expect(initFarmSecurity(join(dir, 'farm'))).rejects.toThrow(SecurityFilesError);
   });

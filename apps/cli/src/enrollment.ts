@@ -1,10 +1,11 @@
 // Files of a secured farm: what `benchfarm security init` writes for the NATS server and the
 // coordinator, and what `benchfarm agent enroll` writes on an agent's machine.
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   InvalidAgentIdError,
+  NatsCredentialsError,
   assertAgentId,
   createUserKeyPair,
   formatAccountSigningKey,
@@ -13,6 +14,7 @@ import {
   natsAuthConfig,
   natsServerConfig,
   parseCredsFile,
+  revokeUsersInAuthConfig,
 } from '@benchfarm/messaging';
 import { CoordinatorRequestError, CoordinatorUnreachableError } from './client';
 
@@ -27,6 +29,7 @@ export const FARM_SECURITY_FILES = {
   natsAuth: 'nats-auth.conf',
   coordinatorCreds: 'coordinator.creds',
   accountSigningKey: 'account-signing-key.json',
+  operatorSeed: 'operator.nk',
 } as const;
 
 /** Names of the files `benchfarm agent enroll` writes into its folder. */
@@ -86,6 +89,7 @@ export async function initFarmSecurity(dirArg: string, options: { natsPort?: num
     [FARM_SECURITY_FILES.natsAuth, natsAuthConfig(material)],
     [FARM_SECURITY_FILES.coordinatorCreds, material.coordinatorCreds],
     [FARM_SECURITY_FILES.accountSigningKey, formatAccountSigningKey(material)],
+    [FARM_SECURITY_FILES.operatorSeed, `${material.operatorSeed}\n`],
   ]);
   return {
     dir,
@@ -95,6 +99,36 @@ export async function initFarmSecurity(dirArg: string, options: { natsPort?: num
     accountSigningKeyFile: join(dir, FARM_SECURITY_FILES.accountSigningKey),
     storeDir,
   };
+}
+
+/**
+ * Revokes NATS users (by user public key) in the farm's `nats-auth.conf`, re-signed with the
+ * operator seed of the same folder; the file is replaced atomically (0600). nats-server applies
+ * it on a config reload.
+ *
+ * Thrown errors: SecurityFilesError naming the file or key at fault.
+ */
+export async function revokeFarmUsers(dirArg: string, userPublicKeys: readonly string[]): Promise<{ authFile: string }> {
+  const dir = resolve(dirArg);
+  const authFile = join(dir, FARM_SECURITY_FILES.natsAuth);
+  const read = (name: string): string => {
+    try {
+      return readFileSync(join(dir, name), 'utf8');
+    } catch (err) {
+      throw new SecurityFilesError(`cannot read ${join(dir, name)} (the folder of \`benchfarm security init\`): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+  };
+  let updated: string;
+  try {
+    updated = await revokeUsersInAuthConfig(read(FARM_SECURITY_FILES.natsAuth), read(FARM_SECURITY_FILES.operatorSeed), userPublicKeys);
+  } catch (err) {
+    if (err instanceof NatsCredentialsError) throw new SecurityFilesError(err.message, { cause: err });
+    throw err;
+  }
+  const temp = `${authFile}.${process.pid}.tmp`;
+  writeFileSync(temp, updated, { mode: 0o600 });
+  renameSync(temp, authFile);
+  return { authFile };
 }
 
 async function postJson<T>(baseUrl: string, path: string, body: unknown, token?: string): Promise<T> {

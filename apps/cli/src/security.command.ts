@@ -1,8 +1,9 @@
 // `benchfarm security ...` and `benchfarm agent enroll`: NATS accounts and users for a secured
 // farm, and enrolling an agent with a one-time code.
 import { InvalidArgumentError, type Command } from 'commander';
-import { COORDINATOR_USER_NAME, FARM_ACCOUNT_NAME } from '@benchfarm/messaging';
-import { SecurityFilesError, enrollAgent, initFarmSecurity, requestEnrollmentCode } from './enrollment';
+import { readFileSync } from 'node:fs';
+import { COORDINATOR_USER_NAME, FARM_ACCOUNT_NAME, parseCredsFile } from '@benchfarm/messaging';
+import { SecurityFilesError, enrollAgent, initFarmSecurity, requestEnrollmentCode, revokeFarmUsers } from './enrollment';
 
 const port = (value: string): number => {
   const n = Number(value);
@@ -61,6 +62,7 @@ export function registerSecurityCommands(program: Command, coordinatorUrl: (flag
             `  ${files.natsAuthFile}   its authentication part (operator, accounts), included by it; include it into cluster or leaf node configs too`,
             `  ${files.coordinatorCredsFile}   the coordinator's NATS user "${COORDINATOR_USER_NAME}" (secret)`,
             `  ${files.accountSigningKeyFile}   the account signing key that signs agents' users at enrollment (secret)`,
+            `  ${files.dir}/operator.nk   the operator seed: re-signs the account to revoke users (\`security revoke\`); keep it here or offline (secret)`,
             '',
             'next:',
             `  1. nats-server -c ${files.natsConfigFile}`,
@@ -85,6 +87,29 @@ export function registerSecurityCommands(program: Command, coordinatorUrl: (flag
       guarded(async () => {
         const code = await requestEnrollmentCode(coordinatorUrl(givenCoordinator(program)), flags.id, flags.ttl);
         process.stdout.write(flags.json ? `${JSON.stringify(code)}\n` : `enrollment code for ${code.agentId} (valid until ${code.expiresAt}, usable once):\n${code.code}\n`);
+      }),
+    );
+
+  security
+    .command('revoke')
+    .description("revoke agents' NATS users in the nats-auth.conf of --dir <dir> (re-signed with its operator.nk); then reload nats-server (kill -HUP <pid>, or nats-server --signal reload)")
+    .option('--key <U...>', "a NATS user public key to revoke (repeatable): the coordinator logs each agent's key at enrollment", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--creds <file>', "revoke the user of this creds file (repeatable), e.g. a lost device's agent.creds", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .action((flags: { key: string[]; creds: string[] }) =>
+      guarded(async () => {
+        const dir = givenDir(program);
+        if (dir === undefined) throw new SecurityFilesError('--dir <dir> is required: the folder of `benchfarm security init`');
+        const keys = [...flags.key];
+        for (const file of flags.creds) {
+          try {
+            keys.push(parseCredsFile(readFileSync(file, 'utf8')).userPublicKey);
+          } catch (err) {
+            throw new SecurityFilesError(`--creds ${file}: ${(err as Error).message}`, { cause: err });
+          }
+        }
+        if (keys.length === 0) throw new SecurityFilesError('give at least one --key or --creds');
+        const { authFile } = await revokeFarmUsers(dir, keys);
+        process.stdout.write(`revoked ${keys.join(', ')} in ${authFile}\nnow reload nats-server (kill -HUP <pid>, or nats-server --signal reload): it closes and refuses their connections\n`);
       }),
     );
 

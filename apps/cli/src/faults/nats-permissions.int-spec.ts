@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,8 +19,6 @@ import {
   freePort,
   jobSubject,
   parseCredsFile,
-  startNatsServer,
-  type NatsServerHandle,
 } from '@benchfarm/messaging';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient, CoordinatorRequestError } from '../client';
@@ -42,10 +40,42 @@ const TOKEN = 'permissions-test-token-0123456789';
 const MODEL = paddleOcrModelPath('cls');
 const isPermissionError = (err: unknown): boolean => /Permissions Violation/i.test(`${String(err)} ${String((err as { cause?: unknown })?.cause ?? '')}`);
 
+/** nats-server started with `-c file` only; resolves once it is ready. */
+async function startConfiguredNatsServer(configFile: string, port: number, log: (line: string) => void): Promise<{ url: string; process: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn(findNatsServer()!, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`nats-server not ready within 15 s: ${output.slice(-2000)}`)), 15_000);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      for (const line of chunk.toString().split('\n')) if (line) log(line);
+      if (output.includes('Server is ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`nats-server exited (code ${code}): ${output.slice(-2000)}`));
+    });
+  });
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    process: child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbox or registry entry', () => {
   let dir: string;
   let security: FarmSecurityFiles;
-  let nats: NatsServerHandle;
+  let nats: Awaited<ReturnType<typeof startConfiguredNatsServer>>;
   const serverLog: string[] = [];
   let coordinator: TestProcess;
   let client: CoordinatorClient;
@@ -80,8 +110,10 @@ describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbo
     security = await initFarmSecurity(join(dir, 'security'), { natsPort: port, natsHost: '127.0.0.1' });
     const pki = join(dir, 'pki');
     await run(join(repoRoot, 'bin/benchfarm'), ['pki', 'init', '--dir', pki]);
-    // The generated authentication file, with the launcher's own listen and JetStream flags.
-    nats = await startNatsServer({ port, storeDir: join(dir, 'nats'), args: ['-c', security.natsAuthFile], log: (line) => serverLog.push(line) });
+    // The generated nats-server.conf as it is (listen address, included auth file, JetStream store):
+    // the shared launcher adds -js/-sd flags, which clash with its store_dir and break a config
+    // reload (revocation, below), so this test starts the server itself.
+    nats = await startConfiguredNatsServer(security.natsConfigFile, port, (line) => serverLog.push(line));
     coordinator = await startCoordinatorProcess({
       natsUrl: nats.url,
       dir,
@@ -285,5 +317,31 @@ describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbo
     expect(reused).toMatchObject({ status: 409, body: { code: 'enrollment_code_used', field: 'code' } });
     // The codes are in SQLite only as digests.
     expect(readFileSync(join(dir, 'coordinator.db')).includes(Buffer.from(code))).toBe(false);
+  }, 60_000);
+
+  it('revokes a running agent: `security revoke` + a server reload closes and refuses its connection, others carry on', async () => {
+    const credsOf = (id: string): Buffer => readFileSync(join(enrollDir(id), AGENT_ENROLLMENT_FILES.creds));
+    const keyA = parseCredsFile(credsOf('perm-a').toString()).userPublicKey;
+    // The coordinator logged the key it enrolled A with; revoke by that key.
+    expect(readFileSync(coordinator.logFile, 'utf8')).toContain(`enrolled agent perm-a: NATS user ${keyA}, gRPC client certificate issued`);
+    const a = agents.find((p) => p.name === 'perm-a')!;
+    expect(a.child.exitCode).toBeNull();
+    const revoked = await run(join(repoRoot, 'bin/benchfarm'), ['security', 'revoke', '--dir', security.dir, '--key', keyA]);
+    expect(revoked.stdout).toContain(`revoked ${keyA}`);
+    const reloadedAt = serverLog.length;
+    nats.process.kill('SIGHUP');
+    await waitFor('server reload', () => (serverLog.slice(reloadedAt).some((line) => /Reloaded server configuration/.test(line)) ? true : undefined), 10_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}; server said: ${serverLog.slice(reloadedAt).join('\n')}`);
+    });
+    // A's running agent is cut off and cannot come back; its registry entry goes stale.
+    await waitFor('perm-a refused', () => (serverLog.slice(reloadedAt).some((line) => /authentication error|Authorization Violation/i.test(line)) ? true : undefined), 10_000);
+    await expect(connect({ servers: nats.url, authenticator: credsAuthenticator(credsOf('perm-a')), reconnect: false, timeout: 5_000 })).rejects.toThrow(/Authorization/i);
+    await waitFor('perm-a stale', async () => ((await client.listAgents()).find((x) => x.agentId === 'perm-a')?.stale !== false ? true : undefined), 20_000);
+    // B (and the coordinator) are untouched.
+    const ncB = await connect({ servers: nats.url, authenticator: credsAuthenticator(credsOf('perm-b')), inboxPrefix: agentInboxPrefix('perm-b'), reconnect: false });
+    await ncB.flush();
+    await ncB.close();
+    expect((await client.listAgents()).length).toBeGreaterThan(0);
+    expect(await queuedFor('perm-b')).toBe(3);
   }, 60_000);
 });

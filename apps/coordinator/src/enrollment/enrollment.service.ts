@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { assertAgentId, isPublicKey } from '@benchfarm/messaging';
 import { Clock } from '../common/clock';
 import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
@@ -57,6 +57,7 @@ function agentIdField(value: unknown): string {
 @Injectable()
 export class EnrollmentService {
   private ownGrpcAddress: string;
+  private readonly log = new Logger('Enrollment');
 
   constructor(
     @Inject(EnrollmentRepository) private readonly codes: EnrollmentRepository,
@@ -146,6 +147,8 @@ export class EnrollmentService {
       this.codes.release(codeSha256, natsPublicKey);
       throw new DomainError(DomainErrorCode.MessagingUnavailable, `cannot create the agent's job consumer: ${errorMessage(err)}`, { cause: err });
     }
+    // The key is what `benchfarm security revoke --key` needs to cut this user off later.
+    this.log.log(`enrolled agent ${agentId}: NATS user ${natsPublicKey}${tls ? ', gRPC client certificate issued' : ''}`);
     return {
       agentId,
       natsUserJwt,

@@ -11,6 +11,7 @@ import {
   natsServerConfig,
   parseAccountSigningKey,
   parseCredsFile,
+  revokeUsersInAuthConfig,
   signUserJwt,
 } from './farm-security';
 
@@ -86,6 +87,25 @@ describe('farm security material', () => {
     ['a user key as account', '{"account":"UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNFA","signingSeed":"SA"}', /"account"/],
   ])('refuses a signing key file that is %s', (_what, content, message) => {
     expect(() => parseAccountSigningKey(content)).toThrow(message);
+  });
+
+  it('revokes users by re-signing the farm account in the auth config with the operator key', async () => {
+    const m = await generateFarmSecurity();
+    const auth = natsAuthConfig(m);
+    const [a, b] = [createUserKeyPair().publicKey, createUserKeyPair().publicKey];
+    const once = await revokeUsersInAuthConfig(auth, m.operatorSeed, [a], 1_800_000_000);
+    const twice = await revokeUsersInAuthConfig(once, m.operatorSeed, [b], 1_800_000_100);
+    const jwtOf = (text: string): string => new RegExp(`${m.accountPublicKey}: "([^"]+)"`).exec(text)?.[1] ?? '';
+    const claims = decode<{ revocations: Record<string, number>; signing_keys: string[]; limits: Record<string, unknown> }>(jwtOf(twice));
+    expect(claims.nats.revocations).toEqual({ [a]: 1_800_000_000, [b]: 1_800_000_100 });
+    expect(claims.nats.signing_keys).toEqual(decode<{ signing_keys: string[] }>(m.accountJwt).nats.signing_keys);
+    expect(claims.nats.limits).toMatchObject({ disk_storage: -1, conn: -1 });
+    expect(claims.iss).toBe(decode(m.operatorJwt).sub);
+    // Only the farm account's line changed.
+    expect(twice.replace(jwtOf(twice), '')).toBe(auth.replace(m.accountJwt, ''));
+    await expect(revokeUsersInAuthConfig(auth, (await generateFarmSecurity()).operatorSeed, [a])).rejects.toThrow(/did not sign/);
+    await expect(revokeUsersInAuthConfig(auth, m.operatorSeed, [m.accountPublicKey])).rejects.toThrow(/not a NATS user public key/);
+    await expect(revokeUsersInAuthConfig('port: 4222', m.operatorSeed, [a])).rejects.toThrow(/no BENCHFARM account/);
   });
 
   it('refuses creds whose seed is not the JWT user', async () => {

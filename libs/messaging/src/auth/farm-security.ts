@@ -1,4 +1,4 @@
-import { createAccount, createOperator, createUser, decode, encodeAccount, encodeOperator, encodeUser, fromPublic, fromSeed, type KeyPair } from '@nats-io/jwt';
+import { createAccount, createOperator, createUser, decode, encodeAccount, encodeOperator, encodeUser, fromPublic, fromSeed, type Account, type KeyPair } from '@nats-io/jwt';
 import type { NatsUserPermissions } from './permissions';
 
 /** Name of the account every benchfarm client (coordinator and agents) lives in. */
@@ -14,12 +14,15 @@ export class NatsCredentialsError extends Error {
 /**
  * Everything `benchfarm security init` generates: an operator, the system account, the farm
  * account (JetStream enabled, unlimited within the server's own limits) with a signing key,
- * and the coordinator's user. Only the signing seed and the coordinator's creds are secrets the
- * farm keeps; the operator and account seeds are not kept (nothing re-signs the account JWTs:
- * changing them means running init again).
+ * and the coordinator's user. The secrets kept: the signing seed and the coordinator's creds (on
+ * the coordinator), and the operator seed (re-signs the account JWT to revoke a user; keep it
+ * with the server's config, or offline). The account's own seed is not kept: its signing key
+ * signs users.
  */
 export interface FarmSecurityMaterial {
   readonly operatorJwt: string;
+  /** The operator's seed (SO...): signs account JWTs, needed to revoke users. */
+  readonly operatorSeed: string;
   readonly systemAccountPublicKey: string;
   readonly systemAccountJwt: string;
   readonly accountPublicKey: string;
@@ -70,6 +73,7 @@ export async function generateFarmSecurity(): Promise<FarmSecurityMaterial> {
   const coordinatorJwt = await signUserJwt(signingKey, { name: COORDINATOR_USER_NAME, userPublicKey: coordinator.getPublicKey() });
   return {
     operatorJwt,
+    operatorSeed: text(operator.getSeed()),
     systemAccountPublicKey: system.getPublicKey(),
     systemAccountJwt,
     accountPublicKey: account.getPublicKey(),
@@ -103,7 +107,7 @@ export function natsAuthConfig(material: FarmSecurityMaterial): string {
 
 /**
  * A complete nats-server configuration of a secured farm: listen address, the authentication
- * file of {@link natsAuthConfig} (`authFile`, relative to this file's folder or absolute) and
+ * file of {@link natsAuthConfig} (`authFile`, relative to this file's folder: nats-server 2.9 resolves even an absolute include path against it) and
  * JetStream. `storeDir` should be absolute (the server resolves it against its own working directory).
  */
 export function natsServerConfig(options: { host?: string; port?: number; storeDir: string; authFile: string }): string {
@@ -237,4 +241,41 @@ export function parseCredsFile(content: string): ParsedCreds {
 export function createUserKeyPair(): { publicKey: string; seed: string } {
   const pair = createUser();
   return { publicKey: pair.getPublicKey(), seed: text(pair.getSeed()) };
+}
+
+/**
+ * Revokes NATS users of the farm account: re-signs the account JWT found in `authConfig` (the
+ * text of {@link natsAuthConfig}) with the operator key, adding each user public key to its
+ * `revocations` (every JWT of that user issued up to `atUnixSeconds` is refused), and returns the
+ * new config text. nats-server applies it on a config reload (SIGHUP, `nats-server --signal
+ * reload`): connections of revoked users are closed and refused from then on.
+ *
+ * Thrown errors: NatsCredentialsError when a key is not a user public key, the config holds no
+ * farm account, or the operator seed is not the operator that signed it.
+ */
+export async function revokeUsersInAuthConfig(authConfig: string, operatorSeed: string, userPublicKeys: readonly string[], atUnixSeconds = Math.floor(Date.now() / 1000)): Promise<string> {
+  for (const key of userPublicKeys) if (!isPublicKey(key, 'U')) throw new NatsCredentialsError(`not a NATS user public key (56 characters starting with U): ${JSON.stringify(key)}`);
+  let operator: KeyPair;
+  try {
+    operator = fromSeed(new TextEncoder().encode(operatorSeed.trim()));
+  } catch (err) {
+    throw new NatsCredentialsError('the operator seed is not a valid seed', { cause: err });
+  }
+  const preload = /^([ \t]*)(A[A-Z2-7]{55}): "([^"]+)"$/gm;
+  let found: { line: string; indent: string; account: string; jwt: string } | undefined;
+  for (const match of authConfig.matchAll(preload)) {
+    const [line, indent = '', account = '', jwt = ''] = match;
+    try {
+      if (decode(jwt).name === FARM_ACCOUNT_NAME) found = { line, indent, account, jwt };
+    } catch {
+      // not a JWT: not ours
+    }
+  }
+  if (!found) throw new NatsCredentialsError(`the auth config holds no ${FARM_ACCOUNT_NAME} account JWT (is it the nats-auth.conf of \`benchfarm security init\`?)`);
+  const claims = decode<Account>(found.jwt);
+  if (claims.iss !== operator.getPublicKey()) throw new NatsCredentialsError(`the operator seed (${operator.getPublicKey()}) did not sign the ${FARM_ACCOUNT_NAME} account (issuer ${claims.iss})`);
+  const revocations: Record<string, number> = { ...(claims.nats.revocations ?? {}) };
+  for (const key of userPublicKeys) revocations[key] = atUnixSeconds;
+  const jwt = await encodeAccount(claims.name, found.account, { ...claims.nats, revocations }, { signer: operator });
+  return authConfig.replace(found.line, `${found.indent}${found.account}: "${jwt}"`);
 }
