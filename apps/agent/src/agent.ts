@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ModelFetchError, agentConsumer, fetchModel, type FarmStore } from '@benchfarm/messaging';
+import { ModelFetchError, ackConfirmed, agentConsumer, fetchModel, type FarmStore } from '@benchfarm/messaging';
 import { AgentRecord, AgentState, BenchJob, ErrorCode, LeasesClient, ResultsClient, UploadOutcome, type AgentCapabilities, type ResultEvent, type SuiteSettings, type UploadAck, type VariantRef } from '@benchfarm/protocol';
 import { runSuiteInChild, type ComparedModel, type SuiteChildEvent, type SuiteJob } from '@benchfarm/suite';
 import { fetchComparisonModels } from './comparison';
@@ -364,8 +364,14 @@ class Agent {
 
   private async settle(msg: JsMsg, ack: UploadAck): Promise<void> {
     if (ack.outcome === UploadOutcome.UPLOAD_OUTCOME_COMMITTED || ack.outcome === UploadOutcome.UPLOAD_OUTCOME_DUPLICATE || ack.jobFinal) {
-      // ackAck waits for the server's confirmation, so a lost ack cannot look like success.
-      await msg.ackAck();
+      // Confirmed by the server and asked again while nobody answers: on a NATS cluster the
+      // consumer's leader may be electing a successor (seconds), and a lost ack would hold the
+      // job until AckWait. Past AckWait the job comes back anyway; its lease answers FINISHED.
+      try {
+        await ackConfirmed(this.nc, msg, { timeoutMs: this.config.ackWaitMs });
+      } catch (err) {
+        this.log('warn', 'the ack of a finished job was not confirmed; it will come back after AckWait and be dropped', { subject: msg.subject, error: String(err) });
+      }
     } else {
       msg.nak(2_000);
     }
