@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { agentInboxPrefix, ensureAgentConsumer, ensureFarmStore, openFarmStore, parseCredsFile, type FarmStore } from '@benchfarm/messaging';
+import { FarmOpenError, agentConsumer, agentConsumerName, agentInboxPrefix, ensureAgentConsumer, ensureFarmStore, openFarmStore, parseCredsFile, type FarmStore } from '@benchfarm/messaging';
 import type { AgentConfig } from './config';
 
 /**
@@ -43,7 +43,12 @@ export async function connectAgentNats(config: AgentConfig): Promise<{ nc: NatsC
   }
   const nc = await connect({ ...common, authenticator: credsAuthenticator(readFileSync(config.natsCredsFile)), inboxPrefix: agentInboxPrefix(config.agentId) });
   try {
-    return { nc, farm: await openFarmStore(nc, { domain: config.natsJsDomain }) };
+    const farm = await openFarmStore(nc, { domain: config.natsJsDomain });
+    // The user may not create its consumer: say so plainly when it is missing.
+    await agentConsumer(farm.js, config.agentId).catch((err: unknown) => {
+      throw new FarmOpenError(`cannot open this agent's job consumer ${agentConsumerName(config.agentId)} (the coordinator creates it at enrollment; enroll this agent again if the farm's JetStream was reset): ${(err as Error).message}`, { cause: err });
+    });
+    return { nc, farm };
   } catch (err) {
     await nc.close();
     throw err;

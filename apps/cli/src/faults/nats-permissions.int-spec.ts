@@ -319,6 +319,14 @@ describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbo
     expect(readFileSync(join(dir, 'coordinator.db')).includes(Buffer.from(code))).toBe(false);
   }, 60_000);
 
+  it('an enrolled agent whose consumer is gone refuses to start, saying so (it may not create one)', async () => {
+    await adminJsm.consumers.delete(JOB_STREAM, agentConsumerName('perm-c'));
+    const env = enrolledAgentEnv(enrollDir('perm-c'));
+    const started = startAgentProcess({ agentId: 'perm-c', natsUrl: env.BENCHFARM_NATS_URL!, grpcAddress: env.BENCHFARM_GRPC_ADDRESS!, dir, env });
+    await expect(started).rejects.toThrow(/cannot open this agent's job consumer agent-perm-c \(the coordinator creates it at enrollment/);
+    expect(await consumerExists('perm-c')).toBe(false);
+  }, 60_000);
+
   it('revokes a running agent: `security revoke` + a server reload closes and refuses its connection, others carry on', async () => {
     const credsOf = (id: string): Buffer => readFileSync(join(enrollDir(id), AGENT_ENROLLMENT_FILES.creds));
     const keyA = parseCredsFile(credsOf('perm-a').toString()).userPublicKey;
