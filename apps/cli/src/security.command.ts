@@ -120,15 +120,17 @@ export function registerSecurityCommands(program: Command, coordinatorUrl: (flag
     .description(
       "enroll this machine as an agent: make its keys here, get its NATS user (and gRPC client certificate) with a one-time code: --coordinator <url> (the coordinator's REST URL) and --id <agent-id> (the id the code was issued for) are required; writes into --dir <dir> (default .benchfarm/agent-credentials; created 0700, files 0600)",
     )
-    .requiredOption('--code <code>', 'the one-time enrollment code')
-    .action((flags: { code: string }) =>
+    .option('--code <code>', 'the one-time enrollment code (or BENCHFARM_ENROLLMENT_CODE, which keeps it out of shell history and process lists)')
+    .action((flags: { code?: string }) =>
       guarded(async () => {
         const coordinator = givenCoordinator(program);
         if (coordinator === undefined) throw new SecurityFilesError("--coordinator <url> is required: the coordinator's REST URL, e.g. http://farm.lab:8080");
         // `--id` belongs to the `agent` command, which commander gives it to.
         const agentId = agent.getOptionValueSource('id') === 'cli' ? String(agent.opts().id) : undefined;
         if (agentId === undefined) throw new SecurityFilesError('--id <agent-id> is required: the agent id the code was issued for');
-        const enrolled = await enrollAgent({ coordinatorUrl: coordinator, code: flags.code, agentId, dir: givenDir(program) ?? '.benchfarm/agent-credentials' });
+        const code = flags.code ?? process.env.BENCHFARM_ENROLLMENT_CODE;
+        if (!code) throw new SecurityFilesError('--code <code> (or BENCHFARM_ENROLLMENT_CODE) is required: the one-time code from `benchfarm security enrollment-code`');
+        const enrolled = await enrollAgent({ coordinatorUrl: coordinator, code, agentId, dir: givenDir(program) ?? '.benchfarm/agent-credentials' });
         process.stdout.write(
           [
             `enrolled as ${enrolled.record.agentId}: NATS ${enrolled.record.natsUrl}, gRPC ${enrolled.record.grpcAddress}${enrolled.tls ? ' (mTLS client certificate issued)' : ''}`,

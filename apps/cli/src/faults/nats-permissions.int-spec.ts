@@ -162,7 +162,7 @@ describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbo
     const codeA = await requestEnrollmentCode(client.baseUrl, 'perm-a');
     const codeB = await requestEnrollmentCode(client.baseUrl, 'perm-b');
     // A through the real CLI, B through the same code called in-process.
-    const cli = await run(join(repoRoot, 'bin/benchfarm'), ['agent', 'enroll', '--coordinator', client.baseUrl, '--code', codeA.code, '--id', 'perm-a', '--dir', enrollDir('perm-a')], { env: { ...process.env, BENCHFARM_TOKEN: '' } });
+    const cli = await run(join(repoRoot, 'bin/benchfarm'), ['agent', 'enroll', '--coordinator', client.baseUrl, '--id', 'perm-a', '--dir', enrollDir('perm-a')], { env: { ...process.env, BENCHFARM_TOKEN: '', BENCHFARM_ENROLLMENT_CODE: codeA.code } });
     expect(cli.stdout).toContain('enrolled as perm-a');
     expect(cli.stdout).toContain('mTLS client certificate issued');
     await enrollAgent({ coordinatorUrl: client.baseUrl, code: codeB.code, agentId: 'perm-b', dir: enrollDir('perm-b') });
