@@ -13,6 +13,7 @@ import { startCoordinator, type RunningCoordinator } from './app';
 import { resultsClient, syntheticUpload, upload } from './testing/grpc-upload';
 import type { SweepView } from './sweeps/sweep.view';
 import type { AgentView } from './agents/agents.service';
+import { passingHealthReport } from './testing/fake-health';
 
 const MODEL = paddleOcrModelPath('cls');
 const MODEL_NAME = 'ch_ppocr_mobile_v2.0_cls_infer';
@@ -64,6 +65,7 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
       currentJobId: '',
       startedAtUnixMs: Date.now(),
       heartbeatAtUnixMs: Date.now(),
+      health: passingHealthReport(),
       ...record,
     };
     await farm.agents.put(record.agentId, AgentRecord.encode(full).finish());

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AgentState, type HealthCheckReport } from '@benchfarm/protocol';
 import { REFERENCE_MODEL_ID, referenceModel } from '@benchfarm/suite';
-import { movesQueuedJobs, verifyHealth } from './agent-health';
+import { healthBlocksWork, movesQueuedJobs, verifyHealth } from './agent-health';
 
 const expected = Array.from(referenceModel().expected);
 
@@ -37,7 +37,7 @@ describe('verifyHealth (the coordinator recomputes the reference outputs)', () =
     ['another reference model', idle(report({ referenceModelId: 'benchfarm-reference-mlp-v0' })), 'mismatch', /ran reference model "benchfarm-reference-mlp-v0"; this coordinator verifies "benchfarm-reference-mlp-v1"/],
     ['the agent says it failed', { state: AgentState.AGENT_STATE_UNHEALTHY, health: report({ passed: false, outputs: [], error: 'health check process died: signal SIGSEGV' }) }, 'failed', /^health check failed: health check process died: signal SIGSEGV$/],
     ['a check is running', { state: AgentState.AGENT_STATE_CHECKING, health: undefined }, 'checking', /running/],
-    ['an agent that predates health checks', idle(undefined), 'not_reported', /predates/],
+    ['an agent that reports no health check', idle(undefined), 'not_reported', /no health check .*get no work/],
   ])('%s -> %s', (_name, agent, status, reason) => {
     const verdict = verifyHealth(agent);
     expect(verdict.status).toBe(status);
@@ -55,4 +55,14 @@ describe('movesQueuedJobs', () => {
     ['idle, but its report does not verify', idle(report({ outputs: expected.map((v) => v + 1) })), true],
     ['idle, predates health checks', idle(undefined), false],
   ])('%s: %s', (_name, agent, moves) => expect(movesQueuedJobs(agent)).toBe(moves));
+});
+
+describe('healthBlocksWork', () => {
+  it.each([
+    ['verified', idle(report()), false],
+    ['checking', { state: AgentState.AGENT_STATE_CHECKING, health: undefined }, true],
+    ['failed', { state: AgentState.AGENT_STATE_UNHEALTHY, health: report({ passed: false }) }, true],
+    ['mismatch', idle(report({ outputs: [] })), true],
+    ['no report at all', idle(undefined), true],
+  ])('%s: %s', (_name, agent, blocks) => expect(healthBlocksWork(verifyHealth(agent))).toBe(blocks));
 });

@@ -7,7 +7,8 @@ import { REFERENCE_MODEL_ID, compareToReference, referenceModel } from '@benchfa
  * - `checking`: a check is running (after joining or after a device-level failure);
  * - `failed`: the agent's own check failed (it reports UNHEALTHY and retries with backoff);
  * - `mismatch`: the agent says it passed, but the report does not verify here;
- * - `not_reported`: the agent predates health checks (no report at all).
+ * - `not_reported`: no report at all (an agent that predates health checks, or a registry
+ *   entry written by something other than a benchfarm agent): no work until it reports one.
  */
 export type HealthStatus = 'verified' | 'checking' | 'failed' | 'mismatch' | 'not_reported';
 
@@ -27,9 +28,9 @@ export function verifyHealth(agent: Pick<AgentRecord, 'state' | 'health'>): Heal
     return { status: 'checking', reason: 'its health check is running' };
   }
   const report = agent.health;
-  // An agent without the field predates health checks: kept eligible, so that upgrading the
-  // coordinator does not idle a fleet of older agents; the agent list shows `not_reported`.
-  if (!report) return { status: 'not_reported', reason: 'the agent reports no health check (it predates them)' };
+  // No device gets work before a check this coordinator verified (issue 5): an agent that
+  // predates health checks is shown, but idle, until it is upgraded.
+  if (!report) return { status: 'not_reported', reason: 'the agent reports no health check (upgrade it: agents before health checks get no work)' };
   if (!report.passed) return { status: 'failed', reason: `health check failed: ${report.error || 'no reason given'}` };
   if (report.referenceModelId !== REFERENCE_MODEL_ID) {
     return { status: 'mismatch', reason: `health check ran reference model ${JSON.stringify(report.referenceModelId)}; this coordinator verifies ${JSON.stringify(REFERENCE_MODEL_ID)}` };
@@ -45,7 +46,7 @@ export function verifyHealth(agent: Pick<AgentRecord, 'state' | 'health'>): Heal
 
 /** Whether the health verdict keeps an agent from new jobs (a running check included). */
 export function healthBlocksWork(verdict: HealthVerdict): boolean {
-  return verdict.status === 'checking' || verdict.status === 'failed' || verdict.status === 'mismatch';
+  return verdict.status !== 'verified';
 }
 
 /**

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentState, type AgentRecord, type HealthCheckReport } from '@benchfarm/protocol';
 import { REFERENCE_MODEL_ID, referenceModel } from '@benchfarm/suite';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
+import { passingHealthReport } from '../testing/fake-health';
 import { ineligibility, matchAgents, parseTargets } from './agent-matcher';
 
 const NOW = 1_000_000;
@@ -18,6 +19,7 @@ function agent(agentId: string, extra: Partial<AgentRecord> = {}): AgentRecord {
     currentJobId: '',
     startedAtUnixMs: 0,
     heartbeatAtUnixMs: NOW - 1000,
+    health: passingHealthReport(NOW - 5_000),
     ...extra,
   };
 }
@@ -126,6 +128,7 @@ describe('health: only agents whose last check verified take jobs', () => {
     agent('checking-1', { labels: { pool: 'p' }, state: AgentState.AGENT_STATE_CHECKING }),
     agent('failed-1', { labels: { pool: 'p' }, state: AgentState.AGENT_STATE_UNHEALTHY, health: { ...passed, passed: false, outputs: [], error: 'health check process died: signal SIGSEGV', nextAttemptAtUnixMs: NOW + 5_000 } }),
     agent('liar-1', { labels: { pool: 'p' }, health: { ...passed, outputs: passed.outputs.map((v) => v * 1.01) } }),
+    agent('silent-1', { labels: { pool: 'p' }, health: undefined }),
   ];
 
   it('picks the verified agent only', () => {
@@ -136,6 +139,7 @@ describe('health: only agents whose last check verified take jobs', () => {
     ['checking-1', /^it is checking \(its health check is running\)$/],
     ['failed-1', /^it is unhealthy \(health check failed: health check process died: signal SIGSEGV\)$/],
     ['liar-1', /^it is unhealthy \(health check does not verify: outputs differ from the reference by /],
+    ['silent-1', /^it is unhealthy \(the agent reports no health check \(upgrade it: agents before health checks get no work\)\)$/],
   ])('%s is not eligible: %s', (agentId, why) => {
     expect(ineligibility(fleet.find((a) => a.agentId === agentId)!, 'cpu', NOW, STALE_MS)).toMatch(why);
   });
@@ -149,9 +153,10 @@ describe('health: only agents whose last check verified take jobs', () => {
     }
     expect(error).toMatchObject({ code: DomainErrorCode.NoMatchingAgent, field: 'targets' });
     const message = (error as Error).message;
-    expect(message).toMatch(/^no agent matches targets label:pool=p \(3 registered, 0 able to take jobs, none matching; matched but not eligible: checking-1 it is checking/);
+    expect(message).toMatch(/^no agent matches targets label:pool=p \(4 registered, 0 able to take jobs, none matching; matched but not eligible: checking-1 it is checking/);
     expect(message).toContain('failed-1 it is unhealthy (health check failed: health check process died: signal SIGSEGV)');
     expect(message).toContain('liar-1 it is unhealthy (health check does not verify: outputs differ from the reference by');
+    expect(message).toContain('silent-1 it is unhealthy (the agent reports no health check');
   });
 
   it('an agent named by id that is checking is refused with the reason', () => {

@@ -10,7 +10,7 @@ import { verifyHealth, type HealthStatus } from './agent-health';
 
 /** An agent's last health check as the REST API shows it (the coordinator's verdict and the agent's report). */
 export interface AgentHealthView {
-  /** The coordinator's verdict: only `verified` agents (and `not_reported` ones, which predate checks) take jobs. */
+  /** The coordinator's verdict: only `verified` agents take jobs. */
   status: HealthStatus;
   /** Why the agent is not `verified`. */
   reason?: string;

@@ -9,6 +9,7 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { startCoordinator, type RunningCoordinator } from '../app';
 import { resultsClient, syntheticUpload, upload } from '../testing/grpc-upload';
 import type { SweepView } from '../sweeps/sweep.view';
+import { passingHealthReport } from '../testing/fake-health';
 
 // RELIABILITY.md promise 15: many results ingested over gRPC into a real coordinator; the
 // number of Prometheus series stays bounded (no ids in labels) and the scrape time stays flat.
@@ -57,6 +58,7 @@ describe(`promise 15: ${RESULTS} results ingested; bounded series, flat scrape t
         currentJobId: '',
         startedAtUnixMs: Date.now(),
         heartbeatAtUnixMs: Date.now(),
+        health: passingHealthReport(),
       };
       await farm.agents.put(record.agentId, AgentRecord.encode(record).finish());
     }

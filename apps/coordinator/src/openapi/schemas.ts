@@ -229,7 +229,7 @@ export const OPENAPI_SCHEMAS = {
         type: 'object',
         description: "The agent's last health check (a reference model run in a fresh onnxruntime process after joining and after a device-level failure), verified by the coordinator, which recomputes the expected outputs. Only verified agents get jobs.",
         properties: {
-          status: { type: 'string', enum: ['verified', 'checking', 'failed', 'mismatch', 'not_reported'], description: 'not_reported: the agent predates health checks (still eligible).' },
+          status: { type: 'string', enum: ['verified', 'checking', 'failed', 'mismatch', 'not_reported'], description: 'Only verified agents take jobs. not_reported: the agent sends no health check (it predates them).' },
           reason: { type: 'string', description: 'Why the agent is not verified, e.g. "health check does not verify: outputs differ from the reference by 5.00e-1 (...)".' },
           passed: { type: 'boolean', description: "The agent's own verdict of its last finished check." },
           referenceModelId: { type: 'string' },

@@ -20,6 +20,7 @@ import { ModelToolkit, type PreparedModel, type VariantFile } from '../variants/
 import { Workspace } from '../variants/workspace';
 import { JobBus } from './job-bus';
 import { SweepsService, type ModelUpload } from './sweeps.service';
+import { passingHealthReport } from '../testing/fake-health';
 
 class FixedClock extends Clock {
   nowMs(): number {
@@ -111,6 +112,7 @@ const agent = (agentId: string): AgentRecord => ({
   currentJobId: '',
   startedAtUnixMs: 0,
   heartbeatAtUnixMs: new FixedClock().nowMs(),
+  health: passingHealthReport(new FixedClock().nowMs()),
 });
 
 describe('SweepsService (fake adapters, real SQLite)', () => {

@@ -13,6 +13,7 @@ import { AgentRecord, AgentState } from '@benchfarm/protocol';
 import { deriveVariant, fixInputShapes, paddleOcrModelPath, readModelFile, writeModel } from '@benchfarm/onnx';
 import { startCoordinator, type RunningCoordinator } from '../app';
 import type { SweepView } from '../sweeps/sweep.view';
+import { passingHealthReport } from '../testing/fake-health';
 
 const AGENT = 'calibration-test-agent';
 
@@ -51,6 +52,7 @@ describe('sweeps with int8-static (calibration) against a real coordinator', () 
       currentJobId: '',
       startedAtUnixMs: Date.now(),
       heartbeatAtUnixMs: Date.now(),
+      health: passingHealthReport(),
     });
     await farm.agents.put(AGENT, AgentRecord.encode(record).finish());
   };
