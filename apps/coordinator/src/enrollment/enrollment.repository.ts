@@ -24,6 +24,8 @@ export abstract class EnrollmentRepository {
   abstract claim(codeSha256: string, nowMs: number, natsPublicKey: string): boolean;
   /** Undoes {@link claim} when the enrollment failed after claiming, so the code stays usable. */
   abstract release(codeSha256: string, natsPublicKey: string): void;
+  /** The ids of every agent enrolled so far (a used code), sorted. */
+  abstract enrolledAgentIds(): string[];
 }
 
 interface Row {
@@ -61,5 +63,9 @@ export class SqliteEnrollmentRepository extends EnrollmentRepository {
 
   release(codeSha256: string, natsPublicKey: string): void {
     this.db.prepare('UPDATE enrollment_codes SET used_at_ms = NULL, used_by_nats_key = NULL WHERE code_sha256 = ? AND used_by_nats_key = ?').run(codeSha256, natsPublicKey);
+  }
+
+  enrolledAgentIds(): string[] {
+    return (this.db.prepare('SELECT DISTINCT agent_id FROM enrollment_codes WHERE used_at_ms IS NOT NULL ORDER BY agent_id').all() as Array<{ agent_id: string }>).map((r) => r.agent_id);
   }
 }

@@ -160,6 +160,21 @@ describe('EnrollmentService (real SQLite)', () => {
     expect(rows()).toEqual([]);
   });
 
+  it('ensures the job consumer of every enrolled agent at start-up (not of agents with an unused code), surviving a failure', async () => {
+    for (const agentId of ['pi-2', 'pi-1']) {
+      const { code } = service.createCode({ agentId });
+      await service.enroll({ agentId, code, natsPublicKey: createUserKeyPair().publicKey });
+    }
+    service.createCode({ agentId: 'pi-3' });
+    nats.consumers.length = 0;
+    await service.onApplicationBootstrap();
+    expect(nats.consumers).toEqual(['pi-1', 'pi-2']);
+    nats.consumers.length = 0;
+    nats.failNext = true;
+    await service.onApplicationBootstrap();
+    expect(nats.consumers).toEqual(['pi-2']);
+  });
+
   it('says enrollment is off without a signing key', async () => {
     const off = new EnrollmentService(new SqliteEnrollmentRepository(db), new RecordingProvisioner(undefined), clock, config, null);
     expect(await refusal(() => off.createCode({ agentId: 'pi-1' }))).toMatchObject({ code: DomainErrorCode.EnrollmentDisabled });

@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap } from '@nestjs/common';
 import { assertAgentId, isPublicKey } from '@benchfarm/messaging';
 import { Clock } from '../common/clock';
 import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
@@ -55,7 +55,7 @@ function agentIdField(value: unknown): string {
  * certificate. Codes are random (256 bit), stored only as SHA-256, expire, and enroll once.
  */
 @Injectable()
-export class EnrollmentService {
+export class EnrollmentService implements OnApplicationBootstrap {
   private ownGrpcAddress: string;
   private readonly log = new Logger('Enrollment');
 
@@ -67,6 +67,26 @@ export class EnrollmentService {
     @Optional() @Inject(AGENT_CERTIFICATE_ISSUER) private readonly certificates: AgentCertificateIssuer | null = null,
   ) {
     this.ownGrpcAddress = `${config.grpcHost}:${config.grpcPort}`;
+  }
+
+  /**
+   * Recreates the job consumer of every enrolled agent that lacks one (the agent's user may not
+   * create it): after the JetStream store was lost or reset, enrolled agents would otherwise
+   * refuse to start until enrolled again. Idempotent; a failure is logged, not fatal (the
+   * coordinator also serves agents without enrollment).
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.nats.enabled) return;
+    const restored: string[] = [];
+    for (const agentId of this.codes.enrolledAgentIds()) {
+      try {
+        await this.nats.ensureConsumer(agentId);
+        restored.push(agentId);
+      } catch (err) {
+        this.log.warn(`cannot ensure the job consumer of enrolled agent ${agentId}: ${errorMessage(err)}`);
+      }
+    }
+    if (restored.length > 0) this.log.log(`job consumers ensured for ${restored.length} enrolled agent(s)`);
   }
 
   /** Records the gRPC address actually bound (port 0 picks one), used when no public address is configured. */
