@@ -225,6 +225,18 @@ program
     process.exitCode = code;
   });
 
+program
+  .command('coordinator')
+  .description('run the coordinator alone, configured by BENCHFARM_* variables (docs/OPERATIONS.md): for a lab farm whose nats-server and agents run elsewhere')
+  .action(async () => {
+    const child = spawn(process.execPath, [...tsxExecArgv(), join(repoRoot, 'apps/coordinator/src/main.ts')], { env: process.env, stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const code = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
+    process.exitCode = code;
+  });
+
 registerVariantsCommand(program);
 registerSecurityCommands(program, (flag) => coordinatorUrl(flag, DEFAULT_DIR));
 registerPkiCommand(program);
