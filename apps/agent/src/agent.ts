@@ -345,6 +345,7 @@ class Agent {
     try {
       const exit = await runSuiteInChild(suiteJob, {
         signal,
+        stallTimeoutMs: this.config.suiteStallTimeoutMs,
         onEvent: (event: SuiteChildEvent) => {
           // A suite process that crashed, was killed or could not start may be the device's
           // fault, not the model's: check the device before the next job.

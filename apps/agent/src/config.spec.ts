@@ -24,3 +24,11 @@ describe('agent NATS settings', () => {
     expect(() => agentConfigFromEnv({ BENCHFARM_NATS_URL: 'nats://a:1,,nats://b:2', BENCHFARM_AGENT_ID: 'a1' })).toThrow(/natsUrl/);
   });
 });
+
+describe('agent suite stall bound', () => {
+  it('defaults to 10 minutes, takes BENCHFARM_SUITE_STALL_TIMEOUT_MS, and refuses a bound under 1 s naming the field', () => {
+    expect(agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1' }).suiteStallTimeoutMs).toBe(600_000);
+    expect(agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1', BENCHFARM_SUITE_STALL_TIMEOUT_MS: '120000' }).suiteStallTimeoutMs).toBe(120_000);
+    expect(() => agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1', BENCHFARM_SUITE_STALL_TIMEOUT_MS: '10' })).toThrow(/suiteStallTimeoutMs: .*1000/);
+  });
+});

@@ -37,6 +37,13 @@ export interface AgentConfig {
   readonly ackWaitMs: number;
   /** How long the agent keeps asking an unreachable coordinator for a lease before it returns the job (`BENCHFARM_LEASE_ACQUIRE_TIMEOUT_MS`). */
   readonly leaseAcquireTimeoutMs: number;
+  /**
+   * A suite process silent for this long is killed as hung and the job fails with CHILD_CRASHED,
+   * which also re-runs the health check (`BENCHFARM_SUITE_STALL_TIMEOUT_MS`, default 10 min: the
+   * suite reports about every second while it measures; session creation of a large model on a
+   * small device is the longest silent step).
+   */
+  readonly suiteStallTimeoutMs: number;
   /** CA certificate the coordinator's gRPC server certificate must chain to (`BENCHFARM_GRPC_TLS_CA`); set: gRPC over TLS. */
   readonly grpcTlsCaFile?: string | undefined;
   /** The agent's client certificate for mTLS (`BENCHFARM_GRPC_TLS_CERT`), with {@link grpcTlsKeyFile}. */
@@ -72,6 +79,7 @@ const schema = z.object({
   pullExpiresMs: z.number().int().min(1_000).max(60_000),
   ackWaitMs: z.number().int().min(500).max(3_600_000),
   leaseAcquireTimeoutMs: z.number().int().min(100).max(3_600_000),
+  suiteStallTimeoutMs: z.number().int().min(1_000).max(86_400_000),
   grpcTlsCaFile: z.string().min(1).optional(),
   grpcTlsCertFile: z.string().min(1).optional(),
   grpcTlsKeyFile: z.string().min(1).optional(),
@@ -112,6 +120,7 @@ export function loadAgentConfig(input: Partial<AgentConfig>): AgentConfig {
     pullExpiresMs: input.pullExpiresMs ?? 5_000,
     ackWaitMs: input.ackWaitMs ?? JOB_ACK_WAIT_MS,
     leaseAcquireTimeoutMs: input.leaseAcquireTimeoutMs ?? 60_000,
+    suiteStallTimeoutMs: input.suiteStallTimeoutMs ?? 600_000,
     grpcTlsCaFile: input.grpcTlsCaFile === undefined ? undefined : resolve(input.grpcTlsCaFile),
     grpcTlsCertFile: input.grpcTlsCertFile === undefined ? undefined : resolve(input.grpcTlsCertFile),
     grpcTlsKeyFile: input.grpcTlsKeyFile === undefined ? undefined : resolve(input.grpcTlsKeyFile),
@@ -141,6 +150,7 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentC
     pullExpiresMs: num('BENCHFARM_PULL_EXPIRES_MS'),
     ackWaitMs: num('BENCHFARM_ACK_WAIT_MS'),
     leaseAcquireTimeoutMs: num('BENCHFARM_LEASE_ACQUIRE_TIMEOUT_MS'),
+    suiteStallTimeoutMs: num('BENCHFARM_SUITE_STALL_TIMEOUT_MS'),
     grpcTlsCaFile: env.BENCHFARM_GRPC_TLS_CA || undefined,
     grpcTlsCertFile: env.BENCHFARM_GRPC_TLS_CERT || undefined,
     grpcTlsKeyFile: env.BENCHFARM_GRPC_TLS_KEY || undefined,

@@ -33,6 +33,13 @@ export interface RunSuiteInChildOptions {
   signal?: AbortSignal;
   /** Environment of the suite process (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Kills the suite process (SIGKILL) when it sends no event for this long, and reports
+   * CHILD_CRASHED: a call into onnxruntime that never returns, or a frozen process. The suite
+   * reports progress about every second while it measures, so the bound only has to cover the
+   * longest silent step (session creation of the largest model). Default: no bound.
+   */
+  stallTimeoutMs?: number;
 }
 
 /**
@@ -66,6 +73,17 @@ export function runSuiteInChild(job: SuiteJob, opts: RunSuiteInChildOptions): Pr
     const child = forkTsChild(childEntryPath, opts.env);
     const stderr = tailCollector(child);
     let finished = false;
+    let hung: string | undefined;
+    let stallTimer: NodeJS.Timeout | undefined;
+    const armStallTimer = (): void => {
+      if (opts.stallTimeoutMs === undefined) return;
+      clearTimeout(stallTimer);
+      stallTimer = setTimeout(() => {
+        hung = `no event for ${opts.stallTimeoutMs} ms (hung or frozen): killed`;
+        child.kill('SIGKILL');
+      }, opts.stallTimeoutMs);
+    };
+    armStallTimer();
     const onAbort = (): void => {
       exit.aborted = true;
       child.kill('SIGKILL');
@@ -73,6 +91,7 @@ export function runSuiteInChild(job: SuiteJob, opts: RunSuiteInChildOptions): Pr
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
     child.on('message', (message: unknown) => {
+      armStallTimer();
       if (!isSuiteChildEvent(message) || callbackError) return;
       try {
         deliver(message);
@@ -93,6 +112,7 @@ export function runSuiteInChild(job: SuiteJob, opts: RunSuiteInChildOptions): Pr
     function finish(code: number | null, signal: NodeJS.Signals | null, why?: string): void {
       if (finished) return;
       finished = true;
+      clearTimeout(stallTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       exit.exitCode = code;
       exit.signal = signal;
@@ -103,7 +123,7 @@ export function runSuiteInChild(job: SuiteJob, opts: RunSuiteInChildOptions): Pr
       }
       if (!exit.aborted && !exit.sawSummary && !exit.sawError) {
         try {
-          deliver(crashEvent(why ?? deathCause(code, signal), exit.stderrTail));
+          deliver(crashEvent(why ?? hung ?? deathCause(code, signal), exit.stderrTail));
         } catch (err) {
           reject(err);
           return;
