@@ -4,6 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
+  FARM_ACCOUNT_NAME,
   InvalidAgentIdError,
   NatsCredentialsError,
   assertAgentId,
@@ -13,8 +14,10 @@ import {
   generateFarmSecurity,
   natsAuthConfig,
   natsServerConfig,
+  parseAccountSigningKey,
   parseCredsFile,
   revokeUsersInAuthConfig,
+  signUserJwt,
 } from '@benchfarm/messaging';
 import { CoordinatorRequestError, CoordinatorUnreachableError } from './client';
 
@@ -31,6 +34,9 @@ export const FARM_SECURITY_FILES = {
   accountSigningKey: 'account-signing-key.json',
   operatorSeed: 'operator.nk',
 } as const;
+
+/** A JetStream domain: one subject token (as the agent's BENCHFARM_NATS_JS_DOMAIN and the coordinator check it). */
+const JS_DOMAIN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Names of the files `benchfarm agent enroll` writes into its folder. */
 export const AGENT_ENROLLMENT_FILES = {
@@ -131,6 +137,76 @@ export async function revokeFarmUsers(dirArg: string, userPublicKeys: readonly s
   return { authFile };
 }
 
+/** Names of the files `benchfarm security leaf` writes for a secured edge site's leaf node. */
+export const LEAF_SITE_FILES = {
+  creds: 'leaf.creds',
+  natsAuth: FARM_SECURITY_FILES.natsAuth,
+  site: 'leaf-site.conf',
+} as const;
+
+/** What `benchfarm security leaf` wrote. */
+export interface LeafSiteFiles {
+  readonly dir: string;
+  readonly credsFile: string;
+  readonly natsAuthFile: string;
+  /**
+   * Defines `BENCHFARM_FARM_ACCOUNT` (the farm account's public key), which the leaf binds its
+   * remote to, and `BENCHFARM_LEAF_CREDS` (leaf.creds, absolute: nats-server resolves a remote's
+   * credentials against its working directory, not the config's folder).
+   */
+  readonly siteFile: string;
+  /** The NATS user public key of the leaf's connection to the hub (revoke it to cut the site off). */
+  readonly userPublicKey: string;
+}
+
+/**
+ * Writes what a secured edge site's leaf node needs next to its config
+ * (deploy/nats/leaf-secured/edge.conf): a copy of the farm's nats-auth.conf (operator and
+ * accounts, so that the leaf authenticates the site's agents locally, with the permissions in
+ * their own JWTs), a NATS user `leaf-<site>` in the farm account signed with the account signing
+ * key, whose creds its leafnode remote authenticates to the hub with, and leaf-site.conf.
+ *
+ * Thrown errors: SecurityFilesError naming the file or value at fault (bad site name, files exist).
+ */
+export async function initLeafSite(securityDirArg: string, outDirArg: string, options: { site: string }): Promise<LeafSiteFiles> {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(options.site)) throw new SecurityFilesError(`--site: ${JSON.stringify(options.site)} is not a site name of 1-64 characters A-Z a-z 0-9 _ -`);
+  const securityDir = resolve(securityDirArg);
+  const dir = resolve(outDirArg);
+  const read = (name: string): string => {
+    try {
+      return readFileSync(join(securityDir, name), 'utf8');
+    } catch (err) {
+      throw new SecurityFilesError(`cannot read ${join(securityDir, name)} (the folder of \`benchfarm security init\`): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+  };
+  let key;
+  try {
+    key = parseAccountSigningKey(read(FARM_SECURITY_FILES.accountSigningKey));
+  } catch (err) {
+    if (err instanceof NatsCredentialsError) throw new SecurityFilesError(err.message, { cause: err });
+    throw err;
+  }
+  const authConfig = read(FARM_SECURITY_FILES.natsAuth);
+  const user = createUserKeyPair();
+  const jwt = await signUserJwt(key, { name: `leaf-${options.site}`, userPublicKey: user.publicKey });
+  writeSecretFiles(dir, [
+    [LEAF_SITE_FILES.creds, formatCredsFile(jwt, user.seed)],
+    [LEAF_SITE_FILES.natsAuth, authConfig],
+    [
+      LEAF_SITE_FILES.site,
+      [
+        `# Edge site ${options.site}, written by \`benchfarm security leaf\`; included by edge.conf.`,
+        `# The farm account (${FARM_ACCOUNT_NAME}): the leaf binds its remote to it.`,
+        `BENCHFARM_FARM_ACCOUNT: "${key.account}"`,
+        '# The leaf user\'s creds (absolute: nats-server reads a remote\'s credentials from its working directory). Moved the folder? Change this.',
+        `BENCHFARM_LEAF_CREDS: ${JSON.stringify(join(dir, LEAF_SITE_FILES.creds))}`,
+        '',
+      ].join('\n'),
+    ],
+  ]);
+  return { dir, credsFile: join(dir, LEAF_SITE_FILES.creds), natsAuthFile: join(dir, LEAF_SITE_FILES.natsAuth), siteFile: join(dir, LEAF_SITE_FILES.site), userPublicKey: user.publicKey };
+}
+
 async function postJson<T>(baseUrl: string, path: string, body: unknown, token?: string): Promise<T> {
   let response: Response;
   try {
@@ -173,6 +249,8 @@ export interface EnrollmentRecord {
   agentId: string;
   natsUrl: string;
   grpcAddress: string;
+  /** JetStream domain of the hub (BENCHFARM_NATS_JS_DOMAIN), when the coordinator gave one. */
+  natsJsDomain?: string;
   coordinator: string;
   enrolledAt: string;
 }
@@ -206,7 +284,7 @@ export async function enrollAgent(options: { coordinatorUrl: string; code: strin
   if (clash.length > 0) throw new SecurityFilesError(`refusing to overwrite ${clash.join(', ')}: this folder holds an enrollment already; use another --dir`);
   const nkey = createUserKeyPair();
   const tlsKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const response = await postJson<{ agentId: string; natsUserJwt: string; natsUrl: string; grpcAddress: string; tls?: { certificatePem: string; caCertificatePem: string } }>(options.coordinatorUrl, '/v1/enroll', {
+  const response = await postJson<{ agentId: string; natsUserJwt: string; natsUrl: string; grpcAddress: string; natsJsDomain?: unknown; tls?: { certificatePem: string; caCertificatePem: string } }>(options.coordinatorUrl, '/v1/enroll', {
     agentId: options.agentId,
     code: options.code,
     natsPublicKey: nkey.publicKey,
@@ -216,7 +294,17 @@ export async function enrollAgent(options: { coordinatorUrl: string; code: strin
   // The coordinator must have signed our key for our id; anything else would not work anyway.
   const parsed = parseCredsFile(creds);
   if (parsed.name !== options.agentId || response.agentId !== options.agentId) throw new SecurityFilesError(`the coordinator enrolled ${JSON.stringify(parsed.name)}, not ${JSON.stringify(options.agentId)}`);
-  const record: EnrollmentRecord = { agentId: options.agentId, natsUrl: response.natsUrl, grpcAddress: response.grpcAddress, coordinator: options.coordinatorUrl, enrolledAt: new Date().toISOString() };
+  if (response.natsJsDomain !== undefined && (typeof response.natsJsDomain !== 'string' || !JS_DOMAIN.test(response.natsJsDomain))) {
+    throw new SecurityFilesError(`the coordinator gave natsJsDomain ${JSON.stringify(response.natsJsDomain)}, which is not a JetStream domain (1-64 characters of A-Z a-z 0-9 _ -)`);
+  }
+  const record: EnrollmentRecord = {
+    agentId: options.agentId,
+    natsUrl: response.natsUrl,
+    grpcAddress: response.grpcAddress,
+    ...(response.natsJsDomain === undefined ? {} : { natsJsDomain: response.natsJsDomain }),
+    coordinator: options.coordinatorUrl,
+    enrolledAt: new Date().toISOString(),
+  };
   const files: Array<[string, string]> = [
     [AGENT_ENROLLMENT_FILES.creds, creds],
     [AGENT_ENROLLMENT_FILES.enrollment, `${JSON.stringify(record, null, 2)}\n`],
@@ -252,8 +340,11 @@ export function enrolledAgentEnv(dirArg: string): Record<string, string> {
   }
   const credsFile = join(dir, AGENT_ENROLLMENT_FILES.creds);
   if (!existsSync(credsFile)) throw new SecurityFilesError(`--enrolled: ${credsFile} is missing`);
-  const { agentId, natsUrl, grpcAddress } = record as EnrollmentRecord;
+  const { agentId, natsUrl, grpcAddress, natsJsDomain } = record as EnrollmentRecord;
+  if (natsJsDomain !== undefined && (typeof natsJsDomain !== 'string' || !JS_DOMAIN.test(natsJsDomain))) throw new SecurityFilesError(`--enrolled: ${recordFile}: "natsJsDomain" must be a JetStream domain (1-64 characters of A-Z a-z 0-9 _ -)`);
   const env: Record<string, string> = { BENCHFARM_AGENT_ID: agentId, BENCHFARM_NATS_URL: natsUrl, BENCHFARM_GRPC_ADDRESS: grpcAddress, BENCHFARM_NATS_CREDS: credsFile };
+  // An agent behind a leaf node reaches the hub's JetStream under its domain (its permissions are granted there).
+  if (natsJsDomain !== undefined) env.BENCHFARM_NATS_JS_DOMAIN = natsJsDomain;
   const [ca, certificate, key] = [AGENT_ENROLLMENT_FILES.tlsCa, AGENT_ENROLLMENT_FILES.tlsCertificate, AGENT_ENROLLMENT_FILES.tlsKey].map((name) => join(dir, name)) as [string, string, string];
   if ([ca, certificate, key].every((path) => existsSync(path))) Object.assign(env, { BENCHFARM_GRPC_TLS_CA: ca, BENCHFARM_GRPC_TLS_CERT: certificate, BENCHFARM_GRPC_TLS_KEY: key });
   return env;

@@ -3,7 +3,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { COORDINATOR_USER_NAME, FARM_ACCOUNT_NAME, parseCredsFile } from '@benchfarm/messaging';
-import { SecurityFilesError, enrollAgent, initFarmSecurity, requestEnrollmentCode, revokeFarmUsers } from './enrollment';
+import { SecurityFilesError, enrollAgent, initFarmSecurity, initLeafSite, requestEnrollmentCode, revokeFarmUsers } from './enrollment';
 
 const port = (value: string): number => {
   const n = Number(value);
@@ -110,6 +110,30 @@ export function registerSecurityCommands(program: Command, coordinatorUrl: (flag
         if (keys.length === 0) throw new SecurityFilesError('give at least one --key or --creds');
         const { authFile } = await revokeFarmUsers(dir, keys);
         process.stdout.write(`revoked ${keys.join(', ')} in ${authFile}\nnow reload nats-server (kill -HUP <pid>, or nats-server --signal reload): it closes and refuses their connections\n`);
+      }),
+    );
+
+  security
+    .command('leaf')
+    .description("write what a secured edge site's leaf node needs next to deploy/nats/leaf-secured/edge.conf into --out <dir>: a copy of the farm's nats-auth.conf, the site's leaf user creds (signed with the account signing key of --dir <dir>) and leaf-site.conf (the account and the creds' path)")
+    .requiredOption('--site <name>', 'the edge site (its leaf user is named leaf-<name>)')
+    .requiredOption('--out <dir>', 'folder for the leaf node (created 0700; files 0600)')
+    .action((flags: { site: string; out: string }) =>
+      guarded(async () => {
+        const dir = givenDir(program);
+        if (dir === undefined) throw new SecurityFilesError('--dir <dir> is required: the folder of `benchfarm security init`');
+        const leaf = await initLeafSite(dir, flags.out, { site: flags.site });
+        process.stdout.write(
+          [
+            `wrote ${leaf.dir}:`,
+            `  ${leaf.natsAuthFile}   the farm's operator and accounts (copy it again after every \`security revoke\`, then reload this leaf too)`,
+            `  ${leaf.siteFile}   BENCHFARM_FARM_ACCOUNT and BENCHFARM_LEAF_CREDS for the leaf's remote`,
+            `  ${leaf.credsFile}   the site's leaf user leaf-${flags.site} (secret; revoke with --key ${leaf.userPublicKey})`,
+            `next: copy deploy/nats/leaf-secured/edge.conf into ${leaf.dir}, set its hub URLs, run nats-server -c ${leaf.dir}/edge.conf;`,
+            '  start the coordinator with BENCHFARM_PUBLIC_NATS_JS_DOMAIN=<the hub\'s JetStream domain> before enrolling the site\'s agents',
+            '',
+          ].join('\n'),
+        );
       }),
     );
 

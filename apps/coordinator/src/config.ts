@@ -81,6 +81,12 @@ export interface CoordinatorConfig {
   readonly publicNatsUrl?: string | undefined;
   /** gRPC host:port enrolled agents should dial (`BENCHFARM_PUBLIC_GRPC_ADDRESS`, default the coordinator's own). */
   readonly publicGrpcAddress?: string | undefined;
+  /**
+   * JetStream domain of the hub (`BENCHFARM_PUBLIC_NATS_JS_DOMAIN`, the `jetstream { domain }` of
+   * its servers): enrolled agents get their JetStream API permissions under `$JS.<domain>.API`
+   * and are told to use it, so they work behind a leaf node as well as on the hub. Absent: plain `$JS.API`.
+   */
+  readonly publicNatsJsDomain?: string | undefined;
 }
 
 /** Settings given in code; each one overrides its environment variable. */
@@ -113,6 +119,7 @@ export const CONFIG_ENV_VARS: { readonly [K in keyof CoordinatorConfig]: string 
   natsAccountSigningKeyFile: 'BENCHFARM_NATS_ACCOUNT_SIGNING_KEY',
   publicNatsUrl: 'BENCHFARM_PUBLIC_NATS_URL',
   publicGrpcAddress: 'BENCHFARM_PUBLIC_GRPC_ADDRESS',
+  publicNatsJsDomain: 'BENCHFARM_PUBLIC_NATS_JS_DOMAIN',
 };
 
 /** Thrown when the configuration is invalid; lists every bad setting at once. */
@@ -194,6 +201,10 @@ const schema = z.object({
       .optional(),
   ),
   publicGrpcAddress: z.preprocess(blankToUndefined, z.string({ error: 'must be a string' }).regex(/^[^\s/]+:\d{1,5}$/, 'must be host:port').optional()),
+  publicNatsJsDomain: z.preprocess(
+    blankToUndefined,
+    z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a JetStream domain: 1-64 characters of A-Z a-z 0-9 _ - (one subject token)').optional(),
+  ),
 });
 
 /** Whether a listen address only accepts connections from this machine. */

@@ -6,8 +6,8 @@ import { agentPermissions, ensureAgentConsumer, parseAccountSigningKey, signUser
 export abstract class AgentProvisioner {
   /** False when the coordinator has no account signing key: it enrolls nobody. */
   abstract readonly enabled: boolean;
-  /** Signs a NATS user named `agentId` for `natsPublicKey` with the agent's permissions. */
-  abstract signAgentUser(agentId: string, natsPublicKey: string): Promise<string>;
+  /** Signs a NATS user named `agentId` for `natsPublicKey` with the agent's permissions (JetStream API under `jsDomain` when given). */
+  abstract signAgentUser(agentId: string, natsPublicKey: string, jsDomain?: string): Promise<string>;
   /** Creates the agent's durable job consumer (the agent's user may not). Idempotent. */
   abstract ensureConsumer(agentId: string): Promise<void>;
 }
@@ -31,9 +31,9 @@ export class NatsAgentProvisioner extends AgentProvisioner {
     return new NatsAgentProvisioner(jsm, key, consumerSettings);
   }
 
-  async signAgentUser(agentId: string, natsPublicKey: string): Promise<string> {
+  async signAgentUser(agentId: string, natsPublicKey: string, jsDomain?: string): Promise<string> {
     if (!this.signingKey) throw new Error('no account signing key');
-    return signUserJwt(this.signingKey, { name: agentId, userPublicKey: natsPublicKey, permissions: agentPermissions(agentId) });
+    return signUserJwt(this.signingKey, { name: agentId, userPublicKey: natsPublicKey, permissions: agentPermissions(agentId, { jsDomain }) });
   }
 
   async ensureConsumer(agentId: string): Promise<void> {

@@ -32,8 +32,8 @@ class RecordingProvisioner extends AgentProvisioner {
   get enabled(): boolean {
     return this.key !== undefined;
   }
-  signAgentUser(agentId: string, natsPublicKey: string): Promise<string> {
-    return signUserJwt(this.key!, { name: agentId, userPublicKey: natsPublicKey, permissions: agentPermissions(agentId) });
+  signAgentUser(agentId: string, natsPublicKey: string, jsDomain?: string): Promise<string> {
+    return signUserJwt(this.key!, { name: agentId, userPublicKey: natsPublicKey, permissions: agentPermissions(agentId, { jsDomain }) });
   }
   async ensureConsumer(agentId: string): Promise<void> {
     if (this.failNext) {
@@ -179,6 +179,21 @@ describe('EnrollmentService (real SQLite)', () => {
     const off = new EnrollmentService(new SqliteEnrollmentRepository(db), new RecordingProvisioner(undefined), clock, config, null);
     expect(await refusal(() => off.createCode({ agentId: 'pi-1' }))).toMatchObject({ code: DomainErrorCode.EnrollmentDisabled });
     expect((await refusal(off.enroll({ agentId: 'pi-1' }))).message).toMatch(/BENCHFARM_NATS_ACCOUNT_SIGNING_KEY/);
+  });
+
+  it('with BENCHFARM_PUBLIC_NATS_JS_DOMAIN signs JetStream API permissions under the domain and returns it', async () => {
+    const edge = new EnrollmentService(new SqliteEnrollmentRepository(db), nats, clock, loadConfig({ publicNatsJsDomain: 'hub' }, {}), null);
+    const { code } = edge.createCode({ agentId: 'pi-1' });
+    const view = await edge.enroll({ agentId: 'pi-1', code, natsPublicKey: createUserKeyPair().publicKey });
+    expect(view.natsJsDomain).toBe('hub');
+    const allow = decode<{ pub: { allow: string[] } }>(view.natsUserJwt).nats.pub?.allow ?? [];
+    expect(allow).toEqual(agentPermissions('pi-1', { jsDomain: 'hub' }).pub.allow);
+    expect(allow).toContain('$JS.hub.API.CONSUMER.MSG.NEXT.BENCH_JOBS.agent-pi-1');
+    // Without the setting: no domain in the view, plain $JS.API.
+    const plainCode = service.createCode({ agentId: 'pi-2' }).code;
+    const plain = await service.enroll({ agentId: 'pi-2', code: plainCode, natsPublicKey: createUserKeyPair().publicKey });
+    expect(plain.natsJsDomain).toBeUndefined();
+    expect(decode<{ pub: { allow: string[] } }>(plain.natsUserJwt).nats.pub?.allow).toContain('$JS.API.CONSUMER.MSG.NEXT.BENCH_JOBS.agent-pi-2');
   });
 
   it('returns no certificate without an issuer, and the own gRPC address without a public one', async () => {

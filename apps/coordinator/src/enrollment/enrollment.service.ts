@@ -31,6 +31,8 @@ export interface EnrollmentView {
   natsUrl: string;
   /** The coordinator's gRPC host:port the agent should dial. */
   grpcAddress: string;
+  /** JetStream domain of the hub the agent must use (BENCHFARM_NATS_JS_DOMAIN), when the coordinator has one (BENCHFARM_PUBLIC_NATS_JS_DOMAIN). */
+  natsJsDomain?: string;
   /** The agent's gRPC client certificate and the farm CA, when it sent a TLS key and the coordinator has a farm CA. */
   tls?: { certificatePem: string; caCertificatePem: string };
 }
@@ -148,7 +150,7 @@ export class EnrollmentService implements OnApplicationBootstrap {
     if (record.agentId !== agentId) throw new DomainError(DomainErrorCode.EnrollmentCodeInvalid, `agentId: this enrollment code was issued for another agent id, not ${JSON.stringify(agentId)}`, { field: 'agentId' });
 
     // Signing and certificate issuance write nothing; do them before the code is claimed.
-    const natsUserJwt = await this.nats.signAgentUser(agentId, natsPublicKey);
+    const natsUserJwt = await this.nats.signAgentUser(agentId, natsPublicKey, this.config.publicNatsJsDomain);
     let tls: EnrollmentView['tls'];
     if (typeof tlsPublicKeyPem === 'string' && this.certificates) {
       try {
@@ -174,6 +176,7 @@ export class EnrollmentService implements OnApplicationBootstrap {
       natsUserJwt,
       natsUrl: this.config.publicNatsUrl ?? this.config.natsUrl,
       grpcAddress: this.config.publicGrpcAddress ?? this.ownGrpcAddress,
+      ...(this.config.publicNatsJsDomain ? { natsJsDomain: this.config.publicNatsJsDomain } : {}),
       ...(tls ? { tls } : {}),
     };
   }

@@ -47,9 +47,18 @@ describe('coordinator NATS auth settings', () => {
     expect(found[0]?.message).toMatch(message);
   });
 
+  it('takes the hub JetStream domain from BENCHFARM_PUBLIC_NATS_JS_DOMAIN; blank is none', () => {
+    expect(loadConfig({}, { BENCHFARM_PUBLIC_NATS_JS_DOMAIN: 'hub' }).publicNatsJsDomain).toBe('hub');
+    expect(loadConfig({}, { BENCHFARM_PUBLIC_NATS_JS_DOMAIN: ' ' }).publicNatsJsDomain).toBeUndefined();
+    expect(issues({ publicNatsJsDomain: '$JS.hub' })[0]?.message).toMatch(/JetStream domain: 1-64 characters/);
+  });
+
   it.each<[Record<string, string>, string]>([
     [{ publicNatsUrl: 'http://farm:4222' }, 'publicNatsUrl'],
     [{ publicGrpcAddress: 'farm.lab' }, 'publicGrpcAddress'],
+    [{ publicNatsJsDomain: 'hub.>' }, 'publicNatsJsDomain'],
+    [{ publicNatsJsDomain: 'a b' }, 'publicNatsJsDomain'],
+    [{ publicNatsJsDomain: 'x'.repeat(65) }, 'publicNatsJsDomain'],
   ])('refuses %j', (input, key) => {
     expect(issues(input).map((i) => i.key)).toEqual([key]);
   });
