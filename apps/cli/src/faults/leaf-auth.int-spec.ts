@@ -281,4 +281,32 @@ describe('promise 13 behind a NATS leaf node: an enrolled edge agent works throu
     // B's registry key is as it was: not one forged put.
     expect(await registryEntryB()).toBe(registryBefore);
   }, 120_000);
+  it('revocation must reach the leaf: revoked on the hub only, the agent still joins through the leaf; with the copied auth file and a leaf reload it is refused', async () => {
+    const keyA = parseCredsFile(credsOf('edge-a').toString()).userPublicKey;
+    const tryJoin = async (url: string): Promise<string> => {
+      try {
+        const nc = await connect({ servers: url, authenticator: credsAuthenticator(credsOf('edge-a')), inboxPrefix: agentInboxPrefix('edge-a'), reconnect: false, timeout: 5_000 });
+        await nc.close();
+        return 'connected';
+      } catch (err) {
+        return /Authorization/i.test(String(err)) ? 'refused' : `failed: ${String(err)}`;
+      }
+    };
+    const reload = async (server: NatsServerHandle, log: string[]): Promise<void> => {
+      const from = log.length;
+      server.process.kill('SIGHUP');
+      await waitFor('config reloaded', () => (log.slice(from).some((line) => /Reloaded server configuration/.test(line)) ? true : undefined), 10_000);
+    };
+    await run(join(repoRoot, 'bin/benchfarm'), ['security', 'revoke', '--dir', security.dir, '--key', keyA]);
+    await reload(hub, hubLog);
+    const hubOnly = { hub: await tryJoin(hub.url), leaf: await tryJoin(edge.url) };
+    writeFileSync(join(leafDir, LEAF_SITE_FILES.natsAuth), readFileSync(security.natsAuthFile));
+    await reload(edge, edgeLog);
+    const both = { hub: await tryJoin(hub.url), leaf: await tryJoin(edge.url) };
+    expect({ hubOnly, both }).toEqual({ hubOnly: { hub: 'refused', leaf: 'connected' }, both: { hub: 'refused', leaf: 'refused' } });
+    // The running edge agent is cut off by the leaf's reload; B (not revoked) still joins through the leaf.
+    await waitFor('edge-a stale', async () => ((await client.listAgents()).find((a) => a.agentId === 'edge-a')?.stale !== false ? true : undefined), 20_000);
+    const ncB = await connect({ servers: edge.url, authenticator: credsAuthenticator(credsOf('edge-b')), inboxPrefix: agentInboxPrefix('edge-b'), reconnect: false });
+    await ncB.close();
+  }, 60_000);
 });
