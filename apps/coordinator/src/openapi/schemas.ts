@@ -283,6 +283,7 @@ export const OPENAPI_SCHEMAS = {
       natsUserJwt: { type: 'string', description: "NATS user JWT restricted to the agent's own consumer, inbox prefix _INBOX_<agentId> and registry key." },
       natsUrl: { type: 'string', description: 'NATS URL(s) to dial (BENCHFARM_PUBLIC_NATS_URL).' },
       grpcAddress: { type: 'string', description: 'gRPC host:port to dial (BENCHFARM_PUBLIC_GRPC_ADDRESS).' },
+      natsJsDomain: { type: 'string', description: "The hub's JetStream domain (BENCHFARM_PUBLIC_NATS_JS_DOMAIN), when agents may join through leaf nodes; absent otherwise." },
       tls: { type: 'object', properties: { certificatePem: { type: 'string' }, caCertificatePem: { type: 'string' } } },
     },
   },
