@@ -126,7 +126,11 @@ export interface SuiteReportsView {
 
 /** A thin REST client of the coordinator. */
 export class CoordinatorClient {
-  constructor(readonly baseUrl: string) {}
+  /** `token`: the REST bearer token (default: BENCHFARM_TOKEN at each request). */
+  constructor(
+    readonly baseUrl: string,
+    private readonly token?: string,
+  ) {}
 
   /** Uploads the model and starts a sweep; `fileName` names the model (default: the file's name). */
   async createSweep(modelPath: string, options: SweepOptions, fileName = basename(modelPath)): Promise<SweepView> {
@@ -162,8 +166,13 @@ export class CoordinatorClient {
     return response.text();
   }
 
-  private async request<T>(method: string, path: string, body?: FormData): Promise<T> {
-    const response = await this.fetch(method, path, body);
+  /** POSTs a JSON body; the answer as JSON, or a {@link CoordinatorRequestError}. */
+  async postJson<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, JSON.stringify(body), { 'content-type': 'application/json' });
+  }
+
+  private async request<T>(method: string, path: string, body?: FormData | string, headers: Record<string, string> = {}): Promise<T> {
+    const response = await this.fetch(method, path, body, headers);
     const text = await response.text();
     let json: unknown;
     try {
@@ -179,11 +188,11 @@ export class CoordinatorClient {
     return json as T;
   }
 
-  private async fetch(method: string, path: string, body?: FormData): Promise<Response> {
+  private async fetch(method: string, path: string, body?: FormData | string, extraHeaders: Record<string, string> = {}): Promise<Response> {
     try {
       // A coordinator with an API token (BENCHFARM_API_TOKEN there) wants it on every request.
-      const token = process.env.BENCHFARM_TOKEN;
-      const headers = token ? { authorization: `Bearer ${token}` } : undefined;
+      const token = this.token ?? process.env.BENCHFARM_TOKEN;
+      const headers = { ...extraHeaders, ...(token ? { authorization: `Bearer ${token}` } : {}) };
       return await fetch(new URL(path, this.baseUrl), { method, body, headers });
     } catch (err) {
       throw new CoordinatorUnreachableError(this.baseUrl, { cause: err });

@@ -19,7 +19,7 @@ import {
   revokeUsersInAuthConfig,
   signUserJwt,
 } from '@benchfarm/messaging';
-import { CoordinatorRequestError, CoordinatorUnreachableError } from './client';
+import { CoordinatorClient } from './client';
 
 /** Thrown when security files cannot be written or read, or enrollment input is bad; names the problem. */
 export class SecurityFilesError extends Error {
@@ -207,31 +207,6 @@ export async function initLeafSite(securityDirArg: string, outDirArg: string, op
   return { dir, credsFile: join(dir, LEAF_SITE_FILES.creds), natsAuthFile: join(dir, LEAF_SITE_FILES.natsAuth), siteFile: join(dir, LEAF_SITE_FILES.site), userPublicKey: user.publicKey };
 }
 
-async function postJson<T>(baseUrl: string, path: string, body: unknown, token?: string): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, baseUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    });
-  } catch (err) {
-    throw new CoordinatorUnreachableError(baseUrl, { cause: err });
-  }
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  if (!response.ok) {
-    const error = (json ?? {}) as { code?: string; message?: string; field?: string };
-    throw new CoordinatorRequestError(response.status, error.code ?? `http_${response.status}`, error.message ?? (text.slice(0, 500) || `HTTP ${response.status}`), error.field);
-  }
-  return json as T;
-}
-
 /** An enrollment code as the coordinator issued it. */
 export interface EnrollmentCode {
   agentId: string;
@@ -241,7 +216,7 @@ export interface EnrollmentCode {
 
 /** Asks the coordinator (admin, with BENCHFARM_TOKEN) for a one-time enrollment code for `agentId`. */
 export function requestEnrollmentCode(coordinatorUrl: string, agentId: string, ttlSeconds?: number, token = process.env.BENCHFARM_TOKEN): Promise<EnrollmentCode> {
-  return postJson(coordinatorUrl, '/v1/enrollments', { agentId, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) }, token);
+  return new CoordinatorClient(coordinatorUrl, token).postJson('/v1/enrollments', { agentId, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) });
 }
 
 /** What enrollment.json holds. */
@@ -284,7 +259,7 @@ export async function enrollAgent(options: { coordinatorUrl: string; code: strin
   if (clash.length > 0) throw new SecurityFilesError(`refusing to overwrite ${clash.join(', ')}: this folder holds an enrollment already; use another --dir`);
   const nkey = createUserKeyPair();
   const tlsKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const response = await postJson<{ agentId: string; natsUserJwt: string; natsUrl: string; grpcAddress: string; natsJsDomain?: unknown; tls?: { certificatePem: string; caCertificatePem: string } }>(options.coordinatorUrl, '/v1/enroll', {
+  const response = await new CoordinatorClient(options.coordinatorUrl).postJson<{ agentId: string; natsUserJwt: string; natsUrl: string; grpcAddress: string; natsJsDomain?: unknown; tls?: { certificatePem: string; caCertificatePem: string } }>('/v1/enroll', {
     agentId: options.agentId,
     code: options.code,
     natsPublicKey: nkey.publicKey,
