@@ -6,6 +6,7 @@ import { ModelFetchError, ackConfirmed, agentConsumer, fetchModel, type FarmStor
 import { AgentRecord, AgentState, BenchJob, ErrorCode, LeasesClient, ResultsClient, UploadOutcome, type AgentCapabilities, type ResultEvent, type SuiteSettings, type UploadAck, type VariantRef } from '@benchfarm/protocol';
 import { runSuiteInChild, type ComparedModel, type SuiteChildEvent, type SuiteJob } from '@benchfarm/suite';
 import { fetchComparisonModels } from './comparison';
+import { MODEL_FETCH_RETRY_BUDGET_MS, retryTransientFetch } from './model-fetch';
 import type { AgentConfig } from './config';
 import { agentChannelCredentials } from './grpc-credentials';
 import { DeviceReach } from './device-reach';
@@ -311,12 +312,18 @@ class Agent {
     let modelPath: string;
     let comparison: ComparedModel[] | undefined;
     try {
-      modelPath = await fetchModel(this.farm.models, variant.sha256, this.config.cacheDir);
-      comparison = await fetchComparisonModels(this.farm.models, job, this.config.cacheDir);
+      // A read that fails on the way (the object store's stream electing a leader on a NATS
+      // cluster takes seconds) is tried again within the attempt before the job is given back.
+      [modelPath, comparison] = await retryTransientFetch(
+        async () => [await fetchModel(this.farm.models, variant.sha256, this.config.cacheDir), await fetchComparisonModels(this.farm.models, job, this.config.cacheDir)] as const,
+        MODEL_FETCH_RETRY_BUDGET_MS,
+        signal,
+        (err, waitMs) => this.log('warn', 'model fetch failed; trying again', { jobId: job.jobId, error: String(err), retryInMs: waitMs }),
+      );
     } catch (err) {
       await upload.send({
         $case: 'error',
-        value: { code: ErrorCode.ERROR_CODE_MODEL_FETCH, message: (err as Error).message, retryable: !(err instanceof ModelFetchError) },
+        value: { code: ErrorCode.ERROR_CODE_MODEL_FETCH, message: (err as Error).message, retryable: !(err instanceof ModelFetchError) || err.transient },
       });
       return false;
     }

@@ -41,6 +41,27 @@ describe('messaging against a real nats-server', () => {
     await expect(fetchModel(farm.models, wrong, join(dir, 'cache2'))).rejects.toBeInstanceOf(ModelFetchError);
   });
 
+  it('says which fetch failures are worth another try: a corrupt object is not, an unreachable store is', async () => {
+    const src = join(dir, 'c.bin');
+    writeFileSync(src, Buffer.alloc(400_000, 3));
+    const { sha256 } = await putModel(farm.models, src);
+    const wrong = (await fetchModel(farm.models, 'b'.repeat(64), join(dir, 'cache3')).catch((e: unknown) => e)) as ModelFetchError;
+    expect(wrong).toMatchObject({ name: 'ModelFetchError', transient: false, message: expect.stringMatching(/not in the object store/) });
+    // Truncated behind the store's back: its last chunk deleted from the stream.
+    const info = await farm.models.info(sha256);
+    const stream = 'OBJ_benchfarm-models';
+    const last = await farm.jsm.streams.getMessage(stream, { last_by_subj: `$O.benchfarm-models.C.${info!.nuid}` });
+    await farm.jsm.streams.deleteMessage(stream, last!.seq);
+    const corrupt = (await fetchModel(farm.models, sha256, join(dir, 'cache3')).catch((e: unknown) => e)) as ModelFetchError;
+    expect(corrupt).toMatchObject({ name: 'ModelFetchError', transient: false, message: expect.stringMatching(/corrupt object/) });
+    // The store is gone (connection closed): worth another try later.
+    const other = await connect({ servers: server.url });
+    const store = (await ensureFarmStore(other)).models;
+    await other.close();
+    const unreachable = (await fetchModel(store, sha256, join(dir, 'cache4')).catch((e: unknown) => e)) as ModelFetchError;
+    expect(unreachable).toMatchObject({ name: 'ModelFetchError', transient: true });
+  });
+
   it('hands an agent one job at a time and deduplicates by Nats-Msg-Id', async () => {
     await ensureAgentConsumer(farm.jsm, 'a1');
     const first = await farm.js.publish(jobSubject('a1'), new TextEncoder().encode('j1'), { msgID: 'job-1' });

@@ -8,15 +8,22 @@ import type { ObjectStore } from '@nats-io/obj';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-/** Thrown when a model object is missing, or its bytes do not hash to the digest asked for. */
+/**
+ * Thrown when a model object is missing, its bytes do not hash to the digest asked for, or
+ * reading it failed. `transient`: the read failed on the way (a timeout while the object
+ * store's stream elects a leader, a broken connection, a full disk), so trying again may work;
+ * a missing or corrupt object is not transient.
+ */
 export class ModelFetchError extends Error {
   override name = 'ModelFetchError';
+  readonly transient: boolean;
   constructor(
     message: string,
     readonly digest: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; transient?: boolean },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.transient = options?.transient ?? false;
   }
 }
 
@@ -64,7 +71,12 @@ export async function fetchModel(store: ObjectStore, digest: string, cacheDir: s
   } catch {
     // not cached yet
   }
-  const result = await store.get(digest);
+  let result: Awaited<ReturnType<ObjectStore['get']>>;
+  try {
+    result = await store.get(digest);
+  } catch (err) {
+    throw new ModelFetchError(`looking up model ${digest} in the object store failed: ${(err as Error).message}`, digest, { cause: err, transient: true });
+  }
   if (!result) throw new ModelFetchError(`model ${digest} is not in the object store`, digest);
   const temp = join(cacheDir, `.${digest}.${randomUUID()}.part`);
   const hash = createHash('sha256');
@@ -85,6 +97,9 @@ export async function fetchModel(store: ObjectStore, digest: string, cacheDir: s
     await file.close().catch(() => undefined);
     await rm(temp, { force: true });
     if (err instanceof ModelFetchError) throw err;
-    throw new ModelFetchError(`fetching model ${digest} failed: ${(err as Error).message}`, digest, { cause: err });
+    // nats.js reports an object whose chunks do not hash to its recorded digest (tampered or
+    // truncated: promise 10) as a plain Error while reading; anything else failed on the way.
+    const corrupt = /corrupt object|digests do not match/i.test((err as Error).message);
+    throw new ModelFetchError(`fetching model ${digest} failed: ${(err as Error).message}`, digest, { cause: err, transient: !corrupt });
   }
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FARM_STREAMS, JOB_STREAM, agentConsumerName, freePort, startNatsCluster, type ClusterServerHandle, type NatsClusterHandle } from '@benchfarm/messaging';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient, type SweepView } from '../client';
-import { waitForSweep } from '../testing/farm.fixture';
+import { waitForSweep, QUICK_SWEEP } from '../testing/farm.fixture';
 import { FAST_TIMINGS, startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { readSweepLedger } from './ledger';
 
@@ -21,17 +21,7 @@ const TRIALS = Math.max(1, Number(process.env.BENCHFARM_CLUSTER_TRIALS ?? 3));
 const VICTIMS = ['stream leader', 'follower', "an agent's server"] as const;
 type Victim = (typeof VICTIMS)[number];
 const MODEL = paddleOcrModelPath('cls');
-const SWEEP = {
-  variants: 'fp32,ort-basic,ort-extended',
-  targets: 'all',
-  shapes: 'x:1x3x48x192',
-  compare: 'none',
-  warmupMinQueries: 2,
-  warmupMinDurationMs: 50,
-  minQueries: 10,
-  minDurationMs: 600,
-  maxDurationMs: 20_000,
-};
+const SWEEP = { ...QUICK_SWEEP, variants: 'fp32,ort-basic,ort-extended', minDurationMs: 600 };
 /**
  * What a stall may add to the election: the agent's pull in flight fails and is retried
  * (pullExpires), plus 5 s for the 2 shared cores. The ack after the commit is retried until the
@@ -144,7 +134,7 @@ describe('one NATS cluster server killed (issue 5 item 7): 3 replicas, nothing l
       const electionMs = await waitFor(`new leaders for the groups ${victimName} led`, async () => ((await groupsWithoutLeader(victimName)).length === 0 ? Date.now() - killedAt : undefined), 60_000, 50);
       const done: SweepView = await waitForSweep(client, sweep.id, 180_000);
 
-      expect(done.jobs.map((j) => j.state)).toEqual(done.jobs.map(() => 'done'));
+      expect(done.jobs.map((j) => [j.state, j.error ?? ''])).toEqual(done.jobs.map(() => ['done', '']));
       expect(done.jobs).toHaveLength(6);
       for (const j of done.jobs) {
         // A valid result: it measured what the sweep asked for.

@@ -1,0 +1,26 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ModelFetchError } from '@benchfarm/messaging';
+
+/** How long one attempt keeps retrying a model read that failed on the way. */
+export const MODEL_FETCH_RETRY_BUDGET_MS = 30_000;
+
+/**
+ * Runs `fetch`, trying again after a transient {@link ModelFetchError} (or any error that is
+ * not a ModelFetchError) with backoff (0.5 s doubling to 4 s) while `budgetMs` lasts. A missing
+ * or corrupt model is thrown at once.
+ */
+export async function retryTransientFetch<T>(fetch: () => Promise<T>, budgetMs: number, signal: AbortSignal, onRetry: (err: unknown, waitMs: number) => void): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  let waitMs = 500;
+  for (;;) {
+    try {
+      return await fetch();
+    } catch (err) {
+      const transient = !(err instanceof ModelFetchError) || err.transient;
+      if (!transient || signal.aborted || Date.now() + waitMs > deadline) throw err;
+      onRetry(err, waitMs);
+      await sleep(waitMs);
+      waitMs = Math.min(waitMs * 2, 4_000);
+    }
+  }
+}
