@@ -9,6 +9,7 @@ import { CoordinatorClient, CoordinatorRequestError, type AgentView, type SweepV
 import { agentsTable } from '../format';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { readSweepLedger } from './ledger';
+import { QUICK_SWEEP } from '../testing/farm.fixture';
 
 // The agent's health check (issue 5 item 1): a reference model run in a fresh onnxruntime
 // process before a device gets work, after joining and after a device-level failure. Real
@@ -16,17 +17,7 @@ import { readSweepLedger } from './ledger';
 // injected by the test-only hooks crash-health-check.mjs (the check's process) and
 // crash-suite-child.mjs (a job's suite process).
 const MODEL = paddleOcrModelPath('cls');
-const job = (targets: string) => ({
-  variants: 'fp32',
-  targets,
-  shapes: 'x:1x3x48x192',
-  compare: 'none',
-  warmupMinQueries: 2,
-  warmupMinDurationMs: 50,
-  minQueries: 10,
-  minDurationMs: 200,
-  maxDurationMs: 20_000,
-});
+const job = (targets: string) => ({ ...QUICK_SWEEP, targets, minDurationMs: 200 });
 const hook = (file: string): string => `--import=${pathToFileURL(join(import.meta.dirname, file)).href}`;
 /** Retries of a failed check: 0.5 s doubling to 2 s, so that recovery takes seconds here (production: 5 s to 5 min). */
 const FAST_HEALTH = { BENCHFARM_HEALTH_RETRY_MS: '500', BENCHFARM_HEALTH_RETRY_MAX_MS: '2000' };

@@ -30,9 +30,10 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient } from '../client';
 import { AGENT_ENROLLMENT_FILES, LEAF_SITE_FILES, enrollAgent, enrolledAgentEnv, initFarmSecurity, requestEnrollmentCode, type FarmSecurityFiles } from '../enrollment';
 import { repoRoot } from '../processes';
-import { waitForSweep } from '../testing/farm.fixture';
+import { waitForSweep, QUICK_SWEEP } from '../testing/farm.fixture';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { readSweepLedger } from './ledger';
+import { isNatsPermissionError, tallyAttacks } from '../testing/attacks';
 
 // Promise 13 behind a leaf node: a secured hub (operator mode from `benchfarm security init`,
 // JetStream domain "hub") and a secured edge leaf node run from deploy/nats/leaf-secured/edge.conf
@@ -46,7 +47,6 @@ const DOMAIN = 'hub';
 const TOKEN = 'leaf-auth-test-token-0123456789';
 const run = promisify(execFile);
 const figure = (fields: Record<string, unknown>): void => console.log(`[figures] ${JSON.stringify({ promise: '13 NATS permissions behind a leaf node', ...fields })}`);
-const isPermissionError = (err: unknown): boolean => /Permissions Violation/i.test(`${String(err)} ${String((err as { cause?: unknown })?.cause ?? '')}`);
 const json = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
 
 describe('promise 13 behind a NATS leaf node: an enrolled edge agent works through a secured leaf and is confined there', () => {
@@ -163,17 +163,7 @@ describe('promise 13 behind a NATS leaf node: an enrolled edge agent works throu
     const env: Record<string, string> = { ...enrolledAgentEnv(enrollDir('edge-a')), BENCHFARM_NATS_URL: edge.url };
     agents.push(await startAgentProcess({ agentId: 'edge-a', natsUrl: edge.url, grpcAddress: env.BENCHFARM_GRPC_ADDRESS!, dir, env }));
     await waitFor('edge-a registered in the hub registry', async () => ((await client.listAgents()).some((a) => a.agentId === 'edge-a' && !a.stale) ? true : undefined), 60_000);
-    const sweep = await client.createSweep(paddleOcrModelPath('cls'), {
-      variants: 'fp32',
-      targets: 'edge-a',
-      shapes: 'x:1x3x48x192',
-      compare: 'none',
-      warmupMinQueries: 2,
-      warmupMinDurationMs: 50,
-      minQueries: 10,
-      minDurationMs: 300,
-      maxDurationMs: 20_000,
-    });
+    const sweep = await client.createSweep(paddleOcrModelPath('cls'), { ...QUICK_SWEEP, targets: 'edge-a' });
     const done = await waitForSweep(client, sweep.id, 120_000);
     expect(done.jobs.map((j) => [j.agentId, j.state])).toEqual([['edge-a', 'done']]);
     expect(done.jobs[0]?.result?.count).toBeGreaterThanOrEqual(10);
@@ -202,7 +192,7 @@ describe('promise 13 behind a NATS leaf node: an enrolled edge agent works throu
         return 'opened';
       } catch (err) {
         // A violation of the mapped subject names a subject the client did not send: nats.js cannot tie it to the request, which times out.
-        return isPermissionError(err) ? 'denied' : /timeout/i.test(String(err)) ? 'timeout' : `failed: ${String(err)}`;
+        return isNatsPermissionError(err) ? 'denied' : /timeout/i.test(String(err)) ? 'timeout' : `failed: ${String(err)}`;
       } finally {
         await nc.close();
       }
@@ -249,26 +239,11 @@ describe('promise 13 behind a NATS leaf node: an enrolled edge agent works throu
       "create a consumer on B's job subject": (i) => jsmA.consumers.add(JOB_STREAM, { durable_name: `spy-${i}`, filter_subject: jobSubject('edge-b'), ack_policy: AckPolicy.Explicit }),
       'read a job message (STREAM.MSG.GET)': () => jsmA.streams.getMessage(JOB_STREAM, { last_by_subj: jobSubject('edge-b') }),
     };
-    const results: Record<string, { attempts: number; denied: number }> = {};
-    for (const [name, attack] of Object.entries(attacks)) {
-      const tally = { attempts: 0, denied: 0 };
-      for (let i = 0; i < ATTEMPTS; i += 1) {
-        tally.attempts += 1;
-        try {
-          await attack(i);
-        } catch (err) {
-          if (isPermissionError(err)) tally.denied += 1;
-          else console.log(`[leaf-auth] ${name}: not a permission error: ${String(err)}`);
-        }
-      }
-      results[name] = tally;
-    }
+    const { results, attempts, denied } = await tallyAttacks(attacks, ATTEMPTS, isNatsPermissionError, (line) => console.log(`[leaf-auth] ${line}`));
     await ncA.close();
     await sleep(500);
     // The leaf, where A is authenticated, enforces A's permissions: one violation line per attempt.
     const leafDenials = edgeLog.filter((line) => line.includes(keyA) && /Violation/.test(line)).length - violationsBefore;
-    const attempts = Object.values(results).reduce((n, r) => n + r.attempts, 0);
-    const denied = Object.values(results).reduce((n, r) => n + r.denied, 0);
     figure({ attemptsPerAttack: ATTEMPTS, attacks: Object.keys(results).length, attempts, denied, leafDenials, results });
 
     for (const [name, tally] of Object.entries(results)) expect({ name, ...tally }).toEqual({ name, attempts: ATTEMPTS, denied: ATTEMPTS });

@@ -24,8 +24,9 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient, CoordinatorRequestError } from '../client';
 import { AGENT_ENROLLMENT_FILES, FARM_SECURITY_FILES, enrollAgent, enrolledAgentEnv, initFarmSecurity, requestEnrollmentCode, type FarmSecurityFiles } from '../enrollment';
 import { repoRoot } from '../processes';
-import { waitForSweep } from '../testing/farm.fixture';
+import { waitForSweep, QUICK_SWEEP } from '../testing/farm.fixture';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
+import { isNatsPermissionError, tallyAttacks } from '../testing/attacks';
 
 // Promise 13 of RELIABILITY.md on a secured farm: nats-server in operator mode from the config
 // `benchfarm security init` writes, a coordinator with its creds and the account signing key (and
@@ -38,7 +39,6 @@ const figure = (fields: Record<string, unknown>): void => console.log(`[figures]
 const run = promisify(execFile);
 const TOKEN = 'permissions-test-token-0123456789';
 const MODEL = paddleOcrModelPath('cls');
-const isPermissionError = (err: unknown): boolean => /Permissions Violation/i.test(`${String(err)} ${String((err as { cause?: unknown })?.cause ?? '')}`);
 
 /** nats-server started with `-c file` only; resolves once it is ready. */
 async function startConfiguredNatsServer(configFile: string, port: number, log: (line: string) => void): Promise<{ url: string; process: ChildProcess; stop(): Promise<void> }> {
@@ -183,17 +183,7 @@ describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbo
       agents.push(p);
       await waitFor(`${id} registered`, async () => ((await client.listAgents()).some((a) => a.agentId === id && !a.stale) ? true : undefined), 60_000);
     }
-    const sweep = await client.createSweep(MODEL, {
-      variants: 'fp32',
-      targets: 'perm-a',
-      shapes: 'x:1x3x48x192',
-      compare: 'none',
-      warmupMinQueries: 2,
-      warmupMinDurationMs: 50,
-      minQueries: 10,
-      minDurationMs: 300,
-      maxDurationMs: 20_000,
-    });
+    const sweep = await client.createSweep(MODEL, { ...QUICK_SWEEP, targets: 'perm-a' });
     const done = await waitForSweep(client, sweep.id, 120_000);
     expect(done.state).toBe('completed');
     expect(done.jobs.map((j) => [j.agentId, j.state])).toEqual([['perm-a', 'done']]);
@@ -245,26 +235,11 @@ describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbo
       'create a stream': (i) => jsmA.streams.add({ name: `EVIL_${i}`, subjects: [`evil${i}.>`] }),
       'delete the job stream': () => jsmA.streams.delete(JOB_STREAM),
     };
-    const results: Record<string, { attempts: number; denied: number }> = {};
-    for (const [name, attack] of Object.entries(attacks)) {
-      const tally = { attempts: 0, denied: 0 };
-      for (let i = 0; i < ATTEMPTS; i += 1) {
-        tally.attempts += 1;
-        try {
-          await attack(i);
-        } catch (err) {
-          if (isPermissionError(err)) tally.denied += 1;
-          else console.log(`[natsperm] ${name}: not a permission error: ${String(err)}`);
-        }
-      }
-      results[name] = tally;
-    }
+    const { results, attempts, denied } = await tallyAttacks(attacks, ATTEMPTS, isNatsPermissionError, (line) => console.log(`[natsperm] ${line}`));
     await ncA.close();
     // The server's own account of it: one violation line per attempt, all naming A's user key.
     await sleep(500);
     const serverDenials = serverLog.filter((line) => line.includes(keyA) && /Violation/.test(line)).length - violationsBefore;
-    const attempts = Object.values(results).reduce((n, r) => n + r.attempts, 0);
-    const denied = Object.values(results).reduce((n, r) => n + r.denied, 0);
     figure({ attemptsPerAttack: ATTEMPTS, attacks: Object.keys(results).length, attempts, denied, serverDenials, results });
 
     for (const [name, tally] of Object.entries(results)) expect({ name, ...tally }).toEqual({ name, attempts: ATTEMPTS, denied: ATTEMPTS });

@@ -21,3 +21,20 @@ export async function waitForAgent(client: CoordinatorClient, agentId: string | 
     await sleep(200);
   }
 }
+
+/**
+ * Sweep settings for a short job on PaddleOCR's classifier (input x [?, 3, 48, 192]): one
+ * job per variant and agent (no interleaved comparison job), 10 measured queries, a short
+ * warm-up. Tests override `targets`, `variants` and the durations they need.
+ */
+export const QUICK_SWEEP = {
+  variants: 'fp32',
+  targets: 'all',
+  shapes: 'x:1x3x48x192',
+  compare: 'none',
+  warmupMinQueries: 2,
+  warmupMinDurationMs: 50,
+  minQueries: 10,
+  minDurationMs: 300,
+  maxDurationMs: 20_000,
+} as const;
