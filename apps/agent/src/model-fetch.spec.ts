@@ -20,7 +20,7 @@ function failing(errors: Error[]): { fetch: () => Promise<string>; calls: () => 
 
 describe('retryTransientFetch', () => {
   it('tries again after transient failures (a timeout while the stream elects a leader) and returns the model', async () => {
-    const f = failing([new ModelFetchError('timeout', digest, { transient: true }), new Error('no responders')]);
+    const f = failing([new ModelFetchError('timeout', digest, { transient: true }), new ModelFetchError('no responders', digest, { transient: true })]);
     const waits: number[] = [];
     await expect(retryTransientFetch(f.fetch, 10_000, new AbortController().signal, (_e, w) => waits.push(w))).resolves.toBe('model');
     expect(f.calls()).toBe(3);
@@ -30,6 +30,12 @@ describe('retryTransientFetch', () => {
   it('throws a missing or corrupt model at once', async () => {
     const f = failing([new ModelFetchError('model digest mismatch', digest)]);
     await expect(retryTransientFetch(f.fetch, 10_000, new AbortController().signal, () => undefined)).rejects.toThrow(/digest mismatch/);
+    expect(f.calls()).toBe(1);
+  });
+
+  it('throws a local failure (an unusable cache folder) at once: the job goes back to the queue', async () => {
+    const f = failing([Object.assign(new Error('ENOTDIR: not a directory, mkdir'), { code: 'ENOTDIR' })]);
+    await expect(retryTransientFetch(f.fetch, 10_000, new AbortController().signal, () => undefined)).rejects.toThrow(/ENOTDIR/);
     expect(f.calls()).toBe(1);
   });
 

@@ -10,9 +10,9 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
  * Thrown when a model object is missing, its bytes do not hash to the digest asked for, or
- * reading it failed. `transient`: the read failed on the way (a timeout while the object
- * store's stream elects a leader, a broken connection, a full disk), so trying again may work;
- * a missing or corrupt object is not transient.
+ * reading it failed. `transient`: the read from the store failed on the way (a timeout while
+ * the object store's stream elects a leader, a broken connection), so trying again may work; a
+ * missing or corrupt object, or a failed file-system call here (a full disk), is not transient.
  */
 export class ModelFetchError extends Error {
   override name = 'ModelFetchError';
@@ -99,7 +99,9 @@ export async function fetchModel(store: ObjectStore, digest: string, cacheDir: s
     if (err instanceof ModelFetchError) throw err;
     // nats.js reports an object whose chunks do not hash to its recorded digest (tampered or
     // truncated: promise 10) as a plain Error while reading; anything else failed on the way.
+    // A failed file-system call (a full disk) is this machine's, not the store's: not transient.
     const corrupt = /corrupt object|digests do not match/i.test((err as Error).message);
-    throw new ModelFetchError(`fetching model ${digest} failed: ${(err as Error).message}`, digest, { cause: err, transient: !corrupt });
+    const local = (err as NodeJS.ErrnoException).syscall !== undefined;
+    throw new ModelFetchError(`fetching model ${digest} failed: ${(err as Error).message}`, digest, { cause: err, transient: !corrupt && !local });
   }
 }
