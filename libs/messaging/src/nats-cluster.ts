@@ -114,6 +114,18 @@ export function clusterServerConfig(server: { name: string; port: number; cluste
  * against a cluster and to kill and restart single servers.
  */
 export async function startNatsCluster(options: StartNatsClusterOptions = {}): Promise<NatsClusterHandle> {
+  // Free ports are found by binding and closing port 0 (freePort), so another process may take
+  // one of the 3 x size ports before the server binds it: try again with fresh ports.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startNatsClusterOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof NatsServerStartError) || !/address already in use/.test(err.message)) throw err;
+    }
+  }
+}
+
+async function startNatsClusterOnce(options: StartNatsClusterOptions): Promise<NatsClusterHandle> {
   const binary = options.binary ?? findNatsServer();
   if (!binary) throw new NatsServerStartError('nats-server is not installed (Debian: apt-get install -y nats-server)');
   const size = options.size ?? 3;
