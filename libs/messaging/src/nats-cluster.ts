@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NatsServerStartError, findNatsServer, freePort } from './nats-server';
+import { NatsServerStartError, findNatsServer, freePort, spawnNatsServerUntilReady } from './nats-server';
 
 /** One server of a {@link NatsClusterHandle}; its ports and store survive a kill and a restart. */
 export interface ClusterServerHandle {
@@ -158,30 +158,7 @@ async function startNatsClusterOnce(options: StartNatsClusterOptions): Promise<N
     const exitedOf = (c: ChildProcess): Promise<void> =>
       new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
     const launch = async (): Promise<void> => {
-      const c = spawn(binary, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-      child = c;
-      await new Promise<void>((resolve, reject) => {
-        let buffer = '';
-        const timer = setTimeout(() => {
-          c.kill('SIGKILL');
-          reject(new NatsServerStartError(`cluster server ${name} did not become ready within ${timeoutMs} ms:\n${buffer.slice(-2000)}`));
-        }, timeoutMs);
-        const onData = (chunk: Buffer): void => {
-          const text = chunk.toString();
-          if (buffer.length < 100_000) buffer += text;
-          for (const line of text.split('\n')) if (line) options.log?.(name, line);
-          if (buffer.includes('Server is ready')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        c.stdout?.on('data', onData);
-        c.stderr?.on('data', onData);
-        c.once('exit', (code, signal) => {
-          clearTimeout(timer);
-          reject(new NatsServerStartError(`cluster server ${name} exited early (code ${code}, signal ${signal}):\n${buffer.slice(-2000)}`));
-        });
-      });
+      child = await spawnNatsServerUntilReady(binary, ['-c', configFile], { label: `cluster server ${name}`, timeoutMs, log: options.log && ((line: string) => options.log?.(name, line)) });
     };
     const handle: ClusterServerHandle & { launch(): Promise<void> } = {
       name,

@@ -33,6 +33,12 @@ export interface StartNatsOptions {
   args?: string[];
   /** Run JetStream (default true); false for a plain server such as an edge leaf node. */
   jetstream?: boolean;
+  /**
+   * Run from this config file alone (`-c file` plus `args`): it sets listen address, JetStream
+   * and store, so no `-a -p -js -sd` flags are added (given with a config, those flags make
+   * nats-server refuse every config reload). `port` must then name the port the file sets.
+   */
+  configFile?: string;
   startTimeoutMs?: number;
   /** Forward the server's log lines here (default: dropped). */
   log?: (line: string) => void;
@@ -82,35 +88,15 @@ function existsExecutable(path: string): boolean {
 export async function startNatsServer(options: StartNatsOptions = {}): Promise<NatsServerHandle> {
   const binary = options.binary ?? findNatsServer();
   if (!binary) throw new NatsServerStartError('nats-server is not installed (Debian: apt-get install -y nats-server)');
+  if (options.configFile !== undefined && options.port === undefined) throw new NatsServerStartError('startNatsServer: with configFile, give the port the file listens on');
   const port = options.port ?? (await freePort());
-  const ownStore = options.storeDir === undefined;
-  const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'benchfarm-nats-'));
-  const args = ['-a', '127.0.0.1', '-p', String(port), ...(options.jetstream === false ? [] : ['-js', '-sd', storeDir]), ...(options.args ?? [])];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const timeoutMs = options.startTimeoutMs ?? 10_000;
-
-  await new Promise<void>((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new NatsServerStartError(`nats-server did not become ready within ${timeoutMs} ms:\n${buffer.slice(-2000)}`));
-    }, timeoutMs);
-    const onData = (chunk: Buffer): void => {
-      const text = chunk.toString();
-      buffer += text;
-      for (const line of text.split('\n')) if (line) options.log?.(line);
-      if (buffer.includes('Server is ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new NatsServerStartError(`nats-server exited early (code ${code}, signal ${signal}):\n${buffer.slice(-2000)}`));
-    });
-  });
+  const ownStore = options.storeDir === undefined && options.configFile === undefined;
+  const storeDir = options.storeDir ?? (options.configFile === undefined ? mkdtempSync(join(tmpdir(), 'benchfarm-nats-')) : '');
+  const args =
+    options.configFile !== undefined
+      ? ['-c', options.configFile, ...(options.args ?? [])]
+      : ['-a', '127.0.0.1', '-p', String(port), ...(options.jetstream === false ? [] : ['-js', '-sd', storeDir]), ...(options.args ?? [])];
+  const child = await spawnNatsServerUntilReady(binary, args, { label: 'nats-server', timeoutMs: options.startTimeoutMs ?? 10_000, log: options.log });
 
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -132,4 +118,38 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
       if (ownStore && !stopOptions.keepStore) rmSync(storeDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Spawns nats-server with `args` and resolves with the process once it logs that it is ready
+ * for connections. Thrown: {@link NatsServerStartError} when it exits first or is not ready
+ * within `timeoutMs` (then it is killed), with the end of its output. Shared by the single-server
+ * and the cluster launchers.
+ */
+export async function spawnNatsServerUntilReady(binary: string, args: string[], options: { label: string; timeoutMs: number; log?: ((line: string) => void) | undefined }): Promise<ChildProcess> {
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new NatsServerStartError(`${options.label} did not become ready within ${options.timeoutMs} ms:\n${buffer.slice(-2000)}`));
+    }, options.timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      const text = chunk.toString();
+      // Only the start-up banner matters here; a server logging with -DV must not grow this.
+      if (buffer.length < 100_000) buffer += text;
+      for (const line of text.split('\n')) if (line) options.log?.(line);
+      if (buffer.includes('Server is ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new NatsServerStartError(`${options.label} exited early (code ${code}, signal ${signal}):\n${buffer.slice(-2000)}`));
+    });
+  });
+  return child;
 }

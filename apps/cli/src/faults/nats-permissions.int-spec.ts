@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,8 @@ import {
   freePort,
   jobSubject,
   parseCredsFile,
+  startNatsServer,
+  type NatsServerHandle,
 } from '@benchfarm/messaging';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient, CoordinatorRequestError } from '../client';
@@ -40,42 +42,10 @@ const run = promisify(execFile);
 const TOKEN = 'permissions-test-token-0123456789';
 const MODEL = paddleOcrModelPath('cls');
 
-/** nats-server started with `-c file` only; resolves once it is ready. */
-async function startConfiguredNatsServer(configFile: string, port: number, log: (line: string) => void): Promise<{ url: string; process: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(findNatsServer()!, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`nats-server not ready within 15 s: ${output.slice(-2000)}`)), 15_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      for (const line of chunk.toString().split('\n')) if (line) log(line);
-      if (output.includes('Server is ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`nats-server exited (code ${code}): ${output.slice(-2000)}`));
-    });
-  });
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    process: child,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
 describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbox or registry entry', () => {
   let dir: string;
   let security: FarmSecurityFiles;
-  let nats: Awaited<ReturnType<typeof startConfiguredNatsServer>>;
+  let nats: NatsServerHandle;
   const serverLog: string[] = [];
   let coordinator: TestProcess;
   let client: CoordinatorClient;
@@ -113,7 +83,7 @@ describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbo
     // The generated nats-server.conf as it is (listen address, included auth file, JetStream store):
     // the shared launcher adds -js/-sd flags, which clash with its store_dir and break a config
     // reload (revocation, below), so this test starts the server itself.
-    nats = await startConfiguredNatsServer(security.natsConfigFile, port, (line) => serverLog.push(line));
+    nats = await startNatsServer({ configFile: security.natsConfigFile, port, startTimeoutMs: 15_000, log: (line) => serverLog.push(line) });
     coordinator = await startCoordinatorProcess({
       natsUrl: nats.url,
       dir,
