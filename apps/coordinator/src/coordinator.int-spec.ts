@@ -6,14 +6,14 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentConsumer, ensureAgentConsumer, ensureFarmStore, startNatsServer, type FarmStore, type NatsServerHandle } from '@benchfarm/messaging';
-import { AgentRecord, AgentState, BenchJob, ErrorCode, Scenario, TensorDataType, UploadOutcome, type ResultsClient, type UploadHeader } from '@benchfarm/protocol';
+import { AgentRecord, BenchJob, ErrorCode, Scenario, TensorDataType, UploadOutcome, type ResultsClient, type UploadHeader } from '@benchfarm/protocol';
 import { readModel, writeModel, paddleOcrModelPath } from '@benchfarm/onnx';
 import { startTcpProxy } from '@benchfarm/testing';
 import { startCoordinator, type RunningCoordinator } from './app';
 import { resultsClient, syntheticUpload, upload } from './testing/grpc-upload';
 import type { SweepView } from './sweeps/sweep.view';
 import type { AgentView } from './agents/agents.service';
-import { passingHealthReport } from './testing/fake-health';
+import { fakeAgentRecord } from './testing/fake-agent';
 
 const MODEL = paddleOcrModelPath('cls');
 const MODEL_NAME = 'ch_ppocr_mobile_v2.0_cls_infer';
@@ -56,18 +56,7 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
   };
   const scratchLeft = (): string[] => ['uploads', 'work'].flatMap((sub) => readdirSync(join(coordinator.config.dataDir, sub)).map((f) => `${sub}/${f}`));
   const putFakeAgent = async (record: Partial<AgentRecord> & { agentId: string }): Promise<void> => {
-    const full: AgentRecord = {
-      name: FAKE_AGENT_NAME,
-      agentVersion: 'test',
-      labels: { site: 'lab', role: 'test' },
-      capabilities: { arch: 'x64', os: 'linux', osRelease: '6', cpuModel: 'test cpu', cpuCores: 2, memoryBytes: 8e9, executionProviders: ['cpu'], sensors: [], onnxruntimeVersion: '1.30.0', hostname: 'test' },
-      state: AgentState.AGENT_STATE_IDLE,
-      currentJobId: '',
-      startedAtUnixMs: Date.now(),
-      heartbeatAtUnixMs: Date.now(),
-      health: passingHealthReport(),
-      ...record,
-    };
+    const full = fakeAgentRecord(record.agentId, { name: FAKE_AGENT_NAME, labels: { site: 'lab', role: 'test' }, ...record });
     await farm.agents.put(record.agentId, AgentRecord.encode(full).finish());
   };
 

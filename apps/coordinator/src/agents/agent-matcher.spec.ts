@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentState, type AgentRecord, type HealthCheckReport } from '@benchfarm/protocol';
 import { REFERENCE_MODEL_ID, referenceModel } from '@benchfarm/suite';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
-import { passingHealthReport } from '../testing/fake-health';
+import { passingHealthReport } from '../testing/fake-agent';
 import { ineligibility, matchAgents, parseTargets } from './agent-matcher';
 
 const NOW = 1_000_000;

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFarmStore, startNatsServer, type FarmStore, type NatsServerHandle } from '@benchfarm/messaging';
-import { AgentRecord, AgentState, UploadOutcome, type ResultsClient } from '@benchfarm/protocol';
+import { AgentRecord, UploadOutcome, type ResultsClient } from '@benchfarm/protocol';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { startCoordinator, type RunningCoordinator } from '../app';
 import { resultsClient, syntheticUpload, upload } from '../testing/grpc-upload';
 import type { SweepView } from '../sweeps/sweep.view';
-import { passingHealthReport } from '../testing/fake-health';
+import { fakeAgentRecord } from '../testing/fake-agent';
 
 // RELIABILITY.md promise 15: many results ingested over gRPC into a real coordinator; the
 // number of Prometheus series stays bounded (no ids in labels) and the scrape time stays flat.
@@ -48,18 +48,7 @@ describe(`promise 15: ${RESULTS} results ingested; bounded series, flat scrape t
   /** The registry entries fake agents keep fresh (the bucket's TTL removes them otherwise). */
   const heartbeat = async (): Promise<void> => {
     for (let i = 0; i < AGENTS; i += 1) {
-      const record: AgentRecord = {
-        agentId: `series-agent-${i}`,
-        name: `device-${i}`,
-        agentVersion: 'test',
-        labels: {},
-        capabilities: { arch: 'x64', os: 'linux', osRelease: '6', cpuModel: 'test cpu', cpuCores: 2, memoryBytes: 8e9, executionProviders: ['cpu'], sensors: [], onnxruntimeVersion: '1.30.0', hostname: 'test' },
-        state: AgentState.AGENT_STATE_IDLE,
-        currentJobId: '',
-        startedAtUnixMs: Date.now(),
-        heartbeatAtUnixMs: Date.now(),
-        health: passingHealthReport(),
-      };
+      const record = fakeAgentRecord(`series-agent-${i}`, { name: `device-${i}` });
       await farm.agents.put(record.agentId, AgentRecord.encode(record).finish());
     }
   };

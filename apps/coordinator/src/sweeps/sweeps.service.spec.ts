@@ -20,7 +20,7 @@ import { ModelToolkit, type PreparedModel, type VariantFile } from '../variants/
 import { Workspace } from '../variants/workspace';
 import { JobBus } from './job-bus';
 import { SweepsService, type ModelUpload } from './sweeps.service';
-import { passingHealthReport } from '../testing/fake-health';
+import { passingHealthReport } from '../testing/fake-agent';
 
 class FixedClock extends Clock {
   nowMs(): number {

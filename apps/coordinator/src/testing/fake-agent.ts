@@ -1,4 +1,4 @@
-import type { HealthCheckReport } from '@benchfarm/protocol';
+import { AgentRecord, AgentState, type HealthCheckReport } from '@benchfarm/protocol';
 import { REFERENCE_MODEL_ID, referenceModel } from '@benchfarm/suite';
 
 /**
@@ -23,4 +23,25 @@ export function passingHealthReport(ranAtUnixMs = Date.now()): HealthCheckReport
     nextAttemptAtUnixMs: 0,
     executionProvider: 'cpu',
   };
+}
+
+/**
+ * FAKE, for tests that write registry entries themselves (no agent process): an idle x64
+ * CPU agent heartbeating now, with a passing health check, so that sweeps can target it.
+ * `extra` overrides any field.
+ */
+export function fakeAgentRecord(agentId: string, extra: Partial<AgentRecord> = {}): AgentRecord {
+  return AgentRecord.fromPartial({
+    agentId,
+    name: agentId,
+    agentVersion: 'test',
+    labels: {},
+    capabilities: { arch: 'x64', os: 'linux', osRelease: '6', cpuModel: 'test cpu', cpuCores: 2, memoryBytes: 8e9, executionProviders: ['cpu'], sensors: [], onnxruntimeVersion: '1.30.0', hostname: 'test' },
+    state: AgentState.AGENT_STATE_IDLE,
+    currentJobId: '',
+    startedAtUnixMs: Date.now(),
+    heartbeatAtUnixMs: Date.now(),
+    health: passingHealthReport(),
+    ...extra,
+  });
 }

@@ -9,11 +9,11 @@ import Database from 'better-sqlite3';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensureAgentConsumer, ensureFarmStore, startNatsServer, type FarmStore, type NatsServerHandle } from '@benchfarm/messaging';
-import { AgentRecord, AgentState } from '@benchfarm/protocol';
+import { AgentRecord } from '@benchfarm/protocol';
 import { deriveVariant, fixInputShapes, paddleOcrModelPath, readModelFile, writeModel } from '@benchfarm/onnx';
 import { startCoordinator, type RunningCoordinator } from '../app';
 import type { SweepView } from '../sweeps/sweep.view';
-import { passingHealthReport } from '../testing/fake-health';
+import { fakeAgentRecord } from '../testing/fake-agent';
 
 const AGENT = 'calibration-test-agent';
 
@@ -41,19 +41,7 @@ describe('sweeps with int8-static (calibration) against a real coordinator', () 
 
   /** The registry entry a live agent keeps fresh (heartbeat now), so that derivations longer than the staleness limit do not orphan the next test. */
   const putAgent = async (): Promise<void> => {
-    // fromPartial: fields other engineers add to the registry record get their defaults.
-    const record = AgentRecord.fromPartial({
-      agentId: AGENT,
-      name: 'fake device (test)',
-      agentVersion: 'test',
-      labels: {},
-      capabilities: { arch: 'x64', os: 'linux', osRelease: '6', cpuModel: 'test cpu', cpuCores: 2, memoryBytes: 8e9, executionProviders: ['cpu'], sensors: [], onnxruntimeVersion: '1.30.0', hostname: 'test' },
-      state: AgentState.AGENT_STATE_IDLE,
-      currentJobId: '',
-      startedAtUnixMs: Date.now(),
-      heartbeatAtUnixMs: Date.now(),
-      health: passingHealthReport(),
-    });
+    const record = fakeAgentRecord(AGENT, { name: 'fake device (test)' });
     await farm.agents.put(AGENT, AgentRecord.encode(record).finish());
   };
 
