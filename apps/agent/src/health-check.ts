@@ -1,8 +1,7 @@
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthCheckReport } from '@benchfarm/protocol';
-import { REFERENCE_MODEL_ID, compareToReference, referenceModel, tsxLoaderUrl } from '@benchfarm/suite';
+import { REFERENCE_MODEL_ID, compareToReference, forkHelperChild, referenceModel } from '@benchfarm/suite';
 import { AgentConfigError } from './config';
 
 /** Entry of the health check's process (it loads onnxruntime; the agent never does). */
@@ -10,7 +9,6 @@ const childEntryPath = fileURLToPath(new URL('./health-check.child.ts', import.m
 
 /** The one execution provider every onnxruntime build has; the check runs there. */
 const CHECK_PROVIDER = 'cpu';
-const STDERR_TAIL_BYTES = 4096;
 
 /** How the agent runs its health checks, validated once at start-up. */
 export interface HealthCheckSettings {
@@ -97,15 +95,9 @@ function runChild(timeoutMs: number, signal: AbortSignal | undefined, env: NodeJ
   if (signal?.aborted) return Promise.resolve({ kind: 'aborted' });
   return new Promise((resolve) => {
     let reply: HealthChildReply | undefined;
-    let stderr = '';
     let timedOut = false;
     let settled = false;
-    const child = fork(childEntryPath, [], {
-      execArgv: ['--import', tsxLoaderUrl],
-      env: env ?? process.env,
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      serialization: 'json',
-    });
+    const { child, stderrTail } = forkHelperChild(childEntryPath, env);
     const finish = (outcome: ChildOutcome): void => {
       if (settled) return;
       settled = true;
@@ -122,10 +114,6 @@ function runChild(timeoutMs: number, signal: AbortSignal | undefined, env: NodeJ
       child.kill('SIGKILL');
     }, timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-STDERR_TAIL_BYTES);
-    });
     child.on('message', (message: unknown) => {
       if (isReply(message)) reply ??= message;
     });
@@ -134,7 +122,7 @@ function runChild(timeoutMs: number, signal: AbortSignal | undefined, env: NodeJ
     });
     child.on('close', (code, sig) => {
       if (reply) return finish({ kind: 'reply', reply });
-      const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+      const tail = stderrTail().trim().split('\n').slice(-3).join(' | ');
       const cause = timedOut ? `timed out after ${timeoutMs} ms` : sig ? `died: signal ${sig}` : `exited with code ${code} without an answer`;
       finish({ kind: 'died', why: `health check process ${cause}${tail ? `; its stderr ended with: ${tail}` : ''}` });
     });

@@ -70,8 +70,7 @@ export function runSuiteInChild(job: SuiteJob, opts: RunSuiteInChildOptions): Pr
   if (opts.signal?.aborted) return Promise.resolve({ ...exit, aborted: true });
 
   return new Promise((resolve, reject) => {
-    const child = forkTsChild(childEntryPath, opts.env);
-    const stderr = tailCollector(child);
+    const { child, stderrTail: stderr } = forkHelperChild(childEntryPath, opts.env);
     let finished = false;
     let hung: string | undefined;
     let stallTimer: NodeJS.Timeout | undefined;
@@ -159,23 +158,24 @@ function isSuiteChildEvent(message: unknown): message is SuiteChildEvent {
 }
 
 /** Forks a TypeScript entry under the tsx loader, with stderr piped and stdout dropped. */
-function forkTsChild(entryPath: string, env: NodeJS.ProcessEnv | undefined): ChildProcess {
-  return fork(entryPath, [], {
+/**
+ * Forks `entryPath` as a helper process the way every suite process starts: the tsx loader,
+ * JSON IPC, stdout ignored, stderr drained (so the child never blocks on a full pipe) with its
+ * last STDERR_TAIL_BYTES kept for error messages. Used by the agent's health check too.
+ */
+export function forkHelperChild(entryPath: string, env?: NodeJS.ProcessEnv): { child: ChildProcess; stderrTail: () => string } {
+  const child = fork(entryPath, [], {
     execArgv: ['--import', tsxLoaderUrl],
     env: env ?? process.env,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     serialization: 'json',
   });
-}
-
-/** Keeps the last STDERR_TAIL_BYTES of a child's stderr, draining it so the child never blocks on a full pipe. */
-function tailCollector(child: ChildProcess): () => string {
   let tail = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
     tail = (tail + chunk).slice(-STDERR_TAIL_BYTES);
   });
-  return () => tail;
+  return { child, stderrTail: () => tail };
 }
 
 /**
@@ -185,8 +185,7 @@ function tailCollector(child: ChildProcess): () => string {
  */
 function askHelper<T>(entryPath: string, job: SuiteJob | undefined, accept: (message: unknown) => message is T, env?: NodeJS.ProcessEnv): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = forkTsChild(entryPath, env);
-    const stderr = tailCollector(child);
+    const { child, stderrTail: stderr } = forkHelperChild(entryPath, env);
     let answer: T | undefined;
     let failure: string | undefined;
     child.on('message', (message: unknown) => {
