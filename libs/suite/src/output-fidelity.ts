@@ -33,7 +33,7 @@ export function outputFidelity(reference: readonly RunOutputs[], variant: readon
       }
     }
     const cosine = refSq === 0 && varSq === 0 ? 1 : dot / Math.sqrt(refSq * varSq);
-    return { output, cosine, ...(errSq === 0 ? {} : { snrDb: 10 * Math.log10(refSq / errSq) }), maxAbsError, inputs };
+    return { output, cosine, ...(errSq === 0 ? {} : { snrDb: 10 * Math.log10(refSq / errSq) }), maxAbsError, inputs, images: 0, randomInputs: true };
   });
 }
 

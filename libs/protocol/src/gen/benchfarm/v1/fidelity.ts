@@ -7,6 +7,15 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
+/** A bootstrap confidence interval over images (resampled with replacement, seeded). */
+export interface BootstrapInterval {
+  low: number;
+  high: number;
+  /** 0.95 */
+  level: number;
+  resamples: number;
+}
+
 /**
  * How closely one output of a variant matches the same output of the reference (fp32) variant
  * on the same inputs, run on the agent with the device's own execution provider (issue 3).
@@ -18,12 +27,218 @@ export interface OutputFidelity {
   /** 10 log10(sum ref^2 / sum err^2); absent when the outputs are identical */
   snrDb?: number | undefined;
   maxAbsError: number;
-  /** which inputs, e.g. "the suite's seeded random inputs (1)" */
+  /** which inputs, e.g. "random inputs: the suite's seeded inputs (seed 0, 1 run)" or "real images: ..." */
   inputs: string;
+  /** real images the figures pool (issue 12); 0 for random inputs */
+  images: number;
+  /** over images; absent for random inputs or below 2 images */
+  cosineCi?: BootstrapInterval | undefined;
+  snrDbCi?:
+    | BootstrapInterval
+    | undefined;
+  /** true: measured on generated inputs, not real data */
+  randomInputs: boolean;
 }
 
+/** One task metric of a variant on a dataset's evaluation images (issue 12). */
+export interface TaskMetric {
+  /**
+   * "map50_agreement" (mAP@0.5 of the variant's detections against the reference's on this device),
+   * "map50", "map50_95" (against the labels), "top1_agreement", "top1", "top5".
+   */
+  metric: string;
+  /** absent when it could not be computed: see reason */
+  value?:
+    | number
+    | undefined;
+  /** over images; absent below 2 images */
+  ci?:
+    | BootstrapInterval
+    | undefined;
+  /** images the figure is computed on (labelled images for "labels") */
+  images: number;
+  /** "reference" or "labels" */
+  against: string;
+  /** why value is absent */
+  reason: string;
+}
+
+/**
+ * What one variant scored on the evaluation images, run with the same execution provider and
+ * session settings as its latency rounds, after them.
+ */
+export interface VariantEvaluation {
+  variant: string;
+  sha256: string;
+  reference: boolean;
+  images: number;
+  /** against the reference on the same images; empty for the reference */
+  fidelity: OutputFidelity[];
+  metrics: TaskMetric[];
+  /** session.run time summed over the images */
+  inferenceMs: number;
+  /** decoding + metric bookkeeping summed over the images */
+  postprocessMs: number;
+  /** set when this variant could not be evaluated; figures then absent */
+  error: string;
+}
+
+/** The accuracy phase of a job whose sweep has an evaluation dataset (issue 12). */
+export interface EvaluationResult {
+  datasetId: string;
+  datasetName: string;
+  /** "detection", "classification" or "fidelity" (outputs only) */
+  task: string;
+  /** evaluation images run */
+  images: number;
+  /** of those, images the labels cover */
+  labelledImages: number;
+  /** e.g. "real images: dataset coco-val (9 of 13, every 3rd held out)" */
+  inputs: string;
+  /** how the evaluation images were chosen */
+  split: string;
+  variants: VariantEvaluation[];
+  /** whole phase, wall time */
+  durationMs: number;
+  /** JPEG decode + preprocessing summed over the images */
+  loadMs: number;
+  /** of the suite process, sampled during the phase */
+  peakRssBytes?:
+    | number
+    | undefined;
+  /** "yolox", "yolov5", "yolov8" for detection */
+  detectionLayout: string;
+}
+
+function createBaseBootstrapInterval(): BootstrapInterval {
+  return { low: 0, high: 0, level: 0, resamples: 0 };
+}
+
+export const BootstrapInterval: MessageFns<BootstrapInterval> = {
+  encode(message: BootstrapInterval, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.low !== 0) {
+      writer.uint32(9).double(message.low);
+    }
+    if (message.high !== 0) {
+      writer.uint32(17).double(message.high);
+    }
+    if (message.level !== 0) {
+      writer.uint32(25).double(message.level);
+    }
+    if (message.resamples !== 0) {
+      writer.uint32(32).uint32(message.resamples);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BootstrapInterval {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBootstrapInterval();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.low = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.high = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.level = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.resamples = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BootstrapInterval {
+    return {
+      low: isSet(object.low) ? globalThis.Number(object.low) : 0,
+      high: isSet(object.high) ? globalThis.Number(object.high) : 0,
+      level: isSet(object.level) ? globalThis.Number(object.level) : 0,
+      resamples: isSet(object.resamples) ? globalThis.Number(object.resamples) : 0,
+    };
+  },
+
+  toJSON(message: BootstrapInterval): unknown {
+    const obj: any = {};
+    if (message.low !== 0) {
+      obj.low = floatToJson(message.low);
+    }
+    if (message.high !== 0) {
+      obj.high = floatToJson(message.high);
+    }
+    if (message.level !== 0) {
+      obj.level = floatToJson(message.level);
+    }
+    if (message.resamples !== 0) {
+      obj.resamples = Math.round(message.resamples);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BootstrapInterval>, I>>(base?: I): BootstrapInterval {
+    return BootstrapInterval.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BootstrapInterval>, I>>(object: I): BootstrapInterval {
+    const message = createBaseBootstrapInterval();
+    message.low = object.low ?? 0;
+    message.high = object.high ?? 0;
+    message.level = object.level ?? 0;
+    message.resamples = object.resamples ?? 0;
+    return message;
+  },
+};
+
 function createBaseOutputFidelity(): OutputFidelity {
-  return { output: "", cosine: 0, snrDb: undefined, maxAbsError: 0, inputs: "" };
+  return {
+    output: "",
+    cosine: 0,
+    snrDb: undefined,
+    maxAbsError: 0,
+    inputs: "",
+    images: 0,
+    cosineCi: undefined,
+    snrDbCi: undefined,
+    randomInputs: false,
+  };
 }
 
 export const OutputFidelity: MessageFns<OutputFidelity> = {
@@ -42,6 +257,18 @@ export const OutputFidelity: MessageFns<OutputFidelity> = {
     }
     if (message.inputs !== "") {
       writer.uint32(42).string(message.inputs);
+    }
+    if (message.images !== 0) {
+      writer.uint32(48).uint32(message.images);
+    }
+    if (message.cosineCi !== undefined) {
+      BootstrapInterval.encode(message.cosineCi, writer.uint32(58).fork()).join();
+    }
+    if (message.snrDbCi !== undefined) {
+      BootstrapInterval.encode(message.snrDbCi, writer.uint32(66).fork()).join();
+    }
+    if (message.randomInputs !== false) {
+      writer.uint32(72).bool(message.randomInputs);
     }
     return writer;
   },
@@ -99,6 +326,38 @@ export const OutputFidelity: MessageFns<OutputFidelity> = {
             message.inputs = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.images = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.cosineCi = BootstrapInterval.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.snrDbCi = BootstrapInterval.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.randomInputs = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -126,6 +385,22 @@ export const OutputFidelity: MessageFns<OutputFidelity> = {
         ? globalThis.Number(object.max_abs_error)
         : 0,
       inputs: isSet(object.inputs) ? globalThis.String(object.inputs) : "",
+      images: isSet(object.images) ? globalThis.Number(object.images) : 0,
+      cosineCi: isSet(object.cosineCi)
+        ? BootstrapInterval.fromJSON(object.cosineCi)
+        : isSet(object.cosine_ci)
+        ? BootstrapInterval.fromJSON(object.cosine_ci)
+        : undefined,
+      snrDbCi: isSet(object.snrDbCi)
+        ? BootstrapInterval.fromJSON(object.snrDbCi)
+        : isSet(object.snr_db_ci)
+        ? BootstrapInterval.fromJSON(object.snr_db_ci)
+        : undefined,
+      randomInputs: isSet(object.randomInputs)
+        ? globalThis.Boolean(object.randomInputs)
+        : isSet(object.random_inputs)
+        ? globalThis.Boolean(object.random_inputs)
+        : false,
     };
   },
 
@@ -146,6 +421,18 @@ export const OutputFidelity: MessageFns<OutputFidelity> = {
     if (message.inputs !== "") {
       obj.inputs = message.inputs;
     }
+    if (message.images !== 0) {
+      obj.images = Math.round(message.images);
+    }
+    if (message.cosineCi !== undefined) {
+      obj.cosineCi = BootstrapInterval.toJSON(message.cosineCi);
+    }
+    if (message.snrDbCi !== undefined) {
+      obj.snrDbCi = BootstrapInterval.toJSON(message.snrDbCi);
+    }
+    if (message.randomInputs !== false) {
+      obj.randomInputs = message.randomInputs;
+    }
     return obj;
   },
 
@@ -159,6 +446,668 @@ export const OutputFidelity: MessageFns<OutputFidelity> = {
     message.snrDb = object.snrDb ?? undefined;
     message.maxAbsError = object.maxAbsError ?? 0;
     message.inputs = object.inputs ?? "";
+    message.images = object.images ?? 0;
+    message.cosineCi = (object.cosineCi !== undefined && object.cosineCi !== null)
+      ? BootstrapInterval.fromPartial(object.cosineCi)
+      : undefined;
+    message.snrDbCi = (object.snrDbCi !== undefined && object.snrDbCi !== null)
+      ? BootstrapInterval.fromPartial(object.snrDbCi)
+      : undefined;
+    message.randomInputs = object.randomInputs ?? false;
+    return message;
+  },
+};
+
+function createBaseTaskMetric(): TaskMetric {
+  return { metric: "", value: undefined, ci: undefined, images: 0, against: "", reason: "" };
+}
+
+export const TaskMetric: MessageFns<TaskMetric> = {
+  encode(message: TaskMetric, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.metric !== "") {
+      writer.uint32(10).string(message.metric);
+    }
+    if (message.value !== undefined) {
+      writer.uint32(17).double(message.value);
+    }
+    if (message.ci !== undefined) {
+      BootstrapInterval.encode(message.ci, writer.uint32(26).fork()).join();
+    }
+    if (message.images !== 0) {
+      writer.uint32(32).uint32(message.images);
+    }
+    if (message.against !== "") {
+      writer.uint32(42).string(message.against);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskMetric {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskMetric();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.metric = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ci = BootstrapInterval.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.images = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.against = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskMetric {
+    return {
+      metric: isSet(object.metric) ? globalThis.String(object.metric) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : undefined,
+      ci: isSet(object.ci) ? BootstrapInterval.fromJSON(object.ci) : undefined,
+      images: isSet(object.images) ? globalThis.Number(object.images) : 0,
+      against: isSet(object.against) ? globalThis.String(object.against) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: TaskMetric): unknown {
+    const obj: any = {};
+    if (message.metric !== "") {
+      obj.metric = message.metric;
+    }
+    if (message.value !== undefined) {
+      obj.value = floatToJson(message.value);
+    }
+    if (message.ci !== undefined) {
+      obj.ci = BootstrapInterval.toJSON(message.ci);
+    }
+    if (message.images !== 0) {
+      obj.images = Math.round(message.images);
+    }
+    if (message.against !== "") {
+      obj.against = message.against;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskMetric>, I>>(base?: I): TaskMetric {
+    return TaskMetric.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskMetric>, I>>(object: I): TaskMetric {
+    const message = createBaseTaskMetric();
+    message.metric = object.metric ?? "";
+    message.value = object.value ?? undefined;
+    message.ci = (object.ci !== undefined && object.ci !== null) ? BootstrapInterval.fromPartial(object.ci) : undefined;
+    message.images = object.images ?? 0;
+    message.against = object.against ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseVariantEvaluation(): VariantEvaluation {
+  return {
+    variant: "",
+    sha256: "",
+    reference: false,
+    images: 0,
+    fidelity: [],
+    metrics: [],
+    inferenceMs: 0,
+    postprocessMs: 0,
+    error: "",
+  };
+}
+
+export const VariantEvaluation: MessageFns<VariantEvaluation> = {
+  encode(message: VariantEvaluation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.variant !== "") {
+      writer.uint32(10).string(message.variant);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(18).string(message.sha256);
+    }
+    if (message.reference !== false) {
+      writer.uint32(24).bool(message.reference);
+    }
+    if (message.images !== 0) {
+      writer.uint32(32).uint32(message.images);
+    }
+    for (const v of message.fidelity) {
+      OutputFidelity.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.metrics) {
+      TaskMetric.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.inferenceMs !== 0) {
+      writer.uint32(57).double(message.inferenceMs);
+    }
+    if (message.postprocessMs !== 0) {
+      writer.uint32(65).double(message.postprocessMs);
+    }
+    if (message.error !== "") {
+      writer.uint32(74).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VariantEvaluation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVariantEvaluation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.variant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.reference = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.images = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.fidelity.push(OutputFidelity.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.metrics.push(TaskMetric.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.inferenceMs = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.postprocessMs = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VariantEvaluation {
+    return {
+      variant: isSet(object.variant) ? globalThis.String(object.variant) : "",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      reference: isSet(object.reference) ? globalThis.Boolean(object.reference) : false,
+      images: isSet(object.images) ? globalThis.Number(object.images) : 0,
+      fidelity: globalThis.Array.isArray(object?.fidelity)
+        ? object.fidelity.map((e: any) => OutputFidelity.fromJSON(e))
+        : [],
+      metrics: globalThis.Array.isArray(object?.metrics) ? object.metrics.map((e: any) => TaskMetric.fromJSON(e)) : [],
+      inferenceMs: isSet(object.inferenceMs)
+        ? globalThis.Number(object.inferenceMs)
+        : isSet(object.inference_ms)
+        ? globalThis.Number(object.inference_ms)
+        : 0,
+      postprocessMs: isSet(object.postprocessMs)
+        ? globalThis.Number(object.postprocessMs)
+        : isSet(object.postprocess_ms)
+        ? globalThis.Number(object.postprocess_ms)
+        : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: VariantEvaluation): unknown {
+    const obj: any = {};
+    if (message.variant !== "") {
+      obj.variant = message.variant;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.reference !== false) {
+      obj.reference = message.reference;
+    }
+    if (message.images !== 0) {
+      obj.images = Math.round(message.images);
+    }
+    if (message.fidelity?.length) {
+      obj.fidelity = message.fidelity.map((e) => OutputFidelity.toJSON(e));
+    }
+    if (message.metrics?.length) {
+      obj.metrics = message.metrics.map((e) => TaskMetric.toJSON(e));
+    }
+    if (message.inferenceMs !== 0) {
+      obj.inferenceMs = floatToJson(message.inferenceMs);
+    }
+    if (message.postprocessMs !== 0) {
+      obj.postprocessMs = floatToJson(message.postprocessMs);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VariantEvaluation>, I>>(base?: I): VariantEvaluation {
+    return VariantEvaluation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VariantEvaluation>, I>>(object: I): VariantEvaluation {
+    const message = createBaseVariantEvaluation();
+    message.variant = object.variant ?? "";
+    message.sha256 = object.sha256 ?? "";
+    message.reference = object.reference ?? false;
+    message.images = object.images ?? 0;
+    message.fidelity = object.fidelity?.map((e) => OutputFidelity.fromPartial(e)) || [];
+    message.metrics = object.metrics?.map((e) => TaskMetric.fromPartial(e)) || [];
+    message.inferenceMs = object.inferenceMs ?? 0;
+    message.postprocessMs = object.postprocessMs ?? 0;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseEvaluationResult(): EvaluationResult {
+  return {
+    datasetId: "",
+    datasetName: "",
+    task: "",
+    images: 0,
+    labelledImages: 0,
+    inputs: "",
+    split: "",
+    variants: [],
+    durationMs: 0,
+    loadMs: 0,
+    peakRssBytes: undefined,
+    detectionLayout: "",
+  };
+}
+
+export const EvaluationResult: MessageFns<EvaluationResult> = {
+  encode(message: EvaluationResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    if (message.datasetName !== "") {
+      writer.uint32(18).string(message.datasetName);
+    }
+    if (message.task !== "") {
+      writer.uint32(26).string(message.task);
+    }
+    if (message.images !== 0) {
+      writer.uint32(32).uint32(message.images);
+    }
+    if (message.labelledImages !== 0) {
+      writer.uint32(40).uint32(message.labelledImages);
+    }
+    if (message.inputs !== "") {
+      writer.uint32(50).string(message.inputs);
+    }
+    if (message.split !== "") {
+      writer.uint32(58).string(message.split);
+    }
+    for (const v of message.variants) {
+      VariantEvaluation.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(73).double(message.durationMs);
+    }
+    if (message.loadMs !== 0) {
+      writer.uint32(81).double(message.loadMs);
+    }
+    if (message.peakRssBytes !== undefined) {
+      writer.uint32(88).uint64(message.peakRssBytes);
+    }
+    if (message.detectionLayout !== "") {
+      writer.uint32(98).string(message.detectionLayout);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluationResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluationResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.datasetName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.task = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.images = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.labelledImages = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.inputs = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.split = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.variants.push(VariantEvaluation.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.durationMs = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.loadMs = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.peakRssBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.detectionLayout = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluationResult {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      datasetName: isSet(object.datasetName)
+        ? globalThis.String(object.datasetName)
+        : isSet(object.dataset_name)
+        ? globalThis.String(object.dataset_name)
+        : "",
+      task: isSet(object.task) ? globalThis.String(object.task) : "",
+      images: isSet(object.images) ? globalThis.Number(object.images) : 0,
+      labelledImages: isSet(object.labelledImages)
+        ? globalThis.Number(object.labelledImages)
+        : isSet(object.labelled_images)
+        ? globalThis.Number(object.labelled_images)
+        : 0,
+      inputs: isSet(object.inputs) ? globalThis.String(object.inputs) : "",
+      split: isSet(object.split) ? globalThis.String(object.split) : "",
+      variants: globalThis.Array.isArray(object?.variants)
+        ? object.variants.map((e: any) => VariantEvaluation.fromJSON(e))
+        : [],
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+      loadMs: isSet(object.loadMs)
+        ? globalThis.Number(object.loadMs)
+        : isSet(object.load_ms)
+        ? globalThis.Number(object.load_ms)
+        : 0,
+      peakRssBytes: isSet(object.peakRssBytes)
+        ? globalThis.Number(object.peakRssBytes)
+        : isSet(object.peak_rss_bytes)
+        ? globalThis.Number(object.peak_rss_bytes)
+        : undefined,
+      detectionLayout: isSet(object.detectionLayout)
+        ? globalThis.String(object.detectionLayout)
+        : isSet(object.detection_layout)
+        ? globalThis.String(object.detection_layout)
+        : "",
+    };
+  },
+
+  toJSON(message: EvaluationResult): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.datasetName !== "") {
+      obj.datasetName = message.datasetName;
+    }
+    if (message.task !== "") {
+      obj.task = message.task;
+    }
+    if (message.images !== 0) {
+      obj.images = Math.round(message.images);
+    }
+    if (message.labelledImages !== 0) {
+      obj.labelledImages = Math.round(message.labelledImages);
+    }
+    if (message.inputs !== "") {
+      obj.inputs = message.inputs;
+    }
+    if (message.split !== "") {
+      obj.split = message.split;
+    }
+    if (message.variants?.length) {
+      obj.variants = message.variants.map((e) => VariantEvaluation.toJSON(e));
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = floatToJson(message.durationMs);
+    }
+    if (message.loadMs !== 0) {
+      obj.loadMs = floatToJson(message.loadMs);
+    }
+    if (message.peakRssBytes !== undefined) {
+      obj.peakRssBytes = Math.round(message.peakRssBytes);
+    }
+    if (message.detectionLayout !== "") {
+      obj.detectionLayout = message.detectionLayout;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvaluationResult>, I>>(base?: I): EvaluationResult {
+    return EvaluationResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvaluationResult>, I>>(object: I): EvaluationResult {
+    const message = createBaseEvaluationResult();
+    message.datasetId = object.datasetId ?? "";
+    message.datasetName = object.datasetName ?? "";
+    message.task = object.task ?? "";
+    message.images = object.images ?? 0;
+    message.labelledImages = object.labelledImages ?? 0;
+    message.inputs = object.inputs ?? "";
+    message.split = object.split ?? "";
+    message.variants = object.variants?.map((e) => VariantEvaluation.fromPartial(e)) || [];
+    message.durationMs = object.durationMs ?? 0;
+    message.loadMs = object.loadMs ?? 0;
+    message.peakRssBytes = object.peakRssBytes ?? undefined;
+    message.detectionLayout = object.detectionLayout ?? "";
     return message;
   },
 };
@@ -179,6 +1128,17 @@ type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -119,7 +119,46 @@ export interface BenchJob {
    * Set when the job runs an external tool (trtexec, benchmark_app, benchmark_model) on the
    * variant instead of onnxruntime-node (issue 6); absent: the suite runs as usual.
    */
-  externalRuntime?: ExternalRuntimeRequest | undefined;
+  externalRuntime?:
+    | ExternalRuntimeRequest
+    | undefined;
+  /**
+   * Set on the job that carries every variant (the comparison job) when the sweep has an
+   * evaluation dataset (issue 12): after the latency rounds, every variant runs on these images.
+   */
+  evaluation?: EvaluationRequest | undefined;
+}
+
+/** One image of a dataset: an object in the farm's object store, named by its digest. */
+export interface DatasetImage {
+  /** file name as uploaded (base name only) */
+  name: string;
+  sha256: string;
+  sizeBytes: number;
+}
+
+/** What the accuracy phase of a job runs on and how it scores (issue 12). */
+export interface EvaluationRequest {
+  /** digest of the dataset's manifest */
+  datasetId: string;
+  datasetName: string;
+  /** the evaluation split, in order */
+  images: DatasetImage[];
+  /** images in the whole dataset */
+  datasetImages: number;
+  /** how the evaluation images were chosen (recorded in the recipe too) */
+  split: string;
+  /** PreprocessConfig (libs/onnx) as JSON */
+  preprocessJson: string;
+  /** "detection", "classification" or "fidelity" */
+  task: string;
+  /** detection: "yolox", "yolov5", "yolov8" */
+  detectionLayout: string;
+  /** COCO JSON in the object store; empty without labels */
+  labelsSha256: string;
+  labelsSizeBytes: number;
+  bootstrapResamples: number;
+  seed: number;
 }
 
 /**
@@ -617,6 +656,7 @@ function createBaseBenchJob(): BenchJob {
     createdAtUnixMs: 0,
     comparison: undefined,
     externalRuntime: undefined,
+    evaluation: undefined,
   };
 }
 
@@ -660,6 +700,9 @@ export const BenchJob: MessageFns<BenchJob> = {
     }
     if (message.externalRuntime !== undefined) {
       ExternalRuntimeRequest.encode(message.externalRuntime, writer.uint32(482).fork()).join();
+    }
+    if (message.evaluation !== undefined) {
+      EvaluationRequest.encode(message.evaluation, writer.uint32(562).fork()).join();
     }
     return writer;
   },
@@ -781,6 +824,14 @@ export const BenchJob: MessageFns<BenchJob> = {
             message.externalRuntime = ExternalRuntimeRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 70: {
+            if (tag !== 562) {
+              break;
+            }
+
+            message.evaluation = EvaluationRequest.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -840,6 +891,7 @@ export const BenchJob: MessageFns<BenchJob> = {
         : isSet(object.external_runtime)
         ? ExternalRuntimeRequest.fromJSON(object.external_runtime)
         : undefined,
+      evaluation: isSet(object.evaluation) ? EvaluationRequest.fromJSON(object.evaluation) : undefined,
     };
   },
 
@@ -884,6 +936,9 @@ export const BenchJob: MessageFns<BenchJob> = {
     if (message.externalRuntime !== undefined) {
       obj.externalRuntime = ExternalRuntimeRequest.toJSON(message.externalRuntime);
     }
+    if (message.evaluation !== undefined) {
+      obj.evaluation = EvaluationRequest.toJSON(message.evaluation);
+    }
     return obj;
   },
 
@@ -913,6 +968,404 @@ export const BenchJob: MessageFns<BenchJob> = {
     message.externalRuntime = (object.externalRuntime !== undefined && object.externalRuntime !== null)
       ? ExternalRuntimeRequest.fromPartial(object.externalRuntime)
       : undefined;
+    message.evaluation = (object.evaluation !== undefined && object.evaluation !== null)
+      ? EvaluationRequest.fromPartial(object.evaluation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDatasetImage(): DatasetImage {
+  return { name: "", sha256: "", sizeBytes: 0 };
+}
+
+export const DatasetImage: MessageFns<DatasetImage> = {
+  encode(message: DatasetImage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(18).string(message.sha256);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(24).uint64(message.sizeBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DatasetImage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDatasetImage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DatasetImage {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: DatasetImage): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DatasetImage>, I>>(base?: I): DatasetImage {
+    return DatasetImage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DatasetImage>, I>>(object: I): DatasetImage {
+    const message = createBaseDatasetImage();
+    message.name = object.name ?? "";
+    message.sha256 = object.sha256 ?? "";
+    message.sizeBytes = object.sizeBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseEvaluationRequest(): EvaluationRequest {
+  return {
+    datasetId: "",
+    datasetName: "",
+    images: [],
+    datasetImages: 0,
+    split: "",
+    preprocessJson: "",
+    task: "",
+    detectionLayout: "",
+    labelsSha256: "",
+    labelsSizeBytes: 0,
+    bootstrapResamples: 0,
+    seed: 0,
+  };
+}
+
+export const EvaluationRequest: MessageFns<EvaluationRequest> = {
+  encode(message: EvaluationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    if (message.datasetName !== "") {
+      writer.uint32(18).string(message.datasetName);
+    }
+    for (const v of message.images) {
+      DatasetImage.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.datasetImages !== 0) {
+      writer.uint32(32).uint32(message.datasetImages);
+    }
+    if (message.split !== "") {
+      writer.uint32(42).string(message.split);
+    }
+    if (message.preprocessJson !== "") {
+      writer.uint32(50).string(message.preprocessJson);
+    }
+    if (message.task !== "") {
+      writer.uint32(58).string(message.task);
+    }
+    if (message.detectionLayout !== "") {
+      writer.uint32(66).string(message.detectionLayout);
+    }
+    if (message.labelsSha256 !== "") {
+      writer.uint32(74).string(message.labelsSha256);
+    }
+    if (message.labelsSizeBytes !== 0) {
+      writer.uint32(80).uint64(message.labelsSizeBytes);
+    }
+    if (message.bootstrapResamples !== 0) {
+      writer.uint32(88).uint32(message.bootstrapResamples);
+    }
+    if (message.seed !== 0) {
+      writer.uint32(96).uint32(message.seed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.datasetName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.images.push(DatasetImage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.datasetImages = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.split = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.preprocessJson = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.task = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.detectionLayout = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.labelsSha256 = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.labelsSizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.bootstrapResamples = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.seed = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluationRequest {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      datasetName: isSet(object.datasetName)
+        ? globalThis.String(object.datasetName)
+        : isSet(object.dataset_name)
+        ? globalThis.String(object.dataset_name)
+        : "",
+      images: globalThis.Array.isArray(object?.images) ? object.images.map((e: any) => DatasetImage.fromJSON(e)) : [],
+      datasetImages: isSet(object.datasetImages)
+        ? globalThis.Number(object.datasetImages)
+        : isSet(object.dataset_images)
+        ? globalThis.Number(object.dataset_images)
+        : 0,
+      split: isSet(object.split) ? globalThis.String(object.split) : "",
+      preprocessJson: isSet(object.preprocessJson)
+        ? globalThis.String(object.preprocessJson)
+        : isSet(object.preprocess_json)
+        ? globalThis.String(object.preprocess_json)
+        : "",
+      task: isSet(object.task) ? globalThis.String(object.task) : "",
+      detectionLayout: isSet(object.detectionLayout)
+        ? globalThis.String(object.detectionLayout)
+        : isSet(object.detection_layout)
+        ? globalThis.String(object.detection_layout)
+        : "",
+      labelsSha256: isSet(object.labelsSha256)
+        ? globalThis.String(object.labelsSha256)
+        : isSet(object.labels_sha256)
+        ? globalThis.String(object.labels_sha256)
+        : "",
+      labelsSizeBytes: isSet(object.labelsSizeBytes)
+        ? globalThis.Number(object.labelsSizeBytes)
+        : isSet(object.labels_size_bytes)
+        ? globalThis.Number(object.labels_size_bytes)
+        : 0,
+      bootstrapResamples: isSet(object.bootstrapResamples)
+        ? globalThis.Number(object.bootstrapResamples)
+        : isSet(object.bootstrap_resamples)
+        ? globalThis.Number(object.bootstrap_resamples)
+        : 0,
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+    };
+  },
+
+  toJSON(message: EvaluationRequest): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.datasetName !== "") {
+      obj.datasetName = message.datasetName;
+    }
+    if (message.images?.length) {
+      obj.images = message.images.map((e) => DatasetImage.toJSON(e));
+    }
+    if (message.datasetImages !== 0) {
+      obj.datasetImages = Math.round(message.datasetImages);
+    }
+    if (message.split !== "") {
+      obj.split = message.split;
+    }
+    if (message.preprocessJson !== "") {
+      obj.preprocessJson = message.preprocessJson;
+    }
+    if (message.task !== "") {
+      obj.task = message.task;
+    }
+    if (message.detectionLayout !== "") {
+      obj.detectionLayout = message.detectionLayout;
+    }
+    if (message.labelsSha256 !== "") {
+      obj.labelsSha256 = message.labelsSha256;
+    }
+    if (message.labelsSizeBytes !== 0) {
+      obj.labelsSizeBytes = Math.round(message.labelsSizeBytes);
+    }
+    if (message.bootstrapResamples !== 0) {
+      obj.bootstrapResamples = Math.round(message.bootstrapResamples);
+    }
+    if (message.seed !== 0) {
+      obj.seed = Math.round(message.seed);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvaluationRequest>, I>>(base?: I): EvaluationRequest {
+    return EvaluationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvaluationRequest>, I>>(object: I): EvaluationRequest {
+    const message = createBaseEvaluationRequest();
+    message.datasetId = object.datasetId ?? "";
+    message.datasetName = object.datasetName ?? "";
+    message.images = object.images?.map((e) => DatasetImage.fromPartial(e)) || [];
+    message.datasetImages = object.datasetImages ?? 0;
+    message.split = object.split ?? "";
+    message.preprocessJson = object.preprocessJson ?? "";
+    message.task = object.task ?? "";
+    message.detectionLayout = object.detectionLayout ?? "";
+    message.labelsSha256 = object.labelsSha256 ?? "";
+    message.labelsSizeBytes = object.labelsSizeBytes ?? 0;
+    message.bootstrapResamples = object.bootstrapResamples ?? 0;
+    message.seed = object.seed ?? 0;
     return message;
   },
 };

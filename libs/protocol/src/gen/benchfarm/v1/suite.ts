@@ -7,7 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Unmeasured } from "./common";
-import { OutputFidelity } from "./fidelity";
+import { EvaluationResult, OutputFidelity } from "./fidelity";
 
 /**
  * Options of the scenarios beyond single-stream, carried by SuiteSettings.scenario_options.
@@ -187,6 +187,8 @@ export interface SuiteReport {
   comparison?: Comparison | undefined;
   profiles: OperatorProfile[];
   unmeasured: Unmeasured[];
+  /** accuracy on real images (issue 12): the comparison job of a sweep with a dataset */
+  evaluation?: EvaluationResult | undefined;
 }
 
 /** Host facts of the reproducibility manifest beyond Manifest's. Manifest.host. */
@@ -2593,6 +2595,7 @@ function createBaseSuiteReport(): SuiteReport {
     comparison: undefined,
     profiles: [],
     unmeasured: [],
+    evaluation: undefined,
   };
 }
 
@@ -2621,6 +2624,9 @@ export const SuiteReport: MessageFns<SuiteReport> = {
     }
     for (const v of message.unmeasured) {
       Unmeasured.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.evaluation !== undefined) {
+      EvaluationResult.encode(message.evaluation, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -2702,6 +2708,14 @@ export const SuiteReport: MessageFns<SuiteReport> = {
             message.unmeasured.push(Unmeasured.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.evaluation = EvaluationResult.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2732,6 +2746,7 @@ export const SuiteReport: MessageFns<SuiteReport> = {
       unmeasured: globalThis.Array.isArray(object?.unmeasured)
         ? object.unmeasured.map((e: any) => Unmeasured.fromJSON(e))
         : [],
+      evaluation: isSet(object.evaluation) ? EvaluationResult.fromJSON(object.evaluation) : undefined,
     };
   },
 
@@ -2761,6 +2776,9 @@ export const SuiteReport: MessageFns<SuiteReport> = {
     if (message.unmeasured?.length) {
       obj.unmeasured = message.unmeasured.map((e) => Unmeasured.toJSON(e));
     }
+    if (message.evaluation !== undefined) {
+      obj.evaluation = EvaluationResult.toJSON(message.evaluation);
+    }
     return obj;
   },
 
@@ -2787,6 +2805,9 @@ export const SuiteReport: MessageFns<SuiteReport> = {
       : undefined;
     message.profiles = object.profiles?.map((e) => OperatorProfile.fromPartial(e)) || [];
     message.unmeasured = object.unmeasured?.map((e) => Unmeasured.fromPartial(e)) || [];
+    message.evaluation = (object.evaluation !== undefined && object.evaluation !== null)
+      ? EvaluationResult.fromPartial(object.evaluation)
+      : undefined;
     return message;
   },
 };
