@@ -44,6 +44,12 @@ export enum DomainErrorCode {
   EnrollmentCodeUsed = 'enrollment_code_used',
   /** This coordinator has no NATS account signing key (BENCHFARM_NATS_ACCOUNT_SIGNING_KEY): it enrolls no agents. */
   EnrollmentDisabled = 'enrollment_disabled',
+  /** No dataset or dataset upload has this id or name. */
+  DatasetNotFound = 'dataset_not_found',
+  /** A dataset (images, labels, preprocessing) is unusable: a corrupt image, labels naming missing images, an empty folder, a digest mismatch. */
+  InvalidDataset = 'invalid_dataset',
+  /** A dataset or one of its images is bigger than the coordinator accepts. */
+  DatasetTooLarge = 'dataset_too_large',
 }
 
 /** Thrown by coordinator services when a request cannot be served; carries a code and, for bad input, the field. */

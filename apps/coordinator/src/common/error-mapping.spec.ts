@@ -27,6 +27,9 @@ describe('domain error codes at the edges', () => {
     [DomainErrorCode.EnrollmentCodeInvalid, 401, status.UNAUTHENTICATED],
     [DomainErrorCode.EnrollmentCodeUsed, 409, status.FAILED_PRECONDITION],
     [DomainErrorCode.EnrollmentDisabled, 501, status.UNIMPLEMENTED],
+    [DomainErrorCode.DatasetNotFound, 404, status.NOT_FOUND],
+    [DomainErrorCode.InvalidDataset, 400, status.INVALID_ARGUMENT],
+    [DomainErrorCode.DatasetTooLarge, 413, status.RESOURCE_EXHAUSTED],
   ])('%s -> HTTP %i, gRPC %i', (code, http, grpc) => {
     expect(httpStatusOf(code)).toBe(http);
     expect(grpcStatusOf(code)).toBe(grpc);

@@ -18,8 +18,10 @@ export function httpStatusOf(code: DomainErrorCode): number {
     case DomainErrorCode.InvalidShapes:
     case DomainErrorCode.InvalidModel:
     case DomainErrorCode.InvalidUpload:
+    case DomainErrorCode.InvalidDataset:
       return HttpStatus.BAD_REQUEST;
     case DomainErrorCode.ModelTooLarge:
+    case DomainErrorCode.DatasetTooLarge:
       return HttpStatus.PAYLOAD_TOO_LARGE;
     case DomainErrorCode.ModelLoadFailed:
     case DomainErrorCode.VariantDerivationFailed:
@@ -28,6 +30,7 @@ export function httpStatusOf(code: DomainErrorCode): number {
     case DomainErrorCode.SweepNotFound:
     case DomainErrorCode.JobNotFound:
     case DomainErrorCode.ResultNotFound:
+    case DomainErrorCode.DatasetNotFound:
       return HttpStatus.NOT_FOUND;
     case DomainErrorCode.MessagingUnavailable:
       return HttpStatus.SERVICE_UNAVAILABLE;

@@ -16,8 +16,10 @@ export function grpcStatusOf(code: DomainErrorCode): status {
     case DomainErrorCode.InvalidShapes:
     case DomainErrorCode.InvalidModel:
     case DomainErrorCode.InvalidUpload:
+    case DomainErrorCode.InvalidDataset:
       return status.INVALID_ARGUMENT;
     case DomainErrorCode.ModelTooLarge:
+    case DomainErrorCode.DatasetTooLarge:
       return status.RESOURCE_EXHAUSTED;
     case DomainErrorCode.ModelLoadFailed:
     case DomainErrorCode.VariantDerivationFailed:
@@ -26,6 +28,7 @@ export function grpcStatusOf(code: DomainErrorCode): status {
     case DomainErrorCode.SweepNotFound:
     case DomainErrorCode.JobNotFound:
     case DomainErrorCode.ResultNotFound:
+    case DomainErrorCode.DatasetNotFound:
       return status.NOT_FOUND;
     case DomainErrorCode.MessagingUnavailable:
       return status.UNAVAILABLE;
