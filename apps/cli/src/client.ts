@@ -84,6 +84,69 @@ export interface SweepView {
   variants: { name: string; sha256: string; sizeBytes: number; recipe: Record<string, string> }[];
   agents: string[];
   jobs: JobView[];
+  /** Per device: the interleaved comparison and accuracy of every variant (issue 12); absent from older coordinators. */
+  comparisons?: DeviceComparisonView[];
+}
+
+/** A 95% confidence interval (bootstrap over images, or over rounds for a latency ratio). */
+export interface IntervalView {
+  low: number;
+  high: number;
+  level: number;
+  resamples?: number;
+}
+
+/** What an accuracy figure was measured on. */
+export type MeasuredOn = 'real_images' | 'random_inputs';
+
+/** One task metric (map50_agreement, map50, map50_95, top1_agreement, top1, top5); `value` absent with `reason` when not computed. */
+export interface TaskMetricView {
+  metric: string;
+  value?: number;
+  ci?: IntervalView;
+  images: number;
+  against: string;
+  reason?: string;
+}
+
+/** One output's fidelity against the reference on the same inputs. */
+export interface OutputFidelityView {
+  output: string;
+  cosine: number;
+  cosineCi?: IntervalView;
+  snrDb?: number;
+  snrDbCi?: IntervalView;
+  maxAbsError: number;
+  images: number;
+  measuredOn: MeasuredOn;
+  inputs: string;
+}
+
+/** A variant's accuracy on one device: real images (metrics + fidelity) or random inputs (fidelity only). */
+export interface AccuracyView {
+  measuredOn: MeasuredOn;
+  inputs: string;
+  images: number;
+  dataset?: { id: string; name: string };
+  task?: string;
+  metrics: TaskMetricView[];
+  fidelity: OutputFidelityView[];
+  error?: string;
+}
+
+/** A device's interleaved comparison job: each variant's latency ratio to the reference (CI) and accuracy. */
+export interface DeviceComparisonView {
+  jobId: string;
+  agentId: string;
+  device: string;
+  state: string;
+  provider?: string;
+  referenceVariant?: string;
+  rounds?: number;
+  order?: string;
+  evaluation?: { datasetId: string; datasetName: string; task: string; images: number; labelledImages: number; inputs: string; split: string; detectionLayout?: string; durationMs: number; peakRssBytes?: number };
+  variants: Array<{ variant: string; reference: boolean; medianMs: number; ratioToReference: number; ratioCi?: IntervalView; accuracy?: AccuracyView }>;
+  unmeasured: Array<{ field: string; reason: string }>;
 }
 
 export interface AgentView {

@@ -1,4 +1,4 @@
-import type { ScenarioOptions, Summary, TensorSpec } from '@benchfarm/protocol';
+import type { ScenarioOptions, SuiteReport, Summary, TensorSpec } from '@benchfarm/protocol';
 import type { StoredResultSensors } from './result-sensors';
 
 /** State of a sweep: running until every job is done or failed. */
@@ -97,6 +97,8 @@ export interface ResultRecord {
   committedAtMs: number;
   /** Power, thermal and external runtime (table result_sensors, issue 6), when the result has them. */
   sensors?: StoredResultSensors;
+  /** What the scenario measured beyond the summary (table result_reports): the interleaved comparison and the evaluation on real images (issue 12). */
+  report?: SuiteReport;
 }
 
 /** A stored job, with what the result ingest and the views need about its sweep. */

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { SQLITE_DATABASE } from './storage.tokens';
 import type { SqliteDatabase } from './database';
 import { resultSensorsFromRow } from './result-sensors';
+import { suiteReportsOfSweep } from './result-reports';
 import type { JobRecord, JobState, JobWithResult, NewSweep, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepState } from './records';
 
 /** Stores sweeps, their variants and their jobs. */
@@ -195,6 +196,10 @@ export class SqliteSweepRepository extends SweepRepository {
       for (const s of sensorRows) {
         const result = results.get(String(s.sensors_job_id));
         if (result) result.sensors = resultSensorsFromRow(s);
+      }
+      for (const stored of suiteReportsOfSweep(this.db, id)) {
+        const result = results.get(stored.jobId);
+        if (result) result.report = stored.report;
       }
       const jobs = (this.db.prepare('SELECT * FROM jobs WHERE sweep_id = ? ORDER BY position').all(id) as JobRow[]).map((r): JobWithResult => {
         const result = results.get(r.id);

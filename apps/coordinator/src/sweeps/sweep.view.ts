@@ -1,4 +1,4 @@
-import { tensorDataTypeToJSON, type Progress } from '@benchfarm/protocol';
+import { tensorDataTypeToJSON, type EvaluationResult, type OutputFidelity, type Progress, type SuiteReport, type TaskMetric, type VariantComparison } from '@benchfarm/protocol';
 import type { StoredResultSensors } from '../storage/result-sensors';
 import type { JobState, JobWithResult, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepSettings, SweepState } from '../storage/records';
 
@@ -78,6 +78,115 @@ export interface JobView {
   result?: ResultView;
 }
 
+/** A 95% confidence interval as the REST API shows it (bootstrap over images, or over rounds for a ratio). */
+export interface IntervalView {
+  low: number;
+  high: number;
+  level: number;
+  /** Bootstrap resamples, when the suite reported them. */
+  resamples?: number;
+}
+
+/** What a figure of accuracy was measured on: a dataset's real images, or the suite's generated inputs. */
+export type MeasuredOn = 'real_images' | 'random_inputs';
+
+/** One task metric of a variant (issue 12); `value` absent with `reason` when it could not be computed. */
+export interface TaskMetricView {
+  /** map50_agreement, map50, map50_95, top1_agreement, top1 or top5. */
+  metric: string;
+  value?: number;
+  /** Bootstrap 95% CI over images; absent below 2 images. */
+  ci?: IntervalView;
+  /** Images the figure is computed on (labelled images for `against: labels`). */
+  images: number;
+  /** `reference` (agreement with the fp32 variant on this device) or `labels` (ground truth). */
+  against: string;
+  reason?: string;
+}
+
+/** One output's fidelity against the reference variant on the same inputs, on the device. */
+export interface OutputFidelityView {
+  output: string;
+  cosine: number;
+  cosineCi?: IntervalView;
+  snrDb?: number;
+  snrDbCi?: IntervalView;
+  maxAbsError: number;
+  /** Real images the figures pool; 0 for random inputs. */
+  images: number;
+  measuredOn: MeasuredOn;
+  /** The suite's own words on the inputs, e.g. "random inputs: the suite's seeded inputs (seed 0, 1 run)". */
+  inputs: string;
+}
+
+/**
+ * A variant's accuracy on one device (issue 12): task metrics and fidelity on a dataset's real
+ * images when the sweep has one, else only fidelity on random inputs (which is not accuracy:
+ * `measuredOn` says so, and `metrics` is empty).
+ */
+export interface AccuracyView {
+  measuredOn: MeasuredOn;
+  /** e.g. "real images: dataset coco-val (9 of 13, every 3rd held out), 9 images" or "random inputs: ...". */
+  inputs: string;
+  /** Images evaluated (0 for random inputs). */
+  images: number;
+  dataset?: { id: string; name: string };
+  /** detection, classification or fidelity (outputs only); absent for random inputs. */
+  task?: string;
+  metrics: TaskMetricView[];
+  /** Per output, against the reference; empty for the reference itself. */
+  fidelity: OutputFidelityView[];
+  /** Set when this variant could not be evaluated on the device; the figures are then absent. */
+  error?: string;
+}
+
+/** One variant in a device's interleaved comparison job, with its accuracy on that device. */
+export interface ComparedVariantView {
+  variant: string;
+  reference: boolean;
+  /** Median of every sample of the variant in the interleaved rounds. */
+  medianMs: number;
+  /** Median over rounds of (variant round median / reference round median); 1 for the reference. */
+  ratioToReference: number;
+  /** Bootstrap 95% CI of the ratio over rounds; absent below 2 rounds. */
+  ratioCi?: IntervalView;
+  /** Absent when the device measured none (see the comparison's `unmeasured`). */
+  accuracy?: AccuracyView;
+}
+
+/**
+ * A device's interleaved comparison job (one per device, every variant in one process, issue 4)
+ * and what it measured: latency ratios to the reference with CIs, and accuracy (issue 12).
+ */
+export interface DeviceComparisonView {
+  jobId: string;
+  agentId: string;
+  /** The agent's name, as `result.device` of the variant jobs. */
+  device: string;
+  state: JobState;
+  provider?: string;
+  referenceVariant?: string;
+  rounds?: number;
+  /** interleaved or sequential */
+  order?: string;
+  /** The evaluation phase on real images, when the sweep has an evaluation dataset. */
+  evaluation?: {
+    datasetId: string;
+    datasetName: string;
+    task: string;
+    images: number;
+    labelledImages: number;
+    inputs: string;
+    split: string;
+    detectionLayout?: string;
+    durationMs: number;
+    peakRssBytes?: number;
+  };
+  variants: ComparedVariantView[];
+  /** Why a figure is absent, e.g. `accuracy: no evaluation dataset in this sweep`. */
+  unmeasured: Array<{ field: string; reason: string }>;
+}
+
 /** A sweep as the REST API shows it. */
 export interface SweepView {
   id: string;
@@ -92,6 +201,8 @@ export interface SweepView {
   variants: Array<{ name: string; sha256: string; sizeBytes: number; recipe: Record<string, string> }>;
   agents: string[];
   jobs: JobView[];
+  /** Per device: the interleaved comparison and accuracy of every variant (issues 4 and 12); empty when the sweep has no comparison job. */
+  comparisons: DeviceComparisonView[];
 }
 
 /** One line of `GET /sweeps`. */
@@ -137,6 +248,117 @@ function resultView(result: ResultRecord, job: JobWithResult): ResultView {
   };
 }
 
+function intervalView(ci: { low: number; high: number; level: number; resamples?: number } | undefined): IntervalView | undefined {
+  if (!ci || !Number.isFinite(ci.low) || !Number.isFinite(ci.high)) return undefined;
+  return { low: ci.low, high: ci.high, level: ci.level, ...(ci.resamples ? { resamples: ci.resamples } : {}) };
+}
+
+function fidelityView(f: OutputFidelity): OutputFidelityView {
+  const cosineCi = intervalView(f.cosineCi);
+  const snrDbCi = intervalView(f.snrDbCi);
+  // Older agents did not set random_inputs; their fidelity was always on the suite's generated inputs.
+  const random = f.randomInputs || f.images === 0;
+  return {
+    output: f.output,
+    cosine: f.cosine,
+    ...(cosineCi ? { cosineCi } : {}),
+    ...(f.snrDb === undefined ? {} : { snrDb: f.snrDb }),
+    ...(snrDbCi ? { snrDbCi } : {}),
+    maxAbsError: f.maxAbsError,
+    images: f.images,
+    measuredOn: random ? 'random_inputs' : 'real_images',
+    inputs: f.inputs || (random ? 'random inputs' : 'real images'),
+  };
+}
+
+function metricView(m: TaskMetric): TaskMetricView {
+  const ci = intervalView(m.ci);
+  return {
+    metric: m.metric,
+    ...(m.value === undefined || !Number.isFinite(m.value) ? {} : { value: m.value }),
+    ...(ci ? { ci } : {}),
+    images: m.images,
+    against: m.against,
+    ...(m.reason ? { reason: m.reason } : m.value === undefined ? { reason: 'not reported' } : {}),
+  };
+}
+
+/** Accuracy of one compared variant: the evaluation on real images when there is one, else random-input fidelity. */
+function accuracyView(variant: VariantComparison | undefined, name: string, evaluation: EvaluationResult | undefined): AccuracyView | undefined {
+  if (evaluation) {
+    const e = evaluation.variants.find((v) => v.variant === name);
+    if (!e) return undefined;
+    return {
+      measuredOn: 'real_images',
+      inputs: evaluation.inputs || `real images: dataset ${evaluation.datasetName || evaluation.datasetId}`,
+      images: e.images,
+      dataset: { id: evaluation.datasetId, name: evaluation.datasetName },
+      task: evaluation.task,
+      metrics: e.error ? [] : e.metrics.map(metricView),
+      fidelity: e.error ? [] : e.fidelity.map(fidelityView),
+      ...(e.error ? { error: e.error } : {}),
+    };
+  }
+  if (!variant || (variant.fidelity.length === 0 && !variant.reference)) return undefined;
+  const fidelity = variant.fidelity.map(fidelityView);
+  return { measuredOn: 'random_inputs', inputs: fidelity[0]?.inputs ?? 'random inputs', images: 0, metrics: [], fidelity };
+}
+
+/** The view of a device's comparison job; its report (if stored) gives ratios and accuracy. */
+function comparisonView(job: JobWithResult, variants: readonly string[]): DeviceComparisonView {
+  const report: SuiteReport | undefined = job.result?.report;
+  const comparison = report?.comparison;
+  const evaluation = report?.evaluation;
+  const unmeasured: Array<{ field: string; reason: string }> = [];
+  if (!job.result) unmeasured.push({ field: 'comparison', reason: `job ${job.state}${job.error ? `: ${job.error}` : ''}` });
+  else if (!comparison) unmeasured.push({ field: 'comparison', reason: 'the result carries no comparison report' });
+  const anyRandomFidelity = comparison?.variants.some((v) => v.fidelity.length > 0) ?? false;
+  if (job.result && !evaluation) {
+    unmeasured.push({ field: 'accuracy', reason: anyRandomFidelity ? 'no evaluation dataset in this sweep: fidelity only, on random inputs (not accuracy)' : 'no evaluation dataset in this sweep' });
+  }
+  const names = comparison ? comparison.variants.map((v) => v.variant) : [...variants];
+  return {
+    jobId: job.id,
+    agentId: job.agentId,
+    device: job.agentName,
+    state: job.state,
+    ...(job.result ? { provider: job.result.provider } : {}),
+    ...(comparison ? { referenceVariant: comparison.referenceVariant, rounds: comparison.rounds, order: comparison.order } : {}),
+    ...(evaluation
+      ? {
+          evaluation: {
+            datasetId: evaluation.datasetId,
+            datasetName: evaluation.datasetName,
+            task: evaluation.task,
+            images: evaluation.images,
+            labelledImages: evaluation.labelledImages,
+            inputs: evaluation.inputs,
+            split: evaluation.split,
+            ...(evaluation.detectionLayout ? { detectionLayout: evaluation.detectionLayout } : {}),
+            durationMs: evaluation.durationMs,
+            ...(evaluation.peakRssBytes === undefined ? {} : { peakRssBytes: Number(evaluation.peakRssBytes) }),
+          },
+        }
+      : {}),
+    variants: comparison
+      ? names.map((name): ComparedVariantView => {
+          const v = comparison.variants.find((x) => x.variant === name) as VariantComparison;
+          const ratioCi = intervalView(v.ratioCi);
+          const accuracy = accuracyView(v, name, evaluation);
+          return {
+            variant: name,
+            reference: v.reference,
+            medianMs: v.medianMs,
+            ratioToReference: v.ratioToReference,
+            ...(ratioCi ? { ratioCi } : {}),
+            ...(accuracy ? { accuracy } : {}),
+          };
+        })
+      : [],
+    unmeasured,
+  };
+}
+
 /** Builds the REST view of a sweep; `progressOf` gives the live progress of running jobs. */
 export function toSweepView(sweep: SweepRecord, progressOf: (jobId: string) => Progress | undefined): SweepView {
   return {
@@ -163,6 +385,10 @@ export function toSweepView(sweep: SweepRecord, progressOf: (jobId: string) => P
         ...(progress ? { progress: { phase: progress.phase, queriesDone: progress.queriesDone, elapsedMs: progress.elapsedMs } } : {}),
         ...(job.result ? { result: resultView(job.result, job) } : {}),
       };
+    }),
+    comparisons: (sweep.settings.comparisonJobs ?? []).flatMap((c) => {
+      const job = sweep.jobs.find((j) => j.id === c.jobId);
+      return job ? [comparisonView(job, c.variants)] : [];
     }),
   };
 }
