@@ -1,4 +1,5 @@
 import type { FloatTensor } from './activations';
+import { boxIou, MatchedDetections, matchImage, OutputFidelityAccumulator, topDetections } from './evaluation-math';
 
 /** Agreement of one output of a variant with the same output of the reference, over every evaluation input. */
 export interface OutputFidelity {
@@ -17,28 +18,9 @@ export interface OutputFidelity {
  */
 export function compareOutputs(output: string, reference: readonly FloatTensor[], variant: readonly FloatTensor[]): OutputFidelity {
   if (reference.length !== variant.length) throw new RangeError(`output ${output}: ${reference.length} reference tensors, ${variant.length} variant tensors`);
-  let dot = 0;
-  let refSq = 0;
-  let varSq = 0;
-  let errSq = 0;
-  let maxAbsError = 0;
-  for (const [i, ref] of reference.entries()) {
-    const v = variant[i];
-    if (!v || v.data.length !== ref.data.length) throw new RangeError(`output ${output}: input ${i} has ${ref.data.length} reference values, ${v?.data.length ?? 0} variant values`);
-    for (let j = 0; j < ref.data.length; j++) {
-      const a = ref.data[j] ?? 0;
-      const b = v.data[j] ?? 0;
-      dot += a * b;
-      refSq += a * a;
-      varSq += b * b;
-      const e = a - b;
-      errSq += e * e;
-      if (Math.abs(e) > maxAbsError || Number.isNaN(e)) maxAbsError = Math.abs(e);
-    }
-  }
-  const cosine = refSq === 0 && varSq === 0 ? 1 : dot / Math.sqrt(refSq * varSq);
-  const snrDb = errSq === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(refSq / errSq);
-  return { output, cosine, snrDb, maxAbsError };
+  const accumulator = new OutputFidelityAccumulator(output);
+  for (const [i, ref] of reference.entries()) accumulator.add(ref.data, variant[i]?.data ?? []);
+  return { output, ...accumulator.pooled() };
 }
 
 /** Output layouts of YOLO-style detectors. */
@@ -85,15 +67,7 @@ export function guessYoloLayout(dims: readonly number[], inputHw: readonly [numb
 }
 
 /** Intersection over union of two x1y1x2y2 boxes. */
-export function iou(a: readonly number[], b: readonly number[]): number {
-  const [ax1 = 0, ay1 = 0, ax2 = 0, ay2 = 0] = a;
-  const [bx1 = 0, by1 = 0, bx2 = 0, by2 = 0] = b;
-  const w = Math.max(0, Math.min(ax2, bx2) - Math.max(ax1, bx1));
-  const h = Math.max(0, Math.min(ay2, by2) - Math.max(ay1, by1));
-  const inter = w * h;
-  const union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter;
-  return union > 0 ? inter / union : 0;
-}
+export const iou = boxIou;
 
 /** Greedy per-class NMS, highest score first. */
 export function nms(detections: readonly Detection[], iouThreshold: number): Detection[] {
@@ -181,54 +155,16 @@ export interface MapResult {
 
 /**
  * mAP at one IoU threshold of predictions against ground truth (per image lists), COCO-style
- * 101-point interpolated AP per class, averaged over the classes that have ground truth.
+ * 101-point interpolated AP per class, averaged over the classes that have ground truth
+ * (evaluation-math's matching and AP, the one implementation).
  */
 export function meanAveragePrecision(groundTruth: readonly (readonly Detection[])[], predictions: readonly (readonly Detection[])[], iouThreshold = 0.5): MapResult {
-  const classes = new Set<number>();
-  let groundTruthCount = 0;
-  for (const image of groundTruth) for (const d of image) {
-    classes.add(d.classId);
-    groundTruthCount++;
-  }
-  if (groundTruthCount === 0) return { map: undefined, reason: 'the reference detects nothing on the evaluation inputs', groundTruthCount: 0, classes: 0 };
-  let sum = 0;
-  for (const cls of classes) {
-    const preds: { image: number; d: Detection }[] = [];
-    for (const [image, list] of predictions.entries()) for (const d of list) if (d.classId === cls) preds.push({ image, d });
-    preds.sort((a, b) => b.d.score - a.d.score);
-    const gts = groundTruth.map((list) => list.filter((d) => d.classId === cls));
-    const nGt = gts.reduce((n, l) => n + l.length, 0);
-    const used = gts.map((l) => new Array<boolean>(l.length).fill(false));
-    let tp = 0;
-    let fp = 0;
-    const recall: number[] = [];
-    const precision: number[] = [];
-    for (const { image, d } of preds) {
-      let best = iouThreshold;
-      let match = -1;
-      for (const [j, g] of (gts[image] ?? []).entries()) {
-        if (used[image]?.[j]) continue;
-        const o = iou(d.box, g.box);
-        if (o >= best) [best, match] = [o, j];
-      }
-      if (match >= 0) {
-        tp++;
-        const u = used[image];
-        if (u) u[match] = true;
-      } else fp++;
-      recall.push(tp / nGt);
-      precision.push(tp / (tp + fp));
-    }
-    for (let i = precision.length - 2; i >= 0; i--) precision[i] = Math.max(precision[i] ?? 0, precision[i + 1] ?? 0);
-    let ap = 0;
-    for (let k = 0; k <= 100; k++) {
-      const r = k / 100;
-      const at = recall.findIndex((x) => x >= r);
-      ap += at >= 0 ? (precision[at] ?? 0) : 0;
-    }
-    sum += ap / 101;
-  }
-  return { map: sum / classes.size, groundTruthCount, classes: classes.size };
+  const matched = new MatchedDetections(
+    groundTruth.map((truth, i) => matchImage(truth, predictions[i] ?? [], [iouThreshold])),
+    1,
+  ).map(0);
+  if (matched.map === undefined) return { map: undefined, reason: 'the reference detects nothing on the evaluation inputs', groundTruthCount: 0, classes: 0 };
+  return { map: matched.map, groundTruthCount: matched.groundTruthCount, classes: matched.classes };
 }
 
 /** Detection agreement of a variant with the reference on the same inputs. */
@@ -241,14 +177,18 @@ export interface DetectionFidelity {
   readonly variantDetections: number;
 }
 
-/** Thresholds: the reference's detections at the usual deployment threshold are the truth; the variant is scored down to a low one, as mAP evaluation does. */
+/**
+ * Thresholds: the reference's detections at the usual deployment threshold are the truth; the
+ * variant is scored down to a low one, as mAP evaluation does, keeping its best
+ * MAX_DETECTIONS_PER_IMAGE (100, COCO's maxDets) per image.
+ */
 export const DETECTION_THRESHOLDS = { referenceScore: 0.25, variantScore: 0.01, nmsIou: 0.45 } as const;
 
 /** mAP@0.5 of a variant's detections against the reference's, per input tensors of the detector output. */
 export function compareDetections(reference: readonly FloatTensor[], variant: readonly FloatTensor[], layout: YoloLayout, inputHw: readonly [number, number]): DetectionFidelity {
   const base = { layout, inputHw, iouThreshold: DETECTION_THRESHOLDS.nmsIou } as const;
   const truth = reference.map((t) => decodeYolo(t, { ...base, scoreThreshold: DETECTION_THRESHOLDS.referenceScore }));
-  const preds = variant.map((t) => decodeYolo(t, { ...base, scoreThreshold: DETECTION_THRESHOLDS.variantScore }));
+  const preds = variant.map((t) => topDetections(decodeYolo(t, { ...base, scoreThreshold: DETECTION_THRESHOLDS.variantScore })));
   const result = meanAveragePrecision(truth, preds, 0.5);
   return {
     layout,
@@ -312,9 +252,35 @@ export function cocoGroundTruth(labels: CocoLabels, fileNames: readonly string[]
 
 /** Real accuracy against labels: mAP@0.5 and mAP@0.5:0.95 (mean over IoU 0.50, 0.55, ..., 0.95). */
 export function labelledMap(groundTruth: readonly (readonly Detection[])[], predictions: readonly (readonly Detection[])[]): { mapAt50: number | undefined; mapAt50To95: number | undefined; reason?: string } {
-  const at50 = meanAveragePrecision(groundTruth, predictions, 0.5);
-  if (at50.map === undefined) return { mapAt50: undefined, mapAt50To95: undefined, reason: 'the labels hold no boxes for the evaluation images' };
+  const thresholds = Array.from({ length: 10 }, (_, k) => 0.5 + 0.05 * k);
+  const matched = new MatchedDetections(
+    groundTruth.map((truth, i) => matchImage(truth, predictions[i] ?? [], thresholds)),
+    thresholds.length,
+  );
+  const at50 = matched.map(0).map;
+  if (at50 === undefined) return { mapAt50: undefined, mapAt50To95: undefined, reason: 'the labels hold no boxes for the evaluation images' };
   let sum = 0;
-  for (let k = 0; k < 10; k++) sum += meanAveragePrecision(groundTruth, predictions, 0.5 + 0.05 * k).map ?? 0;
-  return { mapAt50: at50.map, mapAt50To95: sum / 10 };
+  for (let k = 0; k < thresholds.length; k++) sum += matched.map(k).map ?? 0;
+  return { mapAt50: at50, mapAt50To95: sum / thresholds.length };
+}
+
+/**
+ * Class indices of each image file (matched by base name) for classification: every category of
+ * its annotations, as the index of the category in ascending id order (as {@link cocoGroundTruth}
+ * numbers them). Files the labels do not list get undefined.
+ */
+export function cocoImageClasses(labels: CocoLabels, fileNames: readonly string[]): (number[] | undefined)[] {
+  const classOf = new Map([...labels.categories].sort((a, b) => a.id - b.id).map((c, i) => [c.id, i]));
+  const byName = new Map(labels.images.map((im) => [im.file_name.split('/').pop() ?? im.file_name, im]));
+  const byImage = new Map<number, number[]>();
+  for (const a of labels.annotations) {
+    const cls = classOf.get(a.category_id) ?? -1;
+    const list = byImage.get(a.image_id);
+    if (!list) byImage.set(a.image_id, [cls]);
+    else if (!list.includes(cls)) list.push(cls);
+  }
+  return fileNames.map((file) => {
+    const image = byName.get(file.split('/').pop() ?? file);
+    return image ? (byImage.get(image.id) ?? []) : undefined;
+  });
 }

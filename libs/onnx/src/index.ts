@@ -76,6 +76,36 @@ export {
   cocoGroundTruth,
   labelledMap,
   LabelsError,
+  cocoImageClasses,
   type CocoLabels,
 } from './fidelity';
+export {
+  EVALUATION_CI_LEVEL,
+  MAX_DETECTIONS_PER_IMAGE,
+  OutputFidelityAccumulator,
+  MatchedDetections,
+  matchImage,
+  topK,
+  topDetections,
+  bootstrapImageCounts,
+  percentileBootstrapInterval,
+  type PooledFidelity,
+  type MatchedImage,
+  type WeightedMap,
+} from './evaluation-math';
+export {
+  EVALUATION_TASKS,
+  DEFAULT_EVALUATION_RESAMPLES,
+  COCO_IOU_THRESHOLDS,
+  EvaluationAccumulator,
+  EvaluationOutputError,
+  outputsFidelity,
+  summarizeFidelity,
+  type EvaluationTask,
+  type EvaluationSetup,
+  type ImageTruth,
+  type RunOutput,
+  type RunOutputs,
+  type FidelitySummaryOptions,
+} from './evaluation';
 export { floatsOf, floatTensor, float32ToFloat16Bits, float16BitsToFloat32, TensorDataError } from './tensor-data';

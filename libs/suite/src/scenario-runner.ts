@@ -268,7 +268,7 @@ async function comparison(job: SuiteJob, session: ort.InferenceSession, feeds: F
   const run = await runInterleaved(variants, { rounds: options.interleaveRounds, roundMinQueries: options.roundMinQueries, warmupQueries: Math.max(1, job.suite.warmupMinQueries), order });
   const comparisonResult = buildComparison(variants, run, { order, roundMinQueries: options.roundMinQueries, resamples: options.bootstrapResamples, seed: (job.suite.seed ^ 0x85ebca6b) >>> 0 });
   // Fidelity on this device's execution provider (issue 3): after the timed rounds, so it costs them nothing.
-  await attachFidelity(variants, comparisonResult, `the suite's seeded random inputs (seed ${job.suite.seed}, 1 run)`);
+  await attachFidelity(variants, comparisonResult, `the suite's seeded inputs (seed ${job.suite.seed}, 1 run)`);
   for (const variant of variants.slice(1)) await (variant.session as ort.InferenceSession).release();
   const referenceLatencies = Float64Array.from((run.roundLatenciesMs[0] ?? []).flat());
   // Single-stream in rounds: the reference's busy time is its measured duration.

@@ -1,0 +1,304 @@
+// The pure math under every accuracy figure of the farm (issue 12): streaming per-image
+// fidelity sums, COCO matching per image and mAP of any weighting of images, top-k, and the
+// seeded bootstrap over images. No I/O, no onnxruntime: fidelity.ts (the CLI's figures) and
+// evaluation.ts (the agent's) are both built on it, so each number has one implementation.
+import type { BootstrapInterval } from '@benchfarm/protocol';
+import type { Detection } from './fidelity';
+
+/** Confidence level of every interval here. */
+export const EVALUATION_CI_LEVEL = 0.95;
+
+/** The seeded mulberry32 stream every bootstrap here draws from (same generator as the suite's latency CIs). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Per-image multiplicities of `resamples` bootstrap resamples of `n` images (each draws n
+ * images with replacement). The same (n, resamples, seed) always gives the same counts, so
+ * every figure of one evaluation is resampled over the same image sets.
+ */
+export function bootstrapImageCounts(n: number, resamples: number, seed: number): Uint32Array[] {
+  if (!Number.isInteger(resamples) || resamples < 1) throw new RangeError(`resamples must be a whole number >= 1, got ${resamples}`);
+  const random = mulberry32(seed);
+  const out: Uint32Array[] = [];
+  for (let r = 0; r < resamples; r++) {
+    const counts = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const at = Math.floor(random() * n);
+      counts[at] = (counts[at] ?? 0) + 1;
+    }
+    out.push(counts);
+  }
+  return out;
+}
+
+/**
+ * Percentile-method interval of bootstrap statistics (the rule of the suite's latency CIs:
+ * low = sorted[floor(B alpha/2)], high = sorted[ceil(B (1 - alpha/2)) - 1]). Non-finite
+ * statistics (a resample whose figure is undefined) are left out; undefined when none is left
+ * or when the high end is infinite.
+ */
+export function percentileBootstrapInterval(statistics: readonly number[], level = EVALUATION_CI_LEVEL): BootstrapInterval | undefined {
+  const sorted = statistics.filter((s) => !Number.isNaN(s)).sort((a, b) => a - b);
+  const count = sorted.length;
+  if (count === 0) return undefined;
+  const alpha = 1 - level;
+  const lowIndex = Math.min(count - 1, Math.floor(count * (alpha / 2)));
+  const highIndex = Math.max(lowIndex, Math.min(count - 1, Math.ceil(count * (1 - alpha / 2)) - 1));
+  const low = sorted[lowIndex] ?? Number.NaN;
+  const high = sorted[highIndex] ?? Number.NaN;
+  if (!Number.isFinite(low) || !Number.isFinite(high)) return undefined;
+  return { low, high, level, resamples: count };
+}
+
+/** Pooled agreement of one output over images: see {@link OutputFidelityAccumulator.pooled}. */
+export interface PooledFidelity {
+  readonly cosine: number;
+  /** 10 log10(sum ref^2 / sum err^2); Infinity when the outputs are identical. */
+  readonly snrDb: number;
+  readonly maxAbsError: number;
+}
+
+/**
+ * Streaming fidelity of one output of a variant against the reference: per image, the dot
+ * product, both squared norms, the squared error and the max abs error, so the pooled cosine
+ * and SNR of any weighting of the images (all of them, or a bootstrap resample) are exact.
+ */
+export class OutputFidelityAccumulator {
+  private readonly dot: number[] = [];
+  private readonly refSq: number[] = [];
+  private readonly varSq: number[] = [];
+  private readonly errSq: number[] = [];
+  private readonly maxAbs: number[] = [];
+
+  constructor(readonly output: string) {}
+
+  /** Images added so far. */
+  get images(): number {
+    return this.dot.length;
+  }
+
+  /** Adds one image's tensors of this output. Thrown (RangeError) when their sizes differ. */
+  add(reference: ArrayLike<number>, variant: ArrayLike<number>): void {
+    if (reference.length !== variant.length) throw new RangeError(`output ${this.output}: input ${this.images} has ${reference.length} reference values, ${variant.length} variant values`);
+    let dot = 0;
+    let refSq = 0;
+    let varSq = 0;
+    let errSq = 0;
+    let maxAbs = 0;
+    for (let j = 0; j < reference.length; j++) {
+      const a = reference[j] ?? 0;
+      const b = variant[j] ?? 0;
+      dot += a * b;
+      refSq += a * a;
+      varSq += b * b;
+      const e = a - b;
+      errSq += e * e;
+      // NaN wins: a variant that outputs NaN must not look exact.
+      if (Math.abs(e) > maxAbs || Number.isNaN(e)) maxAbs = Math.abs(e);
+    }
+    this.dot.push(dot);
+    this.refSq.push(refSq);
+    this.varSq.push(varSq);
+    this.errSq.push(errSq);
+    this.maxAbs.push(maxAbs);
+  }
+
+  /** Cosine, SNR and max abs error pooled over the images, each counted `weights[i]` times (default once). */
+  pooled(weights?: ArrayLike<number>): PooledFidelity {
+    let dot = 0;
+    let refSq = 0;
+    let varSq = 0;
+    let errSq = 0;
+    let maxAbsError = 0;
+    for (let i = 0; i < this.dot.length; i++) {
+      const w = weights ? (weights[i] ?? 0) : 1;
+      if (w === 0) continue;
+      dot += w * (this.dot[i] ?? 0);
+      refSq += w * (this.refSq[i] ?? 0);
+      varSq += w * (this.varSq[i] ?? 0);
+      errSq += w * (this.errSq[i] ?? 0);
+      const m = this.maxAbs[i] ?? 0;
+      if (m > maxAbsError || Number.isNaN(m)) maxAbsError = m;
+    }
+    const cosine = refSq === 0 && varSq === 0 ? 1 : dot / Math.sqrt(refSq * varSq);
+    const snrDb = errSq === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(refSq / errSq);
+    return { cosine, snrDb, maxAbsError };
+  }
+}
+
+/**
+ * One image's predictions matched against its ground truth at several IoU thresholds (COCO
+ * greedy matching: predictions by descending score, each takes the unused same-class truth box
+ * of highest IoU at or above the threshold). Matching within an image does not depend on other
+ * images, which is what lets mAP be recomputed for any resample of images without matching again.
+ */
+export interface MatchedImage {
+  /** Per prediction, in descending score order. */
+  readonly scores: Float64Array;
+  readonly classes: Int32Array;
+  /** [prediction * thresholds + t]: 1 when the prediction is a true positive at threshold t. */
+  readonly truePositive: Uint8Array;
+  /** Truth boxes per class index. */
+  readonly truthPerClass: ReadonlyMap<number, number>;
+}
+
+/** Greedy COCO matching of one image at each IoU threshold; see {@link MatchedImage}. Pure. */
+export function matchImage(truth: readonly Detection[], predictions: readonly Detection[], iouThresholds: readonly number[]): MatchedImage {
+  const preds = [...predictions].sort((a, b) => b.score - a.score);
+  const t = iouThresholds.length;
+  const truePositive = new Uint8Array(preds.length * t);
+  for (const [k, threshold] of iouThresholds.entries()) {
+    const used = new Uint8Array(truth.length);
+    for (const [p, d] of preds.entries()) {
+      let best = threshold;
+      let match = -1;
+      for (const [j, g] of truth.entries()) {
+        if (used[j] || g.classId !== d.classId) continue;
+        const o = boxIou(d.box, g.box);
+        if (o >= best) [best, match] = [o, j];
+      }
+      if (match >= 0) {
+        used[match] = 1;
+        truePositive[p * t + k] = 1;
+      }
+    }
+  }
+  const truthPerClass = new Map<number, number>();
+  for (const g of truth) truthPerClass.set(g.classId, (truthPerClass.get(g.classId) ?? 0) + 1);
+  return { scores: Float64Array.from(preds, (d) => d.score), classes: Int32Array.from(preds, (d) => d.classId), truePositive, truthPerClass };
+}
+
+/** Intersection over union of two x1y1x2y2 boxes. */
+export function boxIou(a: readonly number[], b: readonly number[]): number {
+  const [ax1 = 0, ay1 = 0, ax2 = 0, ay2 = 0] = a;
+  const [bx1 = 0, by1 = 0, bx2 = 0, by2 = 0] = b;
+  const w = Math.max(0, Math.min(ax2, bx2) - Math.max(ax1, bx1));
+  const h = Math.max(0, Math.min(ay2, by2) - Math.max(ay1, by1));
+  const inter = w * h;
+  const union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+/** mAP of a weighting of matched images: undefined when the weighted images hold no truth box. */
+export interface WeightedMap {
+  readonly map: number | undefined;
+  readonly groundTruthCount: number;
+  readonly classes: number;
+}
+
+/**
+ * mAP over matched images, each counted `weights[i]` times (a bootstrap resample; default
+ * once): COCO-style 101-point interpolated AP per class, averaged over the classes that have
+ * truth boxes. The predictions of all images are sorted once here; a resample walks them with
+ * weights, which gives exactly the AP of the repeated list (a run of w copies of a prediction
+ * only adds points the precision envelope already dominates).
+ */
+export class MatchedDetections {
+  private readonly byClass = new Map<number, { image: Int32Array; index: Int32Array }>();
+  private readonly thresholds: number;
+
+  constructor(
+    private readonly images: readonly MatchedImage[],
+    iouThresholds: number,
+  ) {
+    this.thresholds = iouThresholds;
+    const entries: { image: number; index: number; score: number; cls: number }[] = [];
+    for (const [image, m] of images.entries()) for (let p = 0; p < m.scores.length; p++) entries.push({ image, index: p, score: m.scores[p] ?? 0, cls: m.classes[p] ?? 0 });
+    // Stable: equal scores keep image order, then score order within the image, as one sorted list would.
+    entries.sort((a, b) => b.score - a.score);
+    const grouped = new Map<number, { image: number[]; index: number[] }>();
+    for (const e of entries) {
+      let g = grouped.get(e.cls);
+      if (!g) grouped.set(e.cls, (g = { image: [], index: [] }));
+      g.image.push(e.image);
+      g.index.push(e.index);
+    }
+    for (const [cls, g] of grouped) this.byClass.set(cls, { image: Int32Array.from(g.image), index: Int32Array.from(g.index) });
+  }
+
+  /** Images matched. */
+  get count(): number {
+    return this.images.length;
+  }
+
+  /** mAP at threshold index `t` (of the thresholds the images were matched at). */
+  map(t: number, weights?: ArrayLike<number>): WeightedMap {
+    const truth = new Map<number, number>();
+    for (const [i, m] of this.images.entries()) {
+      const w = weights ? (weights[i] ?? 0) : 1;
+      if (w === 0) continue;
+      for (const [cls, n] of m.truthPerClass) truth.set(cls, (truth.get(cls) ?? 0) + w * n);
+    }
+    let groundTruthCount = 0;
+    let sum = 0;
+    let classes = 0;
+    for (const [cls, nGt] of truth) {
+      if (nGt === 0) continue;
+      groundTruthCount += nGt;
+      classes++;
+      sum += this.averagePrecision(cls, nGt, t, weights);
+    }
+    return { map: classes === 0 ? undefined : sum / classes, groundTruthCount, classes };
+  }
+
+  private averagePrecision(cls: number, nGt: number, t: number, weights?: ArrayLike<number>): number {
+    const list = this.byClass.get(cls);
+    if (!list) return 0;
+    const recall: number[] = [];
+    const precision: number[] = [];
+    let tp = 0;
+    let fp = 0;
+    for (let k = 0; k < list.image.length; k++) {
+      const image = list.image[k] ?? 0;
+      const w = weights ? (weights[image] ?? 0) : 1;
+      if (w === 0) continue;
+      const hit = this.images[image]?.truePositive[(list.index[k] ?? 0) * this.thresholds + t] === 1;
+      if (hit) tp += w;
+      else fp += w;
+      recall.push(tp / nGt);
+      precision.push(tp / (tp + fp));
+    }
+    for (let i = precision.length - 2; i >= 0; i--) precision[i] = Math.max(precision[i] ?? 0, precision[i + 1] ?? 0);
+    let ap = 0;
+    let at = 0;
+    for (let k = 0; k <= 100; k++) {
+      const r = k / 100;
+      while (at < recall.length && (recall[at] ?? 0) < r) at++;
+      if (at < recall.length) ap += precision[at] ?? 0;
+    }
+    return ap / 101;
+  }
+}
+
+/** Predictions kept per image for mAP, as COCO's maxDets: bounds memory on a variant that fires everywhere. */
+export const MAX_DETECTIONS_PER_IMAGE = 100;
+
+/** The highest-scoring {@link MAX_DETECTIONS_PER_IMAGE} detections. */
+export function topDetections(detections: readonly Detection[], max = MAX_DETECTIONS_PER_IMAGE): Detection[] {
+  return [...detections].sort((a, b) => b.score - a.score).slice(0, max);
+}
+
+/**
+ * Indices of the `k` largest values, largest first (ties: lower index first). Pure.
+ */
+export function topK(values: ArrayLike<number>, k: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] ?? Number.NEGATIVE_INFINITY;
+    if (best.length === k && v <= (values[best[k - 1] ?? 0] ?? 0)) continue;
+    let at = best.length;
+    while (at > 0 && v > (values[best[at - 1] ?? 0] ?? 0)) at--;
+    best.splice(at, 0, i);
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
