@@ -6,7 +6,7 @@ import { prepareDefaultModel } from '@benchfarm/onnx';
 import { CoordinatorClient, CoordinatorRequestError, CoordinatorUnreachableError, type SweepOptions, type SweepView } from './client';
 import { agentsTable, progressLines, sweepReport } from './format';
 import { DEFAULT_REGRESSION_POLICY, InvalidSamplesError } from '@benchfarm/metrics';
-import { REPORT_FORMATS, num, renderComparison, renderReport, type ReportFlags } from './report-command';
+import { REPORT_FORMATS, accuracyFloorOption, num, renderComparison, renderReport, reportOf, tradeOffText, type ReportFlags } from './report-command';
 import { ReportOptionError, compareSweeps } from './report';
 import { FarmStartError, repoRoot, startEmbeddedFarm, tsxExecArgv, upStateFile } from './processes';
 import { spawn } from 'node:child_process';
@@ -16,6 +16,7 @@ import { enrolledAgentEnv } from './enrollment';
 import { registerPkiCommand } from './pki.command';
 import { resolveSweepSettings, scenarioFlags, SweepFileError, type ScenarioFlagValues } from './sweep-file';
 import { suiteReportText } from './suite-report';
+import { DEMO } from './demo';
 
 const DEFAULT_DIR = '.benchfarm';
 
@@ -86,6 +87,8 @@ async function runSweep(client: CoordinatorClient, modelArg: string, options: Sw
   }
   const final = json ? await waitQuietly(client, sweep) : await followSweep(client, sweep);
   process.stdout.write(json ? `${JSON.stringify(final, null, 2)}\n` : `\n${sweepReport(final)}\n`);
+  // Latency, size and accuracy side by side with the recommendation under the default policy (issue 12).
+  if (!json) process.stdout.write(`\n${tradeOffText(reportOf(final, { sloPercentile: 90 }))}`);
   if (!json) process.stdout.write(suiteReportText(await client.suiteReports(final.id)));
   return final.state === 'completed' ? EXIT.ok : EXIT.sweepFailed;
 }
@@ -272,12 +275,17 @@ program
   .option('--format <format>', `table, ${REPORT_FORMATS.join(', ')}`, 'table')
   .option('--output <file>', 'write the report to this file instead of stdout')
   .option('--fidelity-floor <cosine>', 'recommend only variants whose fidelity (cosine to fp32) is at least this', num('--fidelity-floor'))
+  .option(
+    '--accuracy-floor <floor>',
+    "recommend only variants whose accuracy on real images is at least this: 0.95 (the task's metric), metric=value (map50_agreement, map50, map50_95, top1_agreement, top1, top5, cosine), or none; default with real data: map50_agreement 0.95 (detection), top1_agreement 0.99 (classification), cosine 0.99 (other)",
+    accuracyFloorOption,
+  )
   .option('--latency-slo-ms <ms>', 'recommend only variants whose latency at --slo-percentile is at most this', num('--latency-slo-ms'))
   .option('--slo-percentile <p>', 'percentile the latency SLO is stated on: 50, 90 or 99', num('--slo-percentile'), 90)
   .action(async (sweepId: string, flags: { json?: boolean } & ReportFlags) => {
     const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
     const sweep = await new CoordinatorClient(coordinatorUrl(coordinator, dir)).getSweep(sweepId);
-    const text = flags.json ? `${JSON.stringify(sweep, null, 2)}\n` : flags.format === 'table' ? `${sweepReport(sweep)}\n` : renderReport(sweep, flags);
+    const text = flags.json ? `${JSON.stringify(sweep, null, 2)}\n` : flags.format === 'table' ? `${sweepReport(sweep)}\n\n${tradeOffText(reportOf(sweep, flags))}` : renderReport(sweep, flags);
     if (flags.output) {
       writeFileSync(flags.output, text);
       process.stdout.write(`wrote ${flags.output}\n`);
@@ -315,14 +323,16 @@ program
 sweepOptionsCommand(
   program
     .command('demo')
-    .description('start the embedded farm, sweep the bundled real model (PaddleOCR PP-OCRv4 text detector) on the local agent, print the report, stop'),
-).action(async (flags: SweepFlags) => {
+    .description('start the embedded farm, sweep the shipped YOLOX-nano detector (examples/yolox-nano) in fp32, fp16, int8-static and int8-dynamic on the local agent with its labelled photos, print the report, stop'),
+).action(async (flags: SweepFlags, cmd: Command) => {
   const { dir } = program.opts<{ dir: string }>();
-  // Enough queries for p99 to be reportable (MLPerf early stopping: 662), and a warm-up long
-  // enough for the first slow queries to settle.
-  flags.minQueries ??= 662;
-  flags.warmupQueries ??= 30;
-  flags.warmupMs ??= 1_000;
+  // DEMO (demo.ts) says why these settings: short enough for 3 minutes on 2 cores.
+  if (cmd.getOptionValueSource('variants') === 'default') flags.variants = DEMO.variants;
+  flags.minQueries ??= DEMO.minQueries;
+  flags.warmupQueries ??= DEMO.warmupQueries;
+  flags.warmupMs ??= DEMO.warmupMs;
+  flags.calibration ??= DEMO.images;
+  flags.preprocess ??= DEMO.preprocess;
   process.stdout.write('starting nats-server, the coordinator and a local agent...\n');
   const farm = await startEmbeddedFarm({ dir, agent: true });
   const stopOnSignal = (): void => {
@@ -335,7 +345,8 @@ sweepOptionsCommand(
     process.stdout.write(`farm up: REST ${farm.httpUrl}, gRPC ${farm.grpcAddress}, NATS ${farm.natsUrl}\n`);
     const client = new CoordinatorClient(farm.httpUrl);
     await waitForAgent(client, farm.agentId ?? 'local');
-    process.exitCode = await runSweep(client, 'default', { ...toSweepOptions(flags), wait: true, json: false }, dir);
+    process.stdout.write(`${DEMO.note}\n`);
+    process.exitCode = await runSweep(client, DEMO.model, { ...toSweepOptions(flags), wait: true, json: false }, dir);
     const metrics = await client.metricsText();
     const series = metrics.split('\n').filter((l) => l.startsWith('benchfarm_inference_latency_seconds{'));
     process.stdout.write(`\n/metrics (${farm.httpUrl}/metrics) now has:\n${series.map((l) => `  ${l}`).join('\n')}\n`);
