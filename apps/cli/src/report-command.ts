@@ -1,7 +1,28 @@
 import { InvalidArgumentError } from 'commander';
 import type { SweepView } from './client';
 import { table } from './format';
-import { COMPARISON_HEADERS, ReportOptionError, buildReport, comparisonRows, reportCsv, reportHtml, reportMarkdown, type SweepComparison } from './report';
+import {
+  COMPARISON_HEADERS,
+  PARETO_NOTE,
+  ReportOptionError,
+  TIE_NOTE,
+  accuracyCell,
+  accuracyCiCell,
+  accuracyImagesCell,
+  buildReport,
+  comparisonRows,
+  fidelityCell,
+  measuredOnCell,
+  parseAccuracyFloor,
+  policyLine,
+  ratioCell,
+  reportCsv,
+  reportHtml,
+  reportMarkdown,
+  type AccuracyFloor,
+  type SweepComparison,
+  type SweepReport,
+} from './report';
 
 /** Formats `benchfarm report --format` takes besides the terminal table. */
 export const REPORT_FORMATS = ['markdown', 'html', 'csv', 'json'] as const;
@@ -11,6 +32,8 @@ export interface ReportFlags {
   format: string;
   output?: string;
   fidelityFloor?: number;
+  /** `--accuracy-floor`, parsed by {@link accuracyFloorOption}. */
+  accuracyFloor?: AccuracyFloor | 'none';
   latencySloMs?: number;
   sloPercentile: number;
 }
@@ -24,9 +47,60 @@ export function num(name: string) {
   };
 }
 
+/** A commander parser of `--accuracy-floor` (`0.95`, `map50=0.5`, `none`), naming the option when the value is bad. */
+export function accuracyFloorOption(value: string): AccuracyFloor | 'none' {
+  try {
+    return parseAccuracyFloor(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** Builds the report of a sweep under the CLI's flags. Thrown: {@link ReportOptionError} for a bad policy. */
+export function reportOf(sweep: SweepView, flags: Omit<ReportFlags, 'format'>): SweepReport {
+  return buildReport(sweep, {
+    ...(flags.fidelityFloor !== undefined ? { fidelityFloor: flags.fidelityFloor } : {}),
+    ...(flags.accuracyFloor !== undefined ? { accuracyFloor: flags.accuracyFloor } : {}),
+    ...(flags.latencySloMs !== undefined ? { latencySloMs: flags.latencySloMs } : {}),
+    sloQuantile: flags.sloPercentile / 100,
+  });
+}
+
+/**
+ * Latency, size and accuracy side by side, per device, with the recommendation: what the
+ * terminal shows after the variant x device table (`benchfarm report`, `sweep --wait`, `demo`).
+ */
+export function tradeOffText(report: SweepReport): string {
+  const lines = [report.accuracyNote, `Policy: ${policyLine(report)}.`];
+  const devices = [...new Set(report.rows.map((r) => r.device))].sort();
+  for (const device of devices) {
+    const rows = report.rows.filter((r) => r.device === device);
+    const reference = rows.find((r) => r.referenceVariant)?.referenceVariant;
+    const headers = ['variant', 'p50 ms', reference ? `ratio to ${reference} (95% CI)` : 'ratio', 'size MB', 'accuracy', '95% CI', 'n', 'fidelity (95% CI)', 'measured on', 'Pareto', 'floor'];
+    const cells = rows.map((r) => [
+      r.variant,
+      r.p50Ms === undefined ? '-' : r.p50Ms.toFixed(3),
+      ratioCell(r),
+      r.sizeBytes === undefined ? '-' : (r.sizeBytes / 1024 / 1024).toFixed(2),
+      accuracyCell(r),
+      accuracyCiCell(r),
+      accuracyImagesCell(r),
+      fidelityCell(r),
+      measuredOnCell(r),
+      r.pareto ? 'yes' : '',
+      r.belowAccuracyFloor ? 'BELOW' : '',
+    ]);
+    const rec = report.recommendations.find((x) => x.device === device);
+    lines.push('', `${device} (${rows[0]?.provider ?? ''}):`, table(headers, cells));
+    if (rec) lines.push(`recommended on ${device}: ${rec.variant ?? 'none'}${rec.tiedWith ? ` (tied with ${rec.tiedWith.join(', ')})` : ''}: ${rec.reason}`);
+  }
+  lines.push('', PARETO_NOTE, TIE_NOTE);
+  return `${lines.join('\n')}\n`;
+}
+
 /** Renders a sweep report in one of {@link REPORT_FORMATS}. Thrown: {@link ReportOptionError} for a bad format or policy. */
 export function renderReport(sweep: SweepView, flags: ReportFlags): string {
-  const report = buildReport(sweep, { fidelityFloor: flags.fidelityFloor, latencySloMs: flags.latencySloMs, sloQuantile: flags.sloPercentile / 100 });
+  const report = reportOf(sweep, flags);
   switch (flags.format) {
     case 'markdown':
       return reportMarkdown(report);

@@ -1,5 +1,31 @@
 /** Reports of sweeps (table data, Markdown, CSV, HTML with charts) and sweep comparisons. */
 export { COMPARISON_HEADERS, compareSweeps, comparisonRows, type ComparedSeries, type SamplesReader, type SweepComparison, type UncomparedSeries } from './compare';
 export { esc, reportHtml, ticks } from './report.html';
-export { DEFAULT_REPORT_POLICY, ReportOptionError, SLO_QUANTILES, buildReport, checkPolicy, comparisonJobIds, dominates, markPareto, recommend, type DeviceRecommendation, type ReportPolicy, type ReportRow, type SweepReport } from './report.model';
-export { REPORT_COLUMNS, cell, reportCsv, reportMarkdown } from './report.text';
+export {
+  ACCURACY_METRICS,
+  DEFAULT_ACCURACY_FLOORS,
+  DEFAULT_REPORT_POLICY,
+  ReportOptionError,
+  SLO_QUANTILES,
+  accuracyValue,
+  buildReport,
+  checkPolicy,
+  comparisonJobIds,
+  dominates,
+  latencyVerdict,
+  markPareto,
+  parseAccuracyFloor,
+  recommend,
+  resolveAccuracyFloor,
+  withCi,
+  type AccuracyFloor,
+  type AccuracyMetric,
+  type DeviceRecommendation,
+  type FloorMetric,
+  type ReportPolicy,
+  type ReportRow,
+  type ResolvedAccuracyFloor,
+  type RowAccuracy,
+  type SweepReport,
+} from './report.model';
+export { PARETO_NOTE, REPORT_COLUMNS, TIE_NOTE, accuracyCell, accuracyCiCell, accuracyImagesCell, cell, fidelityCell, measuredOnCell, policyLine, ratioCell, reportCsv, reportMarkdown } from './report.text';

@@ -1,10 +1,47 @@
-import type { ReportRow, SweepReport } from './report.model';
+import { ACCURACY_METRICS, withCi, type ReportRow, type SweepReport } from './report.model';
 
 const MB = 1024 * 1024;
 
 /** A figure for a table cell, or `-` when it was not measured. */
 export function cell(value: number | undefined, digits: number, scale = 1): string {
   return value === undefined ? '-' : (value / scale).toFixed(digits);
+}
+
+/** The interleaved ratio to the reference with its 95% CI, `1 (reference)`, or `-`. */
+export function ratioCell(r: ReportRow): string {
+  if (r.ratioToReference === undefined) return '-';
+  return r.referenceVariant === r.variant ? '1 (reference)' : withCi(r.ratioToReference, r.ratioCi);
+}
+
+/** `map50_agreement 0.982`, `not measured` (random inputs only / absent with a reason), or `-`. */
+export function accuracyCell(r: ReportRow): string {
+  const a = r.accuracy;
+  if (!a || a.measuredOn !== 'real_images') return a ? 'not measured' : '-';
+  if (a.value === undefined) return `${a.metric ?? 'accuracy'} n/a`;
+  return `${a.metric} ${a.value.toFixed(3)}`;
+}
+
+/** `[0.951, 1.000]` or `-`. */
+export function accuracyCiCell(r: ReportRow): string {
+  const ci = r.accuracy?.measuredOn === 'real_images' ? r.accuracy.ci : undefined;
+  return ci ? `[${ci.low.toFixed(3)}, ${ci.high.toFixed(3)}]` : '-';
+}
+
+/** Images behind the accuracy figure, or `-`. */
+export function accuracyImagesCell(r: ReportRow): string {
+  const a = r.accuracy;
+  return a?.measuredOn === 'real_images' && a.value !== undefined ? String(a.valueImages ?? a.images) : '-';
+}
+
+/** `real images` / `random inputs` / `-`: what accuracy and fidelity were measured on. */
+export function measuredOnCell(r: ReportRow): string {
+  const on = r.accuracy?.measuredOn ?? r.fidelityOn;
+  return on === 'real_images' ? 'real images' : on === 'random_inputs' ? 'random inputs' : '-';
+}
+
+/** Fidelity (worst output's cosine) with its CI over images when it has one. */
+export function fidelityCell(r: ReportRow): string {
+  return r.fidelity === undefined ? '-' : withCi(r.fidelity, r.fidelityCi, 4);
 }
 
 /** The columns every text report shows, with units in the header. */
@@ -20,20 +57,35 @@ export const REPORT_COLUMNS: ReadonlyArray<{ header: string; csv: string; value:
   { header: 'qps', csv: 'throughput_qps', value: (r) => cell(r.throughputQps, 1) },
   { header: 'peak MB', csv: 'peak_rss_bytes', value: (r) => cell(r.peakRssBytes, 1, MB) },
   { header: 'size MB', csv: 'size_bytes', value: (r) => cell(r.sizeBytes, 2, MB) },
-  { header: 'fidelity', csv: 'fidelity_cosine', value: (r) => cell(r.fidelity, 4) },
+  { header: 'ratio to ref (95% CI)', csv: 'ratio_to_reference', value: ratioCell },
+  { header: 'accuracy', csv: 'accuracy', value: accuracyCell },
+  { header: 'accuracy 95% CI', csv: 'accuracy_ci', value: accuracyCiCell },
+  { header: 'n images', csv: 'accuracy_images', value: accuracyImagesCell },
+  { header: 'fidelity (95% CI)', csv: 'fidelity_cosine', value: fidelityCell },
+  { header: 'measured on', csv: 'accuracy_measured_on', value: measuredOnCell },
   { header: 'avg W', csv: 'average_power_watts', value: (r) => cell(r.averagePowerWatts, 2) },
   { header: 'mJ/inference', csv: 'energy_per_inference_joules', value: (r) => cell(r.energyPerInferenceJoules, 3, 1e-3) },
   { header: 'Pareto', csv: 'pareto', value: (r) => (r.pareto ? 'yes' : '') },
 ];
 
-function policyLine(report: SweepReport): string {
+/** The policy in words: floors and SLO. */
+export function policyLine(report: SweepReport): string {
   const p = report.policy;
+  const f = report.accuracyFloor;
   const parts = [
+    f ? `accuracy floor ${f.metric ?? "task's default metric"} >= ${f.value}${f.source === 'default' ? ' (default for real data)' : ''}` : 'no accuracy floor',
     p.fidelityFloor !== undefined ? `fidelity floor ${p.fidelityFloor}` : 'no fidelity floor',
     p.latencySloMs !== undefined ? `latency SLO p${Math.round(p.sloQuantile * 100)} <= ${p.latencySloMs} ms` : 'no latency SLO',
   ];
   return parts.join(', ');
 }
+
+/** How the Pareto front is drawn, for the footnote of every format. */
+export const PARETO_NOTE =
+  'Pareto: not beaten on p50 latency, size and measured accuracy on real images (else fidelity) by another variant on the same device; a variant below the accuracy floor is never on the front.';
+/** How ties are called, for the footnote of every format. */
+export const TIE_NOTE =
+  'Latency is "tied" when the interleaved ratio CIs overlap (or include 1 against the reference): then the more accurate, then the smaller variant is preferred; a variant is called faster only when the CIs are apart.';
 
 const escapeMd = (s: string): string => s.replace(/\|/g, '\\|');
 
@@ -45,6 +97,8 @@ export function reportMarkdown(report: SweepReport): string {
     '',
     `Sweep \`${report.sweepId}\` of model \`${report.model}\`, created ${report.createdAt}, ${report.state}.`,
     '',
+    escapeMd(report.accuracyNote),
+    '',
     '## Variant x device',
     '',
     `| ${head.join(' | ')} |`,
@@ -55,12 +109,16 @@ export function reportMarkdown(report: SweepReport): string {
     '',
     '| device | variant | why |',
     '| --- | --- | --- |',
-    ...report.recommendations.map((r) => `| ${escapeMd(r.device)} | ${r.variant ? `**${escapeMd(r.variant)}**` : 'none'} | ${escapeMd(r.reason)} |`),
+    ...report.recommendations.map((r) => `| ${escapeMd(r.device)} | ${r.variant ? `**${escapeMd(r.variant)}**${r.tiedWith ? ` (tied with ${escapeMd(r.tiedWith.join(', '))})` : ''}` : 'none'} | ${escapeMd(r.reason)} |`),
   ];
   const notes = [...new Set(report.rows.flatMap((r) => r.unmeasured))];
   if (notes.length > 0) lines.push('', '## Not measured', '', ...notes.map((n) => `- ${escapeMd(n)}`));
-  lines.push('', 'A percentile is shown only where the sample count supports it (MLPerf early stopping: p90 needs 64 queries, p99 662). Pareto: not beaten on p50 latency, size and (where measured) fidelity by another variant on the same device.');
+  lines.push('', `A percentile is shown only where the sample count supports it (MLPerf early stopping: p90 needs 64 queries, p99 662). ${PARETO_NOTE} ${TIE_NOTE}`);
   return `${lines.join('\n')}\n`;
+}
+
+function accuracyOf(r: ReportRow): ReportRow['accuracy'] {
+  return r.accuracy?.measuredOn === 'real_images' ? r.accuracy : undefined;
 }
 
 function csvField(value: string): string {
@@ -86,7 +144,33 @@ export function reportCsv(report: SweepReport): string {
     average_power_watts: (r) => r.averagePowerWatts,
     pareto: (r) => (r.pareto ? 'true' : 'false'),
     unmeasured: (r) => r.unmeasured.join('; '),
+    // Issue 12, appended so existing columns keep their place.
+    ratio_to_reference: (r) => r.ratioToReference,
+    ratio_ci_low: (r) => (r.referenceVariant === r.variant ? undefined : r.ratioCi?.low),
+    ratio_ci_high: (r) => (r.referenceVariant === r.variant ? undefined : r.ratioCi?.high),
+    reference_variant: (r) => r.referenceVariant,
+    fidelity_ci_low: (r) => r.fidelityCi?.low,
+    fidelity_ci_high: (r) => r.fidelityCi?.high,
+    fidelity_images: (r) => (r.fidelity === undefined ? undefined : r.fidelityImages),
+    fidelity_measured_on: (r) => r.fidelityOn,
+    accuracy_measured_on: (r) => r.accuracy?.measuredOn,
+    accuracy_inputs: (r) => r.accuracy?.inputs,
+    accuracy_metric: (r) => (r.accuracy?.measuredOn === 'real_images' ? r.accuracy.metric : undefined),
+    accuracy: (r) => accuracyOf(r)?.value,
+    accuracy_ci_low: (r) => accuracyOf(r)?.ci?.low,
+    accuracy_ci_high: (r) => accuracyOf(r)?.ci?.high,
+    accuracy_images: (r) => (accuracyOf(r)?.value === undefined ? undefined : (accuracyOf(r)?.valueImages ?? accuracyOf(r)?.images)),
+    below_accuracy_floor: (r) => r.belowAccuracyFloor,
   };
+  // Every task metric any row reports, each with its CI and image count.
+  const present = ACCURACY_METRICS.filter((m) => report.rows.some((r) => r.accuracy?.metrics.some((x) => x.metric === m)));
+  for (const m of present) {
+    const of = (r: ReportRow) => r.accuracy?.metrics.find((x) => x.metric === m);
+    raw[m] = (r) => of(r)?.value;
+    raw[`${m}_ci_low`] = (r) => of(r)?.ci?.low;
+    raw[`${m}_ci_high`] = (r) => of(r)?.ci?.high;
+    raw[`${m}_images`] = (r) => (of(r)?.value === undefined ? undefined : of(r)?.images);
+  }
   const header = Object.keys(raw);
   const rows = report.rows.map((r) => header.map((h) => csvField(String(raw[h]?.(r) ?? ''))).join(','));
   return `${['sweep_id', ...header].join(',')}\n${rows.map((row) => `${csvField(report.sweepId)},${row}`).join('\n')}\n`;
