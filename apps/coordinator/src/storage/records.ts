@@ -15,6 +15,8 @@ export interface SweepSettings {
   compare?: 'interleaved' | 'none';
   /** The interleaved comparison jobs among the sweep's jobs, one per device (issue 4). */
   comparisonJobs?: { jobId: string; agentId: string; variants: string[] }[];
+  /** Where calibration and evaluation images came from (issue 12); absent when the sweep names no dataset. */
+  datasets?: SweepDatasetsSummary;
   /** The external tool every job runs instead of onnxruntime-node (issue 6); absent: onnxruntime-node. */
   externalRuntime?: { tool: string; precision: string; device?: string };
   executionProvider: string;
@@ -27,6 +29,15 @@ export interface SweepSettings {
   minDurationMs: number;
   maxDurationMs: number;
   seed: number;
+}
+
+/** A sweep's datasets (issue 12) as its settings record them; the same split is in every variant's recipe. */
+export interface SweepDatasetsSummary {
+  calibration?: { datasetId: string; datasetName: string; images: number };
+  /** The evaluation each device's all-variants job runs after its interleaved rounds. */
+  evaluation?: { datasetId: string; datasetName: string; images: number; datasetImages: number; task: string; detectionLayout?: string; labelled: boolean };
+  /** How the images were chosen, in words. */
+  split: string;
 }
 
 /** A variant of a sweep's model, stored in the Object Store under its digest. */

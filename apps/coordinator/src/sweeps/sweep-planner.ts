@@ -1,7 +1,7 @@
-import type { AgentRecord, BenchJob, TensorSpec } from '@benchfarm/protocol';
+import type { AgentRecord, BenchJob, EvaluationRequest, TensorSpec } from '@benchfarm/protocol';
 import { externalRuntimeOf } from './runtime-request';
 import { scenarioEnum, scenarioOptionsOf } from './scenario-request';
-import type { NewSweep, SweepSettings, VariantRecord } from '../storage/records';
+import type { NewSweep, SweepDatasetsSummary, SweepSettings, VariantRecord } from '../storage/records';
 import type { SweepRequest } from './sweep-request';
 
 /** The execution provider every job uses in this version. */
@@ -18,6 +18,10 @@ export interface SweepPlanInput {
   agents: readonly AgentRecord[];
   variants: readonly VariantRecord[];
   newJobId: () => string;
+  /** The evaluation every device's all-variants job runs (issue 12); absent without an evaluation dataset. */
+  evaluation?: EvaluationRequest;
+  /** The datasets as the sweep's settings record them. */
+  datasets?: SweepDatasetsSummary;
 }
 
 /** A sweep to store and the jobs to publish for it. */
@@ -52,6 +56,7 @@ export function settingsOf(request: SweepRequest, inputs: readonly TensorSpec[])
  */
 export function planSweep(input: SweepPlanInput): SweepPlan {
   const settings = settingsOf(input.request, input.inputs);
+  if (input.datasets) settings.datasets = input.datasets;
   const jobs: BenchJob[] = [];
   const newJobs: NewSweep['jobs'] = [];
   for (const variant of input.variants) {
@@ -109,12 +114,15 @@ export function planSweep(input: SweepPlanInput): SweepPlan {
  * drift on the device hits every variant alike and the result gives each variant's ratio to
  * the reference with a CI. The per-variant jobs stay: they measure the requested scenario,
  * cold start and peak memory in a fresh process per variant, which a shared process cannot.
+ * With an evaluation dataset (issue 12) every device gets this job even for one variant: it
+ * carries the EvaluationRequest, run after the interleaved rounds with the same sessions.
  * Appends to `jobs` / `newJobs` and returns what the sweep's settings record.
  */
 function planComparisons(input: SweepPlanInput, settings: SweepSettings, jobs: BenchJob[], newJobs: NewSweep['jobs']): NonNullable<SweepSettings['comparisonJobs']> {
   const reference = input.variants[0];
   // With an external runtime every job runs the tool; an interleaved onnxruntime-node job would measure something else.
-  if (input.request.compare !== 'interleaved' || input.variants.length < 2 || !reference || input.request.runtime) return [];
+  if (input.request.compare !== 'interleaved' || (input.variants.length < 2 && !input.evaluation) || !reference || input.request.runtime) return [];
+  const evaluation = input.evaluation;
   const refs = input.variants.map((v) => ({ modelName: input.model.name, variant: v.name, sha256: v.sha256, sizeBytes: v.sizeBytes, recipe: { ...v.recipe } }));
   return input.agents.map((agent) => {
     const jobId = input.newJobId();
@@ -141,6 +149,7 @@ function planComparisons(input: SweepPlanInput, settings: SweepSettings, jobs: B
       },
       createdAtUnixMs: input.nowMs,
       comparison: { variants: refs.map((r) => ({ ...r, recipe: { ...r.recipe } })) },
+      ...(evaluation ? { evaluation: { ...evaluation, images: evaluation.images.map((im) => ({ ...im })) } } : {}),
     });
     return { jobId, agentId: agent.agentId, variants: input.variants.map((v) => v.name) };
   });

@@ -26,6 +26,7 @@ describe('parseSweepRequest', () => {
       minDurationMs: 2000,
       maxDurationMs: 60_000,
       seed: 0,
+      evaluationImages: SWEEP_DEFAULTS.evaluationImages,
     });
   });
 

@@ -14,6 +14,8 @@ export const SWEEP_DEFAULTS = {
   minDurationMs: 2000,
   maxDurationMs: 60_000,
   seed: 0,
+  /** Evaluation images at most per sweep: a bigger evaluation split is cut deterministically (evenly spaced by name). */
+  evaluationImages: 500,
 } as const;
 
 /** Upper bounds of a sweep's numeric options. */
@@ -25,7 +27,13 @@ export const SWEEP_LIMITS = {
   minDurationMs: 86_400_000,
   maxDurationMs: 86_400_000,
   seed: 0xffff_ffff,
+  evaluationImages: 100_000,
 } as const;
+
+/** What an evaluation measures: detection (YOLO-family outputs), classification ([1, C] output) or output fidelity only. */
+export const EVALUATION_TASKS = ['detection', 'classification', 'fidelity'] as const;
+/** One of {@link EVALUATION_TASKS}. */
+export type EvaluationTask = (typeof EVALUATION_TASKS)[number];
 
 /** A sweep's options after validation, defaults applied (scenario options: scenario-request.ts). */
 export interface SweepRequest extends ScenarioRequest {
@@ -41,6 +49,18 @@ export interface SweepRequest extends ScenarioRequest {
   calibrationPreprocess?: string | Record<string, unknown>;
   /** Calibrate on this many seeded random inputs instead, only when asked (labelled RANDOM in the recipe). */
   calibrationRandom?: number;
+  /** A stored dataset (id, id prefix or name), split deterministically into calibration and evaluation images (issue 12). */
+  dataset?: string;
+  /** A stored dataset whose images all calibrate int8-static (instead of `dataset`). */
+  calibrationDataset?: string;
+  /** A stored dataset whose images all evaluate every variant on every device (instead of `dataset`); never sharing an image with the calibration. */
+  evaluationDataset?: string;
+  /** What the evaluation measures; absent: guessed from the model's outputs. */
+  task?: EvaluationTask;
+  /** Preprocessing of the dataset images when the dataset has none (a preset name or a config object); also serves `calibrationDir`. */
+  preprocess?: string | Record<string, unknown>;
+  /** Evaluation images at most; a bigger evaluation split is cut deterministically and the cut recorded. */
+  evaluationImages: number;
   /** Bring-your-own variants made elsewhere (QAT, distillation, ...): name -> ONNX file on the coordinator's machine. */
   ownVariants?: Record<string, string>;
   threads: number;
@@ -121,6 +141,23 @@ const shapes = z.preprocess((value, ctx) => {
   return parsed;
 }, shapeRecord.optional());
 
+const preprocessField = z.preprocess(
+  (value) => {
+    const v = trimmed(value);
+    if (typeof v === 'string' && v.startsWith('{')) {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        return v;
+      }
+    }
+    return v === '' ? undefined : v;
+  },
+  z.union([z.string(), z.record(z.string(), z.unknown())], { error: 'must be a preset name or a preprocessing config object' }).optional(),
+);
+
+const datasetField = z.preprocess(trimmed, z.string({ error: 'must be a dataset id or name' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional());
+
 const schema = z
   .strictObject({
     name: z.preprocess(trimmed, z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional()),
@@ -129,20 +166,13 @@ const schema = z
     targets: list(SWEEP_DEFAULTS.targets),
     shapes,
     calibrationDir: z.preprocess(trimmed, z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional()),
-    calibrationPreprocess: z.preprocess(
-      (value) => {
-        const v = trimmed(value);
-        if (typeof v === 'string' && v.startsWith('{')) {
-          try {
-            return JSON.parse(v) as unknown;
-          } catch {
-            return v;
-          }
-        }
-        return v === '' ? undefined : v;
-      },
-      z.union([z.string(), z.record(z.string(), z.unknown())], { error: 'must be a preset name or a preprocessing config object' }).optional(),
-    ),
+    calibrationPreprocess: preprocessField,
+    preprocess: preprocessField,
+    dataset: datasetField,
+    calibrationDataset: datasetField,
+    evaluationDataset: datasetField,
+    task: z.preprocess((value) => (trimmed(value) === '' ? undefined : trimmed(value)), z.enum(EVALUATION_TASKS, { error: `must be one of ${EVALUATION_TASKS.join(', ')}` }).optional()),
+    evaluationImages: count(SWEEP_DEFAULTS.evaluationImages, 1, SWEEP_LIMITS.evaluationImages),
     ownVariants: z.preprocess(
       (value) => {
         const v = trimmed(value);
@@ -184,15 +214,47 @@ const schema = z
     if (value.calibrationDir !== undefined && value.calibrationRandom !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['calibrationRandom'], message: 'give either calibrationDir or calibrationRandom, not both' });
     }
-    if (value.calibrationDir !== undefined && value.calibrationPreprocess === undefined) {
+    if (value.calibrationDir !== undefined && value.calibrationPreprocess === undefined && value.preprocess === undefined) {
       ctx.addIssue({ code: 'custom', path: ['calibrationPreprocess'], message: 'calibration images need a preprocessing config: a preset (yolox, yolo, imagenet) or a config object' });
     }
+    for (const problem of datasetProblems(value)) ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message });
     // An external tool runs its own single-stream loop: the suite's other scenarios are not reachable through it.
     if (value.runtime !== undefined && value.scenario !== 'single_stream') {
       ctx.addIssue({ code: 'custom', path: ['runtime'], message: `runtime ${value.runtime.tool} measures single-stream latency only; scenario ${value.scenario} needs onnxruntime-node (leave runtime out)` });
     }
     for (const problem of scenarioProblems(value)) ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message });
   });
+
+/**
+ * The dataset fields' rules: one way to name the data, one calibration source, and an
+ * evaluation only where the all-variants job runs it (after its interleaved rounds).
+ */
+function datasetProblems(value: {
+  dataset?: string | undefined;
+  calibrationDataset?: string | undefined;
+  evaluationDataset?: string | undefined;
+  calibrationDir?: string | undefined;
+  calibrationRandom?: number | undefined;
+  task?: EvaluationTask | undefined;
+  compare: string;
+  runtime?: unknown;
+}): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  if (value.dataset !== undefined && (value.calibrationDataset !== undefined || value.evaluationDataset !== undefined)) {
+    problems.push({ path: 'dataset', message: 'give either dataset (split into calibration and evaluation images) or calibrationDataset / evaluationDataset, not both' });
+  }
+  const calibrates = value.dataset !== undefined || value.calibrationDataset !== undefined;
+  if (calibrates && value.calibrationDir !== undefined) problems.push({ path: 'calibrationDir', message: `give either calibrationDir or ${value.dataset !== undefined ? 'dataset' : 'calibrationDataset'} as the calibration images, not both` });
+  if (calibrates && value.calibrationRandom !== undefined) problems.push({ path: 'calibrationRandom', message: `give either calibrationRandom or ${value.dataset !== undefined ? 'dataset' : 'calibrationDataset'}, not both` });
+  const evaluates = value.dataset !== undefined || value.evaluationDataset !== undefined;
+  const evalField = value.dataset !== undefined ? 'dataset' : 'evaluationDataset';
+  if (evaluates && value.compare === 'none') {
+    problems.push({ path: 'compare', message: `compare none leaves no job to evaluate ${evalField} on: the evaluation runs on each device's all-variants job after its interleaved rounds (leave compare at interleaved)` });
+  }
+  if (evaluates && value.runtime !== undefined) problems.push({ path: 'runtime', message: `an external runtime cannot evaluate ${evalField}: the evaluation runs in onnxruntime-node on each device's all-variants job (leave runtime out)` });
+  if (value.task !== undefined && !evaluates) problems.push({ path: 'task', message: 'task applies to an evaluation: give dataset or evaluationDataset' });
+  return problems;
+}
 
 /**
  * Validates a sweep request's options (JSON body or multipart text fields; numbers may come
@@ -202,7 +264,7 @@ const schema = z
 export function parseSweepRequest(body: unknown): SweepRequest {
   const parsed = schema.safeParse(body ?? {});
   if (parsed.success) {
-    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, runtime, ...rest } = parsed.data;
+    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, runtime, dataset, calibrationDataset, evaluationDataset, task, preprocess, ...rest } = parsed.data;
     return {
       ...rest,
       ...(name === undefined ? {} : { name }),
@@ -213,6 +275,11 @@ export function parseSweepRequest(body: unknown): SweepRequest {
       ...(calibrationRandom === undefined ? {} : { calibrationRandom }),
       ...(ownVariants === undefined ? {} : { ownVariants }),
       ...(runtime === undefined ? {} : { runtime }),
+      ...(dataset === undefined ? {} : { dataset }),
+      ...(calibrationDataset === undefined ? {} : { calibrationDataset }),
+      ...(evaluationDataset === undefined ? {} : { evaluationDataset }),
+      ...(task === undefined ? {} : { task }),
+      ...(preprocess === undefined ? {} : { preprocess }),
     };
   }
   const problems = parsed.error.issues.map((issue) => {

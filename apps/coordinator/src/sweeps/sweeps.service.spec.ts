@@ -1,11 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AgentState, TensorDataType, type AgentRecord, type BenchJob } from '@benchfarm/protocol';
-import { AgentRegistry } from '../agents/agent-registry';
 import { AgentsService } from '../agents/agents.service';
-import { Clock } from '../common/clock';
-import { DomainError, DomainErrorCode } from '../common/domain-error';
-import { IdGenerator } from '../common/ids';
+import { DomainErrorCode } from '../common/domain-error';
 import { loadConfig } from '../config';
 import { ProgressTracker } from '../results/progress-tracker';
 import { openDatabase, type SqliteDatabase } from '../storage/database';
@@ -15,105 +11,9 @@ import { MetricsService } from '../metrics/metrics.service';
 import { SqliteSeriesHistoryRepository } from '../metrics/series-history.repository';
 import { createFarmMetrics } from '@benchfarm/metrics';
 import { Registry } from 'prom-client';
-import { ModelStore } from '../variants/model-store';
-import { ModelToolkit, type PreparedModel, type VariantFile } from '../variants/model-toolkit';
-import { Workspace } from '../variants/workspace';
-import { JobBus } from './job-bus';
 import { SweepsService, type ModelUpload } from './sweeps.service';
-import { passingHealthReport } from '../testing/fake-agent';
-
-class FixedClock extends Clock {
-  nowMs(): number {
-    return 1_700_000_000_000;
-  }
-}
-
-class CountingIds extends IdGenerator {
-  private n = 0;
-  newId(kind: 'sweep' | 'job' | 'result'): string {
-    return `${kind}_${++this.n}`;
-  }
-}
-
-class FakeRegistry extends AgentRegistry {
-  constructor(private readonly agents: AgentRecord[]) {
-    super();
-  }
-  async list(): Promise<AgentRecord[]> {
-    return this.agents;
-  }
-}
-
-class FakeToolkit extends ModelToolkit {
-  prepared: string[] = [];
-  failVariant: string | undefined;
-  knownVariants(): string[] {
-    return ['fp32', 'ort-basic'];
-  }
-  parseVariants(names: readonly string[]): string[] {
-    for (const name of names) if (!this.knownVariants().includes(name)) throw new DomainError(DomainErrorCode.UnknownVariant, `unknown variant ${name}`, { field: 'variants' });
-    return [...names];
-  }
-  async prepare(sourcePath: string, _shapes: unknown, workDir: string): Promise<PreparedModel> {
-    this.prepared.push(sourcePath);
-    return { path: `${workDir}/prepared.onnx`, inputs: [{ name: 'x', dataType: TensorDataType.TENSOR_DATA_TYPE_FLOAT32, shape: [1, 3, 8, 8] }] };
-  }
-  async deriveVariant(name: string, _preparedPath: string, workDir: string): Promise<VariantFile> {
-    if (name === this.failVariant) throw new DomainError(DomainErrorCode.VariantDerivationFailed, `variant ${name}: broken`, { field: 'variants' });
-    return { name, path: `${workDir}/${name}.onnx`, recipe: { pass: name } };
-  }
-}
-
-class FakeStore extends ModelStore {
-  async put(path: string): Promise<{ sha256: string; sizeBytes: number }> {
-    return { sha256: Buffer.from(path).toString('hex').slice(-64).padStart(64, '0'), sizeBytes: path.length };
-  }
-}
-
-class FlakyBus extends JobBus {
-  published: BenchJob[] = [];
-  constructor(private readonly failAfter = Infinity) {
-    super();
-  }
-  async publish(job: BenchJob): Promise<{ duplicate: boolean }> {
-    if (this.published.length >= this.failAfter) throw new DomainError(DomainErrorCode.MessagingUnavailable, 'nats is down');
-    this.published.push(job);
-    return { duplicate: false };
-  }
-}
-
-class FakeWorkspace extends Workspace {
-  readonly uploadDir = '/scratch/uploads';
-  live = new Set<string>();
-  private n = 0;
-  async reset(): Promise<void> {
-    this.live.clear();
-  }
-  async createWorkDir(): Promise<string> {
-    const dir = `/scratch/work/${++this.n}`;
-    this.live.add(dir);
-    return dir;
-  }
-  async remove(path: string): Promise<void> {
-    this.live.delete(path);
-  }
-  async regularFileSize(path: string): Promise<number | undefined> {
-    return path.endsWith('.onnx') ? 1000 : undefined;
-  }
-}
-
-const agent = (agentId: string): AgentRecord => ({
-  agentId,
-  name: agentId,
-  agentVersion: '1',
-  labels: {},
-  capabilities: undefined,
-  state: AgentState.AGENT_STATE_IDLE,
-  currentJobId: '',
-  startedAtUnixMs: 0,
-  heartbeatAtUnixMs: new FixedClock().nowMs(),
-  health: passingHealthReport(new FixedClock().nowMs()),
-});
+import { agent, CountingIds, FakeRegistry, FakeStore, FakeToolkit, FakeWorkspace, FixedClock, FlakyBus } from './testing/sweep-fakes';
+import type { JobBus } from './job-bus';
 
 describe('SweepsService (fake adapters, real SQLite)', () => {
   let db: SqliteDatabase;

@@ -1,10 +1,15 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { listImages } from '@benchfarm/onnx';
 import { AgentsService } from '../agents/agents.service';
 import { parseTargets, requireExternalRuntime } from '../agents/agent-matcher';
 import { Clock } from '../common/clock';
 import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
 import { IdGenerator } from '../common/ids';
 import { COORDINATOR_CONFIG } from '../common/tokens';
+import { DatasetCatalog } from '../datasets/dataset.types';
 import { MetricsService } from '../metrics/metrics.service';
 import { ProgressTracker } from '../results/progress-tracker';
 import { SweepRepository } from '../storage/sweep.repository';
@@ -12,13 +17,27 @@ import { ModelStore } from '../variants/model-store';
 import { ModelToolkit } from '../variants/model-toolkit';
 import { Workspace } from '../variants/workspace';
 import { assertBatchSizesFit } from './batch-check';
+import {
+  assertImagesFitModel,
+  assertLabelsFit,
+  assertNoSharedImages,
+  datasetRecipe,
+  evaluationRequestOf,
+  evaluationTargetOf,
+  resolveSweepDatasets,
+  type DatasetPart,
+  type EvaluationTarget,
+  type SweepDatasets,
+} from './sweep-datasets';
 import { JobBus } from './job-bus';
 import { DEFAULT_EXECUTION_PROVIDER, modelNameOf, planSweep, type SweepPlan } from './sweep-planner';
 import { parseSweepRequest, type SweepRequest } from './sweep-request';
 import { toSweepListView, toSweepView, type SweepListView, type SweepView } from './sweep.view';
 import type { CoordinatorConfig } from '../config';
-import type { VariantRecord } from '../storage/records';
+import type { SweepDatasetsSummary, VariantRecord } from '../storage/records';
+import type { PreparedModel } from '../variants/model-toolkit';
 import type { CalibrationSource } from '@benchfarm/onnx';
+import type { EvaluationRequest } from '@benchfarm/protocol';
 
 /**
  * Calibration for int8-static: a folder of images on the coordinator's machine with its
@@ -26,9 +45,21 @@ import type { CalibrationSource } from '@benchfarm/onnx';
  * the recipe). The coordinator never picks calibration data on its own.
  */
 function calibrationOf(request: SweepRequest): CalibrationSource | undefined {
-  if (request.calibrationDir !== undefined && request.calibrationPreprocess !== undefined) return { kind: 'images', dir: request.calibrationDir, preprocess: request.calibrationPreprocess };
+  const preprocess = request.calibrationPreprocess ?? request.preprocess;
+  if (request.calibrationDir !== undefined && preprocess !== undefined) return { kind: 'images', dir: request.calibrationDir, preprocess };
   if (request.calibrationRandom !== undefined) return { kind: 'random', count: request.calibrationRandom, seed: request.seed, min: 0, max: 1 };
   return undefined;
+}
+
+/** Variants whose derivation reads calibration images (the others never fetch them). */
+const needsCalibration = (variant: string): boolean => variant.split(':')[0] === 'int8-static';
+
+/** What a sweep's datasets became once checked against the prepared model. */
+interface PlannedDatasets {
+  readonly datasets: SweepDatasets;
+  readonly target?: EvaluationTarget;
+  readonly evaluation?: EvaluationRequest;
+  readonly summary: SweepDatasetsSummary;
 }
 
 /** Where a sweep's model comes from: an uploaded file (multipart), or none (JSON `modelPath`). */
@@ -51,6 +82,8 @@ export class SweepsService {
     @Inject(Clock) private readonly clock: Clock,
     @Inject(IdGenerator) private readonly ids: IdGenerator,
     @Inject(COORDINATOR_CONFIG) private readonly config: CoordinatorConfig,
+    // Optional: a coordinator without the datasets module refuses sweeps that name a dataset.
+    @Optional() @Inject(DatasetCatalog) private readonly catalog?: DatasetCatalog,
   ) {}
 
   /**
@@ -66,6 +99,8 @@ export class SweepsService {
     try {
       const request = parseSweepRequest(body);
       const variants = this.toolkit.parseVariants(request.variants);
+      // Datasets resolve before any model work: an unknown name fails fast.
+      const datasets = resolveSweepDatasets(request, this.catalog);
       const selectors = parseTargets(request.targets);
       const source = await this.resolveSource(upload, request);
       await assertBatchSizesFit(request.batchSizes, source.path);
@@ -74,8 +109,9 @@ export class SweepsService {
 
       const prepared = await this.toolkit.prepare(source.path, request.shapes, workDir);
       const agents = requireExternalRuntime(await this.agents.resolveTargets(selectors, DEFAULT_EXECUTION_PROVIDER), selectors, request.runtime?.tool);
+      const planned = datasets ? await this.checkDatasets(datasets, request, prepared, workDir) : undefined;
       const files = [];
-      const calibration = calibrationOf(request);
+      const calibration = datasets?.calibration && variants.some(needsCalibration) ? await this.materializeCalibration(datasets.calibration, workDir) : calibrationOf(request);
       for (const name of variants) files.push(await this.toolkit.deriveVariant(name, prepared.path, workDir, calibration));
       for (const [name, path] of Object.entries(request.ownVariants ?? {})) {
         if (variants.includes(name)) throw new DomainError(DomainErrorCode.InvalidArgument, `own variant ${name} has the name of a derived variant`, { field: 'ownVariants' });
@@ -86,7 +122,7 @@ export class SweepsService {
       const stored: VariantRecord[] = [];
       for (const file of files) {
         const { sha256, sizeBytes } = await this.models.put(file.path, `${source.name} ${file.name}`);
-        stored.push({ name: file.name, sha256, sizeBytes, recipe: file.recipe });
+        stored.push({ name: file.name, sha256, sizeBytes, recipe: { ...file.recipe, ...(planned ? datasetRecipe(planned.datasets, planned.target) : {}) } });
       }
 
       const plan = planSweep({
@@ -99,6 +135,8 @@ export class SweepsService {
         agents,
         variants: stored,
         newJobId: () => this.ids.newId('job'),
+        ...(planned?.evaluation ? { evaluation: planned.evaluation } : {}),
+        ...(planned ? { datasets: planned.summary } : {}),
       });
       this.sweeps.create(plan.sweep);
       for (const variant of stored) this.metrics.recordVariantSize(source.name, variant.name, variant.sizeBytes);
@@ -139,6 +177,69 @@ export class SweepsService {
       throw new DomainError(DomainErrorCode.ModelTooLarge, `the model is ${sizeBytes} bytes; the coordinator accepts at most ${this.config.maxModelBytes}`, { field: 'modelPath' });
     }
     return { path: request.modelPath, name: modelNameOf(request.modelPath) };
+  }
+
+  /**
+   * Checks a sweep's datasets against the prepared model, before any variant is derived:
+   * the first image of each dataset decodes and becomes the model input, calibration
+   * images from `calibrationDir` are not evaluation images, the task fits the outputs and
+   * the labels' categories fit the classes. Returns the EvaluationRequest of the
+   * all-variants jobs. Thrown ({@link DomainError} `invalid_argument`) naming the field.
+   */
+  private async checkDatasets(datasets: SweepDatasets, request: SweepRequest, prepared: PreparedModel, workDir: string): Promise<PlannedDatasets> {
+    const probe = async (part: DatasetPart, folder: string): Promise<[number, number]> => {
+      const first = part.images[0];
+      if (!first) throw new DomainError(DomainErrorCode.InvalidArgument, `${part.field} ${part.dataset.name}: no images`, { field: part.field });
+      const [path] = await this.requireCatalog(part.field).materialize([first], join(workDir, folder));
+      return assertImagesFitModel(part, prepared.inputs, path ?? '');
+    };
+    const { calibration, evaluation } = datasets;
+    let inputHw: [number, number] | undefined;
+    if (evaluation) inputHw = await probe(evaluation, 'probe-evaluation');
+    if (calibration && calibration.dataset.id !== evaluation?.dataset.id) inputHw ??= await probe(calibration, 'probe-calibration');
+    if (evaluation && request.calibrationDir !== undefined) await this.assertCalibrationDirApart(request.calibrationDir, evaluation);
+    const summary: SweepDatasetsSummary = {
+      ...(calibration ? { calibration: { datasetId: calibration.dataset.id, datasetName: calibration.dataset.name, images: calibration.images.length } } : {}),
+      split: datasets.split,
+    };
+    if (!evaluation || !inputHw) return { datasets, summary };
+    const target = evaluationTargetOf(prepared.outputs ?? [], inputHw, request.task);
+    assertLabelsFit(evaluation, target);
+    const evaluationRequest = evaluationRequestOf(evaluation, target, datasets.split, request.seed);
+    summary.evaluation = {
+      datasetId: evaluation.dataset.id,
+      datasetName: evaluation.dataset.name,
+      images: evaluation.images.length,
+      datasetImages: evaluation.dataset.images.length,
+      task: target.task,
+      ...(target.detectionLayout ? { detectionLayout: target.detectionLayout } : {}),
+      labelled: evaluationRequest.labelsSha256 !== '',
+    };
+    return { datasets, target, evaluation: evaluationRequest, summary };
+  }
+
+  /** Fetches the calibration images into the work folder for int8-static (deleted with it). */
+  private async materializeCalibration(part: DatasetPart, workDir: string): Promise<CalibrationSource> {
+    const files = await this.requireCatalog(part.field).materialize(part.images, join(workDir, 'calibration'));
+    return { kind: 'images', files, preprocess: part.preprocess };
+  }
+
+  /** A calibration folder on the coordinator must not hold an evaluation image either (by digest). */
+  private async assertCalibrationDirApart(dir: string, evaluation: DatasetPart): Promise<void> {
+    let files: string[];
+    try {
+      files = await listImages(dir, 'calibrationDir');
+    } catch {
+      return; // an unusable folder is refused by int8-static's derivation, naming calibrationDir
+    }
+    const digests: { name: string; sha256: string }[] = [];
+    for (const file of files) digests.push({ name: file, sha256: createHash('sha256').update(await readFile(file)).digest('hex') });
+    assertNoSharedImages(digests, evaluation.images, `calibrationDir ${dir}`);
+  }
+
+  private requireCatalog(field: string): DatasetCatalog {
+    if (!this.catalog) throw new DomainError(DomainErrorCode.InvalidArgument, 'this coordinator keeps no datasets (no dataset catalog is configured)', { field });
+    return this.catalog;
   }
 
   /** Publishes every job; on a failure the sweep is marked failed, with the jobs not published. */

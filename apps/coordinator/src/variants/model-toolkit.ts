@@ -26,6 +26,8 @@ export interface PreparedModel {
   /** The fixed model file, inside the work folder. */
   readonly path: string;
   readonly inputs: TensorSpec[];
+  /** The outputs as the fixed model declares them (a dim undefined when symbolic); absent when not inspected. */
+  readonly outputs?: readonly { readonly name: string; readonly dims: readonly (number | undefined)[] | null }[];
 }
 
 /** A variant file derived from a prepared model. */
@@ -129,7 +131,9 @@ export class OnnxModelToolkit extends ModelToolkit {
       const path = join(workDir, 'prepared.onnx');
       await writeFile(path, writeModel(fixed.model));
       await checkLoadsInOrtIsolated(path, this.options.ortTimeoutMs === undefined ? {} : { timeoutMs: this.options.ortTimeoutMs });
-      return { path, inputs: fixed.inputs };
+      // Declared output dims tell a detector or classifier from anything else (the evaluation's task, issue 12).
+      const outputs = inspectModel(fixed.model).outputs.map((o) => ({ name: o.name, dims: o.dims === null ? null : o.dims.map((d) => (typeof d === 'number' && d > 0 ? d : undefined)) }));
+      return { path, inputs: fixed.inputs, outputs };
     } catch (err) {
       throw translate(err);
     }
