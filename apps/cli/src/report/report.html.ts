@@ -1,5 +1,5 @@
-import { rankingLatencyMs, type ReportRow, type SweepReport } from './report.model';
-import { REPORT_COLUMNS } from './report.text';
+import { accuracyValue, rankingLatencyMs, type ReportRow, type SweepReport } from './report.model';
+import { PARETO_NOTE, REPORT_COLUMNS, TIE_NOTE, policyLine } from './report.text';
 
 const MB = 1024 * 1024;
 const PALETTE = ['#4269d0', '#efb118', '#ff725c', '#6cc5b0', '#3ca951', '#ff8ab7', '#a463f2', '#97bbf5', '#9c6b4e', '#9498a0'];
@@ -24,6 +24,10 @@ interface Axis {
   label: string;
   value: (r: ReportRow) => number | undefined;
   format: (v: number) => string;
+  /** A 95% CI drawn as a whisker along this axis. */
+  interval?: (r: ReportRow) => { low: number; high: number } | undefined;
+  /** A reference line (e.g. the accuracy floor) drawn across the chart. */
+  line?: { at: number; label: string };
 }
 
 const W = 460;
@@ -47,7 +51,7 @@ function scatter(title: string, rows: ReportRow[], x: Axis, y: Axis, recommended
   const missing = rows.filter((r) => !points.includes(r)).map((r) => r.variant);
   if (points.length === 0) return `<p class="empty">${esc(title)}: no variant has both figures.</p>`;
   const xs = scale(points.map((r) => x.value(r) as number));
-  const ys = scale(points.map((r) => y.value(r) as number));
+  const ys = scale([...points.flatMap((r) => [y.value(r) as number, ...(y.interval?.(r) ? [y.interval(r)?.low as number, y.interval(r)?.high as number] : [])]), ...(y.line ? [y.line.at] : [])]);
   const px = (v: number): number => M.left + ((v - xs.lo) / (xs.hi - xs.lo)) * (W - M.left - M.right);
   const py = (v: number): number => H - M.bottom - ((v - ys.lo) / (ys.hi - ys.lo)) * (H - M.top - M.bottom);
   const parts: string[] = [];
@@ -59,6 +63,13 @@ function scatter(title: string, rows: ReportRow[], x: Axis, y: Axis, recommended
   }
   parts.push(`<text class="axis" x="${(M.left + W - M.right) / 2}" y="${H - 6}" text-anchor="middle">${esc(x.label)}</text>`);
   parts.push(`<text class="axis" transform="translate(14 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(y.label)}</text>`);
+  if (y.line) {
+    parts.push(`<line class="floor" x1="${M.left}" x2="${W - M.right}" y1="${py(y.line.at)}" y2="${py(y.line.at)}"/><text class="tick" x="${W - M.right - 4}" y="${py(y.line.at) - 4}" text-anchor="end">${esc(y.line.label)}</text>`);
+  }
+  for (const r of points) {
+    const ci = y.interval?.(r);
+    if (ci) parts.push(`<line class="whisker ci" x1="${px(x.value(r) as number)}" x2="${px(x.value(r) as number)}" y1="${py(ci.low)}" y2="${py(ci.high)}"><title>${esc(`${r.variant}: 95% CI [${y.format(ci.low)}, ${y.format(ci.high)}]`)}</title></line>`);
+  }
   const front = points.filter((r) => r.pareto).sort((a, b) => (x.value(a) as number) - (x.value(b) as number));
   if (front.length > 1) parts.push(`<polyline class="front" points="${front.map((r) => `${px(x.value(r) as number)},${py(y.value(r) as number)}`).join(' ')}"/>`);
   points.forEach((r, i) => {
@@ -106,7 +117,19 @@ const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed
 const LATENCY: Axis = { label: 'p50 latency (ms)', value: rankingLatencyMs, format: ms };
 const P90: Axis = { label: 'p90', value: (r) => r.p90Ms, format: (v) => `${ms(v)} ms` };
 const SIZE: Axis = { label: 'model size (MB)', value: (r) => (r.sizeBytes === undefined ? undefined : r.sizeBytes / MB), format: (v) => v.toFixed(2) };
-const FIDELITY: Axis = { label: 'fidelity (cosine to fp32)', value: (r) => r.fidelity, format: (v) => v.toFixed(4) };
+const FIDELITY: Axis = { label: 'fidelity (cosine to fp32)', value: (r) => r.fidelity, format: (v) => v.toFixed(4), interval: (r) => r.fidelityCi };
+/** The row's accuracy on real images (its floor / task metric), with its bootstrap CI over images. */
+function accuracyAxis(report: SweepReport, rows: ReportRow[]): Axis {
+  const metric = rows.find((r) => accuracyValue(r) !== undefined)?.accuracy?.metric ?? 'accuracy';
+  const floor = report.accuracyFloor?.metric === metric ? report.accuracyFloor : undefined;
+  return {
+    label: `${metric} (real images)`,
+    value: accuracyValue,
+    format: (v) => v.toFixed(3),
+    interval: (r) => (accuracyValue(r) === undefined ? undefined : r.accuracy?.ci),
+    ...(floor ? { line: { at: floor.value, label: `floor ${floor.value}${floor.source === 'default' ? ' (default)' : ''}` } } : {}),
+  };
+}
 const ENERGY: Axis = { label: 'energy per inference (mJ)', value: (r) => (r.energyPerInferenceJoules === undefined ? undefined : r.energyPerInferenceJoules * 1000), format: (v) => v.toFixed(2) };
 
 const STYLE = `
@@ -118,7 +141,7 @@ th:nth-child(-n+4),td:nth-child(-n+4){text-align:left}tr.pareto td:first-child{f
 svg.chart{background:#fafafa;border:1px solid #e5e5e5;border-radius:4px}
 .grid{stroke:#e3e3e3}.tick{font-size:11px;fill:#555}.axis{font-size:12px;fill:#333}.label{font-size:11px;fill:#222}.value{font-size:11px;fill:#333}
 .point{stroke:#fff;stroke-width:1.5}.point.pareto{stroke:#111;stroke-width:2}.front{fill:none;stroke:#111;stroke-dasharray:4 3;stroke-width:1.5}
-.recommended{fill:none;stroke:#d62728;stroke-width:2.5}.whisker{stroke:#111;stroke-width:1.5}
+.recommended{fill:none;stroke:#d62728;stroke-width:2.5}.whisker{stroke:#111;stroke-width:1.5}.floor{stroke:#d62728;stroke-dasharray:6 4;stroke-width:1.2}
 .empty,.note{color:#8a5a00}.rec{font-weight:600;color:#14632d}
 `;
 
@@ -130,29 +153,39 @@ export function reportHtml(report: SweepReport): string {
   const devices = [...new Set(report.rows.map((r) => r.device))].sort();
   const recOf = (device: string): string | undefined => report.recommendations.find((r) => r.device === device)?.variant;
   const anyFidelity = report.rows.some((r) => r.fidelity !== undefined);
+  const anyAccuracy = report.rows.some((r) => accuracyValue(r) !== undefined);
   const anyEnergy = report.rows.some((r) => r.energyPerInferenceJoules !== undefined);
   const perDevice = devices
     .map((device) => {
       const rows = report.rows.filter((r) => r.device === device);
+      const measured = rows.find((r) => accuracyValue(r) !== undefined)?.accuracy;
+      const onRandom = rows.some((r) => r.fidelityOn === 'random_inputs');
       const charts = [
         scatter(`${device}: latency vs size (Pareto front dashed, recommended ringed)`, rows, LATENCY, SIZE, recOf(device), `pareto-size:${device}`),
-        anyFidelity ? scatter(`${device}: latency vs fidelity`, rows, LATENCY, FIDELITY, recOf(device), `pareto-fidelity:${device}`) : '',
+        measured
+          ? scatter(`${device}: accuracy vs latency, ${measured.inputs}, n = ${measured.images} images, whiskers: 95% CI`, rows, LATENCY, accuracyAxis(report, rows), recOf(device), `accuracy:${device}`)
+          : anyAccuracy
+            ? `<p class="empty">${esc(device)}: accuracy not measured on this device.</p>`
+            : '',
+        anyFidelity
+          ? scatter(`${device}: latency vs fidelity ${onRandom ? 'on RANDOM inputs (not accuracy)' : 'on real images'}`, rows, LATENCY, { ...FIDELITY, label: `fidelity (cosine to fp32, ${onRandom ? 'random inputs' : 'real images'})` }, recOf(device), `pareto-fidelity:${device}`)
+          : '',
         anyEnergy ? scatter(`${device}: energy vs latency`, rows, LATENCY, ENERGY, recOf(device), `energy:${device}`) : '',
       ];
       return `<h3>${esc(device)}</h3><div class="charts">${charts.join('')}</div>`;
     })
     .join('');
   const absent = [
-    anyFidelity ? '' : 'Fidelity was not measured in this sweep, so the latency-vs-fidelity charts are left out and the Pareto front uses latency and size only.',
+    anyAccuracy ? '' : 'Accuracy was not measured on real images in this sweep (no evaluation dataset), so there is no accuracy chart.',
+    anyFidelity ? '' : 'Fidelity was not measured in this sweep, so the latency-vs-fidelity charts are left out.',
     anyEnergy ? '' : 'No result carries a power reading (no power sensor on these devices), so energy charts are left out; energy is never shown as 0.',
   ].filter(Boolean);
-  const p = report.policy;
-  const policy = `${p.fidelityFloor !== undefined ? `fidelity floor ${p.fidelityFloor}` : 'no fidelity floor'}, ${p.latencySloMs !== undefined ? `latency SLO p${Math.round(p.sloQuantile * 100)} &lt;= ${p.latencySloMs} ms` : 'no latency SLO'}`;
+  const policy = esc(policyLine(report));
   const table = `<table><thead><tr>${REPORT_COLUMNS.map((c) => `<th>${esc(c.header)}</th>`).join('')}</tr></thead><tbody>${report.rows
     .map((r) => `<tr class="${r.pareto ? 'pareto' : ''}">${REPORT_COLUMNS.map((c) => `<td>${esc(c.value(r))}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
   const recs = `<table class="recs"><thead><tr><th>device</th><th>recommended</th><th>why</th></tr></thead><tbody>${report.recommendations
-    .map((r) => `<tr><td>${esc(r.device)}</td><td class="rec">${esc(r.variant ?? 'none')}</td><td style="text-align:left">${esc(r.reason)}</td></tr>`)
+    .map((r) => `<tr><td>${esc(r.device)}</td><td class="rec">${esc(r.variant ?? 'none')}</td><td style="text-align:left">${r.tiedWith ? `<b>tied</b> with ${esc(r.tiedWith.join(', '))}: ` : ''}${esc(r.reason)}</td></tr>`)
     .join('')}</tbody></table>`;
   const notes = [...new Set(report.rows.flatMap((r) => r.unmeasured))];
   return `<!doctype html>
@@ -161,9 +194,10 @@ export function reportHtml(report: SweepReport): string {
 <body>
 <h1>benchfarm report: ${esc(report.name || report.sweepId)}</h1>
 <p class="meta">Sweep <code>${esc(report.sweepId)}</code> of model <code>${esc(report.model)}</code>, created ${esc(report.createdAt)}, ${esc(report.state)}. ${report.rows.length} variant x device results on ${devices.length} device(s).</p>
+<p class="meta accuracy-note">${esc(report.accuracyNote)}</p>
 <h2>Recommended variant per device (${policy})</h2>
 ${recs}
-<h2>Pareto fronts per device</h2>
+<h2>Trade-offs per device: latency, size, accuracy</h2>
 ${absent.map((a) => `<p class="note">${esc(a)}</p>`).join('')}
 ${perDevice}
 <h2>Latency and throughput</h2>
@@ -171,7 +205,7 @@ ${perDevice}
 <h2>Variant x device</h2>
 ${table}
 ${notes.length > 0 ? `<h2>Not measured</h2><ul>${notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
-<p class="meta">A percentile is shown only where the sample count supports it (MLPerf early stopping: p90 needs 64 queries, p99 662). Generated by <code>benchfarm report --format html</code>.</p>
+<p class="meta">A percentile is shown only where the sample count supports it (MLPerf early stopping: p90 needs 64 queries, p99 662). ${esc(PARETO_NOTE)} ${esc(TIE_NOTE)} Generated by <code>benchfarm report --format html</code>.</p>
 </body></html>
 `;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { JobView, SweepView } from '../client';
-import { ReportOptionError, buildReport, compareSweeps, reportCsv, reportHtml, reportMarkdown, ticks } from './index';
+import type { DeviceComparisonView, IntervalView, JobView, SweepView } from '../client';
+import { ReportOptionError, buildReport, compareSweeps, latencyVerdict, parseAccuracyFloor, reportCsv, reportHtml, reportMarkdown, ticks, type ReportPolicy, type SweepReport } from './index';
 
 function job(variant: string, device: string, p50: number, sizeBytes: number, extra: Record<string, unknown> = {}, count = 100): JobView {
   return {
@@ -50,17 +50,68 @@ function sweep(jobs: JobView[], id = 'sweep-1'): SweepView {
   };
 }
 
-describe('buildReport', () => {
+// FABRICATED sweep views (pure logic under test): the shapes GET /sweeps/:id returns, with
+// figures chosen to exercise each rule; no figure here was measured.
+function comparison(device: string, variants: DeviceComparisonView['variants'], evaluation?: DeviceComparisonView['evaluation']): DeviceComparisonView {
+  return {
+    jobId: `cmp-${device}`,
+    agentId: device,
+    device,
+    state: 'done',
+    provider: 'cpu',
+    referenceVariant: 'fp32',
+    rounds: 5,
+    order: 'interleaved',
+    ...(evaluation ? { evaluation } : {}),
+    variants,
+    unmeasured: evaluation ? [] : [{ field: 'accuracy', reason: 'no evaluation dataset in this sweep: fidelity only, on random inputs (not accuracy)' }],
+  };
+}
+
+const ci = (low: number, high: number): IntervalView => ({ low, high, level: 0.95 });
+
+function randomFidelity(variant: string, ratio: number, cosine?: number): DeviceComparisonView['variants'][number] {
+  return {
+    variant,
+    reference: variant === 'fp32',
+    medianMs: ratio * 10,
+    ratioToReference: ratio,
+    accuracy: { measuredOn: 'random_inputs', inputs: 'random inputs: seed 0', images: 0, metrics: [], fidelity: cosine === undefined ? [] : [{ output: 'y', cosine, maxAbsError: 0.1, images: 0, measuredOn: 'random_inputs', inputs: 'random inputs: seed 0' }] },
+  };
+}
+
+const EVAL = { datasetId: 'ds_1', datasetName: 'photos', task: 'detection', images: 9, labelledImages: 4, inputs: 'real images: dataset photos (9 of 13)', split: 'every 3rd held out', durationMs: 900 };
+
+function detected(variant: string, ratio: number, ratioCi: IntervalView | undefined, agreement: number | undefined, agreementCi: IntervalView | undefined, cosine = 0.99): DeviceComparisonView['variants'][number] {
+  const reference = variant === 'fp32';
+  return {
+    variant,
+    reference,
+    medianMs: ratio * 10,
+    ratioToReference: ratio,
+    ...(ratioCi ? { ratioCi } : {}),
+    accuracy: {
+      measuredOn: 'real_images',
+      inputs: EVAL.inputs,
+      images: 9,
+      dataset: { id: 'ds_1', name: 'photos' },
+      task: 'detection',
+      metrics: [
+        { metric: 'map50_agreement', ...(agreement === undefined ? { reason: 'decode failed' } : { value: agreement }), ...(agreementCi ? { ci: agreementCi } : {}), images: 9, against: 'reference' },
+        { metric: 'map50', value: 0.5 * (agreement ?? 0), ci: ci(0.3, 0.7), images: 4, against: 'labels' },
+      ],
+      fidelity: reference ? [] : [{ output: 'output', cosine, cosineCi: ci(cosine - 0.01, Math.min(1, cosine + 0.005)), maxAbsError: 0.2, images: 9, measuredOn: 'real_images', inputs: EVAL.inputs }],
+    },
+  };
+}
+
+describe('buildReport on random-input fidelity (no evaluation dataset)', () => {
   // On pi every variant wins on one axis (fp32 fidelity, fp16 size vs fp32, int8 speed and size);
-  // on x86 (no fidelity) ort-basic is as large as fp32 and slower: dominated.
-  const s = sweep([
-    job('fp32', 'pi', 10, 4_000_000, { fidelity: { cosineSimilarity: 1 } }),
-    job('fp16', 'pi', 12, 2_000_000, { fidelity: { cosineSimilarity: 0.9999 } }),
-    job('int8', 'pi', 6, 1_000_000, { fidelity: { cosineSimilarity: 0.97 } }),
-    job('fp32', 'x86', 2, 4_000_000),
-    job('int8', 'x86', 3, 1_000_000),
-    job('ort-basic', 'x86', 2.5, 4_000_000),
-  ]);
+  // on x86 (no comparison job) ort-basic is as large as fp32 and slower: dominated.
+  const s: SweepView = {
+    ...sweep([job('fp32', 'pi', 10, 4_000_000), job('fp16', 'pi', 12, 2_000_000), job('int8', 'pi', 6, 1_000_000), job('fp32', 'x86', 2, 4_000_000), job('int8', 'x86', 3, 1_000_000), job('ort-basic', 'x86', 2.5, 4_000_000)]),
+    comparisons: [comparison('pi', [randomFidelity('fp32', 1), randomFidelity('fp16', 1.2, 0.9999), randomFidelity('int8', 0.6, 0.97)])],
+  };
 
   it.each([
     ['pi', 'fp32', true],
@@ -85,15 +136,26 @@ describe('buildReport', () => {
     expect(Object.fromEntries(recs.map((r) => [r.device, r.variant]))).toEqual(expected);
   });
 
-  it('says when the fidelity floor could not be checked', () => {
-    const x86 = buildReport(s, { sloQuantile: 0.9, fidelityFloor: 0.99 }).recommendations.find((r) => r.device === 'x86');
-    expect(x86?.reason).toContain('fidelity not measured, floor not checked');
+  it('says the fidelity floor could not be checked, and that random-input fidelity is not accuracy', () => {
+    const report = buildReport(s, { sloQuantile: 0.9, fidelityFloor: 0.99 });
+    expect(report.recommendations.find((r) => r.device === 'x86')?.reason).toContain('fidelity not measured, floor not checked');
+    expect(report.recommendations.find((r) => r.device === 'pi')?.reason).toMatch(/accuracy NOT measured \(fidelity on random inputs only/);
+    expect(report.accuracyFloor).toBeUndefined();
+    expect(report.accuracyNote).toMatch(/Accuracy NOT measured.*random inputs/);
+    expect(report.rows.find((r) => r.variant === 'int8' && r.device === 'pi')).toMatchObject({ fidelity: 0.97, fidelityOn: 'random_inputs', fidelityImages: 0 });
+  });
+
+  it('without real data, an explicit --accuracy-floor recommends nothing and says why', () => {
+    const rec = buildReport(s, { sloQuantile: 0.9, accuracyFloor: { value: 0.9 } }).recommendations.find((r) => r.device === 'pi');
+    expect(rec?.variant).toBeUndefined();
+    expect(rec?.reason).toMatch(/no variant meets accuracy .*measured no accuracy on real images/);
   });
 
   it.each([
     [{ sloQuantile: 0.9, fidelityFloor: 1.5 }, '--fidelity-floor'],
     [{ sloQuantile: 0.9, latencySloMs: -1 }, '--latency-slo-ms'],
     [{ sloQuantile: 0.42 }, '--slo-percentile'],
+    [{ sloQuantile: 0.9, accuracyFloor: { value: 2 } }, '--accuracy-floor'],
   ])('refuses %j naming %s', (policy, field) => {
     expect(() => buildReport(s, policy)).toThrow(ReportOptionError);
     expect(() => buildReport(s, policy)).toThrow(field);
@@ -109,10 +171,124 @@ describe('buildReport', () => {
     expect(x86[header.indexOf('fidelity_cosine')]).toBe('');
     expect(x86[header.indexOf('energy_per_inference_joules')]).toBe('');
     expect(x86[header.indexOf('p99_ms')]).toBe('');
+    expect(x86[header.indexOf('accuracy')]).toBe('');
     const html = reportHtml(report);
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
     expect(html.match(/class="point/g)).toHaveLength(6 + 3); // size charts for both devices + fidelity chart for pi
     expect(html).toContain('no power sensor');
+    expect(html).toContain('fidelity on RANDOM inputs (not accuracy)');
+    expect(html).not.toContain('data-chart="accuracy:');
+  });
+});
+
+describe('buildReport on accuracy measured on real images (detector)', () => {
+  // fp16 ties fp32 (ratio CI includes 1); int8-static is faster (CI apart from 1); int8-dynamic is
+  // faster still and smallest but its detections do not agree with fp32 (what issue 12 saw).
+  const MB = 1024 * 1024;
+  const jobs = [job('fp32', 'cpu-1', 10, 3.6 * MB), job('fp16', 'cpu-1', 9.8, 1.9 * MB), job('int8-static', 'cpu-1', 6.2, 1.1 * MB), job('int8-dynamic', 'cpu-1', 4.5, 1.0 * MB)];
+  const view = (dynamicRatioCi: IntervalView, dynamicRatio = 0.45): SweepView => ({
+    ...sweep(jobs),
+    comparisons: [
+      comparison(
+        'cpu-1',
+        [
+          detected('fp32', 1, undefined, 1, ci(1, 1)),
+          detected('fp16', 0.98, ci(0.95, 1.02), 0.99, ci(0.97, 1)),
+          detected('int8-static', 0.62, ci(0.58, 0.66), 0.97, ci(0.93, 1), 0.984),
+          detected('int8-dynamic', dynamicRatio, dynamicRatioCi, 0, ci(0, 0), 0.78),
+        ],
+        EVAL,
+      ),
+    ],
+  });
+  const s = view(ci(0.42, 0.48));
+  const recOf = (policy: Partial<ReportPolicy>, v = s) => buildReport(v, { sloQuantile: 0.9, ...policy }).recommendations[0]!;
+
+  it('applies the default floor map50_agreement >= 0.95: int8-dynamic is neither recommended nor on the Pareto front', () => {
+    const report = buildReport(s);
+    expect(report.accuracyFloor).toEqual({ metric: 'map50_agreement', value: 0.95, source: 'default' });
+    expect(report.recommendations[0]?.variant).toBe('int8-static');
+    expect(report.recommendations[0]?.reason).toMatch(/faster than fp16 \(interleaved ratio CIs apart/);
+    expect(report.recommendations[0]?.reason).toContain('map50_agreement 0.970 [0.930, 1.000] on 9 real images >= floor 0.95 (default)');
+    expect(report.recommendations[0]?.reason).toContain('excluded int8-dynamic: map50_agreement 0.000 [0.000, 0.000] < floor 0.95');
+    const dynamic = report.rows.find((r) => r.variant === 'int8-dynamic')!;
+    expect(dynamic.pareto).toBe(false);
+    expect(dynamic.belowAccuracyFloor).toBeDefined();
+    // fp16 stays on the front: more accurate than int8-static, smaller than fp32.
+    expect(report.rows.filter((r) => r.pareto).map((r) => r.variant).sort()).toEqual(['fp16', 'fp32', 'int8-static']);
+    expect(report.accuracyNote).toContain('real images: dataset photos (9 of 13) (9 images per variant, 4 labelled)');
+  });
+
+  it.each([
+    // Without a floor int8-dynamic is faster than int8-static (CIs apart): the fastest wins.
+    ['none', 'none' as const, 'int8-dynamic', undefined],
+    // map50_agreement 0.98 drops int8-static; fp16 and fp32 are tied (CI includes 1): the more accurate fp32.
+    ['map50_agreement=0.98', { metric: 'map50_agreement' as const, value: 0.98 }, 'fp32', ['fp16']],
+    // A bare value is on the task's metric (map50_agreement for a detector).
+    ['0.5', { value: 0.5 }, 'int8-static', undefined],
+    // A floor on mAP@0.5 against the labels: int8-static 0.485 >= 0.48.
+    ['map50=0.48', { metric: 'map50' as const, value: 0.48 }, 'int8-static', undefined],
+    ['map50=0.49', { metric: 'map50' as const, value: 0.49 }, 'fp32', ['fp16']],
+    // cosine on real images: int8-static 0.984 < 0.99.
+    ['cosine=0.99', { metric: 'cosine' as const, value: 0.99 }, 'fp32', ['fp16']],
+  ])('--accuracy-floor %s recommends %s', (text, parsed, expected, tied) => {
+    expect(parseAccuracyFloor(text)).toEqual(parsed);
+    const rec = recOf({ accuracyFloor: parsed });
+    expect(rec.variant).toBe(expected);
+    expect(rec.tiedWith).toEqual(tied);
+    if (tied) expect(rec.reason).toMatch(/tied on latency with fp16 \(interleaved ratio CIs overlap: fp32 1 \(reference\) vs fp16 0.980 \[0.950, 1.020\]\); chosen as the more accurate/);
+  });
+
+  it('calls overlapping ratio CIs a tie and prefers the more accurate, then the smaller', () => {
+    // int8-dynamic's CI now overlaps int8-static's: tied, and int8-static agrees better.
+    const rec = recOf({ accuracyFloor: 'none' }, view(ci(0.5, 0.63), 0.56));
+    expect(rec).toMatchObject({ variant: 'int8-static', tiedWith: ['int8-dynamic'] });
+    expect(rec.reason).toContain('chosen as the more accurate (int8-dynamic 0.000)');
+    expect(latencyVerdict(buildReport(s).rows[2]!, buildReport(s).rows[3]!)).toBe('slower');
+    // Equal accuracy: the smaller of the tied ones.
+    const equal: SweepView = { ...s, comparisons: [comparison('cpu-1', [detected('fp32', 1, undefined, 1, ci(1, 1)), detected('fp16', 0.98, ci(0.95, 1.02), 1, ci(1, 1))], EVAL)] };
+    const two = { ...equal, jobs: jobs.slice(0, 2) };
+    expect(recOf({}, two)).toMatchObject({ variant: 'fp16', tiedWith: ['fp32'] });
+    expect(recOf({}, two).reason).toContain('chosen as the smaller');
+  });
+
+  it('never picks a variant whose accuracy was not measured without saying so', () => {
+    // int8-static's map50_agreement could not be computed on this device.
+    const missing: SweepView = {
+      ...s,
+      comparisons: [comparison('cpu-1', [detected('fp32', 1, undefined, 1, ci(1, 1)), detected('fp16', 0.98, ci(0.95, 1.02), 0.99, ci(0.97, 1)), detected('int8-static', 0.62, ci(0.58, 0.66), undefined, undefined)], EVAL)],
+    };
+    const rec = recOf({}, missing);
+    expect(rec.variant).toBe('fp32');
+    expect(rec.reason).toContain('int8-static: map50_agreement not measured on real images, not eligible under the accuracy floor');
+    expect(rec.reason).toContain('int8-dynamic: map50_agreement not measured on real images');
+  });
+
+  it('renders accuracy with n and CI in Markdown, CSV, JSON-able rows and an HTML accuracy chart', () => {
+    const report = buildReport(s);
+    const md = reportMarkdown(report);
+    expect(md).toContain('| int8-static | cpu-1 | cpu | done |');
+    expect(md).toMatch(/map50_agreement 0\.970 \| \[0\.930, 1\.000\] \| 9 \| 0\.9840 \[0\.9740, 0\.9890\] \| real images \|/);
+    expect(md).toContain('accuracy floor map50_agreement >= 0.95 (default for real data)');
+    const [head, ...lines] = reportCsv(report).trim().split('\n');
+    const header = head!.split(',');
+    const row = lines.find((l) => l.includes(',int8-static,'))!.split(',');
+    const at = (name: string): string => row[header.indexOf(name)] ?? 'missing';
+    expect([at('accuracy_metric'), at('accuracy'), at('accuracy_ci_low'), at('accuracy_ci_high'), at('accuracy_images'), at('accuracy_measured_on')]).toEqual(['map50_agreement', '0.97', '0.93', '1', '9', 'real_images']);
+    expect([at('map50'), at('map50_images'), at('ratio_to_reference'), at('ratio_ci_low'), at('ratio_ci_high')]).toEqual(['0.485', '4', '0.62', '0.58', '0.66']);
+    const json = JSON.parse(JSON.stringify(report)) as SweepReport;
+    expect(json.rows[2]?.accuracy).toMatchObject({ measuredOn: 'real_images', metric: 'map50_agreement', value: 0.97, ci: { low: 0.93, high: 1 }, valueImages: 9 });
+    const html = reportHtml(report);
+    expect(html).toContain('data-chart="accuracy:cpu-1"');
+    expect(html).toContain('accuracy vs latency, real images: dataset photos (9 of 13), n = 9 images');
+    expect(html.match(/class="whisker ci"/g)?.length).toBeGreaterThanOrEqual(4);
+    expect(html).toContain('class="floor"');
+  });
+});
+
+describe('parseAccuracyFloor', () => {
+  it.each(['map51=0.5', 'map50=', 'abc', 'top1=x'])('refuses %s naming --accuracy-floor', (text) => {
+    expect(() => parseAccuracyFloor(text)).toThrow(/--accuracy-floor/);
   });
 });
 
