@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadSweepFile, mergeSweepSettings, resolveSweepSettings, SweepFileError } from './sweep-file';
+import { mkdirSync } from 'node:fs';
+import { datasetFlagSettings, loadSweepFile, mergeSweepSettings, preprocessFlag, resolveSweepSettings, SweepFileError, SweepFlagError, type DatasetUploader } from './sweep-file';
 
 const dir = mkdtempSync(join(tmpdir(), 'bf-sweepfile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,5 +56,77 @@ describe('the checked-in example sweep files', () => {
     const settings = await loadSweepFile(join(import.meta.dirname, '../../../examples', name));
     expect(settings.variants).toMatch(/^fp32,/);
     expect(['server', 'offline']).toContain(settings.scenario);
+  });
+});
+
+describe('dataset flags (issue 12)', () => {
+  // A recording uploader (fake: the real one, dataset-upload.ts, is tested against a real coordinator).
+  const recorder = () => {
+    const calls: { dir: string; options: Parameters<DatasetUploader>[1] }[] = [];
+    const upload: DatasetUploader = async (folder, options) => {
+      calls.push({ dir: folder, options });
+      return { id: `${'0'.repeat(60)}${String(calls.length).padStart(4, '0')}`, name: `set${calls.length}`, images: 3, reused: calls.length > 1 };
+    };
+    return { calls, upload };
+  };
+  const folder = (name: string): string => {
+    const path = join(dir, name);
+    mkdirSync(path, { recursive: true });
+    return path;
+  };
+
+  it('uploads --calibration and --eval folders (labels with --eval) and sends the dataset ids', async () => {
+    const { calls, upload } = recorder();
+    const lines: string[] = [];
+    const settings = await datasetFlagSettings({ calibration: folder('cal'), eval: folder('ev'), labels: 'l.json', preprocess: 'yolox', task: 'detection', evalImages: 20 }, upload, (l) => lines.push(l));
+    expect(calls).toEqual([
+      { dir: join(dir, 'cal'), options: { preprocess: 'yolox' } },
+      { dir: join(dir, 'ev'), options: { labelsPath: join(process.cwd(), 'l.json'), preprocess: 'yolox' } },
+    ]);
+    expect(settings).toEqual({ calibrationDataset: `${'0'.repeat(60)}0001`, evaluationDataset: `${'0'.repeat(60)}0002`, preprocess: 'yolox', task: 'detection', evaluationImages: 20 });
+    expect(lines[1]).toMatch(/--eval .*ev: dataset set2 \(000000000000\), 3 images, already stored/);
+  });
+
+  it('uploads --dataset <dir> with its labels, and passes a stored dataset name through', async () => {
+    const { calls, upload } = recorder();
+    expect(await datasetFlagSettings({ dataset: folder('both'), labels: 'l.json' }, upload)).toEqual({ dataset: `${'0'.repeat(60)}0001` });
+    expect(calls[0]?.options.labelsPath).toBe(join(process.cwd(), 'l.json'));
+    expect(await datasetFlagSettings({ dataset: 'photos-v2' }, upload)).toEqual({ dataset: 'photos-v2' });
+    expect(calls).toHaveLength(1);
+  });
+
+  it('keeps a folder on the coordinator as calibrationDir', async () => {
+    const { calls, upload } = recorder();
+    expect(await datasetFlagSettings({ calibrationOnCoordinator: '/lab/cal', preprocess: 'yolo' }, upload)).toEqual({ calibrationDir: '/lab/cal', preprocess: 'yolo' });
+    expect(calls).toEqual([]);
+  });
+
+  it.each<[string, Parameters<typeof datasetFlagSettings>[0], RegExp]>([
+    ['--dataset with --eval', { dataset: 'photos', eval: '/x' }, /either --dataset .* or --calibration \/ --eval/],
+    ['both calibration folders', { calibration: '/x', calibrationOnCoordinator: '/y' }, /either --calibration <dir> .* or --calibration-on-coordinator/],
+    ['--labels without evaluation images', { calibration: '/x', labels: 'l.json' }, /--labels labels the evaluation images/],
+    ['--eval that is no folder', { eval: '/no/such/folder' }, /--eval: \/no\/such\/folder is not a folder on this machine/],
+  ])('refuses %s before uploading anything', async (_name, flags, message) => {
+    const { calls, upload } = recorder();
+    await expect(datasetFlagSettings(flags, upload)).rejects.toThrow(message);
+    await expect(datasetFlagSettings(flags, upload)).rejects.toBeInstanceOf(SweepFlagError);
+    expect(calls).toEqual([]);
+  });
+
+  it('reads --preprocess as a preset, JSON text or a .json file, naming the file it cannot read', async () => {
+    expect(await preprocessFlag('yolox')).toBe('yolox');
+    expect(await preprocessFlag('{"resize":"stretch"}')).toEqual({ resize: 'stretch' });
+    expect(await preprocessFlag(file('pre.json', '{"resize":"letterbox","scale":1}'))).toEqual({ resize: 'letterbox', scale: 1 });
+    await expect(preprocessFlag(join(dir, 'missing.json'))).rejects.toThrow(/--preprocess: cannot read .*missing\.json/);
+    await expect(preprocessFlag(file('bad.json', '{'))).rejects.toThrow(/--preprocess: .*bad\.json is not valid JSON/);
+  });
+
+  it('takes the dataset fields in a sweep file', async () => {
+    expect(await loadSweepFile(file('d.yaml', 'dataset: photos\ntask: detection\nevaluationImages: 50\npreprocess: {resize: letterbox, channelOrder: BGR, scale: 1}\n'))).toEqual({
+      dataset: 'photos',
+      task: 'detection',
+      evaluationImages: 50,
+      preprocess: '{"resize":"letterbox","channelOrder":"BGR","scale":1}',
+    });
   });
 });

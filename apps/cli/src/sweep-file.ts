@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -43,6 +43,13 @@ const sweepFileSchema = z.strictObject({
   profileTop: z.number().optional(),
   stabilityTolerancePct: z.number().optional(),
   runtime: z.string().optional(),
+  // Datasets (issue 12): stored datasets by id or name; folders on this machine are CLI flags (--dataset <dir>, --calibration, --eval).
+  dataset: z.string().optional(),
+  calibrationDataset: z.string().optional(),
+  evaluationDataset: z.string().optional(),
+  task: z.string().optional(),
+  preprocess: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+  evaluationImages: z.number().optional(),
 });
 
 /** A sweep's settings as the REST API names them; lists and shapes flattened to the text the multipart form carries. */
@@ -180,6 +187,13 @@ const FLAG_FIELDS: Readonly<Record<string, string>> = {
   profileTop: 'profileTop',
   stabilityPct: 'stabilityTolerancePct',
   runtime: 'runtime',
+  dataset: 'dataset',
+  calibration: 'calibrationDataset',
+  eval: 'evaluationDataset',
+  calibrationOnCoordinator: 'calibrationDir',
+  task: 'task',
+  evalImages: 'evaluationImages',
+  preprocess: 'preprocess',
 };
 
 /**
@@ -193,4 +207,109 @@ export async function resolveSweepSettings(base: SweepSettingsText, flags: Scena
   if (!flags.file) return fromFlags;
   const explicit = new Set(Object.entries(FLAG_FIELDS).filter(([attr]) => cmd.getOptionValueSource(attr) === 'cli').map(([, field]) => field));
   return mergeSweepSettings(await loadSweepFile(flags.file), fromFlags, explicit);
+}
+
+/** Thrown when the dataset flags of `benchfarm sweep` contradict each other or name an unreadable file. */
+export class SweepFlagError extends Error {
+  override name = 'SweepFlagError';
+}
+
+/** The dataset flags of `benchfarm sweep` (issue 12), as commander parses them. */
+export interface DatasetFlagValues {
+  /** A stored dataset's id or name, or a folder on this machine (uploaded, then split by the coordinator). */
+  dataset?: string;
+  /** A folder of calibration images on this machine (uploaded). */
+  calibration?: string;
+  /** A folder of calibration images on the coordinator's machine (lab set-ups). */
+  calibrationOnCoordinator?: string;
+  /** A folder of evaluation images on this machine (uploaded). */
+  eval?: string;
+  /** COCO labels of the --eval (or --dataset <dir>) images. */
+  labels?: string;
+  /** A preset, JSON text or a .json file. */
+  preprocess?: string;
+  task?: string;
+  evalImages?: number;
+}
+
+/** What a folder upload returns (apps/cli/src/dataset-upload.ts uploadDatasetDir). */
+export interface UploadedDataset {
+  id: string;
+  name: string;
+  images: number;
+  reused: boolean;
+}
+
+/** Uploads a folder of images (with labels, preprocessing) as a dataset; bound to a client by the caller. */
+export type DatasetUploader = (dir: string, options: { name?: string; labelsPath?: string; preprocess?: string | Record<string, unknown> }) => Promise<UploadedDataset>;
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `--preprocess` as the REST field takes it: a preset name as is, JSON text parsed, a `.json`
+ * file read and parsed. Thrown ({@link SweepFlagError}) for a file that cannot be read or parsed.
+ */
+export async function preprocessFlag(value: string | undefined): Promise<string | Record<string, unknown> | undefined> {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (text.startsWith('{')) {
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new SweepFlagError(`--preprocess: not valid JSON: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  if (!text.toLowerCase().endsWith('.json')) return text;
+  let json: string;
+  try {
+    json = await readFile(text, 'utf8');
+  } catch (err) {
+    throw new SweepFlagError(`--preprocess: cannot read ${text}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return JSON.parse(json) as Record<string, unknown>;
+  } catch (err) {
+    throw new SweepFlagError(`--preprocess: ${text} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * The dataset flags as REST fields, uploading the folders on this machine first:
+ * `--dataset <dir>` (an existing folder; else the id or name of a stored dataset) and
+ * `--eval <dir>` take `--labels`; `--calibration <dir>` is uploaded as calibration images;
+ * `--calibration-on-coordinator <path>` stays a path on the coordinator (calibrationDir). The
+ * coordinator then splits, checks overlap and fit, and refuses what does not hold.
+ *
+ * Thrown: {@link SweepFlagError} for contradicting flags; whatever `upload` throws.
+ */
+export async function datasetFlagSettings(flags: DatasetFlagValues, upload: DatasetUploader, log: (line: string) => void = () => undefined): Promise<SweepSettingsText> {
+  const datasetDir = flags.dataset !== undefined && (await isDirectory(flags.dataset)) ? flags.dataset : undefined;
+  if (flags.dataset !== undefined && (flags.calibration !== undefined || flags.eval !== undefined)) throw new SweepFlagError('give either --dataset (split by the coordinator) or --calibration / --eval folders, not both');
+  if (flags.calibration !== undefined && flags.calibrationOnCoordinator !== undefined) throw new SweepFlagError('give either --calibration <dir> (on this machine) or --calibration-on-coordinator <path>, not both');
+  if (flags.labels !== undefined && flags.eval === undefined && datasetDir === undefined) {
+    throw new SweepFlagError('--labels labels the evaluation images: give --eval <dir> or --dataset <dir> with it (a stored dataset keeps the labels it was added with)');
+  }
+  const preprocess = await preprocessFlag(flags.preprocess);
+  const send = async (dir: string, what: string, labelsPath?: string): Promise<string> => {
+    if (!(await isDirectory(dir))) throw new SweepFlagError(`${what}: ${dir} is not a folder on this machine`);
+    const uploaded = await upload(resolve(dir), { ...(labelsPath === undefined ? {} : { labelsPath: resolve(labelsPath) }), ...(preprocess === undefined ? {} : { preprocess }) });
+    log(`${what} ${dir}: dataset ${uploaded.name} (${uploaded.id.slice(0, 12)}), ${uploaded.images} images${uploaded.reused ? ', already stored' : ', uploaded'}`);
+    return uploaded.id;
+  };
+  const settings: SweepSettingsText = {};
+  if (datasetDir !== undefined) settings.dataset = await send(datasetDir, '--dataset', flags.labels);
+  else if (flags.dataset !== undefined) settings.dataset = flags.dataset;
+  if (flags.calibration !== undefined) settings.calibrationDataset = await send(flags.calibration, '--calibration');
+  if (flags.eval !== undefined) settings.evaluationDataset = await send(flags.eval, '--eval', flags.labels);
+  if (flags.calibrationOnCoordinator !== undefined) settings.calibrationDir = resolve(flags.calibrationOnCoordinator);
+  if (preprocess !== undefined) settings.preprocess = typeof preprocess === 'string' ? preprocess : JSON.stringify(preprocess);
+  if (flags.task !== undefined) settings.task = flags.task;
+  if (flags.evalImages !== undefined) settings.evaluationImages = flags.evalImages;
+  return settings;
 }

@@ -27,7 +27,7 @@ const sweepOptions: Record<string, Schema> = {
     oneOf: [{ type: 'string', example: 'x:1x3x48x192' }, { type: 'object', additionalProperties: { type: 'array', items: { type: 'integer', minimum: 1 } } }],
     description: 'Concrete shapes of the model inputs by name ("name:1x3x224x224", several separated by "," or ";", or an object). Inputs left out keep their fixed dims; a dynamic batch dim defaults to 1; other dynamic dims must be given (else 400 invalid_shapes).',
   },
-  calibrationDir: { type: 'string', description: "Folder of JPEG images on the coordinator's machine that calibrates int8-static variants (needs calibrationPreprocess). Without calibrationDir or calibrationRandom an int8-static variant is refused (400 invalid_argument)." },
+  calibrationDir: { type: 'string', description: "Folder of JPEG images on the coordinator's machine that calibrates int8-static variants (needs calibrationPreprocess or preprocess), for lab set-ups; from another machine use a dataset. Without calibration images (calibrationDir, dataset, calibrationDataset) or calibrationRandom an int8-static variant is refused (400 invalid_argument)." },
   calibrationPreprocess: {
     oneOf: [{ type: 'string', enum: ['yolox', 'yolo', 'imagenet'] }, { type: 'object' }],
     description: 'How calibration images become the input tensor: a preset, or { resize: letterbox|stretch, padValue, channelOrder: RGB|BGR, layout: NCHW|NHWC, scale, mean: [3], std: [3] }.',
@@ -45,6 +45,24 @@ const sweepOptions: Record<string, Schema> = {
       'Run every variant with an external tool instead of onnxruntime-node: "tool[:precision[:device]]" (trtexec or benchmark_app; precision fp32 (default), fp16, int8; device e.g. GPU, DLA0). Single-stream only, no interleaved comparison job. Planned only on agents that list the tool in capabilities.externalRuntimes; none: 422 no_matching_agent (field runtime). benchmark_model is refused (it runs .tflite, variants are ONNX).',
   },
   calibrationRandom: { type: 'integer', minimum: 1, maximum: 1000, description: 'Calibrate int8-static on this many seeded random inputs instead of images; labelled RANDOM in the recipe (ranges will not match real inputs).' },
+  dataset: {
+    type: 'string',
+    description:
+      'A stored dataset (POST /v1/datasets; id, unique id prefix of 8+ hex digits, or name) split deterministically: images sorted by name, one per digest, every 3rd from the 2nd held out for evaluation, the rest calibrate int8-static (at most 100, evenly spaced). The split is recorded in every variant\'s recipe (calibration.dataset, calibration.images, evaluation.dataset, evaluation.images, evaluation.task, split). Each device\'s all-variants job then evaluates every variant on the evaluation images after its interleaved rounds (even for one variant). Not with calibrationDataset/evaluationDataset, calibrationDir, calibrationRandom, compare none or runtime. Unknown: 404 dataset_not_found.',
+  },
+  calibrationDataset: { type: 'string', description: 'A stored dataset whose images (at most 100, evenly spaced by name) calibrate int8-static; instead of dataset.' },
+  evaluationDataset: { type: 'string', description: 'A stored dataset whose images evaluate every variant on every device; instead of dataset. Refused (400, field evaluationDataset) when it shares an image digest with calibrationDataset or calibrationDir.' },
+  task: {
+    type: 'string',
+    enum: ['detection', 'classification', 'fidelity'],
+    description:
+      'What the evaluation measures. Default from the model outputs: a YOLO-family output (YOLOX/YOLOv5 [1, N, 5+C], YOLOv8 [1, 4+C, N]) is detection (mAP@0.5 agreement with fp32; mAP@0.5 and @0.5:0.95 with labels), a [1, C] output classification (top-1 agreement; top-1/top-5 with labels), anything else fidelity only. Refused (400, field task) when the outputs do not fit the task; labels with more categories than the model outputs classes are refused naming the dataset field.',
+  },
+  preprocess: {
+    oneOf: [{ type: 'string', enum: ['yolox', 'yolo', 'imagenet'] }, { type: 'object' }],
+    description: "How the dataset images become the model input when the dataset was stored without a config (given, it overrides the dataset's); also serves calibrationDir. Images that do not fit the model input are refused (400, naming the dataset field).",
+  },
+  evaluationImages: integer('Evaluation images at most; a bigger evaluation split is cut evenly spaced by name and the cut recorded in the split.', SWEEP_DEFAULTS.evaluationImages, 1, SWEEP_LIMITS.evaluationImages),
   threads: integer('onnxruntime intra-op threads; 0 = onnxruntime default.', SWEEP_DEFAULTS.threads, 0, SWEEP_LIMITS.threads),
   warmupMinQueries: integer('Warm-up queries at least (not measured).', SWEEP_DEFAULTS.warmupMinQueries, 0, SWEEP_LIMITS.warmupMinQueries),
   warmupMinDurationMs: integer('Warm-up duration at least, in ms.', SWEEP_DEFAULTS.warmupMinDurationMs, 0, SWEEP_LIMITS.warmupMinDurationMs),

@@ -21,7 +21,7 @@ import type { CoordinatorConfig } from '../config';
       // Uploads go to disk under random names (never the client's file name), size-limited.
       useFactory: (workspace: Workspace, config: CoordinatorConfig) => ({
         dest: workspace.uploadDir,
-        limits: { fileSize: config.maxModelBytes, files: 1, fields: 32, fieldSize: 64 * 1024, parts: 40 },
+        limits: { fileSize: config.maxModelBytes, files: 1, fields: 48, fieldSize: 64 * 1024, parts: 56 },
       }),
       inject: [Workspace, COORDINATOR_CONFIG],
     }),
