@@ -1,4 +1,4 @@
-import type { SuiteReport } from '@benchfarm/protocol';
+import type { EvaluationResult, SuiteReport } from '@benchfarm/protocol';
 import type { SuiteReportsView } from './client';
 
 const ms = (value: number | undefined): string => (value === undefined ? 'n/a' : value.toFixed(3));
@@ -17,13 +17,16 @@ export function suiteReportText(view: SuiteReportsView): string {
     const c = entry.report.comparison;
     if (!c) continue;
     lines.push('', `Interleaved comparison on ${entry.agentName} (${c.rounds} rounds x ${c.roundMinQueries} queries per variant, reference ${c.referenceVariant}):`);
-    lines.push(`  ${'variant'.padEnd(16)} ${'median ms'.padStart(10)} ${'ratio'.padStart(7)}  ${'95% CI of the ratio'.padEnd(20)} cosine vs ${c.referenceVariant} (worst output)`);
+    // Fidelity here is on the suite's generated inputs unless the job evaluated real images: say which.
+    const onRandom = c.variants.some((v) => (v.fidelity ?? []).some((f) => f.randomInputs || f.images === 0));
+    lines.push(`  ${'variant'.padEnd(16)} ${'median ms'.padStart(10)} ${'ratio'.padStart(7)}  ${'95% CI of the ratio'.padEnd(20)} cosine vs ${c.referenceVariant} (worst output${onRandom ? ', RANDOM inputs: not accuracy' : ''})`);
     for (const v of c.variants) {
       // Fidelity on this device's provider; the reference has none (it is what others are compared with).
       const cosines = (v.fidelity ?? []).map((f) => f.cosine).filter((x) => Number.isFinite(x));
       const fidelity = v.reference ? 'reference' : cosines.length > 0 ? Math.min(...cosines).toFixed(5) : 'not measured';
       lines.push(`  ${v.variant.padEnd(16)} ${ms(v.medianMs).padStart(10)} ${v.ratioToReference.toFixed(3).padStart(7)}  ${ci(v.ratioCi).padEnd(20)} ${fidelity}`);
     }
+    lines.push(...evaluationLines(entry.report.evaluation, entry.agentName));
     lines.push(...profileLines(entry.report));
   }
   for (const entry of view.reports.filter((r) => !comparisonIds.has(r.jobId))) {
@@ -63,6 +66,25 @@ function scenarioLines(report: SuiteReport): string[] {
     lines.push(`  cold start: session ${ms(cold.sessionCreationMs)} ms, first inference ${ms(cold.firstInferenceMs)} ms, second ${ms(cold.secondInferenceMs)} ms, peak RSS ${peak}`);
   }
   for (const u of report.unmeasured) lines.push(`  not measured: ${u.field}: ${u.reason}`);
+  return lines;
+}
+
+/** The accuracy phase of a comparison job (issue 12): every metric and the worst output's cosine, each with n and its 95% CI. */
+function evaluationLines(e: EvaluationResult | undefined, agentName: string): string[] {
+  if (!e) return [];
+  const lines = [
+    `  accuracy on ${agentName}, ${e.inputs || `real images: dataset ${e.datasetName}`} (${e.images} images, ${e.labelledImages} labelled; ${e.task}${e.split ? `; ${e.split}` : ''}); value [bootstrap 95% CI over images] (n):`,
+  ];
+  for (const v of e.variants) {
+    if (v.error) {
+      lines.push(`    ${v.variant.padEnd(16)} not evaluated: ${v.error}`);
+      continue;
+    }
+    const metrics = v.metrics.map((m) => (m.value === undefined ? `${m.metric} n/a (${m.reason || 'not reported'})` : `${m.metric} ${m.value.toFixed(3)} ${ci(m.ci)} (n=${m.images})`));
+    const worst = [...v.fidelity].sort((a, b) => a.cosine - b.cosine)[0];
+    const cosine = v.reference ? 'cosine: reference' : worst ? `cosine ${worst.cosine.toFixed(4)} ${ci(worst.cosineCi, 4)} (n=${worst.images})` : 'cosine not measured';
+    lines.push(`    ${v.variant.padEnd(16)} ${[...metrics, cosine].join(', ')}`);
+  }
   return lines;
 }
 
