@@ -100,28 +100,53 @@ export function imageToTensor(image: RgbImage, dims: readonly number[], config: 
   const out = new Float32Array(3 * height * width);
   const order = config.channelOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
   const plane = height * width;
+  // Source taps per output column and row, computed once (pixel-centre mapping, as OpenCV's
+  // INTER_LINEAR): the per-pixel loop then only reads and blends, which makes the accuracy
+  // phase's preprocessing a few milliseconds per image instead of ~150 (same arithmetic, same values).
+  const taps = (n: number, inner: number, ratio: number, size: number) => {
+    const i0 = new Int32Array(n);
+    const i1 = new Int32Array(n);
+    const f = new Float64Array(n);
+    for (let i = 0; i < inner && i < n; i++) {
+      const s = Math.min(Math.max((i + 0.5) / ratio - 0.5, 0), size - 1);
+      i0[i] = Math.floor(s);
+      i1[i] = Math.min((i0[i] ?? 0) + 1, size - 1);
+      f[i] = s - (i0[i] ?? 0);
+    }
+    return { i0, i1, f };
+  };
+  const ys = taps(height, innerH, ry, image.height);
+  const xs = taps(width, innerW, rx, image.width);
+  const rgb = image.rgb;
+  const scale = config.scale;
+  const nchw = config.layout === 'NCHW';
+  // Per output channel: the source channel it reads, its mean and std.
+  const src = [order[0] ?? 0, order[1] ?? 1, order[2] ?? 2];
+  const mean = [config.mean[0] ?? 0, config.mean[1] ?? 0, config.mean[2] ?? 0];
+  const std = [config.std[0] ?? 1, config.std[1] ?? 1, config.std[2] ?? 1];
+  const px = [0, 0, 0];
   for (let y = 0; y < height; y++) {
+    const rowInside = y < innerH;
+    const y0 = ys.i0[y] ?? 0;
+    const y1 = ys.i1[y] ?? 0;
+    const fy = ys.f[y] ?? 0;
     for (let x = 0; x < width; x++) {
-      const px: [number, number, number] = [config.padValue, config.padValue, config.padValue];
-      if (y < innerH && x < innerW) {
-        // Pixel-centre mapping, as OpenCV's INTER_LINEAR.
-        const sy = Math.min(Math.max((y + 0.5) / ry - 0.5, 0), image.height - 1);
-        const sx = Math.min(Math.max((x + 0.5) / rx - 0.5, 0), image.width - 1);
-        const y0 = Math.floor(sy);
-        const x0 = Math.floor(sx);
-        const y1 = Math.min(y0 + 1, image.height - 1);
-        const x1 = Math.min(x0 + 1, image.width - 1);
-        const fy = sy - y0;
-        const fx = sx - x0;
-        for (let c = 0; c < 3; c++) {
-          const at = (yy: number, xx: number) => image.rgb[(yy * image.width + xx) * 3 + c] ?? 0;
-          px[c] = (at(y0, x0) * (1 - fx) + at(y0, x1) * fx) * (1 - fy) + (at(y1, x0) * (1 - fx) + at(y1, x1) * fx) * fy;
-        }
+      if (rowInside && x < innerW) {
+        const x0 = xs.i0[x] ?? 0;
+        const x1 = xs.i1[x] ?? 0;
+        const fx = xs.f[x] ?? 0;
+        const a = (y0 * image.width + x0) * 3;
+        const b = (y0 * image.width + x1) * 3;
+        const c = (y1 * image.width + x0) * 3;
+        const d = (y1 * image.width + x1) * 3;
+        for (let k = 0; k < 3; k++) px[k] = ((rgb[a + k] ?? 0) * (1 - fx) + (rgb[b + k] ?? 0) * fx) * (1 - fy) + ((rgb[c + k] ?? 0) * (1 - fx) + (rgb[d + k] ?? 0) * fx) * fy;
+      } else {
+        px[0] = px[1] = px[2] = config.padValue;
       }
+      const at = y * width + x;
       for (let c = 0; c < 3; c++) {
-        const value = ((px[order[c] ?? c] ?? 0) * config.scale - (config.mean[c] ?? 0)) / (config.std[c] ?? 1);
-        if (config.layout === 'NCHW') out[c * plane + y * width + x] = value;
-        else out[(y * width + x) * 3 + c] = value;
+        const value = ((px[src[c] ?? c] ?? 0) * scale - (mean[c] ?? 0)) / (std[c] ?? 1);
+        out[nchw ? c * plane + at : at * 3 + c] = value;
       }
     }
   }

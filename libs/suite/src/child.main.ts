@@ -33,7 +33,13 @@ async function runJob(message: unknown): Promise<void> {
   const feeds = createInputs(job.inputs, job.suite.seed);
 
   let measureBegun = false;
+  let measureEnded = false;
   const { run, report } = await runScenario(job, session, feeds, (phase, queriesDone, elapsedMs) => {
+    // The accuracy phase is not measured: the power sampler's window ends where it begins.
+    if (phase === 'evaluation' && !measureEnded) {
+      measureEnded = true;
+      postToParent({ type: 'mark', mark: 'measure-end' } satisfies SuiteMarkEvent);
+    }
     // The BEGIN mark of the agent's power sampler: the first measured query is about to start.
     if (phase === 'measure' && !measureBegun) {
       measureBegun = true;
@@ -41,7 +47,7 @@ async function runJob(message: unknown): Promise<void> {
     }
     postToParent({ type: 'progress', phase, queriesDone, elapsedMs } satisfies SuiteProgressEvent);
   });
-  postToParent({ type: 'mark', mark: 'measure-end' } satisfies SuiteMarkEvent);
+  if (!measureEnded) postToParent({ type: 'mark', mark: 'measure-end' } satisfies SuiteMarkEvent);
   // Read before anything else allocates: the high-water mark of the whole job (a requested
   // profile's session, opened after the scenario, is included).
   const peakRssBytes = readOwnProcStatusBytes('VmHWM');

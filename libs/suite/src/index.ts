@@ -22,7 +22,7 @@ export type {
   IdleRssMessage,
 } from './messages';
 export { parseSuiteJob, resolveScenarioOptions, SCENARIO_DEFAULTS } from './job';
-export type { SuiteJob, GraphOptimizationLevel, ComparedModel, ResolvedScenarioOptions } from './job';
+export type { SuiteJob, SuiteEvaluation, GraphOptimizationLevel, ComparedModel, ResolvedScenarioOptions } from './job';
 export { bootstrapLatencyIntervals, coefficientOfVariation, medianOf, pairedRatio, percentileInterval, stabilityOf } from './confidence';
 export type { Interval, BootstrapOptions, LatencyIntervals, RatioEstimate, StabilityVerdict } from './confidence';
 export { runOfflineLevel } from './offline';

@@ -1,4 +1,4 @@
-import type { ScenarioOptions, SuiteSettings, TensorSpec } from '@benchfarm/protocol';
+import type { EvaluationRequest, ScenarioOptions, SuiteSettings, TensorSpec } from '@benchfarm/protocol';
 import { Scenario } from '@benchfarm/protocol';
 import { z } from 'zod';
 import { InvalidSuiteJobError } from './errors';
@@ -28,6 +28,20 @@ export interface SuiteJob {
    * model, `modelPath`) first. The scenario is then single-stream in rounds.
    */
   comparison?: ComparedModel[];
+  /**
+   * The accuracy phase (issue 12), on a comparison job only: after the latency rounds, every
+   * variant runs on these images. A comparison with an evaluation may hold a single variant.
+   */
+  evaluation?: SuiteEvaluation;
+}
+
+/** The evaluation request and where the agent cached its files. */
+export interface SuiteEvaluation {
+  request: EvaluationRequest;
+  /** Local image files, in `request.images` order. */
+  imagePaths: string[];
+  /** Local COCO JSON, when the request has labels. */
+  labelsPath?: string;
 }
 
 /** One variant of a comparison job, already in the agent's cache. */
@@ -125,6 +139,28 @@ const suiteJobSchema = z.object({
     modelSha256: z.string().optional(),
   }),
   comparison: z.array(z.object({ variant: z.string().min(1), sha256: z.string(), modelPath: z.string().min(1) })).optional(),
+  evaluation: z
+    .object({
+      request: z
+        .object({
+          datasetId: z.string(),
+          datasetName: z.string(),
+          images: z.array(z.object({ name: z.string().min(1), sha256: z.string(), sizeBytes: z.number() }).passthrough()).min(1),
+          datasetImages: count,
+          split: z.string(),
+          preprocessJson: z.string().min(1),
+          task: z.enum(['detection', 'classification', 'fidelity']),
+          detectionLayout: z.string(),
+          labelsSha256: z.string(),
+          labelsSizeBytes: count,
+          bootstrapResamples: count,
+          seed: count,
+        })
+        .passthrough(),
+      imagePaths: z.array(z.string().min(1)).min(1),
+      labelsPath: z.string().min(1).optional(),
+    })
+    .optional(),
 });
 
 /**
@@ -152,8 +188,18 @@ export function parseSuiteJob(value: unknown): SuiteJob {
     if (!(options.latencyBoundMs !== undefined && options.latencyBoundMs > 0)) problems.push('suite.scenarioOptions.latencyBoundMs: a server run needs a bound > 0');
   }
   if (job.comparison !== undefined) {
-    if (job.comparison.length < 2) problems.push(`comparison: ${job.comparison.length} variant(s); a comparison needs at least 2`);
+    // One variant is enough when the job is there for its accuracy on real images (labels metrics only).
+    const least = job.evaluation ? 1 : 2;
+    if (job.comparison.length < least) problems.push(`comparison: ${job.comparison.length} variant(s); a comparison needs at least ${least}${job.evaluation ? '' : ' (1 with an evaluation)'}`);
     else if (job.comparison[0]?.modelPath !== job.modelPath) problems.push('comparison[0].modelPath: the reference must be the job\'s own model');
+  }
+  const evaluation = job.evaluation;
+  if (evaluation) {
+    if (job.comparison === undefined) problems.push('evaluation: only a comparison job runs an evaluation');
+    if (evaluation.imagePaths.length !== evaluation.request.images.length) problems.push(`evaluation.imagePaths: ${evaluation.imagePaths.length} paths for ${evaluation.request.images.length} images`);
+    const task = evaluation.request.task;
+    if (task === 'detection' && !['yolox', 'yolov5', 'yolov8'].includes(evaluation.request.detectionLayout)) problems.push(`evaluation.request.detectionLayout: ${JSON.stringify(evaluation.request.detectionLayout)} is not yolox, yolov5 or yolov8`);
+    if (evaluation.request.labelsSha256 && !evaluation.labelsPath) problems.push('evaluation.labelsPath: the request has labels but no local labels file was given');
   }
   if (maxDurationMs < 1) problems.push('suite.maxDurationMs: must be >= 1 (a run needs a deadline)');
   if (maxDurationMs < minDurationMs) problems.push(`suite.maxDurationMs: ${maxDurationMs} is below suite.minDurationMs ${minDurationMs}`);

@@ -8,7 +8,7 @@ export interface SuiteRunMessage {
 }
 
 /** Phases a suite process reports progress in, in order. */
-export type SuitePhase = 'session' | 'warmup' | 'measure';
+export type SuitePhase = 'session' | 'warmup' | 'measure' | 'evaluation';
 
 /** First event: the process is up and has onnxruntime loaded. */
 export interface SuiteStartedEvent {
@@ -21,7 +21,7 @@ export interface SuiteStartedEvent {
 export interface SuiteProgressEvent {
   type: 'progress';
   phase: SuitePhase;
-  /** Queries done in this phase (0 in the session phase). */
+  /** Queries done in this phase (0 in the session phase; images done in the evaluation phase). */
   queriesDone: number;
   /** Milliseconds since this phase began. */
   elapsedMs: number;

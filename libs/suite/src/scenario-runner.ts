@@ -1,10 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Scenario, type LatencyStatistics, type OfflineLevel, type OperatorProfile, type QuantileValue, type ServerRun, type SuiteReport, type Unmeasured } from '@benchfarm/protocol';
+import { Scenario, type EvaluationResult, type LatencyStatistics, type OfflineLevel, type OperatorProfile, type QuantileValue, type ServerRun, type SuiteReport, type Unmeasured } from '@benchfarm/protocol';
 import type * as ort from 'onnxruntime-node';
 import { rebatchModel } from './batch-model';
 import { bootstrapLatencyIntervals, coefficientOfVariation, stabilityOf } from './confidence';
 import { messageOf } from './errors';
+import { failedEvaluation, runEvaluationPhase } from './evaluation';
 import { attachFidelity } from './output-fidelity';
 import { createInputs, type Feeds } from './inputs';
 import { buildComparison, runInterleaved, type ComparedVariant } from './interleaved';
@@ -18,7 +19,7 @@ import { earlyStoppingMinSamples, percentileOfSorted } from './stats';
 import { roundLatenciesInPlace } from './summary';
 
 /** Reports a phase's progress to the parent; must return fast and never throw. */
-export type ProgressSink = (phase: 'warmup' | 'measure', queriesDone: number, elapsedMs: number) => void;
+export type ProgressSink = (phase: 'warmup' | 'measure' | 'evaluation', queriesDone: number, elapsedMs: number) => void;
 
 /** What a scenario hands to the summary: the latencies the Summary describes, and the rest. */
 export interface ScenarioOutcome {
@@ -60,7 +61,7 @@ export async function runScenario(job: SuiteJob, session: ort.InferenceSession, 
   const profileTargets: { variant: string; modelPath: string }[] = [{ variant: job.comparison?.[0]?.variant ?? job.manifest.variantSha256.slice(0, 12), modelPath: job.modelPath }];
 
   if (job.comparison) {
-    outcome = await comparison(job, session, feeds, options);
+    outcome = await comparison(job, session, feeds, options, onProgress);
     profileTargets.push(...job.comparison.slice(1).map((c) => ({ variant: c.variant, modelPath: c.modelPath })));
     unmeasured.push({ field: 'peak_rss_bytes', reason: 'per variant: a comparison holds every variant in one process, so peak_rss_bytes covers them all' });
   } else if (name === 'cold_start') {
@@ -256,7 +257,7 @@ async function server(job: SuiteJob, session: ort.InferenceSession, feeds: Feeds
   };
 }
 
-async function comparison(job: SuiteJob, session: ort.InferenceSession, feeds: Feeds, options: ResolvedScenarioOptions): Promise<{ run: SingleStreamResult; extra: Partial<SuiteReport> }> {
+async function comparison(job: SuiteJob, session: ort.InferenceSession, feeds: Feeds, options: ResolvedScenarioOptions, onProgress: ProgressSink): Promise<{ run: SingleStreamResult; extra: Partial<SuiteReport> }> {
   const models = job.comparison ?? [];
   const firstInferenceMs = await timedFirstRun(session, feeds);
   const variants: ComparedVariant<Feeds>[] = [{ name: models[0]?.variant ?? 'reference', sha256: models[0]?.sha256 ?? job.manifest.variantSha256, session, feeds }];
@@ -267,14 +268,27 @@ async function comparison(job: SuiteJob, session: ort.InferenceSession, feeds: F
   const order = 'interleaved' as const;
   const run = await runInterleaved(variants, { rounds: options.interleaveRounds, roundMinQueries: options.roundMinQueries, warmupQueries: Math.max(1, job.suite.warmupMinQueries), order });
   const comparisonResult = buildComparison(variants, run, { order, roundMinQueries: options.roundMinQueries, resamples: options.bootstrapResamples, seed: (job.suite.seed ^ 0x85ebca6b) >>> 0 });
-  // Fidelity on this device's execution provider (issue 3): after the timed rounds, so it costs them nothing.
-  await attachFidelity(variants, comparisonResult, `the suite's seeded inputs (seed ${job.suite.seed}, 1 run)`);
+  let evaluation: EvaluationResult | undefined;
+  if (job.evaluation) {
+    // Accuracy on real images (issue 12), after the timed rounds (they are done: it costs them
+    // nothing), with the same sessions. Its fidelity replaces the random-input one.
+    const started = process.hrtime.bigint();
+    try {
+      evaluation = await runEvaluationPhase(job.evaluation, job.inputs, feeds, variants, (done, elapsedMs) => onProgress('evaluation', done, elapsedMs));
+    } catch (err) {
+      evaluation = failedEvaluation(job.evaluation, variants, messageOf(err), Number(process.hrtime.bigint() - started) / 1e6);
+    }
+    for (const entry of comparisonResult.variants) entry.fidelity = evaluation.variants.find((v) => v.variant === entry.variant)?.fidelity ?? [];
+  } else {
+    // Fidelity on this device's execution provider (issue 3): after the timed rounds, so it costs them nothing.
+    await attachFidelity(variants, comparisonResult, `the suite's seeded inputs (seed ${job.suite.seed}, 1 run)`);
+  }
   for (const variant of variants.slice(1)) await (variant.session as ort.InferenceSession).release();
   const referenceLatencies = Float64Array.from((run.roundLatenciesMs[0] ?? []).flat());
   // Single-stream in rounds: the reference's busy time is its measured duration.
   const busyMs = referenceLatencies.reduce((a, b) => a + b, 0);
   return {
     run: asRun(referenceLatencies, busyMs, firstInferenceMs, Math.max(1, job.suite.warmupMinQueries), 0, 'min_reached'),
-    extra: { comparison: comparisonResult },
+    extra: { comparison: comparisonResult, ...(evaluation && { evaluation }) },
   };
 }
