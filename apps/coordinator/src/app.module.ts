@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AgentsModule } from './agents/agents.module';
+import { DatasetsModule } from './datasets/datasets.module';
 import { EnrollmentModule } from './enrollment/enrollment.module';
 import { HealthModule } from './health/health.module';
 import { LeasesModule } from './leases/leases.module';
@@ -18,7 +19,7 @@ export class AppModule {
   static forRoot(resources: CoordinatorResources, overrides: InfrastructureOverrides = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(resources, overrides), StorageModule, AgentsModule, MetricsModule, ResultsModule, SweepsModule, HealthModule, LeasesModule, SuiteReportsModule, SecurityModule, EnrollmentModule],
+      imports: [InfrastructureModule.forRoot(resources, overrides), StorageModule, AgentsModule, MetricsModule, ResultsModule, SweepsModule, HealthModule, LeasesModule, SuiteReportsModule, SecurityModule, EnrollmentModule, DatasetsModule],
     };
   }
 }

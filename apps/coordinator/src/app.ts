@@ -125,6 +125,8 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
       abortOnError: false,
     });
     closers.push(() => app.close());
+    // Replaces Nest's default JSON parser (100 kB): a dataset upload's manifest lists every image.
+    app.useBodyParser('json', { limit: config.maxJsonBodyBytes });
     app.useGlobalFilters(new HttpErrorFilter());
     const document = buildOpenApiDocument(app);
     const express = app.getHttpAdapter().getInstance() as Express;

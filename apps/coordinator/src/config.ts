@@ -28,6 +28,18 @@ export interface CoordinatorConfig {
   readonly dataDir: string;
   /** Largest model file accepted, in bytes (`BENCHFARM_MAX_MODEL_BYTES`, default 1 GiB). */
   readonly maxModelBytes: number;
+  /** Largest image of a dataset accepted, in bytes (`BENCHFARM_MAX_DATASET_IMAGE_BYTES`, default 50 MiB). */
+  readonly maxDatasetImageBytes: number;
+  /** Largest dataset accepted (images and labels together), in bytes (`BENCHFARM_MAX_DATASET_BYTES`, default 10 GiB). */
+  readonly maxDatasetBytes: number;
+  /** Most images a dataset may have (`BENCHFARM_MAX_DATASET_IMAGES`, default 50000). */
+  readonly maxDatasetImages: number;
+  /** Largest labels (COCO JSON) file of a dataset, in bytes (`BENCHFARM_MAX_DATASET_LABELS_BYTES`, default 256 MiB; the coordinator parses it whole). */
+  readonly maxDatasetLabelsBytes: number;
+  /** A dataset upload left without activity this long is dropped with its bytes (`BENCHFARM_DATASET_UPLOAD_TTL_MS`, default 24 h). */
+  readonly datasetUploadTtlMs: number;
+  /** Largest JSON request body, in bytes (`BENCHFARM_MAX_JSON_BODY_BYTES`, default 16 MiB): a dataset manifest lists every image. */
+  readonly maxJsonBodyBytes: number;
   /** An agent whose last heartbeat is older than this is reported stale (`BENCHFARM_AGENT_STALE_AFTER_MS`). */
   readonly agentStaleAfterMs: number;
   /**
@@ -103,6 +115,12 @@ export const CONFIG_ENV_VARS: { readonly [K in keyof CoordinatorConfig]: string 
   dbPath: 'BENCHFARM_DB',
   dataDir: 'BENCHFARM_DATA_DIR',
   maxModelBytes: 'BENCHFARM_MAX_MODEL_BYTES',
+  maxDatasetImageBytes: 'BENCHFARM_MAX_DATASET_IMAGE_BYTES',
+  maxDatasetBytes: 'BENCHFARM_MAX_DATASET_BYTES',
+  maxDatasetImages: 'BENCHFARM_MAX_DATASET_IMAGES',
+  maxDatasetLabelsBytes: 'BENCHFARM_MAX_DATASET_LABELS_BYTES',
+  datasetUploadTtlMs: 'BENCHFARM_DATASET_UPLOAD_TTL_MS',
+  maxJsonBodyBytes: 'BENCHFARM_MAX_JSON_BODY_BYTES',
   agentStaleAfterMs: 'BENCHFARM_AGENT_STALE_AFTER_MS',
   logLevel: 'BENCHFARM_LOG_LEVEL',
   leaseTtlMs: 'BENCHFARM_LEASE_TTL_MS',
@@ -171,6 +189,12 @@ const schema = z.object({
   dbPath: text('.benchfarm/coordinator.db'),
   dataDir: text('.benchfarm/coordinator'),
   maxModelBytes: integer(1, Number.MAX_SAFE_INTEGER, 1024 * 1024 * 1024),
+  maxDatasetImageBytes: integer(1, Number.MAX_SAFE_INTEGER, 50 * 1024 * 1024),
+  maxDatasetBytes: integer(1, Number.MAX_SAFE_INTEGER, 10 * 1024 * 1024 * 1024),
+  maxDatasetImages: integer(1, 10_000_000, 50_000),
+  maxDatasetLabelsBytes: integer(1, Number.MAX_SAFE_INTEGER, 256 * 1024 * 1024),
+  datasetUploadTtlMs: integer(1_000, 30 * 24 * 3600 * 1000, 24 * 3600 * 1000),
+  maxJsonBodyBytes: integer(1024, 1024 * 1024 * 1024, 16 * 1024 * 1024),
   agentStaleAfterMs: integer(1, 24 * 3600 * 1000, 15_000),
   leaseTtlMs: integer(100, 3600 * 1000, JOB_ACK_WAIT_MS),
   monitorIntervalMs: integer(50, 600 * 1000, 5_000),

@@ -352,7 +352,7 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
     const { status: code, body } = await getJson<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } }>('/openapi.json');
     expect(code).toBe(200);
     expect(body.openapi).toMatch(/^3\./);
-    expect(Object.keys(body.paths).sort()).toEqual(['/agents', '/healthz', '/metrics', '/sweeps', '/sweeps/{id}', '/sweeps/{id}/cancel', '/sweeps/{id}/jobs/{jobId}/samples', '/sweeps/{id}/suite-reports', '/v1/enroll', '/v1/enrollments']);
+    expect(Object.keys(body.paths).sort()).toEqual(['/agents', '/healthz', '/metrics', '/sweeps', '/sweeps/{id}', '/sweeps/{id}/cancel', '/sweeps/{id}/jobs/{jobId}/samples', '/sweeps/{id}/suite-reports', '/v1/datasets', '/v1/datasets/uploads', '/v1/datasets/uploads/{id}', '/v1/datasets/uploads/{id}/complete', '/v1/datasets/uploads/{id}/files/{sha256}', '/v1/datasets/{idOrName}', '/v1/enroll', '/v1/enrollments']);
     expect(Object.keys(body.paths['/sweeps']!).sort()).toEqual(['get', 'post']);
     const post201 = (body.paths['/sweeps']!.post as { responses: Record<string, unknown> }).responses;
     expect(Object.keys(post201)).toEqual(expect.arrayContaining(['201', '400', '422']));

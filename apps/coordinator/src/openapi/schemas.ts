@@ -94,7 +94,7 @@ export const OPENAPI_SCHEMAS = {
         type: 'string',
         description: 'Machine-readable error code.',
         example: 'unknown_variant',
-        enum: ['invalid_argument', 'unknown_variant', 'invalid_shapes', 'invalid_model', 'model_too_large', 'model_load_failed', 'variant_derivation_failed', 'no_matching_agent', 'sweep_not_found', 'job_not_found', 'result_not_found', 'invalid_upload', 'messaging_unavailable', 'bad_request', 'not_found', 'internal'],
+        enum: ['invalid_argument', 'unknown_variant', 'invalid_shapes', 'invalid_model', 'model_too_large', 'model_load_failed', 'variant_derivation_failed', 'no_matching_agent', 'sweep_not_found', 'job_not_found', 'result_not_found', 'invalid_upload', 'messaging_unavailable', 'resume_mismatch', 'dataset_not_found', 'invalid_dataset', 'dataset_too_large', 'bad_request', 'not_found', 'internal'],
       },
       message: { type: 'string' },
       field: { type: 'string', description: 'The request field at fault, when there is one.', example: 'variants' },
@@ -303,6 +303,98 @@ export const OPENAPI_SCHEMAS = {
       grpcAddress: { type: 'string', description: 'gRPC host:port to dial (BENCHFARM_PUBLIC_GRPC_ADDRESS).' },
       natsJsDomain: { type: 'string', description: "The hub's JetStream domain (BENCHFARM_PUBLIC_NATS_JS_DOMAIN), when agents may join through leaf nodes; absent otherwise." },
       tls: { type: 'object', properties: { certificatePem: { type: 'string' }, caCertificatePem: { type: 'string' } } },
+    },
+  },
+  DatasetManifest: {
+    type: 'object',
+    required: ['images'],
+    description: 'What a dataset upload will hold. Limits: BENCHFARM_MAX_DATASET_IMAGES images, BENCHFARM_MAX_DATASET_IMAGE_BYTES per image, BENCHFARM_MAX_DATASET_LABELS_BYTES of labels, BENCHFARM_MAX_DATASET_BYTES in all (413 dataset_too_large).',
+    properties: {
+      name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$', description: 'Unique name; not 8+ hex digits only. Default: dataset-<first 12 digits of the id>.' },
+      preprocess: { oneOf: [{ type: 'string', enum: ['yolox', 'yolo', 'imagenet'] }, { type: 'object' }], description: 'How images become the model input: a preset or { resize, padValue, channelOrder, layout, scale, mean, std } (as calibrationPreprocess).' },
+      labels: {
+        oneOf: [
+          { type: 'object', required: ['sha256', 'sizeBytes'], properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' }, sizeBytes: { type: 'integer', minimum: 1 } }, description: 'A COCO JSON file, uploaded like an image.' },
+          { type: 'object', required: ['images', 'annotations', 'categories'], description: 'COCO JSON inline (small label sets).' },
+        ],
+        description: "COCO labels: every images[].file_name (base name) an image of the dataset with the same width and height, every annotation on a listed image and a known category.",
+      },
+      images: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          required: ['name', 'sha256', 'sizeBytes'],
+          properties: {
+            name: { type: 'string', description: 'Base name of a .jpg/.jpeg file: A-Z a-z 0-9 space . _ ( ) + , - (no folders, no leading dot); unique.' },
+            sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'Unique: each content once.' },
+            sizeBytes: { type: 'integer', minimum: 1 },
+          },
+        },
+      },
+    },
+  },
+  DatasetUpload: {
+    type: 'object',
+    required: ['datasetId', 'name', 'state', 'files', 'reusedFiles', 'missing'],
+    properties: {
+      uploadId: { type: 'string', example: 'upload_3f1c...', description: 'Absent when the dataset existed already.' },
+      datasetId: { type: 'string', description: 'SHA-256 of the manifest (images, labels digest, preprocess): the id the dataset has or will have.' },
+      name: { type: 'string' },
+      state: { type: 'string', enum: ['open', 'complete'] },
+      expiresAt: { type: 'string', format: 'date-time', description: 'An open upload without activity until then is dropped with its bytes (BENCHFARM_DATASET_UPLOAD_TTL_MS).' },
+      files: { type: 'integer', description: 'Distinct files (by digest), images and labels.' },
+      reusedFiles: { type: 'integer', description: 'Files another dataset had stored already: not sent again.' },
+      missing: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { sha256: { type: 'string' }, sizeBytes: { type: 'integer' }, receivedBytes: { type: 'integer', description: 'Resume from this byte.' }, name: { type: 'string', description: 'Image name, or "labels".' } },
+        },
+      },
+      dataset: { $ref: '#/components/schemas/Dataset' },
+      reused: { type: 'boolean', description: 'The dataset existed already with this content (under its own name).' },
+    },
+  },
+  DatasetFileProgress: {
+    type: 'object',
+    properties: { sha256: { type: 'string' }, sizeBytes: { type: 'integer' }, receivedBytes: { type: 'integer' }, complete: { type: 'boolean', description: 'Every byte arrived and the file was verified.' } },
+  },
+  Dataset: {
+    type: 'object',
+    required: ['id', 'name', 'createdAt', 'imageCount', 'totalBytes'],
+    properties: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      createdAt: { type: 'string', format: 'date-time' },
+      imageCount: { type: 'integer' },
+      totalBytes: { type: 'integer', description: 'Images and labels.' },
+      preprocess: { oneOf: [{ type: 'string' }, { type: 'object' }] },
+      labels: {
+        type: 'object',
+        properties: {
+          sha256: { type: 'string' },
+          sizeBytes: { type: 'integer' },
+          labelledImages: { type: 'integer' },
+          annotations: { type: 'integer' },
+          categories: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, name: { type: 'string' } } } },
+        },
+      },
+      images: {
+        type: 'array',
+        description: 'Only on GET /v1/datasets/{idOrName}; sorted by name.',
+        items: { type: 'object', properties: { name: { type: 'string' }, sha256: { type: 'string' }, sizeBytes: { type: 'integer' }, width: { type: 'integer' }, height: { type: 'integer' } } },
+      },
+    },
+  },
+  DatasetRemoval: {
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      deletedObjects: { type: 'integer' },
+      keptObjects: { type: 'integer', description: 'Still used by another dataset, an open upload or a sweep.' },
+      failedObjects: { type: 'integer', description: 'Could not be deleted (object store unavailable); the record is gone either way.' },
     },
   },
 } satisfies Record<string, Schema>;

@@ -172,6 +172,54 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX IF NOT EXISTS enrollment_codes_agent ON enrollment_codes (agent_id);
   `,
+  // Datasets (issue 12): complete datasets only (a record is written once every object is stored
+  // and verified), their images by name, and resumable upload sessions with each declared file's state.
+  `
+  CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL,
+    image_count INTEGER NOT NULL,
+    total_bytes INTEGER NOT NULL,
+    labels_sha256 TEXT,
+    labels_json TEXT,
+    preprocess_json TEXT
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS datasets_labels ON datasets (labels_sha256);
+
+  CREATE TABLE IF NOT EXISTS dataset_images (
+    dataset_id TEXT NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    PRIMARY KEY (dataset_id, name)
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS dataset_images_sha ON dataset_images (sha256);
+
+  CREATE TABLE IF NOT EXISTS dataset_uploads (
+    id TEXT PRIMARY KEY,
+    dataset_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    manifest_json TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE IF NOT EXISTS dataset_upload_files (
+    upload_id TEXT NOT NULL REFERENCES dataset_uploads (id) ON DELETE CASCADE,
+    sha256 TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('image', 'labels')),
+    state TEXT NOT NULL CHECK (state IN ('missing', 'verified', 'stored')),
+    width INTEGER,
+    height INTEGER,
+    PRIMARY KEY (upload_id, sha256)
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS dataset_upload_files_sha ON dataset_upload_files (sha256);
+  `,
 ];
 
 /** Thrown when the database file cannot be opened or migrated. */
