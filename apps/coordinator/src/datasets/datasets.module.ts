@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import type { FarmStore } from '@benchfarm/messaging';
 import { COORDINATOR_CONFIG, FARM_STORE } from '../common/tokens';
 import type { CoordinatorConfig } from '../config';
@@ -11,8 +11,10 @@ import { LocalUploadStaging, UploadStaging } from './upload-staging';
 
 /**
  * Datasets: `/v1/datasets` (resumable uploads, list, show, remove) and the {@link DatasetCatalog}
- * that sweeps inject to resolve a dataset and fetch its images and labels.
+ * that sweeps inject to resolve a dataset and fetch its images and labels. Global, so the catalog
+ * reaches SweepsService (which takes it as optional) without an import cycle between the two modules.
  */
+@Global()
 @Module({
   controllers: [DatasetsController],
   providers: [
