@@ -8,8 +8,11 @@ const dir = join(repoRoot, 'examples/yolox-nano');
 /** The demo's model, evaluation set and sweep settings. */
 export const DEMO = {
   model: join(dir, 'yolox_nano_3class.onnx'),
+  /** Evaluation images, all of them labelled in `labels`. */
   images: join(dir, 'images'),
   labels: join(dir, 'labels.coco.json'),
+  /** int8-static calibrates on these (unlabelled, not in `images`): the two sets never overlap. */
+  calibration: join(dir, 'calibration'),
   preprocess: 'yolox',
   /** The trade-off the demo shows: two lossless-ish precisions and two int8 quantisations. */
   variants: 'fp32,fp16,int8-static,int8-dynamic',
