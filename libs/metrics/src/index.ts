@@ -199,4 +199,5 @@ export function countUpload(metrics: FarmMetrics, outcome: UploadOutcomeLabel): 
 export * from './insight';
 export * from './regression';
 export { createPowerMetrics, recordPowerResult, POWER_DOMAINS, IDLE_MODES, type PowerMetrics, type PowerResultInput, type PowerDomainLabel } from './power';
-export { createFidelityMetrics, recordFidelity, type FidelityMetrics, type OutputFidelityInput } from './fidelity';
+export { FIDELITY_INPUTS, createFidelityMetrics, recordFidelity, removeFidelity, type FidelityInputsLabel, type FidelityMetrics, type OutputFidelityInput } from './fidelity';
+export { ACCURACY_METRIC_NAMES, createAccuracyMetrics, recordAccuracy, removeAccuracy, type AccuracyInput, type AccuracyMetricLabel, type AccuracyMetrics } from './accuracy';

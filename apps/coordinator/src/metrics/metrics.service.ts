@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs
 import { boundedLabelValue, countUpload, recordResult, setAgentCounts, setJobCounts, type FarmMetrics, type SeriesLabels, type UploadOutcomeLabel } from '@benchfarm/metrics';
 import { compareLatencies, createInsightMetrics, recordRegression, recordResultTime, retireSeries, seriesToRetire, type InsightMetrics } from '@benchfarm/metrics';
 import { createPowerMetrics, recordPowerResult, type PowerDomainLabel, type PowerMetrics } from '@benchfarm/metrics';
-import { createFidelityMetrics, recordFidelity, type FidelityMetrics } from '@benchfarm/metrics';
-import type { Comparison } from '@benchfarm/protocol';
+import { createAccuracyMetrics, createFidelityMetrics, recordAccuracy, recordFidelity, removeAccuracy, removeFidelity, type AccuracyMetrics, type FidelityMetrics } from '@benchfarm/metrics';
+import type { Comparison, EvaluationResult } from '@benchfarm/protocol';
 import type { Summary } from '@benchfarm/protocol';
 import { powerDomainName } from '../storage/result-sensors';
 import { AgentsService } from '../agents/agents.service';
@@ -32,6 +32,7 @@ export class MetricsService implements OnApplicationBootstrap {
   private readonly log = new Logger('MetricsService');
   private powerMetrics: PowerMetrics | undefined;
   private fidelityMetrics: FidelityMetrics | undefined;
+  private accuracyMetrics: AccuracyMetrics | undefined;
   private readonly insight: InsightMetrics;
   /** Series already retired, so a scrape does not retire (and count) them again. */
   private readonly retired = new Set<string>();
@@ -52,6 +53,7 @@ export class MetricsService implements OnApplicationBootstrap {
     const stored = this.results.resultsForMetrics();
     for (const result of stored) recordResult(this.metrics, result.series, result);
     if (stored.length > 0) this.log.log(`metrics rebuilt from ${stored.length} stored result(s)`);
+    for (const { series, report } of this.results.comparisonReportsForMetrics()) this.recordComparison(series, report.comparison, report.evaluation);
     for (const { series, lastResultMs } of this.history.lastResultTimes()) {
       recordResultTime(this.insight, series, lastResultMs);
       this.refreshRegression(series);
@@ -78,23 +80,42 @@ export class MetricsService implements OnApplicationBootstrap {
   }
 
   /**
-   * Sets the fidelity gauges from an interleaved comparison (issues 3 and 4): each variant's
-   * outputs against the reference's, on the device with its own provider. Its latency figures
-   * stay out of the per-variant series (they ran interleaved, not as that variant's own job).
+   * Sets the fidelity and accuracy gauges from an interleaved comparison job (issues 3, 4, 12):
+   * each variant's outputs against the reference's, on the device with its own provider. With
+   * an evaluation on real images, fidelity is labelled inputs="real_images" and the task metrics
+   * go to benchfarm_accuracy; without one, only the random-input fidelity is set (labelled so),
+   * and any accuracy of an older comparison is removed rather than shown as current. Its latency
+   * figures stay out of the per-variant series (they ran interleaved, not as that variant's job).
    */
-  recordComparison(series: Omit<SeriesLabels, 'variant'>, comparison: Comparison | undefined): void {
-    if (!comparison) return;
+  recordComparison(series: Omit<SeriesLabels, 'variant'>, comparison: Comparison | undefined, evaluation?: EvaluationResult): void {
     this.fidelityMetrics ??= createFidelityMetrics(this.metrics.registry);
+    this.accuracyMetrics ??= createAccuracyMetrics(this.metrics.registry);
+    const fidelity = this.fidelityMetrics;
+    const accuracy = this.accuracyMetrics;
+    if (evaluation) {
+      for (const v of evaluation.variants) {
+        const labels = { ...series, variant: v.variant };
+        if (v.error) {
+          removeAccuracy(accuracy, labels);
+          removeFidelity(fidelity, labels);
+          continue;
+        }
+        recordAccuracy(accuracy, labels, v.metrics.map((m) => ({ metric: m.metric, value: m.value, images: m.images, ci: m.ci })));
+        recordFidelity(fidelity, labels, v.fidelity.map((f) => ({ cosine: f.cosine, snrDb: f.snrDb, maxAbsError: f.maxAbsError, images: f.images })), v.reference, 'real_images');
+      }
+      return;
+    }
+    if (!comparison) return;
     const measured = comparison.variants.some((v) => v.fidelity.length > 0);
     for (const variant of comparison.variants) {
+      const labels = { ...series, variant: variant.variant };
+      removeAccuracy(accuracy, labels);
       // Without any fidelity figure in the comparison, not even the reference gets a value.
-      if (!measured) continue;
-      recordFidelity(
-        this.fidelityMetrics,
-        { ...series, variant: variant.variant },
-        variant.fidelity.map((f) => ({ cosine: f.cosine, snrDb: f.snrDb, maxAbsError: f.maxAbsError })),
-        variant.reference,
-      );
+      if (!measured) {
+        removeFidelity(fidelity, labels);
+        continue;
+      }
+      recordFidelity(fidelity, labels, variant.fidelity.map((f) => ({ cosine: f.cosine, snrDb: f.snrDb, maxAbsError: f.maxAbsError, images: 0 })), variant.reference, 'random_inputs');
     }
   }
 
@@ -120,6 +141,9 @@ export class MetricsService implements OnApplicationBootstrap {
       const key = seriesKey(series);
       if (this.retired.has(key)) continue;
       retireSeries(this.metrics, this.insight, series, lastOfVariant);
+      // The comparison job's figures of the series go with it.
+      if (this.accuracyMetrics) removeAccuracy(this.accuracyMetrics, series);
+      if (this.fidelityMetrics) removeFidelity(this.fidelityMetrics, series);
       this.retired.add(key);
     }
   }

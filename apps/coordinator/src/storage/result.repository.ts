@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PercentileStatus } from '@benchfarm/protocol';
+import { PercentileStatus, type SuiteReport } from '@benchfarm/protocol';
 import { SQLITE_DATABASE } from './storage.tokens';
 import { INSERT_RESULT_SENSORS, resultSensorsRow } from './result-sensors';
 import { INSERT_RESULT_REPORT, resultReportRow } from './result-reports';
@@ -31,6 +31,11 @@ export abstract class ResultRepository {
   abstract resultUploadId(jobId: string): string | undefined;
   /** Every stored result as metric input, oldest commit first (so the last of a series is its latest). */
   abstract resultsForMetrics(): SeriesResult[];
+  /**
+   * The stored suite reports of interleaved comparison jobs (fidelity, accuracy on real images),
+   * oldest commit first, so a restarted coordinator shows the same accuracy gauges.
+   */
+  abstract comparisonReportsForMetrics(): Array<{ series: Omit<SeriesResult['series'], 'variant'>; report: SuiteReport }>;
 }
 
 function percentileStatus(status: PercentileStatus): PercentileRecord['status'] {
@@ -209,6 +214,21 @@ export class SqliteResultRepository extends ResultRepository {
       ...(r.peak_rss_bytes === null ? {} : { peakRssBytes: r.peak_rss_bytes }),
       modelSizeBytes: r.model_file_size_bytes || r.variant_size_bytes,
     }));
+  }
+
+  comparisonReportsForMetrics(): Array<{ series: Omit<SeriesResult['series'], 'variant'>; report: SuiteReport }> {
+    const rows = this.db
+      .prepare(
+        `SELECT s.model_name, j.agent_name, r.provider, rr.report_json
+         FROM results r
+         JOIN result_reports rr ON rr.result_id = r.id
+         JOIN jobs j ON j.id = r.job_id
+         JOIN sweeps s ON s.id = j.sweep_id
+         WHERE EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.comparisonJobs') c WHERE json_extract(c.value, '$.jobId') = j.id)
+         ORDER BY r.committed_at_ms, r.rowid`,
+      )
+      .all() as Array<{ model_name: string; agent_name: string; provider: string; report_json: string }>;
+    return rows.map((r) => ({ series: { model: r.model_name, device: r.agent_name, provider: r.provider }, report: JSON.parse(r.report_json) as SuiteReport }));
   }
 
   private upsertAttempt(jobId: string, attempt: number, agentId: string, uploadId: string, nowMs: number, startedAtMs: number | null = null): void {
