@@ -4,8 +4,9 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ModelFetchError, ackConfirmed, agentConsumer, fetchModel, type FarmStore } from '@benchfarm/messaging';
 import { AgentRecord, AgentState, BenchJob, ErrorCode, LeasesClient, ResultsClient, UploadOutcome, type AgentCapabilities, type ResultEvent, type SuiteSettings, type UploadAck, type VariantRef } from '@benchfarm/protocol';
-import { runSuiteInChild, type ComparedModel, type SuiteChildEvent, type SuiteJob } from '@benchfarm/suite';
+import { runSuiteInChild, type ComparedModel, type SuiteChildEvent, type SuiteEvaluation, type SuiteJob } from '@benchfarm/suite';
 import { fetchComparisonModels } from './comparison';
+import { fetchEvaluationData } from './evaluation-data';
 import { MODEL_FETCH_RETRY_BUDGET_MS, retryTransientFetch } from './model-fetch';
 import type { AgentConfig } from './config';
 import { agentChannelCredentials } from './grpc-credentials';
@@ -311,11 +312,18 @@ class Agent {
   private async execute(job: BenchJob, variant: VariantRef, suite: SuiteSettings, upload: JobUpload, signal: AbortSignal): Promise<boolean> {
     let modelPath: string;
     let comparison: ComparedModel[] | undefined;
+    let evaluation: SuiteEvaluation | undefined;
     try {
       // A read that fails on the way (the object store's stream electing a leader on a NATS
       // cluster takes seconds) is tried again within the attempt before the job is given back.
-      [modelPath, comparison] = await retryTransientFetch(
-        async () => [await fetchModel(this.farm.models, variant.sha256, this.config.cacheDir), await fetchComparisonModels(this.farm.models, job, this.config.cacheDir)] as const,
+      // The evaluation images and labels (issue 12) come before the suite starts, cached by digest.
+      [modelPath, comparison, evaluation] = await retryTransientFetch(
+        async () =>
+          [
+            await fetchModel(this.farm.models, variant.sha256, this.config.cacheDir),
+            await fetchComparisonModels(this.farm.models, job, this.config.cacheDir),
+            job.evaluation ? await fetchEvaluationData(this.farm.models, job.evaluation, this.config.cacheDir) : undefined,
+          ] as const,
         MODEL_FETCH_RETRY_BUDGET_MS,
         signal,
         (err, waitMs) => this.log('warn', 'model fetch failed; trying again', { jobId: job.jobId, error: String(err), retryInMs: waitMs }),
@@ -345,6 +353,9 @@ class Agent {
       suite,
       manifest: { variantSha256: variant.sha256, agentVersion: AGENT_VERSION, batch: job.batch || 1 },
       ...(comparison && { comparison }),
+      // The accuracy phase runs in a comparison job; a job that carries an evaluation but no
+      // comparison compares its own variant alone (labels metrics only).
+      ...(evaluation && { evaluation, comparison: comparison ?? [{ variant: variant.variant || variant.sha256.slice(0, 12), sha256: variant.sha256, modelPath }] }),
     };
     const pending: Promise<void>[] = [];
     // Idle baseline now; power and thermal are then sampled between the suite's BEGIN and END marks.
