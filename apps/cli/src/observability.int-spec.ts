@@ -148,10 +148,12 @@ describe('Prometheus, dashboards and reports on real sweep results', () => {
       }
     }
     expect(checked).toBeGreaterThan(20);
-    // No power sensor on this machine: those panels say "No data" here. Fidelity is measured by
-    // the interleaved comparison job of every sweep, so its panels must have data.
-    process.stdout.write(`dashboard panels valid but empty on this machine (no power sensor): ${emptyHere.join('; ')}\n`);
-    expect(emptyHere.filter((panel) => !/power|energy/i.test(panel))).toEqual([]);
+    // No power sensor on this machine: those panels say "No data" here. These sweeps have no
+    // evaluation dataset, so the accuracy and real-image fidelity panels are empty too (issue 12:
+    // random-input fidelity is not shown as accuracy); apps/coordinator/src/metrics/accuracy.int-spec.ts
+    // runs those queries against a real Prometheus with committed evaluations.
+    process.stdout.write(`dashboard panels valid but empty on this machine (no power sensor, no evaluation dataset): ${emptyHere.join('; ')}\n`);
+    expect(emptyHere.filter((panel) => !/power|energy|accuracy|real images/i.test(panel))).toEqual([]);
   });
 
   it('flags regressions from the raw samples the same way `benchfarm compare` does', async () => {

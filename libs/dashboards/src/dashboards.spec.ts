@@ -20,12 +20,25 @@ describe('dashboards', () => {
   it('compare variants x devices with a matrix, bars and the three scatters', () => {
     const comparison = JSON.parse(rendered.get('sweep-comparison.json')!) as { panels: Array<{ type: string; title: string; transformations?: Array<{ id: string }> }> };
     const types = comparison.panels.map((p) => p.type);
-    expect(types.filter((t) => t === 'xychart')).toHaveLength(3);
+    expect(types.filter((t) => t === 'xychart')).toHaveLength(4);
     expect(types.filter((t) => t === 'barchart').length).toBeGreaterThanOrEqual(2);
     expect(comparison.panels.filter((p) => p.transformations?.some((t) => t.id === 'groupingToMatrix')).map((p) => p.title)).toHaveLength(2);
     const exprs = panelQueries(rendered.get('sweep-comparison.json')!).map((q) => q.expr).join('\n');
     expect(exprs).toContain(METRIC.fidelityCosineSimilarity);
     expect(exprs).toContain(METRIC.energyPerInferenceJoules);
+  });
+
+  it('plot accuracy on real images against latency, one panel per device, never from random inputs', () => {
+    const comparison = JSON.parse(rendered.get('sweep-comparison.json')!) as { panels: Array<{ type: string; title: string; repeat?: string }> };
+    const panel = comparison.panels.find((p) => p.type === 'xychart' && p.title.startsWith('Accuracy vs latency'));
+    expect(panel?.repeat).toBe('device');
+    const exprs = panelQueries(rendered.get('sweep-comparison.json')!).filter((q) => q.panel === panel?.title).map((q) => q.expr);
+    expect(exprs[1]).toMatch(new RegExp(`${METRIC.accuracy}\\{.*metric=~"map50_agreement\\|top1_agreement"`));
+    // Fidelity panels read real-image fidelity only.
+    const fidelity = panelQueries(rendered.get('sweep-comparison.json')!).filter((q) => q.expr.includes(METRIC.fidelityCosineSimilarity));
+    expect(fidelity.length).toBeGreaterThan(0);
+    for (const q of fidelity) expect(q.expr).toContain('inputs="real_images"');
+    expect(conditionalMetricsOf(exprs[1]!)).toEqual([METRIC.accuracy]);
   });
 
   it('use label_values() variables on a benchmark metric', () => {

@@ -11,7 +11,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import * as xychart from '@grafana/grafana-foundation-sdk/xychart';
-import { COORDINATOR_JOB, DATASOURCE, METRIC, SERIES_FILTER } from './queries';
+import { AGREEMENT_METRICS, COORDINATOR_JOB, DATASOURCE, METRIC, SERIES_FILTER } from './queries';
 
 const ds: dashboard.DataSourceRef = { ...DATASOURCE };
 
@@ -197,10 +197,10 @@ export function sweepComparison(): dashboard.DashboardBuilder {
     )
     .withPanel(
       scatter(
-        'Latency vs fidelity',
-        'Each point is a variant on a device; fidelity is the cosine similarity of its outputs to the fp32 reference. No data where fidelity was not measured.',
+        'Latency vs fidelity on real images',
+        'Each point is a variant on a device; fidelity is the lowest cosine similarity of its outputs to the fp32 reference on the evaluation images of the sweep\'s dataset. No data where the sweep had no dataset: fidelity on random inputs (inputs="random_inputs") can make a good variant look broken and is not shown as accuracy.',
         { expr: LATENCY_P50, unit: 's', label: 'p50 latency' },
-        { expr: `${METRIC.fidelityCosineSimilarity}{${SERIES_FILTER}}`, unit: 'percentunit', label: 'fidelity' },
+        { expr: `${METRIC.fidelityCosineSimilarity}{${SERIES_FILTER}, inputs="real_images"}`, unit: 'percentunit', label: 'fidelity (real images)' },
         { x: 8, y: 19, w: 8, h: 10 },
       ),
     )
@@ -212,6 +212,19 @@ export function sweepComparison(): dashboard.DashboardBuilder {
         { expr: `${METRIC.energyPerInferenceJoules}{${SERIES_FILTER}, idle="included"}`, unit: 'joule', label: 'energy per inference' },
         { x: 16, y: 19, w: 8, h: 10 },
       ),
+    )
+    .withRow(new dashboard.RowBuilder('Accuracy on real images'))
+    .withPanel(
+      scatter(
+        'Accuracy vs latency on $device',
+        "Each point is a variant on this device: its p50 latency against its agreement with the fp32 reference on the sweep's evaluation images (mAP@0.5 agreement for detectors, top-1 agreement for classifiers), run with the device's own execution provider after the latency rounds. The image count and bootstrap 95% CI are in benchfarm_accuracy_images / _ci_low / _ci_high and in `benchfarm report`. No data where the sweep had no evaluation dataset: random inputs never feed this panel.",
+        { expr: LATENCY_P50, unit: 's', label: 'p50 latency' },
+        { expr: `${METRIC.accuracy}{${SERIES_FILTER}, metric=~"${AGREEMENT_METRICS}"}`, unit: 'percentunit', label: 'agreement with fp32 (real images)' },
+        { x: 0, y: 30, w: 8, h: 10 },
+      )
+        .repeat('device')
+        .repeatDirection('h')
+        .maxPerRow(3),
     );
 }
 

@@ -27,11 +27,17 @@ export const METRIC = {
   regressionPValue: 'benchfarm_regression_p_value',
   seriesRetiredTotal: 'benchfarm_series_retired_total',
   // Filled by results that carry them: power by agents with a power sensor (issue 6),
-  // fidelity by sweeps that measure it against the fp32 reference (issue 3).
+  // fidelity by sweeps that measure it against the fp32 reference (issue 3), accuracy by
+  // sweeps with an evaluation dataset (issue 12).
   energyPerInferenceJoules: 'benchfarm_energy_per_inference_joules',
   powerWatts: 'benchfarm_power_watts',
   fidelityCosineSimilarity: 'benchfarm_fidelity_cosine_similarity',
+  accuracy: 'benchfarm_accuracy',
+  accuracyImages: 'benchfarm_accuracy_images',
 } as const;
+
+/** The accuracy metrics that compare a variant with fp32 on the same device: one per task, so at most one per series. */
+export const AGREEMENT_METRICS = 'map50_agreement|top1_agreement';
 
 /**
  * Metrics that legitimately have no series on a farm without the hardware or the
@@ -41,7 +47,9 @@ export const METRIC = {
 export const CONDITIONAL_METRICS: Readonly<Record<string, string>> = {
   [METRIC.energyPerInferenceJoules]: 'present only for results of agents with a power sensor (RAPL, INA3221, nvidia-smi, ...)',
   [METRIC.powerWatts]: 'present only for results of agents with a power sensor (RAPL, INA3221, nvidia-smi, ...)',
-  [METRIC.fidelityCosineSimilarity]: 'present only for results whose sweep measured fidelity against the fp32 reference',
+  [METRIC.fidelityCosineSimilarity]: 'present only for results whose sweep measured fidelity against the fp32 reference (the panels read inputs="real_images": a sweep with an evaluation dataset)',
+  [METRIC.accuracy]: 'present only for sweeps with an evaluation dataset (real images): never set from random inputs',
+  [METRIC.accuracyImages]: 'present only for sweeps with an evaluation dataset (real images)',
 };
 
 /** The metrics of {@link CONDITIONAL_METRICS} that a query reads; empty when it reads none. */
