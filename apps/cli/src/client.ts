@@ -187,6 +187,40 @@ export interface SuiteReportsView {
   reports: { jobId: string; variant: string; agentName: string; scenario: string; report: SuiteReport }[];
 }
 
+/** A stored dataset (GET /v1/datasets/:idOrName lists its images). */
+export interface DatasetView {
+  id: string;
+  name: string;
+  createdAt: string;
+  imageCount: number;
+  totalBytes: number;
+  labels?: { sha256: string; sizeBytes: number; labelledImages: number; annotations: number; categories: { id: number; name: string }[] };
+  preprocess?: string | Record<string, unknown>;
+  images?: { name: string; sha256: string; sizeBytes: number; width: number; height: number }[];
+}
+
+/** A dataset upload (POST /v1/datasets/uploads, GET .../uploads/:id, POST .../complete). */
+export interface DatasetUploadView {
+  uploadId?: string;
+  datasetId: string;
+  name: string;
+  state: 'open' | 'complete';
+  expiresAt?: string;
+  files: number;
+  reusedFiles: number;
+  missing: { sha256: string; sizeBytes: number; receivedBytes: number; name: string }[];
+  dataset?: DatasetView;
+  reused?: boolean;
+}
+
+/** The manifest a dataset upload starts with. */
+export interface DatasetManifestBody {
+  name?: string;
+  preprocess?: string | Record<string, unknown>;
+  labels?: { sha256: string; sizeBytes: number };
+  images: { name: string; sha256: string; sizeBytes: number }[];
+}
+
 /** A thin REST client of the coordinator. */
 export class CoordinatorClient {
   /** `token`: the REST bearer token (default: BENCHFARM_TOKEN at each request). */
@@ -229,12 +263,43 @@ export class CoordinatorClient {
     return response.text();
   }
 
+  /** Opens (or finds again) a dataset upload. */
+  createDatasetUpload(manifest: DatasetManifestBody): Promise<DatasetUploadView> {
+    return this.postJson<DatasetUploadView>('/v1/datasets/uploads', manifest);
+  }
+
+  datasetUpload(uploadId: string): Promise<DatasetUploadView> {
+    return this.request<DatasetUploadView>('GET', `/v1/datasets/uploads/${encodeURIComponent(uploadId)}`);
+  }
+
+  /** Sends bytes `start..start+length-1` of a declared file of `sizeBytes`, streamed from `body`. */
+  putDatasetFile(uploadId: string, sha256: string, body: ReadableStream<Uint8Array>, range: { start: number; length: number; sizeBytes: number }): Promise<{ receivedBytes: number; complete: boolean }> {
+    const headers = { 'content-type': 'application/octet-stream', 'content-range': `bytes ${range.start}-${range.start + range.length - 1}/${range.sizeBytes}`, 'content-length': String(range.length) };
+    return this.request('PUT', `/v1/datasets/uploads/${encodeURIComponent(uploadId)}/files/${encodeURIComponent(sha256)}`, body, headers);
+  }
+
+  completeDatasetUpload(uploadId: string): Promise<DatasetUploadView> {
+    return this.request<DatasetUploadView>('POST', `/v1/datasets/uploads/${encodeURIComponent(uploadId)}/complete`);
+  }
+
+  listDatasets(): Promise<DatasetView[]> {
+    return this.request<DatasetView[]>('GET', '/v1/datasets');
+  }
+
+  getDataset(idOrName: string): Promise<DatasetView> {
+    return this.request<DatasetView>('GET', `/v1/datasets/${encodeURIComponent(idOrName)}`);
+  }
+
+  deleteDataset(idOrName: string): Promise<{ id: string; name: string; deletedObjects: number; keptObjects: number; failedObjects: number }> {
+    return this.request('DELETE', `/v1/datasets/${encodeURIComponent(idOrName)}`);
+  }
+
   /** POSTs a JSON body; the answer as JSON, or a {@link CoordinatorRequestError}. */
   async postJson<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('POST', path, JSON.stringify(body), { 'content-type': 'application/json' });
   }
 
-  private async request<T>(method: string, path: string, body?: FormData | string, headers: Record<string, string> = {}): Promise<T> {
+  private async request<T>(method: string, path: string, body?: FormData | string | ReadableStream<Uint8Array>, headers: Record<string, string> = {}): Promise<T> {
     const response = await this.fetch(method, path, body, headers);
     const text = await response.text();
     let json: unknown;
@@ -251,12 +316,13 @@ export class CoordinatorClient {
     return json as T;
   }
 
-  private async fetch(method: string, path: string, body?: FormData | string, extraHeaders: Record<string, string> = {}): Promise<Response> {
+  private async fetch(method: string, path: string, body?: FormData | string | ReadableStream<Uint8Array>, extraHeaders: Record<string, string> = {}): Promise<Response> {
     try {
       // A coordinator with an API token (BENCHFARM_API_TOKEN there) wants it on every request.
       const token = this.token ?? process.env.BENCHFARM_TOKEN;
       const headers = { ...extraHeaders, ...(token ? { authorization: `Bearer ${token}` } : {}) };
-      return await fetch(new URL(path, this.baseUrl), { method, body, headers });
+      // A streamed body (dataset files) needs half-duplex in Node's fetch.
+      return await fetch(new URL(path, this.baseUrl), { method, body, headers, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
     } catch (err) {
       throw new CoordinatorUnreachableError(this.baseUrl, { cause: err });
     }

@@ -14,6 +14,7 @@ import { registerVariantsCommand } from './variants.command';
 import { registerSecurityCommands } from './security.command';
 import { enrolledAgentEnv } from './enrollment';
 import { registerPkiCommand } from './pki.command';
+import { registerDatasetCommand } from './dataset.command';
 import { resolveSweepSettings, scenarioFlags, SweepFileError, type ScenarioFlagValues } from './sweep-file';
 import { suiteReportText } from './suite-report';
 import { DEMO } from './demo';
@@ -243,6 +244,7 @@ program
 registerVariantsCommand(program);
 registerSecurityCommands(program, (flag) => coordinatorUrl(flag, DEFAULT_DIR));
 registerPkiCommand(program);
+registerDatasetCommand(program, () => coordinatorUrl(program.opts<{ coordinator?: string }>().coordinator, program.opts<{ dir: string }>().dir));
 
 scenarioFlags(sweepOptionsCommand(
   program
