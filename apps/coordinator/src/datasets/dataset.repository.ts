@@ -74,6 +74,8 @@ export abstract class DatasetRepository {
    * the same content need not send or decode it again.
    */
   abstract knownImage(sha256: string): { width: number; height: number } | undefined;
+  /** Ids of running sweeps whose settings name this dataset (their agents still fetch its images). */
+  abstract runningSweepsUsing(datasetId: string): string[];
   /**
    * Whether an object-store object is still in use by a dataset (image or labels), an open upload
    * session other than `exceptUploadId` that relies on it being stored, or a sweep (model or variant).
@@ -206,6 +208,11 @@ export class SqliteDatasetRepository extends DatasetRepository {
 
   knownImage(sha256: string): { width: number; height: number } | undefined {
     return this.db.prepare('SELECT width, height FROM dataset_images WHERE sha256 = ? LIMIT 1').get(sha256) as { width: number; height: number } | undefined;
+  }
+
+  runningSweepsUsing(datasetId: string): string[] {
+    // settings_json records { calibration|evaluation: { datasetId } } (sweeps' SweepDatasetsSummary); an id is 64 hex digits, so a substring match is exact.
+    return (this.db.prepare("SELECT id FROM sweeps WHERE state = 'running' AND instr(settings_json, ?) > 0 ORDER BY created_at_ms").all(`"datasetId":"${datasetId}"`) as Array<{ id: string }>).map((r) => r.id);
   }
 
   isObjectReferenced(sha256: string, exceptUploadId?: string): boolean {

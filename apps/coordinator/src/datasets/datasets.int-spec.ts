@@ -243,6 +243,19 @@ describe('datasets against a real coordinator (nats-server, SQLite)', () => {
     expect((await call('GET', '/v1/datasets/nope')).body).toMatchObject({ statusCode: 404, code: 'dataset_not_found', field: 'idOrName' });
     expect((await call('GET', '/v1/datasets/1234567')).status).toBe(404);
 
+    // A running sweep evaluating on "three" (a row written here, as the sweeps service records it) keeps it.
+    const writer = new Database(coordinator.config.dbPath);
+    try {
+      writer
+        .prepare("INSERT INTO sweeps (id, name, state, created_at_ms, updated_at_ms, model_name, model_sha256, model_size_bytes, inputs_json, settings_json, targets_json, agent_ids_json) VALUES ('sweep_uses_three', 's', 'running', 0, 0, 'm', ?, 1, '[]', ?, '[]', '[]')")
+        .run('0'.repeat(64), JSON.stringify({ datasets: { evaluation: { datasetId: three.id, datasetName: 'three', images: 1 }, split: 'test' } }));
+      const refused = await call<{ code: string; field: string; message: string }>('DELETE', '/v1/datasets/three');
+      expect(refused.body).toMatchObject({ code: 'invalid_argument', field: 'idOrName' });
+      expect(refused.body.message).toContain('sweep_uses_three');
+      writer.prepare("UPDATE sweeps SET state = 'completed' WHERE id = 'sweep_uses_three'").run();
+    } finally {
+      writer.close();
+    }
     // "three" shares a.jpg and b.jpg with "two": those stay; c and the labels go.
     const removed = await call<DatasetRemovalView>('DELETE', '/v1/datasets/three');
     expect(removed.body).toMatchObject({ name: 'three', deletedObjects: 2, keptObjects: 2, failedObjects: 0 });
@@ -371,6 +384,20 @@ describe('datasets against a real coordinator (nats-server, SQLite)', () => {
       expect(stagedUploads()).toEqual([]);
       await call('DELETE', '/v1/datasets/taken');
     });
+  });
+
+  it('keeps an open upload and its bytes across a coordinator restart', { timeout: 30_000 }, async () => {
+    const f = jpegFile('restart.jpg', 8, 200, 100);
+    const created = await createUpload({ name: 'restarted', images: [entry(f)] });
+    const half = Math.floor(f.bytes.length / 2);
+    await put(created.body.uploadId!, f, f.bytes.subarray(0, half), { 'content-range': `bytes 0-${half - 1}/${f.bytes.length}` });
+    const config = coordinator.config;
+    await coordinator.close();
+    coordinator = await startCoordinator({ ...config, httpPort: 0, grpcPort: 0 });
+    const resumed = await call<UploadView>('GET', `/v1/datasets/uploads/${created.body.uploadId}`);
+    expect(resumed.body.missing).toEqual([{ sha256: sha(f.bytes), sizeBytes: f.bytes.length, receivedBytes: half, name: 'restart.jpg' }]);
+    await put(created.body.uploadId!, f, f.bytes.subarray(half), { 'content-range': `bytes ${half}-${f.bytes.length - 1}/${f.bytes.length}` });
+    expect((await complete(created.body.uploadId!)).body).toMatchObject({ state: 'complete', dataset: { name: 'restarted', imageCount: 1 } });
   });
 
   it('drops an upload left without activity past its TTL, with its bytes', { timeout: 30_000 }, async () => {

@@ -344,6 +344,10 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
   async remove(idOrName: string): Promise<DatasetRemovalView> {
     return this.serial(async () => {
       const record = this.resolve(idOrName, 'idOrName');
+      const sweeps = this.repo.runningSweepsUsing(record.id);
+      if (sweeps.length > 0) {
+        throw new DomainError(DomainErrorCode.InvalidArgument, `idOrName: dataset ${record.name} is used by running sweep(s) ${sweeps.join(', ')} whose agents still fetch its images; remove it once they finished`, { field: 'idOrName' });
+      }
       this.repo.deleteDataset(record.id);
       const digests = [...new Set([...record.images.map((i) => i.sha256), ...(record.labels ? [record.labels.sha256] : [])])];
       const result = await this.deleteUnreferenced(digests, undefined);
