@@ -108,4 +108,5 @@ export {
   type RunOutputs,
   type FidelitySummaryOptions,
 } from './evaluation';
+export { loadImagesAhead, type LoadedImage, type LoadAheadOptions } from './evaluation-images';
 export { floatsOf, floatTensor, float32ToFloat16Bits, float16BitsToFloat32, TensorDataError } from './tensor-data';

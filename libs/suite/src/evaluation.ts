@@ -1,7 +1,8 @@
 // The accuracy phase of a comparison job (issue 12): after the latency rounds, every variant
 // runs on the evaluation images with the very sessions (execution provider, threads, graph
-// optimisation) the rounds timed. Images are read, decoded and preprocessed one at a time and
-// their tensors dropped before the next, so memory stays that of one image whatever the set.
+// optimisation) the rounds timed. Images are read, decoded and preprocessed in a loader thread
+// two ahead of their use and their tensors dropped after it, so memory stays that of a few
+// images whatever the set.
 import { readFile } from 'node:fs/promises';
 import type { ImageTruth, RunOutputs } from '@benchfarm/onnx';
 import { TensorDataType, type EvaluationResult, type TensorSpec } from '@benchfarm/protocol';
@@ -110,20 +111,16 @@ export async function runEvaluationPhase(evaluation: SuiteEvaluation, inputs: re
   let peakRssBytes = rssBytes();
   let lastProgress = now();
   onProgress(0, 0);
-  for (const [i, path] of evaluation.imagePaths.entries()) {
+  for await (const loaded of onnx.loadImagesAhead(evaluation.imagePaths, dims, preprocess)) {
     if (failed.size === variants.length) break;
-    const name = names[i] ?? path;
-    const loadStart = now();
-    let feeds: Feeds;
-    try {
-      const image = onnx.decodeJpeg(await readFile(path));
-      const tensor = onnx.imageToTensor(image, dims, preprocess);
-      feeds = { ...latencyFeeds, [input.name]: new ort.Tensor('float32', tensor.data, [...tensor.dims]) };
-    } catch (err) {
-      failAll(`image ${name} (${path}) could not be read, decoded or preprocessed: ${messageOf(err)}`);
+    const i = loaded.index;
+    const name = names[i] ?? loaded.path;
+    if ('error' in loaded) {
+      failAll(`image ${name} (${loaded.path}) could not be read, decoded or preprocessed: ${loaded.error}`);
       break;
     }
-    loadMs += msSince(loadStart);
+    loadMs += loaded.loadMs;
+    const feeds: Feeds = { ...latencyFeeds, [input.name]: new ort.Tensor('float32', loaded.tensor.data, [...loaded.tensor.dims]) };
     accumulator.beginImage(truth[i]);
     for (const [v, variant] of variants.entries()) {
       if (failed.has(v)) continue;
