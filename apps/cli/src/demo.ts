@@ -2,6 +2,7 @@
 // in examples/yolox-nano (origin, licence and how the labels were made: its NOTICE.md).
 import { join } from 'node:path';
 import { repoRoot } from './processes';
+import type { DatasetFlagValues } from './sweep-file';
 
 const dir = join(repoRoot, 'examples/yolox-nano');
 
@@ -27,3 +28,14 @@ export const DEMO = {
   warmupMs: 1_000,
   note: 'demo model: YOLOX-nano plant detector (3 classes: seedling, broadleaf, narrow-leaf; Apache-2.0) from examples/yolox-nano, input images:1x3x416x416, preprocess yolox; evaluation set: 10 real photos with hand-drawn COCO labels (examples/yolox-nano/NOTICE.md)',
 } as const;
+
+/**
+ * The demo's dataset flags, as `benchfarm sweep --calibration <dir> --eval <dir> --labels
+ * <coco.json> --preprocess yolox` takes them: both folders are uploaded from this machine as
+ * datasets (stored once by digest: a second demo on the same farm reuses them). Flags the user
+ * gave the demo (--dataset, --calibration, --eval, ...) replace them all.
+ */
+export function demoDatasetFlags(given: DatasetFlagValues): DatasetFlagValues {
+  const own = given.dataset !== undefined || given.calibration !== undefined || given.eval !== undefined || given.calibrationOnCoordinator !== undefined;
+  return own ? given : { ...given, calibration: DEMO.calibration, eval: DEMO.images, labels: DEMO.labels, preprocess: given.preprocess ?? DEMO.preprocess };
+}
