@@ -15,9 +15,10 @@ import { registerSecurityCommands } from './security.command';
 import { enrolledAgentEnv } from './enrollment';
 import { registerPkiCommand } from './pki.command';
 import { registerDatasetCommand } from './dataset.command';
-import { resolveSweepSettings, scenarioFlags, SweepFileError, type ScenarioFlagValues } from './sweep-file';
+import { datasetFlagSettings, resolveSweepSettings, scenarioFlags, SweepFileError, SweepFlagError, type DatasetFlagValues, type ScenarioFlagValues } from './sweep-file';
+import { DatasetUploadError, uploadDatasetDir } from './dataset-upload';
 import { suiteReportText } from './suite-report';
-import { DEMO } from './demo';
+import { DEMO, demoDatasetFlags } from './demo';
 
 const DEFAULT_DIR = '.benchfarm';
 
@@ -73,11 +74,14 @@ async function followSweep(client: CoordinatorClient, sweep: SweepView, interval
   }
 }
 
-async function runSweep(client: CoordinatorClient, modelArg: string, options: SweepOptions & { wait: boolean; json: boolean }, dir: string): Promise<number> {
+async function runSweep(client: CoordinatorClient, modelArg: string, options: SweepOptions & { wait: boolean; json: boolean }, dir: string, datasets: DatasetFlagValues = {}): Promise<number> {
   const model = await resolveModel(modelArg, dir);
   if (model.note && !options.json) process.stdout.write(`${model.note}\n`);
   const { wait, json, ...sweepOptions } = options;
-  const sweep = await client.createSweep(model.path, sweepOptions, model.fileName);
+  // Folders on this machine (--dataset <dir>, --calibration, --eval) become datasets first; --json keeps stdout for the JSON.
+  const say = (line: string): void => void (json ? process.stderr : process.stdout).write(`${line}\n`);
+  const datasetSettings = await datasetFlagSettings(datasets, (folder, upload) => uploadDatasetDir(client, folder, upload, say), say);
+  const sweep = await client.createSweep(model.path, { ...sweepOptions, ...datasetSettings }, model.fileName);
   if (!json) {
     process.stdout.write(`sweep ${sweep.id}: ${sweep.variants.length} variants x ${sweep.agents.length} agents = ${sweep.jobs.length} jobs\n`);
     for (const v of sweep.variants) process.stdout.write(`  variant ${v.name.padEnd(12)} sha256 ${v.sha256.slice(0, 12)}  ${(v.sizeBytes / 1024 / 1024).toFixed(2)} MB\n`);
@@ -115,13 +119,19 @@ function sweepOptionsCommand(cmd: Command): Command {
     .option('--min-ms <n>', 'minimum measured duration in ms', int('--min-ms'))
     .option('--max-ms <n>', 'maximum measured duration in ms', int('--max-ms', 1))
     .option('--name <name>', 'a name for the sweep')
-    .option('--calibration <dir>', "int8-static: folder of JPEG images on the coordinator's machine")
-    .option('--preprocess <preset|json>', 'int8-static: how calibration images become the input (yolox, yolo, imagenet, or a JSON config)')
+    .option('--dataset <id|name|dir>', 'a stored dataset (benchfarm dataset add) or a folder of JPEGs on this machine (uploaded), split by name into calibration (int8-static) and evaluation images (accuracy of every variant on every device)')
+    .option('--calibration <dir>', 'int8-static: folder of JPEG images on this machine, uploaded as a dataset')
+    .option('--eval <dir>', 'evaluate every variant on every device on this folder of JPEGs on this machine (uploaded); never overlapping --calibration')
+    .option('--labels <coco.json>', 'COCO labels of the --eval (or --dataset <dir>) images: mAP against ground truth too')
+    .option('--task <task>', 'what the evaluation measures: detection, classification or fidelity (default: from the model outputs)')
+    .option('--eval-images <n>', 'evaluation images at most (default 500; a bigger set is cut evenly by name, recorded)', int('--eval-images', 1))
+    .option('--calibration-on-coordinator <path>', "int8-static: folder of JPEG images on the coordinator's machine (lab set-ups)")
+    .option('--preprocess <preset|json|file.json>', 'how images become the model input: yolox, yolo, imagenet, a JSON config or a .json file (default: the dataset\'s own)')
     .option('--random-calibration <n>', 'int8-static: calibrate on n seeded random inputs instead (labelled RANDOM)', int('--random-calibration', 1))
     .option('--runtime <tool[:precision[:device]]>', 'run the variants with an external tool instead of onnxruntime-node, e.g. trtexec:fp16 or benchmark_app:fp32:GPU (only agents that have it)');
 }
 
-type SweepFlags = { variants: string; targets: string; shapes?: string; threads?: number; warmupQueries?: number; warmupMs?: number; minQueries?: number; minMs?: number; maxMs?: number; name?: string; calibration?: string; preprocess?: string; randomCalibration?: number; runtime?: string };
+type SweepFlags = { variants: string; targets: string; shapes?: string; threads?: number; warmupQueries?: number; warmupMs?: number; minQueries?: number; minMs?: number; maxMs?: number; name?: string; calibration?: string; preprocess?: string; randomCalibration?: number; runtime?: string } & DatasetFlagValues;
 
 function toSweepOptions(flags: SweepFlags): SweepOptions {
   return {
@@ -135,8 +145,6 @@ function toSweepOptions(flags: SweepFlags): SweepOptions {
     minQueries: flags.minQueries,
     minDurationMs: flags.minMs,
     maxDurationMs: flags.maxMs,
-    calibrationDir: flags.calibration === undefined ? undefined : resolve(flags.calibration),
-    calibrationPreprocess: flags.preprocess,
     calibrationRandom: flags.randomCalibration,
     runtime: flags.runtime,
   };
@@ -266,7 +274,7 @@ scenarioFlags(sweepOptionsCommand(
       process.exitCode = EXIT.badInput;
       return;
     }
-    process.exitCode = await runSweep(client, model, { ...settings, wait: flags.wait, json: flags.json === true }, dir);
+    process.exitCode = await runSweep(client, model, { ...settings, wait: flags.wait, json: flags.json === true }, dir, flags);
   });
 
 program
@@ -348,9 +356,9 @@ sweepOptionsCommand(
     const client = new CoordinatorClient(farm.httpUrl);
     await waitForAgent(client, farm.agentId ?? 'local');
     process.stdout.write(`${DEMO.note}\n`);
-    process.exitCode = await runSweep(client, DEMO.model, { ...toSweepOptions(flags), wait: true, json: false }, dir);
+    process.exitCode = await runSweep(client, DEMO.model, { ...toSweepOptions(flags), wait: true, json: false }, dir, demoDatasetFlags(flags));
     const metrics = await client.metricsText();
-    const series = metrics.split('\n').filter((l) => l.startsWith('benchfarm_inference_latency_seconds{'));
+    const series = metrics.split('\n').filter((l) => l.startsWith('benchfarm_inference_latency_seconds{') || l.startsWith('benchfarm_accuracy{'));
     process.stdout.write(`\n/metrics (${farm.httpUrl}/metrics) now has:\n${series.map((l) => `  ${l}`).join('\n')}\n`);
   } finally {
     process.stdout.write('stopping the farm...\n');
@@ -377,7 +385,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     process.stderr.write(`error: ${err.message} [${err.code}, HTTP ${err.status}]\n`);
     process.exit(EXIT.badInput);
   }
-  if (err instanceof ReportOptionError || err instanceof InvalidSamplesError) {
+  if (err instanceof ReportOptionError || err instanceof InvalidSamplesError || err instanceof SweepFlagError || err instanceof DatasetUploadError) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(EXIT.badInput);
   }

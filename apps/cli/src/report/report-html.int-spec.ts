@@ -1,0 +1,61 @@
+// The HTML report's accuracy/latency chart drawn by a real headless Chromium (Debian package,
+// driven by playwright-core), from a FABRICATED sweep view (report.fixture.ts): what is under
+// test is the drawing, not the figures.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { detectorSweep } from './report.fixture';
+import { buildReport, reportHtml } from './index';
+
+describe('HTML report in headless Chromium', () => {
+  it('draws accuracy against latency per device with 95% CI whiskers, the floor and the recommendation ringed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bf-report-html-'));
+    const htmlPath = join(dir, 'report.html');
+    writeFileSync(htmlPath, reportHtml(buildReport(detectorSweep())));
+    const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1180, height: 900 },
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(`file://${htmlPath}`);
+      const chart = await page.$eval('svg[data-chart="accuracy:cpu-1"]', (svg) => {
+        const box = svg.getBoundingClientRect();
+        const inside = (el: Element): boolean => {
+          const b = el.getBoundingClientRect();
+          return b.left >= box.left - 1 && b.right <= box.right + 1 && b.top >= box.top - 1 && b.bottom <= box.bottom + 1;
+        };
+        const points = [...svg.querySelectorAll('circle.point')].map((el) => ({ variant: el.getAttribute('data-variant'), y: el.getBoundingClientRect().top, inside: inside(el) }));
+        const whiskers = [...svg.querySelectorAll('line.ci')].map((el) => inside(el));
+        const floor = svg.querySelector('line.floor');
+        return {
+          caption: svg.closest('figure')?.querySelector('figcaption')?.textContent ?? '',
+          points,
+          whiskers,
+          floorInside: floor ? inside(floor) : false,
+          floorY: floor?.getBoundingClientRect().top ?? 0,
+          ringed: svg.querySelectorAll('circle.recommended').length,
+        };
+      });
+      expect(chart.caption).toContain('real images: dataset photos (9 of 13), n = 9 images');
+      expect(chart.points.map((p) => p.variant).sort()).toEqual(['fp16', 'fp32', 'int8-dynamic', 'int8-static']);
+      for (const p of chart.points) expect(p.inside, p.variant ?? '').toBe(true);
+      expect(chart.whiskers.length).toBe(4);
+      expect(chart.whiskers.every(Boolean)).toBe(true);
+      expect(chart.floorInside).toBe(true);
+      // int8-dynamic (agreement 0) is drawn below the floor line, int8-static above it (higher on screen = smaller y).
+      const y = (v: string): number => chart.points.find((p) => p.variant === v)?.y ?? Number.NaN;
+      expect(y('int8-dynamic')).toBeGreaterThan(chart.floorY);
+      expect(y('int8-static')).toBeLessThan(chart.floorY);
+      expect(chart.ringed).toBe(1);
+      expect(await page.$$eval('td.rec', (cells) => cells.map((c) => c.textContent))).toEqual(['int8-static']);
+    } finally {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
