@@ -480,7 +480,7 @@ function accuracyNoteOf(sweep: SweepView): string {
   const comparisons = sweep.comparisons ?? [];
   const evaluated = comparisons.filter((c) => c.evaluation);
   if (evaluated.length > 0) {
-    const sets = [...new Set(evaluated.map((c) => `${c.evaluation?.inputs || `dataset ${c.evaluation?.datasetName}`} (${c.evaluation?.images} images per variant${c.evaluation?.labelledImages ? `, ${c.evaluation.labelledImages} labelled` : ''})`))];
+    const sets = [...new Set(evaluated.map((c) => `${(c.evaluation?.inputs || `dataset ${c.evaluation?.datasetName}`).replace(/^real images:\s*/, '')} (${c.evaluation?.images} images per variant${c.evaluation?.labelledImages ? `, ${c.evaluation.labelledImages} labelled` : ''})`))];
     const missing = comparisons.filter((c) => !c.evaluation).map((c) => `${c.device} (${c.unmeasured.map((u) => u.reason).join('; ') || c.state})`);
     return `Accuracy measured on real images: ${sets.join('; ')}, on each device with its own execution provider, after its latency rounds; figures are value [bootstrap 95% CI over images].${missing.length > 0 ? ` Not measured on: ${missing.join(', ')}.` : ''}`;
   }

@@ -99,7 +99,7 @@ describe('buildReport on accuracy measured on real images (detector)', () => {
     expect(dynamic.belowAccuracyFloor).toBeDefined();
     // fp16 stays on the front: more accurate than int8-static, smaller than fp32.
     expect(report.rows.filter((r) => r.pareto).map((r) => r.variant).sort()).toEqual(['fp16', 'fp32', 'int8-static']);
-    expect(report.accuracyNote).toContain('real images: dataset photos (9 of 13) (9 images per variant, 4 labelled)');
+    expect(report.accuracyNote).toContain('Accuracy measured on real images: dataset photos (9 of 13) (9 images per variant, 4 labelled)');
   });
 
   it.each([

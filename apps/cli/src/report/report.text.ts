@@ -41,7 +41,8 @@ export function measuredOnCell(r: ReportRow): string {
 
 /** Fidelity (worst output's cosine) with its CI over images when it has one. */
 export function fidelityCell(r: ReportRow): string {
-  return r.fidelity === undefined ? '-' : withCi(r.fidelity, r.fidelityCi, 4);
+  if (r.fidelity === undefined) return '-';
+  return r.referenceVariant === r.variant && r.fidelityCi === undefined ? '1 (reference)' : withCi(r.fidelity, r.fidelityCi, 4);
 }
 
 /** The columns every text report shows, with units in the header. */
