@@ -415,6 +415,10 @@ describe('datasets against a real coordinator (nats-server, SQLite)', () => {
       }
       expect(left).toBe(0);
       expect((await fetch(`${short.httpUrl}/v1/datasets/uploads/${created.uploadId}`)).status).toBe(404);
+      // The same manifest again starts a new upload.
+      const fresh = (await (await fetch(`${short.httpUrl}/v1/datasets/uploads`, { method: 'POST', body: JSON.stringify({ name: 'slow', images: [entry(f)] }), headers: { 'content-type': 'application/json' } })).json()) as UploadView;
+      expect(fresh).toMatchObject({ state: 'open', missing: [{ receivedBytes: 0 }] });
+      expect(fresh.uploadId).not.toBe(created.uploadId);
     } finally {
       await short.close();
     }

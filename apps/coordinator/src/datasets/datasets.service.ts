@@ -160,9 +160,13 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
       if (named) throw invalidDataset('name', `a dataset named ${JSON.stringify(name)} exists already (id ${named.id.slice(0, 12)}) with other content: choose another name or remove it first`);
       const again = this.repo.findUploadFor(id, name);
       if (again !== undefined) {
-        const session = await this.liveUpload(again, true);
-        this.repo.touchUpload(session.id, this.clock.nowMs() + this.config.datasetUploadTtlMs);
-        return this.uploadView(session);
+        const session = this.repo.findUpload(again);
+        if (session && session.expiresAtMs > this.clock.nowMs()) {
+          this.repo.touchUpload(session.id, this.clock.nowMs() + this.config.datasetUploadTtlMs);
+          return this.uploadView(session);
+        }
+        // Expired but not swept yet: start afresh.
+        await this.dropUpload(again);
       }
       const files: UploadFileRecord[] = manifest.images.map((image) => ({ sha256: image.sha256, sizeBytes: image.sizeBytes, kind: 'image', state: 'missing' }));
       // Content some dataset already stored is not sent again (its decoded size is known).
