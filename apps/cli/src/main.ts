@@ -341,8 +341,6 @@ sweepOptionsCommand(
   flags.minQueries ??= DEMO.minQueries;
   flags.warmupQueries ??= DEMO.warmupQueries;
   flags.warmupMs ??= DEMO.warmupMs;
-  flags.calibration ??= DEMO.calibration;
-  flags.preprocess ??= DEMO.preprocess;
   process.stdout.write('starting nats-server, the coordinator and a local agent...\n');
   const farm = await startEmbeddedFarm({ dir, agent: true });
   const stopOnSignal = (): void => {
