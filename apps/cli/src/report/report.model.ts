@@ -1,3 +1,4 @@
+import { ACCURACY_METRIC_NAMES, type AccuracyMetricLabel } from '@benchfarm/metrics';
 import type { DeviceComparisonView, IntervalView, MeasuredOn, ResultView, SweepView, TaskMetricView } from '../client';
 
 /** Thrown when a report option is out of range; names the option. */
@@ -14,10 +15,10 @@ export class ReportOptionError extends Error {
 /** Percentiles a latency SLO may be stated on (those the suite reports). */
 export const SLO_QUANTILES = [0.5, 0.9, 0.99] as const;
 
-/** Task metrics the agents report (proto TaskMetric.metric), in the order reports list them. */
-export const ACCURACY_METRICS = ['map50_agreement', 'map50', 'map50_95', 'top1_agreement', 'top1', 'top5'] as const;
+/** Task metrics the agents report (proto TaskMetric.metric), in the order reports list them: the `metric` label values of benchfarm_accuracy. */
+export const ACCURACY_METRICS = ACCURACY_METRIC_NAMES;
 /** One of {@link ACCURACY_METRICS}. */
-export type AccuracyMetric = (typeof ACCURACY_METRICS)[number];
+export type AccuracyMetric = AccuracyMetricLabel;
 /** What an accuracy floor may be stated on: a task metric, or the worst output's cosine on real images (models without a task). */
 export type FloorMetric = AccuracyMetric | 'cosine';
 const FLOOR_METRICS: readonly FloorMetric[] = [...ACCURACY_METRICS, 'cosine'];
