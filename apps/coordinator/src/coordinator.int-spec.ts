@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { agentConsumer, ensureAgentConsumer, ensureFarmStore, startNatsServer, type FarmStore, type NatsServerHandle } from '@benchfarm/messaging';
 import { AgentRecord, BenchJob, ErrorCode, Scenario, TensorDataType, UploadOutcome, type ResultsClient, type UploadHeader } from '@benchfarm/protocol';
 import { readModel, writeModel, paddleOcrModelPath } from '@benchfarm/onnx';
@@ -70,6 +70,12 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
     await putFakeAgent({ agentId: FAKE_AGENT_ID });
     await ensureAgentConsumer(farm.jsm, FAKE_AGENT_ID);
     client = resultsClient(coordinator.grpcAddress);
+  });
+
+  // The registry bucket's TTL drops an entry nobody refreshes (a real agent heartbeats); under
+  // load the tests below can outlast it, so the fake agent heartbeats before each one.
+  beforeEach(async () => {
+    await putFakeAgent({ agentId: FAKE_AGENT_ID });
   });
 
   afterAll(async () => {
