@@ -25,7 +25,7 @@ describe('HTML report in headless Chromium', () => {
       await page.goto(`file://${htmlPath}`);
       const chart = await page.$eval('svg[data-chart="accuracy:cpu-1"]', (svg) => {
         const box = svg.getBoundingClientRect();
-        const inside = (el: Element): boolean => {
+        const inside = (el: { getBoundingClientRect(): { left: number; right: number; top: number; bottom: number } }): boolean => {
           const b = el.getBoundingClientRect();
           return b.left >= box.left - 1 && b.right <= box.right + 1 && b.top >= box.top - 1 && b.bottom <= box.bottom + 1;
         };
