@@ -200,29 +200,50 @@ export interface WeightedMap {
  * once): COCO-style 101-point interpolated AP per class, averaged over the classes that have
  * truth boxes. The predictions of all images are sorted once here; a resample walks them with
  * weights, which gives exactly the AP of the repeated list (a run of w copies of a prediction
- * only adds points the precision envelope already dominates).
+ * only adds points the precision envelope already dominates). Typed arrays throughout: a
+ * bootstrap calls this thousands of times over every prediction.
  */
 export class MatchedDetections {
-  private readonly byClass = new Map<number, { image: Int32Array; index: Int32Array }>();
-  private readonly thresholds: number;
+  /** Per class: its predictions in descending score order, as image index and TP flags [k * thresholds + t]. */
+  private readonly byClass: { slot: number; image: Int32Array; truePositive: Uint8Array }[] = [];
+  /** [image * classes + class slot]: truth boxes. */
+  private readonly truth: Float64Array;
+  private readonly classCount: number;
+  private readonly ones: Uint32Array;
+  private readonly foundAt: Float64Array;
+  private readonly precision: Float64Array;
 
   constructor(
     private readonly images: readonly MatchedImage[],
-    iouThresholds: number,
+    private readonly thresholds: number,
   ) {
-    this.thresholds = iouThresholds;
     const entries: { image: number; index: number; score: number; cls: number }[] = [];
     for (const [image, m] of images.entries()) for (let p = 0; p < m.scores.length; p++) entries.push({ image, index: p, score: m.scores[p] ?? 0, cls: m.classes[p] ?? 0 });
     // Stable: equal scores keep image order, then score order within the image, as one sorted list would.
     entries.sort((a, b) => b.score - a.score);
-    const grouped = new Map<number, { image: number[]; index: number[] }>();
+    const classes = new Set<number>();
+    for (const e of entries) classes.add(e.cls);
+    for (const m of images) for (const cls of m.truthPerClass.keys()) classes.add(cls);
+    const slots = new Map([...classes].sort((a, b) => a - b).map((cls, slot) => [cls, slot]));
+    this.classCount = slots.size;
+    const grouped = new Map<number, typeof entries>();
     for (const e of entries) {
-      let g = grouped.get(e.cls);
-      if (!g) grouped.set(e.cls, (g = { image: [], index: [] }));
-      g.image.push(e.image);
-      g.index.push(e.index);
+      const list = grouped.get(e.cls);
+      if (list) list.push(e);
+      else grouped.set(e.cls, [e]);
     }
-    for (const [cls, g] of grouped) this.byClass.set(cls, { image: Int32Array.from(g.image), index: Int32Array.from(g.index) });
+    let longest = 0;
+    for (const [cls, mine] of grouped) {
+      const truePositive = new Uint8Array(mine.length * thresholds);
+      for (const [k, e] of mine.entries()) for (let t = 0; t < thresholds; t++) truePositive[k * thresholds + t] = images[e.image]?.truePositive[e.index * thresholds + t] ?? 0;
+      this.byClass.push({ slot: slots.get(cls) ?? 0, image: Int32Array.from(mine, (e) => e.image), truePositive });
+      longest = Math.max(longest, mine.length);
+    }
+    this.truth = new Float64Array(images.length * this.classCount);
+    for (const [i, m] of images.entries()) for (const [cls, n] of m.truthPerClass) this.truth[i * this.classCount + (slots.get(cls) ?? 0)] = n;
+    this.ones = new Uint32Array(images.length).fill(1);
+    this.foundAt = new Float64Array(longest * thresholds);
+    this.precision = new Float64Array(longest * thresholds);
   }
 
   /** Images matched. */
@@ -231,51 +252,82 @@ export class MatchedDetections {
   }
 
   /** mAP at threshold index `t` (of the thresholds the images were matched at). */
-  map(t: number, weights?: ArrayLike<number>): WeightedMap {
-    const truth = new Map<number, number>();
-    for (const [i, m] of this.images.entries()) {
-      const w = weights ? (weights[i] ?? 0) : 1;
+  map(t: number, weights?: Uint32Array): WeightedMap {
+    const all = this.maps(weights);
+    return { map: all.maps[t], groundTruthCount: all.groundTruthCount, classes: all.classes };
+  }
+
+  /**
+   * mAP at every threshold the images were matched at, from one pass over the predictions
+   * (a bootstrap resample's figures at 0.5 and 0.5:0.95 come from the same walk).
+   */
+  maps(weights: Uint32Array = this.ones): { maps: (number | undefined)[]; groundTruthCount: number; classes: number } {
+    const { classCount, thresholds } = this;
+    const truth = new Float64Array(classCount);
+    for (let i = 0; i < this.images.length; i++) {
+      const w = weights[i] as number;
       if (w === 0) continue;
-      for (const [cls, n] of m.truthPerClass) truth.set(cls, (truth.get(cls) ?? 0) + w * n);
+      for (let c = 0; c < classCount; c++) truth[c] = (truth[c] as number) + w * (this.truth[i * classCount + c] as number);
     }
     let groundTruthCount = 0;
-    let sum = 0;
     let classes = 0;
-    for (const [cls, nGt] of truth) {
+    const sums = new Float64Array(thresholds);
+    for (let c = 0; c < classCount; c++) {
+      const nGt = truth[c] as number;
       if (nGt === 0) continue;
       groundTruthCount += nGt;
       classes++;
-      sum += this.averagePrecision(cls, nGt, t, weights);
+      const list = this.byClass.find((l) => l.slot === c);
+      if (list) this.addAveragePrecisions(list, nGt, weights, sums);
     }
-    return { map: classes === 0 ? undefined : sum / classes, groundTruthCount, classes };
+    return { maps: Array.from(sums, (sum) => (classes === 0 ? undefined : sum / classes)), groundTruthCount, classes };
   }
 
-  private averagePrecision(cls: number, nGt: number, t: number, weights?: ArrayLike<number>): number {
-    const list = this.byClass.get(cls);
-    if (!list) return 0;
-    const recall: number[] = [];
-    const precision: number[] = [];
-    let tp = 0;
-    let fp = 0;
-    for (let k = 0; k < list.image.length; k++) {
-      const image = list.image[k] ?? 0;
-      const w = weights ? (weights[image] ?? 0) : 1;
+  private addAveragePrecisions(list: { image: Int32Array; truePositive: Uint8Array }, nGt: number, weights: Uint32Array, sums: Float64Array): void {
+    // Only true positives make points that matter: a false positive keeps the recall of the
+    // point before it at a lower precision, so the precision envelope never takes it.
+    const { foundAt, precision, thresholds } = this;
+    const n = list.image.length;
+    const images = list.image;
+    const flags = list.truePositive;
+    const tp = new Float64Array(thresholds);
+    const fp = new Float64Array(thresholds);
+    const points = new Int32Array(thresholds);
+    let complete = 0;
+    for (let k = 0; k < n && complete < thresholds; k++) {
+      const w = weights[images[k] as number] as number;
       if (w === 0) continue;
-      const hit = this.images[image]?.truePositive[(list.index[k] ?? 0) * this.thresholds + t] === 1;
-      if (hit) tp += w;
-      else fp += w;
-      recall.push(tp / nGt);
-      precision.push(tp / (tp + fp));
+      const base = k * thresholds;
+      for (let t = 0; t < thresholds; t++) {
+        if (flags[base + t] !== 1) {
+          fp[t] = (fp[t] as number) + w;
+          continue;
+        }
+        const found = (tp[t] as number) + w;
+        // Every truth box found at this threshold already: later points only add false positives.
+        if ((tp[t] as number) >= nGt) continue;
+        tp[t] = found;
+        const at = t * n + (points[t] as number);
+        foundAt[at] = found;
+        precision[at] = found / (found + (fp[t] as number));
+        points[t] = (points[t] as number) + 1;
+        if (found >= nGt) complete++;
+      }
     }
-    for (let i = precision.length - 2; i >= 0; i--) precision[i] = Math.max(precision[i] ?? 0, precision[i + 1] ?? 0);
-    let ap = 0;
-    let at = 0;
-    for (let k = 0; k <= 100; k++) {
-      const r = k / 100;
-      while (at < recall.length && (recall[at] ?? 0) < r) at++;
-      if (at < recall.length) ap += precision[at] ?? 0;
+    for (let t = 0; t < thresholds; t++) {
+      const from = t * n;
+      const count = points[t] as number;
+      for (let i = from + count - 2; i >= from; i--) if ((precision[i + 1] as number) > (precision[i] as number)) precision[i] = precision[i + 1] as number;
+      let ap = 0;
+      let at = from;
+      for (let k = 0; k <= 100; k++) {
+        // recall >= k/100, with recall = tp / nGt as the one-list computation has it.
+        const r = k / 100;
+        while (at < from + count && (foundAt[at] as number) / nGt < r) at++;
+        if (at < from + count) ap += precision[at] as number;
+      }
+      sums[t] = (sums[t] as number) + ap / 101;
     }
-    return ap / 101;
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EvaluationAccumulator, EvaluationOutputError, outputsFidelity, summarizeFidelity, type EvaluationSetup, type RunOutputs } from './evaluation';
-import { bootstrapImageCounts, MatchedDetections, matchImage, OutputFidelityAccumulator, percentileBootstrapInterval, topDetections, topK } from './evaluation-math';
+import { bootstrapImageCounts, boxIou, MatchedDetections, mulberry32, matchImage, OutputFidelityAccumulator, percentileBootstrapInterval, topDetections, topK } from './evaluation-math';
 import { compareOutputs, meanAveragePrecision, type Detection } from './fidelity';
 
 // Pure math, hand-computed figures; the outputs below are made-up tensors, not model runs.
@@ -159,8 +159,38 @@ describe('COCO matching and mAP', () => {
     const weights = [3, 0, 2];
     const repeated = images.flatMap((im, i) => Array.from({ length: weights[i]! }, () => im));
     const direct = meanAveragePrecision(repeated.map((im) => im.t), repeated.map((im) => im.p), 0.5).map;
-    const weighted = new MatchedDetections(images.map((im) => matchImage(im.t, im.p, [0.5])), 1).map(0, weights).map;
+    const weighted = new MatchedDetections(images.map((im) => matchImage(im.t, im.p, [0.5])), 1).map(0, Uint32Array.from(weights)).map;
     expect(weighted).toBeCloseTo(direct!, 12);
+  });
+
+  it('every threshold from one walk equals each threshold alone, weighted or not', () => {
+    const thresholds = [0.5, 0.6, 0.75, 0.9];
+    const images = [
+      { t: [box(0, 0, 10, 10), box(20, 20, 30, 30, 1, 1)], p: [box(0, 0, 10, 9, 0.9), box(21, 21, 30, 30, 0.8, 1), box(0, 0, 10, 10, 0.7), box(50, 50, 60, 60, 0.6, 1)] },
+      { t: [box(0, 0, 10, 10)], p: [box(2, 2, 10, 10, 0.95), box(0, 0, 10, 10, 0.3)] },
+      { t: [box(5, 5, 15, 15, 1, 1)], p: [box(70, 70, 80, 80, 0.99, 1), box(5, 5, 15, 14, 0.5, 1)] },
+    ];
+    const matched = new MatchedDetections(images.map((im) => matchImage(im.t, im.p, thresholds)), thresholds.length);
+    for (const weights of [[1, 1, 1], [0, 2, 1], [3, 0, 1]]) {
+      const repeated = images.flatMap((im, i) => Array.from({ length: weights[i]! }, () => im));
+      const { maps } = matched.maps(Uint32Array.from(weights));
+      for (const [t, threshold] of thresholds.entries()) expect(maps[t]).toBeCloseTo(meanAveragePrecision(repeated.map((im) => im.t), repeated.map((im) => im.p), threshold).map!, 12);
+    }
+  });
+
+  it('matches the plain one-list algorithm (the test oracle below) on seeded random boxes', () => {
+    const random = mulberry32(9);
+    const rbox = (score: number): Detection => {
+      const x = random() * 80;
+      const y = random() * 80;
+      return box(x, y, x + 5 + random() * 20, y + 5 + random() * 20, score, Math.floor(random() * 3));
+    };
+    const truth = Array.from({ length: 12 }, () => Array.from({ length: Math.floor(random() * 4) }, () => rbox(1)));
+    // Predictions: jittered truth boxes and noise.
+    const preds = truth.map((t) => [...t.map((g) => ({ ...g, box: g.box.map((v) => v + (random() - 0.5) * 4) as unknown as Detection['box'], score: random() })), ...Array.from({ length: 5 }, () => rbox(random()))]);
+    const thresholds = [0.5, 0.65, 0.8, 0.95];
+    const matched = new MatchedDetections(truth.map((t, i) => matchImage(t, preds[i]!, thresholds)), thresholds.length);
+    for (const [k, threshold] of thresholds.entries()) expect(matched.maps().maps[k]).toBeCloseTo(naiveMap(truth, preds, threshold), 12);
   });
 
   it('keeps the best 100 detections per image', () => {
@@ -229,6 +259,21 @@ describe('EvaluationAccumulator', () => {
     expect(int8!.fidelity[0]).toMatchObject({ output: 'logits', images: 4, randomInputs: false, inputs: 'real images: unit test' });
   });
 
+  it('fidelity task: outputs only, no task metrics', () => {
+    const acc = new EvaluationAccumulator({ ...base, task: 'fidelity', labelled: false });
+    for (const x of [1, 2, 3]) {
+      acc.beginImage();
+      acc.observe(0, { y: f32([x, 1], [1, 2]) });
+      acc.observe(1, { y: f32([x, 1.5], [1, 2]) });
+    }
+    const result = acc.result({ datasetId: '', datasetName: '', split: '', durationMs: 0, loadMs: 0 });
+    expect(result.task).toBe('fidelity');
+    expect(result.variants.map((v) => v.metrics)).toEqual([[], []]);
+    expect(result.variants[1]!.fidelity[0]).toMatchObject({ output: 'y', images: 3, maxAbsError: 0.5, randomInputs: false });
+    // sum ref^2 = 1 + 4 + 9 + 3 = 17, sum err^2 = 3 * 0.25: SNR = 10 log10(17 / 0.75).
+    expect(result.variants[1]!.fidelity[0]!.snrDb).toBeCloseTo(10 * Math.log10(17 / 0.75), 9);
+  });
+
   it('labels metrics are absent with a reason without labels, or when none cover the images', () => {
     for (const [labelled, reason] of [
       [false, 'the dataset has no labels'],
@@ -291,3 +336,42 @@ describe('EvaluationAccumulator', () => {
     expect(v).toMatchObject({ error: 'onnxruntime: bad kernel', metrics: [], fidelity: [] });
   });
 });
+
+/** The test oracle: mAP as first written (every prediction a point, one sorted list), no shortcuts. */
+function naiveMap(groundTruth: Detection[][], predictions: Detection[][], iouThreshold: number): number {
+  const classes = new Set(groundTruth.flat().map((d) => d.classId));
+  let sum = 0;
+  for (const cls of classes) {
+    const preds = predictions.flatMap((list, image) => list.filter((d) => d.classId === cls).map((d) => ({ image, d }))).sort((a, b) => b.d.score - a.d.score);
+    const gts = groundTruth.map((list) => list.filter((d) => d.classId === cls));
+    const nGt = gts.reduce((n, l) => n + l.length, 0);
+    const used = gts.map((l) => l.map(() => false));
+    let tp = 0;
+    let fp = 0;
+    const recall: number[] = [];
+    const precision: number[] = [];
+    for (const { image, d } of preds) {
+      let best = iouThreshold;
+      let match = -1;
+      for (const [j, g] of gts[image]!.entries()) {
+        if (used[image]![j]) continue;
+        const o = boxIou(d.box, g.box);
+        if (o >= best) [best, match] = [o, j];
+      }
+      if (match >= 0) {
+        tp++;
+        used[image]![match] = true;
+      } else fp++;
+      recall.push(tp / nGt);
+      precision.push(tp / (tp + fp));
+    }
+    for (let i = precision.length - 2; i >= 0; i--) precision[i] = Math.max(precision[i]!, precision[i + 1]!);
+    let ap = 0;
+    for (let k = 0; k <= 100; k++) {
+      const at = recall.findIndex((x) => x >= k / 100);
+      ap += at >= 0 ? precision[at]! : 0;
+    }
+    sum += ap / 101;
+  }
+  return sum / classes.size;
+}

@@ -4,7 +4,7 @@
 // mAP, top-k) is recomputed from those per-image parts, which is what makes the bootstrap over
 // images cheap: a resample only re-weights images. Pure: no I/O, no clock.
 import type { BootstrapInterval, EvaluationResult, OutputFidelity as WireOutputFidelity, TaskMetric, VariantEvaluation } from '@benchfarm/protocol';
-import { bootstrapImageCounts, matchImage, MatchedDetections, OutputFidelityAccumulator, percentileBootstrapInterval, topDetections, topK, type MatchedImage } from './evaluation-math';
+import { bootstrapImageCounts, matchImage, MatchedDetections, MAX_DETECTIONS_PER_IMAGE, OutputFidelityAccumulator, percentileBootstrapInterval, topK, type MatchedImage } from './evaluation-math';
 import { DETECTION_THRESHOLDS, decodeYolo, type Detection, type YoloLayout } from './fidelity';
 
 /** What the accuracy phase scores: detectors and classifiers get task metrics, any other model fidelity only. */
@@ -224,8 +224,9 @@ export class EvaluationAccumulator {
     const output = detectorOutput(floats, layout);
     const base = { layout, inputHw: this.setup.inputHw, iouThreshold: DETECTION_THRESHOLDS.nmsIou } as const;
     // Decoded once at the low threshold: greedy NMS keeps a box only against higher-scored ones,
-    // so the boxes at or above the reference threshold are exactly what decoding there gives.
-    const predictions = topDetections(decodeYolo(output, { ...base, scoreThreshold: DETECTION_THRESHOLDS.variantScore }));
+    // so the boxes at or above the reference threshold are exactly what decoding there gives
+    // (within the best MAX_DETECTIONS_PER_IMAGE, as COCO's maxDets).
+    const predictions = decodeYolo(output, { ...base, scoreThreshold: DETECTION_THRESHOLDS.variantScore, maxDetections: MAX_DETECTIONS_PER_IMAGE });
     if (v === 0) this.referenceTruth = predictions.filter((d) => d.score >= DETECTION_THRESHOLDS.referenceScore);
     state.agreement.push(matchImage(this.referenceTruth ?? [], predictions, [0.5]));
     if (this.truth?.boxes) state.labelMatches.push(matchImage(this.truth.boxes, predictions, COCO_IOU_THRESHOLDS));
@@ -264,13 +265,15 @@ export class EvaluationAccumulator {
     const fidelity = v === 0 ? [] : [...state.fidelity.values()].map((acc) => summarizeFidelity(acc, { inputs: this.setup.inputs, randomInputs: false, resamples, seed }));
     const metrics: TaskMetric[] = [];
     if (this.setup.task === 'detection') {
-      metrics.push(mapMetric('map50_agreement', 'reference', new MatchedDetections(state.agreement, 1), 0, 1, this.setup, 'the reference detects nothing on these images'));
+      metrics.push(...mapMetrics([{ metric: 'map50_agreement', from: 0, count: 1 }], 'reference', new MatchedDetections(state.agreement, 1), this.setup, 'the reference detects nothing on these images'));
       const noLabels = this.labelsReason();
       if (noLabels) metrics.push(absent('map50', 'labels', noLabels), absent('map50_95', 'labels', noLabels));
       else {
-        const labelled = new MatchedDetections(state.labelMatches, COCO_IOU_THRESHOLDS.length);
-        metrics.push(mapMetric('map50', 'labels', labelled, 0, 1, this.setup, 'the labels hold no boxes for these images'));
-        metrics.push(mapMetric('map50_95', 'labels', labelled, 0, COCO_IOU_THRESHOLDS.length, this.setup, 'the labels hold no boxes for these images'));
+        const specs = [
+          { metric: 'map50', from: 0, count: 1 },
+          { metric: 'map50_95', from: 0, count: COCO_IOU_THRESHOLDS.length },
+        ];
+        metrics.push(...mapMetrics(specs, 'labels', new MatchedDetections(state.labelMatches, COCO_IOU_THRESHOLDS.length), this.setup, 'the labels hold no boxes for these images'));
       }
     } else if (this.setup.task === 'classification') {
       metrics.push(shareMetric('top1_agreement', 'reference', state.top1Agreement, this.setup));
@@ -294,23 +297,36 @@ function absent(metric: string, against: string, reason: string, images = 0): Ta
   return { metric, against, images, reason };
 }
 
-/** mAP averaged over thresholds [from, from + count) with its bootstrap CI over the images. */
-function mapMetric(metric: string, against: string, detections: MatchedDetections, from: number, count: number, bootstrap: Bootstrap, emptyReason: string): TaskMetric {
+/**
+ * mAP metrics of matched detections, each the mean over thresholds [from, from + count), with
+ * bootstrap CIs over the images: every metric of one resample comes from the same walk.
+ */
+function mapMetrics(specs: readonly { metric: string; from: number; count: number }[], against: string, detections: MatchedDetections, bootstrap: Bootstrap, emptyReason: string): TaskMetric[] {
   const images = detections.count;
-  if (images === 0) return absent(metric, against, emptyReason, 0);
-  const mean = (weights?: ArrayLike<number>): number | undefined => {
-    let sum = 0;
-    for (let t = from; t < from + count; t++) {
-      const m = detections.map(t, weights).map;
-      if (m === undefined) return undefined;
-      sum += m;
+  if (images === 0) return specs.map((s) => absent(s.metric, against, emptyReason, 0));
+  const values = (maps: readonly (number | undefined)[]): (number | undefined)[] =>
+    specs.map(({ from, count }) => {
+      let sum = 0;
+      for (let t = from; t < from + count; t++) {
+        const m = maps[t];
+        if (m === undefined) return undefined;
+        sum += m;
+      }
+      return sum / count;
+    });
+  const full = values(detections.maps().maps);
+  const resampled: number[][] = specs.map(() => []);
+  if (images >= 2 && full.some((v) => v !== undefined)) {
+    for (const counts of bootstrapImageCounts(images, bootstrap.resamples, bootstrap.seed)) {
+      for (const [i, v] of values(detections.maps(counts).maps).entries()) resampled[i]?.push(v ?? Number.NaN);
     }
-    return sum / count;
-  };
-  const value = mean();
-  if (value === undefined) return absent(metric, against, emptyReason, images);
-  const ci = images >= 2 ? percentileBootstrapInterval(bootstrapImageCounts(images, bootstrap.resamples, bootstrap.seed).map((w) => mean(w) ?? Number.NaN)) : undefined;
-  return { metric, against, value, ...(ci ? { ci } : {}), images, reason: '' };
+  }
+  return specs.map(({ metric }, i) => {
+    const value = full[i];
+    if (value === undefined) return absent(metric, against, emptyReason, images);
+    const ci = images >= 2 ? percentileBootstrapInterval(resampled[i] ?? []) : undefined;
+    return { metric, against, value, ...(ci ? { ci } : {}), images, reason: '' };
+  });
 }
 
 /** A share of per-image 0/1 hits with its bootstrap CI over the images. */

@@ -1,5 +1,5 @@
 import type { FloatTensor } from './activations';
-import { boxIou, MatchedDetections, matchImage, OutputFidelityAccumulator, topDetections } from './evaluation-math';
+import { boxIou, MAX_DETECTIONS_PER_IMAGE, MatchedDetections, matchImage, OutputFidelityAccumulator } from './evaluation-math';
 
 /** Agreement of one output of a variant with the same output of the reference, over every evaluation input. */
 export interface OutputFidelity {
@@ -47,6 +47,8 @@ export interface YoloDecodeOptions {
   readonly strides?: readonly number[];
   readonly scoreThreshold: number;
   readonly iouThreshold: number;
+  /** Keep at most this many (the highest-scored after NMS); NMS stops there, which bounds its cost on an output that fires everywhere. */
+  readonly maxDetections?: number;
 }
 
 const DEFAULT_STRIDES = [8, 16, 32];
@@ -69,11 +71,12 @@ export function guessYoloLayout(dims: readonly number[], inputHw: readonly [numb
 /** Intersection over union of two x1y1x2y2 boxes. */
 export const iou = boxIou;
 
-/** Greedy per-class NMS, highest score first. */
-export function nms(detections: readonly Detection[], iouThreshold: number): Detection[] {
+/** Greedy per-class NMS, highest score first, stopping once `maxDetections` are kept. */
+export function nms(detections: readonly Detection[], iouThreshold: number, maxDetections = Number.POSITIVE_INFINITY): Detection[] {
   const sorted = [...detections].sort((a, b) => b.score - a.score);
   const kept: Detection[] = [];
   for (const d of sorted) {
+    if (kept.length >= maxDetections) break;
     if (kept.some((k) => k.classId === d.classId && iou(k.box, d.box) > iouThreshold)) continue;
     kept.push(d);
   }
@@ -105,7 +108,7 @@ export function decodeYolo(output: FloatTensor, options: YoloDecodeOptions): Det
       const h = data[3 * n + i] ?? 0;
       found.push({ box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], score: best, classId: cls });
     }
-    return nms(found, options.iouThreshold);
+    return nms(found, options.iouThreshold, options.maxDetections);
   }
   const width = d2;
   const classes = width - 5;
@@ -142,7 +145,7 @@ export function decodeYolo(output: FloatTensor, options: YoloDecodeOptions): Det
     }
     found.push({ box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], score, classId: cls });
   }
-  return nms(found, options.iouThreshold);
+  return nms(found, options.iouThreshold, options.maxDetections);
 }
 
 /** mAP result: undefined value with a reason when there is nothing to match against. */
@@ -188,7 +191,7 @@ export const DETECTION_THRESHOLDS = { referenceScore: 0.25, variantScore: 0.01, 
 export function compareDetections(reference: readonly FloatTensor[], variant: readonly FloatTensor[], layout: YoloLayout, inputHw: readonly [number, number]): DetectionFidelity {
   const base = { layout, inputHw, iouThreshold: DETECTION_THRESHOLDS.nmsIou } as const;
   const truth = reference.map((t) => decodeYolo(t, { ...base, scoreThreshold: DETECTION_THRESHOLDS.referenceScore }));
-  const preds = variant.map((t) => topDetections(decodeYolo(t, { ...base, scoreThreshold: DETECTION_THRESHOLDS.variantScore })));
+  const preds = variant.map((t) => decodeYolo(t, { ...base, scoreThreshold: DETECTION_THRESHOLDS.variantScore, maxDetections: MAX_DETECTIONS_PER_IMAGE }));
   const result = meanAveragePrecision(truth, preds, 0.5);
   return {
     layout,
@@ -257,11 +260,10 @@ export function labelledMap(groundTruth: readonly (readonly Detection[])[], pred
     groundTruth.map((truth, i) => matchImage(truth, predictions[i] ?? [], thresholds)),
     thresholds.length,
   );
-  const at50 = matched.map(0).map;
+  const { maps } = matched.maps();
+  const at50 = maps[0];
   if (at50 === undefined) return { mapAt50: undefined, mapAt50To95: undefined, reason: 'the labels hold no boxes for the evaluation images' };
-  let sum = 0;
-  for (let k = 0; k < thresholds.length; k++) sum += matched.map(k).map ?? 0;
-  return { mapAt50: at50, mapAt50To95: sum / thresholds.length };
+  return { mapAt50: at50, mapAt50To95: maps.reduce<number>((sum, m) => sum + (m ?? 0), 0) / thresholds.length };
 }
 
 /**
