@@ -364,12 +364,16 @@ async function main(): Promise<void> {
       }
     }
     if (options.repeats > 0) {
-      console.log('  variant        median ms with  median ms without  with/without');
+      console.log('  variant        ms with: median (min..max)  ms without: median (min..max)  with/without  ratio to fp32 with  ratio to fp32 without');
       for (const v of variants) {
-        const pick = (reports: SuiteReport[]): number[] => reports.map((rep) => rep.comparison?.variants.find((x) => x.variant === v.name)?.medianMs ?? NaN);
-        const w = median(pick(byMode.with));
-        const wo = median(pick(byMode.without));
-        console.log(`  ${v.name.padEnd(13)}  ${ms(w, 3).padStart(14)}  ${ms(wo, 3).padStart(17)}  ${ms(w / wo, 3).padStart(12)}`);
+        const pick = (reports: SuiteReport[], key: 'medianMs' | 'ratioToReference'): number[] => reports.map((rep) => rep.comparison?.variants.find((x) => x.variant === v.name)?.[key] ?? NaN);
+        const spread = (values: number[]): string => `${ms(median(values), 3)} (${ms(Math.min(...values), 3)}..${ms(Math.max(...values), 3)})`;
+        const w = pick(byMode.with, 'medianMs');
+        const wo = pick(byMode.without, 'medianMs');
+        console.log(
+          `  ${v.name.padEnd(13)}  ${spread(w).padStart(26)}  ${spread(wo).padStart(29)}  ${ms(median(w) / median(wo), 3).padStart(12)}` +
+            `  ${ms(median(pick(byMode.with, 'ratioToReference')), 3).padStart(18)}  ${ms(median(pick(byMode.without, 'ratioToReference')), 3).padStart(21)}`,
+        );
       }
     }
     console.log(`\nload average at end ${load()}`);
