@@ -43,6 +43,7 @@ describe('comparison scenario: fidelity against the reference', () => {
     expect(half?.fidelity[0]?.cosine).toBeGreaterThan(0.999);
     expect(half?.fidelity[0]?.snrDb).toBeGreaterThan(20);
     expect(half?.fidelity[0]?.inputs).toMatch(/^random inputs: the suite's seeded inputs \(seed 11/);
+    expect(half?.fidelity[0]).toMatchObject({ randomInputs: true, images: 0 });
     expect(same?.fidelity[0]).toMatchObject({ cosine: 1, maxAbsError: 0 });
     expect(same?.fidelity[0]?.snrDb).toBeUndefined();
   });

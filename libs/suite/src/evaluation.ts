@@ -57,10 +57,19 @@ export function describeInputs(evaluation: SuiteEvaluation): string {
  * figures; the reference failing, or an image that does not decode, ends the phase with that
  * error on every variant still running, so the latency figures of the job are never lost to it.
  *
+ * `loadAhead: false` loads each image in this thread when its turn comes (benchmarks compare).
+ *
  * Thrown errors: EvaluationSetupError when nothing can be evaluated (bad preprocessing config,
  * unreadable labels, no image input) — the caller records it the same way.
  */
-export async function runEvaluationPhase(evaluation: SuiteEvaluation, inputs: readonly TensorSpec[], latencyFeeds: Feeds, variants: readonly EvaluatedVariant[], onProgress: EvaluationProgress): Promise<EvaluationResult> {
+export async function runEvaluationPhase(
+  evaluation: SuiteEvaluation,
+  inputs: readonly TensorSpec[],
+  latencyFeeds: Feeds,
+  variants: readonly EvaluatedVariant[],
+  onProgress: EvaluationProgress,
+  options: { loadAhead?: boolean } = {},
+): Promise<EvaluationResult> {
   const started = now();
   const onnx = await import('@benchfarm/onnx');
   const request = evaluation.request;
@@ -111,7 +120,7 @@ export async function runEvaluationPhase(evaluation: SuiteEvaluation, inputs: re
   let peakRssBytes = rssBytes();
   let lastProgress = now();
   onProgress(0, 0);
-  for await (const loaded of onnx.loadImagesAhead(evaluation.imagePaths, dims, preprocess)) {
+  for await (const loaded of onnx.loadImagesAhead(evaluation.imagePaths, dims, preprocess, { worker: options.loadAhead ?? true })) {
     if (failed.size === variants.length) break;
     const i = loaded.index;
     const name = names[i] ?? loaded.path;
