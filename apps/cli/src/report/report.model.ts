@@ -282,7 +282,8 @@ function accuracyText(row: ReportRow): string {
     return `accuracy NOT measured (fidelity on random inputs only${row.fidelity !== undefined ? `: cosine ${row.fidelity.toFixed(4)}` : ''}, which is not accuracy)`;
   }
   if (a.value === undefined) return `${a.metric ?? 'accuracy'} not measured: ${a.reason ?? 'not reported'}`;
-  return `${a.metric} ${withCi(a.value, a.ci)} on ${a.valueImages ?? a.images} real images`;
+  if (a.metric === 'cosine' && row.referenceVariant === row.variant && a.ci === undefined) return `cosine 1 (the reference itself; ${a.images} real images)`;
+  return `${a.metric} ${withCi(a.value, a.ci, a.metric === 'cosine' ? 4 : 3)} on ${a.valueImages ?? a.images} real images`;
 }
 
 function latencyText(row: ReportRow): string {
@@ -352,10 +353,11 @@ export function recommend(rows: readonly ReportRow[], policy: ReportPolicy, floo
     const parts: string[] = [];
     if (others.length > 0) {
       const bestAcc = accuracyValue(best);
+      const digits = best.accuracy?.metric === 'cosine' ? 4 : 3;
       const moreAccurate = bestAcc !== undefined && others.every((o) => (accuracyValue(o) ?? -Infinity) < bestAcc);
       const smaller = others.every((o) => (best.sizeBytes ?? Infinity) < (o.sizeBytes ?? Infinity));
       const tiebreak = moreAccurate
-        ? `the more accurate (${others.map((o) => `${o.variant} ${accuracyValue(o)?.toFixed(3) ?? 'not measured'}`).join(', ')})`
+        ? `the more accurate (${best.accuracy?.metric} ${bestAcc.toFixed(digits)} vs ${others.map((o) => `${o.variant} ${accuracyValue(o)?.toFixed(digits) ?? 'not measured'}`).join(', ')})`
         : smaller
           ? 'the smaller'
           : 'the faster by the point estimate';

@@ -126,7 +126,7 @@ describe('buildReport on accuracy measured on real images (detector)', () => {
     // int8-dynamic's CI now overlaps int8-static's: tied, and int8-static agrees better.
     const rec = recOf({ accuracyFloor: 'none' }, view(ci(0.5, 0.63), 0.56));
     expect(rec).toMatchObject({ variant: 'int8-static', tiedWith: ['int8-dynamic'] });
-    expect(rec.reason).toContain('chosen as the more accurate (int8-dynamic 0.000)');
+    expect(rec.reason).toContain('chosen as the more accurate (map50_agreement 0.970 vs int8-dynamic 0.000)');
     expect(latencyVerdict(buildReport(s).rows[2]!, buildReport(s).rows[3]!)).toBe('slower');
     // Equal accuracy: the smaller of the tied ones.
     const equal: SweepView = { ...s, comparisons: [comparison('cpu-1', [detected('fp32', 1, undefined, 1, ci(1, 1)), detected('fp16', 0.98, ci(0.95, 1.02), 1, ci(1, 1))], EVAL)] };
