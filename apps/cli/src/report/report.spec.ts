@@ -169,6 +169,28 @@ describe('buildReport on accuracy measured on real images (detector)', () => {
   });
 });
 
+describe('buildReport on two devices, one without an evaluation', () => {
+  it('applies the default floor where accuracy was measured and says where it was not checked', () => {
+    const detector = detectorSweep();
+    const other = [job('fp32', 'edge-2', 20, 3.6 * 1024 * 1024), job('int8-dynamic', 'edge-2', 9, 1.0 * 1024 * 1024)];
+    const twoDevices: SweepView = {
+      ...detector,
+      jobs: [...detector.jobs, ...other],
+      agents: [...detector.agents, 'edge-2'],
+      comparisons: [...(detector.comparisons ?? []), { ...comparison('edge-2', [randomFidelity('fp32', 1), randomFidelity('int8-dynamic', 0.45, 0.78)]), unmeasured: [{ field: 'accuracy', reason: 'evaluation failed: out of memory' }] }],
+    };
+    const report = buildReport(twoDevices);
+    expect(report.accuracyNote).toContain('Not measured on: edge-2 (evaluation failed: out of memory)');
+    const edge = report.recommendations.find((r) => r.device === 'edge-2')!;
+    expect(edge.variant).toBe('int8-dynamic');
+    expect(edge.reason).toContain('the default floor map50_agreement >= 0.95 (default) was not checked');
+    expect(edge.reason).toContain('accuracy NOT measured (fidelity on random inputs only: cosine 0.7800');
+    expect(report.recommendations.find((r) => r.device === 'cpu-1')?.variant).toBe('int8-static');
+    // An explicit floor holds everywhere: nothing on edge-2 can be shown to meet it.
+    expect(buildReport(twoDevices, { sloQuantile: 0.9, accuracyFloor: { value: 0.95 } }).recommendations.find((r) => r.device === 'edge-2')?.variant).toBeUndefined();
+  });
+});
+
 describe('parseAccuracyFloor', () => {
   it.each(['map51=0.5', 'map50=', 'abc', 'top1=x'])('refuses %s naming --accuracy-floor', (text) => {
     expect(() => parseAccuracyFloor(text)).toThrow(/--accuracy-floor/);
