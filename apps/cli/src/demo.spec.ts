@@ -25,11 +25,11 @@ describe('the demo data (examples/yolox-nano)', () => {
       const decoded = decodeJpeg(readFileSync(join(DEMO.images, image.file_name)));
       expect([decoded.width, decoded.height], image.file_name).toEqual([image.width, image.height]);
     }
-    for (const a of labels.annotations) {
+    for (const [n, a] of labels.annotations.entries()) {
       const image = labels.images.find((i) => i.id === a.image_id);
       const [x = -1, y = -1, w = 0, h = 0] = a.bbox;
-      expect(image, `annotation ${a.id}`).toBeDefined();
-      expect(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= (image?.width ?? 0) && y + h <= (image?.height ?? 0), `annotation ${a.id} bbox ${a.bbox.join(',')}`).toBe(true);
+      expect(image, `annotation ${n}`).toBeDefined();
+      expect(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= (image?.width ?? 0) && y + h <= (image?.height ?? 0), `annotation ${n} bbox ${a.bbox.join(',')}`).toBe(true);
       expect([1, 2, 3]).toContain(a.category_id);
     }
     expect(labels.annotations.length).toBeGreaterThanOrEqual(10);
