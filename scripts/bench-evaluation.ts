@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import jpeg from 'jpeg-js';
 import * as ort from 'onnxruntime-node';
-import { PREPROCESS_PRESETS, decodeJpeg, deriveVariant, imageToTensor, sha256Hex } from '@benchfarm/onnx';
+import { PREPROCESS_PRESETS, decodeJpeg, deriveVariant, imageToTensor, mulberry32, sha256Hex } from '@benchfarm/onnx';
 import { Scenario, TensorDataType, type EvaluationRequest, type SuiteReport, type TensorSpec } from '@benchfarm/protocol';
 import { cpuModel, runSuiteInChild, type SuiteJob } from '@benchfarm/suite';
 import { sessionOptions } from '../libs/suite/src/session';
@@ -91,17 +91,6 @@ interface CocoLabels {
   categories: { id: number; name: string }[];
 }
 
-/** A seeded PRNG (mulberry32): the same set every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Writes `count` distinct JPEGs made from the labelled example photos into `dir`, with COCO
@@ -115,7 +104,7 @@ async function makeImageSet(count: number, dir: string): Promise<{ files: string
   const decoded = new Map<string, ReturnType<typeof decodeJpeg>>();
   for (const s of sources) decoded.set(s.file_name, decodeJpeg(await readFile(join(EXAMPLE, 'images', s.file_name))));
   await mkdir(dir, { recursive: true });
-  const random = prng(count);
+  const random = mulberry32(count); // seeded: the same set every run
   const out: CocoLabels = { images: [], annotations: [], categories: labels.categories };
   const files: string[] = [];
   const digests = new Set<string>();

@@ -4,21 +4,12 @@
 // evaluation.ts (the agent's) are both built on it, so each number has one implementation.
 import type { BootstrapInterval } from '@benchfarm/protocol';
 import type { Detection } from './fidelity';
+// Every bootstrap here draws from mulberry32 (the same generator as the suite's latency CIs).
+import { mulberry32 } from './random';
 
 /** Confidence level of every interval here. */
 export const EVALUATION_CI_LEVEL = 0.95;
 
-/** The seeded mulberry32 stream every bootstrap here draws from (same generator as the suite's latency CIs). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Per-image multiplicities of `resamples` bootstrap resamples of `n` images (each draws n

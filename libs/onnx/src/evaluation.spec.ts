@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EvaluationAccumulator, EvaluationOutputError, outputsFidelity, summarizeFidelity, type EvaluationSetup, type RunOutputs } from './evaluation';
-import { bootstrapImageCounts, boxIou, MatchedDetections, mulberry32, matchImage, OutputFidelityAccumulator, percentileBootstrapInterval, topDetections, topK } from './evaluation-math';
+import { bootstrapImageCounts, boxIou, MatchedDetections, matchImage, OutputFidelityAccumulator, percentileBootstrapInterval, topDetections, topK } from './evaluation-math';
+import { mulberry32 } from './random';
 import { compareOutputs, meanAveragePrecision, type Detection } from './fidelity';
 
 // Pure math, hand-computed figures; the outputs below are made-up tensors, not model runs.

@@ -110,3 +110,4 @@ export {
 } from './evaluation';
 export { loadImagesAhead, type LoadedImage, type LoadAheadOptions } from './evaluation-images';
 export { floatsOf, floatTensor, float32ToFloat16Bits, float16BitsToFloat32, TensorDataError } from './tensor-data';
+export { mulberry32, seededRandomFloats } from './random';

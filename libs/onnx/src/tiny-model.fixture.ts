@@ -1,5 +1,6 @@
 // Tiny ONNX models built with onnx-proto, for tests: Y = X + W (W an initializer).
 import { onnx, type ModelProto } from './proto';
+import { mulberry32 } from './random';
 
 /** Options for {@link tinyAddModel}. */
 export interface TinyModelOptions {
@@ -63,14 +64,7 @@ export function tinyAddModel(options: TinyModelOptions = {}): ModelProto {
 
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so that test inputs repeat. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 
