@@ -73,7 +73,7 @@ function scenarioLines(report: SuiteReport): string[] {
 function evaluationLines(e: EvaluationResult | undefined, agentName: string): string[] {
   if (!e) return [];
   const lines = [
-    `  accuracy on ${agentName}, ${e.inputs || `real images: dataset ${e.datasetName}`} (${e.images} images, ${e.labelledImages} labelled; ${e.task}${e.split ? `; ${e.split}` : ''}); value [bootstrap 95% CI over images] (n):`,
+    `  accuracy on ${agentName}, ${e.inputs || `real images: dataset ${e.datasetName}`} (${e.images} images, ${e.labelledImages} labelled; ${e.task}${e.split && !e.inputs.includes(e.split) ? `; ${e.split}` : ''}); value [bootstrap 95% CI over images] (n):`,
   ];
   for (const v of e.variants) {
     if (v.error) {
