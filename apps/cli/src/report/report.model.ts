@@ -411,7 +411,21 @@ function comparisonOf(sweep: SweepView, job: SweepView['jobs'][number]): DeviceC
   return (sweep.comparisons ?? []).find((c) => c.agentId === job.agentId);
 }
 
-function rowOf(sweep: SweepView, job: SweepView['jobs'][number], floorMetric: FloorMetric | undefined): ReportRow {
+/**
+ * Each agent's device label in a report: its name, or `name (agent id)` when another agent of the
+ * sweep has the same name. Rows are grouped, ranked and recommended per label, so two boards
+ * registered under one name must not read as one device (one board's results would decide for both).
+ */
+function deviceLabels(sweep: SweepView): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const c of sweep.comparisons ?? []) names.set(c.agentId, c.device);
+  for (const j of sweep.jobs) if (j.result) names.set(j.agentId, j.result.device);
+  const agentsNamed = new Map<string, number>();
+  for (const name of names.values()) agentsNamed.set(name, (agentsNamed.get(name) ?? 0) + 1);
+  return new Map([...names].map(([agentId, name]) => [agentId, (agentsNamed.get(name) ?? 0) > 1 ? `${name} (${agentId})` : name]));
+}
+
+function rowOf(sweep: SweepView, job: SweepView['jobs'][number], floorMetric: FloorMetric | undefined, devices: ReadonlyMap<string, string>): ReportRow {
   const r = job.result;
   const variant = sweep.variants.find((v) => v.name === job.variant);
   const unmeasured = (r?.unmeasured ?? []).map((u) => `${u.field}: ${u.reason}`);
@@ -435,7 +449,7 @@ function rowOf(sweep: SweepView, job: SweepView['jobs'][number], floorMetric: Fl
   const ratioCi = interval(compared?.ratioCi);
   return {
     variant: job.variant,
-    device: r?.device ?? comparison?.device ?? job.agentId,
+    device: devices.get(job.agentId) ?? r?.device ?? comparison?.device ?? job.agentId,
     provider: external?.runtime ? [external.runtime, external.precision].filter(Boolean).join(' ') : (r?.provider ?? ''),
     state: job.state,
     ...(r ? { count: r.count, meanMs: r.meanMs, throughputQps: r.throughputQps } : {}),
@@ -498,9 +512,10 @@ export function buildReport(sweep: SweepView, policy: ReportPolicy = DEFAULT_REP
   checkPolicy(policy);
   const floor = resolveAccuracyFloor(sweep, policy);
   const skip = comparisonJobIds(sweep);
+  const devices = deviceLabels(sweep);
   const rows = sweep.jobs
     .filter((job) => !skip.has(job.id))
-    .map((job) => rowOf(sweep, job, floor?.metric))
+    .map((job) => rowOf(sweep, job, floor?.metric, devices))
     .map((row): ReportRow => {
       const value = accuracyValue(row);
       return floor && value !== undefined && value < floor.value ? { ...row, belowAccuracyFloor: `${floor.metric} ${withCi(value, row.accuracy?.ci)} < floor ${floor.value}${floor.source === 'default' ? ' (default)' : ''}` } : row;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SweepView } from '../client';
+import type { JobView, SweepView } from '../client';
 import { EVAL, ci, comparison, detected, detectorSweep, job, randomFidelity, sweep } from './report.fixture';
 import { ReportOptionError, buildReport, compareSweeps, latencyVerdict, parseAccuracyFloor, reportCsv, reportHtml, reportMarkdown, ticks, type ReportPolicy, type SweepReport } from './index';
 
@@ -188,6 +188,33 @@ describe('buildReport on two devices, one without an evaluation', () => {
     expect(report.recommendations.find((r) => r.device === 'cpu-1')?.variant).toBe('int8-static');
     // An explicit floor holds everywhere: nothing on edge-2 can be shown to meet it.
     expect(buildReport(twoDevices, { sloQuantile: 0.9, accuracyFloor: { value: 0.95 } }).recommendations.find((r) => r.device === 'edge-2')?.variant).toBeUndefined();
+  });
+});
+
+describe('buildReport on two agents that share a name', () => {
+  it('keeps their rows and recommendations apart (the agent id tells them apart), each with its own accuracy', () => {
+    // Two boards registered under one name (e.g. both "jetson"): results carry the agent's name as device.
+    const as = (agentId: string, j: JobView): JobView => ({ ...j, id: `${j.id}-${agentId}`, agentId, ...(j.result ? { result: { ...j.result, device: 'jetson' } } : {}) });
+    const a = ['fp32', 'int8-dynamic'].map((v, i) => as('jetson-a', job(v, 'x', [10, 4.5][i] as number, [3.6e6, 1e6][i] as number)));
+    const b = ['fp32', 'int8-dynamic'].map((v, i) => as('jetson-b', job(v, 'x', [10, 4.5][i] as number, [3.6e6, 1e6][i] as number)));
+    const twoBoards: SweepView = {
+      ...sweep([...a, ...b]),
+      comparisons: [
+        { ...comparison('x', [detected('fp32', 1, undefined, 1, ci(1, 1)), detected('int8-dynamic', 0.45, ci(0.42, 0.48), 0, ci(0, 0))], EVAL), jobId: 'cmp-a', agentId: 'jetson-a', device: 'jetson' },
+        { ...comparison('x', [detected('fp32', 1, undefined, 1, ci(1, 1)), detected('int8-dynamic', 0.45, ci(0.42, 0.48), 0.98, ci(0.96, 1))], EVAL), jobId: 'cmp-b', agentId: 'jetson-b', device: 'jetson' },
+      ],
+    };
+    const report = buildReport(twoBoards);
+    expect(report.recommendations.map((r) => [r.device, r.variant])).toEqual([
+      ['jetson (jetson-a)', 'fp32'],
+      ['jetson (jetson-b)', 'int8-dynamic'],
+    ]);
+    expect(report.rows.filter((r) => r.variant === 'int8-dynamic').map((r) => [r.device, r.accuracy?.value])).toEqual([
+      ['jetson (jetson-a)', 0],
+      ['jetson (jetson-b)', 0.98],
+    ]);
+    // Distinct names stay as they are.
+    expect(buildReport(detectorSweep()).rows.every((r) => r.device === 'cpu-1')).toBe(true);
   });
 });
 
