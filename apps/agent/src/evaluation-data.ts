@@ -24,10 +24,10 @@ export async function fetchEvaluationData(store: FarmStore['models'], request: E
   const dir = join(cacheDir, DATASET_CACHE_FOLDER);
   const dataset = request.datasetName || request.datasetId;
   const fetched = new Map<string, Promise<string>>();
-  const fetchOnce = (digest: string, what: string): Promise<string> => {
+  const fetchOnce = (digest: string, what: string, extension: string): Promise<string> => {
     let path = fetched.get(digest);
     if (!path) {
-      path = fetchModel(store, digest, dir).catch((err: unknown) => {
+      path = fetchModel(store, digest, dir, extension).catch((err: unknown) => {
         const transient = err instanceof ModelFetchError && err.transient;
         throw new ModelFetchError(`evaluation ${what} of dataset ${dataset}: ${(err as Error).message}`, digest, { cause: err, transient });
       });
@@ -43,7 +43,7 @@ export async function fetchEvaluationData(store: FarmStore['models'], request: E
       const i = next++;
       const image = request.images[i];
       try {
-        if (image) imagePaths[i] = await fetchOnce(image.sha256, `image ${image.name}`);
+        if (image) imagePaths[i] = await fetchOnce(image.sha256, `image ${image.name}`, '.jpg');
       } catch (err) {
         failed = true;
         throw err;
@@ -51,6 +51,6 @@ export async function fetchEvaluationData(store: FarmStore['models'], request: E
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL_FETCHES, request.images.length) }, worker));
-  const labelsPath = request.labelsSha256 ? await fetchOnce(request.labelsSha256, 'labels') : undefined;
+  const labelsPath = request.labelsSha256 ? await fetchOnce(request.labelsSha256, 'labels', '.json') : undefined;
   return { request, imagePaths, ...(labelsPath && { labelsPath }) };
 }

@@ -85,7 +85,8 @@ describe.skipIf(!present)('accuracy on two devices (real nats-server, coordinato
     const labelsPath = join(dir, 'labels.json');
     writeFileSync(labelsPath, JSON.stringify({ ...coco, images: chosen, annotations: coco.annotations.filter((a) => ids.has(a.image_id)) }));
     const dataset = await uploadDatasetDir(client, imagesDir, { name: 'two-devices-eval', labelsPath, preprocess: 'yolox' });
-    const digests = new Set([...chosen.map((im) => sha256(readFileSync(join(imagesDir, im.file_name)))), sha256(readFileSync(labelsPath))]);
+    const labelsDigest = sha256(readFileSync(labelsPath));
+    const digests = new Set([...chosen.map((im) => sha256(readFileSync(join(imagesDir, im.file_name)))), labelsDigest]);
 
     const created = await client.createSweep(MODEL, {
       variants: VARIANTS.join(','),
@@ -155,7 +156,7 @@ describe.skipIf(!present)('accuracy on two devices (real nats-server, coordinato
     for (const id of AGENTS) {
       const datasets = join(cacheOf(id), 'datasets');
       const files = readdirSync(datasets).sort();
-      expect(files, id).toEqual([...digests].map((d) => `${d}.onnx`).sort());
+      expect(files, id).toEqual([...digests].map((d) => `${d}${d === labelsDigest ? '.json' : '.jpg'}`).sort());
       for (const file of files) expect(sha256(readFileSync(join(datasets, file))), `${id} ${file}`).toBe(file.slice(0, 64));
     }
 

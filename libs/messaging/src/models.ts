@@ -58,12 +58,15 @@ export async function putModel(store: ObjectStore, path: string, description = '
  * Returns the path of the model with this digest in the cache folder, fetching it from the
  * Object Store first when it is not cached. The bytes go to a temporary file that is
  * renamed into place only after their SHA-256 matches, so a truncated or tampered object
- * never reaches the cache. A cached file is re-hashed before it is handed out.
+ * never reaches the cache. A cached file is re-hashed before it is handed out. `extension`
+ * names the cached file (`<digest><extension>`): `.onnx` for models, `.jpg` / `.json` for a
+ * dataset's images and labels, which are objects of the same bucket.
  */
-export async function fetchModel(store: ObjectStore, digest: string, cacheDir: string): Promise<string> {
+export async function fetchModel(store: ObjectStore, digest: string, cacheDir: string, extension = '.onnx'): Promise<string> {
   assertSha256(digest);
+  if (!/^\.[a-z0-9]{1,8}$/.test(extension)) throw new RangeError(`extension must be "." and 1-8 of a-z 0-9, got ${JSON.stringify(extension)}`);
   await mkdir(cacheDir, { recursive: true });
-  const target = join(cacheDir, `${digest}.onnx`);
+  const target = join(cacheDir, `${digest}${extension}`);
   try {
     await stat(target);
     if ((await sha256File(target)) === digest) return target;
