@@ -2,7 +2,12 @@
 // "Accuracy on every device" (b)), on the real embedded farm: nats-server (JetStream), the
 // coordinator and one local agent, started as `benchfarm up` starts them (startEmbeddedFarm).
 //
-//   npx tsx scripts/bench-agent-eval-rss.ts [--sets 50,200] [--variants fp32,int8-static] [--interval 100] [--keep]
+//   npx tsx scripts/bench-agent-eval-rss.ts [--sets 50,200] [--variants fp32,int8-static] [--interval 100] [--agent tsx|bundle] [--keep]
+//
+// --agent tsx (default): the agent `benchfarm up` starts (node --import tsx apps/agent/src/main.ts).
+// --agent bundle: the farm without its agent, and dist/agent/main.mjs started beside it with the
+// systemd unit's flags (deploy/systemd/benchfarm-agent.service; build it first: node scripts/build-agent.mjs),
+// or --agent-flags="..." instead of them.
 //
 // For each N: N distinct JPEGs with COCO labels (scripts/eval-image-set.ts) are uploaded as a
 // dataset (uploadDatasetDir, as `benchfarm dataset add`), then a sweep of the YOLOX-nano detector
@@ -13,10 +18,12 @@
 // parent pid) is read and tagged: "idle" (no job running), "fetch" (a job leased, no suite child
 // yet: the agent fetches the models and the dataset), or the phase the suite child last reported
 // through the coordinator's live progress (session, warmup, measure, ..., evaluation).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -42,11 +49,14 @@ const { values } = parseArgs({
     sets: { type: 'string', default: '50,200' },
     variants: { type: 'string', default: 'fp32,int8-static' },
     interval: { type: 'string', default: '100' },
+    agent: { type: 'string', default: 'tsx' },
+    'agent-flags': { type: 'string', default: '--max-semi-space-size=1 --lite-mode' },
     keep: { type: 'boolean', default: false },
   },
 });
 const sets = values.sets.split(',').map((s) => Number(s.trim()));
 if (sets.some((n) => !Number.isInteger(n) || n < 1)) throw new BenchError(`--sets must list integers >= 1, got ${JSON.stringify(values.sets)}`);
+if (values.agent !== 'tsx' && values.agent !== 'bundle') throw new BenchError(`--agent must be tsx or bundle, got ${JSON.stringify(values.agent)}`);
 const intervalMs = Number(values.interval);
 if (!Number.isInteger(intervalMs) || intervalMs < 10) throw new BenchError(`--interval must be an integer >= 10 (ms), got ${JSON.stringify(values.interval)}`);
 
@@ -133,15 +143,33 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(os.tmpdir(), 'bench-agent-eval-rss-'));
   const farmDir = join(work, 'farm');
   const datasetCache = join(farmDir, 'agent-cache', 'datasets');
-  console.log('agent RSS during evaluation: embedded farm (nats-server, coordinator, one local agent run as `benchfarm up` runs it: node --import tsx apps/agent/src/main.ts)');
+  const bundleArgs = [...values['agent-flags'].split(' ').filter(Boolean), join(root, 'dist/agent/main.mjs')];
+  console.log(
+    `agent RSS during evaluation: embedded farm (nats-server, coordinator, one local agent: ${values.agent === 'tsx' ? 'as `benchfarm up` runs it, node --import tsx apps/agent/src/main.ts' : `as the systemd unit runs it, node ${bundleArgs.join(' ')}`})`,
+  );
   console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.availableParallelism()} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform} ${os.release()}, node ${process.version}`);
   console.log(`variants ${values.variants}; sets ${sets.join(', ')}; sampling every ${intervalMs} ms; work folder ${work}; load average at start ${load()}`);
-  const farm = await startEmbeddedFarm({ dir: farmDir, natsPort: await freePort(), httpPort: 0, grpcPort: 0, agent: true });
+  const farm = await startEmbeddedFarm({ dir: farmDir, natsPort: await freePort(), httpPort: 0, grpcPort: 0, agent: values.agent === 'tsx' });
   const figures: SweepFigures[] = [];
+  let bundled: ChildProcess | undefined;
   try {
     const client = new CoordinatorClient(farm.httpUrl);
-    await waitForAgent(client, farm.agentId);
-    const agents = childrenOf(process.pid, 'apps/agent/src/main.ts');
+    let agentId = farm.agentId;
+    if (values.agent === 'bundle') {
+      bundled = spawn(process.execPath, bundleArgs, {
+        env: { ...process.env, BENCHFARM_NATS_URL: farm.natsUrl, BENCHFARM_GRPC_ADDRESS: farm.grpcAddress, BENCHFARM_AGENT_ID: 'local', BENCHFARM_AGENT_NAME: 'local-bundle', BENCHFARM_AGENT_CACHE: join(farmDir, 'agent-cache') },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const child = bundled;
+      agentId = await new Promise<string>((resolveReady, reject) => {
+        child.once('exit', (code) => reject(new BenchError(`the bundled agent exited (${code}) before it was ready`)));
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          if (line.startsWith('{"event":"ready"')) resolveReady(String((JSON.parse(line) as { agentId?: string }).agentId));
+        });
+      });
+    }
+    await waitForAgent(client, agentId);
+    const agents = bundled?.pid !== undefined ? [bundled.pid] : childrenOf(process.pid, 'apps/agent/src/main.ts');
     if (agents.length !== 1) throw new BenchError(`expected one agent child process, found ${agents.length}`);
     const agentPid = agents[0]!;
     console.log(`agent pid ${agentPid}, RSS after start ${mb(procStatusBytes(agentPid, 'VmRSS'))} MB`);
@@ -176,15 +204,19 @@ async function main(): Promise<void> {
           let sweep: SweepView = created;
           const runningSince = new Map<string, number>();
           const suiteSince = new Map<string, number>();
+          let staleSuite: number | undefined;
           for (;;) {
             sweep = await client.getSweep(created.id);
             if (sweep.state !== 'running') break;
             const running = sweep.jobs.filter((j) => j.state === 'running');
             for (const j of running) if (!runningSince.has(j.id)) runningSince.set(j.id, performance.now());
-            // One agent runs one job at a time.
-            job = running[0]?.id ?? '';
+            // One agent runs one job at a time. The previous job's suite child may still be exiting
+            // when the next job is leased: it is not this job's.
+            const current = running[0]?.id ?? '';
+            if (current !== job) staleSuite = suitePid;
+            job = current;
             if (running.length === 0) tag = 'queued';
-            else if (suitePid === undefined) tag = 'fetch';
+            else if (suitePid === undefined || suitePid === staleSuite) tag = 'fetch';
             else {
               if (!suiteSince.has(job)) suiteSince.set(job, performance.now());
               tag = running[0]!.progress?.phase ?? 'suite';
@@ -239,6 +271,11 @@ async function main(): Promise<void> {
       console.log(`\nagent VmHWM (whole life) ${mb(procStatusBytes(agentPid, 'VmHWM'))} MB, RSS now ${mb(procStatusBytes(agentPid, 'VmRSS'))} MB`);
     }
   } finally {
+    if (bundled && bundled.exitCode === null) {
+      const exited = new Promise((r) => bundled!.once('exit', r));
+      bundled.kill('SIGTERM');
+      await exited;
+    }
     await farm.stop();
     if (!values.keep) await rm(work, { recursive: true, force: true });
   }
