@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { FarmStore } from './jetstream';
+import { useNativeObjectDigests, type FarmStore } from './jetstream';
 import { AGENT_BUCKET, MODEL_BUCKET } from './topology';
 
 /** Thrown when the farm's buckets cannot be opened (missing, or the user may not see them); keeps the cause. */
@@ -32,6 +32,7 @@ export async function openFarmStore(nc: NatsConnection, options: { domain?: stri
   }
   let models;
   try {
+    useNativeObjectDigests();
     models = await new Objm(js).open(MODEL_BUCKET);
   } catch (err) {
     throw new FarmOpenError(`cannot open the model bucket ${MODEL_BUCKET} (has the coordinator started?): ${(err as Error).message}`, { cause: err });
