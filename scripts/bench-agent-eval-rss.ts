@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort } from '@benchfarm/messaging';
 import type { SuiteReport } from '@benchfarm/protocol';
+import { readProcStatusBytes } from '@benchfarm/suite';
 import { CoordinatorClient, type SweepView } from '../apps/cli/src/client';
 import { uploadDatasetDir } from '../apps/cli/src/dataset-upload';
 import { startEmbeddedFarm } from '../apps/cli/src/processes';
@@ -63,14 +64,6 @@ if (!Number.isInteger(intervalMs) || intervalMs < 10) throw new BenchError(`--in
 // Short latency settings: the figures here are the agent's memory, not latency.
 const LATENCY = { warmupMinQueries: 2, warmupMinDurationMs: 50, minQueries: 20, minDurationMs: 200, maxDurationMs: 20_000, rounds: 3, roundMinQueries: 5 };
 
-function procStatusBytes(pid: number, key: string): number | undefined {
-  try {
-    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined; // the process is gone
-  }
-}
 
 /** Pids whose parent is `ppid` and whose command line contains `needle`. */
 function childrenOf(ppid: number, needle: string): number[] {
@@ -172,7 +165,7 @@ async function main(): Promise<void> {
     const agents = bundled?.pid !== undefined ? [bundled.pid] : childrenOf(process.pid, 'apps/agent/src/main.ts');
     if (agents.length !== 1) throw new BenchError(`expected one agent child process, found ${agents.length}`);
     const agentPid = agents[0]!;
-    console.log(`agent pid ${agentPid}, RSS after start ${mb(procStatusBytes(agentPid, 'VmRSS'))} MB`);
+    console.log(`agent pid ${agentPid}, RSS after start ${mb(readProcStatusBytes(agentPid, 'VmRSS'))} MB`);
 
     // The sampler: tagged by the state the poller below last saw.
     let tag = 'idle';
@@ -180,8 +173,8 @@ async function main(): Promise<void> {
     let suitePid: number | undefined;
     let samples: Sample[] = [];
     const timer = setInterval(() => {
-      if (suitePid === undefined || procStatusBytes(suitePid, 'VmRSS') === undefined) suitePid = childrenOf(agentPid, 'child.main')[0];
-      samples.push({ t: performance.now(), job, tag, agentRss: procStatusBytes(agentPid, 'VmRSS'), suiteRss: suitePid === undefined ? undefined : procStatusBytes(suitePid, 'VmRSS') });
+      if (suitePid === undefined || readProcStatusBytes(suitePid, 'VmRSS') === undefined) suitePid = childrenOf(agentPid, 'child.main')[0];
+      samples.push({ t: performance.now(), job, tag, agentRss: readProcStatusBytes(agentPid, 'VmRSS'), suiteRss: suitePid === undefined ? undefined : readProcStatusBytes(suitePid, 'VmRSS') });
     }, intervalMs);
 
     const calibration = await uploadDatasetDir(client, join(EXAMPLE, 'calibration'), { name: 'rss-calibration', preprocess: 'yolox' });
@@ -268,7 +261,7 @@ async function main(): Promise<void> {
       }
     } finally {
       clearInterval(timer);
-      console.log(`\nagent VmHWM (whole life) ${mb(procStatusBytes(agentPid, 'VmHWM'))} MB, RSS now ${mb(procStatusBytes(agentPid, 'VmRSS'))} MB`);
+      console.log(`\nagent VmHWM (whole life) ${mb(readProcStatusBytes(agentPid, 'VmHWM'))} MB, RSS now ${mb(readProcStatusBytes(agentPid, 'VmRSS'))} MB`);
     }
   } finally {
     if (bundled && bundled.exitCode === null) {

@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { PREPROCESS_PRESETS, decodeJpeg, deriveVariant, imageToTensor, sha256Hex } from '@benchfarm/onnx';
 import { Scenario, TensorDataType, type EvaluationRequest, type SuiteReport, type TensorSpec } from '@benchfarm/protocol';
-import { cpuModel, runSuiteInChild, type SuiteJob } from '@benchfarm/suite';
+import { cpuModel, readProcStatusBytes, runSuiteInChild, type SuiteJob } from '@benchfarm/suite';
 import { sessionOptions } from '../libs/suite/src/session';
 import { makeImageSet } from './eval-image-set';
 
@@ -157,14 +157,6 @@ interface SuiteRun {
   wallMs: number;
 }
 
-function procStatusBytes(pid: number, key: string): number | undefined {
-  try {
-    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined; // the process is gone
-  }
-}
 
 async function runJob(job: SuiteJob): Promise<SuiteRun> {
   let pid: number | undefined;
@@ -175,9 +167,9 @@ async function runJob(job: SuiteJob): Promise<SuiteRun> {
   const rss: RssSample[] = [];
   const timer = setInterval(() => {
     if (pid === undefined) return;
-    const bytes = procStatusBytes(pid, 'VmRSS');
+    const bytes = readProcStatusBytes(pid, 'VmRSS');
     if (bytes !== undefined) rss.push({ phase, rssBytes: bytes });
-    hwmBytes = procStatusBytes(pid, 'VmHWM') ?? hwmBytes;
+    hwmBytes = readProcStatusBytes(pid, 'VmHWM') ?? hwmBytes;
   }, 50);
   const started = performance.now();
   try {

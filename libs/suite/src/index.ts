@@ -52,7 +52,7 @@ export type { EarlyStoppingOptions, LatencyStats, Samples } from './stats';
 export { mulberry32, elementCount, formatInputShapes, halfBitsOfGridValue } from './tensor-spec';
 export { buildSummary, roundMs, roundLatenciesInPlace } from './summary';
 export type { SummaryInputs } from './summary';
-export { machineFacts, cpuModel, parseCpuinfoModel, parseProcStatusBytes, readOwnProcStatusBytes } from './machine';
+export { machineFacts, cpuModel, parseCpuinfoModel, parseProcStatusBytes, readOwnProcStatusBytes, readProcStatusBytes } from './machine';
 export type { MachineFacts, ProcStatusKey } from './machine';
 export {
   SuiteError,

@@ -15,9 +15,14 @@ export function parseProcStatusBytes(statusText: string, key: ProcStatusKey): nu
 
 /** A memory line of this process's /proc/self/status, or undefined where there is no /proc (macOS, Windows). */
 export function readOwnProcStatusBytes(key: ProcStatusKey): number | undefined {
+  return readProcStatusBytes('self', key);
+}
+
+/** A memory line of another process's /proc/<pid>/status, or undefined when it is gone or there is no /proc. */
+export function readProcStatusBytes(pid: number | 'self', key: ProcStatusKey): number | undefined {
   let text: string;
   try {
-    text = readFileSync('/proc/self/status', 'utf8');
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
     return undefined;
   }
