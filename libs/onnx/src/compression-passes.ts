@@ -26,42 +26,42 @@ export interface CalibrationData {
   readonly recipe: VariantRecipe;
 }
 
-function imageInput(model: ModelProto): { name: string; dims: number[] } {
+function imageInput(model: ModelProto, field = 'calibration'): { name: string; dims: number[] } {
   const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name ?? ''));
   const inputs = (model.graph?.input ?? []).filter((i) => !inits.has(i.name ?? ''));
   const first = inputs[0];
-  if (inputs.length !== 1 || !first) throw new CalibrationDataError('calibration', `image calibration feeds a model with one input; this one has ${inputs.length} (${inputs.map((i) => i.name).join(', ')}): give tensors instead`);
+  if (inputs.length !== 1 || !first) throw new CalibrationDataError(field, `image calibration feeds a model with one input; this one has ${inputs.length} (${inputs.map((i) => i.name).join(', ')}): give tensors instead`);
   const dims = (first.type?.tensorType?.shape?.dim ?? []).map((d) => Number(d.dimValue ?? 0));
-  if (first.type?.tensorType?.elemType !== onnx.TensorProto.DataType.FLOAT) throw new CalibrationDataError('calibration', `input ${JSON.stringify(first.name)} is not float32; images cannot feed it`);
+  if (first.type?.tensorType?.elemType !== onnx.TensorProto.DataType.FLOAT) throw new CalibrationDataError(field, `input ${JSON.stringify(first.name)} is not float32; images cannot feed it`);
   return { name: first.name ?? '', dims };
 }
 
 /**
- * Loads calibration inputs for a model. Thrown ({@link CalibrationDataError}, field
- * `calibration` or `preprocess.*`): no source given, an empty or unreadable folder, an image
+ * Loads calibration (or held-out) inputs for a model. Thrown ({@link CalibrationDataError}, field
+ * `calibration` (or the given `field`) or `preprocess.*`): no source given, an empty or unreadable folder, an image
  * that does not decode, a preprocessing config that does not fit the model's input.
  */
-export async function loadCalibration(source: CalibrationSource | undefined, model: ModelProto): Promise<CalibrationData> {
-  if (!source) throw new CalibrationDataError('calibration', 'this variant needs calibration inputs: give a folder of images (with a preprocessing config), tensors, or ask for random calibration explicitly');
+export async function loadCalibration(source: CalibrationSource | undefined, model: ModelProto, field = 'calibration'): Promise<CalibrationData> {
+  if (!source) throw new CalibrationDataError(field, 'this variant needs calibration inputs: give a folder of images (with a preprocessing config), tensors, or ask for random calibration explicitly');
   switch (source.kind) {
     case 'images': {
       const preprocess = parsePreprocessConfig(source.preprocess);
-      const files = source.files ? [...source.files] : await listImages(source.dir ?? '');
-      if (files.length === 0) throw new CalibrationDataError('calibration', 'the list of calibration images is empty');
-      const input = imageInput(model);
+      const files = source.files ? [...source.files] : await listImages(source.dir ?? '', field);
+      if (files.length === 0) throw new CalibrationDataError(field, 'the list of calibration images is empty');
+      const input = imageInput(model, field);
       const feeds: Feeds[] = [];
       for (const file of files) {
         let bytes: Uint8Array;
         try {
           bytes = await readFile(file);
         } catch (err) {
-          throw new CalibrationDataError('calibration', `cannot read ${JSON.stringify(file)}: ${(err as Error).message}`, { cause: err });
+          throw new CalibrationDataError(field, `cannot read ${JSON.stringify(file)}: ${(err as Error).message}`, { cause: err });
         }
         let image;
         try {
           image = decodeJpeg(bytes);
         } catch (err) {
-          throw new CalibrationDataError('calibration', `cannot decode ${JSON.stringify(file)} as JPEG: ${(err as Error).message}`, { cause: err });
+          throw new CalibrationDataError(field, `cannot decode ${JSON.stringify(file)} as JPEG: ${(err as Error).message}`, { cause: err });
         }
         feeds.push({ [input.name]: imageToTensor(image, input.dims, preprocess) });
       }
@@ -74,10 +74,10 @@ export async function loadCalibration(source: CalibrationSource | undefined, mod
       };
     }
     case 'feeds':
-      if (source.feeds.length === 0) throw new CalibrationDataError('calibration', 'no calibration tensors given');
+      if (source.feeds.length === 0) throw new CalibrationDataError(field, 'no calibration tensors given');
       return { feeds: source.feeds, recipe: { calibrationData: `tensors: ${source.feeds.length} (${source.label})` } };
     case 'random': {
-      if (!(Number.isInteger(source.count) && source.count > 0)) throw new CalibrationDataError('calibration.count', `must be a positive integer, got ${source.count}`);
+      if (!(Number.isInteger(source.count) && source.count > 0)) throw new CalibrationDataError(`${field}.count`, `must be a positive integer, got ${source.count}`);
       const feeds: Feeds[] = [];
       const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name ?? ''));
       for (let k = 0; k < source.count; k++) {

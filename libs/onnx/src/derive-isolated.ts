@@ -11,6 +11,8 @@ export interface DeriveTask {
   readonly srcPath: string;
   readonly outDir: string;
   readonly calibration?: CalibrationSource;
+  /** Held-out images for int8-auto's final check (see DeriveOptions.holdout). */
+  readonly holdout?: CalibrationSource;
 }
 
 /** An error as it crosses the process boundary. */

@@ -6,7 +6,7 @@ import { deriveVariant } from './variants';
 
 process.once('message', (task: DeriveTask) => {
   const reply = (message: DeriveChildMessage) => process.send?.(message, () => process.disconnect());
-  deriveVariant(task.name, task.srcPath, task.outDir, { isolated: false, ...(task.calibration ? { calibration: task.calibration } : {}) }).then(
+  deriveVariant(task.name, task.srcPath, task.outDir, { isolated: false, ...(task.calibration ? { calibration: task.calibration } : {}), ...(task.holdout ? { holdout: task.holdout } : {}) }).then(
     (result) => reply({ ok: true, result }),
     (err: unknown) => reply({ ok: false, error: serializeDeriveError(err) }),
   );

@@ -10,6 +10,7 @@ import type { ModelProto } from './proto';
 import { COMPRESSION_PASSES, loadCalibration, type CalibrationData, type CalibrationSource } from './compression-passes';
 import { CalibrationDataError } from './preprocess';
 import { deriveVariantIsolated } from './derive-isolated';
+import type { AutoQuantReport } from './quantize-auto.types';
 
 /** How long an isolated derivation (calibration runs included) may take. */
 const DEFAULT_DERIVE_TIMEOUT_MS = 600_000;
@@ -49,6 +50,11 @@ export interface PassContext {
   readonly param: string | undefined;
   /** The calibration inputs; thrown (CalibrationDataError) when the caller gave none. */
   calibration(): Promise<CalibrationData>;
+  /**
+   * Held-out images that a search (int8-auto) did not use, for its final check; undefined when
+   * the caller gave none (the pass then holds out part of the calibration images itself).
+   */
+  holdout(): Promise<CalibrationData | undefined>;
 }
 
 /**
@@ -60,7 +66,7 @@ export interface ComputedPass {
   readonly description: string;
   /** Validates the `:param` part of a name; thrown (VariantParamError) naming the problem. Absent: no param accepted. */
   readonly parseParam?: (param: string | undefined) => void;
-  apply(model: ModelProto, info: ModelInfo, context: PassContext): Promise<{ model: ModelProto; recipe: VariantRecipe }>;
+  apply(model: ModelProto, info: ModelInfo, context: PassContext): Promise<{ model: ModelProto; recipe: VariantRecipe; report?: AutoQuantReport }>;
 }
 
 /** One entry of the variant registry. */
@@ -152,6 +158,8 @@ export interface DerivedVariant {
   readonly sha256: string;
   readonly sizeBytes: number;
   readonly recipe: VariantRecipe;
+  /** int8-auto: the sensitivity table and the search (the recipe holds its summary). */
+  readonly report?: AutoQuantReport;
 }
 
 /** Options for {@link deriveVariant}. */
@@ -162,6 +170,11 @@ export interface DeriveOptions {
   readonly registry?: VariantRegistry;
   /** Where int8-static gets its calibration inputs; without it such a variant is refused. */
   readonly calibration?: CalibrationSource;
+  /**
+   * Images int8-auto checks its chosen layer set on, never searched on (a sweep's evaluation
+   * split); without them it holds out every 3rd calibration image.
+   */
+  readonly holdout?: CalibrationSource;
 }
 
 const formatInputs = (inputs: TensorInfo[]): string => inputs.map((i) => `${i.name}:${i.elemType}[${(i.dims ?? []).join(',')}]`).join(' ');
@@ -194,7 +207,7 @@ export async function deriveVariant(name: string, srcPath: string, outDir: strin
   // Computed passes run onnxruntime on the model (calibration, type discovery): in a child
   // process too when isolated. Only the built-in registry can be named across processes.
   if (isolated && pass.kind === 'computed' && registry === VARIANT_PASSES) {
-    return deriveVariantIsolated({ name, srcPath, outDir, ...(options.calibration ? { calibration: options.calibration } : {}) }, options.timeoutMs ?? DEFAULT_DERIVE_TIMEOUT_MS);
+    return deriveVariantIsolated({ name, srcPath, outDir, ...(options.calibration ? { calibration: options.calibration } : {}), ...(options.holdout ? { holdout: options.holdout } : {}) }, options.timeoutMs ?? DEFAULT_DERIVE_TIMEOUT_MS);
   }
   const src = await readModelFile(srcPath);
   const before = inspectModel(src.model, src.bytes.length);
@@ -207,17 +220,20 @@ export async function deriveVariant(name: string, srcPath: string, outDir: strin
   const temp = join(outDir, `.${randomUUID()}.${name.replace(/[^A-Za-z0-9._-]/g, "_")}.onnx.part`);
   try {
     let recipe: VariantRecipe;
+    let report: AutoQuantReport | undefined;
     if (pass.kind === 'model') {
       const result = pass.apply(src.model, before);
       recipe = result.recipe;
       await writeFile(temp, writeModel(result.model));
     } else if (pass.kind === 'computed') {
       let calibration: Promise<CalibrationData> | undefined;
+      let holdout: Promise<CalibrationData | undefined> | undefined;
       const context: PassContext = {
         param,
         calibration: () => (calibration ??= loadCalibration(options.calibration, src.model)),
+        holdout: () => (holdout ??= options.holdout ? loadCalibration(options.holdout, src.model, 'holdout') : Promise.resolve(undefined)),
       };
-      let result: { model: ModelProto; recipe: VariantRecipe };
+      let result: { model: ModelProto; recipe: VariantRecipe; report?: AutoQuantReport };
       try {
         result = await pass.apply(src.model, before, context);
       } catch (err) {
@@ -225,6 +241,7 @@ export async function deriveVariant(name: string, srcPath: string, outDir: strin
         throw new VariantPassError(name, (err as Error).message, { cause: err });
       }
       recipe = result.recipe;
+      report = result.report;
       await writeFile(temp, writeModel(result.model));
     } else {
       recipe = await pass.derive(srcPath, temp, { isolated, timeoutMs: options.timeoutMs });
@@ -258,6 +275,7 @@ export async function deriveVariant(name: string, srcPath: string, outDir: strin
         nodeCountAfter: String(after.nodeCount),
         ...(changesModel ? { opCountChanges: opHistogramDelta(before.opHistogram, after.opHistogram) || 'none' } : {}),
       },
+      ...(report ? { report } : {}),
     };
   } finally {
     await rm(temp, { force: true });
