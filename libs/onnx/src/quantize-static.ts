@@ -102,25 +102,36 @@ export interface StaticQuantResult {
   readonly activationParams: ReadonlyMap<string, ScaleZp>;
 }
 
-interface Target {
-  node: NodeProto;
-  weightAxis: number;
+/** A weighted layer int8 quantization can target: a Conv/MatMul/Gemm with constant float weights. */
+export interface QdqCandidate {
+  /** Node name (unnamed nodes get one in {@link planQdq}). */
+  readonly name: string;
+  readonly opType: string;
+  readonly weightAxis: number;
+  readonly depthwise: boolean;
+  /** Part of the detection head ({@link headNodes}). */
+  readonly inHead: boolean;
 }
 
 /**
- * int8 static quantization in QDQ form (onnxruntime's `quantize_static` scheme): activation
- * ranges from calibration runs (MinMax, Percentile of |x| on 2048 bins, or Entropy/KL), per-
- * channel symmetric int8 weights, int32 biases at input_scale x weight_scale, uint8 or int8
- * activations with one shared QuantizeLinear -> DequantizeLinear pair per tensor, Relu/Clip
- * folded into the preceding range, half-to-even rounding. The opset is upgraded to 13 when
- * older (per-channel DequantizeLinear needs it). Pure apart from running onnxruntime on the
- * calibration feeds.
- *
- * Thrown ({@link VariantPassError} `int8-static`) when there is no calibration feed or no node
- * to quantize; {@link InvalidModelError} `unsupported_opset` when the opset cannot be upgraded.
+ * A model normalised for QDQ (Constants to initializers, BatchNorm folded, opset >= 13, every
+ * node named) with its weighted layers in graph order. One plan serves many layer sets: its
+ * model is never edited, {@link buildQdq} works on a copy.
  */
-export async function quantizeStatic(source: ModelProto, calibration: readonly Feeds[], options: StaticQuantOptions = DEFAULT_STATIC_OPTIONS): Promise<StaticQuantResult> {
-  if (calibration.length === 0) throw new VariantPassError('int8-static', 'no calibration inputs: give a calibration folder (or ask for random calibration explicitly)');
+export interface QdqPlan {
+  readonly model: ModelProto;
+  readonly candidates: readonly QdqCandidate[];
+  /** Names of the head's nodes, weighted and not. */
+  readonly head: ReadonlySet<string>;
+  readonly opsetUpgrade?: string;
+  readonly batchNormFolded: number;
+}
+
+/**
+ * Normalises a model for QDQ and lists its weighted layers of `opTypes`. Thrown:
+ * {@link InvalidModelError} `unsupported_opset` when the opset cannot be upgraded.
+ */
+export function planQdq(source: ModelProto, opTypes: readonly string[]): QdqPlan {
   const normalized = cloneModel(source);
   constantsToInitializers(normalized);
   const bnFolded = foldBatchNorm(normalized);
@@ -128,65 +139,75 @@ export async function quantizeStatic(source: ModelProto, calibration: readonly F
   const model = upgraded.model;
   const graph = model.graph ?? {};
   const index = new GraphIndex(graph);
-  const head = options.excludeHead ? headNodes(model) : new Set<NodeProto>();
-  const excluded = new Set(options.excludeNodes);
-  const ops = new Set(options.opTypes);
-  const targets: Target[] = [];
-  const skippedHead: string[] = [];
-  const skippedFirst: string[] = [];
-  let leading = 0;
-  let skippedDepthwise = 0;
+  for (const node of graph.node ?? []) if (!node.name) node.name = index.uniqueName(node.opType ?? 'node');
+  const headSet = headNodes(model);
+  const ops = new Set(opTypes);
+  const candidates: QdqCandidate[] = [];
   for (const node of graph.node ?? []) {
     const op = node.opType ?? '';
     if (!isDefaultDomain(node.domain) || !ops.has(op)) continue;
-    const weight = node.input?.[1] ?? '';
-    const w = index.initializers.get(weight);
+    const w = index.initializers.get(node.input?.[1] ?? '');
     if (!w || (w.dataType !== 1 && w.dataType !== undefined)) continue;
-    if (head.has(node)) {
-      skippedHead.push(node.name || op);
-      continue;
-    }
-    if (excluded.has(node.name ?? '')) continue;
-    if (options.skipDepthwise && op === 'Conv' && attrInt(node, 'group', 1) > 1) {
-      skippedDepthwise++;
-      continue;
-    }
-    if (leading < options.skipFirst) {
-      leading++;
-      skippedFirst.push(node.name || op);
-      continue;
-    }
+    if (op === 'Gemm' && attrInt(node, 'transA', 0) !== 0) continue;
     const dims = dimsOf(w);
     const weightAxis = op === 'MatMul' ? dims.length - 1 : op === 'Gemm' ? (attrInt(node, 'transB', 0) === 1 ? 0 : 1) : 0;
-    if (op === 'Gemm' && (attrInt(node, 'transA', 0) !== 0)) continue;
-    targets.push({ node, weightAxis });
+    candidates.push({ name: node.name ?? '', opType: op, weightAxis, depthwise: op === 'Conv' && attrInt(node, 'group', 1) > 1, inHead: headSet.has(node) });
   }
-  if (targets.length === 0) throw new VariantPassError('int8-static', `no node to quantize: no ${options.opTypes.join('/')} node with constant weights outside the excluded ones`);
+  return {
+    model,
+    candidates,
+    head: new Set([...headSet].map((n) => n.name ?? '')),
+    ...(upgraded.from !== upgraded.to ? { opsetUpgrade: `${upgraded.from}->${upgraded.to}` } : {}),
+    batchNormFolded: bnFolded.folded,
+  };
+}
 
-  // Tensors that get a Q/DQ pair: each target's activation input, and its output (or the
-  // output of a Relu/Clip that is its sole consumer, which the range then covers).
+/** The activation tensors a layer set puts behind Q/DQ pairs. */
+export interface QdqTensors {
+  /** Every tensor that gets a Q/DQ pair, in discovery order. */
+  readonly names: readonly string[];
+  /** The weighted layers' inputs and outputs: calibration must produce them. */
+  readonly required: ReadonlySet<string>;
+  /** Outputs of MaxPool/Resize/shape ops that reuse their input's scale and zero point. */
+  readonly sameParams: ReadonlyMap<string, string>;
+  /** Non-weighted ops that run on 8-bit data. */
+  readonly activationNodes: number;
+  /** Each weighted layer's activation input tensor. */
+  readonly inputOf: ReadonlyMap<string, string>;
+}
+
+/**
+ * The tensors that get Q/DQ when the layers `chosen` (node names) are quantized: each one's
+ * activation input and output (or the output of a Relu/Clip that is its sole consumer), and
+ * the inputs and outputs of `activationOps` nodes, except those in `skipped` or fed by one
+ * (an activation fed by a layer kept in float stays in float too: the stem's SiLU reads the
+ * stem conv's wide-range output, the very tensor the stem was kept in float for). Pure.
+ */
+export function qdqTensors(plan: QdqPlan, chosen: ReadonlySet<string>, activationOps: readonly string[], skipped: ReadonlySet<string>): QdqTensors {
+  const graph = plan.model.graph ?? {};
+  const index = new GraphIndex(graph);
   const quantized = new Set<string>();
-  const inputOf = new Map<NodeProto, string>();
-  for (const { node } of targets) {
+  const inputOf = new Map<string, string>();
+  for (const node of graph.node ?? []) {
+    if (!chosen.has(node.name ?? '')) continue;
     const input = node.input?.[0] ?? '';
     quantized.add(input);
-    inputOf.set(node, input);
+    inputOf.set(node.name ?? '', input);
     let output = node.output?.[0] ?? '';
     const next = index.soleConsumer(output);
     if (next && FOLDABLE_ACTIVATIONS.has(next.opType ?? '') && isDefaultDomain(next.domain)) output = next.output?.[0] ?? output;
     quantized.add(output);
   }
   const required = new Set(quantized);
-  const activationOps = new Set(options.activationOps);
+  const ops = new Set(activationOps);
   const sameParams = new Map<string, string>();
-  const skippedNodes = new Set(targets.length ? [...head, ...(graph.node ?? []).filter((n) => excluded.has(n.name ?? '') || skippedFirst.includes(n.name ?? ''))] : []);
+  const skippedNodes = new Set(chosen.size > 0 ? skipped : []);
   let activationNodes = 0;
   for (const node of graph.node ?? []) {
-    if (!isDefaultDomain(node.domain) || !activationOps.has(node.opType ?? '') || skippedNodes.has(node)) continue;
-    // An activation fed by a layer kept in float stays in float too (the stem's SiLU reads the
-    // stem conv's wide-range output, the very tensor the stem was kept in float for).
-    if ((node.input ?? []).some((i) => { const p = index.producers.get(i); return p !== undefined && skippedNodes.has(p); })) {
-      skippedNodes.add(node);
+    const name = node.name ?? '';
+    if (!isDefaultDomain(node.domain) || !ops.has(node.opType ?? '') || skippedNodes.has(name)) continue;
+    if ((node.input ?? []).some((i) => { const p = index.producers.get(i); return p !== undefined && skippedNodes.has(p.name ?? ''); })) {
+      skippedNodes.add(name);
       continue;
     }
     const inputs = (node.input ?? []).filter((i) => i && !index.initializers.has(i) && index.producers.get(i)?.opType !== 'Constant');
@@ -199,7 +220,15 @@ export async function quantizeStatic(source: ModelProto, calibration: readonly F
       if (SAME_PARAMS_OPS.has(node.opType ?? '') && inputs[0]) sameParams.set(o, inputs[0]);
     }
   }
-  const names = [...quantized];
+  return { names: [...quantized], required, sameParams, activationNodes, inputOf };
+}
+
+/**
+ * Activation statistics of `names` over the calibration feeds (min, max, |max|; with
+ * `histograms`, the 2048-bin |x| histogram Percentile and Entropy need, from a second pass).
+ * Tensors onnxruntime does not compute as float are absent. Runs onnxruntime.
+ */
+export async function calibrateTensors(model: ModelProto, calibration: readonly Feeds[], names: readonly string[], histograms: boolean): Promise<Map<string, TensorStats>> {
   const stats = new Map<string, TensorStats>();
   await captureActivations(model, calibration, names, (_i, tensors) => {
     for (const name of names) {
@@ -215,7 +244,7 @@ export async function quantizeStatic(source: ModelProto, calibration: readonly F
       stats.set(name, s);
     }
   });
-  if (options.method !== 'minmax') {
+  if (histograms) {
     for (const s of stats.values()) s.histogram = new Float64Array(HISTOGRAM_BINS);
     await captureActivations(model, calibration, names, (_i, tensors) => {
       for (const name of names) {
@@ -225,32 +254,59 @@ export async function quantizeStatic(source: ModelProto, calibration: readonly F
       }
     });
   }
+  return stats;
+}
+
+/** The range a calibration method takes from a tensor's statistics. */
+export function calibratedRange(s: TensorStats, method: CalibrationMethod, percentile: number): { rmin: number; rmax: number } {
+  return method === 'minmax' ? { rmin: s.min, rmax: s.max } : method === 'percentile' ? percentileRange(s, percentile) : entropyRange(s);
+}
+
+/**
+ * Scale and zero point of every tensor in `tensors` from its statistics, with `methodOf`
+ * choosing the calibration method per tensor; shape-op outputs take their source's. Thrown
+ * ({@link VariantPassError} `int8-static`) when a required tensor has no statistics.
+ */
+export function qdqParams(tensors: QdqTensors, stats: ReadonlyMap<string, TensorStats>, activationType: QuantType, methodOf: (tensor: string) => CalibrationMethod, percentile: number): Map<string, ScaleZp> {
   const params = new Map<string, ScaleZp>();
-  for (const name of names) {
+  for (const name of tensors.names) {
     const s = stats.get(name);
-    if (!s && !required.has(name)) continue; // an integer tensor (shape arithmetic) of an activation op
+    if (!s && !tensors.required.has(name)) continue; // an integer tensor (shape arithmetic) of an activation op
     if (!s) throw new VariantPassError('int8-static', `calibration produced no values for tensor ${JSON.stringify(name)} (it is not a float tensor onnxruntime computes)`);
-    const range = options.method === 'minmax' ? { rmin: s.min, rmax: s.max } : options.method === 'percentile' ? percentileRange(s, options.percentile) : entropyRange(s);
-    params.set(name, computeScaleZp(range.rmin, range.rmax, options.activationType, false));
+    const range = calibratedRange(s, methodOf(name), percentile);
+    params.set(name, computeScaleZp(range.rmin, range.rmax, activationType, false));
   }
-  for (const [output, input] of sameParams) {
+  for (const [output, input] of tensors.sameParams) {
     let source = input;
-    for (let hops = 0; sameParams.has(source) && hops < 64; hops++) source = sameParams.get(source) ?? source;
+    for (let hops = 0; tensors.sameParams.has(source) && hops < 64; hops++) source = tensors.sameParams.get(source) ?? source;
     const p = params.get(source);
     if (p) params.set(output, p);
   }
+  return params;
+}
+
+/**
+ * The QDQ model of a plan with the layers `chosen` quantized: activation Q/DQ pairs with
+ * `params`, per-channel int8 weights and int32 biases behind DequantizeLinear. Works on a copy
+ * of the plan's model. Pure.
+ */
+export function buildQdq(plan: QdqPlan, chosen: ReadonlySet<string>, tensors: QdqTensors, params: ReadonlyMap<string, ScaleZp>, activationType: QuantType): ModelProto {
+  const model = cloneModel(plan.model);
+  const graph = model.graph ?? {};
+  const index = new GraphIndex(graph);
+  const axisOf = new Map(plan.candidates.map((c) => [c.name, c.weightAxis]));
 
   // Activation Q/DQ pairs. A produced tensor keeps its name on the DequantizeLinear output (the
   // producer writes `<name>_float`), so graph outputs and every consumer stay wired as they were.
   const newNodes: NodeProto[] = [];
   const graphInputRename = new Map<string, string>();
-  for (const name of names) {
+  for (const name of tensors.names) {
     const p = params.get(name);
     if (!p) continue;
     const scaleName = index.uniqueName(`${name}_scale`);
     const zpName = index.uniqueName(`${name}_zero_point`);
     index.setInitializer(floatTensor(scaleName, [], Float32Array.of(p.scale)));
-    index.setInitializer(options.activationType === 'uint8' ? uint8Tensor(zpName, [], Uint8Array.of(p.zeroPoint)) : int8Tensor(zpName, [], Int8Array.of(p.zeroPoint)));
+    index.setInitializer(activationType === 'uint8' ? uint8Tensor(zpName, [], Uint8Array.of(p.zeroPoint)) : int8Tensor(zpName, [], Int8Array.of(p.zeroPoint)));
     const producer = index.producers.get(name);
     const qOut = index.uniqueName(`${name}_quantized`);
     let floatName = name;
@@ -269,7 +325,10 @@ export async function quantizeStatic(source: ModelProto, calibration: readonly F
 
   // Weights and biases: stored quantized, each behind its own DequantizeLinear.
   const weightCache = new Map<string, { dq: string; scales: Float32Array }>();
-  for (const { node, weightAxis } of targets) {
+  for (const node of graph.node ?? []) {
+    const name = node.name ?? '';
+    if (!chosen.has(name)) continue;
+    const weightAxis = axisOf.get(name) ?? 0;
     const weightName = node.input?.[1] ?? '';
     let weight = weightCache.get(weightName);
     if (!weight) {
@@ -292,7 +351,7 @@ export async function quantizeStatic(source: ModelProto, calibration: readonly F
     inputs[1] = weight.dq;
     const biasName = inputs[2] ?? '';
     const bias = biasName ? index.initializers.get(biasName) : undefined;
-    const inputScale = params.get(inputOf.get(node) ?? '')?.scale;
+    const inputScale = params.get(tensors.inputOf.get(name) ?? '')?.scale;
     if (bias && inputScale !== undefined && (node.opType === 'Conv' || node.opType === 'Gemm')) {
       const q = quantizeBias(floatsOf(bias), inputScale, weight.scales);
       const qName = index.uniqueName(`${biasName}_quantized`);
@@ -310,6 +369,53 @@ export async function quantizeStatic(source: ModelProto, calibration: readonly F
   topologicalSort(graph);
   index.rebuild();
   index.removeUnusedInitializers();
+  return model;
+}
+
+/**
+ * int8 static quantization in QDQ form (onnxruntime's `quantize_static` scheme): activation
+ * ranges from calibration runs (MinMax, Percentile of |x| on 2048 bins, or Entropy/KL), per-
+ * channel symmetric int8 weights, int32 biases at input_scale x weight_scale, uint8 or int8
+ * activations with one shared QuantizeLinear -> DequantizeLinear pair per tensor, Relu/Clip
+ * folded into the preceding range, half-to-even rounding. The opset is upgraded to 13 when
+ * older (per-channel DequantizeLinear needs it). Pure apart from running onnxruntime on the
+ * calibration feeds.
+ *
+ * Thrown ({@link VariantPassError} `int8-static`) when there is no calibration feed or no node
+ * to quantize; {@link InvalidModelError} `unsupported_opset` when the opset cannot be upgraded.
+ */
+export async function quantizeStatic(source: ModelProto, calibration: readonly Feeds[], options: StaticQuantOptions = DEFAULT_STATIC_OPTIONS): Promise<StaticQuantResult> {
+  if (calibration.length === 0) throw new VariantPassError('int8-static', 'no calibration inputs: give a calibration folder (or ask for random calibration explicitly)');
+  const plan = planQdq(source, options.opTypes);
+  const excluded = new Set(options.excludeNodes);
+  const chosen = new Set<string>();
+  const skippedHead: string[] = [];
+  const skippedFirst: string[] = [];
+  let leading = 0;
+  let skippedDepthwise = 0;
+  for (const c of plan.candidates) {
+    if (options.excludeHead && c.inHead) {
+      skippedHead.push(c.name);
+      continue;
+    }
+    if (excluded.has(c.name)) continue;
+    if (options.skipDepthwise && c.depthwise) {
+      skippedDepthwise++;
+      continue;
+    }
+    if (leading < options.skipFirst) {
+      leading++;
+      skippedFirst.push(c.name);
+      continue;
+    }
+    chosen.add(c.name);
+  }
+  if (chosen.size === 0) throw new VariantPassError('int8-static', `no node to quantize: no ${options.opTypes.join('/')} node with constant weights outside the excluded ones`);
+  const skipped = new Set([...(options.excludeHead ? plan.head : []), ...(plan.model.graph?.node ?? []).map((n) => n.name ?? '').filter((n) => excluded.has(n) || skippedFirst.includes(n))]);
+  const tensors = qdqTensors(plan, chosen, options.activationOps, skipped);
+  const stats = await calibrateTensors(plan.model, calibration, tensors.names, options.method !== 'minmax');
+  const params = qdqParams(tensors, stats, options.activationType, () => options.method, options.percentile);
+  const model = buildQdq(plan, chosen, tensors, params, options.activationType);
   return {
     model,
     activationParams: params,
@@ -324,15 +430,15 @@ export async function quantizeStatic(source: ModelProto, calibration: readonly F
       bias: 'int32, scale = input_scale x weight_scale',
       rounding: 'half-to-even',
       opTypes: options.opTypes.join(','),
-      quantizedNodes: String(targets.length),
-      ...(options.activationOps.length > 0 ? { activationOps: options.activationOps.join(','), activationNodes: String(activationNodes) } : {}),
+      quantizedNodes: String(chosen.size),
+      ...(options.activationOps.length > 0 ? { activationOps: options.activationOps.join(','), activationNodes: String(tensors.activationNodes) } : {}),
       ...(options.skipDepthwise ? { excludedDepthwise: String(skippedDepthwise) } : {}),
       ...(options.skipFirst > 0 ? { excludedFirst: skippedFirst.join(',') } : {}),
       excludedHead: options.excludeHead ? (skippedHead.join(',') || 'none found') : 'no (head quantized too)',
       ...(options.excludeNodes.length > 0 ? { excludedNodes: options.excludeNodes.join(',') } : {}),
-      ...(upgraded.from !== upgraded.to ? { opsetUpgrade: `${upgraded.from}->${upgraded.to}` } : {}),
+      ...(plan.opsetUpgrade ? { opsetUpgrade: plan.opsetUpgrade } : {}),
       calibrationInputs: String(calibration.length),
-      ...(bnFolded.folded > 0 ? { batchNormFolded: String(bnFolded.folded) } : {}),
+      ...(plan.batchNormFolded > 0 ? { batchNormFolded: String(plan.batchNormFolded) } : {}),
     },
   };
 }
