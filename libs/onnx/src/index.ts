@@ -40,6 +40,7 @@ export { upgradeOpset } from './opset';
 export { roundHalfEven, computeScaleZp, quantizeValue, quantizeWeightsPerChannel, quantizeBias, percentileRange, entropyRange, accumulateHistogram, HISTOGRAM_BINS, quantRange, type QuantType, type ScaleZp, type TensorStats } from './quant-math';
 export { quantizeStatic, headNodes, DEFAULT_STATIC_OPTIONS, type StaticQuantOptions, type CalibrationMethod, type StaticQuantResult } from './quantize-static';
 export { DEFAULT_AUTO_FLOORS, type AutoFloor, type AutoFloorMetric, type AutoQuantReport, type AutoSearchStep, type LayerSensitivity } from './quantize-auto.types';
+export { profileNodeTimes, layerTimes, nodeTimesFromProfile, attributeNodes, OrtProfileError, type NodeTime, type LayerTimes, type ProfileOptions } from './ort-profile';
 export { quantizeDynamic } from './quantize-dynamic';
 export { convertToFloat16, clipToFloat16Range, FP16_BLOCK_LIST, FP16_MAX, FP16_MIN_POSITIVE, type Fp16Options } from './fp16';
 export { pruneMagnitude, pruneChannels, zeroShare, type MagnitudeOptions } from './prune';
