@@ -41,6 +41,7 @@ export { roundHalfEven, computeScaleZp, quantizeValue, quantizeWeightsPerChannel
 export { quantizeStatic, headNodes, DEFAULT_STATIC_OPTIONS, type StaticQuantOptions, type CalibrationMethod, type StaticQuantResult } from './quantize-static';
 export { DEFAULT_AUTO_FLOORS, type AutoFloor, type AutoFloorMetric, type AutoQuantReport, type AutoSearchStep, type LayerSensitivity } from './quantize-auto.types';
 export { profileNodeTimes, layerTimes, nodeTimesFromProfile, attributeNodes, OrtProfileError, type NodeTime, type LayerTimes, type ProfileOptions } from './ort-profile';
+export { countQdq, qdqIslands, type QdqCounts, type QdqIslands } from './qdq-islands';
 export { quantizeDynamic } from './quantize-dynamic';
 export { convertToFloat16, clipToFloat16Range, FP16_BLOCK_LIST, FP16_MAX, FP16_MIN_POSITIVE, type Fp16Options } from './fp16';
 export { pruneMagnitude, pruneChannels, zeroShare, type MagnitudeOptions } from './prune';
