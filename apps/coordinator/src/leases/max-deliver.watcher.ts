@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { FarmStore } from '@benchfarm/messaging';
-import { JOB_STREAM } from '@benchfarm/messaging';
+import { JOB_STREAM, JOB_SUBJECT_PREFIX, agentConsumerName } from '@benchfarm/messaging';
 import { BenchJob } from '@benchfarm/protocol';
 import type { Subscription } from '@nats-io/transport-node';
 import { Clock } from '../common/clock';
 import { errorMessage } from '../common/domain-error';
 import { FARM_STORE } from '../common/tokens';
 import { LeaseRepository } from '../storage/lease.repository';
-import { JobStream } from './job-stream';
+import { JobStream, type JobConsumerState, type StoredJobMessage } from './job-stream';
 
 /** The advisory subject nats-server publishes when a job message reached MaxDeliver on any agent's consumer. */
 export const MAX_DELIVERIES_SUBJECT = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${JOB_STREAM}.*`;
@@ -25,18 +25,65 @@ export function parseMaxDeliveriesAdvisory(data: Uint8Array): MaxDeliveriesAdvis
   try {
     const json = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
     const { stream, consumer, stream_seq: seq, deliveries } = json;
-    if (typeof stream !== 'string' || typeof consumer !== 'string' || typeof seq !== 'number' || typeof deliveries !== 'number') return undefined;
-    return { stream, consumer, streamSeq: seq, deliveries };
+    if (typeof stream !== 'string' || typeof consumer !== 'string' || !Number.isSafeInteger(seq) || !Number.isSafeInteger(deliveries)) return undefined;
+    if ((seq as number) < 1 || (deliveries as number) < 1) return undefined;
+    return { stream, consumer, streamSeq: seq as number, deliveries: deliveries as number };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the server's own state bears out an advisory, and if not, why. */
+export type AdvisoryVerdict = { genuine: true } | { genuine: false; reason: string };
+
+/** The agent a job message is addressed to, from its subject `bench.jobs.<agentId>`; undefined for another subject. */
+export function agentOfJobSubject(subject: string): string | undefined {
+  const prefix = `${JOB_SUBJECT_PREFIX}.`;
+  if (!subject.startsWith(prefix)) return undefined;
+  const agentId = subject.slice(prefix.length);
+  try {
+    agentConsumerName(agentId);
+    return agentId;
   } catch {
     return undefined;
   }
 }
 
 /**
+ * Checks a MaxDeliver advisory against what only the server can say. Anyone allowed to publish
+ * in the farm's account can publish on the advisory subject (in the embedded default, anyone who
+ * reaches the loopback port), so the advisory's own words prove nothing. It is genuine only when
+ * the message it names is on the subject of the consumer it names, that consumer's MaxDeliver is
+ * the advisory's delivery count, the consumer has delivered the message, and the message is no
+ * longer pending there. With MaxAckPending 1 (every agent consumer) a message past MaxDeliver is
+ * dropped from pending and the next one may be delivered; one in flight, or due for redelivery,
+ * is the only pending message and the last one delivered (checked against nats-server 2.9.10).
+ * Pure.
+ */
+export function verifyMaxDeliveries(advisory: MaxDeliveriesAdvisory, message: StoredJobMessage, consumer: JobConsumerState | undefined): AdvisoryVerdict {
+  const refuse = (reason: string): AdvisoryVerdict => ({ genuine: false, reason });
+  if (advisory.stream !== JOB_STREAM) return refuse(`it names stream ${JSON.stringify(advisory.stream.slice(0, 64))}, not ${JOB_STREAM}`);
+  const agentId = agentOfJobSubject(message.subject);
+  if (agentId === undefined) return refuse(`message ${message.seq} is on ${JSON.stringify(message.subject.slice(0, 160))}, not an agent's job subject`);
+  const expected = agentConsumerName(agentId);
+  if (advisory.consumer !== expected) return refuse(`it names consumer ${JSON.stringify(advisory.consumer.slice(0, 64))} but message ${message.seq} is for ${expected}`);
+  if (!consumer) return refuse(`consumer ${expected} does not exist`);
+  if (consumer.filterSubject !== message.subject) return refuse(`consumer ${expected} reads ${consumer.filterSubject ?? 'every subject'}, not ${message.subject}`);
+  if (consumer.maxDeliver <= 0) return refuse(`consumer ${expected} has no MaxDeliver`);
+  if (advisory.deliveries !== consumer.maxDeliver) return refuse(`it claims ${advisory.deliveries} deliveries but the MaxDeliver of consumer ${expected} is ${consumer.maxDeliver}`);
+  if (consumer.deliveredStreamSeq < message.seq) return refuse(`message ${message.seq} was never delivered (consumer ${expected} has delivered up to stream sequence ${consumer.deliveredStreamSeq})`);
+  if (consumer.numAckPending > 0 && (consumer.deliveredStreamSeq === message.seq || consumer.maxAckPending !== 1)) {
+    return refuse(`message ${message.seq} is still pending on consumer ${expected} (${consumer.numAckPending} unacknowledged, last delivered stream sequence ${consumer.deliveredStreamSeq})`);
+  }
+  return { genuine: true };
+}
+
+/**
  * A message past MaxDeliver stays in the work-queue stream and is never delivered again.
- * This watcher handles the server's advisory: the job (when it is still assigned to that
- * consumer's agent) is marked failed with its last recorded error, and the message is
- * deleted, so nothing is left in the stream.
+ * This watcher handles the server's advisory once the server's state bears it out
+ * ({@link verifyMaxDeliveries}; a hand-published one is refused and logged): the job (when it
+ * is still assigned to that consumer's agent) is marked failed with its last recorded error,
+ * and the message is deleted, so nothing is left in the stream.
  */
 @Injectable()
 export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -78,13 +125,23 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
     await Promise.all(this.pending);
   }
 
-  /** Fails the job of the advisory's message and deletes the message; exposed for tests. */
+  /**
+   * Fails the job of the advisory's message and deletes the message, when the server's state
+   * bears the advisory out; returns the job id, or undefined when nothing was done.
+   */
   async handle(advisory: MaxDeliveriesAdvisory): Promise<string | undefined> {
-    const data = await this.stream.get(advisory.streamSeq);
-    if (!data) return undefined;
+    const message = await this.stream.get(advisory.streamSeq);
+    if (!message) return undefined;
+    const agentId = agentOfJobSubject(message.subject);
+    const consumer = agentId === undefined ? undefined : await this.stream.consumer(agentConsumerName(agentId));
+    const verdict = verifyMaxDeliveries(advisory, message, consumer);
+    if (!verdict.genuine) {
+      this.log.warn(`refused a MaxDeliver advisory for message ${advisory.streamSeq} (not published by the server, or stale): ${verdict.reason}`);
+      return undefined;
+    }
     let job: BenchJob;
     try {
-      job = BenchJob.decode(data);
+      job = BenchJob.decode(message.data);
     } catch {
       this.log.warn(`message ${advisory.streamSeq} past MaxDeliver is not a BenchJob; deleting it`);
       await this.stream.delete(advisory.streamSeq);
