@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
 import type { SuiteReport } from '@benchfarm/protocol';
 
@@ -221,6 +223,14 @@ export interface DatasetManifestBody {
   images: { name: string; sha256: string; sizeBytes: number }[];
 }
 
+/**
+ * How long `createSweep` waits for the coordinator's answer with no byte crossing: POST /sweeps
+ * answers only once every variant is derived (int8-auto searches for minutes; each derivation
+ * is bounded by the coordinator's own child-process timeout). Node's fetch gives up after 300 s
+ * without response headers (undici's headersTimeout), so that request goes through node:http.
+ */
+export const CREATE_SWEEP_IDLE_TIMEOUT_MS = 60 * 60_000;
+
 /** A thin REST client of the coordinator. */
 export class CoordinatorClient {
   /** `token`: the REST bearer token (default: BENCHFARM_TOKEN at each request). */
@@ -237,7 +247,7 @@ export class CoordinatorClient {
     for (const [key, value] of Object.entries(options)) {
       if (value !== undefined) form.append(key, String(value));
     }
-    return this.request<SweepView>('POST', '/sweeps', form);
+    return this.request<SweepView>('POST', '/sweeps', form, {}, { idleTimeoutMs: CREATE_SWEEP_IDLE_TIMEOUT_MS });
   }
 
   getSweep(id: string): Promise<SweepView> {
@@ -299,8 +309,8 @@ export class CoordinatorClient {
     return this.request<T>('POST', path, JSON.stringify(body), { 'content-type': 'application/json' });
   }
 
-  private async request<T>(method: string, path: string, body?: FormData | string | ReadableStream<Uint8Array>, headers: Record<string, string> = {}): Promise<T> {
-    const response = await this.fetch(method, path, body, headers);
+  private async request<T>(method: string, path: string, body?: FormData | string | ReadableStream<Uint8Array>, headers: Record<string, string> = {}, slow?: { idleTimeoutMs: number }): Promise<T> {
+    const response = await this.fetch(method, path, body, headers, slow);
     const text = await response.text();
     let json: unknown;
     try {
@@ -316,15 +326,45 @@ export class CoordinatorClient {
     return json as T;
   }
 
-  private async fetch(method: string, path: string, body?: FormData | string | ReadableStream<Uint8Array>, extraHeaders: Record<string, string> = {}): Promise<Response> {
+  private async fetch(method: string, path: string, body?: FormData | string | ReadableStream<Uint8Array>, extraHeaders: Record<string, string> = {}, slow?: { idleTimeoutMs: number }): Promise<Response> {
     try {
       // A coordinator with an API token (BENCHFARM_API_TOKEN there) wants it on every request.
       const token = this.token ?? process.env.BENCHFARM_TOKEN;
       const headers = { ...extraHeaders, ...(token ? { authorization: `Bearer ${token}` } : {}) };
+      if (slow && !(body instanceof ReadableStream)) return await slowRequest(new URL(path, this.baseUrl), method, body, headers, slow.idleTimeoutMs);
       // A streamed body (dataset files) needs half-duplex in Node's fetch.
       return await fetch(new URL(path, this.baseUrl), { method, body, headers, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
     } catch (err) {
       throw new CoordinatorUnreachableError(this.baseUrl, { cause: err });
     }
   }
+}
+
+/**
+ * One request through node:http(s), answered as a fetch Response: for a request whose answer may
+ * take longer than fetch waits for headers. Rejected when the connection fails or stays silent
+ * for `idleTimeoutMs`.
+ */
+async function slowRequest(url: URL, method: string, body: FormData | string | undefined, headers: Record<string, string>, idleTimeoutMs: number): Promise<Response> {
+  // fetch's own encoder writes the multipart body and its boundary.
+  const encoded = new Request(url, { method, ...(body === undefined ? {} : { body }) });
+  const bytes = body === undefined ? undefined : Buffer.from(await encoded.arrayBuffer());
+  const contentType = encoded.headers.get('content-type');
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<Response>((resolve, reject) => {
+    const req = send(url, { method, headers: { ...(contentType ? { 'content-type': contentType } : {}), ...headers, ...(bytes ? { 'content-length': String(bytes.length) } : {}) } }, (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const status = res.statusCode ?? 502;
+        const responseHeaders = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) responseHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
+        resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers: responseHeaders }));
+      });
+    });
+    req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`no answer within ${Math.round(idleTimeoutMs / 1000)} s`)));
+    req.on('error', reject);
+    req.end(bytes);
+  });
 }

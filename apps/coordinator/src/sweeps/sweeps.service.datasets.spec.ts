@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PREPROCESS_PRESETS } from '@benchfarm/onnx';
+import { PREPROCESS_PRESETS, type CalibrationSource } from '@benchfarm/onnx';
 import { TensorDataType } from '@benchfarm/protocol';
 import { createFarmMetrics } from '@benchfarm/metrics';
 import { Registry } from 'prom-client';
@@ -97,6 +97,35 @@ describe('SweepsService with datasets (fake adapters and catalog, real SQLite an
     }
     expect(view.settings.datasets).toMatchObject({ calibration: { datasetName: 'photos', images: 5 }, evaluation: { datasetName: 'photos', images: 2, datasetImages: 7, task: 'detection', detectionLayout: 'yolox', labelled: true } });
     expect(workFolders()).toEqual([]);
+  });
+
+  it('gives int8-auto the calibration split to search on and the evaluation split (the images the agents score) as its held-out images', async () => {
+    toolkit.variants = [...toolkit.variants, 'int8-auto', 'int8-auto:floor=0.97'];
+    catalog.add('photos', photos, { preprocess: 'yolox' });
+    await service().create(upload, { dataset: 'photos', variants: 'fp32,int8-static,int8-auto,int8-auto:floor=0.97' });
+    const names = (source: CalibrationSource | undefined): string[] => (source?.kind === 'images' ? (source.files ?? []).map((f) => basename(f)) : []);
+    for (const auto of ['int8-auto', 'int8-auto:floor=0.97']) {
+      expect(names(toolkit.calibrations.get(auto))).toEqual(['p0.jpg', 'p2.jpg', 'p3.jpg', 'p5.jpg', 'p6.jpg']);
+      const holdout = toolkit.holdouts.get(auto);
+      expect(holdout?.field).toBe('dataset');
+      expect(holdout?.source).toMatchObject({ kind: 'images', preprocess: PREPROCESS_PRESETS.yolox });
+      expect(names(holdout?.source)).toEqual(bus.published.find((j) => j.comparison)?.evaluation?.images.map((im) => im.name));
+    }
+    expect(toolkit.holdouts.get('int8-static')).toBeUndefined();
+    expect(toolkit.holdouts.get('fp32')).toBeUndefined();
+    expect(workFolders()).toEqual([]);
+  });
+
+  it('gives int8-auto no held-out images without an evaluation dataset (it holds out every 3rd calibration image itself)', async () => {
+    toolkit.variants = [...toolkit.variants, 'int8-auto'];
+    const cal = join(root, 'cal-auto');
+    mkdirSync(cal, { recursive: true });
+    writeFileSync(join(cal, 'c0.jpg'), syntheticJpeg(41));
+    await service().create(upload, { calibrationDir: cal, calibrationPreprocess: 'yolox', variants: 'fp32,int8-auto' });
+    expect(toolkit.calibrations.get('int8-auto')).toEqual({ kind: 'images', dir: cal, preprocess: 'yolox' });
+    expect(toolkit.holdouts.has('int8-auto')).toBe(true);
+    expect(toolkit.holdouts.get('int8-auto')).toBeUndefined();
+    rmSync(cal, { recursive: true, force: true });
   });
 
   it('gives each device the all-variants job even for one variant, and fetches no calibration images nothing needs', async () => {

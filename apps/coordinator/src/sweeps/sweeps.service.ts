@@ -16,31 +16,35 @@ import { SweepRepository } from '../storage/sweep.repository';
 import { ModelStore } from '../variants/model-store';
 import { ModelToolkit } from '../variants/model-toolkit';
 import { Workspace } from '../variants/workspace';
+import { requireInputFile, type InputFileRule } from '../variants/input-file';
 import { assertBatchSizesFit } from './batch-check';
 import {
+  CALIBRATION_IMAGES_MAX,
   assertImagesFitModel,
   assertLabelsFit,
   assertNoSharedImages,
   datasetRecipe,
   evaluationRequestOf,
   evaluationTargetOf,
+  evenlySpaced,
   resolveSweepDatasets,
   type DatasetPart,
   type EvaluationTarget,
   type SweepDatasets,
 } from './sweep-datasets';
 import { JobBus } from './job-bus';
-import { DEFAULT_EXECUTION_PROVIDER, modelNameOf, planSweep, type SweepPlan } from './sweep-planner';
+import { DEFAULT_EXECUTION_PROVIDER, modelNameOf, planSweep, plannedJobCount, type SweepPlan } from './sweep-planner';
+import { assertInputElements, assertJobCount, assertVariantCount } from './work-limits';
 import { parseSweepRequest, type SweepRequest } from './sweep-request';
 import { toSweepListView, toSweepView, type SweepListView, type SweepView } from './sweep.view';
-import type { CoordinatorConfig } from '../config';
+import { CONFIG_ENV_VARS, type CoordinatorConfig } from '../config';
 import type { SweepDatasetsSummary, VariantRecord } from '../storage/records';
-import type { PreparedModel } from '../variants/model-toolkit';
+import type { HoldoutImages, PreparedModel } from '../variants/model-toolkit';
 import type { CalibrationSource } from '@benchfarm/onnx';
 import type { EvaluationRequest } from '@benchfarm/protocol';
 
 /**
- * Calibration for int8-static: a folder of images on the coordinator's machine with its
+ * Calibration for int8-static and int8-auto: a folder of images on the coordinator's machine with its
  * preprocessing, or seeded random inputs when the request asks for them (labelled RANDOM in
  * the recipe). The coordinator never picks calibration data on its own.
  */
@@ -52,7 +56,16 @@ function calibrationOf(request: SweepRequest): CalibrationSource | undefined {
 }
 
 /** Variants whose derivation reads calibration images (the others never fetch them). */
-const needsCalibration = (variant: string): boolean => variant.split(':')[0] === 'int8-static';
+const needsCalibration = (variant: string): boolean => ['int8-static', 'int8-auto'].includes(variant.split(':')[0] ?? '');
+
+/** Variants that check their choice on held-out images (int8-auto: the sweep's evaluation images). */
+const needsHoldout = (variant: string): boolean => variant.split(':')[0] === 'int8-auto';
+
+/**
+ * Held-out images int8-auto loads at most: each is one input tensor in its memory (2 MB at
+ * 416x416) beside its fp32 reference outputs, as for calibration; more are cut evenly spaced.
+ */
+const HOLDOUT_IMAGES_MAX = CALIBRATION_IMAGES_MAX;
 
 /** What a sweep's datasets became once checked against the prepared model. */
 interface PlannedDatasets {
@@ -99,20 +112,30 @@ export class SweepsService {
     try {
       const request = parseSweepRequest(body);
       const variants = this.toolkit.parseVariants(request.variants);
+      const ownVariants = Object.keys(request.ownVariants ?? {}).length;
+      // Work size is bounded before any model work (issue 13); the prepared inputs are checked again below.
+      assertVariantCount(variants.length, ownVariants, this.config);
+      if (request.shapes) assertInputElements(Object.entries(request.shapes).map(([name, shape]) => ({ name, shape })), this.config, () => 'shapes');
       // Datasets resolve before any model work: an unknown name fails fast.
       const datasets = resolveSweepDatasets(request, this.catalog);
       const selectors = parseTargets(request.targets);
       const source = await this.resolveSource(upload, request);
+      await this.checkNamedFiles(request);
       await assertBatchSizesFit(request.batchSizes, source.path);
       const workDir = await this.workspace.createWorkDir();
       scratch.push(workDir);
 
       const prepared = await this.toolkit.prepare(source.path, request.shapes, workDir);
+      assertInputElements(prepared.inputs, this.config, (name) => (request.shapes && Object.hasOwn(request.shapes, name) ? 'shapes' : 'model'), request.batchSizes);
       const agents = requireExternalRuntime(await this.agents.resolveTargets(selectors, DEFAULT_EXECUTION_PROVIDER), selectors, request.runtime?.tool);
       const planned = datasets ? await this.checkDatasets(datasets, request, prepared, workDir) : undefined;
+      const jobs = plannedJobCount(request, variants.length + ownVariants, agents.length, planned?.evaluation !== undefined);
+      assertJobCount(jobs, `${variants.length + ownVariants} variant(s) x ${agents.length} agent(s)${jobs > (variants.length + ownVariants) * agents.length ? ' + one comparison job per agent' : ''}`, this.config);
       const files = [];
       const calibration = datasets?.calibration && variants.some(needsCalibration) ? await this.materializeCalibration(datasets.calibration, workDir) : calibrationOf(request);
-      for (const name of variants) files.push(await this.toolkit.deriveVariant(name, prepared.path, workDir, calibration));
+      // int8-auto checks its layer set on the evaluation images, the ones the agents score every variant on.
+      const holdout = datasets?.evaluation && variants.some(needsHoldout) ? await this.materializeHoldout(datasets.evaluation, workDir) : undefined;
+      for (const name of variants) files.push(await this.toolkit.deriveVariant(name, prepared.path, workDir, calibration, needsHoldout(name) ? holdout : undefined));
       for (const [name, path] of Object.entries(request.ownVariants ?? {})) {
         if (variants.includes(name)) throw new DomainError(DomainErrorCode.InvalidArgument, `own variant ${name} has the name of a derived variant`, { field: 'ownVariants' });
         files.push(await this.toolkit.registerOwnVariant(name, path, prepared, workDir));
@@ -171,12 +194,30 @@ export class SweepsService {
     if (request.modelPath === undefined) {
       throw new DomainError(DomainErrorCode.InvalidArgument, 'no model: upload the ONNX file as multipart field "model", or send JSON { "modelPath": "/path/on/the/coordinator.onnx" }', { field: 'model' });
     }
-    const sizeBytes = await this.workspace.regularFileSize(request.modelPath);
-    if (sizeBytes === undefined) throw new DomainError(DomainErrorCode.InvalidArgument, `modelPath ${JSON.stringify(request.modelPath)} is not a readable file on the coordinator`, { field: 'modelPath' });
-    if (sizeBytes > this.config.maxModelBytes) {
-      throw new DomainError(DomainErrorCode.ModelTooLarge, `the model is ${sizeBytes} bytes; the coordinator accepts at most ${this.config.maxModelBytes}`, { field: 'modelPath' });
-    }
+    await requireInputFile(this.workspace, request.modelPath, this.modelFileRule('modelPath'));
     return { path: request.modelPath, name: modelNameOf(request.modelPath) };
+  }
+
+  private modelFileRule(field: string): InputFileRule {
+    return { field, maxBytes: this.config.maxModelBytes, limitName: CONFIG_ENV_VARS.maxModelBytes, tooLarge: DomainErrorCode.ModelTooLarge };
+  }
+
+  /**
+   * The files a request names besides the model get the model's check before any work folder
+   * exists: a FIFO given as an own variant or put among the calibration images held the request
+   * (and its work folder) forever (issue 13).
+   */
+  private async checkNamedFiles(request: SweepRequest): Promise<void> {
+    for (const path of Object.values(request.ownVariants ?? {})) await requireInputFile(this.workspace, path, this.modelFileRule('ownVariants'));
+    if (request.calibrationDir === undefined) return;
+    let images: string[];
+    try {
+      images = await listImages(request.calibrationDir, 'calibrationDir');
+    } catch {
+      return; // an unusable folder is refused by int8-static's derivation, naming calibrationDir
+    }
+    const rule: InputFileRule = { field: 'calibrationDir', maxBytes: this.config.maxDatasetImageBytes, limitName: CONFIG_ENV_VARS.maxDatasetImageBytes, tooLarge: DomainErrorCode.DatasetTooLarge };
+    for (const image of images) await requireInputFile(this.workspace, image, rule);
   }
 
   /**
@@ -222,6 +263,12 @@ export class SweepsService {
   private async materializeCalibration(part: DatasetPart, workDir: string): Promise<CalibrationSource> {
     const files = await this.requireCatalog(part.field).materialize(part.images, join(workDir, 'calibration'));
     return { kind: 'images', files, preprocess: part.preprocess };
+  }
+
+  /** Fetches the evaluation images (at most {@link HOLDOUT_IMAGES_MAX}, evenly spaced) into the work folder for int8-auto's held-out check. */
+  private async materializeHoldout(part: DatasetPart, workDir: string): Promise<HoldoutImages> {
+    const files = await this.requireCatalog(part.field).materialize(evenlySpaced(part.images, HOLDOUT_IMAGES_MAX), join(workDir, 'holdout'));
+    return { source: { kind: 'images', files, preprocess: part.preprocess }, field: part.field };
   }
 
   /** A calibration folder on the coordinator must not hold an evaluation image either (by digest). */

@@ -20,6 +20,7 @@ import {
 } from '@benchfarm/onnx';
 import type { TensorSpec } from '@benchfarm/protocol';
 import { DomainError, DomainErrorCode, assertNever, errorMessage } from '../common/domain-error';
+import { sensitivityRecipeEntry } from './auto-quant-summary';
 
 /** A user's model with every input dimension fixed, written where onnxruntime loaded it. */
 export interface PreparedModel {
@@ -37,6 +38,16 @@ export interface VariantFile {
   readonly recipe: Record<string, string>;
 }
 
+/**
+ * Images int8-auto checks its chosen layer set on and never searches on, with the request
+ * field that supplied them: a refusal of these images names that field.
+ */
+export interface HoldoutImages {
+  readonly source: CalibrationSource;
+  /** The request field the images came from (`dataset`, `evaluationDataset`). */
+  readonly field: string;
+}
+
 /** Model checks and variant derivation (libs/onnx), as the sweep planner needs them. */
 export abstract class ModelToolkit {
   /** Variant names that can be derived. */
@@ -50,11 +61,14 @@ export abstract class ModelToolkit {
    */
   abstract prepare(sourcePath: string, shapes: Readonly<Record<string, number[]>> | undefined, workDir: string): Promise<PreparedModel>;
   /**
-   * Derives one variant of a prepared model into `workDir`; `calibration` feeds int8-static.
+   * Derives one variant of a prepared model into `workDir`; `calibration` feeds int8-static and
+   * int8-auto, `holdout` are the images int8-auto checks its choice on (without them it holds
+   * out every 3rd calibration image). int8-auto's recipe gains a compact `sensitivity` entry.
    * Thrown: `variant_derivation_failed`, `invalid_argument` (field `calibrationDir` or
-   * `calibrationPreprocess`) for unusable calibration data, ...
+   * `calibrationPreprocess`) for unusable calibration data, (field `holdout.field`) for unusable
+   * held-out images, ...
    */
-  abstract deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource): Promise<VariantFile>;
+  abstract deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource, holdout?: HoldoutImages): Promise<VariantFile>;
   /**
    * Takes a variant made elsewhere (QAT, distillation, a lighter architecture) as a variant of
    * the prepared model. Thrown ({@link DomainError} `invalid_argument`, field `ownVariants`)
@@ -86,11 +100,14 @@ export function domainErrorOfInvalidModel(err: InvalidModelError): DomainError {
   }
 }
 
-function translate(err: unknown): unknown {
+function translate(err: unknown, holdoutField?: string): unknown {
   if (err instanceof InvalidModelError) return domainErrorOfInvalidModel(err);
   if (err instanceof UnknownVariantError) return new DomainError(DomainErrorCode.UnknownVariant, err.message, { field: 'variants', cause: err });
   if (err instanceof VariantPassError) return new DomainError(DomainErrorCode.VariantDerivationFailed, err.message, { field: 'variants', cause: err });
   if (err instanceof VariantParamError) return new DomainError(DomainErrorCode.UnknownVariant, err.message, { field: 'variants', cause: err });
+  if (err instanceof CalibrationDataError && (err.field === 'holdout' || err.field.startsWith('holdout.'))) {
+    return new DomainError(DomainErrorCode.InvalidArgument, `held-out images of int8-auto (${holdoutField ?? 'evaluation images'}): ${err.message}`, { field: holdoutField ?? 'evaluationDataset', cause: err });
+  }
   if (err instanceof CalibrationDataError) {
     const field = err.field.startsWith('preprocess') ? 'calibrationPreprocess' : 'calibrationDir';
     return new DomainError(DomainErrorCode.InvalidArgument, `${err.message}${err.field === 'calibration' && err.message.includes('needs calibration inputs') ? ' (sweep fields calibrationDir + calibrationPreprocess, or calibrationRandom)' : ''}`, { field, cause: err });
@@ -168,15 +185,16 @@ export class OnnxModelToolkit extends ModelToolkit {
     }
   }
 
-  async deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource): Promise<VariantFile> {
+  async deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource, holdout?: HoldoutImages): Promise<VariantFile> {
     try {
       const derived = await deriveVariant(name, preparedPath, join(workDir, 'variants'), {
         ...(this.options.ortTimeoutMs === undefined ? {} : { timeoutMs: this.options.ortTimeoutMs }),
         ...(calibration ? { calibration } : {}),
+        ...(holdout ? { holdout: holdout.source } : {}),
       });
-      return { name: derived.name, path: derived.path, recipe: { ...derived.recipe } };
+      return { name: derived.name, path: derived.path, recipe: { ...derived.recipe, ...(derived.report ? { sensitivity: sensitivityRecipeEntry(derived.report) } : {}) } };
     } catch (err) {
-      const translated = translate(err);
+      const translated = translate(err, holdout?.field);
       if (translated instanceof DomainError) throw translated;
       throw new DomainError(DomainErrorCode.VariantDerivationFailed, `variant ${name}: ${errorMessage(err)}`, { field: 'variants', cause: err });
     }

@@ -7,7 +7,7 @@ import { DomainError, DomainErrorCode } from '../../common/domain-error';
 import { IdGenerator } from '../../common/ids';
 import { passingHealthReport } from '../../testing/fake-agent';
 import { ModelStore } from '../../variants/model-store';
-import { ModelToolkit, type PreparedModel, type VariantFile } from '../../variants/model-toolkit';
+import { ModelToolkit, type HoldoutImages, type PreparedModel, type VariantFile } from '../../variants/model-toolkit';
 import { Workspace } from '../../variants/workspace';
 import { JobBus } from '../job-bus';
 import type { CalibrationSource } from '@benchfarm/onnx';
@@ -46,6 +46,8 @@ export class FakeToolkit extends ModelToolkit {
   model: Omit<PreparedModel, 'path'> = { inputs: [{ name: 'x', dataType: TensorDataType.TENSOR_DATA_TYPE_FLOAT32, shape: [1, 3, 8, 8] }] };
   /** The calibration each deriveVariant call was given, by variant. */
   calibrations = new Map<string, CalibrationSource | undefined>();
+  /** The held-out images each deriveVariant call was given, by variant. */
+  holdouts = new Map<string, HoldoutImages | undefined>();
   knownVariants(): string[] {
     return this.variants;
   }
@@ -57,8 +59,9 @@ export class FakeToolkit extends ModelToolkit {
     this.prepared.push(sourcePath);
     return { path: `${workDir}/prepared.onnx`, ...this.model };
   }
-  async deriveVariant(name: string, _preparedPath: string, workDir: string, calibration?: CalibrationSource): Promise<VariantFile> {
+  async deriveVariant(name: string, _preparedPath: string, workDir: string, calibration?: CalibrationSource, holdout?: HoldoutImages): Promise<VariantFile> {
     this.calibrations.set(name, calibration);
+    this.holdouts.set(name, holdout);
     if (name === this.failVariant) throw new DomainError(DomainErrorCode.VariantDerivationFailed, `variant ${name}: broken`, { field: 'variants' });
     return { name, path: `${workDir}/${name}.onnx`, recipe: { pass: name } };
   }
