@@ -158,7 +158,12 @@ const preprocessField = z.preprocess(
 
 const datasetField = z.preprocess(trimmed, z.string({ error: 'must be a dataset id or name' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional());
 
-const schema = z
+/**
+ * The schema every sweep request is parsed with (JSON body or multipart text fields). The
+ * OpenAPI document's CreateSweep schemas are generated from it (openapi/request-schemas.ts),
+ * so a field added here is documented or the contract test fails.
+ */
+export const sweepRequestSchema = z
   .strictObject({
     name: z.preprocess(trimmed, z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional()),
     modelPath: z.preprocess(trimmed, z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional()),
@@ -262,7 +267,7 @@ function datasetProblems(value: {
  * `field` naming the first bad field and a message listing every problem.
  */
 export function parseSweepRequest(body: unknown): SweepRequest {
-  const parsed = schema.safeParse(body ?? {});
+  const parsed = sweepRequestSchema.safeParse(body ?? {});
   if (parsed.success) {
     const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, runtime, dataset, calibrationDataset, evaluationDataset, task, preprocess, ...rest } = parsed.data;
     return {
