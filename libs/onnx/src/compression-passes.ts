@@ -6,6 +6,7 @@ import { CalibrationDataError, imageToTensor, decodeJpeg, listImages, parsePrepr
 import { onnx, type ModelProto } from './proto';
 import { DEFAULT_STATIC_OPTIONS, quantizeStatic, type CalibrationMethod, type StaticQuantOptions } from './quantize-static';
 import { pruneChannels, pruneMagnitude } from './prune';
+import { holdOutEveryThird, parseAutoParams, quantizeAuto } from './quantize-auto';
 import { quantizeDynamic } from './quantize-dynamic';
 import type { ComputedPass, VariantRecipe } from './variants';
 import { readFile } from 'node:fs/promises';
@@ -172,6 +173,34 @@ const INT8_STATIC: ComputedPass = {
   },
 };
 
+const INT8_AUTO: ComputedPass = {
+  kind: 'computed',
+  description:
+    'int8 QDQ with the layers kept in float chosen by a search against an accuracy floor (default: mAP@0.5 agreement >= 0.95 for detectors, top-1 agreement >= 0.99 for classifiers, cosine >= 0.99 otherwise, all against fp32): per-layer sensitivity on the calibration images, ranked by fp32 time share per accuracy lost, checked on held-out images; options floor=, metric=, gain=share|measured',
+  parseParam: (param) => void parseAutoParams('int8-auto', param),
+  async apply(model, _info, context) {
+    const name = `int8-auto${context.param === undefined ? '' : `:${context.param}`}`;
+    const params = parseAutoParams(name, context.param);
+    const calibration = await context.calibration();
+    if ((calibration.recipe.calibrationData ?? '').startsWith('RANDOM')) {
+      throw new CalibrationDataError('calibration', 'int8-auto needs real images: its accuracy floor measured on random inputs would say nothing about real ones (give calibration images, or a dataset)');
+    }
+    const holdout = await context.holdout();
+    let search = calibration.feeds;
+    let held = holdout?.feeds;
+    let inputs = `real images: ${calibration.recipe.calibrationData ?? 'calibration'}`;
+    if (!held) {
+      const split = holdOutEveryThird(calibration.feeds);
+      if (split.heldOut.length === 0 || split.kept.length === 0) throw new CalibrationDataError('calibration', `int8-auto needs at least 3 calibration images when no held-out images are given (every 3rd is held out for the final check); got ${calibration.feeds.length}`);
+      search = split.kept;
+      held = split.heldOut;
+      inputs += `; every 3rd from the 2nd held out (${split.heldOut.length}), the other ${split.kept.length} calibrate and are searched on`;
+    } else inputs += `; held out: ${holdout?.recipe.calibrationData ?? `${held.length} images`}`;
+    const result = await quantizeAuto(model, search, held, params, inputs);
+    return { model: result.model, recipe: { ...result.recipe, ...calibration.recipe, ...(holdout ? { holdoutData: holdout.recipe.calibrationData ?? '' } : {}) }, report: result.report };
+  },
+};
+
 /** The compression passes (fp16, int8, pruning) of the variant registry. */
 export const COMPRESSION_PASSES = {
   fp16: {
@@ -182,6 +211,7 @@ export const COMPRESSION_PASSES = {
     },
   },
   'int8-static': INT8_STATIC,
+  'int8-auto': INT8_AUTO,
   'int8-dynamic': {
     kind: 'computed',
     description: 'int8 dynamic quantization of MatMul/Gemm (DynamicQuantizeLinear + MatMulInteger, uint8 activations, int8 weights); Conv left in float (ConvInteger has no CPU kernel with int8 weights); for transformer/RNN models',

@@ -49,7 +49,7 @@ export function summarizeFidelity(accumulator: OutputFidelityAccumulator, option
   const images = options.randomInputs ? 0 : accumulator.images;
   let cosineCi: BootstrapInterval | undefined;
   let snrDbCi: BootstrapInterval | undefined;
-  if (!options.randomInputs && accumulator.images >= 2) {
+  if (!options.randomInputs && accumulator.images >= 2 && options.resamples > 0) {
     const cosines: number[] = [];
     const snrs: number[] = [];
     for (const counts of bootstrapImageCounts(accumulator.images, options.resamples, options.seed)) {
@@ -119,6 +119,7 @@ export interface EvaluationSetup {
   readonly variants: readonly { readonly name: string; readonly sha256: string }[];
   /** Whether a labels file came with the images (else the labels metrics say so). */
   readonly labelled: boolean;
+  /** Bootstrap resamples over images for the CIs; 0: no CI (a search scoring many candidates). */
   readonly resamples: number;
   readonly seed: number;
   /** Labels the fidelity figures, e.g. "real images: dataset coco-val (9 of 13)". */
@@ -316,7 +317,7 @@ function mapMetrics(specs: readonly { metric: string; from: number; count: numbe
     });
   const full = values(detections.maps().maps);
   const resampled: number[][] = specs.map(() => []);
-  if (images >= 2 && full.some((v) => v !== undefined)) {
+  if (images >= 2 && bootstrap.resamples > 0 && full.some((v) => v !== undefined)) {
     for (const counts of bootstrapImageCounts(images, bootstrap.resamples, bootstrap.seed)) {
       for (const [i, v] of values(detections.maps(counts).maps).entries()) resampled[i]?.push(v ?? Number.NaN);
     }
@@ -324,7 +325,7 @@ function mapMetrics(specs: readonly { metric: string; from: number; count: numbe
   return specs.map(({ metric }, i) => {
     const value = full[i];
     if (value === undefined) return absent(metric, against, emptyReason, images);
-    const ci = images >= 2 ? percentileBootstrapInterval(resampled[i] ?? []) : undefined;
+    const ci = images >= 2 && bootstrap.resamples > 0 ? percentileBootstrapInterval(resampled[i] ?? []) : undefined;
     return { metric, against, value, ...(ci ? { ci } : {}), images, reason: '' };
   });
 }
@@ -343,7 +344,7 @@ function shareMetric(metric: string, against: string, hits: readonly number[], b
     }
     return s / n;
   };
-  const ci = images >= 2 ? percentileBootstrapInterval(bootstrapImageCounts(images, bootstrap.resamples, bootstrap.seed).map((w) => share(w))) : undefined;
+  const ci = images >= 2 && bootstrap.resamples > 0 ? percentileBootstrapInterval(bootstrapImageCounts(images, bootstrap.resamples, bootstrap.seed).map((w) => share(w))) : undefined;
   return { metric, against, value: share(), ...(ci ? { ci } : {}), images, reason: '' };
 }
 

@@ -38,7 +38,8 @@ export { type FloatTensor, type Feeds, type RunOptions, runModel, captureActivat
 export { analyseModel, nodeCosts, type ModelAnalysis, type NodeCost } from './model-analysis';
 export { upgradeOpset } from './opset';
 export { roundHalfEven, computeScaleZp, quantizeValue, quantizeWeightsPerChannel, quantizeBias, percentileRange, entropyRange, accumulateHistogram, HISTOGRAM_BINS, quantRange, type QuantType, type ScaleZp, type TensorStats } from './quant-math';
-export { quantizeStatic, headNodes, DEFAULT_STATIC_OPTIONS, type StaticQuantOptions, type CalibrationMethod, type StaticQuantResult } from './quantize-static';
+export { quantizeStatic, headNodes, planQdq, qdqTensors, calibrateTensors, qdqParams, buildQdq, DEFAULT_STATIC_OPTIONS, type QdqPlan, type QdqCandidate, type QdqTensors, type StaticQuantOptions, type CalibrationMethod, type StaticQuantResult } from './quantize-static';
+export { quantizeAuto, quantizationSensitivity, parseAutoParams, holdOutEveryThird, taskOfOutputs, DEFAULT_AUTO_OPTIONS, type AutoQuantOptions, type AutoParams, type AutoQuantResult } from './quantize-auto';
 export { DEFAULT_AUTO_FLOORS, type AutoFloor, type AutoFloorMetric, type AutoQuantReport, type AutoSearchStep, type LayerSensitivity } from './quantize-auto.types';
 export { profileNodeTimes, layerTimes, nodeTimesFromProfile, attributeNodes, OrtProfileError, type NodeTime, type LayerTimes, type ProfileOptions } from './ort-profile';
 export { countQdq, qdqIslands, type QdqCounts, type QdqIslands } from './qdq-islands';

@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { median } from '@benchfarm/metrics';
 import * as ort from 'onnxruntime-node';
 import type { Feeds } from './activations';
 import { InvalidModelError } from './errors';
@@ -8,18 +9,18 @@ import { GraphIndex } from './graph-edit';
 import { isDefaultDomain, readModel, writeModel } from './model-io';
 import { cloneModel, type ModelProto, type NodeProto } from './proto';
 
-/** One node of the graph onnxruntime ran, with its mean kernel time. */
+/** One node of the graph onnxruntime ran, with its median kernel time. */
 export interface NodeTime {
   /** Node name in the optimized graph (fused and NCHWc nodes get names onnxruntime made up). */
   readonly node: string;
   readonly opType: string;
-  /** Mean kernel time per run, microseconds. */
+  /** Median kernel time per run, microseconds. */
   readonly us: number;
 }
 
 /** Kernel times of a model's weighted layers, from {@link layerTimes}. */
 export interface LayerTimes {
-  /** Mean per run, all kernels, microseconds. */
+  /** Per run, all kernels (sum of node medians), microseconds. */
   readonly totalUs: number;
   /** Weighted source node name -> microseconds per run of the optimized nodes computing it and its activation chain. Layers onnxruntime did not run are absent. */
   readonly layers: ReadonlyMap<string, number>;
@@ -62,9 +63,11 @@ interface ProfileEvent {
 const KERNEL_SUFFIX = '_kernel_time';
 
 /**
- * Mean kernel time per node over the runs after the first `warmup` ones, from an onnxruntime
- * JSON profile. Runs are the profile's `model_run` session events; kernels outside the counted
- * runs are dropped. Pure.
+ * Median kernel time per node over the runs after the first `warmup` ones, from an onnxruntime
+ * JSON profile: per node, its kernel time in each counted run, then the median over runs (a run
+ * preempted by another process on a loaded machine inflates a mean, not a median). Runs are the
+ * profile's `model_run` session events; kernels outside the counted runs are dropped; `totalUs`
+ * is the sum of the nodes' medians. Pure.
  */
 export function nodeTimesFromProfile(events: readonly ProfileEvent[], warmup: number): { nodes: NodeTime[]; totalUs: number; runs: number } {
   const runs = events
@@ -73,18 +76,19 @@ export function nodeTimesFromProfile(events: readonly ProfileEvent[], warmup: nu
     .sort((a, b) => a.from - b.from)
     .slice(warmup);
   if (runs.length === 0) throw new OrtProfileError('profile', `the onnxruntime profile has no model_run event after ${warmup} warm-up run(s)`);
-  const counted = (ts: number) => runs.some((r) => ts >= r.from && ts <= r.to);
-  const sums = new Map<string, { opType: string; us: number }>();
-  let total = 0;
+  const runOf = (ts: number) => runs.findIndex((r) => ts >= r.from && ts <= r.to);
+  const perRun = new Map<string, { opType: string; us: number[] }>();
   for (const e of events) {
-    if (e.cat !== 'Node' || !e.name?.endsWith(KERNEL_SUFFIX) || typeof e.ts !== 'number' || typeof e.dur !== 'number' || !counted(e.ts)) continue;
+    if (e.cat !== 'Node' || !e.name?.endsWith(KERNEL_SUFFIX) || typeof e.ts !== 'number' || typeof e.dur !== 'number') continue;
+    const run = runOf(e.ts);
+    if (run < 0) continue;
     const node = e.name.slice(0, -KERNEL_SUFFIX.length);
-    const entry = sums.get(node) ?? { opType: e.args?.op_name ?? '', us: 0 };
-    entry.us += e.dur;
-    sums.set(node, entry);
-    total += e.dur;
+    const entry = perRun.get(node) ?? { opType: e.args?.op_name ?? '', us: new Array<number>(runs.length).fill(0) };
+    entry.us[run] = (entry.us[run] ?? 0) + e.dur;
+    perRun.set(node, entry);
   }
-  return { nodes: [...sums].map(([node, { opType, us }]) => ({ node, opType, us: us / runs.length })), totalUs: total / runs.length, runs: runs.length };
+  const nodes = [...perRun].map(([node, { opType, us }]) => ({ node, opType, us: median(us) }));
+  return { nodes, totalUs: nodes.reduce((t, n) => t + n.us, 0), runs: runs.length };
 }
 
 const toOrt = (feeds: Feeds): Record<string, ort.Tensor> => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data, [...v.dims])]));
@@ -148,7 +152,7 @@ async function profile(model: ModelProto | Uint8Array | string, feeds: readonly 
 
 /**
  * Profiles `model` (bytes, path or ModelProto) with onnxruntime's profiler on the CPU EP:
- * `runs` runs after `warmup` (default 1), mean kernel time per node of the optimized graph, in
+ * `runs` runs after `warmup` (default 1), median kernel time per node (over runs) of the optimized graph, in
  * execution order. Kernel times exclude the executor's own overhead between kernels, so
  * `totalUs` is a little below the wall time of a run. Thrown: {@link OrtProfileError} for bad
  * options or an unreadable profile, {@link InvalidModelError} `ort_load_failed` when

@@ -30,13 +30,21 @@ export interface LayerSensitivity {
   readonly timeShare: number;
   /** Its kernel time in the fp32 profile, microseconds per run. */
   readonly fp32Us: number;
+  /**
+   * Its kernel time in a profile of the model with every layer quantized (QLinearConv, its
+   * int8 activation and the Q/DQ of its output), microseconds per run; absent when the profile
+   * attributed nothing to it.
+   */
+  readonly int8Us?: number;
+  /** fp32Us - int8Us: what quantizing it saves on this machine (negative: int8 is slower here; such layers stay float). */
+  readonly gainUs?: number;
   /** Output cosine to fp32 when only this layer is quantized, pooled over the search images. */
   readonly cosine: number;
   /** The floor metric when only this layer is quantized (absent when not computed, with the reason in `reason`). */
   readonly floorMetric?: number;
   /** 1 - cosine: the accuracy this layer alone costs. */
   readonly loss: number;
-  /** Search order: rank by time share per accuracy lost (1 = quantized first). */
+  /** Search order: rank by time saved per accuracy lost (1 = quantized first). */
   readonly rank: number;
   /** Calibration method chosen for this layer's output. */
   readonly method: CalibrationMethod;
