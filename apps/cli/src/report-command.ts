@@ -9,6 +9,7 @@ import {
   accuracyCell,
   accuracyCiCell,
   accuracyImagesCell,
+  autoQuantText,
   buildReport,
   comparisonRows,
   fidelityCell,
@@ -94,6 +95,7 @@ export function tradeOffText(report: SweepReport): string {
     lines.push('', `${device} (${rows[0]?.provider ?? ''}):`, table(headers, cells));
     if (rec) lines.push(`recommended on ${device}: ${rec.variant ?? 'none'}${rec.tiedWith ? ` (tied with ${rec.tiedWith.join(', ')})` : ''}: ${rec.reason}`);
   }
+  lines.push(...autoQuantText(report.autoQuant ?? []));
   lines.push('', PARETO_NOTE, TIE_NOTE);
   return `${lines.join('\n')}\n`;
 }

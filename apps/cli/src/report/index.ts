@@ -1,6 +1,7 @@
 /** Reports of sweeps (table data, Markdown, CSV, HTML with charts) and sweep comparisons. */
 export { COMPARISON_HEADERS, compareSweeps, comparisonRows, type ComparedSeries, type SamplesReader, type SweepComparison, type UncomparedSeries } from './compare';
 export { esc, reportHtml, ticks } from './report.html';
+export { AUTO_QUANT_NOTE, autoQuantLines, autoQuantSummaries, autoQuantText, parseAutoFloor, type AutoQuantDevice, type AutoQuantSummary } from './report.auto';
 export {
   ACCURACY_METRICS,
   DEFAULT_ACCURACY_FLOORS,

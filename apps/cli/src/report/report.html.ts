@@ -1,3 +1,4 @@
+import { AUTO_QUANT_NOTE, autoQuantLines } from './report.auto';
 import { accuracyValue, rankingLatencyMs, type ReportRow, type SweepReport } from './report.model';
 import { PARETO_NOTE, REPORT_COLUMNS, TIE_NOTE, policyLine } from './report.text';
 
@@ -200,6 +201,7 @@ ${recs}
 <h2>Trade-offs per device: latency, size, accuracy</h2>
 ${absent.map((a) => `<p class="note">${esc(a)}</p>`).join('')}
 ${perDevice}
+${report.autoQuant ? `<h2>int8-auto</h2><p class="note">${esc(AUTO_QUANT_NOTE)}</p>${report.autoQuant.map((s) => `<ul class="auto">${autoQuantLines(s).map((l) => `<li${l.startsWith('  ') ? ' style="margin-left:1.5em"' : ''}>${esc(l.trim())}</li>`).join('')}</ul>`).join('')}` : ''}
 <h2>Latency and throughput</h2>
 <div class="charts">${bars('p50 latency, whisker to p90', report.rows, { ...LATENCY, format: (v) => `${ms(v)} ms` }, P90, 'latency-bars')}${bars('Throughput (queries/s)', report.rows, { label: 'qps', value: (r) => r.throughputQps, format: (v) => v.toFixed(0) }, undefined, 'throughput-bars')}</div>
 <h2>Variant x device</h2>

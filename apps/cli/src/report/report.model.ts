@@ -1,5 +1,6 @@
 import { ACCURACY_METRIC_NAMES, type AccuracyMetricLabel } from '@benchfarm/metrics';
 import type { DeviceComparisonView, IntervalView, MeasuredOn, ResultView, SweepView, TaskMetricView } from '../client';
+import { autoQuantSummaries, type AutoQuantSummary } from './report.auto';
 
 /** Thrown when a report option is out of range; names the option. */
 export class ReportOptionError extends Error {
@@ -149,6 +150,8 @@ export interface SweepReport {
   accuracyNote: string;
   rows: ReportRow[];
   recommendations: DeviceRecommendation[];
+  /** int8-auto variants (issue 14): the coordinator's search from the recipe next to each device's accuracy; absent without one. */
+  autoQuant?: AutoQuantSummary[];
 }
 
 /**
@@ -521,6 +524,7 @@ export function buildReport(sweep: SweepView, policy: ReportPolicy = DEFAULT_REP
       return floor && value !== undefined && value < floor.value ? { ...row, belowAccuracyFloor: `${floor.metric} ${withCi(value, row.accuracy?.ci)} < floor ${floor.value}${floor.source === 'default' ? ' (default)' : ''}` } : row;
     });
   const marked = markPareto(rows);
+  const autoQuant = autoQuantSummaries(sweep, marked);
   return {
     sweepId: sweep.id,
     name: sweep.name,
@@ -532,5 +536,6 @@ export function buildReport(sweep: SweepView, policy: ReportPolicy = DEFAULT_REP
     accuracyNote: accuracyNoteOf(sweep),
     rows: marked,
     recommendations: recommend(marked, policy, floor),
+    ...(autoQuant.length > 0 ? { autoQuant } : {}),
   };
 }
