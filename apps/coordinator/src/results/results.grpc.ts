@@ -81,6 +81,7 @@ export function resultsServer(service: ResultsService, guard = AgentIdentityGuar
           if (!identityChecked && event.header) {
             guard.requireAgent(call, event.header.agentId, 'header.agent_id');
             guard.requireJob(call, event.header.jobId, 'header.job_id');
+            guard.requireLeaseToken(call, event.header.leaseToken, 'header.lease_token');
             identityChecked = true;
           }
           session.accept(event);

@@ -41,9 +41,17 @@ describe('AgentIdentityGuard (mTLS on)', () => {
     );
   });
 
+  it('refuses an upload without a lease token with permission_denied naming the field', () => {
+    expect(() => guard.requireLeaseToken(callAs('agent-a'), 'lease_0123', 'header.lease_token')).not.toThrow();
+    const empty = refusal(() => guard.requireLeaseToken(callAs('agent-a'), '', 'header.lease_token'));
+    expect(empty).toMatchObject({ code: DomainErrorCode.PermissionDenied, field: 'header.lease_token' });
+    expect(empty.message).toMatch(/header\.lease_token is empty: with mTLS an upload must carry the lease its agent was granted/);
+  });
+
   it('checks nothing when mTLS is off', () => {
     const off = AgentIdentityGuard.off();
     expect(() => off.requireAgent(callAs(undefined), 'anyone', 'agent_id')).not.toThrow();
     expect(() => off.requireJob(callAs(undefined), 'job-b', 'job_id')).not.toThrow();
+    expect(() => off.requireLeaseToken(callAs(undefined), '', 'header.lease_token')).not.toThrow();
   });
 });

@@ -73,6 +73,18 @@ export class AgentIdentityGuard {
   }
 
   /**
+   * Checks that an upload carries a lease token when mTLS is on. The lease check
+   * (lease.repository.ts) takes a token-less result for a job never leased (kept for plaintext
+   * loopback tools); without this, an agent could commit a queued job of its own that it was
+   * never granted. Every agent sends the token of the lease it holds. Thrown:
+   * {@link DomainError} `permission_denied` naming the field.
+   */
+  requireLeaseToken(call: AuthenticatedCall, leaseToken: string, field: string): void {
+    if (this.callerOf(call) === undefined || leaseToken !== '') return;
+    throw new DomainError(DomainErrorCode.PermissionDenied, `${field} is empty: with mTLS an upload must carry the lease its agent was granted (Leases.Acquire)`, { field });
+  }
+
+  /**
    * Checks that the job (when it exists) is assigned to the agent the certificate names. Thrown:
    * {@link DomainError} `permission_denied` naming the certificate identity and the job's agent.
    */
