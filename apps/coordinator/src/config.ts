@@ -40,6 +40,15 @@ export interface CoordinatorConfig {
   readonly datasetUploadTtlMs: number;
   /** Largest JSON request body, in bytes (`BENCHFARM_MAX_JSON_BODY_BYTES`, default 16 MiB): a dataset manifest lists every image. */
   readonly maxJsonBodyBytes: number;
+  /**
+   * Most elements one model input tensor may have, batch included (`BENCHFARM_MAX_INPUT_ELEMENTS`,
+   * default 67108864: 256 MiB of float32). Agents generate every input in memory.
+   */
+  readonly maxInputElements: number;
+  /** Most variants one sweep may derive or bring, own variants included (`BENCHFARM_MAX_VARIANTS_PER_SWEEP`, default 32). */
+  readonly maxVariantsPerSweep: number;
+  /** Most jobs one sweep may queue, comparison jobs included (`BENCHFARM_MAX_JOBS_PER_SWEEP`, default 1000). */
+  readonly maxJobsPerSweep: number;
   /** An agent whose last heartbeat is older than this is reported stale (`BENCHFARM_AGENT_STALE_AFTER_MS`). */
   readonly agentStaleAfterMs: number;
   /**
@@ -121,6 +130,9 @@ export const CONFIG_ENV_VARS: { readonly [K in keyof CoordinatorConfig]: string 
   maxDatasetLabelsBytes: 'BENCHFARM_MAX_DATASET_LABELS_BYTES',
   datasetUploadTtlMs: 'BENCHFARM_DATASET_UPLOAD_TTL_MS',
   maxJsonBodyBytes: 'BENCHFARM_MAX_JSON_BODY_BYTES',
+  maxInputElements: 'BENCHFARM_MAX_INPUT_ELEMENTS',
+  maxVariantsPerSweep: 'BENCHFARM_MAX_VARIANTS_PER_SWEEP',
+  maxJobsPerSweep: 'BENCHFARM_MAX_JOBS_PER_SWEEP',
   agentStaleAfterMs: 'BENCHFARM_AGENT_STALE_AFTER_MS',
   logLevel: 'BENCHFARM_LOG_LEVEL',
   leaseTtlMs: 'BENCHFARM_LEASE_TTL_MS',
@@ -195,6 +207,9 @@ const schema = z.object({
   maxDatasetLabelsBytes: integer(1, Number.MAX_SAFE_INTEGER, 256 * 1024 * 1024),
   datasetUploadTtlMs: integer(1_000, 30 * 24 * 3600 * 1000, 24 * 3600 * 1000),
   maxJsonBodyBytes: integer(1024, 1024 * 1024 * 1024, 16 * 1024 * 1024),
+  maxInputElements: integer(1, Number.MAX_SAFE_INTEGER, 64 * 1024 * 1024),
+  maxVariantsPerSweep: integer(1, 10_000, 32),
+  maxJobsPerSweep: integer(1, 1_000_000, 1_000),
   agentStaleAfterMs: integer(1, 24 * 3600 * 1000, 15_000),
   leaseTtlMs: integer(100, 3600 * 1000, JOB_ACK_WAIT_MS),
   monitorIntervalMs: integer(50, 600 * 1000, 5_000),

@@ -108,6 +108,23 @@ export function planSweep(input: SweepPlanInput): SweepPlan {
 }
 
 /**
+ * Whether a sweep gets interleaved comparison jobs (one per agent): `compare` left at
+ * interleaved, two or more variants or an evaluation, and no external runtime (with one every
+ * job runs the tool; an interleaved onnxruntime-node job would measure something else). Pure.
+ */
+export function plansComparisons(request: Pick<SweepRequest, 'compare' | 'runtime'>, variants: number, evaluation: boolean): boolean {
+  return request.compare === 'interleaved' && (variants >= 2 || evaluation) && variants >= 1 && request.runtime === undefined;
+}
+
+/**
+ * The number of jobs {@link planSweep} makes: one per variant x agent, plus one comparison job
+ * per agent when {@link plansComparisons}; known before any variant is derived. Pure.
+ */
+export function plannedJobCount(request: Pick<SweepRequest, 'compare' | 'runtime'>, variants: number, agents: number, evaluation: boolean): number {
+  return variants * agents + (plansComparisons(request, variants, evaluation) ? agents : 0);
+}
+
+/**
  * Interleaved comparison jobs (issue 4): with two or more variants and `compare` left at
  * "interleaved", each agent also gets ONE job that carries every variant, the first as the
  * reference, and runs them in rounds (A B C A B C ...) single-stream in one suite process, so
@@ -120,8 +137,7 @@ export function planSweep(input: SweepPlanInput): SweepPlan {
  */
 function planComparisons(input: SweepPlanInput, settings: SweepSettings, jobs: BenchJob[], newJobs: NewSweep['jobs']): NonNullable<SweepSettings['comparisonJobs']> {
   const reference = input.variants[0];
-  // With an external runtime every job runs the tool; an interleaved onnxruntime-node job would measure something else.
-  if (input.request.compare !== 'interleaved' || (input.variants.length < 2 && !input.evaluation) || !reference || input.request.runtime) return [];
+  if (!plansComparisons(input.request, input.variants.length, input.evaluation !== undefined) || !reference) return [];
   const evaluation = input.evaluation;
   const refs = input.variants.map((v) => ({ modelName: input.model.name, variant: v.name, sha256: v.sha256, sizeBytes: v.sizeBytes, recipe: { ...v.recipe } }));
   return input.agents.map((agent) => {
