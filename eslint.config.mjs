@@ -40,6 +40,20 @@ export default [
     },
   },
   {
+    files: ['**/*.ts'],
+    rules: {
+      // nats-server 2.9 (what benchfarm ships) ignores `+TERM <reason>`: the message stays pending
+      // until AckWait and comes back (issue 13 item 1).
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='term'][arguments.length>0]",
+          message: 'nats-server 2.9 ignores a term with a reason: use termConfirmed(nc, msg) from @benchfarm/messaging and log the reason yourself.',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.spec.ts', '**/*.int-spec.ts', 'scripts/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ModelFetchError, ackConfirmed, agentConsumer, fetchModel, type FarmStore } from '@benchfarm/messaging';
+import { ModelFetchError, ackConfirmed, agentConsumer, fetchModel, termConfirmed, type FarmStore } from '@benchfarm/messaging';
 import { AgentRecord, AgentState, BenchJob, ErrorCode, LeasesClient, ResultsClient, UploadOutcome, type AgentCapabilities, type ResultEvent, type SuiteSettings, type UploadAck, type VariantRef } from '@benchfarm/protocol';
 import { runSuiteInChild, type ComparedModel, type SuiteChildEvent, type SuiteEvaluation, type SuiteJob } from '@benchfarm/suite';
 import { fetchComparisonModels } from './comparison';
@@ -195,18 +195,19 @@ class Agent {
   }
 
   private async handle(msg: JsMsg): Promise<void> {
+    const receivedAtMs = Date.now();
+    this.log('info', 'job message received', { subject: msg.subject, streamSeq: msg.seq, deliveryCount: msg.info.deliveryCount, bytes: msg.data.length });
     let job: BenchJob;
     try {
       job = BenchJob.decode(msg.data);
     } catch (err) {
-      this.log('error', 'dropping a job message that is not a BenchJob', { subject: msg.subject, error: String(err) });
-      msg.term('not a BenchJob');
+      await this.drop(msg, receivedAtMs, `not a BenchJob: ${String(err)}`);
       return;
     }
     const { variant, suite } = job;
     if (job.agentId !== this.config.agentId || !variant || !suite) {
-      this.log('error', 'dropping a job addressed to another agent or without variant/suite', { jobId: job.jobId, agentId: job.agentId });
-      msg.term('job not valid for this agent');
+      const why = job.agentId !== this.config.agentId ? `addressed to another agent (${loggable(job.agentId)})` : 'without variant or suite settings';
+      await this.drop(msg, receivedAtMs, `job not valid for this agent: ${why}`, job.jobId);
       return;
     }
     // No attempt runs without the coordinator's lease: a job that was reassigned, finished
@@ -217,8 +218,7 @@ class Agent {
     try {
       const outcome = await acquireLease(this.leases, { jobId: job.jobId, sweepId: job.sweepId, agentId: this.config.agentId, deliveryCount: msg.info.deliveryCount }, this.config.leaseAcquireTimeoutMs, this.abort.signal);
       if (outcome.kind === 'drop') {
-        msg.term(outcome.reason.slice(0, 200));
-        this.log('warn', 'job dropped: no lease', { jobId: job.jobId, reason: outcome.reason });
+        await this.drop(msg, receivedAtMs, `no lease: ${outcome.reason}`, job.jobId);
         return;
       }
       lease = outcome.lease;
@@ -228,7 +228,7 @@ class Agent {
       // coordinator's advisory watcher fails it) and report this device unhealthy.
       if (!this.draining) this.state = AgentState.AGENT_STATE_UNHEALTHY;
       msg.nak(this.stopping ? 0 : 1_000);
-      this.log('error', 'no lease: the coordinator is unreachable; job returned to the queue', { jobId: job.jobId, error: String(err), cause: err instanceof LeaseUnavailableError ? String(err.cause) : undefined });
+      this.log('error', 'no lease: the coordinator is unreachable; job returned to the queue', { jobId: loggable(job.jobId), error: String(err), cause: err instanceof LeaseUnavailableError ? String(err.cause) : undefined });
       await this.heartbeat().catch(() => undefined);
       return;
     } finally {
@@ -275,8 +275,7 @@ class Agent {
       if (aborted && leaseLost) {
         upload.cancel();
         // Another attempt holds the job, or it was cancelled: this message is done with.
-        msg.term(leaseLost.slice(0, 200));
-        this.log('warn', 'job stopped: lease lost; message dropped', { jobId: job.jobId, reason: leaseLost });
+        await this.drop(msg, receivedAtMs, `job stopped: ${leaseLost}`, job.jobId);
         return;
       }
       if (aborted) {
@@ -293,8 +292,7 @@ class Agent {
       upload.cancel();
       if (err instanceof UploadRejectedError) {
         // Sending the same result again cannot succeed; keep it from looping through the fleet.
-        msg.term(err.message.slice(0, 200));
-        this.log('error', 'the coordinator refused the result; job terminated', { jobId: job.jobId, error: err.message });
+        await this.drop(msg, receivedAtMs, `the coordinator refused the result: ${err.message}`, job.jobId);
         return;
       }
       // The result could not be delivered: let the job come back rather than lose it.
@@ -381,6 +379,23 @@ class Agent {
     }
   }
 
+  /**
+   * Drops a job message for good and says why in this agent's log. The term is a bare `+TERM`,
+   * confirmed by the server (`termConfirmed`): nats-server 2.9 ignores a term carrying a reason,
+   * and the consumer hands this agent one message at a time (`max_ack_pending: 1`), so an ignored
+   * term kept the agent idle until AckWait (30 s), MaxDeliver times over. `heldMs` is how long the
+   * message held the agent, from its delivery here to the confirmed term.
+   */
+  private async drop(msg: JsMsg, receivedAtMs: number, reason: string, jobId?: string): Promise<void> {
+    const fields = { subject: msg.subject, streamSeq: msg.seq, deliveryCount: msg.info.deliveryCount, ...(jobId === undefined ? {} : { jobId: loggable(jobId) }), reason: loggable(reason, 500) };
+    try {
+      await termConfirmed(this.nc, msg, { timeoutMs: this.config.ackWaitMs });
+      this.log('warn', 'job message dropped', { ...fields, heldMs: Date.now() - receivedAtMs });
+    } catch (err) {
+      this.log('error', 'job message dropped here, but its term was not confirmed; it comes back after AckWait and is judged again', { ...fields, error: String(err) });
+    }
+  }
+
   private async settle(msg: JsMsg, ack: UploadAck): Promise<void> {
     if (ack.outcome === UploadOutcome.UPLOAD_OUTCOME_COMMITTED || ack.outcome === UploadOutcome.UPLOAD_OUTCOME_DUPLICATE || ack.jobFinal) {
       // Confirmed by the server and asked again while nobody answers: on a NATS cluster the
@@ -395,6 +410,11 @@ class Agent {
       msg.nak(2_000);
     }
   }
+}
+
+/** A value from a job message, cut for the log: the message may come from anyone who can publish to the subject. */
+function loggable(value: string, max = 200): string {
+  return value.length > max ? `${value.slice(0, max)}... (${value.length} characters)` : value;
 }
 
 /** Maps an event of the suite process onto the wire contract. */

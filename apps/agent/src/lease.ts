@@ -43,8 +43,10 @@ export type LeaseOutcome = { kind: 'granted'; lease: JobLease } | { kind: 'drop'
 
 /**
  * Asks for a lease, retrying while the coordinator is unreachable (restarting) until
- * `timeoutMs`. Thrown: {@link LeaseUnavailableError} after the deadline, on abort, or when
- * the coordinator refuses the request itself.
+ * `timeoutMs`. A request the coordinator refuses as INVALID_ARGUMENT (the job message's ids are
+ * not ids: a hand-made or corrupt message) is a `drop`: the message is at fault, not this device
+ * or the coordinator. Thrown: {@link LeaseUnavailableError} after the deadline, on abort, or when
+ * the coordinator refuses the request for another reason.
  */
 export async function acquireLease(client: LeasesClient, request: AcquireLeaseRequest, timeoutMs: number, signal: AbortSignal): Promise<LeaseOutcome> {
   const deadline = Date.now() + timeoutMs;
@@ -55,6 +57,7 @@ export async function acquireLease(client: LeasesClient, request: AcquireLeaseRe
       res = await unary<AcquireLeaseRequest, AcquireLeaseResponse>(client.acquire.bind(client) as never, request);
     } catch (err) {
       const code = (err as Partial<ServiceError>).code;
+      if (code === status.INVALID_ARGUMENT) return { kind: 'drop', reason: `INVALID_ARGUMENT: ${(err as Partial<ServiceError>).details ?? (err as Error).message}` };
       const retryable = code === status.UNAVAILABLE || code === status.DEADLINE_EXCEEDED || code === status.INTERNAL || code === status.UNKNOWN;
       if (!retryable || signal.aborted || Date.now() + backoffMs > deadline) {
         throw new LeaseUnavailableError(`no lease for job ${request.jobId}: ${(err as Error).message}`, { cause: err });

@@ -177,12 +177,19 @@ export async function agentConsumer(js: JetStreamClient, agentId: string): Promi
   return js.consumers.get(JOB_STREAM, agentConsumerName(agentId));
 }
 
-/** Thrown when a job's ack was not confirmed within the time given; keeps the last error. */
+/** Thrown when a job's ack or term was not confirmed within the time given; keeps the last error. */
 export class AckNotConfirmedError extends Error {
   override name = 'AckNotConfirmedError';
 }
 
 const ACK_BODY = new TextEncoder().encode('+ACK');
+/**
+ * `+TERM` exactly: nats-server 2.9 compares the body with `+TERM` byte for byte and ignores
+ * `+TERM <reason>` (what nats.js `JsMsg.term(reason)` sends; 2.10 added the reason). An ignored
+ * term leaves the message pending until AckWait, and on a consumer with `max_ack_pending: 1` the
+ * agent gets nothing else meanwhile; then it comes back, up to MaxDeliver times.
+ */
+const TERM_BODY = new TextEncoder().encode('+TERM');
 
 /**
  * Acks `msg` and waits for the server's confirmation, asking again while nobody answers. On a
@@ -193,17 +200,39 @@ const ACK_BODY = new TextEncoder().encode('+ACK');
  * the new leader accepts the same ack. Gives up after `timeoutMs` with
  * {@link AckNotConfirmedError} (the message then comes back after AckWait, as before).
  */
-export async function ackConfirmed(nc: NatsConnection, msg: JsMsg, options: { timeoutMs: number; attemptTimeoutMs?: number; retryEveryMs?: number }): Promise<void> {
+export async function ackConfirmed(nc: NatsConnection, msg: JsMsg, options: ConfirmOptions): Promise<void> {
+  await replyConfirmed(nc, msg, ACK_BODY, 'ack', options);
+}
+
+/**
+ * Terminates `msg` (never redelivered; a work-queue stream deletes it) and waits for the server's
+ * confirmation, asking again while nobody answers, like {@link ackConfirmed}. Sends a bare `+TERM`:
+ * nats-server 2.9 ignores a term that carries a reason, so the caller logs its reason itself.
+ * Thrown: {@link AckNotConfirmedError} after `timeoutMs` (the message then comes back after
+ * AckWait and is judged again).
+ */
+export async function termConfirmed(nc: NatsConnection, msg: JsMsg, options: ConfirmOptions): Promise<void> {
+  await replyConfirmed(nc, msg, TERM_BODY, 'term', options);
+}
+
+/** How long {@link ackConfirmed} / {@link termConfirmed} keep asking, and how often. */
+export interface ConfirmOptions {
+  timeoutMs: number;
+  attemptTimeoutMs?: number;
+  retryEveryMs?: number;
+}
+
+async function replyConfirmed(nc: NatsConnection, msg: JsMsg, body: Uint8Array, what: string, options: ConfirmOptions): Promise<void> {
   const reply = (msg as JsMsg & { reply?: string }).reply;
-  if (!reply) throw new TypeError('ackConfirmed: the message has no ack subject (not a JetStream delivery)');
+  if (!reply) throw new TypeError(`${what}Confirmed: the message has no ack subject (not a JetStream delivery)`);
   const deadline = Date.now() + options.timeoutMs;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await nc.request(reply, ACK_BODY, { timeout: Math.max(100, Math.min(options.attemptTimeoutMs ?? 2_000, deadline - Date.now())) });
+      await nc.request(reply, body, { timeout: Math.max(100, Math.min(options.attemptTimeoutMs ?? 2_000, deadline - Date.now())) });
       return;
     } catch (err) {
       if (nc.isClosed() || Date.now() + (options.retryEveryMs ?? 250) >= deadline) {
-        throw new AckNotConfirmedError(`ack of ${msg.subject} (stream seq ${msg.seq}) not confirmed after ${attempt} attempt(s) in ${options.timeoutMs} ms: ${(err as Error).message}`, { cause: err });
+        throw new AckNotConfirmedError(`${what} of ${msg.subject} (stream seq ${msg.seq}) not confirmed after ${attempt} attempt(s) in ${options.timeoutMs} ms: ${(err as Error).message}`, { cause: err });
       }
       await new Promise((resolve) => setTimeout(resolve, options.retryEveryMs ?? 250));
     }
