@@ -69,7 +69,7 @@ describe('int8-auto in the sweep report', () => {
 
   it('puts it in Markdown and HTML too, and leaves it out of sweeps without int8-auto', () => {
     const report = buildReport(autoSweep());
-    expect(reportMarkdown(report)).toMatch(/## int8-auto\n\n.*is what counts.*\n\n- int8-auto: floor map50_agreement >= 0\.95;.*\n  - coordinator, search \(6 images\)/);
+    expect(reportMarkdown(report)).toMatch(/## int8-auto\n\n.*is what counts.*\n\n- int8-auto: floor map50_agreement >= 0\.95;.*\n {2}- coordinator, search \(6 images\)/);
     expect(reportHtml(report)).toContain('<h2>int8-auto</h2>');
     const plain = buildReport(sweep([job('fp32', 'cpu-1', 10, MB)]));
     expect(plain.autoQuant).toBeUndefined();
