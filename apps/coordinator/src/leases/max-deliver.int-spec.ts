@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials } from '@grpc/grpc-js';
+import { credentials, status } from '@grpc/grpc-js';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_STREAM, agentConsumer, ensureAgentConsumer, ensureFarmStore, jobSubject, startNatsServer, type FarmStore, type NatsServerHandle } from '@benchfarm/messaging';
@@ -14,6 +14,7 @@ import { AgentRecord, LeaseDecision, type LeasesClient } from '@benchfarm/protoc
 import { startCoordinator, type RunningCoordinator } from '../app';
 import { JsonLogger } from '../common/json-logger';
 import { fakeAgentRecord } from '../testing/fake-agent';
+import { resultsClient, syntheticUpload, upload } from '../testing/grpc-upload';
 import { LogLines, acquireLease, leasesClient, publishForgedMaxDeliveries } from '../testing/leases';
 import type { SweepView } from '../sweeps/sweep.view';
 
@@ -90,12 +91,23 @@ describe('MaxDeliver advisories in the embedded default: only what the server sa
     expect(line?.message).toMatch(new RegExp(`refused a MaxDeliver advisory for message ${seq} .*never delivered`));
   });
 
-  it('a forged advisory for the job in flight is refused: the attempt keeps its lease; the real MaxDeliver later fails the job and deletes its message', async () => {
+  it('a forged advisory for the job in flight is refused and uploads without its lease token are refused: the attempt keeps its lease; the real MaxDeliver later fails the job and deletes its message', async () => {
     const consumer = await agentConsumer(farm.js, AGENT);
     const first = await consumer.next({ expires: 5_000 });
     expect(first?.seq).toBe(seq);
     const grant = await acquireLease(leases, { jobId, sweepId, agentId: AGENT, deliveryCount: first!.info.deliveryCount });
     expect(grant.decision).toBe(LeaseDecision.LEASE_DECISION_GRANTED);
+    // Without auth the lease token is what protects the attempt: once the job is leased, an
+    // upload without it or with another one is refused.
+    const results = resultsClient(coordinator.grpcAddress);
+    try {
+      for (const leaseToken of ['', `lease_${'0'.repeat(32)}`]) {
+        const header = { jobId, sweepId, agentId: AGENT, attempt: 1, uploadId: `forged-${leaseToken.length}`, leaseToken, resumeFromEvent: 0 };
+        await expect(upload(results, syntheticUpload(header, [1, 1, 1]))).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
+      }
+    } finally {
+      results.close();
+    }
 
     const seen = logs.of(WATCHER).length;
     await publishForgedMaxDeliveries(nc, AGENT, seq);
