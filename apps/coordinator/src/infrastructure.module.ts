@@ -58,7 +58,7 @@ export class InfrastructureModule {
       { provide: ModelToolkit, useValue: overrides.toolkit ?? new OnnxModelToolkit() },
       { provide: JobBus, useValue: new RecordingJobBus(overrides.jobBus ?? new JetStreamJobBus(resources.farm.js), new SqliteLeaseRepository(resources.db)) },
       { provide: ModelStore, useValue: overrides.modelStore ?? new NatsModelStore(resources.farm.models) },
-      { provide: AgentRegistry, useValue: overrides.agentRegistry ?? new KvAgentRegistry(resources.farm.agents, undefined, resources.farm.jsm) },
+      { provide: AgentRegistry, useValue: overrides.agentRegistry ?? new KvAgentRegistry(resources.farm.agents, { jsm: resources.farm.jsm }) },
     ];
     return { module: InfrastructureModule, providers, exports: providers.map((p) => (p as { provide: unknown }).provide as symbol) };
   }

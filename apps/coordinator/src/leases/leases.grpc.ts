@@ -1,4 +1,4 @@
-import { status, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { Logger } from '@nestjs/common';
 import {
   LeaseDecision,
@@ -13,7 +13,9 @@ import {
 } from '@benchfarm/protocol';
 import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
 import { AgentIdentityGuard } from '../security/agent-identity';
-import { grpcStatusOf } from '../results/results.grpc';
+import { assertGrpcRequestBounds, GRPC_DETAILS_MAX_CHARS } from '../results/grpc-bounds';
+import { toServiceError } from '../results/results.grpc';
+import { truncateUntrusted } from '../common/untrusted-text';
 import type { ResultsService } from '../results/results.service';
 import type { LeaseService } from './lease.service';
 
@@ -23,12 +25,11 @@ function answer<T>(callback: sendUnaryData<T>, log: Logger, work: () => T): void
     value = work();
   } catch (err) {
     if (err instanceof DomainError) {
-      if (err.code === DomainErrorCode.PermissionDenied) log.warn(`lease call refused: ${err.message}`);
-      callback({ code: grpcStatusOf(err.code), details: err.message, name: err.name, message: err.message });
+      if (err.code === DomainErrorCode.PermissionDenied) log.warn(truncateUntrusted(`lease call refused: ${err.message}`, GRPC_DETAILS_MAX_CHARS));
     } else {
-      log.error(`lease call failed: ${errorMessage(err)}`);
-      callback({ code: status.INTERNAL, details: `internal error: ${errorMessage(err)}`, name: 'InternalError', message: errorMessage(err) });
+      log.error(truncateUntrusted(`lease call failed: ${errorMessage(err)}`, GRPC_DETAILS_MAX_CHARS));
     }
+    callback(toServiceError(err));
     return;
   }
   callback(null, value);
@@ -43,6 +44,7 @@ export function leasesServer(leases: LeaseService, results: ResultsService, guar
   return {
     acquire(call: ServerUnaryCall<AcquireLeaseRequest, AcquireLeaseResponse>, callback: sendUnaryData<AcquireLeaseResponse>): void {
       answer(callback, log, () => {
+        assertGrpcRequestBounds(call.request);
         guard.requireAgent(call, call.request.agentId, 'agent_id');
         const grant = leases.acquire(call.request);
         switch (grant.decision) {
@@ -57,6 +59,7 @@ export function leasesServer(leases: LeaseService, results: ResultsService, guar
     },
     renew(call: ServerUnaryCall<RenewLeaseRequest, RenewLeaseResponse>, callback: sendUnaryData<RenewLeaseResponse>): void {
       answer(callback, log, () => {
+        assertGrpcRequestBounds(call.request);
         guard.requireAgent(call, call.request.agentId, 'agent_id');
         const renewal = leases.renew(call.request);
         switch (renewal.status) {
@@ -73,6 +76,7 @@ export function leasesServer(leases: LeaseService, results: ResultsService, guar
     },
     uploadStatus(call: ServerUnaryCall<UploadStatusRequest, UploadStatusResponse>, callback: sendUnaryData<UploadStatusResponse>): void {
       answer(callback, log, () => {
+        assertGrpcRequestBounds(call.request);
         guard.requireJob(call, call.request.jobId, 'job_id');
         return results.uploadStatus(call.request.jobId, call.request.uploadId);
       });

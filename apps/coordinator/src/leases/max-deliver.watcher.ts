@@ -5,6 +5,7 @@ import { BenchJob } from '@benchfarm/protocol';
 import type { Subscription } from '@nats-io/transport-node';
 import { Clock } from '../common/clock';
 import { errorMessage } from '../common/domain-error';
+import { truncateUntrusted } from '../common/untrusted-text';
 import { FARM_STORE } from '../common/tokens';
 import { LeaseRepository } from '../storage/lease.repository';
 import { JobStream, type JobConsumerState, type StoredJobMessage } from './job-stream';
@@ -107,7 +108,7 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
         }
         const advisory = parseMaxDeliveriesAdvisory(msg.data);
         if (!advisory) {
-          this.log.warn(`ignored a MaxDeliver advisory that does not parse on ${msg.subject}`);
+          this.log.warn(`ignored a MaxDeliver advisory that does not parse on ${truncateUntrusted(msg.subject)}`);
           return;
         }
         const work = this.handle(advisory).then(
@@ -136,7 +137,7 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
     const consumer = agentId === undefined ? undefined : await this.stream.consumer(agentConsumerName(agentId));
     const verdict = verifyMaxDeliveries(advisory, message, consumer);
     if (!verdict.genuine) {
-      this.log.warn(`refused a MaxDeliver advisory for message ${advisory.streamSeq} (not published by the server, or stale): ${verdict.reason}`);
+      this.log.warn(`refused a MaxDeliver advisory for message ${advisory.streamSeq} (not published by the server, or stale): ${truncateUntrusted(verdict.reason, 500)}`);
       return undefined;
     }
     let job: BenchJob;

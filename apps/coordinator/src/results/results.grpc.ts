@@ -3,6 +3,8 @@ import { Logger } from '@nestjs/common';
 import { ResultsService as ResultsServiceDefinition, type ResultEvent, type ResultsServer, type UploadAck } from '@benchfarm/protocol';
 import { DomainError, DomainErrorCode, assertNever, errorMessage } from '../common/domain-error';
 import { AgentIdentityGuard, type GrpcServerTls } from '../security/agent-identity';
+import { truncateUntrusted } from '../common/untrusted-text';
+import { GRPC_DETAILS_MAX_CHARS, assertGrpcRequestBounds } from './grpc-bounds';
 import type { ResultsService } from './results.service';
 
 /** Largest gRPC message accepted (agents chunk raw samples well below it). */
@@ -50,9 +52,15 @@ export function grpcStatusOf(code: DomainErrorCode): status {
   }
 }
 
-function toServiceError(err: unknown): Partial<ServerErrorResponse> & { code: status } {
-  if (err instanceof DomainError) return { code: grpcStatusOf(err.code), details: err.message, name: err.name, message: err.message };
-  return { code: status.INTERNAL, details: `internal error: ${errorMessage(err)}`, name: 'InternalError', message: errorMessage(err) };
+/**
+ * The gRPC error reply of a thrown value. Its status message is cut to
+ * {@link GRPC_DETAILS_MAX_CHARS}: it travels in an HTTP/2 trailer, and one of ~100 KB (an
+ * echoed 100k-character job id) never reached the client, which waited for its deadline.
+ */
+export function toServiceError(err: unknown): Partial<ServerErrorResponse> & { code: status } {
+  const message = truncateUntrusted(err instanceof DomainError ? err.message : `internal error: ${errorMessage(err)}`, GRPC_DETAILS_MAX_CHARS);
+  if (err instanceof DomainError) return { code: grpcStatusOf(err.code), details: message, name: err.name, message };
+  return { code: status.INTERNAL, details: message, name: 'InternalError', message };
 }
 
 /**
@@ -71,13 +79,14 @@ export function resultsServer(service: ResultsService, guard = AgentIdentityGuar
       const fail = (err: unknown): void => {
         if (answered) return;
         answered = true;
-        if (!(err instanceof DomainError)) log.error(`result upload failed: ${errorMessage(err)}`, err instanceof Error ? err.stack : undefined);
-        else log.warn(`result upload refused: ${err.message}`);
+        if (!(err instanceof DomainError)) log.error(truncateUntrusted(`result upload failed: ${errorMessage(err)}`, GRPC_DETAILS_MAX_CHARS), err instanceof Error ? err.stack : undefined);
+        else log.warn(truncateUntrusted(`result upload refused: ${err.message}`, GRPC_DETAILS_MAX_CHARS));
         callback(toServiceError(err));
       };
       call.on('data', (event: ResultEvent) => {
         if (answered) return;
         try {
+          assertGrpcRequestBounds(event);
           if (!identityChecked && event.header) {
             guard.requireAgent(call, event.header.agentId, 'header.agent_id');
             guard.requireJob(call, event.header.jobId, 'header.job_id');
