@@ -27,13 +27,16 @@ import {
   inspectModel,
   interleavedLatencyMs,
   listImages,
+  loadCalibration,
   loadImageFeeds,
   parsePreprocessConfig,
   parseVariantList,
+  quantizationSensitivity,
   readModelFile,
   runModel,
   splitCalibrationEvaluation,
   writeModel,
+  type AutoQuantReport,
   type CalibrationSource,
   type Detection,
   type DetectionFidelity,
@@ -44,6 +47,7 @@ import {
   type PreprocessConfig,
 } from '@benchfarm/onnx';
 import { table } from './format';
+import { autoSearchText, sensitivityHeading, sensitivityTable } from './sensitivity-table';
 
 /** Options of {@link runVariants}. */
 export interface VariantsOptions {
@@ -65,6 +69,11 @@ export interface VariantsOptions {
   readonly threads?: number;
   /** COCO JSON labels of the evaluation images: real mAP@0.5 and mAP@0.5:0.95 per variant (YOLO outputs). */
   readonly labels?: string;
+  /**
+   * The per-layer sensitivity table (issue 14): int8-auto's own when it is among the variants and
+   * was derived, else measured alone on the calibration images (quantizationSensitivity).
+   */
+  readonly sensitivity?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -82,6 +91,10 @@ export interface VariantRow {
   readonly deriveMs?: number;
   readonly p50Ms?: number;
   readonly recipe?: Record<string, string>;
+  /** int8-auto: its sensitivity table and search, whole. */
+  readonly report?: AutoQuantReport;
+  /** On the fp32 reference row, with `sensitivity` and no int8-auto report: the sensitivity table alone. */
+  readonly sensitivity?: AutoQuantReport;
 }
 
 /** Thrown for command-line input that cannot be used (exit code 2), naming the option. */
@@ -143,6 +156,8 @@ export async function runVariants(options: VariantsOptions): Promise<{ rows: Var
   const preprocess = await preprocessConfig(options);
   const imageInput = fixed.inputs.length === 1 ? fixed.inputs[0] : undefined;
   let calibration: CalibrationSource | undefined;
+  // int8-auto checks its choice on the evaluation images (never calibrated or searched on).
+  let holdout: CalibrationSource | undefined;
   let evaluationFeeds: Feeds[];
   let evaluation: string;
   let evaluationFiles: string[] = [];
@@ -153,9 +168,11 @@ export async function runVariants(options: VariantsOptions): Promise<{ rows: Var
     const split = options.evaluationDir ? { calibration: files, evaluation: await listImages(options.evaluationDir, '--eval') } : splitCalibrationEvaluation(files);
     calibration = { kind: 'images', dir: options.calibrationDir, files: split.calibration, preprocess: options.preprocess && !options.preprocess.endsWith('.json') ? options.preprocess : preprocess };
     evaluationFiles = split.evaluation;
+    if (split.evaluation.length > 0) holdout = { kind: 'images', files: split.evaluation, preprocess: calibration.preprocess };
     evaluationFeeds = await loadImageFeeds(split.evaluation, imageInput.name, imageInput.shape, preprocess, options.evaluationDir ? '--eval' : '--calibration');
     evaluation = `${split.evaluation.length} held-out images (${split.evaluation.map((f) => basename(f)).join(', ')}); calibration on ${split.calibration.length} others`;
   } else {
+    if (options.sensitivity) throw new VariantsInputError('--sensitivity', 'the sensitivity table is measured on real images: give --calibration <dir> (random inputs would say nothing about accuracy on real ones)');
     if (options.randomCalibration !== undefined) calibration = { kind: 'random', count: options.randomCalibration, seed: 1, min: 0, max: 1 };
     evaluationFeeds = [];
     for (let k = 0; k < 4; k++) {
@@ -221,10 +238,10 @@ export async function runVariants(options: VariantsOptions): Promise<{ rows: Var
     log(`deriving ${name} ...`);
     const started = performance.now();
     try {
-      const derived = await deriveVariant(name, reference, options.outDir, { isolated: false, ...(calibration ? { calibration } : {}) });
+      const derived = await deriveVariant(name, reference, options.outDir, { isolated: false, ...(calibration ? { calibration } : {}), ...(holdout ? { holdout } : {}) });
       const deriveMs = performance.now() - started;
       const loaded = await readModelFile(derived.path);
-      rows.push({ name, ok: true, path: derived.path, deriveMs, recipe: derived.recipe, analysis: await analyseModel(loaded.model, loaded.bytes), ...(await fidelity(derived.path)) });
+      rows.push({ name, ok: true, path: derived.path, deriveMs, recipe: derived.recipe, ...(derived.report ? { report: derived.report } : {}), analysis: await analyseModel(loaded.model, loaded.bytes), ...(await fidelity(derived.path)) });
     } catch (err) {
       if (err instanceof UnknownVariantError || err instanceof VariantParamError) throw err;
       if (!(err instanceof VariantPassError || err instanceof InvalidModelError || err instanceof CalibrationDataError)) throw err;
@@ -242,6 +259,18 @@ export async function runVariants(options: VariantsOptions): Promise<{ rows: Var
       if (err instanceof VariantsInputError) throw err;
       rows.push({ name: `${name} (brought)`, ok: false, error: (err as Error).message });
     }
+  }
+  if (options.sensitivity && calibration && !rows.some((r) => r.report)) {
+    log('sensitivity: each layer quantized alone, on the calibration images ...');
+    const data = await loadCalibration(calibration, fixed.model);
+    let sensitivity: AutoQuantReport;
+    try {
+      sensitivity = await quantizationSensitivity(fixed.model, data.feeds, undefined, `real images: ${data.recipe.calibrationData ?? 'calibration'}`);
+    } catch (err) {
+      if (err instanceof VariantPassError || err instanceof VariantParamError) throw new VariantsInputError('--sensitivity', err.message, { cause: err });
+      throw err;
+    }
+    rows[0] = { ...(rows[0] as VariantRow), sensitivity };
   }
   if ((options.latencyRounds ?? 0) > 0) await measureLatency(rows, evaluationFeeds[0] ?? {}, options.latencyRounds ?? 0, options.threads, log);
   return { rows, evaluation, reference };
@@ -293,6 +322,23 @@ export function variantsTable(rows: readonly VariantRow[]): string {
   return out.join('\n');
 }
 
+/**
+ * What `benchfarm variants` prints after its table about int8-auto: each int8-auto variant's
+ * search (floor, steps, search and held-out accuracy), and with `withTable` the ranked
+ * sensitivity table (int8-auto's own, or the one measured alone on the reference row).
+ */
+export function autoQuantSection(rows: readonly VariantRow[], withTable: boolean): string {
+  const out: string[] = [];
+  for (const r of rows) {
+    if (r.report) {
+      out.push('', `${r.name}: ${autoSearchText(r.report)}`);
+      if (withTable) out.push('', ...sensitivityHeading(r.report, `${r.name} sensitivity`), sensitivityTable(r.report));
+    }
+    if (r.sensitivity && withTable) out.push('', ...sensitivityHeading(r.sensitivity, 'sensitivity (no int8-auto search: the table alone)'), sensitivityTable(r.sensitivity));
+  }
+  return out.join('\n');
+}
+
 function parseByo(values: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values) {
@@ -339,8 +385,9 @@ export function registerVariantsCommand(program: Command): void {
     })
     .option('--threads <n>', 'intra-op threads for the latency runs', (v) => Number(v))
     .option('--labels <coco.json>', 'COCO JSON labels of the evaluation images: real mAP@0.5 and mAP@0.5:0.95 per variant')
+    .option('--sensitivity', 'print the ranked per-layer sensitivity table (each layer quantized alone vs fp32, its share of fp32 time): int8-auto\'s own when it is among --variants, else measured alone on the calibration images; --json keeps it whole')
     .option('--json', 'print the rows as JSON')
-    .action(async (model: string, flags: { variants: string; calibration?: string; eval?: string; preprocess?: string; randomCalibration?: number; shapes?: Record<string, number[]>; add?: string[]; out: string; latency?: number; threads?: number; labels?: string; json?: boolean }) => {
+    .action(async (model: string, flags: { variants: string; calibration?: string; eval?: string; preprocess?: string; randomCalibration?: number; shapes?: Record<string, number[]>; add?: string[]; out: string; latency?: number; threads?: number; labels?: string; sensitivity?: boolean; json?: boolean }) => {
       try {
         const result = await runVariants({
           model,
@@ -355,10 +402,11 @@ export function registerVariantsCommand(program: Command): void {
           ...(flags.latency ? { latencyRounds: flags.latency } : {}),
           ...(flags.threads ? { threads: flags.threads } : {}),
           ...(flags.labels ? { labels: flags.labels } : {}),
+          ...(flags.sensitivity ? { sensitivity: true } : {}),
           log: (line) => process.stderr.write(`${line}\n`),
         });
         if (flags.json) process.stdout.write(`${JSON.stringify(result.rows.map(({ analysis, ...r }) => ({ ...r, analysis: analysis ? { ...analysis, nodes: undefined } : undefined })), null, 2)}\n`);
-        else process.stdout.write(`model ${model}\nfidelity on ${result.evaluation}\n\n${variantsTable(result.rows)}\n`);
+        else process.stdout.write(`model ${model}\nfidelity on ${result.evaluation}\n\n${variantsTable(result.rows)}\n${autoQuantSection(result.rows, flags.sensitivity === true)}\n`);
         process.exitCode = result.rows.every((r) => r.ok) ? 0 : 1;
       } catch (err) {
         if (err instanceof VariantsInputError || err instanceof LabelsError || err instanceof CalibrationDataError || err instanceof InvalidModelError || err instanceof UnknownVariantError || err instanceof VariantParamError) {

@@ -106,7 +106,8 @@ function translate(err: unknown, holdoutField?: string): unknown {
   if (err instanceof VariantPassError) return new DomainError(DomainErrorCode.VariantDerivationFailed, err.message, { field: 'variants', cause: err });
   if (err instanceof VariantParamError) return new DomainError(DomainErrorCode.UnknownVariant, err.message, { field: 'variants', cause: err });
   if (err instanceof CalibrationDataError && (err.field === 'holdout' || err.field.startsWith('holdout.'))) {
-    return new DomainError(DomainErrorCode.InvalidArgument, `held-out images of int8-auto (${holdoutField ?? 'evaluation images'}): ${err.message}`, { field: holdoutField ?? 'evaluationDataset', cause: err });
+    const problem = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
+    return new DomainError(DomainErrorCode.InvalidArgument, `held-out images of int8-auto (${holdoutField ?? 'evaluation images'}): ${problem}`, { field: holdoutField ?? 'evaluationDataset', cause: err });
   }
   if (err instanceof CalibrationDataError) {
     const field = err.field.startsWith('preprocess') ? 'calibrationPreprocess' : 'calibrationDir';
