@@ -5,6 +5,7 @@ import { EnrollmentModule } from './enrollment/enrollment.module';
 import { HealthModule } from './health/health.module';
 import { LeasesModule } from './leases/leases.module';
 import { InfrastructureModule, type CoordinatorResources, type InfrastructureOverrides } from './infrastructure.module';
+import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ResultsModule } from './results/results.module';
 import { SecurityModule } from './security/security.module';
@@ -19,7 +20,7 @@ export class AppModule {
   static forRoot(resources: CoordinatorResources, overrides: InfrastructureOverrides = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(resources, overrides), StorageModule, AgentsModule, MetricsModule, ResultsModule, SweepsModule, HealthModule, LeasesModule, SuiteReportsModule, SecurityModule, EnrollmentModule, DatasetsModule],
+      imports: [InfrastructureModule.forRoot(resources, overrides), StorageModule, AgentsModule, MetricsModule, ResultsModule, SweepsModule, HealthModule, LeasesModule, SuiteReportsModule, SecurityModule, EnrollmentModule, DatasetsModule, JobsModule],
     };
   }
 }

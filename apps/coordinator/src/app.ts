@@ -109,6 +109,8 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
     const natsState = new NatsConnectionState(nc);
     const farm = await ensureFarmStore(nc, {
       replicas: config.natsReplicas,
+      // Always given: streams an older version created without limits are brought to these.
+      limits: { jobMaxAgeMs: config.jobMaxAgeMs, jobQueueMaxPerAgent: config.jobQueueMaxPerAgent, jobStreamMaxBytes: config.jobStreamMaxBytes, modelStoreMaxBytes: config.modelStoreMaxBytes },
       notice: (level, message) => (level === 'warn' ? logger.warn(message, 'Coordinator') : logger.log(message, 'Coordinator')),
     }).catch((err: unknown) => {
       throw err instanceof FarmStoreError ? new CoordinatorStartError(`${err.message} (BENCHFARM_NATS_REPLICAS=${config.natsReplicas})`, { cause: err }) : err;

@@ -2,7 +2,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { JOB_ACK_WAIT_MS, JOB_MAX_DELIVER, parseAccountSigningKey, parseCredsFile } from '@benchfarm/messaging';
+import { DEFAULT_FARM_LIMITS, JOB_ACK_WAIT_MS, JOB_MAX_DELIVER, parseAccountSigningKey, parseCredsFile } from '@benchfarm/messaging';
 import { LOG_LEVELS, type CoordinatorLogLevel } from './common/json-logger';
 
 /** The validated, defaulted settings of one coordinator. */
@@ -49,6 +49,21 @@ export interface CoordinatorConfig {
   readonly maxVariantsPerSweep: number;
   /** Most jobs one sweep may queue, comparison jobs included (`BENCHFARM_MAX_JOBS_PER_SWEEP`, default 1000). */
   readonly maxJobsPerSweep: number;
+  /**
+   * A queued job no agent took within this long is deleted by NATS and failed here as expired
+   * (`BENCHFARM_JOB_MAX_AGE_MS`, default 7 days: the longest agent outage its jobs survive).
+   */
+  readonly jobMaxAgeMs: number;
+  /** Most jobs queued for one agent; a sweep that would queue more fails to publish them (`BENCHFARM_JOB_QUEUE_MAX_PER_AGENT`, default 50000). */
+  readonly jobQueueMaxPerAgent: number;
+  /** Most bytes of queued jobs, all agents together (`BENCHFARM_JOB_STREAM_MAX_BYTES`, default 1 GiB). */
+  readonly jobStreamMaxBytes: number;
+  /**
+   * Most bytes of the model bucket: models, variants, dataset images (`BENCHFARM_MODEL_STORE_MAX_BYTES`);
+   * a put beyond is refused. Default 0: none of its own, nats-server's JetStream storage limit is
+   * its limit (a stream's max_bytes is reserved out of that storage when it is set).
+   */
+  readonly modelStoreMaxBytes: number;
   /** An agent whose last heartbeat is older than this is reported stale (`BENCHFARM_AGENT_STALE_AFTER_MS`). */
   readonly agentStaleAfterMs: number;
   /**
@@ -133,6 +148,10 @@ export const CONFIG_ENV_VARS: { readonly [K in keyof CoordinatorConfig]: string 
   maxInputElements: 'BENCHFARM_MAX_INPUT_ELEMENTS',
   maxVariantsPerSweep: 'BENCHFARM_MAX_VARIANTS_PER_SWEEP',
   maxJobsPerSweep: 'BENCHFARM_MAX_JOBS_PER_SWEEP',
+  jobMaxAgeMs: 'BENCHFARM_JOB_MAX_AGE_MS',
+  jobQueueMaxPerAgent: 'BENCHFARM_JOB_QUEUE_MAX_PER_AGENT',
+  jobStreamMaxBytes: 'BENCHFARM_JOB_STREAM_MAX_BYTES',
+  modelStoreMaxBytes: 'BENCHFARM_MODEL_STORE_MAX_BYTES',
   agentStaleAfterMs: 'BENCHFARM_AGENT_STALE_AFTER_MS',
   logLevel: 'BENCHFARM_LOG_LEVEL',
   leaseTtlMs: 'BENCHFARM_LEASE_TTL_MS',
@@ -210,6 +229,11 @@ const schema = z.object({
   maxInputElements: integer(1, Number.MAX_SAFE_INTEGER, 64 * 1024 * 1024),
   maxVariantsPerSweep: integer(1, 10_000, 32),
   maxJobsPerSweep: integer(1, 1_000_000, 1_000),
+  // Stream limits (libs/messaging resolveFarmLimits has the same ranges).
+  jobMaxAgeMs: integer(1_000, 3_650 * 24 * 3600 * 1000, DEFAULT_FARM_LIMITS.jobMaxAgeMs),
+  jobQueueMaxPerAgent: integer(1, 100_000_000, DEFAULT_FARM_LIMITS.jobQueueMaxPerAgent),
+  jobStreamMaxBytes: integer(1024 * 1024, 2 ** 50, DEFAULT_FARM_LIMITS.jobStreamMaxBytes),
+  modelStoreMaxBytes: integer(0, 2 ** 50, DEFAULT_FARM_LIMITS.modelStoreMaxBytes).refine((n) => n === 0 || n >= 1024 * 1024, { message: 'must be 0 (no limit of its own) or >= 1048576' }),
   agentStaleAfterMs: integer(1, 24 * 3600 * 1000, 15_000),
   leaseTtlMs: integer(100, 3600 * 1000, JOB_ACK_WAIT_MS),
   monitorIntervalMs: integer(50, 600 * 1000, 5_000),

@@ -1,10 +1,13 @@
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type Consumer, type JsMsg, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
   AGENT_BUCKET,
+  AGENT_BUCKET_MAX_BYTES,
+  AGENT_RECORD_MAX_BYTES,
   AGENT_STALE_AFTER_MS,
+  DEFAULT_FARM_LIMITS,
   JOB_ACK_WAIT_MS,
   JOB_DUPLICATE_WINDOW_MS,
   JOB_MAX_DELIVER,
@@ -13,6 +16,7 @@ import {
   MODEL_BUCKET,
   agentConsumerName,
   jobSubject,
+  type FarmStreamLimits,
 } from './topology';
 
 /** Handles on the JetStream resources benchfarm uses, opened on one connection. */
@@ -41,6 +45,13 @@ export interface FarmStoreOptions {
   domain?: string;
   /** Hears what was changed or found different from what was asked (the coordinator logs it). */
   notice?: (level: 'info' | 'warn', message: string) => void;
+  /**
+   * Limits of the farm's streams; omitted ones take {@link DEFAULT_FARM_LIMITS}. Given (the
+   * coordinator always gives them): streams that exist with other limits, such as those an older
+   * version created without any, are updated to these (see {@link ensureFarmStore}). Omitted
+   * (agents): missing streams are created with the defaults, existing ones are left as they are.
+   */
+  limits?: Partial<FarmStreamLimits>;
 }
 
 /** Thrown when a farm stream cannot be created or scaled to the replicas asked; keeps the server's error. */
@@ -50,6 +61,52 @@ export class FarmStoreError extends Error {
 
 /** The stream names behind the farm's resources, as `ensureFarmStore` reports them. */
 export const FARM_STREAMS = [JOB_STREAM, `KV_${AGENT_BUCKET}`, `OBJ_${MODEL_BUCKET}`] as const;
+
+/** The limit fields of a stream's configuration that {@link farmStreamLimits} sets. */
+export type StreamLimitFields = Pick<StreamConfig, 'max_age' | 'max_bytes' | 'max_msg_size' | 'max_msgs_per_subject' | 'discard' | 'discard_new_per_subject' | 'duplicate_window'>;
+
+/**
+ * Checks limits and fills in the defaults. Thrown: RangeError naming the field and its range.
+ */
+export function resolveFarmLimits(limits: Partial<FarmStreamLimits> = {}): FarmStreamLimits {
+  const resolved = { ...DEFAULT_FARM_LIMITS, ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) } as FarmStreamLimits;
+  const ranges: Record<keyof FarmStreamLimits, [number, number]> = {
+    // Under a second the server could delete a job before its agent's pull reaches it.
+    jobMaxAgeMs: [1_000, 3_650 * 24 * 3_600_000],
+    jobQueueMaxPerAgent: [1, 100_000_000],
+    jobStreamMaxBytes: [1024 * 1024, 2 ** 50],
+    modelStoreMaxBytes: [1024 * 1024, 2 ** 50],
+  };
+  for (const [field, [min, max]] of Object.entries(ranges) as Array<[keyof FarmStreamLimits, [number, number]]>) {
+    const value = resolved[field];
+    if (field === 'modelStoreMaxBytes' && value === 0) continue;
+    if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`farm stream limit ${field} must be an integer from ${min} to ${max}${field === 'modelStoreMaxBytes' ? ' (or 0: none of its own)' : ''}, got ${value}`);
+  }
+  return resolved;
+}
+
+/**
+ * The limit fields each farm stream gets from `limits`: every limit refuses what goes beyond it
+ * (discard `new`; per subject too on the job stream), so nothing stored is deleted to make room;
+ * only the job stream's max age deletes (a job no agent took in time). The registry bucket keeps
+ * its TTL (the stale window) and one value per key; the model bucket has no max age (objects are
+ * shared by digest between sweeps and datasets).
+ */
+export function farmStreamLimits(limits: FarmStreamLimits): Record<(typeof FARM_STREAMS)[number], Partial<StreamLimitFields>> {
+  return {
+    [JOB_STREAM]: {
+      max_age: nanos(limits.jobMaxAgeMs),
+      max_msgs_per_subject: limits.jobQueueMaxPerAgent,
+      max_bytes: limits.jobStreamMaxBytes,
+      discard: DiscardPolicy.New,
+      discard_new_per_subject: true,
+      // The server refuses a duplicate window longer than the max age.
+      duplicate_window: nanos(Math.min(JOB_DUPLICATE_WINDOW_MS, limits.jobMaxAgeMs)),
+    },
+    [`KV_${AGENT_BUCKET}`]: { max_bytes: AGENT_BUCKET_MAX_BYTES, max_msg_size: AGENT_RECORD_MAX_BYTES, discard: DiscardPolicy.New },
+    [`OBJ_${MODEL_BUCKET}`]: { max_bytes: limits.modelStoreMaxBytes > 0 ? limits.modelStoreMaxBytes : -1, max_age: 0, discard: DiscardPolicy.New },
+  };
+}
 
 /**
  * Creates (or opens, when they exist) the job stream, the agent registry bucket and the
@@ -65,6 +122,8 @@ export const FARM_STREAMS = [JOB_STREAM, `KV_${AGENT_BUCKET}`, `OBJ_${MODEL_BUCK
  */
 export async function ensureFarmStore(nc: NatsConnection, options: FarmStoreOptions = {}): Promise<FarmStore> {
   const { replicas, domain, notice } = options;
+  const limits = resolveFarmLimits(options.limits);
+  const wanted = farmStreamLimits(limits);
   if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)) {
     throw new RangeError(`ensureFarmStore: replicas must be an integer from 1 to 5, got ${replicas}`);
   }
@@ -78,14 +137,17 @@ export async function ensureFarmStore(nc: NatsConnection, options: FarmStoreOpti
     subjects: [`${JOB_SUBJECT_PREFIX}.>`],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
-    duplicate_window: nanos(JOB_DUPLICATE_WINDOW_MS),
     num_replicas: replicas ?? 1,
+    ...wanted[JOB_STREAM],
   };
   const creating = async <T>(stream: string, create: () => Promise<T>): Promise<T> => {
     try {
       return await create();
     } catch (err) {
-      throw new FarmStoreError(`cannot create or open stream ${stream} with ${replicas ?? 1} replica(s): ${(err as Error).message}`, { cause: err });
+      const message = (err as Error).message;
+      // A stream's max_bytes is reserved out of the server's JetStream storage at creation.
+      const hint = /insufficient storage/i.test(message) ? ` (its max_bytes limit is reserved out of nats-server's JetStream storage: lower the limit or give the server more max_file_store)` : '';
+      throw new FarmStoreError(`cannot create or open stream ${stream} with ${replicas ?? 1} replica(s): ${message}${hint}`, { cause: err });
     }
   };
   const exists = await jsm.streams.info(JOB_STREAM).then(
@@ -96,13 +158,52 @@ export async function ensureFarmStore(nc: NatsConnection, options: FarmStoreOpti
     },
   );
   if (!exists) await creating(JOB_STREAM, () => jsm.streams.add(streamConfig));
-  const agents = await creating(`KV_${AGENT_BUCKET}`, () => new Kvm(js).create(AGENT_BUCKET, { ttl: AGENT_STALE_AFTER_MS, history: 1, replicas: replicas ?? 1 }));
+  // Both create with these limits when missing and open an existing bucket as it is.
+  const agents = await creating(`KV_${AGENT_BUCKET}`, () =>
+    new Kvm(js).create(AGENT_BUCKET, { ttl: AGENT_STALE_AFTER_MS, history: 1, replicas: replicas ?? 1, max_bytes: AGENT_BUCKET_MAX_BYTES, maxValueSize: AGENT_RECORD_MAX_BYTES }),
+  );
   useNativeObjectDigests();
-  const models = await creating(`OBJ_${MODEL_BUCKET}`, () => new Objm(js).create(MODEL_BUCKET, { replicas: replicas ?? 1 }));
+  const models = await creating(`OBJ_${MODEL_BUCKET}`, () => new Objm(js).create(MODEL_BUCKET, { replicas: replicas ?? 1, ...(limits.modelStoreMaxBytes > 0 ? { max_bytes: limits.modelStoreMaxBytes } : {}) }));
+  if (options.limits !== undefined) {
+    for (const stream of FARM_STREAMS) await applyStreamLimits(jsm, stream, wanted[stream], notice);
+  }
   if (replicas !== undefined) {
     for (const stream of FARM_STREAMS) await scaleUp(jsm, stream, replicas, notice);
   }
   return { nc, js, jsm, agents, models };
+}
+
+/**
+ * Brings an existing stream's limits to `wanted` with one stream update (streams created by a
+ * version without limits, or with other settings). What would delete stored messages is not
+ * applied: on nats-server 2.9.10 an update lowering max_bytes below what the stream holds deletes
+ * the oldest messages at once (measured), which in the model bucket would leave objects without
+ * their chunks; that limit stays as it was and `notice` says so. A max age lowered deletes job
+ * messages older than the new age: that is what the limit promises. An update the server refuses
+ * is reported through `notice` and the stream keeps working with its old limits (the coordinator
+ * starts; never a crash on an old stream).
+ */
+export async function applyStreamLimits(jsm: JetStreamManager, stream: string, wanted: Partial<StreamLimitFields>, notice: FarmStoreOptions['notice']): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  const have = info.config as StreamConfig;
+  const change: Partial<StreamLimitFields> = {};
+  for (const [field, value] of Object.entries(wanted) as Array<[keyof StreamLimitFields, StreamLimitFields[keyof StreamLimitFields]]>) {
+    if (have[field] !== value) Object.assign(change, { [field]: value });
+  }
+  if (change.max_bytes !== undefined && change.max_bytes > 0 && info.state.bytes > change.max_bytes) {
+    notice?.('warn', `stream ${stream} holds ${info.state.bytes} bytes, more than the limit of ${change.max_bytes}; the limit is not applied (it would delete stored messages): free space in it or raise the limit`);
+    delete change.max_bytes;
+  }
+  if (Object.keys(change).length === 0) return;
+  const described = Object.entries(change)
+    .map(([field, value]) => `${field} ${String(have[field as keyof StreamLimitFields] ?? 'unset')} -> ${String(value)}`)
+    .join(', ');
+  try {
+    await jsm.streams.update(stream, { ...have, ...change });
+    notice?.('info', `stream ${stream} limits updated: ${described}`);
+  } catch (err) {
+    notice?.('warn', `stream ${stream} keeps its old limits: the server refused the update (${described}): ${(err as Error).message}`);
+  }
 }
 
 async function scaleUp(jsm: JetStreamManager, stream: string, replicas: number, notice: FarmStoreOptions['notice']): Promise<void> {

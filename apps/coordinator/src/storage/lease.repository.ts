@@ -91,6 +91,11 @@ export abstract class LeaseRepository {
   abstract failJob(jobId: string, reason: string, nowMs: number): boolean;
   /** The lease facts of a job, or undefined when there is no such job. */
   abstract view(jobId: string): JobLeaseView | undefined;
+  /**
+   * Queued jobs whose message was last published before `publishedBeforeMs`, oldest first, at
+   * most `limit`: those the job stream's max age has deleted (or is about to).
+   */
+  abstract queuedPublishedBefore(publishedBeforeMs: number, limit: number): JobMessage[];
 }
 
 interface JobLeaseRow {
@@ -275,6 +280,16 @@ export class SqliteLeaseRepository extends LeaseRepository {
     const job = this.jobRow(jobId);
     if (!job) return undefined;
     return { jobId: job.id, sweepId: job.sweep_id, agentId: job.agent_id, state: job.state, attempts: job.attempts, leaseToken: job.lease_token ?? undefined, cancelled: job.cancelled_at_ms !== null };
+  }
+
+  queuedPublishedBefore(publishedBeforeMs: number, limit: number): JobMessage[] {
+    const rows = this.db
+      .prepare(
+        `SELECT m.* FROM job_messages m JOIN jobs j ON j.id = m.job_id
+         WHERE j.state = 'queued' AND m.updated_at_ms < @before ORDER BY m.updated_at_ms LIMIT @limit`,
+      )
+      .all({ before: publishedBeforeMs, limit }) as MessageRow[];
+    return rows.map(messageFromRow);
   }
 
   private jobRow(jobId: string): JobLeaseRow | undefined {

@@ -2,6 +2,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { jobSubject } from '@benchfarm/messaging';
 import { BenchJob } from '@benchfarm/protocol';
 import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
+import { CONFIG_ENV_VARS } from '../config';
 import type { LeaseRepository } from '../storage/lease.repository';
 
 /** Where jobs are published for agents. */
@@ -46,7 +47,14 @@ export class JetStreamJobBus extends JobBus {
       const ack = await this.js.publish(jobSubject(job.agentId), BenchJob.encode(job).finish(), { msgID: options.msgId ?? job.jobId });
       return { duplicate: ack.duplicate, seq: ack.seq };
     } catch (err) {
-      throw new DomainError(DomainErrorCode.MessagingUnavailable, `cannot publish job ${job.jobId} to agent ${job.agentId}: ${errorMessage(err)}`, { cause: err });
+      throw new DomainError(DomainErrorCode.MessagingUnavailable, `cannot publish job ${job.jobId} to agent ${job.agentId}: ${errorMessage(err)}${streamLimitHint(errorMessage(err))}`, { cause: err });
     }
   }
+}
+
+/** Says which job stream limit refused a publish (issue 13 item 7), or nothing. Pure. */
+export function streamLimitHint(message: string): string {
+  if (/maximum messages per subject exceeded/i.test(message)) return ` (the agent's job queue is full: ${CONFIG_ENV_VARS.jobQueueMaxPerAgent} limits the jobs queued for one agent)`;
+  if (/maximum (bytes|messages) exceeded/i.test(message)) return ` (the job stream is full: ${CONFIG_ENV_VARS.jobStreamMaxBytes} limits the bytes of all queued jobs)`;
+  return '';
 }

@@ -1,0 +1,86 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JOB_STREAM, type FarmStore } from '@benchfarm/messaging';
+import { Clock } from '../common/clock';
+import { errorMessage } from '../common/domain-error';
+import { COORDINATOR_CONFIG, FARM_STORE } from '../common/tokens';
+import { CONFIG_ENV_VARS, type CoordinatorConfig } from '../config';
+import { LeaseRepository } from '../storage/lease.repository';
+
+/** Jobs looked at per pass; the rest wait for the next one. */
+const PASS_LIMIT = 500;
+
+/** How often the expiry pass runs for a max age: a tenth of it, between 250 ms and a minute. Pure. */
+export function expiryIntervalMs(jobMaxAgeMs: number): number {
+  return Math.min(60_000, Math.max(250, Math.round(jobMaxAgeMs / 10)));
+}
+
+/** Says a duration the way an operator sets it. Pure. */
+export function describeDuration(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 1_000 === 0) return `${ms / 1_000} s`;
+  return `${ms} ms`;
+}
+
+/**
+ * Fails queued jobs whose message the job stream's max age deleted (issue 13 item 7). NATS
+ * deletes a job message no agent took within `BENCHFARM_JOB_MAX_AGE_MS` without telling anyone;
+ * without this pass the job would stay `queued` and its sweep `running` for good. A job counts as
+ * expired once its last publication is older than the max age AND the stream no longer holds its
+ * message (the server's own expiry runs on a timer); an answer that is not "no such message"
+ * (a timeout, JetStream unavailable) leaves the job for the next pass.
+ */
+@Injectable()
+export class JobExpiry implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('JobExpiry');
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(
+    @Inject(LeaseRepository) private readonly leases: LeaseRepository,
+    @Inject(FARM_STORE) private readonly farm: FarmStore,
+    @Inject(Clock) private readonly clock: Clock,
+    @Inject(COORDINATOR_CONFIG) private readonly config: CoordinatorConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.pass()
+        .catch((err: unknown) => this.log.warn(`job expiry pass failed: ${errorMessage(err)}`))
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, expiryIntervalMs(this.config.jobMaxAgeMs));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One pass; returns the ids of the jobs it failed. Exposed for tests. */
+  async pass(): Promise<string[]> {
+    const nowMs = this.clock.nowMs();
+    const failed: string[] = [];
+    for (const message of this.leases.queuedPublishedBefore(nowMs - this.config.jobMaxAgeMs, PASS_LIMIT)) {
+      if (message.streamSeq !== undefined && (await this.stillStored(message.streamSeq))) continue;
+      const reason = `expired: no agent took it within the job stream's max age (${describeDuration(this.config.jobMaxAgeMs)}, ${CONFIG_ENV_VARS.jobMaxAgeMs}); NATS deleted its message for agent ${message.agentId}`;
+      if (this.leases.failJob(message.jobId, reason, this.clock.nowMs())) {
+        failed.push(message.jobId);
+        this.log.warn(`job ${message.jobId} ${reason}`);
+      }
+    }
+    return failed;
+  }
+
+  private async stillStored(seq: number): Promise<boolean> {
+    try {
+      return (await this.farm.jsm.streams.getMessage(JOB_STREAM, { seq })) !== null;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return false;
+      throw err;
+    }
+  }
+}
