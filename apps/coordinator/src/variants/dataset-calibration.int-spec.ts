@@ -39,6 +39,8 @@ describe.skipIf(!present)('sweeps naming a dataset against a real coordinator', 
     const images = files.map((f) => ({ name: f.split('/').pop() ?? f, sha256: digest(bytes.get(f) as Buffer), sizeBytes: (bytes.get(f) as Buffer).length }));
     const opened = await call('POST', '/v1/datasets/uploads', { name, images, ...extra });
     expect(opened.status, JSON.stringify(opened.body)).toBe(201);
+    // The same images and preprocessing stored already (an earlier test): the dataset is reused, no upload opens.
+    if (opened.body.uploadId === undefined) return String(opened.body.datasetId);
     for (const f of files) {
       const b = bytes.get(f) as Buffer;
       const put = await call('PUT', `/v1/datasets/uploads/${String(opened.body.uploadId)}/files/${digest(b)}`, new Uint8Array(b), { 'content-type': 'application/octet-stream' });
@@ -93,5 +95,27 @@ describe.skipIf(!present)('sweeps naming a dataset against a real coordinator', 
     expect(comparison?.evaluation?.images.map((im) => im.name)).toEqual(files.filter((_, i) => i % 3 === 1).map((f) => f.split('/').pop()));
     expect(JSON.parse(comparison?.evaluation?.preprocessJson ?? '{}')).toMatchObject({ resize: 'letterbox', padValue: 114, channelOrder: 'BGR' });
     expect(jobs.filter((j) => j.jobId !== comparisonJobId).every((j) => j.evaluation === undefined)).toBe(true);
+  });
+
+  // int8-auto searches on the calibration split and checks its choice on the evaluation split (issue 14): ~1 min of derivation on 2 cores.
+  it('derives int8-auto searching on the calibration split, checked on the evaluation split, and records its search in the recipe', { timeout: 600_000 }, async () => {
+    await farm.agents.put(AGENT, AgentRecord.encode(fakeAgentRecord(AGENT, { name: 'fake device (test)' })).finish());
+    const files = readdirSync(IMAGES).sort().map((f) => join(IMAGES, f));
+    const datasetId = await upload('plants-auto', files, { preprocess: 'yolox' });
+    const created = await call('POST', '/sweeps', { modelPath: MODEL, targets: AGENT, variants: 'fp32,int8-auto', dataset: datasetId, minQueries: 1, minDurationMs: 0, maxDurationMs: 1000 });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const sweep = created.body as unknown as SweepView;
+    const held = files.filter((_, i) => i % 3 === 1).length;
+    const auto = sweep.variants.find((v) => v.name === 'int8-auto');
+    expect(auto?.recipe).toMatchObject({ pass: 'int8-auto', floor: 'map50_agreement >= 0.95', searchImages: String(files.length - held), holdoutImages: String(held), 'evaluation.images': String(held), holdoutData: `images: ${held}` });
+    const recipe = auto?.recipe ?? {};
+    expect(recipe['accuracy.holdout']).toMatch(new RegExp(`^map50_agreement \\d\\.\\d{4}( \\[[^\\]]+\\])?, cosine \\d\\.\\d{4}, n=${held}, floor (met|NOT met)$`));
+    expect(recipe['accuracy.search']).toMatch(/^map50_agreement \d\.\d{4}, cosine \d\.\d{4}$/);
+    // The search kept something float or quantized everything; either way the list is explicit.
+    expect(recipe['floatLayers']).toMatch(/^(none|[^,]+(,[^,]+)*)$/);
+    const [quantized, total] = (/^(\d+) of (\d+) /.exec(recipe['quantizedLayers'] ?? '') ?? []).slice(1).map(Number);
+    expect(quantized).toBeGreaterThan(0);
+    expect((recipe['floatLayers'] === 'none' ? 0 : recipe['floatLayers']?.split(',').length ?? 0) + (quantized ?? 0)).toBe(total);
+    expect(recipe['sensitivity']).toMatch(new RegExp(`^${total} layers ranked for the search .* on ${files.length - held} search images\\) \\| most sensitive alone: .* \\| largest time shares: `));
   });
 });
