@@ -44,13 +44,14 @@ describe('sensitivityTable (recorded int8-auto report)', () => {
     for (const node of float) expect(lines.find((l) => l.includes(` ${node} `))).toMatch(/no \(float\)$/);
   });
 
-  it('says n/a where a figure crossed a process boundary as null (NaN in JSON), and adds a note column for layers left out of the search', () => {
+  it('says n/a where a figure crossed a process boundary as null (NaN in JSON), adds a note column for layers left out of the search, and drops the int8-auto column of a table measured alone', () => {
     const first = report.layers[0];
     if (!first) throw new Error('empty recorded report');
     const odd: AutoQuantReport = { ...report, layers: [{ ...first, cosine: null as unknown as number, quantized: undefined, reason: 'int8 is not faster here' }] };
     const row = sensitivityTable(odd).split('\n');
-    expect(row[0]).toMatch(/ note$/);
-    expect(row[2]).toMatch(/ n\/a .* -\s+int8 is not faster here$/);
+    expect(row[0]).toMatch(/ method {2}note$/);
+    expect(row[0]).not.toContain('int8-auto quantizes');
+    expect(row[2]).toMatch(/ n\/a .* minmax\s+int8 is not faster here$/);
   });
 });
 

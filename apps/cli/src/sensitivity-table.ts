@@ -17,12 +17,15 @@ function quantizedCell(l: LayerSensitivity): string {
  * The ranked sensitivity table: rank (search order, 1 quantized first), node, op, share of the
  * fp32 kernel time, fp32 and int8 kernel time per run and their difference (where profiled),
  * output cosine to fp32 and the floor metric with the layer alone quantized, the calibration
- * method chosen for it, whether int8-auto's chosen model quantizes it, and why a layer was left
+ * method chosen for it, whether int8-auto's chosen model quantizes it (absent for a table
+ * measured alone), and why a layer was left
  * out of the search.
  */
 export function sensitivityTable(report: AutoQuantReport): string {
   const withInt8 = report.layers.some((l) => finite(l.int8Us));
   const withNotes = report.layers.some((l) => l.reason);
+  // A table measured alone (no search) quantizes nothing: the column would be all '-'.
+  const withChoice = report.layers.some((l) => l.quantized !== undefined);
   const headers = [
     'rank',
     'node',
@@ -33,7 +36,7 @@ export function sensitivityTable(report: AutoQuantReport): string {
     'cosine alone',
     `${report.floor.metric} alone`,
     'method',
-    'int8-auto quantizes',
+    ...(withChoice ? ['int8-auto quantizes'] : []),
     ...(withNotes ? ['note'] : []),
   ];
   const rows = report.layers.map((l) => [
@@ -46,7 +49,7 @@ export function sensitivityTable(report: AutoQuantReport): string {
     fixed(l.cosine, 5),
     fixed(l.floorMetric, 4),
     l.method,
-    quantizedCell(l),
+    ...(withChoice ? [quantizedCell(l)] : []),
     ...(withNotes ? [l.reason ?? ''] : []),
   ]);
   return table(headers, rows);

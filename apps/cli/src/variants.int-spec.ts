@@ -88,4 +88,11 @@ describe('benchfarm variants', () => {
     expect(c.stderr).toMatch(/--preprocess: images need a preprocessing config/);
     expect(existsSync(join(dir, 'out2')) ? readdirSync(join(dir, 'out2')).filter((f) => f !== 'fp32-reference.onnx') : []).toEqual([]);
   });
+
+  it('--sensitivity without real images exits 2 naming the option, before deriving anything', { timeout: 120_000 }, () => {
+    const r = cli(['variants', paddleOcrModelPath('det'), '--shapes', 'x:1x3x64x64', '--variants', 'int8-static', '--random-calibration', '2', '--sensitivity', '--out', join(dir, 'out3')]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--sensitivity: the sensitivity table is measured on real images: give --calibration <dir>/);
+    expect(existsSync(join(dir, 'out3')) ? readdirSync(join(dir, 'out3')).filter((f) => f !== 'fp32-reference.onnx') : []).toEqual([]);
+  });
 });
