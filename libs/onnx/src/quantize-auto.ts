@@ -409,12 +409,17 @@ async function autoQuant(source: ModelProto, calibration: readonly Feeds[], hold
   const meets = (s: Scored): boolean => Number.isFinite(s.metric) && s.metric >= floor.value;
   let best = new Set<string>();
   let bestScore: Scored | undefined;
+  // Every accepted set, for gain=measured's final choice by timing.
+  const accepted: { step: number; set: Set<string>; score: Scored }[] = [];
+  const accept = (set: Set<string>, score: Scored) => {
+    best = set;
+    bestScore = score;
+    accepted.push({ step: steps.length - 1, set, score });
+  };
   const all = await evaluate(prefix(ranked.length));
   steps.push({ step: `all ${ranked.length} layers`, quantized: ranked.length, floorMetric: all.metric, cosine: all.cosine, accepted: meets(all) });
-  if (meets(all)) {
-    best = prefix(ranked.length);
-    bestScore = all;
-  } else {
+  if (meets(all)) accept(prefix(ranked.length), all);
+  else {
     let lo = 0;
     let hi = ranked.length;
     while (hi - lo > 1) {
@@ -424,8 +429,7 @@ async function autoQuant(source: ModelProto, calibration: readonly Feeds[], hold
       steps.push({ step: `prefix ${mid} of the ranking`, quantized: mid, floorMetric: scored.metric, cosine: scored.cosine, accepted: ok });
       if (ok) {
         lo = mid;
-        best = prefix(mid);
-        bestScore = scored;
+        accept(prefix(mid), scored);
       } else hi = mid;
     }
     // Refinement: the layers left out, the largest time shares first, one at a time.
@@ -435,18 +439,40 @@ async function autoQuant(source: ModelProto, calibration: readonly Feeds[], hold
       const scored = await evaluate(trial);
       const ok = meets(scored);
       steps.push({ step: `add ${c.name}`, quantized: trial.size, floorMetric: scored.metric, cosine: scored.cosine, accepted: ok });
-      if (ok) {
-        best = trial;
-        bestScore = scored;
-      }
+      if (ok) accept(trial, scored);
     }
   }
   if (best.size === 0 || !bestScore) throw new VariantPassError('int8-auto', `no layer set meets the floor ${floor.metric} >= ${floor.value} on the ${search.length} search images (even the first-ranked layer alone falls below it); lower the floor or use int8-static`);
 
-  const finalBytes = build(best);
+  // gain=measured: the estimate adds up per-layer profile times and misses the Q/DQ at every
+  // float/int8 boundary, so the accepted sets (the largest few) are timed against fp32 here,
+  // interleaved, and the fastest is kept.
+  let timing: string | undefined;
+  let finalBytes: Uint8Array;
+  if (options.gain === 'measured' && options.timingRounds > 0 && accepted.length > 1) {
+    const tried = [...accepted].sort((a, b) => b.set.size - a.set.size).slice(0, 4);
+    const builds = tried.map((t) => build(t.set));
+    const timed = await timeRatios(fp32Bytes, builds, search[0] ?? {}, options);
+    let fastest = 0;
+    for (const [i, t] of tried.entries()) {
+      const stepIndex = t.step;
+      const step = steps[stepIndex];
+      if (step) steps[stepIndex] = { ...step, latencyRatio: timed.ratios[i] ?? Number.NaN };
+      if ((timed.ratios[i] ?? Infinity) < (timed.ratios[fastest] ?? Infinity)) fastest = i;
+    }
+    const chosen = tried[fastest] ?? tried[0];
+    if (chosen) {
+      best = chosen.set;
+      bestScore = chosen.score;
+    }
+    finalBytes = builds[fastest] ?? build(best);
+    timing = `${timed.describe(fastest)}; chosen as the fastest of ${tried.length} accepted sets (${tried.map((t, i) => `${t.set.size} layers ${(timed.ratios[i] ?? Number.NaN).toFixed(3)}x`).join(', ')})`;
+  } else {
+    finalBytes = build(best);
+    if (options.timingRounds > 0) timing = (await timeRatios(fp32Bytes, [finalBytes], search[0] ?? {}, options)).describe(0);
+  }
   const holdoutScorer = new Scorer(referenceHoldout, task, detected.detectionLayout, inputHw, metric, options.threads, inputs);
   const held = await holdoutScorer.score(finalBytes, holdout, holdout.length >= 2 ? 500 : 0);
-  const timing = options.timingRounds > 0 ? await timeAgainstFp32(fp32Bytes, finalBytes, search[0] ?? {}, options) : undefined;
   const quantizedUs = [...best].reduce((s, n) => s + (times.layers.get(n) ?? 0), 0);
   const savedUs = [...best].reduce((s, n) => s + (gainOf(n) ?? 0), 0);
 
@@ -540,16 +566,17 @@ async function int8LayerTimes(qdq: ModelProto, layers: ReadonlySet<string>, byte
 }
 
 /**
- * The chosen model's latency against fp32 on this machine, interleaved (A B A B ...) with the
- * search's thread count: "0.93x fp32 (p50 9.1 vs 9.8 ms, 30 rounds, 1 thread)". A figure of
- * the deriving machine only: the agents measure the file on their devices.
+ * Variants' latency against fp32 on this machine, all sessions open and run interleaved
+ * (fp32 A B ... per round) with the search's thread count; a ratio is a variant's p50 over
+ * fp32's. A figure of the deriving machine only: the agents measure the file on their devices.
  */
-async function timeAgainstFp32(fp32: Uint8Array, variant: Uint8Array, feed: Feeds, options: AutoQuantOptions): Promise<string> {
+async function timeRatios(fp32: Uint8Array, variants: readonly Uint8Array[], feed: Feeds, options: AutoQuantOptions): Promise<{ ratios: number[]; describe: (i: number) => string }> {
   const sessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: options.threads, interOpNumThreads: 1 } as const;
-  const sessions = [await ort.InferenceSession.create(fp32, sessionOptions), await ort.InferenceSession.create(variant, sessionOptions)];
+  const sessions: ort.InferenceSession[] = [];
   try {
+    for (const bytes of [fp32, ...variants]) sessions.push(await ort.InferenceSession.create(bytes, sessionOptions));
     const input = toOrt(feed);
-    const times: number[][] = [[], []];
+    const times: number[][] = sessions.map(() => []);
     for (let round = -3; round < options.timingRounds; round++) {
       for (const [i, session] of sessions.entries()) {
         const t = performance.now();
@@ -557,8 +584,13 @@ async function timeAgainstFp32(fp32: Uint8Array, variant: Uint8Array, feed: Feed
         if (round >= 0) times[i]?.push(performance.now() - t);
       }
     }
-    const [a = 0, b = 0] = times.map((t) => median(t));
-    return `${(b / a).toFixed(3)}x fp32 (p50 ${b.toFixed(2)} vs ${a.toFixed(2)} ms, ${options.timingRounds} interleaved rounds, ${options.threads} thread(s), on the deriving machine)`;
+    const p50 = times.map((t) => median(t));
+    const base = p50[0] ?? Number.NaN;
+    const ratios = variants.map((_, i) => (p50[i + 1] ?? Number.NaN) / base);
+    return {
+      ratios,
+      describe: (i) => `${(ratios[i] ?? Number.NaN).toFixed(3)}x fp32 (p50 ${(p50[i + 1] ?? Number.NaN).toFixed(2)} vs ${base.toFixed(2)} ms, ${options.timingRounds} interleaved rounds, ${options.threads} thread(s), on the deriving machine)`,
+    };
   } finally {
     for (const s of sessions) await s.release();
   }

@@ -61,6 +61,8 @@ export interface AutoSearchStep {
   readonly floorMetric: number;
   readonly cosine: number;
   readonly accepted: boolean;
+  /** gain=measured: its p50 over fp32's, timed interleaved on the deriving machine (absent when not timed). */
+  readonly latencyRatio?: number;
 }
 
 /** What int8-auto reports besides its model (also written by `benchfarm variants --sensitivity`). */
