@@ -22,8 +22,8 @@ describe('sweep request: dataset fields', () => {
   });
   it.each<[string, Record<string, unknown>, string, RegExp]>([
     ['dataset with an explicit one', { dataset: 'a', evaluationDataset: 'b' }, 'dataset', /either dataset .* or calibrationDataset \/ evaluationDataset/],
-    ['a dataset and a coordinator folder', { dataset: 'a', calibrationDir: '/cal', calibrationPreprocess: 'yolox' }, 'calibrationDir', /either calibrationDir or dataset/],
-    ['a calibration dataset and random calibration', { calibrationDataset: 'a', calibrationRandom: 4 }, 'calibrationRandom', /calibrationDataset/],
+    ['a dataset and a coordinator folder', { variants: 'int8-static', dataset: 'a', calibrationDir: '/cal', calibrationPreprocess: 'yolox' }, 'calibrationDir', /either calibrationDir or dataset/],
+    ['a calibration dataset and random calibration', { variants: 'int8-static', calibrationDataset: 'a', calibrationRandom: 4 }, 'calibrationRandom', /calibrationDataset/],
     ['compare none with an evaluation', { evaluationDataset: 'e', compare: 'none' }, 'compare', /all-variants job after its interleaved rounds/],
     ['an external runtime with an evaluation', { dataset: 'a', runtime: 'trtexec' }, 'runtime', /cannot evaluate dataset/],
     ['a task without an evaluation', { task: 'detection' }, 'task', /give dataset or evaluationDataset/],
@@ -34,7 +34,7 @@ describe('sweep request: dataset fields', () => {
     expect(() => parseSweepRequest(body)).toThrow(message);
   });
   it('lets preprocess serve a coordinator calibration folder (calibrationPreprocess still works)', () => {
-    expect(parseSweepRequest({ calibrationDir: '/cal', preprocess: 'yolo' })).toMatchObject({ calibrationDir: '/cal', preprocess: 'yolo' });
+    expect(parseSweepRequest({ variants: 'int8-static', calibrationDir: '/cal', preprocess: 'yolo' })).toMatchObject({ calibrationDir: '/cal', preprocess: 'yolo' });
   });
 });
 

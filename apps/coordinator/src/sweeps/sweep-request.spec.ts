@@ -61,6 +61,17 @@ describe('parseSweepRequest', () => {
       expect((err as Error).message).toMatch(/seed/);
     }
   });
+
+  it.each<[Record<string, unknown>, number, number]>([
+    [{}, 2000, 60_000],
+    [{ maxDurationMs: 500 }, 500, 500],
+    [{ maxDurationMs: '1500' }, 1500, 1500],
+    [{ maxDurationMs: 5000 }, 2000, 5000],
+    [{ minDurationMs: 100, maxDurationMs: 500 }, 100, 500],
+    [{ minDurationMs: '', maxDurationMs: 300 }, 300, 300],
+  ])('defaults minDurationMs to min(2000, maxDurationMs) (issue 13: a short max alone was refused): %j', (body, min, max) => {
+    expect(parseSweepRequest(body)).toMatchObject({ minDurationMs: min, maxDurationMs: max });
+  });
 });
 
 describe('parseShapesText', () => {

@@ -11,6 +11,7 @@ export const SWEEP_DEFAULTS = {
   warmupMinQueries: 10,
   warmupMinDurationMs: 500,
   minQueries: 100,
+  /** Applied as min(2000, maxDurationMs): a short max alone is not refused for the default min (issue 13). */
   minDurationMs: 2000,
   maxDurationMs: 60_000,
   seed: 0,
@@ -86,15 +87,33 @@ const list = (fallback: readonly string[]) =>
       return items.length === 0 ? [...fallback] : items;
     });
 
-const count = (fallback: number, min: number, max: number) =>
-  z.preprocess(
-    (value) => {
-      const v = trimmed(value);
-      if (v === '' || v === undefined || v === null) return undefined;
-      return typeof v === 'string' && /^[+-]?\d+$/.test(v) ? Number(v) : v;
-    },
-    z.number({ error: 'must be an integer' }).int('must be an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`).default(fallback),
-  );
+/** Multipart sends numbers as text: an integer's text becomes the number, blank becomes absent. */
+const integerText = (value: unknown): unknown => {
+  const v = trimmed(value);
+  if (v === '' || v === undefined || v === null) return undefined;
+  return typeof v === 'string' && /^[+-]?\d+$/.test(v) ? Number(v) : v;
+};
+
+const integer = (min: number, max: number) => z.number({ error: 'must be an integer' }).int('must be an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+
+const count = (fallback: number, min: number, max: number) => z.preprocess(integerText, integer(min, max).default(fallback));
+
+/** The min duration a request that gives none gets: the default, or its max duration when that is shorter. */
+export function defaultMinDurationMs(maxDurationMs: number): number {
+  return Math.min(SWEEP_DEFAULTS.minDurationMs, maxDurationMs);
+}
+
+/** Base names of the variants whose derivation reads calibration data (`int8-static:entropy` is int8-static). */
+export const CALIBRATED_VARIANTS = ['int8-static', 'int8-auto'] as const;
+
+/** Whether a variant (`name` or `name:options`) reads calibration data. */
+export function usesCalibration(variant: string): boolean {
+  const base = variant.split(':')[0]?.trim() ?? '';
+  return CALIBRATED_VARIANTS.some((name) => name === base);
+}
+
+/** Fields that only feed calibrated variants: without one they would be ignored, so they are refused. */
+const CALIBRATION_FIELDS = ['calibrationDir', 'calibrationRandom', 'calibrationPreprocess'] as const;
 
 const DIMS = /^\d+(x\d+)*$/;
 
@@ -206,15 +225,22 @@ export const sweepRequestSchema = z
     warmupMinQueries: count(SWEEP_DEFAULTS.warmupMinQueries, 0, SWEEP_LIMITS.warmupMinQueries),
     warmupMinDurationMs: count(SWEEP_DEFAULTS.warmupMinDurationMs, 0, SWEEP_LIMITS.warmupMinDurationMs),
     minQueries: count(SWEEP_DEFAULTS.minQueries, 1, SWEEP_LIMITS.minQueries),
-    minDurationMs: count(SWEEP_DEFAULTS.minDurationMs, 0, SWEEP_LIMITS.minDurationMs),
+    // No zod default: it depends on maxDurationMs (defaultMinDurationMs).
+    minDurationMs: z.preprocess(integerText, integer(0, SWEEP_LIMITS.minDurationMs).optional()),
     maxDurationMs: count(SWEEP_DEFAULTS.maxDurationMs, 1, SWEEP_LIMITS.maxDurationMs),
     seed: count(SWEEP_DEFAULTS.seed, 0, SWEEP_LIMITS.seed),
     runtime: runtimeField,
     ...scenarioFields,
   }, { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : undefined) })
   .superRefine((value, ctx) => {
-    if (value.minDurationMs > value.maxDurationMs) {
+    if (value.minDurationMs !== undefined && value.minDurationMs > value.maxDurationMs) {
       ctx.addIssue({ code: 'custom', path: ['minDurationMs'], message: `minDurationMs (${value.minDurationMs}) must not exceed maxDurationMs (${value.maxDurationMs})` });
+    }
+    if (!value.variants.some(usesCalibration)) {
+      for (const field of CALIBRATION_FIELDS) {
+        if (value[field] === undefined) continue;
+        ctx.addIssue({ code: 'custom', path: [field], message: `${field}: no variant of this sweep uses calibration (variants ${value.variants.join(',')}); only ${CALIBRATED_VARIANTS.join(' and ')} calibrate (e.g. int8-static, int8-auto:floor=0.97): add one or leave ${field} out` });
+      }
     }
     if (value.calibrationDir !== undefined && value.calibrationRandom !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['calibrationRandom'], message: 'give either calibrationDir or calibrationRandom, not both' });
@@ -269,9 +295,10 @@ function datasetProblems(value: {
 export function parseSweepRequest(body: unknown): SweepRequest {
   const parsed = sweepRequestSchema.safeParse(body ?? {});
   if (parsed.success) {
-    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, runtime, dataset, calibrationDataset, evaluationDataset, task, preprocess, ...rest } = parsed.data;
+    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, runtime, dataset, calibrationDataset, evaluationDataset, task, preprocess, minDurationMs, ...rest } = parsed.data;
     return {
       ...rest,
+      minDurationMs: minDurationMs ?? defaultMinDurationMs(rest.maxDurationMs),
       ...(name === undefined ? {} : { name }),
       ...(modelPath === undefined ? {} : { modelPath }),
       ...(givenShapes === undefined ? {} : { shapes: givenShapes }),

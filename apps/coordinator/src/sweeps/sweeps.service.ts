@@ -35,7 +35,7 @@ import {
 import { JobBus } from './job-bus';
 import { DEFAULT_EXECUTION_PROVIDER, modelNameOf, planSweep, plannedJobCount, type SweepPlan } from './sweep-planner';
 import { assertInputElements, assertJobCount, assertVariantCount } from './work-limits';
-import { parseSweepRequest, type SweepRequest } from './sweep-request';
+import { parseSweepRequest, usesCalibration, type SweepRequest } from './sweep-request';
 import { toSweepListView, toSweepView, type SweepListView, type SweepView } from './sweep.view';
 import { CONFIG_ENV_VARS, type CoordinatorConfig } from '../config';
 import type { SweepDatasetsSummary, VariantRecord } from '../storage/records';
@@ -56,7 +56,7 @@ function calibrationOf(request: SweepRequest): CalibrationSource | undefined {
 }
 
 /** Variants whose derivation reads calibration images (the others never fetch them). */
-const needsCalibration = (variant: string): boolean => ['int8-static', 'int8-auto'].includes(variant.split(':')[0] ?? '');
+const needsCalibration = usesCalibration;
 
 /** Variants that check their choice on held-out images (int8-auto: the sweep's evaluation images). */
 const needsHoldout = (variant: string): boolean => variant.split(':')[0] === 'int8-auto';
@@ -125,8 +125,12 @@ export class SweepsService {
       const workDir = await this.workspace.createWorkDir();
       scratch.push(workDir);
 
-      const prepared = await this.toolkit.prepare(source.path, request.shapes, workDir);
-      assertInputElements(prepared.inputs, this.config, (name) => (request.shapes && Object.hasOwn(request.shapes, name) ? 'shapes' : 'model'), request.batchSizes);
+      // The model's errors name the field it came from: the upload (model) or a path on this machine (modelPath).
+      const modelField = upload.kind === 'upload' ? 'model' : 'modelPath';
+      const prepared = await this.toolkit.prepare(source.path, request.shapes, workDir).catch((err: unknown) => {
+        throw err instanceof DomainError && err.field === 'model' ? new DomainError(err.code, err.message, { field: modelField, cause: err }) : err;
+      });
+      assertInputElements(prepared.inputs, this.config, (name) => (request.shapes && Object.hasOwn(request.shapes, name) ? 'shapes' : modelField), request.batchSizes);
       const agents = requireExternalRuntime(await this.agents.resolveTargets(selectors, DEFAULT_EXECUTION_PROVIDER), selectors, request.runtime?.tool);
       const planned = datasets ? await this.checkDatasets(datasets, request, prepared, workDir) : undefined;
       const jobs = plannedJobCount(request, variants.length + ownVariants, agents.length, planned?.evaluation !== undefined);
