@@ -13,6 +13,7 @@ import { createFarmMetrics } from '@benchfarm/metrics';
 import { AppModule } from './app.module';
 import { bearerTokenMiddleware } from './common/bearer-token.middleware';
 import { HttpErrorFilter } from './common/http-error.filter';
+import { requestContractMiddleware, routeContractsOf } from './common/request-contract.middleware';
 import { JsonLogger } from './common/json-logger';
 import { NatsConnectionState } from './common/nats-state';
 import { loadConfig, type CoordinatorConfig, type CoordinatorConfigInput } from './config';
@@ -127,12 +128,15 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
       abortOnError: false,
     });
     closers.push(() => app.close());
+    const document = buildOpenApiDocument(app);
+    const express = app.getHttpAdapter().getInstance() as Express;
+    // Order: the token first (a caller without it learns nothing, and sends no body to parse), then
+    // the route contract (405, 415) before any body parser reads a body the route does not take.
+    if (config.apiToken !== undefined) express.use(bearerTokenMiddleware(config.apiToken));
+    express.use(requestContractMiddleware(routeContractsOf(document, [{ path: '/openapi.json', method: 'GET' }])));
     // Replaces Nest's default JSON parser (100 kB): a dataset upload's manifest lists every image.
     app.useBodyParser('json', { limit: config.maxJsonBodyBytes });
     app.useGlobalFilters(new HttpErrorFilter());
-    const document = buildOpenApiDocument(app);
-    const express = app.getHttpAdapter().getInstance() as Express;
-    if (config.apiToken !== undefined) express.use(bearerTokenMiddleware(config.apiToken));
     express.get('/openapi.json', (_req, res) => {
       res.json(document);
     });

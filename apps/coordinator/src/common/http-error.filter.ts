@@ -51,10 +51,28 @@ export function httpStatusOf(code: DomainErrorCode): number {
   }
 }
 
-/** `PAYLOAD_TOO_LARGE` -> `payload_too_large`, for errors Nest or express raise themselves. */
-function codeOfStatus(statusCode: number): string {
-  const name = (HttpStatus as unknown as Record<number, string | undefined>)[statusCode];
-  return name ? name.toLowerCase() : `http_${statusCode}`;
+/**
+ * Codes of the errors no service raised: the framework's own (routing, body parsing, upload
+ * limits), the API token check and the request contract (405, 415). With the
+ * {@link DomainErrorCode}s they are every code a REST error carries (the OpenAPI Error enum).
+ */
+export const HTTP_EDGE_CODES = ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'method_not_allowed', 'payload_too_large', 'unsupported_media_type', 'internal'] as const;
+/** One of {@link HTTP_EDGE_CODES}. */
+export type HttpEdgeCode = (typeof HTTP_EDGE_CODES)[number];
+
+const EDGE_CODE_OF_STATUS: Readonly<Partial<Record<number, HttpEdgeCode>>> = {
+  [HttpStatus.BAD_REQUEST]: 'bad_request',
+  [HttpStatus.UNAUTHORIZED]: 'unauthorized',
+  [HttpStatus.FORBIDDEN]: 'forbidden',
+  [HttpStatus.NOT_FOUND]: 'not_found',
+  [HttpStatus.METHOD_NOT_ALLOWED]: 'method_not_allowed',
+  [HttpStatus.PAYLOAD_TOO_LARGE]: 'payload_too_large',
+  [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: 'unsupported_media_type',
+};
+
+/** The code of an error Nest or express raised themselves; a closed set, so the document can list it. */
+function codeOfStatus(statusCode: number): HttpEdgeCode {
+  return EDGE_CODE_OF_STATUS[statusCode] ?? (statusCode >= 500 ? 'internal' : 'bad_request');
 }
 
 /** Maps any thrown value to the REST error body. */

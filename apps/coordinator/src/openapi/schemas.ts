@@ -1,76 +1,14 @@
-import type { OpenAPIObject } from '@nestjs/swagger';
-import { SWEEP_DEFAULTS, SWEEP_LIMITS } from '../sweeps/sweep-request';
+import { DomainErrorCode } from '../common/domain-error';
+import { HTTP_EDGE_CODES } from '../common/http-error.filter';
+import { COMPARE_MODES, SCENARIO_NAMES } from '../sweeps/scenario-request';
+import { createSweepSchemas, type Schema } from './request-schemas';
 
-/** An OpenAPI schema object (or a reference to one). */
-export type Schema = NonNullable<NonNullable<OpenAPIObject['components']>['schemas']>[string];
+export type { Schema } from './request-schemas';
 
 /** A reference to one of {@link OPENAPI_SCHEMAS}. */
 export function ref(name: keyof typeof OPENAPI_SCHEMAS): Schema {
   return { $ref: `#/components/schemas/${name}` };
 }
-
-const integer = (description: string, fallback: number, minimum: number, maximum: number): Schema => ({ type: 'integer', description, default: fallback, minimum, maximum });
-
-const sweepOptions: Record<string, Schema> = {
-  name: { type: 'string', maxLength: 200, description: "The sweep's name; default: the model's file name." },
-  variants: {
-    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
-    description: `Variants to derive and measure, as a comma-separated list or an array. Unknown names are refused with 400 unknown_variant listing the known ones. Default: ${SWEEP_DEFAULTS.variants.join(',')}.`,
-    example: 'fp32,ort-basic',
-  },
-  targets: {
-    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
-    description: 'Agents to run on: "all" (every live agent), agent ids or "label:key=value" (the union is used), narrowed by capability filters "arch=", "os=", "provider=", "sensor=", "runtime=" that must all hold (e.g. "arch=arm64,provider=cuda"); comma-separated or an array. Default: all.',
-    example: 'all',
-  },
-  shapes: {
-    oneOf: [{ type: 'string', example: 'x:1x3x48x192' }, { type: 'object', additionalProperties: { type: 'array', items: { type: 'integer', minimum: 1 } } }],
-    description: 'Concrete shapes of the model inputs by name ("name:1x3x224x224", several separated by "," or ";", or an object). Inputs left out keep their fixed dims; a dynamic batch dim defaults to 1; other dynamic dims must be given (else 400 invalid_shapes).',
-  },
-  calibrationDir: { type: 'string', description: "Folder of JPEG images on the coordinator's machine that calibrates int8-static variants (needs calibrationPreprocess or preprocess), for lab set-ups; from another machine use a dataset. Without calibration images (calibrationDir, dataset, calibrationDataset) or calibrationRandom an int8-static variant is refused (400 invalid_argument)." },
-  calibrationPreprocess: {
-    oneOf: [{ type: 'string', enum: ['yolox', 'yolo', 'imagenet'] }, { type: 'object' }],
-    description: 'How calibration images become the input tensor: a preset, or { resize: letterbox|stretch, padValue, channelOrder: RGB|BGR, layout: NCHW|NHWC, scale, mean: [3], std: [3] }.',
-  },
-  ownVariants: {
-    oneOf: [{ type: 'object', additionalProperties: { type: 'string' } }, { type: 'string', example: 'qat=/models/det-qat.onnx' }],
-    description: "Bring-your-own variants made elsewhere (QAT, distillation, a lighter architecture): name -> ONNX file on the coordinator's machine. Same inputs as the base model; measured in the same sweep (recipe pass bring-your-own).",
-  },
-  runtime: {
-    oneOf: [
-      { type: 'string', example: 'trtexec:fp16' },
-      { type: 'object', required: ['tool'], properties: { tool: { type: 'string', enum: ['trtexec', 'benchmark_app'] }, precision: { type: 'string', enum: ['fp32', 'fp16', 'int8'] }, device: { type: 'string' } } },
-    ],
-    description:
-      'Run every variant with an external tool instead of onnxruntime-node: "tool[:precision[:device]]" (trtexec or benchmark_app; precision fp32 (default), fp16, int8; device e.g. GPU, DLA0). Single-stream only, no interleaved comparison job. Planned only on agents that list the tool in capabilities.externalRuntimes; none: 422 no_matching_agent (field runtime). benchmark_model is refused (it runs .tflite, variants are ONNX).',
-  },
-  calibrationRandom: { type: 'integer', minimum: 1, maximum: 1000, description: 'Calibrate int8-static on this many seeded random inputs instead of images; labelled RANDOM in the recipe (ranges will not match real inputs).' },
-  dataset: {
-    type: 'string',
-    description:
-      'A stored dataset (POST /v1/datasets; id, unique id prefix of 8+ hex digits, or name) split deterministically: images sorted by name, one per digest, every 3rd from the 2nd held out for evaluation, the rest calibrate int8-static (at most 100, evenly spaced). The split is recorded in every variant\'s recipe (calibration.dataset, calibration.images, evaluation.dataset, evaluation.images, evaluation.task, split). Each device\'s all-variants job then evaluates every variant on the evaluation images after its interleaved rounds (even for one variant). Not with calibrationDataset/evaluationDataset, calibrationDir, calibrationRandom, compare none or runtime. Unknown: 404 dataset_not_found.',
-  },
-  calibrationDataset: { type: 'string', description: 'A stored dataset whose images (at most 100, evenly spaced by name) calibrate int8-static; instead of dataset.' },
-  evaluationDataset: { type: 'string', description: 'A stored dataset whose images evaluate every variant on every device; instead of dataset. Refused (400, field evaluationDataset) when it shares an image digest with calibrationDataset or calibrationDir.' },
-  task: {
-    type: 'string',
-    enum: ['detection', 'classification', 'fidelity'],
-    description:
-      'What the evaluation measures. Default from the model outputs: a YOLO-family output (YOLOX/YOLOv5 [1, N, 5+C], YOLOv8 [1, 4+C, N]) is detection (mAP@0.5 agreement with fp32; mAP@0.5 and @0.5:0.95 with labels), a [1, C] output classification (top-1 agreement; top-1/top-5 with labels), anything else fidelity only. Refused (400, field task) when the outputs do not fit the task; labels with more categories than the model outputs classes are refused naming the dataset field.',
-  },
-  preprocess: {
-    oneOf: [{ type: 'string', enum: ['yolox', 'yolo', 'imagenet'] }, { type: 'object' }],
-    description: "How the dataset images become the model input when the dataset was stored without a config (given, it overrides the dataset's); also serves calibrationDir. Images that do not fit the model input are refused (400, naming the dataset field).",
-  },
-  evaluationImages: integer('Evaluation images at most; a bigger evaluation split is cut evenly spaced by name and the cut recorded in the split.', SWEEP_DEFAULTS.evaluationImages, 1, SWEEP_LIMITS.evaluationImages),
-  threads: integer('onnxruntime intra-op threads; 0 = onnxruntime default.', SWEEP_DEFAULTS.threads, 0, SWEEP_LIMITS.threads),
-  warmupMinQueries: integer('Warm-up queries at least (not measured).', SWEEP_DEFAULTS.warmupMinQueries, 0, SWEEP_LIMITS.warmupMinQueries),
-  warmupMinDurationMs: integer('Warm-up duration at least, in ms.', SWEEP_DEFAULTS.warmupMinDurationMs, 0, SWEEP_LIMITS.warmupMinDurationMs),
-  minQueries: integer('Measured queries at least.', SWEEP_DEFAULTS.minQueries, 1, SWEEP_LIMITS.minQueries),
-  minDurationMs: integer('Measured duration at least, in ms; must not exceed maxDurationMs.', SWEEP_DEFAULTS.minDurationMs, 0, SWEEP_LIMITS.minDurationMs),
-  maxDurationMs: integer('A run stops at this duration even if the minimums are not reached, in ms.', SWEEP_DEFAULTS.maxDurationMs, 1, SWEEP_LIMITS.maxDurationMs),
-  seed: integer('Seed of the generated input data.', SWEEP_DEFAULTS.seed, 0, SWEEP_LIMITS.seed),
-};
 
 const percentile: Schema = {
   type: 'object',
@@ -94,26 +32,52 @@ export const OPENAPI_SCHEMAS = {
         type: 'string',
         description: 'Machine-readable error code.',
         example: 'unknown_variant',
-        enum: ['invalid_argument', 'unknown_variant', 'invalid_shapes', 'invalid_model', 'model_too_large', 'model_load_failed', 'variant_derivation_failed', 'no_matching_agent', 'sweep_not_found', 'job_not_found', 'result_not_found', 'invalid_upload', 'messaging_unavailable', 'resume_mismatch', 'dataset_not_found', 'invalid_dataset', 'dataset_too_large', 'bad_request', 'not_found', 'internal'],
+        // Every code a service raises, then those of the HTTP edge itself (routing, parsing, token, 405/415).
+        enum: [...Object.values(DomainErrorCode), ...HTTP_EDGE_CODES],
       },
       message: { type: 'string' },
       field: { type: 'string', description: 'The request field at fault, when there is one.', example: 'variants' },
     },
   },
-  CreateSweepMultipart: {
-    type: 'object',
-    required: ['model'],
-    properties: { model: { type: 'string', format: 'binary', description: 'The ONNX model file.' }, ...sweepOptions },
-  },
-  CreateSweepJson: {
-    type: 'object',
-    required: ['modelPath'],
-    properties: { modelPath: { type: 'string', description: "Path of the ONNX model on the coordinator's machine." }, ...sweepOptions },
-  },
+  // Generated from the schema POST /sweeps parses with (request-schemas.ts).
+  ...createSweepSchemas(),
   Settings: {
     type: 'object',
+    description: 'How every job of the sweep measures: the request as applied, defaults included.',
     properties: {
-      scenario: { type: 'string', enum: ['single_stream'] },
+      scenario: { type: 'string', enum: [...SCENARIO_NAMES] },
+      scenarioOptions: {
+        type: 'object',
+        description: 'The scenario options every job carries (ScenarioOptions of the wire contract; 0 or empty: the suite default). Absent in sweeps stored before scenarios.',
+        additionalProperties: true,
+      },
+      compare: { type: 'string', enum: [...COMPARE_MODES] },
+      comparisonJobs: {
+        type: 'array',
+        description: 'The interleaved comparison jobs among the jobs, one per device.',
+        items: { type: 'object', properties: { jobId: { type: 'string' }, agentId: { type: 'string' }, variants: { type: 'array', items: { type: 'string' } } } },
+      },
+      datasets: {
+        type: 'object',
+        description: 'Where calibration and evaluation images came from; absent without a dataset.',
+        properties: {
+          calibration: { type: 'object', properties: { datasetId: { type: 'string' }, datasetName: { type: 'string' }, images: { type: 'integer' } } },
+          evaluation: {
+            type: 'object',
+            properties: {
+              datasetId: { type: 'string' },
+              datasetName: { type: 'string' },
+              images: { type: 'integer' },
+              datasetImages: { type: 'integer' },
+              task: { type: 'string' },
+              detectionLayout: { type: 'string' },
+              labelled: { type: 'boolean' },
+            },
+          },
+          split: { type: 'string', description: 'How the images were chosen, in words.' },
+        },
+      },
+      externalRuntime: { type: 'object', description: 'The external tool every job runs instead of onnxruntime-node; absent: onnxruntime-node.', properties: { tool: { type: 'string' }, precision: { type: 'string' }, device: { type: 'string' } } },
       executionProvider: { type: 'string', example: 'cpu' },
       intraOpThreads: { type: 'integer' },
       interOpThreads: { type: 'integer' },
