@@ -116,7 +116,7 @@ function sweepOptionsCommand(cmd: Command): Command {
     .option('--warmup-queries <n>', 'minimum warm-up queries', int('--warmup-queries'))
     .option('--warmup-ms <n>', 'minimum warm-up duration in ms', int('--warmup-ms'))
     .option('--min-queries <n>', 'minimum measured queries (p99 needs 662)', int('--min-queries', 1))
-    .option('--min-ms <n>', 'minimum measured duration in ms', int('--min-ms'))
+    .option('--min-ms <n>', 'minimum measured duration in ms (default 2000, or --max-ms when smaller)', int('--min-ms'))
     .option('--max-ms <n>', 'maximum measured duration in ms', int('--max-ms', 1))
     .option('--name <name>', 'a name for the sweep')
     .option('--dataset <id|name|dir>', 'a stored dataset (benchfarm dataset add) or a folder of JPEGs on this machine (uploaded), split by name into calibration (int8-static) and evaluation images (accuracy of every variant on every device)')

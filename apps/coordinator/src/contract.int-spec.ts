@@ -117,6 +117,19 @@ describe('REST contract (real nats-server, coordinator)', () => {
     });
   });
 
+  describe('hand-validated request bodies', () => {
+    it('DatasetManifest: a manifest with every documented property is taken, an undocumented one is refused naming it', async () => {
+      const properties = Object.keys(document.components.schemas.DatasetManifest!.properties).sort();
+      expect(properties).toEqual(['images', 'labels', 'name', 'preprocess']);
+      const manifest = { name: 'contract-probe', preprocess: 'yolox', labels: { sha256: 'b'.repeat(64), sizeBytes: 100 }, images: [{ name: 'a.jpg', sha256: 'a'.repeat(64), sizeBytes: 100 }] };
+      const taken = await send('POST', '/v1/datasets/uploads', { body: JSON.stringify(manifest), contentType: 'application/json' });
+      expect(taken.status, JSON.stringify(taken.body)).toBe(201);
+      await send('DELETE', `/v1/datasets/uploads/${String(taken.body.uploadId)}`);
+      const extra = await send('POST', '/v1/datasets/uploads', { body: JSON.stringify({ ...manifest, name: 'contract-probe-2', owner: 'x' }), contentType: 'application/json' });
+      expect(extra).toMatchObject({ status: 400, body: { field: 'owner' } });
+    });
+  });
+
   describe('methods (405)', () => {
     it('answers a wrong method on every documented path with 405 and an Allow header of its methods; unknown paths stay 404', async () => {
       const paths = Object.entries(document.paths);
