@@ -148,6 +148,7 @@ describe('REST contract (real nats-server, coordinator)', () => {
       expect(String(del.body.message)).toMatch(/DELETE .*\/sweeps.*GET, HEAD, POST/);
       expect(await send('POST', '/sweeps/sweep_x')).toMatchObject({ status: 405, allow: 'GET, HEAD' });
       expect(await send('POST', '/openapi.json')).toMatchObject({ status: 405, allow: 'GET, HEAD' });
+      expect(await send('OPTIONS', '/sweeps')).toMatchObject({ status: 204, allow: 'GET, HEAD, POST, OPTIONS' });
       expect(await send('PATCH', '/no/such/route')).toMatchObject({ status: 404, body: { code: 'not_found' } });
       expect(await send('GET', '/sweeps/sweep_x')).toMatchObject({ status: 404, body: { code: 'sweep_not_found' } });
     });
