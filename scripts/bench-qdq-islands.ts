@@ -7,23 +7,36 @@
 // kernel time of Q/DQ and float ops from an onnxruntime profile, and p50 latency ratio vs fp32
 // from one interleaved run (1 intra-op thread, default optimizations).
 //
-//   npx tsx scripts/bench-qdq-islands.ts [--rounds 200] [--threads 1] [--recipes int8-static,int8-static:act=Sigmoid/Mul/Add]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// A recipe ending in `@quickgelu` is a PROTOTYPE of a quantizer change, done here on the derived
+// file: every SiLU left in float (Sigmoid + Mul reading the same tensor) becomes one
+// com.microsoft QuickGelu(alpha=1) node, so that onnxruntime runs DQ -> QuickGelu -> Q instead
+// of Sigmoid and Mul each behind its own DequantizeLinear (its QDQ pass gives every consumer
+// its own DQ, which breaks its QuickGelu fusion).
+//
+// Recipes are int8-static variant names (quantized with parseStaticOptions + quantizeStatic, as
+// the variant pass does); `exclude=dw` stands for every depthwise Conv of the model.
+//
+//   npx tsx scripts/bench-qdq-islands.ts [--rounds 200] [--threads 1] [--recipes int8-static,int8-static:act=Sigmoid/Mul/Add,int8-static:exclude=dw,int8-static:act=none@quickgelu]
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   countQdq,
-  deriveVariant,
   EvaluationAccumulator,
   interleavedLatencyMs,
   listImages,
   loadImageFeeds,
+  onnx,
+  parseStaticOptions,
   PREPROCESS_PRESETS,
   profileNodeTimes,
+  quantizeStatic,
   qdqIslands,
   readModel,
   runModel,
+  writeModel,
+  type NodeProto,
   type QdqCounts,
 } from '@benchfarm/onnx';
 import { medianOf, pairedRatio } from '@benchfarm/suite';
@@ -37,8 +50,37 @@ const DEFAULT_RECIPES = [
   'int8-static:act=Sigmoid/Mul/Resize',
   'int8-static:act=Sigmoid/Mul/Slice',
   'int8-static:act=Sigmoid/Mul/Add/Concat/MaxPool/Resize/Slice',
+  'int8-static:nodw',
+  'int8-static:exclude=dw',
+  'int8-static:act=Sigmoid/Mul/Add/Concat/MaxPool/Resize/Slice+exclude=dw',
+  'int8-static:act=none@quickgelu',
+  'int8-static:act=Add/Concat/MaxPool/Resize/Slice@quickgelu',
+  'int8-static:act=Add/Concat/MaxPool/Resize/Slice+exclude=dw@quickgelu',
 ];
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' }, threads: { type: 'string', default: '1' }, recipes: { type: 'string', default: DEFAULT_RECIPES.join(',') }, 'profile-runs': { type: 'string', default: '20' } } });
+
+/** The `@quickgelu` prototype: float SiLU (Sigmoid + Mul of one tensor) as one QuickGelu node. Returns how many were rewritten. */
+function siluToQuickGelu(path: string, out: string): number {
+  const model = readModel(readFileSync(path));
+  const graph = model.graph ?? {};
+  const consumers = new Map<string, NodeProto[]>();
+  for (const n of graph.node ?? []) for (const i of n.input ?? []) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const drop = new Set<NodeProto>();
+  for (const sigmoid of graph.node ?? []) {
+    if (sigmoid.opType !== 'Sigmoid' || sigmoid.domain) continue;
+    const x = sigmoid.input?.[0] ?? '';
+    const s = sigmoid.output?.[0] ?? '';
+    const only = consumers.get(s) ?? [];
+    const mul = only.length === 1 ? only[0] : undefined;
+    if (!mul || mul.opType !== 'Mul' || mul.domain || !(mul.input?.includes(x) && mul.input.includes(s))) continue;
+    drop.add(sigmoid);
+    Object.assign(mul, { opType: 'QuickGelu', domain: 'com.microsoft', input: [x], attribute: [onnx.AttributeProto.create({ name: 'alpha', type: onnx.AttributeProto.AttributeType.FLOAT, f: 1 })] });
+  }
+  graph.node = (graph.node ?? []).filter((n) => !drop.has(n));
+  if (!model.opsetImport.some((o) => o.domain === 'com.microsoft')) model.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }));
+  writeFileSync(out, writeModel(model));
+  return drop.size;
+}
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' }, threads: { type: 'string', default: '1' }, recipes: { type: 'string', default: DEFAULT_RECIPES.join(',') }, 'profile-runs': { type: 'string', default: '10' } } });
 const rounds = Number(values.rounds);
 const threads = Number(values.threads);
 const recipes = (values.recipes ?? '').split(',').filter((r) => r);
@@ -54,10 +96,25 @@ console.log(`${uptime()}; ${os.cpus()[0]?.model ?? '?'} x${os.availableParalleli
 const dir = mkdtempSync(join(os.tmpdir(), 'bench-qdq-'));
 try {
   const derived: { name: string; path: string; deriveS: number }[] = [];
-  for (const name of recipes) {
+  const source = readModel(readFileSync(MODEL));
+  // `exclude=dw` stands for every depthwise Conv (a 30-name list: too long for a variant file name).
+  const depthwise = (source.graph?.node ?? []).filter((n) => n.opType === 'Conv' && (n.attribute ?? []).some((a) => a.name === 'group' && Number(a.i) > 1)).map((n) => n.name ?? '');
+  const calibration = await loadImageFeeds(calibrationFiles, 'images', dims, PREPROCESS_PRESETS.yolox);
+  for (const [i, name] of recipes.entries()) {
     const started = performance.now();
-    const v = await deriveVariant(name, MODEL, dir, { isolated: false, calibration: { kind: 'images', files: calibrationFiles, preprocess: 'yolox' } });
-    derived.push({ name, path: v.path, deriveS: (performance.now() - started) / 1000 });
+    const [variant = '', post] = name.split('@');
+    const [pass, param] = variant.split(/:(.*)/s);
+    if (pass !== 'int8-static') throw new Error(`only int8-static recipes are compared here, got ${JSON.stringify(name)}`);
+    const options = parseStaticOptions(pass, param?.replace('exclude=dw', `exclude=${depthwise.join('/')}`));
+    const q = await quantizeStatic(source, calibration, options);
+    let path = join(dir, `recipe-${i}.onnx`);
+    writeFileSync(path, writeModel(q.model));
+    if (post === 'quickgelu') {
+      const rewritten = join(dir, `recipe-${i}-quickgelu.onnx`);
+      console.log(`${name}: ${siluToQuickGelu(path, rewritten)} float SiLUs rewritten as QuickGelu`);
+      path = rewritten;
+    } else if (post !== undefined) throw new Error(`unknown post-processing @${post}`);
+    derived.push({ name, path, deriveS: (performance.now() - started) / 1000 });
   }
 
   // Fidelity on the held-out photos, one image at a time through the farm's accumulator.

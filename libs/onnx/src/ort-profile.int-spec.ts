@@ -1,10 +1,11 @@
 // onnxruntime's profiler on the real YOLOX detector in ../shared/models (skipped with a printed
 // reason when absent): every Conv gets kernel time, and the stem conv, at the highest
 // resolution, is among the most expensive layers.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { inferShapesByRunning } from './activations';
 import { foldBatchNorm } from './fold-bn';
 import { constantsToInitializers } from './graph-edit';
@@ -12,12 +13,16 @@ import { readModel } from './model-io';
 import { upgradeOpset } from './opset';
 import { layerTimes, profileNodeTimes } from './ort-profile';
 import { listImages, loadImageFeeds, PREPROCESS_PRESETS } from './preprocess';
+import { deriveVariant } from './variants';
 
 const SHARED = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../shared/models');
 const YOLOX = join(SHARED, 'yolox_nano_3class.onnx');
 const IMAGES = join(SHARED, 'images');
 const haveYolox = existsSync(YOLOX) && existsSync(IMAGES);
 if (!haveYolox) process.stdout.write(`ort-profile.int-spec: skipped: ${YOLOX} or ${IMAGES} is absent (the shared test models are not part of the project)\n`);
+
+const dir = mkdtempSync(join(tmpdir(), 'bf-ort-profile-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.skipIf(!haveYolox)('onnxruntime profile of the YOLOX-nano detector', () => {
   it('attributes kernel time to every Conv; layer shares stay within the total; the stem conv is among the 5 largest (a preempted kernel on a loaded machine can spike one other)', { timeout: 180_000 }, async () => {
@@ -59,5 +64,19 @@ describe.skipIf(!haveYolox)('onnxruntime profile of the YOLOX-nano detector', ()
     expect(p.nodes.length).toBeGreaterThan(100);
     expect(p.nodes.some((n) => n.opType === 'QuickGelu')).toBe(true);
     expect(p.nodes.reduce((a, n) => a + n.us, 0)).toBeCloseTo(p.totalUs, 3);
+  });
+
+  it('on the int8-static QDQ model, every Conv gets its QLinearConv/QLinearSigmoid/QLinearMul or float time, so int8 and fp32 layer times compare', { timeout: 180_000 }, async () => {
+    const files = await listImages(IMAGES);
+    const v = await deriveVariant('int8-static', YOLOX, dir, { isolated: false, calibration: { kind: 'images', files: files.slice(0, 1), preprocess: 'yolox' } });
+    const qdq = readModel(readFileSync(v.path));
+    const convs = (qdq.graph?.node ?? []).filter((n) => n.opType === 'Conv').map((n) => n.name ?? '');
+    const feeds = await loadImageFeeds(files.slice(1, 2), 'images', [1, 3, 416, 416], PREPROCESS_PRESETS.yolox);
+    const t = await layerTimes(qdq, convs, feeds, { runs: 3, warmup: 1, intraOpThreads: 1 });
+    const qlinear = t.nodes.filter((n) => n.opType === 'QLinearConv').length;
+    process.stdout.write(`YOLOX int8-static profile: total ${(t.totalUs / 1000).toFixed(2)} ms/run, layers ${((t.totalUs - t.unattributedUs) / 1000).toFixed(2)} ms, ${qlinear} QLinearConv\n`);
+    expect(qlinear).toBe(Number(v.recipe.quantizedNodes));
+    for (const c of convs) expect(t.layers.get(c), `kernel time of ${c}`).toBeGreaterThan(0);
+    expect(t.nodes.filter((n) => n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear').reduce((a, n) => a + n.us, 0)).toBeLessThanOrEqual(t.unattributedUs);
   });
 });

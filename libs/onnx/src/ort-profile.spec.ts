@@ -76,4 +76,31 @@ describe('attributeNodes', () => {
     const optimized = model([makeNode('Conv', ['x', 'w1'], ['t1'], 'unknown'), makeNode('Relu', ['t1'], ['t2'], 'relu_made_up')]);
     expect(attributeNodes(source, optimized, ['conv1', 'conv2']).size).toBe(0);
   });
+
+  it('maps an int8 QDQ model\'s QLinearConv (NHWC-renamed), QLinearSigmoid and QLinearMul to the conv they replace; Q/DQ stay unattributed', () => {
+    const q = (name: string) => [makeNode('QuantizeLinear', [`${name}_float`, 's', 'z'], [`${name}_q`], `${name}_Q`), makeNode('DequantizeLinear', [`${name}_q`, 's', 'z'], [name], `${name}_DQ`)];
+    const qdqSource = model(
+      [
+        makeNode('QuantizeLinear', ['x', 's', 'z'], ['x_q'], 'x_Q'),
+        makeNode('DequantizeLinear', ['x_q', 's', 'z'], ['xd'], 'x_DQ'),
+        makeNode('DequantizeLinear', ['wq', 'ws', 'wz'], ['w1'], 'w_DQ'),
+        makeNode('Conv', ['xd', 'w1'], ['c1_float'], 'conv1'),
+        ...q('c1'),
+        makeNode('Sigmoid', ['c1'], ['s1_float'], 'sig1'),
+        ...q('s1'),
+        makeNode('Mul', ['c1', 's1'], ['y_float'], 'mul1'),
+        ...q('y'),
+      ],
+      ['s', 'z', 'wq', 'ws', 'wz'],
+    );
+    const optimized = model([
+      makeNode('QuantizeLinear', ['x', 's', 'z'], ['x_q'], 'x_Q'),
+      makeNode('Transpose', ['x_q'], ['t0'], 'Transpose'),
+      makeNode('QLinearConv', ['t0', 's', 'z'], ['conv1'], 'conv1_token_7'),
+      makeNode('QLinearSigmoid', ['conv1', 's', 'z'], ['sig1'], 'sig1'),
+      makeNode('QLinearMul', ['conv1', 's', 'z', 'sig1'], ['mul1'], 'mul1'),
+      makeNode('DequantizeLinear', ['mul1', 's', 'z'], ['y'], 'y_DQ'),
+    ]);
+    expect(Object.fromEntries(attributeNodes(qdqSource, optimized, ['conv1']))).toEqual({ conv1_token_7: 'conv1', sig1: 'conv1', mul1: 'conv1' });
+  });
 });

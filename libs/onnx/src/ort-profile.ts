@@ -169,15 +169,25 @@ const CHAIN_OPS = new Set(['Relu', 'Clip', 'Sigmoid', 'LeakyRelu', 'HardSigmoid'
 /** Element-wise ops of the optimized graph that onnxruntime fuses an activation chain into. */
 const FUSED_CHAIN_OPS = new Set([...CHAIN_OPS, 'QuickGelu', 'Gelu', 'FastGelu', 'BiasGelu']);
 
+const QDQ_OPS = new Set(['QuantizeLinear', 'DequantizeLinear']);
+
+/** The node computing a value, looking through QuantizeLinear/DequantizeLinear (a QDQ model's activations pass through a pair). */
+function producerThrough(value: string | undefined, index: GraphIndex): NodeProto | undefined {
+  let node = value ? index.producers.get(value) : undefined;
+  for (let hops = 0; node && QDQ_OPS.has(node.opType ?? '') && isDefaultDomain(node.domain) && hops < 8; hops++) node = index.producers.get(node.input?.[0] ?? '');
+  return node;
+}
+
 /**
  * The weighted layer whose activation chain a source node belongs to: the layer itself, a
  * unary activation of it (Relu, Clip, Sigmoid, ...), SiLU's Mul(x, Sigmoid(x)) or a bias Add
- * of a MatMul. Undefined for anything else (Concat, residual Add, pooling, ...).
+ * of a MatMul, looking through Q/DQ pairs in a QDQ model. Undefined for anything else (Concat,
+ * residual Add, pooling, Q/DQ themselves, ...).
  */
 function chainOwner(node: NodeProto, index: GraphIndex, weighted: ReadonlySet<string>, seen = 0): string | undefined {
   if (seen > 64 || !isDefaultDomain(node.domain)) return undefined;
   const op = node.opType ?? '';
-  const producerOf = (value: string | undefined) => (value ? index.producers.get(value) : undefined);
+  const producerOf = (value: string | undefined) => producerThrough(value, index);
   if (WEIGHTED_OPS.has(op)) return weighted.has(node.name ?? '') ? (node.name ?? '') : undefined;
   let data: NodeProto | undefined;
   if (CHAIN_OPS.has(op)) data = producerOf(node.input?.[0]);
@@ -185,7 +195,8 @@ function chainOwner(node: NodeProto, index: GraphIndex, weighted: ReadonlySet<st
     const [a = '', b = ''] = node.input ?? [];
     const silu = (x: string, s: string) => {
       const sig = producerOf(s);
-      return sig?.opType === 'Sigmoid' && sig.input?.[0] === x;
+      const xNode = producerOf(x);
+      return sig?.opType === 'Sigmoid' && xNode !== undefined && producerOf(sig.input?.[0]) === xNode;
     };
     if (silu(a, b)) data = producerOf(a);
     else if (silu(b, a)) data = producerOf(b);
@@ -198,7 +209,7 @@ function chainOwner(node: NodeProto, index: GraphIndex, weighted: ReadonlySet<st
   return data ? chainOwner(data, index, weighted, seen + 1) : undefined;
 }
 
-/** onnxruntime's names for nodes it made: `<output>_nchwc` (NCHWc transformer), `<node>/<Name>Fusion/` (fusions). */
+/** onnxruntime's names for nodes it made: `<output>_nchwc` (NCHWc transformer), `<node>/<Name>Fusion/` (fusions), `<node>_token_<n>` (NHWC layout transformer of QLinearConv). */
 function sourceNodeOf(node: NodeProto, source: GraphIndex, sourceNames: ReadonlyMap<string, NodeProto>): NodeProto | undefined {
   const name = node.name ?? '';
   const byName = sourceNames.get(name);
@@ -214,6 +225,8 @@ function sourceNodeOf(node: NodeProto, source: GraphIndex, sourceNames: Readonly
   }
   const fusion = /^(.*)\/[A-Za-z0-9]+Fusion\/?$/.exec(name);
   if (fusion?.[1]) return sourceNames.get(fusion[1]);
+  const token = /^(.*)_token_\d+$/.exec(name);
+  if (token?.[1]) return sourceNames.get(token[1]);
   return undefined;
 }
 
@@ -223,7 +236,11 @@ function sourceNodeOf(node: NodeProto, source: GraphIndex, sourceNames: Readonly
  * optimized graph whose data input comes from a node of layer L is L's too (NCHWc renames
  * every tensor between reorders, so QuickGelu after an NCHWc Conv is found that way). NCHWc
  * ReorderInput/ReorderOutput nodes are attributed to no layer: quantizing a conv does not save
- * them (the int8 path has its own layout work), so they stay in `unattributedUs`. Pure.
+ * them (the int8 path has its own layout work), so they stay in `unattributedUs`; so do the
+ * QuantizeLinear/DequantizeLinear left in a QDQ model (island entries and exits: they belong to
+ * the boundary between two layers, not to either). In a QDQ source, QLinearConv, QLinearSigmoid
+ * and QLinearMul map to the Conv and SiLU they replace, so an int8 model's layer times compare
+ * with the float model's layer by layer. Pure.
  */
 export function attributeNodes(source: ModelProto, optimized: ModelProto, weightedNodes: readonly string[]): Map<string, string> {
   const weighted = new Set(weightedNodes);
@@ -234,7 +251,8 @@ export function attributeNodes(source: ModelProto, optimized: ModelProto, weight
   // Graph order is topological, so a producer is attributed before its consumers.
   for (const node of optimized.graph?.node ?? []) {
     const name = node.name ?? '';
-    if (!name || (node.opType ?? '').startsWith('Reorder')) continue;
+    const op = node.opType ?? '';
+    if (!name || op.startsWith('Reorder') || QDQ_OPS.has(op)) continue;
     const src = sourceNodeOf(node, sourceIndex, sourceNames);
     let layer = src ? chainOwner(src, sourceIndex, weighted) : undefined;
     if (!layer && FUSED_CHAIN_OPS.has(node.opType ?? '')) {
