@@ -85,4 +85,15 @@ describe('qdqIslands (onnxruntime CPU EP)', () => {
     expect(r.after.floatOps).toEqual({ Sigmoid: 1, Softmax: 1 });
     expect(r.after).toMatchObject({ quantizeLinear: 2, dequantizeLinear: 2, qdqPairs: 1, constantDequantize: 0 });
   });
+
+  it('onnxruntime quantizes a Conv with FLOAT weights itself when its input is dequantized and its output quantized (a layer "kept float" must lose one of them)', async () => {
+    const m = tinyQdqModel();
+    const graph = m.graph ?? {};
+    graph.initializer = [...(graph.initializer ?? []), floatTensor('wf', [8, 4, 3, 3], Float32Array.from({ length: 8 * 4 * 9 }, (_, i) => Math.sin(i) / 10))];
+    for (const n of graph.node ?? []) if (n.name === 'conv') n.input = ['xd', 'wf'];
+    graph.node = (graph.node ?? []).filter((n) => n.name !== 'dq_w');
+    const r = await qdqIslands(m, 'extended');
+    expect(r.before.floatOps.Conv).toBe(1);
+    expect(r.after.integerOps).toEqual({ QLinearConv: 1 });
+  });
 });
