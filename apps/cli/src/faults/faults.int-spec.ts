@@ -143,7 +143,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       expect(done.jobs[0]).toMatchObject({ state: 'done', agentId: ib, attempts: 2 });
       a.signal('SIGCONT');
       // The resumed agent learns at its next renewal (or at upload) that its lease is gone.
-      await waitFor(`${ia} dropped its stale attempt`, () => (a.lines().some((l) => l.message === 'job stopped: lease lost; message dropped' || l.message === 'the coordinator refused the result; job terminated') ? true : undefined), 20_000);
+      await waitFor(`${ia} dropped its stale attempt`, () => (a.lines().some((l) => l.message === 'job message dropped' && /^(job stopped: |the coordinator refused the result: )/.test(String(l.reason))) ? true : undefined), 20_000);
       const after = await client.getSweep(sweep.id);
       expect(after.jobs[0]).toMatchObject({ state: 'done', agentId: ib, attempts: 2 });
       expect(after.jobs[0]!.result?.id).toBe(done.jobs[0]!.result?.id);
@@ -270,7 +270,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       const res = await fetch(`${client.baseUrl}/sweeps/${sweep.id}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'test' }) });
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ cancelledJobs: 2 });
-      await waitFor('agent stopped the job', () => (a.lines().some((l) => l.message === 'job stopped: lease lost; message dropped') ? true : undefined), 10_000, 50);
+      await waitFor('agent stopped the job', () => (a.lines().some((l) => l.message === 'job message dropped' && String(l.reason).startsWith('job stopped: ')) ? true : undefined), 10_000, 50);
       const stopMs = Date.now() - cancelledAt;
       expect(stopMs).toBeLessThan(FAST_TIMINGS.workingMs * 2 + 2_000);
       const after = await client.getSweep(sweep.id);
@@ -482,7 +482,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
         expect(done.jobs[0]).toMatchObject({ state: 'done', agentId: ib, attempts: 2 });
         expect(detectMs).toBeLessThanOrEqual(detectBoundMs);
         // Healed: the partitioned agent learns its lease is gone, drops the attempt and is healthy.
-        await waitFor(`${ia} dropped its stale attempt`, () => (a.lines().some((l) => l.message === 'job stopped: lease lost; message dropped' || l.message === 'the coordinator refused the result; job terminated') ? true : undefined), 30_000);
+        await waitFor(`${ia} dropped its stale attempt`, () => (a.lines().some((l) => l.message === 'job message dropped' && /^(job stopped: |the coordinator refused the result: )/.test(String(l.reason))) ? true : undefined), 30_000);
         await waitFor(`${ia} healthy again`, async () => ((await client.listAgents()).find((x) => x.agentId === ia && !x.stale && x.state === 'idle') ? true : undefined), 15_000);
         await streamEmptyFor(ia);
         await streamEmptyFor(ib);
