@@ -134,8 +134,16 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
     const message = await this.stream.get(advisory.streamSeq);
     if (!message) return undefined;
     const agentId = agentOfJobSubject(message.subject);
-    const consumer = agentId === undefined ? undefined : await this.stream.consumer(agentConsumerName(agentId));
-    const verdict = verifyMaxDeliveries(advisory, message, consumer);
+    let verdict: AdvisoryVerdict = { genuine: false, reason: 'not checked' };
+    // The server publishes the advisory as it gives up on the message; its consumer state may
+    // still show the message pending for a moment, so a "still pending" verdict is re-read a
+    // few times (about 1 s in all) before the advisory is refused.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      const consumer = agentId === undefined ? undefined : await this.stream.consumer(agentConsumerName(agentId));
+      verdict = verifyMaxDeliveries(advisory, message, consumer);
+      if (verdict.genuine || !verdict.reason.includes('is still pending')) break;
+    }
     if (!verdict.genuine) {
       this.log.warn(`refused a MaxDeliver advisory for message ${advisory.streamSeq} (not published by the server, or stale): ${truncateUntrusted(verdict.reason, 500)}`);
       return undefined;
