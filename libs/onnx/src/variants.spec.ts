@@ -22,7 +22,7 @@ describe('parseVariantList', () => {
     expect(err.name).toBe('UnknownVariantError');
     expect(err.variant).toBe('int8-qdq');
     expect(err.known).toEqual(Object.keys(VARIANT_PASSES));
-    expect(err.message).toBe('unknown variant "int8-qdq"; known variants: fp32, ort-basic, ort-extended, fp16, int8-static, int8-dynamic, prune-l1, prune-channels');
+    expect(err.message).toBe('unknown variant "int8-qdq"; known variants: fp32, ort-basic, ort-extended, fp16, int8-static, int8-auto, int8-dynamic, prune-l1, prune-channels');
   });
 
   it('refuses an empty list and names from a prototype', () => {
