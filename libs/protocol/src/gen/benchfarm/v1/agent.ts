@@ -94,6 +94,10 @@ export interface AgentCapabilities {
   sensors: string[];
   onnxruntimeVersion: string;
   hostname: string;
+  /** distinct (package, core) pairs; 0 = unknown (then cpu_cores is used) */
+  cpuPhysicalCores?:
+    | number
+    | undefined;
   /** Device reach (issue 6): the inventory, with every sensor looked for (available or not). */
   inventory?: DeviceInventory | undefined;
 }
@@ -164,6 +168,7 @@ function createBaseAgentCapabilities(): AgentCapabilities {
     sensors: [],
     onnxruntimeVersion: "",
     hostname: "",
+    cpuPhysicalCores: undefined,
     inventory: undefined,
   };
 }
@@ -199,6 +204,9 @@ export const AgentCapabilities: MessageFns<AgentCapabilities> = {
     }
     if (message.hostname !== "") {
       writer.uint32(82).string(message.hostname);
+    }
+    if (message.cpuPhysicalCores !== undefined) {
+      writer.uint32(88).uint32(message.cpuPhysicalCores);
     }
     if (message.inventory !== undefined) {
       DeviceInventory.encode(message.inventory, writer.uint32(482).fork()).join();
@@ -299,6 +307,14 @@ export const AgentCapabilities: MessageFns<AgentCapabilities> = {
             message.hostname = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.cpuPhysicalCores = reader.uint32();
+            continue;
+          }
           case 60: {
             if (tag !== 482) {
               break;
@@ -357,6 +373,11 @@ export const AgentCapabilities: MessageFns<AgentCapabilities> = {
         ? globalThis.String(object.onnxruntime_version)
         : "",
       hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      cpuPhysicalCores: isSet(object.cpuPhysicalCores)
+        ? globalThis.Number(object.cpuPhysicalCores)
+        : isSet(object.cpu_physical_cores)
+        ? globalThis.Number(object.cpu_physical_cores)
+        : undefined,
       inventory: isSet(object.inventory) ? DeviceInventory.fromJSON(object.inventory) : undefined,
     };
   },
@@ -393,6 +414,9 @@ export const AgentCapabilities: MessageFns<AgentCapabilities> = {
     if (message.hostname !== "") {
       obj.hostname = message.hostname;
     }
+    if (message.cpuPhysicalCores !== undefined) {
+      obj.cpuPhysicalCores = Math.round(message.cpuPhysicalCores);
+    }
     if (message.inventory !== undefined) {
       obj.inventory = DeviceInventory.toJSON(message.inventory);
     }
@@ -414,6 +438,7 @@ export const AgentCapabilities: MessageFns<AgentCapabilities> = {
     message.sensors = object.sensors?.map((e) => e) || [];
     message.onnxruntimeVersion = object.onnxruntimeVersion ?? "";
     message.hostname = object.hostname ?? "";
+    message.cpuPhysicalCores = object.cpuPhysicalCores ?? undefined;
     message.inventory = (object.inventory !== undefined && object.inventory !== null)
       ? DeviceInventory.fromPartial(object.inventory)
       : undefined;

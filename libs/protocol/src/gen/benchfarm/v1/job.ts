@@ -8,7 +8,7 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { TensorSpec } from "./common";
 import { ExternalRuntimeRequest } from "./sensors";
-import { ScenarioOptions } from "./suite";
+import { ConfigAxis, ConfigSkip, RunConfig, ScenarioOptions } from "./suite";
 
 export enum Scenario {
   SCENARIO_UNSPECIFIED = 0,
@@ -126,7 +126,49 @@ export interface BenchJob {
    * Set on the job that carries every variant (the comparison job) when the sweep has an
    * evaluation dataset (issue 12): after the latency rounds, every variant runs on these images.
    */
-  evaluation?: EvaluationRequest | undefined;
+  evaluation?:
+    | EvaluationRequest
+    | undefined;
+  /**
+   * Runtime settings searched on this device (issue 17): one job per agent carrying every
+   * variant; the suite measures the points of the search and confirms each variant's best
+   * against onnxruntime's defaults, interleaved. `variant` is the first of `search.variants`.
+   */
+  configSearch?: ConfigSearchJob | undefined;
+}
+
+/**
+ * What a configuration-search job runs. The axes are already narrowed to this device by the
+ * coordinator (values it cannot run are in `skipped` with the reason); the agent expands them
+ * with the same code (libs/suite config-space) and may skip more points at run time.
+ */
+export interface ConfigSearchJob {
+  /** "grid" (every point) or "quick" (coordinate descent) */
+  strategy: string;
+  /** the space on this device, in search order */
+  axes: ConfigAxis[];
+  /** values and points the coordinator left out, with why */
+  skipped: ConfigSkip[];
+  /** onnxruntime's defaults (cpu, default threads, sequential, all) */
+  baseline:
+    | RunConfig
+    | undefined;
+  /** no new point starts after this much time */
+  budgetMs: number;
+  /** unmeasured runs before each point's window */
+  pointWarmupMs: number;
+  /** each point's measured window */
+  pointDurationMs: number;
+  /** ... and at least this many queries */
+  pointMinQueries: number;
+  /** interleaved rounds of best vs baseline */
+  confirmRounds: number;
+  /** "p50_latency" (lower is better) or "throughput" (samples/s, higher) */
+  objective: string;
+  /** throughput: points whose p99 exceeds it do not qualify; 0 = none */
+  latencyBoundMs: number;
+  /** every variant of the sweep, searched in this order */
+  variants: VariantRef[];
 }
 
 /** One image of a dataset: an object in the farm's object store, named by its digest. */
@@ -657,6 +699,7 @@ function createBaseBenchJob(): BenchJob {
     comparison: undefined,
     externalRuntime: undefined,
     evaluation: undefined,
+    configSearch: undefined,
   };
 }
 
@@ -703,6 +746,9 @@ export const BenchJob: MessageFns<BenchJob> = {
     }
     if (message.evaluation !== undefined) {
       EvaluationRequest.encode(message.evaluation, writer.uint32(562).fork()).join();
+    }
+    if (message.configSearch !== undefined) {
+      ConfigSearchJob.encode(message.configSearch, writer.uint32(642).fork()).join();
     }
     return writer;
   },
@@ -832,6 +878,14 @@ export const BenchJob: MessageFns<BenchJob> = {
             message.evaluation = EvaluationRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 80: {
+            if (tag !== 642) {
+              break;
+            }
+
+            message.configSearch = ConfigSearchJob.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -892,6 +946,11 @@ export const BenchJob: MessageFns<BenchJob> = {
         ? ExternalRuntimeRequest.fromJSON(object.external_runtime)
         : undefined,
       evaluation: isSet(object.evaluation) ? EvaluationRequest.fromJSON(object.evaluation) : undefined,
+      configSearch: isSet(object.configSearch)
+        ? ConfigSearchJob.fromJSON(object.configSearch)
+        : isSet(object.config_search)
+        ? ConfigSearchJob.fromJSON(object.config_search)
+        : undefined,
     };
   },
 
@@ -939,6 +998,9 @@ export const BenchJob: MessageFns<BenchJob> = {
     if (message.evaluation !== undefined) {
       obj.evaluation = EvaluationRequest.toJSON(message.evaluation);
     }
+    if (message.configSearch !== undefined) {
+      obj.configSearch = ConfigSearchJob.toJSON(message.configSearch);
+    }
     return obj;
   },
 
@@ -971,6 +1033,295 @@ export const BenchJob: MessageFns<BenchJob> = {
     message.evaluation = (object.evaluation !== undefined && object.evaluation !== null)
       ? EvaluationRequest.fromPartial(object.evaluation)
       : undefined;
+    message.configSearch = (object.configSearch !== undefined && object.configSearch !== null)
+      ? ConfigSearchJob.fromPartial(object.configSearch)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseConfigSearchJob(): ConfigSearchJob {
+  return {
+    strategy: "",
+    axes: [],
+    skipped: [],
+    baseline: undefined,
+    budgetMs: 0,
+    pointWarmupMs: 0,
+    pointDurationMs: 0,
+    pointMinQueries: 0,
+    confirmRounds: 0,
+    objective: "",
+    latencyBoundMs: 0,
+    variants: [],
+  };
+}
+
+export const ConfigSearchJob: MessageFns<ConfigSearchJob> = {
+  encode(message: ConfigSearchJob, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.strategy !== "") {
+      writer.uint32(10).string(message.strategy);
+    }
+    for (const v of message.axes) {
+      ConfigAxis.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.skipped) {
+      ConfigSkip.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.baseline !== undefined) {
+      RunConfig.encode(message.baseline, writer.uint32(34).fork()).join();
+    }
+    if (message.budgetMs !== 0) {
+      writer.uint32(40).uint32(message.budgetMs);
+    }
+    if (message.pointWarmupMs !== 0) {
+      writer.uint32(48).uint32(message.pointWarmupMs);
+    }
+    if (message.pointDurationMs !== 0) {
+      writer.uint32(56).uint32(message.pointDurationMs);
+    }
+    if (message.pointMinQueries !== 0) {
+      writer.uint32(64).uint32(message.pointMinQueries);
+    }
+    if (message.confirmRounds !== 0) {
+      writer.uint32(72).uint32(message.confirmRounds);
+    }
+    if (message.objective !== "") {
+      writer.uint32(82).string(message.objective);
+    }
+    if (message.latencyBoundMs !== 0) {
+      writer.uint32(89).double(message.latencyBoundMs);
+    }
+    for (const v of message.variants) {
+      VariantRef.encode(v!, writer.uint32(98).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigSearchJob {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigSearchJob();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.strategy = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.axes.push(ConfigAxis.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.skipped.push(ConfigSkip.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.baseline = RunConfig.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.budgetMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.pointWarmupMs = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.pointDurationMs = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.pointMinQueries = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.confirmRounds = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.objective = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.latencyBoundMs = reader.double();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.variants.push(VariantRef.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigSearchJob {
+    return {
+      strategy: isSet(object.strategy) ? globalThis.String(object.strategy) : "",
+      axes: globalThis.Array.isArray(object?.axes) ? object.axes.map((e: any) => ConfigAxis.fromJSON(e)) : [],
+      skipped: globalThis.Array.isArray(object?.skipped) ? object.skipped.map((e: any) => ConfigSkip.fromJSON(e)) : [],
+      baseline: isSet(object.baseline) ? RunConfig.fromJSON(object.baseline) : undefined,
+      budgetMs: isSet(object.budgetMs)
+        ? globalThis.Number(object.budgetMs)
+        : isSet(object.budget_ms)
+        ? globalThis.Number(object.budget_ms)
+        : 0,
+      pointWarmupMs: isSet(object.pointWarmupMs)
+        ? globalThis.Number(object.pointWarmupMs)
+        : isSet(object.point_warmup_ms)
+        ? globalThis.Number(object.point_warmup_ms)
+        : 0,
+      pointDurationMs: isSet(object.pointDurationMs)
+        ? globalThis.Number(object.pointDurationMs)
+        : isSet(object.point_duration_ms)
+        ? globalThis.Number(object.point_duration_ms)
+        : 0,
+      pointMinQueries: isSet(object.pointMinQueries)
+        ? globalThis.Number(object.pointMinQueries)
+        : isSet(object.point_min_queries)
+        ? globalThis.Number(object.point_min_queries)
+        : 0,
+      confirmRounds: isSet(object.confirmRounds)
+        ? globalThis.Number(object.confirmRounds)
+        : isSet(object.confirm_rounds)
+        ? globalThis.Number(object.confirm_rounds)
+        : 0,
+      objective: isSet(object.objective) ? globalThis.String(object.objective) : "",
+      latencyBoundMs: isSet(object.latencyBoundMs)
+        ? globalThis.Number(object.latencyBoundMs)
+        : isSet(object.latency_bound_ms)
+        ? globalThis.Number(object.latency_bound_ms)
+        : 0,
+      variants: globalThis.Array.isArray(object?.variants)
+        ? object.variants.map((e: any) => VariantRef.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ConfigSearchJob): unknown {
+    const obj: any = {};
+    if (message.strategy !== "") {
+      obj.strategy = message.strategy;
+    }
+    if (message.axes?.length) {
+      obj.axes = message.axes.map((e) => ConfigAxis.toJSON(e));
+    }
+    if (message.skipped?.length) {
+      obj.skipped = message.skipped.map((e) => ConfigSkip.toJSON(e));
+    }
+    if (message.baseline !== undefined) {
+      obj.baseline = RunConfig.toJSON(message.baseline);
+    }
+    if (message.budgetMs !== 0) {
+      obj.budgetMs = Math.round(message.budgetMs);
+    }
+    if (message.pointWarmupMs !== 0) {
+      obj.pointWarmupMs = Math.round(message.pointWarmupMs);
+    }
+    if (message.pointDurationMs !== 0) {
+      obj.pointDurationMs = Math.round(message.pointDurationMs);
+    }
+    if (message.pointMinQueries !== 0) {
+      obj.pointMinQueries = Math.round(message.pointMinQueries);
+    }
+    if (message.confirmRounds !== 0) {
+      obj.confirmRounds = Math.round(message.confirmRounds);
+    }
+    if (message.objective !== "") {
+      obj.objective = message.objective;
+    }
+    if (message.latencyBoundMs !== 0) {
+      obj.latencyBoundMs = floatToJson(message.latencyBoundMs);
+    }
+    if (message.variants?.length) {
+      obj.variants = message.variants.map((e) => VariantRef.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigSearchJob>, I>>(base?: I): ConfigSearchJob {
+    return ConfigSearchJob.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigSearchJob>, I>>(object: I): ConfigSearchJob {
+    const message = createBaseConfigSearchJob();
+    message.strategy = object.strategy ?? "";
+    message.axes = object.axes?.map((e) => ConfigAxis.fromPartial(e)) || [];
+    message.skipped = object.skipped?.map((e) => ConfigSkip.fromPartial(e)) || [];
+    message.baseline = (object.baseline !== undefined && object.baseline !== null)
+      ? RunConfig.fromPartial(object.baseline)
+      : undefined;
+    message.budgetMs = object.budgetMs ?? 0;
+    message.pointWarmupMs = object.pointWarmupMs ?? 0;
+    message.pointDurationMs = object.pointDurationMs ?? 0;
+    message.pointMinQueries = object.pointMinQueries ?? 0;
+    message.confirmRounds = object.confirmRounds ?? 0;
+    message.objective = object.objective ?? "";
+    message.latencyBoundMs = object.latencyBoundMs ?? 0;
+    message.variants = object.variants?.map((e) => VariantRef.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1440,6 +1791,10 @@ export const ComparisonJob: MessageFns<ComparisonJob> = {
     return message;
   },
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

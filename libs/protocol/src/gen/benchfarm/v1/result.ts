@@ -207,6 +207,17 @@ export interface Progress {
   phase: string;
   queriesDone: number;
   elapsedMs: number;
+  /**
+   * Configuration search (issue 17): the point being measured, how far the search is, and
+   * the current rate; the coordinator turns them into the sweep's estimated time left.
+   */
+  point?: string | undefined;
+  pointsDone?: number | undefined;
+  pointsTotal?:
+    | number
+    | undefined;
+  /** of the current window; 0 when not measuring */
+  queriesPerSecond?: number | undefined;
 }
 
 /** Raw per-query latencies, in order, in chunks kept well under the gRPC message limit. */
@@ -618,7 +629,15 @@ export const Started: MessageFns<Started> = {
 };
 
 function createBaseProgress(): Progress {
-  return { phase: "", queriesDone: 0, elapsedMs: 0 };
+  return {
+    phase: "",
+    queriesDone: 0,
+    elapsedMs: 0,
+    point: undefined,
+    pointsDone: undefined,
+    pointsTotal: undefined,
+    queriesPerSecond: undefined,
+  };
 }
 
 export const Progress: MessageFns<Progress> = {
@@ -631,6 +650,18 @@ export const Progress: MessageFns<Progress> = {
     }
     if (message.elapsedMs !== 0) {
       writer.uint32(24).uint32(message.elapsedMs);
+    }
+    if (message.point !== undefined) {
+      writer.uint32(34).string(message.point);
+    }
+    if (message.pointsDone !== undefined) {
+      writer.uint32(40).uint32(message.pointsDone);
+    }
+    if (message.pointsTotal !== undefined) {
+      writer.uint32(48).uint32(message.pointsTotal);
+    }
+    if (message.queriesPerSecond !== undefined) {
+      writer.uint32(57).double(message.queriesPerSecond);
     }
     return writer;
   },
@@ -672,6 +703,38 @@ export const Progress: MessageFns<Progress> = {
             message.elapsedMs = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.point = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pointsDone = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.pointsTotal = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.queriesPerSecond = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -697,6 +760,22 @@ export const Progress: MessageFns<Progress> = {
         : isSet(object.elapsed_ms)
         ? globalThis.Number(object.elapsed_ms)
         : 0,
+      point: isSet(object.point) ? globalThis.String(object.point) : undefined,
+      pointsDone: isSet(object.pointsDone)
+        ? globalThis.Number(object.pointsDone)
+        : isSet(object.points_done)
+        ? globalThis.Number(object.points_done)
+        : undefined,
+      pointsTotal: isSet(object.pointsTotal)
+        ? globalThis.Number(object.pointsTotal)
+        : isSet(object.points_total)
+        ? globalThis.Number(object.points_total)
+        : undefined,
+      queriesPerSecond: isSet(object.queriesPerSecond)
+        ? globalThis.Number(object.queriesPerSecond)
+        : isSet(object.queries_per_second)
+        ? globalThis.Number(object.queries_per_second)
+        : undefined,
     };
   },
 
@@ -711,6 +790,18 @@ export const Progress: MessageFns<Progress> = {
     if (message.elapsedMs !== 0) {
       obj.elapsedMs = Math.round(message.elapsedMs);
     }
+    if (message.point !== undefined) {
+      obj.point = message.point;
+    }
+    if (message.pointsDone !== undefined) {
+      obj.pointsDone = Math.round(message.pointsDone);
+    }
+    if (message.pointsTotal !== undefined) {
+      obj.pointsTotal = Math.round(message.pointsTotal);
+    }
+    if (message.queriesPerSecond !== undefined) {
+      obj.queriesPerSecond = floatToJson(message.queriesPerSecond);
+    }
     return obj;
   },
 
@@ -722,6 +813,10 @@ export const Progress: MessageFns<Progress> = {
     message.phase = object.phase ?? "";
     message.queriesDone = object.queriesDone ?? 0;
     message.elapsedMs = object.elapsedMs ?? 0;
+    message.point = object.point ?? undefined;
+    message.pointsDone = object.pointsDone ?? undefined;
+    message.pointsTotal = object.pointsTotal ?? undefined;
+    message.queriesPerSecond = object.queriesPerSecond ?? undefined;
     return message;
   },
 };

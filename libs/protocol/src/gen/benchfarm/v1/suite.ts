@@ -188,7 +188,130 @@ export interface SuiteReport {
   profiles: OperatorProfile[];
   unmeasured: Unmeasured[];
   /** accuracy on real images (issue 12): the comparison job of a sweep with a dataset */
-  evaluation?: EvaluationResult | undefined;
+  evaluation?:
+    | EvaluationResult
+    | undefined;
+  /** runtime settings searched on this device (issue 17) */
+  configSearch?: ConfigSearchResult | undefined;
+}
+
+/**
+ * One way of running a model: execution provider with its options and the session settings.
+ * Its id is derived from the settings alone (libs/suite configId), so it is stable across
+ * sweeps and devices and short enough for a Prometheus label.
+ */
+export interface RunConfig {
+  /** "c" + 10 hex digits of sha256(canonical settings) */
+  id: string;
+  /** "cpu", "cuda", "tensorrt", "openvino", ... */
+  executionProvider: string;
+  /** e.g. tensorrt {fp16: "1"}, cuda {device_id: "1"} */
+  providerOptions: { [key: string]: string };
+  /** 0 = onnxruntime's default */
+  intraOpThreads: number;
+  /** 0 = onnxruntime's default */
+  interOpThreads: number;
+  /** "sequential" or "parallel" */
+  executionMode: string;
+  /** "disabled", "basic", "extended", "all" */
+  graphOptimizationLevel: string;
+  /** 0 = the model's own batch */
+  batchSize: number;
+  /** queries in flight; 0 = 1 */
+  concurrency: number;
+}
+
+export interface RunConfig_ProviderOptionsEntry {
+  key: string;
+  value: string;
+}
+
+/**
+ * One dimension of a search: the setting and the values tried, as text (provider specs such as
+ * "tensorrt:fp16", thread counts, level names).
+ */
+export interface ConfigAxis {
+  /** "provider", "intra_op_threads", "inter_op_threads", "execution_mode", "graph_optimization_level", "batch_size", "concurrency" */
+  name: string;
+  values: string[];
+}
+
+/** A value or a point not measured on this device, and why (never silent). */
+export interface ConfigSkip {
+  /** the axis of a skipped value; empty for a point */
+  axis: string;
+  /** the value, or the point's config id */
+  value: string;
+  reason: string;
+  /** a point's settings in words; empty for a value */
+  label: string;
+}
+
+/** One measured (or skipped) point of a search for one variant. */
+export interface ConfigPoint {
+  variant: string;
+  configId: string;
+  measured: boolean;
+  /** why it was not measured (provider failed to open, budget spent) */
+  skipReason: string;
+  /** 1-based position in the measuring order */
+  order: number;
+  queries: number;
+  p50Ms: number;
+  /** absent with too few samples for p99 */
+  p99Ms?: number | undefined;
+  meanMs: number;
+  queriesPerSecond: number;
+  /** queries_per_second x batch */
+  samplesPerSecond: number;
+  sessionCreationMs: number;
+  /** measured window */
+  durationMs: number;
+  p50CiMs?:
+    | ConfidenceInterval
+    | undefined;
+  /** p99 within the latency bound (true without a bound) */
+  meetsBound: boolean;
+}
+
+/**
+ * A variant's best configuration on this device, confirmed against onnxruntime's defaults by
+ * interleaved rounds (best, baseline, best, baseline, ...) in this process.
+ */
+export interface ConfigBest {
+  variant: string;
+  configId: string;
+  baselineConfigId: string;
+  /** best / baseline: p50 latency (latency objective) or per-sample time (throughput) */
+  ratioToBaseline: number;
+  /** bootstrap over rounds; absent below 2 rounds */
+  ratioCi?: ConfidenceInterval | undefined;
+  rounds: number;
+  roundQueries: number;
+  bestMedianMs: number;
+  baselineMedianMs: number;
+  /** "faster", "slower", "tied" (CI holds 1), "baseline" (the best is the baseline) */
+  verdict: string;
+  note: string;
+}
+
+export interface ConfigSearchResult {
+  strategy: string;
+  objective: string;
+  /** points in the space on this device (after value skips) */
+  spacePoints: number;
+  /** over all variants */
+  pointsMeasured: number;
+  budgetMs: number;
+  spentMs: number;
+  budgetExhausted: boolean;
+  /** every configuration a point or a best names */
+  configs: RunConfig[];
+  points: ConfigPoint[];
+  best: ConfigBest[];
+  /** the coordinator's and this run's */
+  skipped: ConfigSkip[];
+  latencyBoundMs: number;
 }
 
 /** Host facts of the reproducibility manifest beyond Manifest's. Manifest.host. */
@@ -2596,6 +2719,7 @@ function createBaseSuiteReport(): SuiteReport {
     profiles: [],
     unmeasured: [],
     evaluation: undefined,
+    configSearch: undefined,
   };
 }
 
@@ -2627,6 +2751,9 @@ export const SuiteReport: MessageFns<SuiteReport> = {
     }
     if (message.evaluation !== undefined) {
       EvaluationResult.encode(message.evaluation, writer.uint32(74).fork()).join();
+    }
+    if (message.configSearch !== undefined) {
+      ConfigSearchResult.encode(message.configSearch, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -2716,6 +2843,14 @@ export const SuiteReport: MessageFns<SuiteReport> = {
             message.evaluation = EvaluationResult.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.configSearch = ConfigSearchResult.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2747,6 +2882,11 @@ export const SuiteReport: MessageFns<SuiteReport> = {
         ? object.unmeasured.map((e: any) => Unmeasured.fromJSON(e))
         : [],
       evaluation: isSet(object.evaluation) ? EvaluationResult.fromJSON(object.evaluation) : undefined,
+      configSearch: isSet(object.configSearch)
+        ? ConfigSearchResult.fromJSON(object.configSearch)
+        : isSet(object.config_search)
+        ? ConfigSearchResult.fromJSON(object.config_search)
+        : undefined,
     };
   },
 
@@ -2779,6 +2919,9 @@ export const SuiteReport: MessageFns<SuiteReport> = {
     if (message.evaluation !== undefined) {
       obj.evaluation = EvaluationResult.toJSON(message.evaluation);
     }
+    if (message.configSearch !== undefined) {
+      obj.configSearch = ConfigSearchResult.toJSON(message.configSearch);
+    }
     return obj;
   },
 
@@ -2808,6 +2951,1484 @@ export const SuiteReport: MessageFns<SuiteReport> = {
     message.evaluation = (object.evaluation !== undefined && object.evaluation !== null)
       ? EvaluationResult.fromPartial(object.evaluation)
       : undefined;
+    message.configSearch = (object.configSearch !== undefined && object.configSearch !== null)
+      ? ConfigSearchResult.fromPartial(object.configSearch)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRunConfig(): RunConfig {
+  return {
+    id: "",
+    executionProvider: "",
+    providerOptions: {},
+    intraOpThreads: 0,
+    interOpThreads: 0,
+    executionMode: "",
+    graphOptimizationLevel: "",
+    batchSize: 0,
+    concurrency: 0,
+  };
+}
+
+export const RunConfig: MessageFns<RunConfig> = {
+  encode(message: RunConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.executionProvider !== "") {
+      writer.uint32(18).string(message.executionProvider);
+    }
+    globalThis.Object.entries(message.providerOptions).forEach(([key, value]: [string, string]) => {
+      RunConfig_ProviderOptionsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    if (message.intraOpThreads !== 0) {
+      writer.uint32(32).uint32(message.intraOpThreads);
+    }
+    if (message.interOpThreads !== 0) {
+      writer.uint32(40).uint32(message.interOpThreads);
+    }
+    if (message.executionMode !== "") {
+      writer.uint32(50).string(message.executionMode);
+    }
+    if (message.graphOptimizationLevel !== "") {
+      writer.uint32(58).string(message.graphOptimizationLevel);
+    }
+    if (message.batchSize !== 0) {
+      writer.uint32(64).uint32(message.batchSize);
+    }
+    if (message.concurrency !== 0) {
+      writer.uint32(72).uint32(message.concurrency);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.executionProvider = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = RunConfig_ProviderOptionsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.providerOptions[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.intraOpThreads = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.interOpThreads = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.executionMode = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.graphOptimizationLevel = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.batchSize = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.concurrency = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunConfig {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      executionProvider: isSet(object.executionProvider)
+        ? globalThis.String(object.executionProvider)
+        : isSet(object.execution_provider)
+        ? globalThis.String(object.execution_provider)
+        : "",
+      providerOptions: isObject(object.providerOptions)
+        ? (globalThis.Object.entries(object.providerOptions) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.provider_options)
+        ? (globalThis.Object.entries(object.provider_options) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      intraOpThreads: isSet(object.intraOpThreads)
+        ? globalThis.Number(object.intraOpThreads)
+        : isSet(object.intra_op_threads)
+        ? globalThis.Number(object.intra_op_threads)
+        : 0,
+      interOpThreads: isSet(object.interOpThreads)
+        ? globalThis.Number(object.interOpThreads)
+        : isSet(object.inter_op_threads)
+        ? globalThis.Number(object.inter_op_threads)
+        : 0,
+      executionMode: isSet(object.executionMode)
+        ? globalThis.String(object.executionMode)
+        : isSet(object.execution_mode)
+        ? globalThis.String(object.execution_mode)
+        : "",
+      graphOptimizationLevel: isSet(object.graphOptimizationLevel)
+        ? globalThis.String(object.graphOptimizationLevel)
+        : isSet(object.graph_optimization_level)
+        ? globalThis.String(object.graph_optimization_level)
+        : "",
+      batchSize: isSet(object.batchSize)
+        ? globalThis.Number(object.batchSize)
+        : isSet(object.batch_size)
+        ? globalThis.Number(object.batch_size)
+        : 0,
+      concurrency: isSet(object.concurrency) ? globalThis.Number(object.concurrency) : 0,
+    };
+  },
+
+  toJSON(message: RunConfig): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.executionProvider !== "") {
+      obj.executionProvider = message.executionProvider;
+    }
+    if (message.providerOptions) {
+      const entries = globalThis.Object.entries(message.providerOptions) as [string, string][];
+      if (entries.length > 0) {
+        obj.providerOptions = {};
+        entries.forEach(([k, v]) => {
+          obj.providerOptions[k] = v;
+        });
+      }
+    }
+    if (message.intraOpThreads !== 0) {
+      obj.intraOpThreads = Math.round(message.intraOpThreads);
+    }
+    if (message.interOpThreads !== 0) {
+      obj.interOpThreads = Math.round(message.interOpThreads);
+    }
+    if (message.executionMode !== "") {
+      obj.executionMode = message.executionMode;
+    }
+    if (message.graphOptimizationLevel !== "") {
+      obj.graphOptimizationLevel = message.graphOptimizationLevel;
+    }
+    if (message.batchSize !== 0) {
+      obj.batchSize = Math.round(message.batchSize);
+    }
+    if (message.concurrency !== 0) {
+      obj.concurrency = Math.round(message.concurrency);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunConfig>, I>>(base?: I): RunConfig {
+    return RunConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunConfig>, I>>(object: I): RunConfig {
+    const message = createBaseRunConfig();
+    message.id = object.id ?? "";
+    message.executionProvider = object.executionProvider ?? "";
+    message.providerOptions = (globalThis.Object.entries(object.providerOptions ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.intraOpThreads = object.intraOpThreads ?? 0;
+    message.interOpThreads = object.interOpThreads ?? 0;
+    message.executionMode = object.executionMode ?? "";
+    message.graphOptimizationLevel = object.graphOptimizationLevel ?? "";
+    message.batchSize = object.batchSize ?? 0;
+    message.concurrency = object.concurrency ?? 0;
+    return message;
+  },
+};
+
+function createBaseRunConfig_ProviderOptionsEntry(): RunConfig_ProviderOptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const RunConfig_ProviderOptionsEntry: MessageFns<RunConfig_ProviderOptionsEntry> = {
+  encode(message: RunConfig_ProviderOptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunConfig_ProviderOptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunConfig_ProviderOptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunConfig_ProviderOptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: RunConfig_ProviderOptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunConfig_ProviderOptionsEntry>, I>>(base?: I): RunConfig_ProviderOptionsEntry {
+    return RunConfig_ProviderOptionsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunConfig_ProviderOptionsEntry>, I>>(
+    object: I,
+  ): RunConfig_ProviderOptionsEntry {
+    const message = createBaseRunConfig_ProviderOptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseConfigAxis(): ConfigAxis {
+  return { name: "", values: [] };
+}
+
+export const ConfigAxis: MessageFns<ConfigAxis> = {
+  encode(message: ConfigAxis, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    for (const v of message.values) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigAxis {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigAxis();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.values.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigAxis {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ConfigAxis): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.values?.length) {
+      obj.values = message.values;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigAxis>, I>>(base?: I): ConfigAxis {
+    return ConfigAxis.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigAxis>, I>>(object: I): ConfigAxis {
+    const message = createBaseConfigAxis();
+    message.name = object.name ?? "";
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseConfigSkip(): ConfigSkip {
+  return { axis: "", value: "", reason: "", label: "" };
+}
+
+export const ConfigSkip: MessageFns<ConfigSkip> = {
+  encode(message: ConfigSkip, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.axis !== "") {
+      writer.uint32(10).string(message.axis);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.label !== "") {
+      writer.uint32(34).string(message.label);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigSkip {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigSkip();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.axis = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigSkip {
+    return {
+      axis: isSet(object.axis) ? globalThis.String(object.axis) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+    };
+  },
+
+  toJSON(message: ConfigSkip): unknown {
+    const obj: any = {};
+    if (message.axis !== "") {
+      obj.axis = message.axis;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigSkip>, I>>(base?: I): ConfigSkip {
+    return ConfigSkip.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigSkip>, I>>(object: I): ConfigSkip {
+    const message = createBaseConfigSkip();
+    message.axis = object.axis ?? "";
+    message.value = object.value ?? "";
+    message.reason = object.reason ?? "";
+    message.label = object.label ?? "";
+    return message;
+  },
+};
+
+function createBaseConfigPoint(): ConfigPoint {
+  return {
+    variant: "",
+    configId: "",
+    measured: false,
+    skipReason: "",
+    order: 0,
+    queries: 0,
+    p50Ms: 0,
+    p99Ms: undefined,
+    meanMs: 0,
+    queriesPerSecond: 0,
+    samplesPerSecond: 0,
+    sessionCreationMs: 0,
+    durationMs: 0,
+    p50CiMs: undefined,
+    meetsBound: false,
+  };
+}
+
+export const ConfigPoint: MessageFns<ConfigPoint> = {
+  encode(message: ConfigPoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.variant !== "") {
+      writer.uint32(10).string(message.variant);
+    }
+    if (message.configId !== "") {
+      writer.uint32(18).string(message.configId);
+    }
+    if (message.measured !== false) {
+      writer.uint32(24).bool(message.measured);
+    }
+    if (message.skipReason !== "") {
+      writer.uint32(34).string(message.skipReason);
+    }
+    if (message.order !== 0) {
+      writer.uint32(40).uint32(message.order);
+    }
+    if (message.queries !== 0) {
+      writer.uint32(48).uint32(message.queries);
+    }
+    if (message.p50Ms !== 0) {
+      writer.uint32(57).double(message.p50Ms);
+    }
+    if (message.p99Ms !== undefined) {
+      writer.uint32(65).double(message.p99Ms);
+    }
+    if (message.meanMs !== 0) {
+      writer.uint32(73).double(message.meanMs);
+    }
+    if (message.queriesPerSecond !== 0) {
+      writer.uint32(81).double(message.queriesPerSecond);
+    }
+    if (message.samplesPerSecond !== 0) {
+      writer.uint32(89).double(message.samplesPerSecond);
+    }
+    if (message.sessionCreationMs !== 0) {
+      writer.uint32(97).double(message.sessionCreationMs);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(105).double(message.durationMs);
+    }
+    if (message.p50CiMs !== undefined) {
+      ConfidenceInterval.encode(message.p50CiMs, writer.uint32(114).fork()).join();
+    }
+    if (message.meetsBound !== false) {
+      writer.uint32(120).bool(message.meetsBound);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigPoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigPoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.variant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.configId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.measured = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.skipReason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.order = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.queries = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.p50Ms = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.p99Ms = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.meanMs = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.queriesPerSecond = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.samplesPerSecond = reader.double();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.sessionCreationMs = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.durationMs = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.p50CiMs = ConfidenceInterval.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.meetsBound = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigPoint {
+    return {
+      variant: isSet(object.variant) ? globalThis.String(object.variant) : "",
+      configId: isSet(object.configId)
+        ? globalThis.String(object.configId)
+        : isSet(object.config_id)
+        ? globalThis.String(object.config_id)
+        : "",
+      measured: isSet(object.measured) ? globalThis.Boolean(object.measured) : false,
+      skipReason: isSet(object.skipReason)
+        ? globalThis.String(object.skipReason)
+        : isSet(object.skip_reason)
+        ? globalThis.String(object.skip_reason)
+        : "",
+      order: isSet(object.order) ? globalThis.Number(object.order) : 0,
+      queries: isSet(object.queries) ? globalThis.Number(object.queries) : 0,
+      p50Ms: isSet(object.p50Ms)
+        ? globalThis.Number(object.p50Ms)
+        : isSet(object.p50_ms)
+        ? globalThis.Number(object.p50_ms)
+        : 0,
+      p99Ms: isSet(object.p99Ms)
+        ? globalThis.Number(object.p99Ms)
+        : isSet(object.p99_ms)
+        ? globalThis.Number(object.p99_ms)
+        : undefined,
+      meanMs: isSet(object.meanMs)
+        ? globalThis.Number(object.meanMs)
+        : isSet(object.mean_ms)
+        ? globalThis.Number(object.mean_ms)
+        : 0,
+      queriesPerSecond: isSet(object.queriesPerSecond)
+        ? globalThis.Number(object.queriesPerSecond)
+        : isSet(object.queries_per_second)
+        ? globalThis.Number(object.queries_per_second)
+        : 0,
+      samplesPerSecond: isSet(object.samplesPerSecond)
+        ? globalThis.Number(object.samplesPerSecond)
+        : isSet(object.samples_per_second)
+        ? globalThis.Number(object.samples_per_second)
+        : 0,
+      sessionCreationMs: isSet(object.sessionCreationMs)
+        ? globalThis.Number(object.sessionCreationMs)
+        : isSet(object.session_creation_ms)
+        ? globalThis.Number(object.session_creation_ms)
+        : 0,
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+      p50CiMs: isSet(object.p50CiMs)
+        ? ConfidenceInterval.fromJSON(object.p50CiMs)
+        : isSet(object.p50_ci_ms)
+        ? ConfidenceInterval.fromJSON(object.p50_ci_ms)
+        : undefined,
+      meetsBound: isSet(object.meetsBound)
+        ? globalThis.Boolean(object.meetsBound)
+        : isSet(object.meets_bound)
+        ? globalThis.Boolean(object.meets_bound)
+        : false,
+    };
+  },
+
+  toJSON(message: ConfigPoint): unknown {
+    const obj: any = {};
+    if (message.variant !== "") {
+      obj.variant = message.variant;
+    }
+    if (message.configId !== "") {
+      obj.configId = message.configId;
+    }
+    if (message.measured !== false) {
+      obj.measured = message.measured;
+    }
+    if (message.skipReason !== "") {
+      obj.skipReason = message.skipReason;
+    }
+    if (message.order !== 0) {
+      obj.order = Math.round(message.order);
+    }
+    if (message.queries !== 0) {
+      obj.queries = Math.round(message.queries);
+    }
+    if (message.p50Ms !== 0) {
+      obj.p50Ms = floatToJson(message.p50Ms);
+    }
+    if (message.p99Ms !== undefined) {
+      obj.p99Ms = floatToJson(message.p99Ms);
+    }
+    if (message.meanMs !== 0) {
+      obj.meanMs = floatToJson(message.meanMs);
+    }
+    if (message.queriesPerSecond !== 0) {
+      obj.queriesPerSecond = floatToJson(message.queriesPerSecond);
+    }
+    if (message.samplesPerSecond !== 0) {
+      obj.samplesPerSecond = floatToJson(message.samplesPerSecond);
+    }
+    if (message.sessionCreationMs !== 0) {
+      obj.sessionCreationMs = floatToJson(message.sessionCreationMs);
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = floatToJson(message.durationMs);
+    }
+    if (message.p50CiMs !== undefined) {
+      obj.p50CiMs = ConfidenceInterval.toJSON(message.p50CiMs);
+    }
+    if (message.meetsBound !== false) {
+      obj.meetsBound = message.meetsBound;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigPoint>, I>>(base?: I): ConfigPoint {
+    return ConfigPoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigPoint>, I>>(object: I): ConfigPoint {
+    const message = createBaseConfigPoint();
+    message.variant = object.variant ?? "";
+    message.configId = object.configId ?? "";
+    message.measured = object.measured ?? false;
+    message.skipReason = object.skipReason ?? "";
+    message.order = object.order ?? 0;
+    message.queries = object.queries ?? 0;
+    message.p50Ms = object.p50Ms ?? 0;
+    message.p99Ms = object.p99Ms ?? undefined;
+    message.meanMs = object.meanMs ?? 0;
+    message.queriesPerSecond = object.queriesPerSecond ?? 0;
+    message.samplesPerSecond = object.samplesPerSecond ?? 0;
+    message.sessionCreationMs = object.sessionCreationMs ?? 0;
+    message.durationMs = object.durationMs ?? 0;
+    message.p50CiMs = (object.p50CiMs !== undefined && object.p50CiMs !== null)
+      ? ConfidenceInterval.fromPartial(object.p50CiMs)
+      : undefined;
+    message.meetsBound = object.meetsBound ?? false;
+    return message;
+  },
+};
+
+function createBaseConfigBest(): ConfigBest {
+  return {
+    variant: "",
+    configId: "",
+    baselineConfigId: "",
+    ratioToBaseline: 0,
+    ratioCi: undefined,
+    rounds: 0,
+    roundQueries: 0,
+    bestMedianMs: 0,
+    baselineMedianMs: 0,
+    verdict: "",
+    note: "",
+  };
+}
+
+export const ConfigBest: MessageFns<ConfigBest> = {
+  encode(message: ConfigBest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.variant !== "") {
+      writer.uint32(10).string(message.variant);
+    }
+    if (message.configId !== "") {
+      writer.uint32(18).string(message.configId);
+    }
+    if (message.baselineConfigId !== "") {
+      writer.uint32(26).string(message.baselineConfigId);
+    }
+    if (message.ratioToBaseline !== 0) {
+      writer.uint32(33).double(message.ratioToBaseline);
+    }
+    if (message.ratioCi !== undefined) {
+      ConfidenceInterval.encode(message.ratioCi, writer.uint32(42).fork()).join();
+    }
+    if (message.rounds !== 0) {
+      writer.uint32(48).uint32(message.rounds);
+    }
+    if (message.roundQueries !== 0) {
+      writer.uint32(56).uint32(message.roundQueries);
+    }
+    if (message.bestMedianMs !== 0) {
+      writer.uint32(65).double(message.bestMedianMs);
+    }
+    if (message.baselineMedianMs !== 0) {
+      writer.uint32(73).double(message.baselineMedianMs);
+    }
+    if (message.verdict !== "") {
+      writer.uint32(82).string(message.verdict);
+    }
+    if (message.note !== "") {
+      writer.uint32(90).string(message.note);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigBest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigBest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.variant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.configId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.baselineConfigId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.ratioToBaseline = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ratioCi = ConfidenceInterval.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.rounds = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.roundQueries = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.bestMedianMs = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.baselineMedianMs = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.verdict = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigBest {
+    return {
+      variant: isSet(object.variant) ? globalThis.String(object.variant) : "",
+      configId: isSet(object.configId)
+        ? globalThis.String(object.configId)
+        : isSet(object.config_id)
+        ? globalThis.String(object.config_id)
+        : "",
+      baselineConfigId: isSet(object.baselineConfigId)
+        ? globalThis.String(object.baselineConfigId)
+        : isSet(object.baseline_config_id)
+        ? globalThis.String(object.baseline_config_id)
+        : "",
+      ratioToBaseline: isSet(object.ratioToBaseline)
+        ? globalThis.Number(object.ratioToBaseline)
+        : isSet(object.ratio_to_baseline)
+        ? globalThis.Number(object.ratio_to_baseline)
+        : 0,
+      ratioCi: isSet(object.ratioCi)
+        ? ConfidenceInterval.fromJSON(object.ratioCi)
+        : isSet(object.ratio_ci)
+        ? ConfidenceInterval.fromJSON(object.ratio_ci)
+        : undefined,
+      rounds: isSet(object.rounds) ? globalThis.Number(object.rounds) : 0,
+      roundQueries: isSet(object.roundQueries)
+        ? globalThis.Number(object.roundQueries)
+        : isSet(object.round_queries)
+        ? globalThis.Number(object.round_queries)
+        : 0,
+      bestMedianMs: isSet(object.bestMedianMs)
+        ? globalThis.Number(object.bestMedianMs)
+        : isSet(object.best_median_ms)
+        ? globalThis.Number(object.best_median_ms)
+        : 0,
+      baselineMedianMs: isSet(object.baselineMedianMs)
+        ? globalThis.Number(object.baselineMedianMs)
+        : isSet(object.baseline_median_ms)
+        ? globalThis.Number(object.baseline_median_ms)
+        : 0,
+      verdict: isSet(object.verdict) ? globalThis.String(object.verdict) : "",
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+    };
+  },
+
+  toJSON(message: ConfigBest): unknown {
+    const obj: any = {};
+    if (message.variant !== "") {
+      obj.variant = message.variant;
+    }
+    if (message.configId !== "") {
+      obj.configId = message.configId;
+    }
+    if (message.baselineConfigId !== "") {
+      obj.baselineConfigId = message.baselineConfigId;
+    }
+    if (message.ratioToBaseline !== 0) {
+      obj.ratioToBaseline = floatToJson(message.ratioToBaseline);
+    }
+    if (message.ratioCi !== undefined) {
+      obj.ratioCi = ConfidenceInterval.toJSON(message.ratioCi);
+    }
+    if (message.rounds !== 0) {
+      obj.rounds = Math.round(message.rounds);
+    }
+    if (message.roundQueries !== 0) {
+      obj.roundQueries = Math.round(message.roundQueries);
+    }
+    if (message.bestMedianMs !== 0) {
+      obj.bestMedianMs = floatToJson(message.bestMedianMs);
+    }
+    if (message.baselineMedianMs !== 0) {
+      obj.baselineMedianMs = floatToJson(message.baselineMedianMs);
+    }
+    if (message.verdict !== "") {
+      obj.verdict = message.verdict;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigBest>, I>>(base?: I): ConfigBest {
+    return ConfigBest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigBest>, I>>(object: I): ConfigBest {
+    const message = createBaseConfigBest();
+    message.variant = object.variant ?? "";
+    message.configId = object.configId ?? "";
+    message.baselineConfigId = object.baselineConfigId ?? "";
+    message.ratioToBaseline = object.ratioToBaseline ?? 0;
+    message.ratioCi = (object.ratioCi !== undefined && object.ratioCi !== null)
+      ? ConfidenceInterval.fromPartial(object.ratioCi)
+      : undefined;
+    message.rounds = object.rounds ?? 0;
+    message.roundQueries = object.roundQueries ?? 0;
+    message.bestMedianMs = object.bestMedianMs ?? 0;
+    message.baselineMedianMs = object.baselineMedianMs ?? 0;
+    message.verdict = object.verdict ?? "";
+    message.note = object.note ?? "";
+    return message;
+  },
+};
+
+function createBaseConfigSearchResult(): ConfigSearchResult {
+  return {
+    strategy: "",
+    objective: "",
+    spacePoints: 0,
+    pointsMeasured: 0,
+    budgetMs: 0,
+    spentMs: 0,
+    budgetExhausted: false,
+    configs: [],
+    points: [],
+    best: [],
+    skipped: [],
+    latencyBoundMs: 0,
+  };
+}
+
+export const ConfigSearchResult: MessageFns<ConfigSearchResult> = {
+  encode(message: ConfigSearchResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.strategy !== "") {
+      writer.uint32(10).string(message.strategy);
+    }
+    if (message.objective !== "") {
+      writer.uint32(18).string(message.objective);
+    }
+    if (message.spacePoints !== 0) {
+      writer.uint32(24).uint32(message.spacePoints);
+    }
+    if (message.pointsMeasured !== 0) {
+      writer.uint32(32).uint32(message.pointsMeasured);
+    }
+    if (message.budgetMs !== 0) {
+      writer.uint32(40).uint32(message.budgetMs);
+    }
+    if (message.spentMs !== 0) {
+      writer.uint32(49).double(message.spentMs);
+    }
+    if (message.budgetExhausted !== false) {
+      writer.uint32(56).bool(message.budgetExhausted);
+    }
+    for (const v of message.configs) {
+      RunConfig.encode(v!, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.points) {
+      ConfigPoint.encode(v!, writer.uint32(74).fork()).join();
+    }
+    for (const v of message.best) {
+      ConfigBest.encode(v!, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.skipped) {
+      ConfigSkip.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.latencyBoundMs !== 0) {
+      writer.uint32(97).double(message.latencyBoundMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigSearchResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigSearchResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.strategy = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.objective = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.spacePoints = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pointsMeasured = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.budgetMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.spentMs = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.budgetExhausted = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.configs.push(RunConfig.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.points.push(ConfigPoint.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.best.push(ConfigBest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.skipped.push(ConfigSkip.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.latencyBoundMs = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigSearchResult {
+    return {
+      strategy: isSet(object.strategy) ? globalThis.String(object.strategy) : "",
+      objective: isSet(object.objective) ? globalThis.String(object.objective) : "",
+      spacePoints: isSet(object.spacePoints)
+        ? globalThis.Number(object.spacePoints)
+        : isSet(object.space_points)
+        ? globalThis.Number(object.space_points)
+        : 0,
+      pointsMeasured: isSet(object.pointsMeasured)
+        ? globalThis.Number(object.pointsMeasured)
+        : isSet(object.points_measured)
+        ? globalThis.Number(object.points_measured)
+        : 0,
+      budgetMs: isSet(object.budgetMs)
+        ? globalThis.Number(object.budgetMs)
+        : isSet(object.budget_ms)
+        ? globalThis.Number(object.budget_ms)
+        : 0,
+      spentMs: isSet(object.spentMs)
+        ? globalThis.Number(object.spentMs)
+        : isSet(object.spent_ms)
+        ? globalThis.Number(object.spent_ms)
+        : 0,
+      budgetExhausted: isSet(object.budgetExhausted)
+        ? globalThis.Boolean(object.budgetExhausted)
+        : isSet(object.budget_exhausted)
+        ? globalThis.Boolean(object.budget_exhausted)
+        : false,
+      configs: globalThis.Array.isArray(object?.configs)
+        ? object.configs.map((e: any) => RunConfig.fromJSON(e))
+        : [],
+      points: globalThis.Array.isArray(object?.points)
+        ? object.points.map((e: any) => ConfigPoint.fromJSON(e))
+        : [],
+      best: globalThis.Array.isArray(object?.best) ? object.best.map((e: any) => ConfigBest.fromJSON(e)) : [],
+      skipped: globalThis.Array.isArray(object?.skipped) ? object.skipped.map((e: any) => ConfigSkip.fromJSON(e)) : [],
+      latencyBoundMs: isSet(object.latencyBoundMs)
+        ? globalThis.Number(object.latencyBoundMs)
+        : isSet(object.latency_bound_ms)
+        ? globalThis.Number(object.latency_bound_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ConfigSearchResult): unknown {
+    const obj: any = {};
+    if (message.strategy !== "") {
+      obj.strategy = message.strategy;
+    }
+    if (message.objective !== "") {
+      obj.objective = message.objective;
+    }
+    if (message.spacePoints !== 0) {
+      obj.spacePoints = Math.round(message.spacePoints);
+    }
+    if (message.pointsMeasured !== 0) {
+      obj.pointsMeasured = Math.round(message.pointsMeasured);
+    }
+    if (message.budgetMs !== 0) {
+      obj.budgetMs = Math.round(message.budgetMs);
+    }
+    if (message.spentMs !== 0) {
+      obj.spentMs = floatToJson(message.spentMs);
+    }
+    if (message.budgetExhausted !== false) {
+      obj.budgetExhausted = message.budgetExhausted;
+    }
+    if (message.configs?.length) {
+      obj.configs = message.configs.map((e) => RunConfig.toJSON(e));
+    }
+    if (message.points?.length) {
+      obj.points = message.points.map((e) => ConfigPoint.toJSON(e));
+    }
+    if (message.best?.length) {
+      obj.best = message.best.map((e) => ConfigBest.toJSON(e));
+    }
+    if (message.skipped?.length) {
+      obj.skipped = message.skipped.map((e) => ConfigSkip.toJSON(e));
+    }
+    if (message.latencyBoundMs !== 0) {
+      obj.latencyBoundMs = floatToJson(message.latencyBoundMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigSearchResult>, I>>(base?: I): ConfigSearchResult {
+    return ConfigSearchResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigSearchResult>, I>>(object: I): ConfigSearchResult {
+    const message = createBaseConfigSearchResult();
+    message.strategy = object.strategy ?? "";
+    message.objective = object.objective ?? "";
+    message.spacePoints = object.spacePoints ?? 0;
+    message.pointsMeasured = object.pointsMeasured ?? 0;
+    message.budgetMs = object.budgetMs ?? 0;
+    message.spentMs = object.spentMs ?? 0;
+    message.budgetExhausted = object.budgetExhausted ?? false;
+    message.configs = object.configs?.map((e) => RunConfig.fromPartial(e)) || [];
+    message.points = object.points?.map((e) => ConfigPoint.fromPartial(e)) || [];
+    message.best = object.best?.map((e) => ConfigBest.fromPartial(e)) || [];
+    message.skipped = object.skipped?.map((e) => ConfigSkip.fromPartial(e)) || [];
+    message.latencyBoundMs = object.latencyBoundMs ?? 0;
     return message;
   },
 };
@@ -3094,6 +4715,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {
