@@ -21,6 +21,32 @@ export type {
   BareLoopResultMessage,
   IdleRssMessage,
 } from './messages';
+export {
+  CONFIG_AXES,
+  AXIS_ALIASES,
+  EXECUTION_MODES,
+  GRAPH_LEVELS,
+  MAX_AXIS_VALUES,
+  MAX_SPACE_POINTS,
+  BASELINE_SETTINGS,
+  SESSION_ALLOWANCE_MS,
+  MAX_QUICK_PASSES,
+  ConfigSpaceError,
+  parseProviderSpec,
+  providerSpecText,
+  configId,
+  withId,
+  baselineConfig,
+  configLabel,
+  parseDimensionsText,
+  checkDimensions,
+  narrowForDevice,
+  settingsOf as configSettingsOf,
+  pointSkipReason,
+  expandSpace,
+  estimateSearch,
+} from './config-space';
+export type { ConfigAxisName, ProviderSpec, DimensionsRequest, DeviceFacts, NarrowedSpace, ExpandedSpace, SearchEstimateInput, SearchEstimate } from './config-space';
 export { parseSuiteJob, resolveScenarioOptions, SCENARIO_DEFAULTS } from './job';
 export type { SuiteJob, SuiteEvaluation, GraphOptimizationLevel, ComparedModel, ResolvedScenarioOptions } from './job';
 export { bootstrapLatencyIntervals, coefficientOfVariation, medianOf, pairedRatio, percentileInterval, stabilityOf } from './confidence';
