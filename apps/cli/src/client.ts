@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
-import type { SuiteReport } from '@benchfarm/protocol';
+import type { ConfigAxis, ConfigSearchResult, ConfigSkip, SuiteReport } from '@benchfarm/protocol';
 
 /** Thrown when the coordinator cannot be reached at all. */
 export class CoordinatorUnreachableError extends Error {
@@ -71,8 +71,45 @@ export interface JobView {
   state: 'queued' | 'running' | 'done' | 'failed';
   attempts: number;
   error?: string;
-  progress?: { phase: string; queriesDone: number; elapsedMs: number };
+  progress?: ProgressView;
   result?: ResultView;
+}
+
+/** A running job's latest progress; the configuration-search fields are absent for other jobs and from older coordinators. */
+export interface ProgressView {
+  phase: string;
+  queriesDone: number;
+  elapsedMs: number;
+  /** The configuration being measured, in words (`fp32 cpu t2 basic`). */
+  point?: string;
+  pointsDone?: number;
+  pointsTotal?: number;
+  /** Of the current window; 0 when not measuring. */
+  queriesPerSecond?: number;
+}
+
+/** One device's configuration search: what the coordinator planned for it and, once done, the agent's result. */
+export interface ConfigSearchDeviceView {
+  agentId: string;
+  agentName: string;
+  jobId: string;
+  state: string;
+  /** Values (and points) the coordinator left out for this device, with why. */
+  skipped: ConfigSkip[];
+  notes: string[];
+  estimatedMs: number;
+  result?: ConfigSearchResult;
+}
+
+/** A sweep's runtime-settings search: the request and each device's search. */
+export interface ConfigSearchView {
+  strategy: string;
+  objective: string;
+  budgetMs: number;
+  latencyBoundMs?: number;
+  /** The axes as requested (before narrowing per device). */
+  axes: ConfigAxis[];
+  devices: ConfigSearchDeviceView[];
 }
 
 export interface SweepView {
@@ -88,6 +125,10 @@ export interface SweepView {
   jobs: JobView[];
   /** Per device: the interleaved comparison and accuracy of every variant (issue 12); absent from older coordinators. */
   comparisons?: DeviceComparisonView[];
+  /** The runtime-settings search, when the sweep has one. */
+  configSearch?: ConfigSearchView;
+  /** Estimated time left for the sweep, ms; absent when the coordinator cannot estimate it. */
+  etaMs?: number;
 }
 
 /** A 95% confidence interval (bootstrap over images, or over rounds for a latency ratio). */
