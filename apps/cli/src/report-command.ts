@@ -12,6 +12,8 @@ import {
   autoQuantText,
   buildReport,
   comparisonRows,
+  configSearchCsv,
+  configSearchText,
   fidelityCell,
   measuredOnCell,
   parseAccuracyFloor,
@@ -25,8 +27,12 @@ import {
   type SweepReport,
 } from './report';
 
-/** Formats `benchfarm report --format` takes besides the terminal table. */
-export const REPORT_FORMATS = ['markdown', 'html', 'csv', 'json'] as const;
+/**
+ * Formats `benchfarm report --format` takes besides the terminal table. `csv` is one row per
+ * variant x device; `config-csv` one row per point of the runtime-settings search (a CSV holds one
+ * table, so the points have their own format).
+ */
+export const REPORT_FORMATS = ['markdown', 'html', 'csv', 'config-csv', 'json'] as const;
 
 /** The report flags of the CLI. */
 export interface ReportFlags {
@@ -96,6 +102,7 @@ export function tradeOffText(report: SweepReport): string {
     if (rec) lines.push(`recommended on ${device}: ${rec.variant ?? 'none'}${rec.tiedWith ? ` (tied with ${rec.tiedWith.join(', ')})` : ''}: ${rec.reason}`);
   }
   lines.push(...autoQuantText(report.autoQuant ?? []));
+  lines.push(...configSearchText(report.configSearch, table));
   lines.push('', PARETO_NOTE, TIE_NOTE);
   return `${lines.join('\n')}\n`;
 }
@@ -110,6 +117,9 @@ export function renderReport(sweep: SweepView, flags: ReportFlags): string {
       return reportHtml(report);
     case 'csv':
       return reportCsv(report);
+    case 'config-csv':
+      if (!report.configSearch) throw new ReportOptionError('--format', `config-csv lists the points of a runtime-settings search, and sweep ${report.sweepId} has none; use csv`);
+      return configSearchCsv(report.sweepId, report.configSearch);
     case 'json':
       return `${JSON.stringify(report, null, 2)}\n`;
     default:

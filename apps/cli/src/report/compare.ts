@@ -1,6 +1,6 @@
 import { compareLatencies, type LatencyComparison, type RegressionPolicy } from '@benchfarm/metrics';
 import type { SweepView } from '../client';
-import { comparisonJobIds } from './report.model';
+import { aggregateJobIds } from './report.model';
 
 /** One variant x device present in both sweeps, compared on the raw samples. */
 export interface ComparedSeries {
@@ -35,7 +35,7 @@ const key = (variant: string, device: string): string => JSON.stringify([variant
 
 function doneJobs(sweep: SweepView): Map<string, { jobId: string; variant: string; device: string }> {
   const out = new Map<string, { jobId: string; variant: string; device: string }>();
-  const skip = comparisonJobIds(sweep);
+  const skip = aggregateJobIds(sweep);
   for (const job of sweep.jobs) {
     if (job.state !== 'done' || !job.result || skip.has(job.id)) continue;
     out.set(key(job.variant, job.result.device), { jobId: job.id, variant: job.variant, device: job.result.device });

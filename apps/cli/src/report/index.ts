@@ -1,6 +1,25 @@
 /** Reports of sweeps (table data, Markdown, CSV, HTML with charts) and sweep comparisons. */
 export { COMPARISON_HEADERS, compareSweeps, comparisonRows, type ComparedSeries, type SamplesReader, type SweepComparison, type UncomparedSeries } from './compare';
 export { esc, reportHtml, ticks } from './report.html';
+export {
+  BEST_HEADERS,
+  CONFIG_CSV_COLUMNS,
+  CONFIG_SEARCH_NOTE,
+  POINT_HEADERS,
+  configSearchCsv,
+  configSearchMarkdown,
+  configSearchReport,
+  configSearchText,
+  confirmedVerdict,
+  durationText,
+  type ConfigPointRow,
+  type ConfigSearchReport,
+  type ConfigSkipRow,
+  type ConfigVerdict,
+  type DeviceConfigSearch,
+  type OverallConfigBest,
+  type VariantConfigBest,
+} from './report.config-search';
 export { AUTO_QUANT_NOTE, autoQuantLines, autoQuantSummaries, autoQuantText, parseAutoFloor, type AutoQuantDevice, type AutoQuantSummary } from './report.auto';
 export {
   ACCURACY_METRICS,
@@ -8,11 +27,17 @@ export {
   DEFAULT_REPORT_POLICY,
   ReportOptionError,
   SLO_QUANTILES,
+  accuracyStandings,
   accuracyValue,
+  aggregateJobIds,
   buildReport,
   checkPolicy,
   comparisonJobIds,
+  configSearchJobIds,
+  deviceLabels,
   dominates,
+  floorApplies,
+  floorText,
   latencyVerdict,
   markPareto,
   parseAccuracyFloor,
@@ -21,6 +46,8 @@ export {
   withCi,
   type AccuracyFloor,
   type AccuracyMetric,
+  type AccuracyStanding,
+  type AccuracyStandingOf,
   type DeviceRecommendation,
   type FloorMetric,
   type ReportPolicy,

@@ -1,4 +1,19 @@
 import { AUTO_QUANT_NOTE, autoQuantLines } from './report.auto';
+import {
+  BEST_HEADERS,
+  CONFIG_SEARCH_NOTE,
+  POINT_HEADERS,
+  bestCells,
+  configSearchHeadline,
+  deviceSummary,
+  overallText,
+  pointCells,
+  skipText,
+  type ConfigPointRow,
+  type ConfigSearchReport,
+  type DeviceConfigSearch,
+} from './report.config-search';
+import { configLabel } from '@benchfarm/suite';
 import { accuracyValue, rankingLatencyMs, type ReportRow, type SweepReport } from './report.model';
 import { PARETO_NOTE, REPORT_COLUMNS, TIE_NOTE, policyLine } from './report.text';
 
@@ -133,6 +148,85 @@ function accuracyAxis(report: SweepReport, rows: ReportRow[]): Axis {
 }
 const ENERGY: Axis = { label: 'energy per inference (mJ)', value: (r) => (r.energyPerInferenceJoules === undefined ? undefined : r.energyPerInferenceJoules * 1000), format: (v) => v.toFixed(2) };
 
+const CW = 560;
+const CH = 320;
+
+/** What a point's line is: its variant and every setting but the intra-op thread count. */
+function seriesOf(p: ConfigPointRow): string {
+  if (!p.settings) return p.variant;
+  return `${p.variant} ${configLabel({ ...p.settings, intraOpThreads: 0 }).replace(' t=default', '')}`;
+}
+
+const threadsText = (t: number): string => (t === 0 ? 'default' : String(t));
+
+/**
+ * One device's points: p50 latency (95% CI whisker where the point has one) by intra-op threads,
+ * one line per variant and remaining settings (provider, graph level, ...). Points whose p99
+ * misses the latency bound are drawn hollow; the device's best overall is ringed. Points not
+ * measured, or without their settings in the result, are listed under the chart.
+ */
+function configChart(d: DeviceConfigSearch): string {
+  const title = `${d.device}: p50 latency by intra-op threads, one line per variant and provider / graph level${d.latencyBoundMs !== undefined ? ` (hollow: p99 over ${d.latencyBoundMs} ms or not reportable)` : ''}`;
+  const drawn = d.points.filter((p) => p.measured && p.p50Ms !== undefined && p.settings);
+  const left = d.points.filter((p) => p.measured && !drawn.includes(p)).map((p) => `${p.variant} ${p.label}`);
+  if (drawn.length === 0) return `<p class="empty">${esc(`${d.device}: no measured point to chart.`)}</p>`;
+  const threads = [...new Set(drawn.map((p) => p.settings?.intraOpThreads as number))].sort((a, b) => a - b);
+  const ys = scale(drawn.flatMap((p) => [p.p50Ms as number, ...(p.p50CiMs ? [p.p50CiMs.low, p.p50CiMs.high] : [])]));
+  const inner = CW - M.left - M.right;
+  const px = (t: number): number => M.left + (threads.length === 1 ? inner / 2 : (threads.indexOf(t) / (threads.length - 1)) * (inner - 40) + 20);
+  const py = (v: number): number => CH - M.bottom - ((v - ys.lo) / (ys.hi - ys.lo)) * (CH - M.top - M.bottom);
+  const parts: string[] = [];
+  for (const t of threads) {
+    parts.push(`<line class="grid" x1="${px(t)}" x2="${px(t)}" y1="${M.top}" y2="${CH - M.bottom}"/><text class="tick" x="${px(t)}" y="${CH - M.bottom + 16}" text-anchor="middle">${esc(threadsText(t))}</text>`);
+  }
+  for (const t of ticks(ys.lo, ys.hi)) {
+    parts.push(`<line class="grid" x1="${M.left}" x2="${CW - M.right}" y1="${py(t)}" y2="${py(t)}"/><text class="tick" x="${M.left - 6}" y="${py(t) + 4}" text-anchor="end">${esc(ms(t))}</text>`);
+  }
+  parts.push(`<text class="axis" x="${(M.left + CW - M.right) / 2}" y="${CH - 6}" text-anchor="middle">intra-op threads</text>`);
+  parts.push(`<text class="axis" transform="translate(14 ${(M.top + CH - M.bottom) / 2}) rotate(-90)" text-anchor="middle">p50 latency (ms)</text>`);
+  const series = [...new Set(drawn.map(seriesOf))];
+  const legend: string[] = [];
+  series.forEach((name, i) => {
+    const color = PALETTE[i % PALETTE.length] as string;
+    const pts = drawn.filter((p) => seriesOf(p) === name).sort((a, b) => (a.settings?.intraOpThreads as number) - (b.settings?.intraOpThreads as number));
+    if (pts.length > 1) parts.push(`<polyline class="series" data-series="${esc(name)}" stroke="${color}" points="${pts.map((p) => `${px(p.settings?.intraOpThreads as number)},${py(p.p50Ms as number)}`).join(' ')}"/>`);
+    for (const p of pts) {
+      const cx = px(p.settings?.intraOpThreads as number);
+      const cy = py(p.p50Ms as number);
+      if (p.p50CiMs) parts.push(`<line class="whisker ci" x1="${cx}" x2="${cx}" y1="${py(p.p50CiMs.low)}" y2="${py(p.p50CiMs.high)}"/>`);
+      if (d.best.variant === p.variant && d.best.configId === p.configId) parts.push(`<circle class="recommended" cx="${cx}" cy="${cy}" r="10"/>`);
+      const over = p.meetsBound === false;
+      const tip = `${p.variant} ${p.label} (${p.configId}): p50 ${(p.p50Ms as number).toFixed(3)} ms${p.p50CiMs ? ` [${p.p50CiMs.low.toFixed(3)}, ${p.p50CiMs.high.toFixed(3)}]` : ''}, p99 ${p.p99Ms === undefined ? 'not reportable' : `${p.p99Ms.toFixed(3)} ms`}${over ? ', over the latency bound' : ''}${p.best ? ', best for the variant' : ''}`;
+      parts.push(`<circle class="point config${over ? ' over' : ''}" data-config="${esc(p.configId)}" data-variant="${esc(p.variant)}" cx="${cx}" cy="${cy}" r="5" fill="${over ? '#fff' : color}" stroke="${color}"><title>${esc(tip)}</title></circle>`);
+    }
+    legend.push(`<li><span class="swatch" style="background:${color}"></span>${esc(name)}</li>`);
+  });
+  const note = left.length > 0 ? `<p class="note">Not plotted (settings not in the result): ${esc(left.join(', '))}.</p>` : '';
+  return `<figure><figcaption>${esc(title)}</figcaption><svg class="chart" data-chart="${esc(`config:${d.device}`)}" viewBox="0 0 ${CW} ${CH}" width="${CW}" height="${CH}" role="img" aria-label="${esc(title)}">${parts.join('')}</svg><ul class="legend">${legend.join('')}</ul>${note}</figure>`;
+}
+
+function htmlTable(headers: string[], rows: string[][], cls: string): string {
+  return `<table class="${cls}"><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+/** The runtime-settings section: per device the best per variant, the best overall, a chart, the skips and every point. */
+function configSearchHtml(cs: ConfigSearchReport): string {
+  const devices = cs.devices.map((d) => {
+    const parts = [`<h3>${esc(d.device)}</h3>`, `<p class="meta">${esc(deviceSummary(d))}</p>`];
+    if (d.variants.length > 0) {
+      parts.push(htmlTable(BEST_HEADERS, d.variants.map((v) => bestCells(d, v)), 'config-best'));
+      parts.push(`<ul>${d.variants.map((v) => `<li class="gain verdict-${esc(v.verdict)}">${esc(`${v.variant}: ${v.gain}${v.note ? `; ${v.note}` : ''}`)}</li>`).join('')}</ul>`);
+    }
+    parts.push(`<p class="overall">${esc(overallText(d, cs.accuracyFloor))}</p>`);
+    parts.push(configChart(d));
+    if (d.skipped.length > 0) parts.push(`<p><b>Skipped</b></p><ul class="skipped">${d.skipped.map((s) => `<li>${esc(skipText(s))}</li>`).join('')}</ul>`);
+    if (d.notes.length > 0) parts.push(`<ul class="notes">${d.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
+    if (d.points.length > 0) parts.push(htmlTable(POINT_HEADERS, d.points.map(pointCells), 'config-points'));
+    return parts.join('\n');
+  });
+  return `<h2>Runtime settings per device</h2>\n<p class="meta">${esc(configSearchHeadline(cs))}</p>\n${devices.join('\n')}\n<p class="meta">${esc(CONFIG_SEARCH_NOTE)}</p>`;
+}
+
 const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1100px;color:#1b1e23;padding:0 16px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
@@ -144,6 +238,9 @@ svg.chart{background:#fafafa;border:1px solid #e5e5e5;border-radius:4px}
 .point{stroke:#fff;stroke-width:1.5}.point.pareto{stroke:#111;stroke-width:2}.front{fill:none;stroke:#111;stroke-dasharray:4 3;stroke-width:1.5}
 .recommended{fill:none;stroke:#d62728;stroke-width:2.5}.whisker{stroke:#111;stroke-width:1.5}.floor{stroke:#d62728;stroke-dasharray:6 4;stroke-width:1.2}
 .empty,.note{color:#8a5a00}.rec{font-weight:600;color:#14632d}
+.series{fill:none;stroke-width:1.8}.point.config{stroke-width:1.8}.legend{list-style:none;padding:0;margin:4px 0;font-size:12px;columns:2}
+.swatch{display:inline-block;width:10px;height:10px;margin-right:6px;border-radius:2px}.overall{font-weight:600}
+table.config-best td:nth-child(-n+3),table.config-points td:nth-child(-n+3){text-align:left}table.config-points td:last-child{text-align:left}
 `;
 
 /**
@@ -202,6 +299,7 @@ ${recs}
 ${absent.map((a) => `<p class="note">${esc(a)}</p>`).join('')}
 ${perDevice}
 ${report.autoQuant ? `<h2>int8-auto</h2><p class="note">${esc(AUTO_QUANT_NOTE)}</p>${report.autoQuant.map((s) => `<ul class="auto">${autoQuantLines(s).map((l) => `<li${l.startsWith('  ') ? ' style="margin-left:1.5em"' : ''}>${esc(l.trim())}</li>`).join('')}</ul>`).join('')}` : ''}
+${report.configSearch ? configSearchHtml(report.configSearch) : ''}
 <h2>Latency and throughput</h2>
 <div class="charts">${bars('p50 latency, whisker to p90', report.rows, { ...LATENCY, format: (v) => `${ms(v)} ms` }, P90, 'latency-bars')}${bars('Throughput (queries/s)', report.rows, { label: 'qps', value: (r) => r.throughputQps, format: (v) => v.toFixed(0) }, undefined, 'throughput-bars')}</div>
 <h2>Variant x device</h2>

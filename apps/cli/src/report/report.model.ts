@@ -1,6 +1,7 @@
 import { ACCURACY_METRIC_NAMES, type AccuracyMetricLabel } from '@benchfarm/metrics';
 import type { DeviceComparisonView, IntervalView, MeasuredOn, ResultView, SweepView, TaskMetricView } from '../client';
 import { autoQuantSummaries, type AutoQuantSummary } from './report.auto';
+import { configSearchReport, type ConfigSearchReport } from './report.config-search';
 
 /** Thrown when a report option is out of range; names the option. */
 export class ReportOptionError extends Error {
@@ -152,7 +153,30 @@ export interface SweepReport {
   recommendations: DeviceRecommendation[];
   /** int8-auto variants (issue 14): the coordinator's search from the recipe next to each device's accuracy; absent without one. */
   autoQuant?: AutoQuantSummary[];
+  /** The runtime-settings search per device (best configuration per variant and overall, every point, every skip); absent without one. */
+  configSearch?: ConfigSearchReport;
 }
+
+/**
+ * A variant's accuracy on one device as the report's accuracy floor sees it: for sections that
+ * rank something other than the variant rows (the configuration search), so they apply the same
+ * floor with the same rules as {@link recommend}.
+ */
+export interface AccuracyStanding {
+  /** Whether the variant may be chosen under the floor (true when no floor applies). */
+  eligible: boolean;
+  /** Its accuracy in words (`map50_agreement 0.970 [0.930, 1.000] on 9 real images`), or why it was not measured. */
+  text: string;
+  /** The floor metric's value on real images; absent when not measured there. */
+  value?: number;
+  /** Why it is not eligible. */
+  excluded?: string;
+  /** A condition that could not be checked (the default floor on a device without accuracy). */
+  note?: string;
+}
+
+/** The {@link AccuracyStanding} of a variant on an agent's device. */
+export type AccuracyStandingOf = (agentId: string, variant: string) => AccuracyStanding;
 
 /**
  * Parses `--accuracy-floor`: `0.95` (the task's default metric), `map50=0.5`, `cosine=0.99`,
@@ -274,7 +298,13 @@ export function latencyVerdict(a: ReportRow, b: ReportRow): 'faster' | 'slower' 
   return 'tied';
 }
 
-function floorText(floor: ResolvedAccuracyFloor): string {
+/** Whether a floor is applied on a device: one given always, the default one only where the device measured accuracy on real images. */
+export function floorApplies(floor: ResolvedAccuracyFloor | undefined, anyAccuracyOnDevice: boolean): floor is ResolvedAccuracyFloor & { metric: FloorMetric } {
+  return floor !== undefined && floor.metric !== undefined && (floor.source === 'flag' || anyAccuracyOnDevice);
+}
+
+/** `map50_agreement >= 0.95 (default)`. */
+export function floorText(floor: ResolvedAccuracyFloor): string {
   return `${floor.metric ?? "the task's default metric"} >= ${floor.value}${floor.source === 'default' ? ' (default)' : ''}`;
 }
 
@@ -312,7 +342,7 @@ export function recommend(rows: readonly ReportRow[], policy: ReportPolicy, floo
     const notes: string[] = [];
     // A default floor holds where the device measured accuracy; a floor the user gave holds everywhere.
     const anyAccuracy = measured.some((r) => accuracyValue(r) !== undefined);
-    const applyFloor = floor !== undefined && floor.metric !== undefined && (floor.source === 'flag' || anyAccuracy);
+    const applyFloor = floorApplies(floor, anyAccuracy);
     if (floor && floor.source === 'default' && !applyFloor) notes.push(`accuracy not measured on real images on this device: the default floor ${floorText(floor)} was not checked`);
     const eligible = measured.filter((r) => {
       if (policy.fidelityFloor !== undefined) {
@@ -419,8 +449,10 @@ function comparisonOf(sweep: SweepView, job: SweepView['jobs'][number]): DeviceC
  * sweep has the same name. Rows are grouped, ranked and recommended per label, so two boards
  * registered under one name must not read as one device (one board's results would decide for both).
  */
-function deviceLabels(sweep: SweepView): Map<string, string> {
+export function deviceLabels(sweep: SweepView): Map<string, string> {
   const names = new Map<string, string>();
+  // A device that only ran a configuration search is known by the name it registered with.
+  for (const d of sweep.configSearch?.devices ?? []) if (d.agentName) names.set(d.agentId, d.agentName);
   for (const c of sweep.comparisons ?? []) names.set(c.agentId, c.device);
   for (const j of sweep.jobs) if (j.result) names.set(j.agentId, j.result.device);
   const agentsNamed = new Map<string, number>();
@@ -483,6 +515,53 @@ export function comparisonJobIds(sweep: SweepView): Set<string> {
   return new Set([...(settings?.comparisonJobs ?? []).map((c) => c.jobId), ...(sweep.comparisons ?? []).map((c) => c.jobId)]);
 }
 
+/** Ids of the sweep's configuration-search jobs (one per device, every variant at many settings). */
+export function configSearchJobIds(sweep: SweepView): Set<string> {
+  return new Set((sweep.configSearch?.devices ?? []).map((d) => d.jobId));
+}
+
+/**
+ * Ids of the jobs whose result is not one variant's measurement under the sweep's settings (the
+ * interleaved comparisons and the configuration searches): left out of the variant x device rows,
+ * recommendations and sweep comparisons; each has its own section.
+ */
+export function aggregateJobIds(sweep: SweepView): Set<string> {
+  return new Set([...comparisonJobIds(sweep), ...configSearchJobIds(sweep)]);
+}
+
+/**
+ * How each variant stands against the accuracy floor on each device, from the device's
+ * interleaved comparison, with {@link recommend}'s rules: a floor given holds everywhere; the
+ * default floor holds where the device measured accuracy on real images; a variant whose accuracy
+ * was not measured there is not eligible under a floor that holds.
+ */
+export function accuracyStandings(sweep: SweepView, floor: ResolvedAccuracyFloor | undefined): AccuracyStandingOf {
+  return (agentId, variant) => {
+    const comparison = (sweep.comparisons ?? []).find((c) => c.agentId === agentId);
+    const onReal = (v: ComparedVariant): RowAccuracy | undefined => {
+      const a = rowAccuracy(v, floor?.metric);
+      return a?.measuredOn === 'real_images' ? a : undefined;
+    };
+    const compared = comparison?.variants.find((v) => v.variant === variant);
+    const accuracy = compared ? onReal(compared) : undefined;
+    const value = accuracy?.value;
+    const anyAccuracy = (comparison?.variants ?? []).some((v) => onReal(v)?.value !== undefined);
+    const digits = accuracy?.metric === 'cosine' ? 4 : 3;
+    const why =
+      (compared ? rowAccuracy(compared, floor?.metric)?.reason : undefined) ??
+      comparison?.unmeasured.find((u) => u.field === 'accuracy' || u.field === 'comparison')?.reason ??
+      (comparison ? `${variant} is not in the device's interleaved comparison` : 'no interleaved comparison on this device');
+    const text = value !== undefined && accuracy ? `${accuracy.metric} ${withCi(value, accuracy.ci, digits)} on ${accuracy.valueImages ?? accuracy.images} real images` : `accuracy not measured on real images on this device (${why})`;
+    const measured = value !== undefined ? { value } : {};
+    if (!floor) return { eligible: true, text, ...measured };
+    if (floor.source === 'flag' && floor.metric === undefined) return { eligible: false, text, ...measured, excluded: `accuracy floor ${floorText(floor)} cannot be checked: the sweep measured no accuracy on real images, so the task is unknown` };
+    if (!floorApplies(floor, anyAccuracy)) return { eligible: true, text, ...measured, note: `the default accuracy floor ${floorText(floor)} was not checked on this device` };
+    if (value === undefined) return { eligible: false, text, excluded: `${floor.metric} not measured on real images, not eligible under the accuracy floor` };
+    if (value < floor.value) return { eligible: false, text, value, excluded: `${floor.metric} ${withCi(value, accuracy?.ci, digits)} < floor ${floor.value}${floor.source === 'default' ? ' (default)' : ''}` };
+    return { eligible: true, text: `${text} >= floor ${floor.value}${floor.source === 'default' ? ' (default)' : ''}`, value };
+  };
+}
+
 /** The floor the report applies: the one given, else the task's default when the sweep measured accuracy on real images. */
 export function resolveAccuracyFloor(sweep: SweepView, policy: ReportPolicy): ResolvedAccuracyFloor | undefined {
   if (policy.accuracyFloor === 'none') return undefined;
@@ -514,7 +593,7 @@ function accuracyNoteOf(sweep: SweepView): string {
 export function buildReport(sweep: SweepView, policy: ReportPolicy = DEFAULT_REPORT_POLICY): SweepReport {
   checkPolicy(policy);
   const floor = resolveAccuracyFloor(sweep, policy);
-  const skip = comparisonJobIds(sweep);
+  const skip = aggregateJobIds(sweep);
   const devices = deviceLabels(sweep);
   const rows = sweep.jobs
     .filter((job) => !skip.has(job.id))
@@ -525,6 +604,7 @@ export function buildReport(sweep: SweepView, policy: ReportPolicy = DEFAULT_REP
     });
   const marked = markPareto(rows);
   const autoQuant = autoQuantSummaries(sweep, marked);
+  const configSearch = sweep.configSearch ? configSearchReport(sweep, { labels: devices, accuracy: accuracyStandings(sweep, floor), ...(floor ? { floorText: floorText(floor) } : {}) }) : undefined;
   return {
     sweepId: sweep.id,
     name: sweep.name,
@@ -537,5 +617,6 @@ export function buildReport(sweep: SweepView, policy: ReportPolicy = DEFAULT_REP
     rows: marked,
     recommendations: recommend(marked, policy, floor),
     ...(autoQuant.length > 0 ? { autoQuant } : {}),
+    ...(configSearch ? { configSearch } : {}),
   };
 }

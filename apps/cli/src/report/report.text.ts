@@ -1,4 +1,5 @@
 import { AUTO_QUANT_NOTE, autoQuantLines } from './report.auto';
+import { configSearchMarkdown } from './report.config-search';
 import { ACCURACY_METRICS, withCi, type ReportRow, type SweepReport } from './report.model';
 
 const MB = 1024 * 1024;
@@ -114,6 +115,7 @@ export function reportMarkdown(report: SweepReport): string {
     ...report.recommendations.map((r) => `| ${escapeMd(r.device)} | ${r.variant ? `**${escapeMd(r.variant)}**${r.tiedWith ? ` (tied with ${escapeMd(r.tiedWith.join(', '))})` : ''}` : 'none'} | ${escapeMd(r.reason)} |`),
   ];
   if (report.autoQuant) lines.push('', '## int8-auto', '', escapeMd(AUTO_QUANT_NOTE), '', ...report.autoQuant.flatMap((s) => autoQuantLines(s).map((l) => `${l.startsWith('  ') ? '  - ' : '- '}${escapeMd(l.trim())}`)));
+  lines.push(...configSearchMarkdown(report.configSearch));
   const notes = [...new Set(report.rows.flatMap((r) => r.unmeasured))];
   if (notes.length > 0) lines.push('', '## Not measured', '', ...notes.map((n) => `- ${escapeMd(n)}`));
   lines.push('', `A percentile is shown only where the sample count supports it (MLPerf early stopping: p90 needs 64 queries, p99 662). ${PARETO_NOTE} ${TIE_NOTE}`);
