@@ -1,5 +1,5 @@
-import type { AgentView, JobView, PercentileView, SweepView } from './client';
-import { comparisonJobIds } from './report';
+import type { AgentView, JobView, PercentileView, ProgressView, SweepView } from './client';
+import { aggregateJobIds, comparisonJobIds, configSearchJobIds, durationText } from './report';
 
 /** Renders rows as a plain-text table with aligned columns (numbers right-aligned). */
 export function table(headers: string[], rows: string[][]): string {
@@ -25,7 +25,7 @@ export function sweepReport(sweep: SweepView): string {
   const order = new Map(sweep.variants.map((v, i) => [v.name, i]));
   // Interleaved comparison jobs carry every variant at once; their ratios are printed in the
   // suite report's own section, not as a row that would read as a second run of the reference.
-  const comparisons = comparisonJobIds(sweep);
+  const comparisons = aggregateJobIds(sweep);
   const jobs = sweep.jobs.filter((j) => !comparisons.has(j.id)).sort((a, b) => (order.get(a.variant) ?? 0) - (order.get(b.variant) ?? 0) || a.agentId.localeCompare(b.agentId));
   const rows = jobs.map((job) => reportRow(job, sizes.get(job.variant)));
   const header = [
@@ -81,16 +81,125 @@ function runtimeCell(job: JobView): string {
   return [e.runtime, e.version, e.precision, e.device].filter((s) => s !== undefined && s !== '').join(' ');
 }
 
-/** One line per job of a running sweep, for the live progress display. */
-export function progressLines(sweep: SweepView): string[] {
+/** What a job of a sweep is, for the progress display and the event stream. */
+export type JobKind = 'variant' | 'interleaved' | 'config search';
+
+function jobKinds(sweep: SweepView): (job: JobView) => JobKind {
   const comparisons = comparisonJobIds(sweep);
-  return sweep.jobs.map((job) => {
-    const label = comparisons.has(job.id) ? 'interleaved' : job.variant;
-    const p = job.progress;
-    const detail =
-      job.state === 'running' && p ? `${p.phase} ${p.queriesDone} queries ${(p.elapsedMs / 1000).toFixed(1)} s` : job.state === 'failed' ? (job.error ?? '') : '';
-    return `  ${label.padEnd(14)} ${job.agentId.padEnd(20)} ${job.state.padEnd(8)} ${detail}`.trimEnd();
+  const searches = configSearchJobIds(sweep);
+  return (job) => (searches.has(job.id) ? 'config search' : comparisons.has(job.id) ? 'interleaved' : 'variant');
+}
+
+/** When the display last saw each job's progress change: lets it say how old a report is. */
+export type ProgressSeen = ReadonlyMap<string, { key: string; sinceMs: number }>;
+
+/** What of a job's state the display keeps as "unchanged": state, phase, point and counts. */
+function progressKey(job: JobView): string {
+  const p = job.progress;
+  return JSON.stringify([job.state, p?.phase, p?.point, p?.queriesDone, p?.elapsedMs, p?.pointsDone]);
+}
+
+/** Records, per job, since when its state and progress have been what they are now. Pure. */
+export function trackProgress(seen: ProgressSeen, sweep: SweepView, nowMs: number): Map<string, { key: string; sinceMs: number }> {
+  return new Map(
+    sweep.jobs.map((job) => {
+      const key = progressKey(job);
+      const before = seen.get(job.id);
+      return [job.id, before && before.key === key ? before : { key, sinceMs: nowMs }];
+    }),
+  );
+}
+
+/** A report older than this is said to be old in the progress line. */
+const STALE_MS = 5000;
+
+function progressDetail(p: ProgressView | undefined, ageMs: number | undefined): string {
+  const age = ageMs !== undefined && ageMs >= STALE_MS ? `, last report ${durationText(ageMs)} ago` : '';
+  if (!p) return `starting: no progress reported yet${ageMs !== undefined && ageMs >= STALE_MS ? ` (${durationText(ageMs)})` : ''}`;
+  const rate = p.queriesPerSecond !== undefined && p.queriesPerSecond > 0 ? `, ${p.queriesPerSecond.toFixed(1)} queries/s` : '';
+  // A phase reports 0 queries at 0 ms as it begins: that marks the start, it is not a measurement.
+  const counts = p.queriesDone === 0 && p.elapsedMs === 0 ? `${p.phase} started` : `${p.phase} ${p.queriesDone} queries in ${(p.elapsedMs / 1000).toFixed(1)} s${rate}`;
+  const points = p.pointsTotal !== undefined && p.pointsTotal > 0 ? `; ${p.pointsDone ?? 0}/${p.pointsTotal} points done` : '';
+  return `${p.point ? `${p.point}: ` : ''}${counts}${points}${age}`;
+}
+
+/** The sweep's line above its jobs: jobs done, and the coordinator's estimate of the time left. */
+export function progressHeader(sweep: SweepView): string {
+  const done = sweep.jobs.filter((j) => j.state === 'done').length;
+  const failed = sweep.jobs.filter((j) => j.state === 'failed').length;
+  const eta = sweep.state !== 'running' ? '' : sweep.etaMs !== undefined ? `, about ${durationText(sweep.etaMs)} left (estimate)` : ', time left not estimated yet';
+  return `sweep ${sweep.id} ${sweep.state}: ${done}/${sweep.jobs.length} jobs done${failed > 0 ? `, ${failed} failed` : ''}${eta}`;
+}
+
+/**
+ * The live progress display of a sweep: a header (jobs done, estimated time left), then one line
+ * per job: what it is, its device, its state and, while it runs, the configuration being
+ * measured, the phase, queries done, the current queries/s and the points done. `seen` and
+ * `nowMs` (from {@link trackProgress}) let a line say how long ago its progress last changed.
+ */
+export function progressLines(sweep: SweepView, watch?: { seen: ProgressSeen; nowMs: number }): string[] {
+  const kindOf = jobKinds(sweep);
+  const names = new Map((sweep.configSearch?.devices ?? []).map((d) => [d.agentId, d.agentName]));
+  const lines = sweep.jobs.map((job) => {
+    const kind = kindOf(job);
+    const label = kind === 'variant' ? job.variant : kind;
+    const since = watch?.seen.get(job.id);
+    const ageMs = since && watch ? watch.nowMs - since.sinceMs : undefined;
+    const detail = job.state === 'running' ? progressDetail(job.progress, ageMs) : job.state === 'failed' ? (job.error ?? '') : '';
+    return `  ${label.padEnd(14)} ${(names.get(job.agentId) || job.agentId).padEnd(20)} ${job.state.padEnd(8)} ${detail}`.trimEnd();
   });
+  return [progressHeader(sweep), ...lines];
+}
+
+/**
+ * What changing in a line is worth a new line when output is not a terminal (a log): the job's
+ * state, phase and point, not its counts. Aligned with {@link progressLines}.
+ */
+export function progressLineKeys(sweep: SweepView): string[] {
+  const done = sweep.jobs.filter((j) => j.state === 'done' || j.state === 'failed').length;
+  return [`${sweep.state}|${done}`, ...sweep.jobs.map((j) => JSON.stringify([j.state, j.progress?.phase, j.progress?.point, j.error]))];
+}
+
+/** One line of `sweep --wait --json`: a change of the sweep, of a job's state or of a job's progress, or the end. */
+export type SweepEvent =
+  | { event: 'sweep'; at: string; sweepId: string; state: SweepView['state']; from?: SweepView['state']; jobs: number; etaMs?: number }
+  | { event: 'job'; at: string; sweepId: string; jobId: string; kind: JobKind; variant: string; agentId: string; state: JobView['state']; from?: JobView['state']; attempts: number; error?: string }
+  | ({ event: 'progress'; at: string; sweepId: string; jobId: string; kind: JobKind; variant: string; agentId: string; etaMs?: number } & ProgressView)
+  | { event: 'done'; at: string; sweepId: string; state: SweepView['state']; error?: string; sweep: SweepView };
+
+const sameProgress = (a: ProgressView | undefined, b: ProgressView | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.phase === b.phase && a.queriesDone === b.queriesDone && a.elapsedMs === b.elapsedMs && a.point === b.point && a.pointsDone === b.pointsDone && a.pointsTotal === b.pointsTotal && a.queriesPerSecond === b.queriesPerSecond);
+
+/**
+ * The events between two successive views of a sweep (`previous` undefined: the first view),
+ * in order: the sweep's state, each job's state, each job's progress, and `done` (with the final
+ * view) once the sweep is no longer running. Nothing unchanged is repeated. Pure.
+ */
+export function sweepEvents(previous: SweepView | undefined, current: SweepView, at: string): SweepEvent[] {
+  const kindOf = jobKinds(current);
+  const sweepId = current.id;
+  const eta = current.etaMs !== undefined ? { etaMs: current.etaMs } : {};
+  const events: SweepEvent[] = [];
+  if (!previous || previous.state !== current.state) {
+    events.push({ event: 'sweep', at, sweepId, state: current.state, ...(previous ? { from: previous.state } : {}), jobs: current.jobs.length, ...eta });
+  }
+  const before = new Map((previous?.jobs ?? []).map((j) => [j.id, j]));
+  for (const job of current.jobs) {
+    const old = before.get(job.id);
+    if (!old || old.state !== job.state || old.error !== job.error) {
+      events.push({ event: 'job', at, sweepId, jobId: job.id, kind: kindOf(job), variant: job.variant, agentId: job.agentId, state: job.state, ...(old ? { from: old.state } : {}), attempts: job.attempts, ...(job.error ? { error: job.error } : {}) });
+    }
+  }
+  for (const job of current.jobs) {
+    const old = before.get(job.id);
+    if (job.progress && !sameProgress(old?.progress, job.progress)) {
+      events.push({ event: 'progress', at, sweepId, jobId: job.id, kind: kindOf(job), variant: job.variant, agentId: job.agentId, ...eta, ...job.progress });
+    }
+  }
+  if (current.state !== 'running' && (!previous || previous.state === 'running')) {
+    events.push({ event: 'done', at, sweepId, state: current.state, ...(current.error ? { error: current.error } : {}), sweep: current });
+  }
+  return events;
 }
 
 /** One agent's health check in the agents table: verdict, when, how long, and why not verified. */

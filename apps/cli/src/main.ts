@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { prepareDefaultModel } from '@benchfarm/onnx';
 import { CoordinatorClient, CoordinatorRequestError, CoordinatorUnreachableError, type SweepOptions, type SweepView } from './client';
-import { agentsTable, progressLines, sweepReport } from './format';
+import { agentsTable, progressLineKeys, progressLines, sweepEvents, sweepReport, trackProgress, type ProgressSeen } from './format';
 import { DEFAULT_REGRESSION_POLICY, InvalidSamplesError } from '@benchfarm/metrics';
 import { REPORT_FORMATS, accuracyFloorOption, num, renderComparison, renderReport, reportOf, tradeOffText, type ReportFlags } from './report-command';
 import { ReportOptionError, compareSweeps } from './report';
@@ -49,26 +49,45 @@ async function resolveModel(model: string, dir: string): Promise<{ path: string;
   return { path: prepared.path, fileName: `${prepared.name}.onnx`, note: `default model: ${prepared.name} from ${prepared.sourcePackage}, input ${inputs} (dynamic dimensions fixed in the model). ${prepared.note}` };
 }
 
-/** Polls a sweep until every job is done or failed, redrawing one line per job. */
+/** Polls a sweep until every job is done or failed, redrawing the header and one line per job. */
 async function followSweep(client: CoordinatorClient, sweep: SweepView, intervalMs = 500): Promise<SweepView> {
   const tty = process.stdout.isTTY === true;
   let drawn = 0;
-  let lastText = '';
+  let lastKeys: string[] = [];
+  let seen: ProgressSeen = new Map();
   let current = sweep;
   for (;;) {
-    const lines = progressLines(current);
-    const text = lines.join('\n');
+    const nowMs = Date.now();
+    seen = trackProgress(seen, current, nowMs);
+    const lines = progressLines(current, { seen, nowMs });
     if (tty) {
       if (drawn > 0) process.stdout.write(`\x1b[${drawn}F\x1b[J`);
-      process.stdout.write(`${text}\n`);
+      process.stdout.write(`${lines.join('\n')}\n`);
       drawn = lines.length;
-    } else if (text !== lastText) {
-      // Without a terminal, print only the jobs whose line changed.
-      const before = lastText.split('\n');
-      for (const [i, line] of lines.entries()) if (before[i] !== line && !/ running +measure/.test(line)) process.stdout.write(`${line}\n`);
+    } else {
+      // Without a terminal (a log), a line is printed when its state, phase or point changes, not at every count.
+      const keys = progressLineKeys(current);
+      for (const [i, line] of lines.entries()) if (keys[i] !== lastKeys[i]) process.stdout.write(`${line}\n`);
+      lastKeys = keys;
     }
-    lastText = text;
     if (current.state !== 'running') return current;
+    await sleep(intervalMs);
+    current = await client.getSweep(current.id);
+  }
+}
+
+/**
+ * Polls a sweep until it ends, writing one JSON object per line for each change (the sweep's
+ * state, a job's state, a job's progress) and a last `done` line carrying the final view: what
+ * `sweep --wait --json` gives scripts.
+ */
+async function streamSweep(client: CoordinatorClient, sweep: SweepView, write: (line: string) => void, intervalMs = 500): Promise<SweepView> {
+  let previous: SweepView | undefined;
+  let current = sweep;
+  for (;;) {
+    for (const event of sweepEvents(previous, current, new Date().toISOString())) write(`${JSON.stringify(event)}\n`);
+    if (current.state !== 'running') return current;
+    previous = current;
     await sleep(intervalMs);
     current = await client.getSweep(current.id);
   }
@@ -90,21 +109,13 @@ async function runSweep(client: CoordinatorClient, modelArg: string, options: Sw
     if (json) process.stdout.write(`${JSON.stringify(sweep, null, 2)}\n`);
     return EXIT.ok;
   }
-  const final = json ? await waitQuietly(client, sweep) : await followSweep(client, sweep);
-  process.stdout.write(json ? `${JSON.stringify(final, null, 2)}\n` : `\n${sweepReport(final)}\n`);
+  // With --json the last streamed line (`done`) carries the final view.
+  const final = json ? await streamSweep(client, sweep, (line) => void process.stdout.write(line)) : await followSweep(client, sweep);
+  if (!json) process.stdout.write(`\n${sweepReport(final)}\n`);
   // Latency, size and accuracy side by side with the recommendation under the default policy (issue 12).
   if (!json) process.stdout.write(`\n${tradeOffText(reportOf(final, { sloPercentile: 90 }))}`);
   if (!json) process.stdout.write(suiteReportText(await client.suiteReports(final.id)));
   return final.state === 'completed' ? EXIT.ok : EXIT.sweepFailed;
-}
-
-async function waitQuietly(client: CoordinatorClient, sweep: SweepView): Promise<SweepView> {
-  let current = sweep;
-  while (current.state === 'running') {
-    await sleep(500);
-    current = await client.getSweep(current.id);
-  }
-  return current;
 }
 
 function sweepOptionsCommand(cmd: Command): Command {
@@ -261,7 +272,7 @@ scenarioFlags(sweepOptionsCommand(
     .argument('<model>', 'an ONNX file, or `default`'),
 ))
   .option('--no-wait', 'return once the sweep is queued')
-  .option('--json', 'print the sweep as JSON')
+  .option('--json', 'print the sweep as JSON; while waiting, one JSON object per line per change (event sweep, job, progress) and a last `done` line with the final sweep')
   .action(async (model: string, flags: SweepFlags & ScenarioFlagValues & { wait: boolean; json?: boolean }, cmd: Command) => {
     const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
     const client = new CoordinatorClient(coordinatorUrl(coordinator, dir));

@@ -215,3 +215,28 @@ export function configSearchSweep(): SweepView {
     configSearch: configSearchView(),
   };
 }
+
+/**
+ * The same sweep while it runs: the search on x86-1 measuring its fourth point, the Jetson's
+ * search just begun (a warm-up that has reported no count yet), the interleaved comparison on
+ * x86-1 queued, and the coordinator's estimate of the time left.
+ */
+export function runningSearchSweep(): SweepView {
+  const s = configSearchSweep();
+  const cs = s.configSearch;
+  if (cs) for (const d of cs.devices) {
+    delete d.result;
+    d.state = 'running';
+  }
+  return {
+    ...s,
+    state: 'running',
+    etaMs: 754_000,
+    comparisons: [{ jobId: 'cmp-x86', agentId: 'agent-x86', device: 'x86-1', state: 'queued', variants: [], unmeasured: [] }],
+    jobs: [
+      { ...searchJob('search-x86', 'agent-x86', 'running'), progress: { phase: 'measure', queriesDone: 420, elapsedMs: 1500, point: 'fp32 cpu t2 basic', pointsDone: 3, pointsTotal: 8, queriesPerSecond: 280.4 } },
+      { ...searchJob('search-jetson', 'agent-jetson', 'running'), progress: { phase: 'warmup', queriesDone: 0, elapsedMs: 0 } },
+      { id: 'cmp-x86', variant: 'fp32', agentId: 'agent-x86', state: 'queued', attempts: 0 },
+    ],
+  };
+}
