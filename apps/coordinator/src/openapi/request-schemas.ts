@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { OpenAPIObject } from '@nestjs/swagger';
+import { CONFIG_SEARCH_DEFAULTS } from '../sweeps/config-search-request';
 import { CALIBRATED_VARIANTS, SWEEP_DEFAULTS, sweepRequestSchema } from '../sweeps/sweep-request';
 
 /** An OpenAPI schema object (or a reference to one). */
@@ -135,6 +136,24 @@ export const SWEEP_FIELD_DOCS: { readonly [K in SweepField]: FieldDoc } = {
   profile: { description: "Per-operator onnxruntime profile of each variant (in the comparison job's report).", example: true },
   profileTop: { description: 'Operators listed per variant in the profile.', example: 10 },
   stabilityTolerancePct: { description: 'A run is stable when its last 3 measurement windows agree within this percentage.', example: 10 },
+  dimensions: {
+    description:
+      'Runtime settings to search per device: an object of axis -> values, or the text "threads=1,2;level=basic,all" (axes split by ";", values by ","; provider options by "+"). Axes: provider (execution providers with options, e.g. cpu, cuda:device_id=1, tensorrt:fp16,workspace_mb=2048, openvino:device_type=GPU), intra_op_threads (whole numbers, default, or auto = 1..physical cores of each device), graph_optimization_level (disabled, basic, extended, all), inter_op_threads, execution_mode (sequential, parallel), batch_size and concurrency (offline only); short names threads, level, inter, mode, batch, ep. Values a device cannot run (a provider it does not report, more threads than its cores) are skipped for that device with the reason. Each device with a point to measure gets one configuration-search job carrying every variant; the best configuration per variant is confirmed against onnxruntime\'s defaults in interleaved rounds (ratio with CI). An axis is refused naming dimensions.<axis>. Not with runtime.',
+    example: { threads: [1, 2], level: ['basic', 'all'] },
+    text: 'threads=1,2;level=basic,all',
+  },
+  search: {
+    description: `How the dimensions are searched: grid (every point; refused with 400 naming budgetMinutes when its estimate on the slowest device exceeds the budget) or quick (coordinate descent after Model Analyzer's quick search: far fewer points, stops starting points at the budget). Needs dimensions. Default: ${CONFIG_SEARCH_DEFAULTS.search}.`,
+    example: 'quick',
+  },
+  budgetMinutes: {
+    description: `Time budget of the search on each device, in minutes (> 0). A grid whose estimate (per point: session allowance + pointWarmupMs + pointDurationMs, times points x variants, plus the confirmation rounds) exceeds it on the slowest device is refused before anything is queued. Needs dimensions. Default: ${CONFIG_SEARCH_DEFAULTS.budgetMinutes}.`,
+    example: 10,
+  },
+  pointWarmupMs: { description: `Unmeasured runs before each point's window, in ms. Needs dimensions. Default: ${CONFIG_SEARCH_DEFAULTS.pointWarmupMs}.`, example: 200 },
+  pointDurationMs: { description: `Each point's measured window, in ms (with at least pointMinQueries queries). Needs dimensions. Default: ${CONFIG_SEARCH_DEFAULTS.pointDurationMs}.`, example: 1000 },
+  pointMinQueries: { description: `Queries each point measures at least. Needs dimensions. Default: ${CONFIG_SEARCH_DEFAULTS.pointMinQueries}.`, example: 20 },
+  confirmRounds: { description: `Interleaved rounds (best, defaults, best, ...) that confirm each variant's best configuration against onnxruntime's defaults. Needs dimensions. Default: ${CONFIG_SEARCH_DEFAULTS.confirmRounds}.`, example: 6 },
 };
 
 const isEmptySchema = (schema: object | undefined): boolean => schema === undefined || Object.keys(schema).length === 0;

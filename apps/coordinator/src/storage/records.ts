@@ -1,4 +1,4 @@
-import type { ScenarioOptions, SuiteReport, Summary, TensorSpec } from '@benchfarm/protocol';
+import type { ConfigAxis, ConfigSkip, ScenarioOptions, SuiteReport, Summary, TensorSpec } from '@benchfarm/protocol';
 import type { StoredResultSensors } from './result-sensors';
 
 /** State of a sweep: running until every job is done or failed. */
@@ -19,6 +19,8 @@ export interface SweepSettings {
   datasets?: SweepDatasetsSummary;
   /** The external tool every job runs instead of onnxruntime-node (issue 6); absent: onnxruntime-node. */
   externalRuntime?: { tool: string; precision: string; device?: string };
+  /** The runtime settings searched per device, and what each device got; absent without dimensions. */
+  configSearch?: ConfigSearchSettings;
   executionProvider: string;
   intraOpThreads: number;
   interOpThreads: number;
@@ -29,6 +31,48 @@ export interface SweepSettings {
   minDurationMs: number;
   maxDurationMs: number;
   seed: number;
+}
+
+/**
+ * A sweep's configuration search as its settings record it: the request (axes before any
+ * narrowing, strategy, budget, per-point settings) and, per matched device, the axes it got,
+ * the values it skipped with why, and the estimate. A device where no point remains has no
+ * job (`jobId` absent) and says why in `skipped` / `notes`.
+ */
+export interface ConfigSearchSettings {
+  /** The axes as requested, canonical (`auto` not yet expanded). */
+  axes: ConfigAxis[];
+  strategy: 'grid' | 'quick';
+  /** "p50_latency" (lower is better) or "throughput" (samples/s, higher; the offline scenario). */
+  objective: 'p50_latency' | 'throughput';
+  budgetMinutes: number;
+  budgetMs: number;
+  pointWarmupMs: number;
+  pointDurationMs: number;
+  pointMinQueries: number;
+  confirmRounds: number;
+  /** From the sweep's latencyBoundMs; absent: no bound. */
+  latencyBoundMs?: number;
+  devices: ConfigSearchDevicePlan[];
+}
+
+/** What one device got of a sweep's configuration search. */
+export interface ConfigSearchDevicePlan {
+  agentId: string;
+  agentName: string;
+  /** The device's search job; absent when no point of the space can run there. */
+  jobId?: string;
+  /** The axes narrowed to this device (what its job carries). */
+  axes: ConfigAxis[];
+  /** Values (and combinations) left out on this device, with why. */
+  skipped: ConfigSkip[];
+  notes: string[];
+  /** Points of the space on this device, per variant. */
+  points: number;
+  /** Points measured at most over all variants (a quick search: its worst case). */
+  measurements: number;
+  /** The estimate the budget was checked against (a quick search: its worst case); 0 without a job. */
+  estimatedMs: number;
 }
 
 /** A sweep's datasets (issue 12) as its settings record them; the same split is in every variant's recipe. */
@@ -168,6 +212,12 @@ export interface JobContext extends JobRecord {
    * with every variant in one process, so its figures must not stand in for that variant's series.
    */
   isComparison: boolean;
+  /**
+   * A configuration-search job: filed under the first variant but measuring every variant at
+   * many settings, so its figures must not stand in for that variant's series either; its
+   * report feeds the best-configuration gauges.
+   */
+  isConfigSearch?: boolean;
 }
 
 /** A result to commit. */

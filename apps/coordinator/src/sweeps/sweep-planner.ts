@@ -1,7 +1,10 @@
-import type { AgentRecord, BenchJob, EvaluationRequest, TensorSpec } from '@benchfarm/protocol';
+import type { AgentRecord, BenchJob, ConfigSkip, EvaluationRequest, TensorSpec, VariantRef } from '@benchfarm/protocol';
+import { ConfigSpaceError, baselineConfig, estimateSearch, expandSpace, narrowForDevice } from '@benchfarm/suite';
+import { DomainError, DomainErrorCode } from '../common/domain-error';
+import type { ConfigSearchRequest } from './config-search-request';
 import { externalRuntimeOf } from './runtime-request';
 import { scenarioEnum, scenarioOptionsOf } from './scenario-request';
-import type { NewSweep, SweepDatasetsSummary, SweepSettings, VariantRecord } from '../storage/records';
+import type { ConfigSearchDevicePlan, ConfigSearchSettings, NewSweep, SweepDatasetsSummary, SweepSettings, VariantRecord } from '../storage/records';
 import type { SweepRequest } from './sweep-request';
 
 /** The execution provider every job uses in this version. */
@@ -90,6 +93,8 @@ export function planSweep(input: SweepPlanInput): SweepPlan {
   }
   const comparisons = planComparisons(input, settings, jobs, newJobs);
   if (comparisons.length > 0) settings.comparisonJobs = comparisons;
+  const search = planSearchJobs(input, settings, jobs, newJobs);
+  if (search) settings.configSearch = search;
   return {
     sweep: {
       id: input.sweepId,
@@ -118,10 +123,152 @@ export function plansComparisons(request: Pick<SweepRequest, 'compare' | 'runtim
 
 /**
  * The number of jobs {@link planSweep} makes: one per variant x agent, plus one comparison job
- * per agent when {@link plansComparisons}; known before any variant is derived. Pure.
+ * per agent when {@link plansComparisons}, plus one configuration-search job per device that
+ * has a point to measure (`searchJobs`: the devices of {@link planConfigSearch} with a job);
+ * known before any variant is derived. Pure.
  */
-export function plannedJobCount(request: Pick<SweepRequest, 'compare' | 'runtime'>, variants: number, agents: number, evaluation: boolean): number {
-  return variants * agents + (plansComparisons(request, variants, evaluation) ? agents : 0);
+export function plannedJobCount(request: Pick<SweepRequest, 'compare' | 'runtime'>, variants: number, agents: number, evaluation: boolean, searchJobs = 0): number {
+  return variants * agents + (plansComparisons(request, variants, evaluation) ? agents : 0) + searchJobs;
+}
+
+/** The objective of a search: samples per second in the offline scenario, else p50 latency. */
+export function searchObjective(scenario: SweepRequest['scenario']): ConfigSearchSettings['objective'] {
+  return scenario === 'offline' ? 'throughput' : 'p50_latency';
+}
+
+/** One device's share of a search before any job id exists: {@link ConfigSearchDevicePlan} with `hasJob`. */
+export type DeviceSearchPlan = Omit<ConfigSearchDevicePlan, 'jobId'> & { hasJob: boolean };
+
+/**
+ * Plans a configuration search on each device: the requested axes narrowed to what the agent
+ * reported (providers it can create, logical and physical cores), expanded to points, and the
+ * time the search is estimated to take there with `variants` variants (a quick search: its
+ * worst case). A device where no point remains gets no job and says why. Pure.
+ *
+ * Thrown errors: {@link DomainError} `invalid_argument` naming `dimensions` when a device's
+ * space exceeds the most points one search may hold.
+ */
+export function planConfigSearch(search: ConfigSearchRequest, agents: readonly AgentRecord[], variants: number): DeviceSearchPlan[] {
+  return agents.map((agent): DeviceSearchPlan => {
+    const agentName = agent.name || agent.agentId;
+    const caps = agent.capabilities;
+    if (!caps) {
+      const skipped = search.axes.map((a): ConfigSkip => ({ axis: a.name, value: a.values.join(','), reason: 'the agent reported no capabilities (cores, execution providers) to check the values against', label: '' }));
+      return { agentId: agent.agentId, agentName, axes: [], skipped, notes: ['no search on this device: it reported no capabilities'], points: 0, measurements: 0, estimatedMs: 0, hasJob: false };
+    }
+    const narrowed = narrowForDevice(search.axes, {
+      executionProviders: caps.executionProviders,
+      logicalCores: caps.cpuCores,
+      ...(caps.cpuPhysicalCores ? { physicalCores: caps.cpuPhysicalCores } : {}),
+    });
+    let points: number;
+    let estimate: ReturnType<typeof estimateSearch>;
+    let combos: ConfigSkip[];
+    try {
+      const space = expandSpace(narrowed.axes);
+      points = space.points.length;
+      combos = space.skipped;
+      estimate = estimateSearch({ strategy: search.strategy, axes: narrowed.axes, variants, pointWarmupMs: search.pointWarmupMs, pointDurationMs: search.pointDurationMs, confirmRounds: search.confirmRounds });
+    } catch (err) {
+      if (!(err instanceof ConfigSpaceError)) throw err;
+      throw new DomainError(DomainErrorCode.InvalidArgument, `${err.field}: on ${agentName}: ${err.message}`, { field: err.field, cause: err });
+    }
+    const skipped = [...narrowed.skipped, ...combos];
+    const notes = [...narrowed.notes];
+    if (points === 0) {
+      const empty = narrowed.axes.filter((a) => a.values.length === 0).map((a) => a.name);
+      notes.push(
+        empty.length > 0
+          ? `no search on this device: no value of ${empty.join(', ')} can run here (see skipped)`
+          : 'no search on this device: every combination of the values is skipped (see skipped)',
+      );
+      return { agentId: agent.agentId, agentName, axes: narrowed.axes, skipped, notes, points: 0, measurements: 0, estimatedMs: 0, hasJob: false };
+    }
+    const budgetMs = search.budgetMinutes * 60_000;
+    if (search.strategy === 'quick' && estimate.estimatedMs > budgetMs) {
+      notes.push(`quick search: its worst case (${estimate.measurements} measurements, ${minutes(estimate.estimatedMs)}) exceeds the budget of ${minutes(budgetMs)}; no point starts once the budget is spent`);
+    }
+    return { agentId: agent.agentId, agentName, axes: narrowed.axes, skipped, notes, points, measurements: estimate.measurements, estimatedMs: estimate.estimatedMs, hasJob: true };
+  });
+}
+
+/** Minutes in words for messages: `1.3 min`. */
+export function minutes(ms: number): string {
+  const m = ms / 60_000;
+  return `${m >= 10 ? m.toFixed(0) : m >= 1 ? m.toFixed(1) : m.toFixed(2)} min`;
+}
+
+/**
+ * The configuration-search jobs (one per device with a point to measure): each carries every
+ * variant, the axes narrowed to its device, onnxruntime's defaults as the baseline and the
+ * budget; the agent measures the points and confirms each variant's best against the baseline
+ * in interleaved rounds. Appends to `jobs` / `newJobs` and returns what the sweep's settings
+ * record, or undefined without dimensions.
+ */
+function planSearchJobs(input: SweepPlanInput, settings: SweepSettings, jobs: BenchJob[], newJobs: NewSweep['jobs']): ConfigSearchSettings | undefined {
+  const search = input.request.configSearch;
+  const reference = input.variants[0];
+  if (!search || !reference) return undefined;
+  const refs: VariantRef[] = input.variants.map((v) => ({ modelName: input.model.name, variant: v.name, sha256: v.sha256, sizeBytes: v.sizeBytes, recipe: { ...v.recipe } }));
+  const objective = searchObjective(input.request.scenario);
+  const budgetMs = Math.round(search.budgetMinutes * 60_000);
+  const baseline = baselineConfig();
+  const devices = planConfigSearch(search, input.agents, input.variants.length).map(({ hasJob, ...device }): ConfigSearchDevicePlan => {
+    if (!hasJob) return device;
+    const jobId = input.newJobId();
+    newJobs.push({ id: jobId, variant: reference.name, agentId: device.agentId, agentName: device.agentName });
+    jobs.push({
+      jobId,
+      sweepId: input.sweepId,
+      agentId: device.agentId,
+      variant: { ...(refs[0] as VariantRef), recipe: { ...(refs[0] as VariantRef).recipe } },
+      inputs: input.inputs.map((i) => ({ name: i.name, dataType: i.dataType, shape: [...i.shape] })),
+      // The session settings of each point come from its configuration; these are the baseline's.
+      executionProvider: baseline.executionProvider,
+      intraOpThreads: baseline.intraOpThreads,
+      interOpThreads: baseline.interOpThreads,
+      batch: settings.batch,
+      suite: {
+        scenario: scenarioEnum(input.request.scenario),
+        scenarioOptions: scenarioOptionsOf(input.request),
+        warmupMinQueries: settings.warmupMinQueries,
+        warmupMinDurationMs: settings.warmupMinDurationMs,
+        minQueries: settings.minQueries,
+        minDurationMs: settings.minDurationMs,
+        maxDurationMs: settings.maxDurationMs,
+        seed: settings.seed,
+      },
+      createdAtUnixMs: input.nowMs,
+      configSearch: {
+        strategy: search.strategy,
+        axes: device.axes.map((a) => ({ name: a.name, values: [...a.values] })),
+        skipped: device.skipped.map((k) => ({ ...k })),
+        baseline: { ...baseline, providerOptions: { ...baseline.providerOptions } },
+        budgetMs,
+        pointWarmupMs: search.pointWarmupMs,
+        pointDurationMs: search.pointDurationMs,
+        pointMinQueries: search.pointMinQueries,
+        confirmRounds: search.confirmRounds,
+        objective,
+        latencyBoundMs: input.request.latencyBoundMs ?? 0,
+        variants: refs.map((r) => ({ ...r, recipe: { ...r.recipe } })),
+      },
+    });
+    return { ...device, jobId };
+  });
+  return {
+    axes: search.axes.map((a) => ({ name: a.name, values: [...a.values] })),
+    strategy: search.strategy,
+    objective,
+    budgetMinutes: search.budgetMinutes,
+    budgetMs,
+    pointWarmupMs: search.pointWarmupMs,
+    pointDurationMs: search.pointDurationMs,
+    pointMinQueries: search.pointMinQueries,
+    confirmRounds: search.confirmRounds,
+    ...(input.request.latencyBoundMs === undefined ? {} : { latencyBoundMs: input.request.latencyBoundMs }),
+    devices,
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
+import { configSearchFields, configSearchOf, configSearchProblems, type ConfigSearchRequest } from './config-search-request';
 import { runtimeField, type RuntimeRequest } from './runtime-request';
 import { scenarioFields, scenarioProblems, type ScenarioRequest } from './scenario-request';
 
@@ -73,6 +74,8 @@ export interface SweepRequest extends ScenarioRequest {
   seed: number;
   /** Run the variants with an external tool instead of onnxruntime-node (issue 6). */
   runtime?: RuntimeRequest;
+  /** Runtime settings searched per device (`dimensions` and the search fields), defaults applied; absent without dimensions. */
+  configSearch?: ConfigSearchRequest;
 }
 
 const trimmed = (value: unknown): unknown => (typeof value === 'string' ? value.trim() : value);
@@ -231,6 +234,7 @@ export const sweepRequestSchema = z
     seed: count(SWEEP_DEFAULTS.seed, 0, SWEEP_LIMITS.seed),
     runtime: runtimeField,
     ...scenarioFields,
+    ...configSearchFields,
   }, { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : undefined) })
   .superRefine((value, ctx) => {
     if (value.minDurationMs !== undefined && value.minDurationMs > value.maxDurationMs) {
@@ -254,6 +258,7 @@ export const sweepRequestSchema = z
       ctx.addIssue({ code: 'custom', path: ['runtime'], message: `runtime ${value.runtime.tool} measures single-stream latency only; scenario ${value.scenario} needs onnxruntime-node (leave runtime out)` });
     }
     for (const problem of scenarioProblems(value)) ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message });
+    for (const problem of configSearchProblems(value)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   });
 
 /**
@@ -295,7 +300,9 @@ function datasetProblems(value: {
 export function parseSweepRequest(body: unknown): SweepRequest {
   const parsed = sweepRequestSchema.safeParse(body ?? {});
   if (parsed.success) {
-    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, runtime, dataset, calibrationDataset, evaluationDataset, task, preprocess, minDurationMs, ...rest } = parsed.data;
+    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, runtime, dataset, calibrationDataset, evaluationDataset, task, preprocess, minDurationMs, ...withSearch } = parsed.data;
+    const { dimensions, search, budgetMinutes, pointWarmupMs, pointDurationMs, pointMinQueries, confirmRounds, ...rest } = withSearch;
+    const configSearch = configSearchOf({ dimensions, search, budgetMinutes, pointWarmupMs, pointDurationMs, pointMinQueries, confirmRounds, scenario: rest.scenario });
     return {
       ...rest,
       minDurationMs: minDurationMs ?? defaultMinDurationMs(rest.maxDurationMs),
@@ -312,6 +319,7 @@ export function parseSweepRequest(body: unknown): SweepRequest {
       ...(evaluationDataset === undefined ? {} : { evaluationDataset }),
       ...(task === undefined ? {} : { task }),
       ...(preprocess === undefined ? {} : { preprocess }),
+      ...(configSearch === undefined ? {} : { configSearch }),
     };
   }
   const problems = parsed.error.issues.map((issue) => {
@@ -319,6 +327,8 @@ export function parseSweepRequest(body: unknown): SweepRequest {
     return { field, message: issue.message };
   });
   const message = problems.map((p) => (p.message.startsWith(p.field) || p.field === '' ? p.message : `${p.field}: ${p.message}`)).join('; ');
-  const field = problems[0]?.field.split('.')[0] || undefined;
+  // An axis of the dimensions is named in full (`dimensions.intra_op_threads`); other nested paths by their field.
+  const first = problems[0]?.field ?? '';
+  const field = (first.startsWith('dimensions.') ? first : first.split('.')[0]) || undefined;
   throw new DomainError(DomainErrorCode.InvalidArgument, message, field === undefined ? {} : { field });
 }

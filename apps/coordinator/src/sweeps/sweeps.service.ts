@@ -33,8 +33,8 @@ import {
   type SweepDatasets,
 } from './sweep-datasets';
 import { JobBus } from './job-bus';
-import { DEFAULT_EXECUTION_PROVIDER, modelNameOf, planSweep, plannedJobCount, type SweepPlan } from './sweep-planner';
-import { assertInputElements, assertJobCount, assertVariantCount } from './work-limits';
+import { DEFAULT_EXECUTION_PROVIDER, modelNameOf, planConfigSearch, planSweep, plannedJobCount, type SweepPlan } from './sweep-planner';
+import { assertInputElements, assertJobCount, assertSearchBudget, assertVariantCount } from './work-limits';
 import { parseSweepRequest, usesCalibration, type SweepRequest } from './sweep-request';
 import { toSweepListView, toSweepView, type SweepListView, type SweepView } from './sweep.view';
 import { CONFIG_ENV_VARS, type CoordinatorConfig } from '../config';
@@ -133,8 +133,14 @@ export class SweepsService {
       assertInputElements(prepared.inputs, this.config, (name) => (request.shapes && Object.hasOwn(request.shapes, name) ? 'shapes' : modelField), request.batchSizes);
       const agents = requireExternalRuntime(await this.agents.resolveTargets(selectors, DEFAULT_EXECUTION_PROVIDER), selectors, request.runtime?.tool);
       const planned = datasets ? await this.checkDatasets(datasets, request, prepared, workDir) : undefined;
-      const jobs = plannedJobCount(request, variants.length + ownVariants, agents.length, planned?.evaluation !== undefined);
-      assertJobCount(jobs, `${variants.length + ownVariants} variant(s) x ${agents.length} agent(s)${jobs > (variants.length + ownVariants) * agents.length ? ' + one comparison job per agent' : ''}`, this.config);
+      const variantCount = variants.length + ownVariants;
+      // The search is planned per device now, so an over-budget grid is refused before any derivation or queueing.
+      const searchPlans = request.configSearch ? planConfigSearch(request.configSearch, agents, variantCount) : [];
+      if (request.configSearch) assertSearchBudget(request.configSearch.strategy, request.configSearch.budgetMinutes, variantCount, searchPlans);
+      const searchJobs = searchPlans.filter((p) => p.hasJob).length;
+      const jobs = plannedJobCount(request, variantCount, agents.length, planned?.evaluation !== undefined, searchJobs);
+      const comparisonJobs = jobs - variantCount * agents.length - searchJobs;
+      assertJobCount(jobs, `${variantCount} variant(s) x ${agents.length} agent(s)${comparisonJobs > 0 ? ' + one comparison job per agent' : ''}${searchJobs > 0 ? ` + ${searchJobs} configuration-search job(s)` : ''}`, this.config);
       const files = [];
       const calibration = datasets?.calibration && variants.some(needsCalibration) ? await this.materializeCalibration(datasets.calibration, workDir) : calibrationOf(request);
       // int8-auto checks its layer set on the evaluation images, the ones the agents score every variant on.

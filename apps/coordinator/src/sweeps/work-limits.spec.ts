@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { AgentState, EvaluationRequest, TensorDataType, type AgentRecord } from '@benchfarm/protocol';
+import { AgentRecord, AgentState, EvaluationRequest, TensorDataType } from '@benchfarm/protocol';
 import { DomainError } from '../common/domain-error';
-import { planSweep, plannedJobCount } from './sweep-planner';
+import { planConfigSearch, planSweep, plannedJobCount } from './sweep-planner';
 import { parseSweepRequest } from './sweep-request';
-import { assertInputElements, assertJobCount, assertVariantCount, type WorkLimits } from './work-limits';
+import { assertInputElements, assertJobCount, assertSearchBudget, assertVariantCount, type WorkLimits } from './work-limits';
 
 const LIMITS: WorkLimits = { maxInputElements: 1000, maxVariantsPerSweep: 4, maxJobsPerSweep: 10 };
 
@@ -58,8 +58,11 @@ describe('assertJobCount', () => {
   });
 });
 
+// Two logical cores and the cpu provider: a search on threads=1,2 has a point on each.
+const agent = (agentId: string): AgentRecord =>
+  AgentRecord.fromPartial({ agentId, name: agentId, agentVersion: '1', capabilities: { cpuCores: 2, executionProviders: ['cpu'] }, state: AgentState.AGENT_STATE_IDLE });
+
 describe('plannedJobCount', () => {
-  const agent = (agentId: string): AgentRecord => ({ agentId, name: agentId, agentVersion: '1', labels: {}, capabilities: undefined, state: AgentState.AGENT_STATE_IDLE, currentJobId: '', startedAtUnixMs: 0, heartbeatAtUnixMs: 0 });
   const variant = (name: string) => ({ name, sha256: 'b'.repeat(64), sizeBytes: 1, recipe: {} });
 
   // The count checked before any derivation must be the number of jobs the planner then makes.
@@ -69,6 +72,8 @@ describe('plannedJobCount', () => {
     ['interleaved, one variant', {}, 1, 3, false],
     ['interleaved, one variant with an evaluation', {}, 1, 2, true],
     ['an external runtime', { runtime: 'trtexec' }, 3, 2, false],
+    ['a configuration search', { dimensions: 'threads=1,2' }, 2, 3, false],
+    ['a configuration search, compare none', { dimensions: 'threads=1,2', compare: 'none' }, 1, 2, false],
   ])('%s: as many as planSweep makes', (_case, body, variants, agents, evaluation) => {
     const request = parseSweepRequest(body);
     let n = 0;
@@ -84,6 +89,33 @@ describe('plannedJobCount', () => {
       newJobId: () => `j${++n}`,
       ...(evaluation ? { evaluation: EvaluationRequest.fromPartial({}) } : {}),
     });
-    expect(plannedJobCount(request, variants, agents, evaluation)).toBe(plan.jobs.length);
+    const searchJobs = request.configSearch ? planConfigSearch(request.configSearch, Array.from({ length: agents }, (_, i) => agent(`a${i}`)), variants).filter((d) => d.hasJob).length : 0;
+    expect(plannedJobCount(request, variants, agents, evaluation, searchJobs)).toBe(plan.jobs.length);
+  });
+});
+
+describe('assertSearchBudget', () => {
+  const device = (agentName: string, points: number, variants: number, estimatedMs: number, hasJob = true) => ({ agentName, points, measurements: points * variants, estimatedMs, hasJob });
+
+  it('refuses a grid whose estimate on the slowest device exceeds the budget, naming budgetMinutes, the device, the count, the estimate and the budget', () => {
+    const devices = [device('small', 4, 2, 50_000), device('big', 16, 2, 190_000), device('none', 0, 2, 0, false)];
+    expect(fieldOf(() => assertSearchBudget('grid', 3, 2, devices))).toBe('invalid_argument:budgetMinutes');
+    expect(() => assertSearchBudget('grid', 3, 2, devices)).toThrow(
+      'budgetMinutes: a grid search on big measures 16 points x 2 variant(s) = 32 measurements, estimated 3.2 min with the confirmation rounds, over the budget of 3 min: use search quick',
+    );
+    expect(fieldOf(() => assertSearchBudget('grid', 4, 2, devices))).toBeUndefined();
+  });
+
+  it('never refuses a quick search, and ignores devices without a job', () => {
+    expect(fieldOf(() => assertSearchBudget('quick', 0.01, 2, [device('big', 16, 2, 190_000)]))).toBeUndefined();
+    expect(fieldOf(() => assertSearchBudget('grid', 0.01, 2, [device('none', 0, 2, 190_000, false)]))).toBeUndefined();
+  });
+
+  it('refuses the planned estimate of a real space: 2 threads x 4 levels x 2 variants on a 2-core device over 1 minute', () => {
+    const request = parseSweepRequest({ dimensions: 'threads=1,2;level=disabled,basic,extended,all', budgetMinutes: 1 });
+    const plans = planConfigSearch(request.configSearch!, [agent('two-cores')], 2);
+    // 16 measurements x (1.5 s session + 0.5 s warm-up + 2 s window) + 2 x (3 s + 10 rounds x 1 s) = 90 s.
+    expect(plans[0]).toMatchObject({ points: 8, measurements: 16, estimatedMs: 90_000 });
+    expect(() => assertSearchBudget('grid', 1, 2, plans)).toThrow('8 points x 2 variant(s) = 16 measurements, estimated 1.5 min');
   });
 });

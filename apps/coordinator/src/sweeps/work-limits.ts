@@ -66,3 +66,32 @@ export function assertJobCount(jobs: number, how: string, limits: WorkLimits): v
   if (jobs <= limits.maxJobsPerSweep) return;
   throw tooMuch('targets', `targets: the sweep would queue ${jobs} jobs (${how}); this coordinator takes at most ${limits.maxJobsPerSweep} per sweep (${CONFIG_ENV_VARS.maxJobsPerSweep}): target fewer agents or ask for fewer variants`);
 }
+
+/** What the budget check needs of each device's search plan (sweep-planner's DeviceSearchPlan). */
+export interface SearchEstimateOfDevice {
+  readonly agentName: string;
+  readonly points: number;
+  readonly measurements: number;
+  readonly estimatedMs: number;
+  readonly hasJob: boolean;
+}
+
+/**
+ * Refuses a grid search whose estimate on the slowest device (the longest estimate: the most
+ * points after narrowing) exceeds the budget, before any variant is derived or job queued. A
+ * quick search is never refused here: it stops starting points on the agent once the budget
+ * is spent, and its worst case is recorded. Pure. Thrown: {@link DomainError}
+ * `invalid_argument`, field `budgetMinutes`, naming the device, points x variants =
+ * measurements, the estimate and the budget.
+ */
+export function assertSearchBudget(strategy: 'grid' | 'quick', budgetMinutes: number, variants: number, devices: readonly SearchEstimateOfDevice[]): void {
+  if (strategy !== 'grid') return;
+  const slowest = devices.filter((d) => d.hasJob).reduce<SearchEstimateOfDevice | undefined>((worst, d) => (worst === undefined || d.estimatedMs > worst.estimatedMs ? d : worst), undefined);
+  const budgetMs = budgetMinutes * 60_000;
+  if (!slowest || slowest.estimatedMs <= budgetMs) return;
+  const estimate = (slowest.estimatedMs / 60_000).toFixed(1);
+  throw tooMuch(
+    'budgetMinutes',
+    `budgetMinutes: a grid search on ${slowest.agentName} measures ${slowest.points} points x ${variants} variant(s) = ${slowest.measurements} measurements, estimated ${estimate} min with the confirmation rounds, over the budget of ${budgetMinutes} min: use search quick (coordinate descent, far fewer points; it stops at the budget), fewer values per axis or a shorter pointDurationMs, or raise budgetMinutes`,
+  );
+}
