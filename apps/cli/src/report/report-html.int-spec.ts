@@ -5,9 +5,58 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { configSearchSweep } from './report.config-search.fixture';
 import { detectorSweep } from './report.fixture';
 import { buildReport, reportHtml } from './index';
+
+/** Opens `html` in a fresh headless Chromium and hands the page to `inspect`. */
+async function inPage<T>(html: string, inspect: (page: Awaited<ReturnType<BrowserContext['newPage']>>) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'bf-report-html-'));
+  const htmlPath = join(dir, 'report.html');
+  writeFileSync(htmlPath, html);
+  const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1180, height: 900 },
+  });
+  try {
+    const page = await context.newPage();
+    await page.goto(`file://${htmlPath}`);
+    return await inspect(page);
+  } finally {
+    await context.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('runtime-settings chart in headless Chromium', () => {
+  it('draws p50 by threads inside the chart, one line per variant and settings, threads left to right, points over the bound hollow', async () => {
+    const chart = await inPage(reportHtml(buildReport(configSearchSweep())), (page) =>
+      page.$eval('svg[data-chart="config:x86-1"]', (svg) => {
+        const box = svg.getBoundingClientRect();
+        const inside = (b: { left: number; right: number; top: number; bottom: number }): boolean => b.left >= box.left - 1 && b.right <= box.right + 1 && b.top >= box.top - 1 && b.bottom <= box.bottom + 1;
+        const points = [...svg.querySelectorAll('circle.point.config')].map((el) => {
+          const b = el.getBoundingClientRect();
+          return { variant: el.getAttribute('data-variant'), tip: el.querySelector('title')?.textContent ?? '', x: (b.left + b.right) / 2, y: (b.top + b.bottom) / 2, inside: inside(b), hollow: el.classList.contains('over') };
+        });
+        return { points, series: svg.querySelectorAll('polyline.series').length, legend: svg.closest('figure')?.querySelectorAll('ul.legend li').length ?? 0, ringed: svg.querySelectorAll('circle.recommended').length };
+      }),
+    );
+    expect(chart.points).toHaveLength(8);
+    for (const p of chart.points) expect(p.inside, p.tip).toBe(true);
+    expect(chart.series).toBe(4);
+    expect(chart.legend).toBe(4);
+    expect(chart.ringed).toBe(1);
+    expect(chart.points.filter((p) => p.hollow).map((p) => p.tip.split(':')[0])).toEqual([expect.stringContaining('fp32 cpu t2 all'), expect.stringContaining('int8-static cpu t1 basic')]);
+    const at = (label: string): { x: number; y: number } => chart.points.find((p) => p.tip.startsWith(label)) ?? { x: Number.NaN, y: Number.NaN };
+    // One thread left of two; a lower p50 lower on screen (larger y).
+    expect(at('fp32 cpu t1 basic').x).toBeLessThan(at('fp32 cpu t2 basic').x);
+    expect(at('int8-static cpu t1 basic').y).toBeGreaterThan(at('fp32 cpu t1 basic').y);
+  }, 60_000);
+});
 
 describe('HTML report in headless Chromium', () => {
   it('draws accuracy against latency per device with 95% CI whiskers, the floor and the recommendation ringed', async () => {
