@@ -40,7 +40,8 @@ describe('runtime-settings chart in headless Chromium', () => {
         const inside = (b: { left: number; right: number; top: number; bottom: number }): boolean => b.left >= box.left - 1 && b.right <= box.right + 1 && b.top >= box.top - 1 && b.bottom <= box.bottom + 1;
         const points = [...svg.querySelectorAll('circle.point.config')].map((el) => {
           const b = el.getBoundingClientRect();
-          return { variant: el.getAttribute('data-variant'), tip: el.querySelector('title')?.textContent ?? '', x: (b.left + b.right) / 2, y: (b.top + b.bottom) / 2, inside: inside(b), hollow: el.classList.contains('over') };
+          const style = getComputedStyle(el);
+          return { variant: el.getAttribute('data-variant'), tip: el.querySelector('title')?.textContent ?? '', x: (b.left + b.right) / 2, y: (b.top + b.bottom) / 2, inside: inside(b), hollow: el.classList.contains('over'), fill: style.fill, stroke: style.stroke };
         });
         return { points, series: svg.querySelectorAll('polyline.series').length, legend: svg.closest('figure')?.querySelectorAll('ul.legend li').length ?? 0, ringed: svg.querySelectorAll('circle.recommended').length };
       }),
@@ -51,6 +52,11 @@ describe('runtime-settings chart in headless Chromium', () => {
     expect(chart.legend).toBe(4);
     expect(chart.ringed).toBe(1);
     expect(chart.points.filter((p) => p.hollow).map((p) => p.tip.split(':')[0])).toEqual([expect.stringContaining('fp32 cpu t2 all'), expect.stringContaining('int8-static cpu t1 basic')]);
+    // Hollow: a white disc with the series' colour as its ring, so it shows on the white chart.
+    for (const p of chart.points.filter((x) => x.hollow)) {
+      expect(p.fill).toBe('rgb(255, 255, 255)');
+      expect(p.stroke).not.toBe('rgb(255, 255, 255)');
+    }
     const at = (label: string): { x: number; y: number } => chart.points.find((p) => p.tip.startsWith(label)) ?? { x: Number.NaN, y: Number.NaN };
     // One thread left of two; a lower p50 lower on screen (larger y).
     expect(at('fp32 cpu t1 basic').x).toBeLessThan(at('fp32 cpu t2 basic').x);

@@ -221,6 +221,11 @@ describe('configuration search in every format', () => {
     expect([...x86Chart.matchAll(/class="recommended"/g)]).toHaveLength(1);
     expect(html).toContain(esc(TRT_OPEN_ERROR));
     expect(html).not.toContain('<script');
+    // A sweep that is only a search has no variant rows: no empty tables, no claim that accuracy was not measured.
+    expect(html).not.toContain('Accuracy was not measured on real images in this sweep');
+    expect(html).not.toContain('<h2>Variant x device</h2>');
+    expect(html).toContain('this sweep is a runtime-settings search, reported below');
+    expect(reportMarkdown(buildReport(configSearchSweep()))).not.toContain('## Variant x device');
 
     const evil = '<img src=x onerror=alert(1)>"&\'';
     const hostile = reportHtml(buildReport(renamed(evil)));

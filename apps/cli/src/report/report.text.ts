@@ -101,19 +101,24 @@ export function reportMarkdown(report: SweepReport): string {
     `Sweep \`${report.sweepId}\` of model \`${report.model}\`, created ${report.createdAt}, ${report.state}.`,
     '',
     escapeMd(report.accuracyNote),
-    '',
-    '## Variant x device',
-    '',
-    `| ${head.join(' | ')} |`,
-    `| ${head.map((_, i) => (i < 4 ? '---' : '---:')).join(' | ')} |`,
-    ...report.rows.map((r) => `| ${REPORT_COLUMNS.map((c) => escapeMd(c.value(r))).join(' | ')} |`),
-    '',
-    `## Recommended variant per device (${policyLine(report)})`,
-    '',
-    '| device | variant | why |',
-    '| --- | --- | --- |',
-    ...report.recommendations.map((r) => `| ${escapeMd(r.device)} | ${r.variant ? `**${escapeMd(r.variant)}**${r.tiedWith ? ` (tied with ${escapeMd(r.tiedWith.join(', '))})` : ''}` : 'none'} | ${escapeMd(r.reason)} |`),
   ];
+  if (report.rows.length === 0 && report.configSearch) lines.push('', "No variant was measured under the sweep's own settings: this sweep is a runtime-settings search, reported below.");
+  else {
+    lines.push(
+      '',
+      '## Variant x device',
+      '',
+      `| ${head.join(' | ')} |`,
+      `| ${head.map((_, i) => (i < 4 ? '---' : '---:')).join(' | ')} |`,
+      ...report.rows.map((r) => `| ${REPORT_COLUMNS.map((c) => escapeMd(c.value(r))).join(' | ')} |`),
+      '',
+      `## Recommended variant per device (${policyLine(report)})`,
+      '',
+      '| device | variant | why |',
+      '| --- | --- | --- |',
+      ...report.recommendations.map((r) => `| ${escapeMd(r.device)} | ${r.variant ? `**${escapeMd(r.variant)}**${r.tiedWith ? ` (tied with ${escapeMd(r.tiedWith.join(', '))})` : ''}` : 'none'} | ${escapeMd(r.reason)} |`),
+    );
+  }
   if (report.autoQuant) lines.push('', '## int8-auto', '', escapeMd(AUTO_QUANT_NOTE), '', ...report.autoQuant.flatMap((s) => autoQuantLines(s).map((l) => `${l.startsWith('  ') ? '  - ' : '- '}${escapeMd(l.trim())}`)));
   lines.push(...configSearchMarkdown(report.configSearch));
   const notes = [...new Set(report.rows.flatMap((r) => r.unmeasured))];
