@@ -2,7 +2,7 @@
 // views (report/report.config-search.fixture.ts): pure functions of successive views.
 import { describe, expect, it } from 'vitest';
 import type { SweepView } from './client';
-import { progressHeader, progressLineKeys, progressLines, sweepEvents, trackProgress, type SweepEvent } from './format';
+import { progressHeader, progressLineKeys, progressLines, sweepEvents, sweepReport, trackProgress, type SweepEvent } from './format';
 import { configSearchSweep, runningSearchSweep } from './report/report.config-search.fixture';
 import { job, sweep } from './report/report.fixture';
 
@@ -54,6 +54,14 @@ describe('progressLines', () => {
     expect(progressLineKeys(more)).toEqual(progressLineKeys(s));
     expect(progressLineKeys(next)[1]).not.toBe(progressLineKeys(s)[1]);
     expect(progressLineKeys(next).length).toBe(progressLines(next).length);
+  });
+});
+
+describe('sweepReport of a search-only sweep', () => {
+  it('says there is no variant table rather than printing an empty one', () => {
+    const text = sweepReport(configSearchSweep());
+    expect(text).toContain("no variant measured under the sweep's own settings: a runtime-settings search (below)");
+    expect(text).not.toMatch(/variant\s+device\s+state/);
   });
 });
 

@@ -47,7 +47,7 @@ export function sweepReport(sweep: SweepView): string {
     headers.push('runtime');
     jobs.forEach((job, i) => rows[i]?.push(runtimeCell(job)));
   }
-  const out = [...header, '', table(headers, rows)];
+  const out = [...header, '', jobs.length === 0 && sweep.configSearch ? 'no variant measured under the sweep\'s own settings: a runtime-settings search (below)' : table(headers, rows)];
   if (notes.size > 0) out.push('', 'not measured:', ...[...notes].map((n) => `  ${n}`));
   if (failures.length > 0) out.push('', 'failed:', ...failures.map((f) => `  ${f}`));
   return out.join('\n');

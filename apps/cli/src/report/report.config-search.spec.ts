@@ -82,6 +82,20 @@ describe('configuration search in the report model', () => {
     expect(x86.points.every((p) => p.meetsBound === undefined)).toBe(true);
   });
 
+  it('for throughput, ranks by samples/s among points under the bound and says a single window has no CI', () => {
+    const s = configSearchSweep();
+    for (const d of s.configSearch?.devices ?? []) if (d.result) d.result.objective = 'throughput';
+    const x86 = device(s, 'x86-1');
+    // int8-static t1 basic has the most samples/s (153.8) but its p99 (16 ms) is over the bound.
+    expect(x86.best).toMatchObject({ variant: 'int8-static', configId: C.t1all.id });
+    expect(x86.best.samplesPerSecond).toBeCloseTo(1000 / 6.8, 6);
+    expect(x86.best.reason).toContain('highest samples/s of 6 qualifying point(s)');
+    expect(x86.best.reason).toContain('samples/s of a point has no CI');
+    expect(x86.variants[0]?.gain).toContain('time per sample ratio 0.840');
+    const md = render(s, 'markdown');
+    expect(md).toContain('| fp32 | cpu t1 basic | ' + C.t1basic.id + ' | 125.0 samples/s | - |');
+  });
+
   it('applies the accuracy floor the report applies: a variant below it, or not measured under it, is never the best', () => {
     const policy: ReportPolicy = { sloQuantile: 0.9, accuracyFloor: { metric: 'map50_agreement', value: 0.98 } };
     const x86 = device(configSearchSweep(), 'x86-1', policy);
