@@ -38,7 +38,7 @@ function evaluation(agreement: number): EvaluationResult {
 function service(lastResultMs: () => number, nowMs: () => number): { metrics: MetricsService; registry: Registry } {
   const registry = new Registry();
   const series = (variant: string): SeriesLabels => ({ ...DEVICE, variant });
-  const fakeHistory = { latestTwo: () => [], lastResultTimes: () => ['fp32', 'int8'].map((v) => ({ series: series(v), lastResultMs: lastResultMs() })) } as unknown as SeriesHistoryRepository;
+  const fakeHistory = { latestTwo: () => [], lastResultTimes: () => ['fp32', 'int8'].map((v) => ({ series: series(v), lastResultMs: lastResultMs() })), configSearchReports: () => [] } as unknown as SeriesHistoryRepository;
   const fakeSweeps = { countJobsByState: () => ({ queued: 0, running: 0, done: 0, failed: 0 }) } as unknown as SweepRepository;
   const fakeResults = { resultsForMetrics: () => [], comparisonReportsForMetrics: () => [] } as unknown as ResultRepository;
   const fakeAgents = { countByState: async () => ({}) } as unknown as AgentsService;

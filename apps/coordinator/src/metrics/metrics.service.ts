@@ -3,7 +3,8 @@ import { boundedLabelValue, countUpload, recordResult, setAgentCounts, setJobCou
 import { compareLatencies, createInsightMetrics, recordRegression, recordResultTime, retireSeries, seriesToRetire, type InsightMetrics } from '@benchfarm/metrics';
 import { createPowerMetrics, recordPowerResult, type PowerDomainLabel, type PowerMetrics } from '@benchfarm/metrics';
 import { createAccuracyMetrics, createFidelityMetrics, recordAccuracy, recordFidelity, removeAccuracy, removeFidelity, type AccuracyMetrics, type FidelityMetrics } from '@benchfarm/metrics';
-import type { Comparison, EvaluationResult } from '@benchfarm/protocol';
+import type { Comparison, ConfigSearchResult, EvaluationResult } from '@benchfarm/protocol';
+import { ConfigSearchGauges, createConfigSearchMetrics } from './config-search.metrics';
 import type { Summary } from '@benchfarm/protocol';
 import { powerDomainName } from '../storage/result-sensors';
 import { AgentsService } from '../agents/agents.service';
@@ -33,6 +34,7 @@ export class MetricsService implements OnApplicationBootstrap {
   private powerMetrics: PowerMetrics | undefined;
   private fidelityMetrics: FidelityMetrics | undefined;
   private accuracyMetrics: AccuracyMetrics | undefined;
+  private configSearchGauges: ConfigSearchGauges | undefined;
   private readonly insight: InsightMetrics;
   /** Series already retired, so a scrape does not retire (and count) them again. */
   private readonly retired = new Set<string>();
@@ -54,6 +56,7 @@ export class MetricsService implements OnApplicationBootstrap {
     for (const result of stored) recordResult(this.metrics, result.series, result);
     if (stored.length > 0) this.log.log(`metrics rebuilt from ${stored.length} stored result(s)`);
     for (const { series, report } of this.results.comparisonReportsForMetrics()) this.recordComparison(series, report.comparison, report.evaluation);
+    for (const { model, device, report } of this.history.configSearchReports()) this.recordConfigSearch({ model, device }, report);
     for (const { series, lastResultMs } of this.history.lastResultTimes()) {
       recordResultTime(this.insight, series, lastResultMs);
       this.refreshRegression(series);
@@ -117,6 +120,17 @@ export class MetricsService implements OnApplicationBootstrap {
       }
       recordFidelity(fidelity, labels, variant.fidelity.map((f) => ({ cosine: f.cosine, snrDb: f.snrDb, maxAbsError: f.maxAbsError, images: 0 })), variant.reference, 'random_inputs');
     }
+  }
+
+  /**
+   * Sets the best-configuration gauges from a device's configuration-search job: per variant,
+   * the best configuration's ratio to onnxruntime's defaults with its CI and its p50, labelled
+   * with the configuration's id, and one info series per id with its settings. The job's own
+   * summary stays out of the per-variant series (it measured many settings, not one run).
+   */
+  recordConfigSearch(series: { model: string; device: string }, search: ConfigSearchResult | undefined): void {
+    this.configSearchGauges ??= new ConfigSearchGauges(createConfigSearchMetrics(this.metrics.registry));
+    this.configSearchGauges.record(series, search);
   }
 
   /**

@@ -9,9 +9,17 @@ import type { Progress } from '@benchfarm/protocol';
 export class ProgressTracker {
   private readonly latest = new Map<string, Progress>();
 
-  /** Records the latest progress of a job. */
+  /** Records the latest progress of a job, with a configuration search's point and counts when it sends them. */
   set(jobId: string, progress: Progress): void {
-    this.latest.set(jobId, { phase: progress.phase, queriesDone: progress.queriesDone, elapsedMs: progress.elapsedMs });
+    this.latest.set(jobId, {
+      phase: progress.phase,
+      queriesDone: progress.queriesDone,
+      elapsedMs: progress.elapsedMs,
+      ...(progress.point === undefined ? {} : { point: progress.point }),
+      ...(progress.pointsDone === undefined ? {} : { pointsDone: progress.pointsDone }),
+      ...(progress.pointsTotal === undefined ? {} : { pointsTotal: progress.pointsTotal }),
+      ...(progress.queriesPerSecond === undefined ? {} : { queriesPerSecond: progress.queriesPerSecond }),
+    });
   }
 
   /** The latest progress of a job, if it is being uploaded now. */

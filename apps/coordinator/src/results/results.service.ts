@@ -189,6 +189,7 @@ export class UploadSession {
     if (outcome.outcome === 'committed') {
       const provider = summary.manifest?.executionProvider || job.executionProvider;
       if (job.isComparison) this.metrics.recordComparison({ model: job.modelName, device: job.agentName, provider }, summary.report?.comparison, summary.report?.evaluation);
+      else if (job.isConfigSearch) this.metrics.recordConfigSearch({ model: job.modelName, device: job.agentName }, summary.report?.configSearch);
       else this.metrics.recordCommitted({ model: job.modelName, variant: job.variant, device: job.agentName, provider }, summary, summary.modelFileSizeBytes || job.variantSizeBytes);
       this.metrics.countUpload('committed');
       this.log.log(`result ${outcome.resultId} committed for job ${job.id} (attempt ${header.attempt}, ${summary.count} samples)`);

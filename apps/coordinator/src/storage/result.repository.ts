@@ -61,13 +61,14 @@ export class SqliteResultRepository extends ResultRepository {
       .prepare(
         `SELECT j.*, s.model_name, v.size_bytes AS variant_size_bytes, v.sha256 AS variant_sha256,
                 EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id) AS has_result,
-                EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.comparisonJobs') c WHERE json_extract(c.value, '$.jobId') = j.id) AS is_comparison
+                EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.comparisonJobs') c WHERE json_extract(c.value, '$.jobId') = j.id) AS is_comparison,
+                EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.configSearch.devices') d WHERE json_extract(d.value, '$.jobId') = j.id) AS is_config_search
          FROM jobs j
          JOIN sweeps s ON s.id = j.sweep_id
          JOIN variants v ON v.sweep_id = j.sweep_id AND v.name = j.variant
          WHERE j.id = ?`,
       )
-      .get(jobId) as (JobRow & { model_name: string; variant_size_bytes: number; variant_sha256: string; has_result: number; is_comparison: number }) | undefined;
+      .get(jobId) as (JobRow & { model_name: string; variant_size_bytes: number; variant_sha256: string; has_result: number; is_comparison: number; is_config_search: number }) | undefined;
     if (!row) return undefined;
     return {
       ...jobFromRow(row),
@@ -76,6 +77,7 @@ export class SqliteResultRepository extends ResultRepository {
       variantSha256: row.variant_sha256,
       hasResult: row.has_result === 1,
       isComparison: row.is_comparison === 1,
+      isConfigSearch: row.is_config_search === 1,
     };
   }
 
@@ -204,6 +206,7 @@ export class SqliteResultRepository extends ResultRepository {
          JOIN sweeps s ON s.id = j.sweep_id
          JOIN variants v ON v.sweep_id = j.sweep_id AND v.name = j.variant
          WHERE NOT EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.comparisonJobs') c WHERE json_extract(c.value, '$.jobId') = j.id)
+           AND NOT EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.configSearch.devices') d WHERE json_extract(d.value, '$.jobId') = j.id)
          ORDER BY r.committed_at_ms, r.rowid`,
       )
       .all() as Array<{ model_name: string; variant: string; agent_name: string; provider: string; percentiles_json: string; throughput_qps: number; peak_rss_bytes: number | null; model_file_size_bytes: number; variant_size_bytes: number }>;

@@ -1,4 +1,15 @@
-import { tensorDataTypeToJSON, type EvaluationResult, type OutputFidelity, type Progress, type SuiteReport, type TaskMetric, type VariantComparison } from '@benchfarm/protocol';
+import {
+  tensorDataTypeToJSON,
+  type ConfigAxis,
+  type ConfigSearchResult,
+  type ConfigSkip,
+  type EvaluationResult,
+  type OutputFidelity,
+  type Progress,
+  type SuiteReport,
+  type TaskMetric,
+  type VariantComparison,
+} from '@benchfarm/protocol';
 import type { StoredResultSensors } from '../storage/result-sensors';
 import type { JobState, JobWithResult, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepSettings, SweepState } from '../storage/records';
 
@@ -74,8 +85,49 @@ export interface JobView {
   state: JobState;
   attempts: number;
   error?: string;
-  progress?: { phase: string; queriesDone: number; elapsedMs: number };
+  progress?: ProgressView;
   result?: ResultView;
+}
+
+/** A running job's latest progress; a configuration search adds its point, counts and rate. */
+export interface ProgressView {
+  phase: string;
+  queriesDone: number;
+  elapsedMs: number;
+  /** The configuration being measured, in words (`fp32 cpu t2 basic`). */
+  point?: string;
+  pointsDone?: number;
+  pointsTotal?: number;
+  /** Of the current window; 0 when not measuring. */
+  queriesPerSecond?: number;
+}
+
+/** One device's configuration search: what the coordinator planned for it and, once stored, the agent's result. */
+export interface ConfigSearchDeviceView {
+  agentId: string;
+  agentName: string;
+  /** The device's search job; empty when no point of the space can run there (state `skipped`). */
+  jobId: string;
+  /** The job's state, or `skipped` for a device without a search job. */
+  state: JobState | 'skipped';
+  /** Values (and points) the coordinator left out for this device, with why. */
+  skipped: ConfigSkip[];
+  notes: string[];
+  /** The estimate the budget was checked against (a quick search: its worst case); 0 without a job. */
+  estimatedMs: number;
+  /** The job's report (SuiteReport.configSearch) once its result is stored. */
+  result?: ConfigSearchResult;
+}
+
+/** A sweep's runtime-settings search: the request and each device's search. */
+export interface ConfigSearchView {
+  strategy: string;
+  objective: string;
+  budgetMs: number;
+  latencyBoundMs?: number;
+  /** The axes as requested (before narrowing per device). */
+  axes: ConfigAxis[];
+  devices: ConfigSearchDeviceView[];
 }
 
 /** A 95% confidence interval as the REST API shows it (bootstrap over images, or over rounds for a ratio). */
@@ -203,6 +255,10 @@ export interface SweepView {
   jobs: JobView[];
   /** Per device: the interleaved comparison and accuracy of every variant (issues 4 and 12); empty when the sweep has no comparison job. */
   comparisons: DeviceComparisonView[];
+  /** The runtime-settings search, when the sweep has dimensions. */
+  configSearch?: ConfigSearchView;
+  /** Estimated time left, ms ({@link estimateTimeLeftMs}); absent when the sweep is not running or nothing is left to estimate. */
+  etaMs?: number;
 }
 
 /** One line of `GET /sweeps`. */
@@ -359,8 +415,91 @@ function comparisonView(job: JobWithResult, variants: readonly string[]): Device
   };
 }
 
+function progressView(p: Progress): ProgressView {
+  return {
+    phase: p.phase,
+    queriesDone: p.queriesDone,
+    elapsedMs: p.elapsedMs,
+    ...(p.point === undefined ? {} : { point: p.point }),
+    ...(p.pointsDone === undefined ? {} : { pointsDone: p.pointsDone }),
+    ...(p.pointsTotal === undefined ? {} : { pointsTotal: p.pointsTotal }),
+    ...(p.queriesPerSecond === undefined ? {} : { queriesPerSecond: p.queriesPerSecond }),
+  };
+}
+
+/** The configuration search of a sweep as recorded in its settings, with each device's job state and, once stored, its report. */
+function configSearchView(sweep: SweepRecord): ConfigSearchView | undefined {
+  const search = sweep.settings.configSearch;
+  if (!search) return undefined;
+  return {
+    strategy: search.strategy,
+    objective: search.objective,
+    budgetMs: search.budgetMs,
+    ...(search.latencyBoundMs === undefined ? {} : { latencyBoundMs: search.latencyBoundMs }),
+    axes: search.axes.map((a) => ({ name: a.name, values: [...a.values] })),
+    devices: search.devices.map((d): ConfigSearchDeviceView => {
+      const job = d.jobId === undefined ? undefined : sweep.jobs.find((j) => j.id === d.jobId);
+      const result = job?.result?.report?.configSearch;
+      return {
+        agentId: d.agentId,
+        agentName: d.agentName,
+        jobId: d.jobId ?? '',
+        state: job ? job.state : 'skipped',
+        skipped: d.skipped.map((k) => ({ ...k })),
+        notes: [...d.notes],
+        estimatedMs: d.estimatedMs,
+        ...(result ? { result } : {}),
+      };
+    }),
+  };
+}
+
+/**
+ * The estimated time left of a running sweep, in ms: per agent, the remaining estimated time
+ * of its unfinished (queued or running) jobs, summed, since an agent runs one job at a time;
+ * the sweep's estimate is the largest over agents, since agents run side by side.
+ *
+ * - A configuration-search job: the planner's estimate for its device (a quick search: its
+ *   worst case), scaled by the share of points not yet done (1 - pointsDone / pointsTotal)
+ *   once the agent reports its counts; the whole estimate before that.
+ * - Any other job: its sweep's warm-up + min duration (`warmupMinDurationMs + minDurationMs`,
+ *   the least a run takes; session creation and a longer run are not foreseen); while running,
+ *   what is left of them after the reported phase's elapsed time (warm-up, then measure).
+ *
+ * Returns undefined when the sweep is not running or has no unfinished job. Pure.
+ */
+export function estimateTimeLeftMs(sweep: Pick<SweepRecord, 'state' | 'settings' | 'jobs'>, progressOf: (jobId: string) => Progress | undefined): number | undefined {
+  if (sweep.state !== 'running') return undefined;
+  const { warmupMinDurationMs, minDurationMs } = sweep.settings;
+  const searchEstimate = new Map<string, number>();
+  for (const d of sweep.settings.configSearch?.devices ?? []) if (d.jobId !== undefined) searchEstimate.set(d.jobId, d.estimatedMs);
+  const perAgent = new Map<string, number>();
+  for (const job of sweep.jobs) {
+    if (job.state !== 'queued' && job.state !== 'running') continue;
+    const progress = job.state === 'running' ? progressOf(job.id) : undefined;
+    let left: number;
+    const search = searchEstimate.get(job.id);
+    if (search !== undefined) {
+      const total = progress?.pointsTotal ?? 0;
+      const done = Math.min(total, progress?.pointsDone ?? 0);
+      left = total > 0 ? search * (1 - done / total) : search;
+    } else if (progress?.phase === 'measure') {
+      left = Math.max(0, minDurationMs - progress.elapsedMs);
+    } else if (progress?.phase === 'warmup') {
+      left = Math.max(0, warmupMinDurationMs - progress.elapsedMs) + minDurationMs;
+    } else {
+      left = warmupMinDurationMs + minDurationMs;
+    }
+    perAgent.set(job.agentId, (perAgent.get(job.agentId) ?? 0) + left);
+  }
+  if (perAgent.size === 0) return undefined;
+  return Math.round(Math.max(...perAgent.values()));
+}
+
 /** Builds the REST view of a sweep; `progressOf` gives the live progress of running jobs. */
 export function toSweepView(sweep: SweepRecord, progressOf: (jobId: string) => Progress | undefined): SweepView {
+  const configSearch = configSearchView(sweep);
+  const etaMs = estimateTimeLeftMs(sweep, progressOf);
   return {
     id: sweep.id,
     name: sweep.name,
@@ -382,7 +521,7 @@ export function toSweepView(sweep: SweepRecord, progressOf: (jobId: string) => P
         state: job.state,
         attempts: job.attempts,
         ...(job.error === undefined ? {} : { error: job.error }),
-        ...(progress ? { progress: { phase: progress.phase, queriesDone: progress.queriesDone, elapsedMs: progress.elapsedMs } } : {}),
+        ...(progress ? { progress: progressView(progress) } : {}),
         ...(job.result ? { result: resultView(job.result, job) } : {}),
       };
     }),
@@ -390,6 +529,8 @@ export function toSweepView(sweep: SweepRecord, progressOf: (jobId: string) => P
       const job = sweep.jobs.find((j) => j.id === c.jobId);
       return job ? [comparisonView(job, c.variants)] : [];
     }),
+    ...(configSearch ? { configSearch } : {}),
+    ...(etaMs === undefined ? {} : { etaMs }),
   };
 }
 
