@@ -40,7 +40,8 @@ describe('runtime-settings chart in headless Chromium', () => {
         const inside = (b: { left: number; right: number; top: number; bottom: number }): boolean => b.left >= box.left - 1 && b.right <= box.right + 1 && b.top >= box.top - 1 && b.bottom <= box.bottom + 1;
         const points = [...svg.querySelectorAll('circle.point.config')].map((el) => {
           const b = el.getBoundingClientRect();
-          const style = getComputedStyle(el);
+          // Runs in the page: the browser's getComputedStyle (the repo's TypeScript has no DOM lib).
+          const style = (globalThis as unknown as { getComputedStyle(e: unknown): { fill: string; stroke: string } }).getComputedStyle(el);
           return { variant: el.getAttribute('data-variant'), tip: el.querySelector('title')?.textContent ?? '', x: (b.left + b.right) / 2, y: (b.top + b.bottom) / 2, inside: inside(b), hollow: el.classList.contains('over'), fill: style.fill, stroke: style.stroke };
         });
         return { points, series: svg.querySelectorAll('polyline.series').length, legend: svg.closest('figure')?.querySelectorAll('ul.legend li').length ?? 0, ringed: svg.querySelectorAll('circle.recommended').length };
