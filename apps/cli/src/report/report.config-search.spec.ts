@@ -152,6 +152,15 @@ describe('configuration search in the report model', () => {
     expect(render(s, 'markdown')).toContain('no result: the search is failed: agent lost during point 3');
   });
 
+  it('says so for a device the coordinator planned no search for', () => {
+    const s = configSearchSweep();
+    s.configSearch?.devices.push({ agentId: 'agent-pi', agentName: 'pi-1', jobId: '', state: 'skipped', skipped: [{ axis: 'provider', value: 'cpu', reason: 'excluded by the request', label: '' }], notes: [], estimatedMs: 0 });
+    const pi = device(s, 'pi-1');
+    expect(pi.missing).toBe('no search on this device: no point of the space can run here (the skipped values say why)');
+    expect(pi.skipped).toEqual([{ kind: 'value', axis: 'provider', value: 'cpu', reason: 'excluded by the request' }]);
+    expect(tradeOffText(buildReport(s))).toContain('pi-1: no search on this device');
+  });
+
   it('adds no section to a sweep without a search', () => {
     const report = buildReport(detectorSweep());
     expect(report.configSearch).toBeUndefined();

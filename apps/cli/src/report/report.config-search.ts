@@ -321,8 +321,9 @@ function deviceSearch(sweep: SweepView, d: ConfigSearchDeviceView, ctx: ConfigSe
   const boundFromSweep = sweep.configSearch?.latencyBoundMs;
   const boundMs = boundFromSweep !== undefined && boundFromSweep > 0 ? boundFromSweep : r && r.latencyBoundMs > 0 ? r.latencyBoundMs : undefined;
   if (!r) {
-    const error = sweep.jobs.find((j) => j.id === d.jobId)?.error;
-    const missing = `no result: the search is ${d.state}${error ? `: ${error}` : ''}`;
+    const error = d.jobId ? sweep.jobs.find((j) => j.id === d.jobId)?.error : undefined;
+    // The coordinator plans no job for a device where no point of the space can run.
+    const missing = d.state === 'skipped' ? 'no search on this device: no point of the space can run here (the skipped values say why)' : `no result: the search is ${d.state}${error ? `: ${error}` : ''}`;
     return { ...base, missing, variants: [], best: { reason: missing }, skipped: skipRows(d, undefined, []), points: [], ...(boundMs !== undefined ? { latencyBoundMs: boundMs } : {}) };
   }
   const throughput = r.objective === 'throughput';

@@ -517,7 +517,7 @@ export function comparisonJobIds(sweep: SweepView): Set<string> {
 
 /** Ids of the sweep's configuration-search jobs (one per device, every variant at many settings). */
 export function configSearchJobIds(sweep: SweepView): Set<string> {
-  return new Set((sweep.configSearch?.devices ?? []).map((d) => d.jobId));
+  return new Set((sweep.configSearch?.devices ?? []).map((d) => d.jobId).filter((id) => id !== ''));
 }
 
 /**
