@@ -36,6 +36,8 @@ const COMPANIONS: Record<string, Record<string, unknown>> = {
   batchSizes: { scenario: 'offline' },
   concurrency: { scenario: 'offline' },
   searchPeakQps: { scenario: 'server', targetQps: 100, latencyBoundMs: 50, minQueries: 662 },
+  // The search settings apply to a configuration search: refused (naming themselves) without dimensions.
+  ...Object.fromEntries(['search', 'budgetMinutes', 'pointWarmupMs', 'pointDurationMs', 'pointMinQueries', 'confirmRounds'].map((f) => [f, { dimensions: 'threads=1,2' }])),
 };
 
 interface OpenApiProperty {

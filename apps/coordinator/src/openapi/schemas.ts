@@ -21,6 +21,17 @@ const percentile: Schema = {
   },
 };
 
+const configAxis: Schema = { type: 'object', properties: { name: { type: 'string', example: 'intra_op_threads' }, values: { type: 'array', items: { type: 'string' }, example: ['1', '2'] } } };
+const configSkip: Schema = {
+  type: 'object',
+  properties: {
+    axis: { type: 'string', description: 'The axis of a skipped value; empty for a point.' },
+    value: { type: 'string', description: "The value, or the point's config id." },
+    reason: { type: 'string' },
+    label: { type: 'string', description: "A point's settings in words; empty for a value." },
+  },
+};
+
 /** Schemas of the REST API, placed in `components.schemas` of the document. */
 export const OPENAPI_SCHEMAS = {
   Error: {
@@ -78,6 +89,39 @@ export const OPENAPI_SCHEMAS = {
         },
       },
       externalRuntime: { type: 'object', description: 'The external tool every job runs instead of onnxruntime-node; absent: onnxruntime-node.', properties: { tool: { type: 'string' }, precision: { type: 'string' }, device: { type: 'string' } } },
+      configSearch: {
+        type: 'object',
+        description: 'The runtime-settings search as planned (absent without dimensions): the axes as requested, the strategy and budget, and per device the narrowed axes, the skipped values with why, its job (absent: no point can run there) and the estimate.',
+        properties: {
+          axes: { type: 'array', items: configAxis },
+          strategy: { type: 'string', enum: ['grid', 'quick'] },
+          objective: { type: 'string', enum: ['p50_latency', 'throughput'] },
+          budgetMinutes: { type: 'number' },
+          budgetMs: { type: 'integer' },
+          pointWarmupMs: { type: 'integer' },
+          pointDurationMs: { type: 'integer' },
+          pointMinQueries: { type: 'integer' },
+          confirmRounds: { type: 'integer' },
+          latencyBoundMs: { type: 'number' },
+          devices: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                agentId: { type: 'string' },
+                agentName: { type: 'string' },
+                jobId: { type: 'string', description: 'Absent when no point of the space can run on this device (see skipped, notes).' },
+                axes: { type: 'array', items: configAxis },
+                skipped: { type: 'array', items: configSkip },
+                notes: { type: 'array', items: { type: 'string' } },
+                points: { type: 'integer', description: 'Points of the space on this device, per variant.' },
+                measurements: { type: 'integer', description: 'Points measured at most over all variants (quick: its worst case).' },
+                estimatedMs: { type: 'integer', description: 'The estimate the budget was checked against; 0 without a job.' },
+              },
+            },
+          },
+        },
+      },
       executionProvider: { type: 'string', example: 'cpu' },
       intraOpThreads: { type: 'integer' },
       interOpThreads: { type: 'integer' },
@@ -145,7 +189,19 @@ export const OPENAPI_SCHEMAS = {
       state: { type: 'string', enum: ['queued', 'running', 'done', 'failed'] },
       attempts: { type: 'integer' },
       error: { type: 'string', description: "The last attempt's error." },
-      progress: { type: 'object', properties: { phase: { type: 'string' }, queriesDone: { type: 'integer' }, elapsedMs: { type: 'integer' } } },
+      progress: {
+        type: 'object',
+        description: 'The latest progress of a running job; a configuration search adds the point being measured, points done / total and the current rate.',
+        properties: {
+          phase: { type: 'string' },
+          queriesDone: { type: 'integer' },
+          elapsedMs: { type: 'integer' },
+          point: { type: 'string', description: 'The configuration being measured, in words.', example: 'fp32 cpu t2 basic' },
+          pointsDone: { type: 'integer' },
+          pointsTotal: { type: 'integer' },
+          queriesPerSecond: { type: 'number', description: 'Of the current window; 0 when not measuring.' },
+        },
+      },
       result: { $ref: '#/components/schemas/ResultView' },
     },
   },
@@ -169,6 +225,39 @@ export const OPENAPI_SCHEMAS = {
       agents: { type: 'array', items: { type: 'string' }, description: 'Ids of the agents matched.' },
       jobs: { type: 'array', items: { $ref: '#/components/schemas/JobView' } },
       comparisons: { type: 'array', description: 'Per device: the interleaved comparison job (every variant in one process) and what it measured: ratios to the reference with CIs, and accuracy (issue 12). Empty without comparison jobs (compare: none).', items: { $ref: '#/components/schemas/DeviceComparisonView' } },
+      configSearch: { $ref: '#/components/schemas/ConfigSearchView' },
+      etaMs: {
+        type: 'integer',
+        description:
+          'Estimated time left, ms: per agent the sum over its unfinished jobs (a configuration search: its estimate times the share of points not done once reported; other jobs: warm-up + min duration, less what the running phase has spent), the largest over agents. Absent when the sweep is not running.',
+      },
+    },
+  },
+  ConfigSearchView: {
+    type: 'object',
+    description: "The sweep's runtime-settings search (absent without dimensions): the request and, per device, its job and once stored its result (SuiteReport.configSearch of the wire contract: every point measured or skipped, each variant's best confirmed against onnxruntime's defaults with a ratio and CI).",
+    properties: {
+      strategy: { type: 'string', enum: ['grid', 'quick'] },
+      objective: { type: 'string', enum: ['p50_latency', 'throughput'] },
+      budgetMs: { type: 'integer' },
+      latencyBoundMs: { type: 'number' },
+      axes: { type: 'array', description: 'As requested, before narrowing per device.', items: configAxis },
+      devices: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            agentId: { type: 'string' },
+            agentName: { type: 'string' },
+            jobId: { type: 'string', description: 'Empty for a device without a search job (state skipped).' },
+            state: { type: 'string', enum: ['queued', 'running', 'done', 'failed', 'skipped'] },
+            skipped: { type: 'array', items: configSkip },
+            notes: { type: 'array', items: { type: 'string' } },
+            estimatedMs: { type: 'integer' },
+            result: { type: 'object', additionalProperties: true, description: 'ConfigSearchResult of the wire contract (camelCase): strategy, objective, spacePoints, pointsMeasured, budgetMs, spentMs, budgetExhausted, configs, points, best, skipped, latencyBoundMs.' },
+          },
+        },
+      },
     },
   },
   Interval: {

@@ -55,9 +55,10 @@ const numberText = (value: unknown): unknown => {
   return typeof v === 'string' && /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v) ? Number(v) : v;
 };
 
-// No zod defaults: a search setting given without dimensions is refused, so "given" must stay visible.
-const optionalInt = (min: number, max: number) =>
-  z.preprocess(numberText, z.number({ error: 'must be an integer' }).int('must be an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`).optional());
+// No zod defaults: a search setting given without dimensions is refused, so "given" must stay
+// visible; the default is metadata for the OpenAPI document and applied in configSearchOf.
+const optionalInt = (min: number, max: number, fallback: number) =>
+  z.preprocess(numberText, z.number({ error: 'must be an integer' }).int('must be an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`).optional().meta({ default: fallback }));
 
 /**
  * The dimensions as a request gives them, with axis aliases (`threads`, `level`, `ep`, ...)
@@ -111,15 +112,23 @@ const dimensionsField = z.preprocess(
 /** The zod shape of the configuration-search fields, merged into the sweep request's schema. */
 export const configSearchFields = {
   dimensions: dimensionsField,
-  search: z.preprocess((v) => (absent(trimmed(v)) ? undefined : trimmed(v)), z.enum(SEARCH_STRATEGIES, { error: `must be one of ${SEARCH_STRATEGIES.join(', ')}` }).optional()),
+  search: z.preprocess(
+    (v) => (absent(trimmed(v)) ? undefined : trimmed(v)),
+    z.enum(SEARCH_STRATEGIES, { error: `must be one of ${SEARCH_STRATEGIES.join(', ')}` }).optional().meta({ default: CONFIG_SEARCH_DEFAULTS.search }),
+  ),
   budgetMinutes: z.preprocess(
     numberText,
-    z.number({ error: 'must be a number of minutes' }).positive('must be > 0').max(CONFIG_SEARCH_LIMITS.budgetMinutes, `must be <= ${CONFIG_SEARCH_LIMITS.budgetMinutes}`).optional(),
+    z
+      .number({ error: 'must be a number of minutes' })
+      .positive('must be > 0')
+      .max(CONFIG_SEARCH_LIMITS.budgetMinutes, `must be <= ${CONFIG_SEARCH_LIMITS.budgetMinutes}`)
+      .optional()
+      .meta({ default: CONFIG_SEARCH_DEFAULTS.budgetMinutes }),
   ),
-  pointWarmupMs: optionalInt(0, CONFIG_SEARCH_LIMITS.pointWarmupMs),
-  pointDurationMs: optionalInt(CONFIG_SEARCH_LIMITS.pointDurationMinMs, CONFIG_SEARCH_LIMITS.pointDurationMs),
-  pointMinQueries: optionalInt(1, CONFIG_SEARCH_LIMITS.pointMinQueries),
-  confirmRounds: optionalInt(CONFIG_SEARCH_LIMITS.confirmRoundsMin, CONFIG_SEARCH_LIMITS.confirmRounds),
+  pointWarmupMs: optionalInt(0, CONFIG_SEARCH_LIMITS.pointWarmupMs, CONFIG_SEARCH_DEFAULTS.pointWarmupMs),
+  pointDurationMs: optionalInt(CONFIG_SEARCH_LIMITS.pointDurationMinMs, CONFIG_SEARCH_LIMITS.pointDurationMs, CONFIG_SEARCH_DEFAULTS.pointDurationMs),
+  pointMinQueries: optionalInt(1, CONFIG_SEARCH_LIMITS.pointMinQueries, CONFIG_SEARCH_DEFAULTS.pointMinQueries),
+  confirmRounds: optionalInt(CONFIG_SEARCH_LIMITS.confirmRoundsMin, CONFIG_SEARCH_LIMITS.confirmRounds, CONFIG_SEARCH_DEFAULTS.confirmRounds),
 };
 
 /** The search fields of a parsed request (before defaults). */
