@@ -34,7 +34,7 @@ async function runJob(message: unknown): Promise<void> {
 
   let measureBegun = false;
   let measureEnded = false;
-  const { run, report } = await runScenario(job, session, feeds, (phase, queriesDone, elapsedMs) => {
+  const { run, report } = await runScenario(job, session, feeds, (phase, queriesDone, elapsedMs, search) => {
     // The accuracy phase is not measured: the power sampler's window ends where it begins.
     if (phase === 'evaluation' && !measureEnded) {
       measureEnded = true;
@@ -45,7 +45,7 @@ async function runJob(message: unknown): Promise<void> {
       measureBegun = true;
       postToParent({ type: 'mark', mark: 'measure-begin' } satisfies SuiteMarkEvent);
     }
-    postToParent({ type: 'progress', phase, queriesDone, elapsedMs } satisfies SuiteProgressEvent);
+    postToParent({ type: 'progress', phase, queriesDone, elapsedMs, ...search } satisfies SuiteProgressEvent);
   });
   if (!measureEnded) postToParent({ type: 'mark', mark: 'measure-end' } satisfies SuiteMarkEvent);
   // Read before anything else allocates: the high-water mark of the whole job (a requested

@@ -12,6 +12,7 @@ export type {
   SuitePhase,
   SuiteStartedEvent,
   SuiteProgressEvent,
+  SearchProgressFields,
   SuiteSamplesEvent,
   SuiteSummaryEvent,
   SuiteErrorEvent,
@@ -47,8 +48,34 @@ export {
   estimateSearch,
 } from './config-space';
 export type { ConfigAxisName, ProviderSpec, DimensionsRequest, DeviceFacts, NarrowedSpace, ExpandedSpace, SearchEstimateInput, SearchEstimate } from './config-space';
-export { parseSuiteJob, resolveScenarioOptions, SCENARIO_DEFAULTS } from './job';
-export type { SuiteJob, SuiteEvaluation, GraphOptimizationLevel, ComparedModel, ResolvedScenarioOptions } from './job';
+export {
+  SEARCH_STRATEGIES,
+  SEARCH_OBJECTIVES,
+  BUDGET_SPENT,
+  meetsBound,
+  isBetter,
+  bestOf,
+  isMeasured,
+  plannedPoints,
+  runSearch,
+  quickStart,
+} from './config-search.strategy';
+export type {
+  SearchStrategy,
+  SearchObjective,
+  PointFigures,
+  PointOutcome,
+  PointVisit,
+  MeasuredVisit,
+  ObjectiveSpec,
+  SearchPlan,
+  SearchHooks,
+  SearchOutcome,
+} from './config-search.strategy';
+export { sessionOptionsForConfig } from './config-search.session-options';
+export type { ConfigSessionOptions } from './config-search.session-options';
+export { parseSuiteJob, resolveScenarioOptions, SCENARIO_DEFAULTS, CONFIG_SEARCH_DEFAULTS } from './job';
+export type { SuiteJob, SuiteEvaluation, SuiteConfigSearch, GraphOptimizationLevel, ComparedModel, ResolvedScenarioOptions } from './job';
 export { bootstrapLatencyIntervals, coefficientOfVariation, medianOf, pairedRatio, percentileInterval, stabilityOf } from './confidence';
 export type { Interval, BootstrapOptions, LatencyIntervals, RatioEstimate, StabilityVerdict } from './confidence';
 export { runOfflineLevel } from './offline';

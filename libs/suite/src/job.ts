@@ -1,6 +1,8 @@
-import type { EvaluationRequest, ScenarioOptions, SuiteSettings, TensorSpec } from '@benchfarm/protocol';
+import type { ConfigAxis, ConfigSkip, EvaluationRequest, RunConfig, ScenarioOptions, SuiteSettings, TensorSpec } from '@benchfarm/protocol';
 import { Scenario } from '@benchfarm/protocol';
 import { z } from 'zod';
+import { CONFIG_AXES, ConfigSpaceError, checkDimensions, configId, expandSpace, type DimensionsRequest } from './config-space';
+import type { SearchObjective, SearchStrategy } from './config-search.strategy';
 import { InvalidSuiteJobError } from './errors';
 
 /** onnxruntime's graph optimisation levels, as `SessionOptions.graphOptimizationLevel` names them. */
@@ -33,7 +35,45 @@ export interface SuiteJob {
    * variant runs on these images. A comparison with an evaluation may hold a single variant.
    */
   evaluation?: SuiteEvaluation;
+  /**
+   * A search of run configurations: per variant, the points of the space are measured, the
+   * best is confirmed against the baseline in interleaved rounds. The job's own model and
+   * settings are the first variant's under the baseline.
+   */
+  configSearch?: SuiteConfigSearch;
 }
+
+/** A configuration search as the suite process runs it: ConfigSearchJob with the models on disk. */
+export interface SuiteConfigSearch {
+  strategy: SearchStrategy;
+  /** The space on this device, narrowed by the coordinator ('auto' already expanded). */
+  axes: ConfigAxis[];
+  /** Values and points the coordinator left out; a point's entry (empty axis) is never measured. */
+  skipped: ConfigSkip[];
+  /** onnxruntime's defaults, as config-space baselineConfig() gives them. */
+  baseline: RunConfig;
+  /** No new point starts after this much time (confirmation still runs). */
+  budgetMs: number;
+  pointWarmupMs: number;
+  pointDurationMs: number;
+  pointMinQueries: number;
+  confirmRounds: number;
+  objective: SearchObjective;
+  /** 0 = no bound. */
+  latencyBoundMs: number;
+  /** Every variant, searched in this order; the first is the job's own model. */
+  variants: ComparedModel[];
+}
+
+/** What the coordinator leaves unset (proto3 sends unset as 0 or empty) gets these. */
+export const CONFIG_SEARCH_DEFAULTS = {
+  strategy: 'grid',
+  budgetMs: 30 * 60_000,
+  pointWarmupMs: 500,
+  pointDurationMs: 2000,
+  pointMinQueries: 10,
+  confirmRounds: 10,
+} as const;
 
 /** The evaluation request and where the agent cached its files. */
 export interface SuiteEvaluation {
@@ -90,6 +130,33 @@ export function resolveScenarioOptions(job: SuiteJob): ResolvedScenarioOptions {
 }
 
 const count = z.number().int().nonnegative();
+
+const runConfigSchema = z.object({
+  id: z.string().regex(/^c[0-9a-f]{10}$/, 'must be "c" and 10 hex digits (config-space configId)'),
+  executionProvider: z.string().min(1),
+  providerOptions: z.record(z.string(), z.string()),
+  intraOpThreads: count,
+  interOpThreads: count,
+  executionMode: z.enum(['sequential', 'parallel']),
+  graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']),
+  batchSize: count,
+  concurrency: count,
+});
+
+const configSearchSchema = z.object({
+  strategy: z.enum(['grid', 'quick']),
+  axes: z.array(z.object({ name: z.enum(CONFIG_AXES), values: z.array(z.string().min(1)).min(1) })),
+  skipped: z.array(z.object({ axis: z.string(), value: z.string(), reason: z.string(), label: z.string() })),
+  baseline: runConfigSchema,
+  budgetMs: z.number().int().min(1),
+  pointWarmupMs: count,
+  pointDurationMs: z.number().int().min(1),
+  pointMinQueries: z.number().int().min(1),
+  confirmRounds: z.number().int().min(1),
+  objective: z.enum(['p50_latency', 'throughput']),
+  latencyBoundMs: z.number().nonnegative(),
+  variants: z.array(z.object({ variant: z.string().min(1), sha256: z.string(), modelPath: z.string().min(1) })).min(1),
+});
 
 const suiteJobSchema = z.object({
   modelPath: z.string().min(1),
@@ -161,6 +228,7 @@ const suiteJobSchema = z.object({
       labelsPath: z.string().min(1).optional(),
     })
     .optional(),
+  configSearch: configSearchSchema.optional(),
 });
 
 /**
@@ -201,8 +269,39 @@ export function parseSuiteJob(value: unknown): SuiteJob {
     if (task === 'detection' && !['yolox', 'yolov5', 'yolov8'].includes(evaluation.request.detectionLayout)) problems.push(`evaluation.request.detectionLayout: ${JSON.stringify(evaluation.request.detectionLayout)} is not yolox, yolov5 or yolov8`);
     if (evaluation.request.labelsSha256 && !evaluation.labelsPath) problems.push('evaluation.labelsPath: the request has labels but no local labels file was given');
   }
+  if (job.configSearch) problems.push(...configSearchProblems(job as SuiteJob & { configSearch: SuiteConfigSearch }));
   if (maxDurationMs < 1) problems.push('suite.maxDurationMs: must be >= 1 (a run needs a deadline)');
   if (maxDurationMs < minDurationMs) problems.push(`suite.maxDurationMs: ${maxDurationMs} is below suite.minDurationMs ${minDurationMs}`);
   if (problems.length > 0) throw new InvalidSuiteJobError(problems);
   return job as SuiteJob;
+}
+
+/** What a configuration search job cannot run, each naming its field. */
+function configSearchProblems(job: SuiteJob & { configSearch: SuiteConfigSearch }): string[] {
+  const search = job.configSearch;
+  const problems: string[] = [];
+  const scenario = job.suite.scenario;
+  const offline = scenario === Scenario.SCENARIO_OFFLINE;
+  if (job.comparison !== undefined || job.evaluation !== undefined) problems.push('configSearch: a configuration search job carries its variants itself; it takes no comparison or evaluation');
+  if (!offline && scenario !== Scenario.SCENARIO_SINGLE_STREAM && scenario !== Scenario.SCENARIO_UNSPECIFIED) {
+    problems.push(`configSearch: a search measures single-stream or offline windows; scenario ${scenario} is not searched`);
+  }
+  if (search.variants[0] && search.variants[0].modelPath !== job.modelPath) problems.push("configSearch.variants[0].modelPath: the first variant must be the job's own model");
+  const request: DimensionsRequest = {};
+  for (const [i, axis] of search.axes.entries()) {
+    const name = axis.name as keyof DimensionsRequest;
+    if (name in request) problems.push(`configSearch.axes[${i}]: axis ${axis.name} given twice`);
+    if (axis.values.includes('auto')) problems.push(`configSearch.axes[${i}] (${axis.name}): 'auto' must be narrowed to this device's cores before the job is sent`);
+    request[name] = axis.values;
+  }
+  try {
+    checkDimensions(request, offline ? 'offline' : 'single_stream');
+    expandSpace(search.axes);
+  } catch (err) {
+    if (!(err instanceof ConfigSpaceError)) throw err;
+    problems.push(`configSearch.axes (${err.field.replace(/^dimensions\.?/, '') || 'space'}): ${err.message}`);
+  }
+  const { id, ...settings } = search.baseline;
+  if (configId(settings) !== id) problems.push(`configSearch.baseline.id: ${id} is not the id of its settings (${configId(settings)})`);
+  return problems;
 }

@@ -25,7 +25,18 @@ export interface SuiteProgressEvent {
   queriesDone: number;
   /** Milliseconds since this phase began. */
   elapsedMs: number;
+  /** A configuration search: the point being measured ("<variant> <config label>"). */
+  point?: string;
+  /** A configuration search: points visited so far (measured or skipped), over all variants. */
+  pointsDone?: number;
+  /** A configuration search: points it expects to visit (a quick search's worst case until it ends). */
+  pointsTotal?: number;
+  /** A configuration search: queries per second of the current window; 0 outside a window. */
+  queriesPerSecond?: number;
 }
+
+/** The configuration-search fields of a progress event. */
+export type SearchProgressFields = Required<Pick<SuiteProgressEvent, 'point' | 'pointsDone' | 'pointsTotal' | 'queriesPerSecond'>>;
 
 /** Raw measured latencies, in query order; chunks arrive in order before the summary. */
 export interface SuiteSamplesEvent {

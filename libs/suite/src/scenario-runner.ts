@@ -8,6 +8,7 @@ import { messageOf } from './errors';
 import { failedEvaluation, runEvaluationPhase } from './evaluation';
 import { attachFidelity } from './output-fidelity';
 import { createInputs, type Feeds } from './inputs';
+import { runConfigSearch } from './config-search.runner';
 import { buildComparison, runInterleaved, type ComparedVariant } from './interleaved';
 import { resolveScenarioOptions, type ResolvedScenarioOptions, type SuiteJob } from './job';
 import { runOfflineLevel } from './offline';
@@ -17,9 +18,13 @@ import { openSession, sessionOptions } from './session';
 import { runSingleStream, type SingleStreamResult } from './single-stream';
 import { earlyStoppingMinSamples, percentileOfSorted } from './stats';
 import { roundLatenciesInPlace } from './summary';
+import type { SearchProgressFields } from './messages';
 
-/** Reports a phase's progress to the parent; must return fast and never throw. */
-export type ProgressSink = (phase: 'warmup' | 'measure' | 'evaluation', queriesDone: number, elapsedMs: number) => void;
+/**
+ * Reports a phase's progress to the parent; must return fast and never throw. A configuration
+ * search adds the point it measures and how far it is (and reports its sessions' opening).
+ */
+export type ProgressSink = (phase: 'session' | 'warmup' | 'measure' | 'evaluation', queriesDone: number, elapsedMs: number, search?: SearchProgressFields) => void;
 
 /** What a scenario hands to the summary: the latencies the Summary describes, and the rest. */
 export interface ScenarioOutcome {
@@ -30,6 +35,7 @@ export interface ScenarioOutcome {
 
 /** The scenario's name as results report it. */
 export function scenarioName(job: SuiteJob): string {
+  if (job.configSearch) return 'config_search';
   if (job.comparison) return 'comparison';
   switch (job.suite.scenario) {
     case Scenario.SCENARIO_OFFLINE:
@@ -60,7 +66,12 @@ export async function runScenario(job: SuiteJob, session: ort.InferenceSession, 
   let outcome: { run: SingleStreamResult; extra: Partial<SuiteReport> };
   const profileTargets: { variant: string; modelPath: string }[] = [{ variant: job.comparison?.[0]?.variant ?? job.manifest.variantSha256.slice(0, 12), modelPath: job.modelPath }];
 
-  if (job.comparison) {
+  if (job.configSearch) {
+    const searched = await runConfigSearch(job, session, onProgress);
+    outcome = { run: searched.run, extra: searched.extra };
+    unmeasured.push(...searched.unmeasured);
+    // The job's own session is released; a requested profile opens the first variant anew.
+  } else if (job.comparison) {
     outcome = await comparison(job, session, feeds, options, onProgress);
     profileTargets.push(...job.comparison.slice(1).map((c) => ({ variant: c.variant, modelPath: c.modelPath })));
     unmeasured.push({ field: 'peak_rss_bytes', reason: 'per variant: a comparison holds every variant in one process, so peak_rss_bytes covers them all' });

@@ -32,19 +32,29 @@ export interface OpenedSession {
  * its text and as its cause.
  */
 export async function openSession(job: SuiteJob): Promise<OpenedSession> {
+  return openSessionWith(job.modelPath, sessionOptions(job));
+}
+
+/**
+ * Opens a model file with the given session options (a search point's, say), timing
+ * InferenceSession.create alone.
+ *
+ * Thrown errors: ModelLoadError, with onnxruntime's (or the file system's) own message in
+ * its text and as its cause.
+ */
+export async function openSessionWith(modelPath: string, options: ort.InferenceSession.SessionOptions): Promise<OpenedSession> {
   let modelFileSizeBytes: number;
   try {
-    modelFileSizeBytes = (await stat(job.modelPath)).size;
+    modelFileSizeBytes = (await stat(modelPath)).size;
   } catch (err) {
-    throw new ModelLoadError(job.modelPath, { cause: err });
+    throw new ModelLoadError(modelPath, { cause: err });
   }
-  const options = sessionOptions(job);
   const start = process.hrtime.bigint();
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(job.modelPath, options);
+    session = await ort.InferenceSession.create(modelPath, options);
   } catch (err) {
-    throw new ModelLoadError(job.modelPath, { cause: err });
+    throw new ModelLoadError(modelPath, { cause: err });
   }
   const sessionCreationMs = Number(process.hrtime.bigint() - start) / 1e6;
   return { session, sessionCreationMs, modelFileSizeBytes };
