@@ -41,6 +41,20 @@ describe('dashboards', () => {
     expect(conditionalMetricsOf(exprs[1]!)).toEqual([METRIC.accuracy]);
   });
 
+  it('show the best run configuration per variant x device with its settings joined from the info metric, never one label per setting', () => {
+    const queries = panelQueries(rendered.get('sweep-comparison.json')!).filter((q) => q.panel === 'Best run configuration vs onnxruntime defaults');
+    expect(queries.map((q) => q.refId)).toEqual(['A', 'B', 'C', 'D']);
+    expect(queries[0]!.expr).toBe(
+      `${METRIC.configBestRatio}{model=~"$model", variant=~"$variant", device=~"$device"} * on (config) group_left (provider_options, intra_op_threads, inter_op_threads, execution_mode, graph_optimization_level, batch_size, concurrency) ${METRIC.runConfigInfo}`,
+    );
+    expect(queries.map((q) => conditionalMetricsOf(q.expr))).toEqual([
+      [METRIC.configBestRatio, METRIC.runConfigInfo],
+      [METRIC.configBestRatioCiLow, METRIC.runConfigInfo],
+      [METRIC.configBestRatioCiHigh, METRIC.runConfigInfo],
+      [METRIC.configBestP50Seconds, METRIC.runConfigInfo],
+    ]);
+  });
+
   it('use label_values() variables on a benchmark metric', () => {
     const vars = variableQueries(rendered.get('trend.json')!);
     expect(vars.map((v) => v.name)).toEqual(['model', 'variant', 'device']);

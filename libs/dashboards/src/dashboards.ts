@@ -11,7 +11,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import * as xychart from '@grafana/grafana-foundation-sdk/xychart';
-import { AGREEMENT_METRICS, COORDINATOR_JOB, DATASOURCE, METRIC, SERIES_FILTER } from './queries';
+import { AGREEMENT_METRICS, COORDINATOR_JOB, DATASOURCE, METRIC, RUN_CONFIG_SETTINGS, SERIES_FILTER } from './queries';
 
 const ds: dashboard.DataSourceRef = { ...DATASOURCE };
 
@@ -225,7 +225,42 @@ export function sweepComparison(): dashboard.DashboardBuilder {
         .repeat('device')
         .repeatDirection('h')
         .maxPerRow(3),
-    );
+    )
+    .withRow(new dashboard.RowBuilder('Run configuration'))
+    .withPanel(bestConfigurationTable({ x: 0, y: 41, w: 24, h: 9 }));
+}
+
+/**
+ * A best configuration's series with its settings: the info metric joined on the config id,
+ * so the table shows what the id means without one label per setting on the best's series.
+ */
+export function withRunConfigSettings(expr: string): string {
+  return `${expr} * on (config) group_left (${RUN_CONFIG_SETTINGS}) ${METRIC.runConfigInfo}`;
+}
+
+/** The best run configuration per variant x device against onnxruntime's defaults, with its settings. */
+function bestConfigurationTable(gridPos: dashboard.GridPos): table.PanelBuilder {
+  const filter = `{${SERIES_FILTER}}`;
+  return new table.PanelBuilder()
+    .title('Best run configuration vs onnxruntime defaults')
+    .description(
+      "Latest runtime-settings search of each variant on each device (sweeps with dimensions): the best configuration's settings, its ratio to onnxruntime's defaults confirmed in interleaved rounds (below 1 is faster; p50 latency, or time per sample for the throughput objective) with the bootstrap 95% CI, and its p50. No data where no sweep searched settings.",
+    )
+    .datasource(ds)
+    .withTarget(instant(withRunConfigSettings(`${METRIC.configBestRatio}${filter}`), 'A'))
+    .withTarget(instant(withRunConfigSettings(`${METRIC.configBestRatioCiLow}${filter}`), 'B'))
+    .withTarget(instant(withRunConfigSettings(`${METRIC.configBestRatioCiHigh}${filter}`), 'C'))
+    .withTarget(instant(withRunConfigSettings(`${METRIC.configBestP50Seconds}${filter}`), 'D'))
+    .withTransformation({ id: 'merge', options: {} })
+    .withTransformation({
+      id: 'organize',
+      options: {
+        excludeByName: { Time: true, job: true, instance: true },
+        renameByName: { 'Value #A': 'ratio to defaults', 'Value #B': 'CI low', 'Value #C': 'CI high', 'Value #D': 'best p50' },
+      },
+    })
+    .overrideByName('best p50', [{ id: 'unit', value: 's' }])
+    .gridPos(gridPos);
 }
 
 /** Device drill-down: everything about one device. */

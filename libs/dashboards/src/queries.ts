@@ -34,7 +34,17 @@ export const METRIC = {
   fidelityCosineSimilarity: 'benchfarm_fidelity_cosine_similarity',
   accuracy: 'benchfarm_accuracy',
   accuracyImages: 'benchfarm_accuracy_images',
+  // Filled by sweeps with a runtime-settings search (dimensions): the best configuration per
+  // variant x device against onnxruntime's defaults, and the settings of each configuration id.
+  configBestRatio: 'benchfarm_config_best_ratio',
+  configBestRatioCiLow: 'benchfarm_config_best_ratio_ci_low',
+  configBestRatioCiHigh: 'benchfarm_config_best_ratio_ci_high',
+  configBestP50Seconds: 'benchfarm_config_best_p50_seconds',
+  runConfigInfo: 'benchfarm_run_config_info',
 } as const;
+
+/** The settings labels of benchfarm_run_config_info that a panel copies onto a best configuration's series. */
+export const RUN_CONFIG_SETTINGS = 'provider_options, intra_op_threads, inter_op_threads, execution_mode, graph_optimization_level, batch_size, concurrency';
 
 /** The accuracy metrics that compare a variant with fp32 on the same device: one per task, so at most one per series. */
 export const AGREEMENT_METRICS = 'map50_agreement|top1_agreement';
@@ -50,6 +60,11 @@ export const CONDITIONAL_METRICS: Readonly<Record<string, string>> = {
   [METRIC.fidelityCosineSimilarity]: 'present only for results whose sweep measured fidelity against the fp32 reference (the panels read inputs="real_images": a sweep with an evaluation dataset)',
   [METRIC.accuracy]: 'present only for sweeps with an evaluation dataset (real images): never set from random inputs',
   [METRIC.accuracyImages]: 'present only for sweeps with an evaluation dataset (real images)',
+  [METRIC.configBestRatio]: 'present only for sweeps with a runtime-settings search (dimensions) whose result is stored',
+  [METRIC.configBestRatioCiLow]: 'present only for sweeps with a runtime-settings search (dimensions) whose result is stored',
+  [METRIC.configBestRatioCiHigh]: 'present only for sweeps with a runtime-settings search (dimensions) whose result is stored',
+  [METRIC.configBestP50Seconds]: 'present only for sweeps with a runtime-settings search (dimensions) whose result is stored',
+  [METRIC.runConfigInfo]: 'present only for configurations a stored best of a runtime-settings search names',
 };
 
 /** The metrics of {@link CONDITIONAL_METRICS} that a query reads; empty when it reads none. */
