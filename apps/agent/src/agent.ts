@@ -3,8 +3,34 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ModelFetchError, ackConfirmed, agentConsumer, fetchModel, termConfirmed, type FarmStore } from '@benchfarm/messaging';
-import { AgentRecord, AgentState, BenchJob, ErrorCode, LeasesClient, ResultsClient, UploadOutcome, type AgentCapabilities, type ResultEvent, type SuiteSettings, type UploadAck, type VariantRef } from '@benchfarm/protocol';
-import { runSuiteInChild, type ComparedModel, type SuiteChildEvent, type SuiteEvaluation, type SuiteJob } from '@benchfarm/suite';
+import {
+  AgentRecord,
+  AgentState,
+  BenchJob,
+  ErrorCode,
+  LeasesClient,
+  ResultsClient,
+  Scenario,
+  UploadOutcome,
+  type AgentCapabilities,
+  type ConfigSearchJob,
+  type ResultEvent,
+  type SuiteSettings,
+  type UploadAck,
+  type VariantRef,
+} from '@benchfarm/protocol';
+import {
+  CONFIG_SEARCH_DEFAULTS,
+  baselineConfig,
+  runSuiteInChild,
+  type ComparedModel,
+  type SearchObjective,
+  type SearchStrategy,
+  type SuiteChildEvent,
+  type SuiteConfigSearch,
+  type SuiteEvaluation,
+  type SuiteJob,
+} from '@benchfarm/suite';
 import { fetchComparisonModels } from './comparison';
 import { fetchEvaluationData } from './evaluation-data';
 import { MODEL_FETCH_RETRY_BUDGET_MS, retryTransientFetch } from './model-fetch';
@@ -311,16 +337,19 @@ class Agent {
     let modelPath: string;
     let comparison: ComparedModel[] | undefined;
     let evaluation: SuiteEvaluation | undefined;
+    let searched: ComparedModel[] | undefined;
     try {
       // A read that fails on the way (the object store's stream electing a leader on a NATS
       // cluster takes seconds) is tried again within the attempt before the job is given back.
       // The evaluation images and labels (issue 12) come before the suite starts, cached by digest.
-      [modelPath, comparison, evaluation] = await retryTransientFetch(
+      // A configuration search carries every variant, like a comparison job: all are fetched first.
+      [modelPath, comparison, evaluation, searched] = await retryTransientFetch(
         async () =>
           [
             await fetchModel(this.farm.models, variant.sha256, this.config.cacheDir),
             await fetchComparisonModels(this.farm.models, job, this.config.cacheDir),
             job.evaluation ? await fetchEvaluationData(this.farm.models, job.evaluation, this.config.cacheDir) : undefined,
+            job.configSearch ? await fetchVariantModels(this.farm.models, job.configSearch.variants, this.config.cacheDir) : undefined,
           ] as const,
         MODEL_FETCH_RETRY_BUDGET_MS,
         signal,
@@ -342,6 +371,28 @@ class Agent {
         toolSensing?.stop();
       }
     }
+    if (job.configSearch && searched) {
+      const first = searched[0];
+      const search = toSuiteConfigSearch(job.configSearch, searched, suite.scenario);
+      // The job's own model and settings are the first variant's under the baseline: the suite
+      // process's Summary describes that variant's baseline rounds of the confirmation.
+      return this.runSuite(
+        job,
+        {
+          modelPath: first?.modelPath ?? modelPath,
+          inputs: job.inputs,
+          executionProvider: search.baseline.executionProvider,
+          intraOpThreads: search.baseline.intraOpThreads,
+          interOpThreads: search.baseline.interOpThreads,
+          graphOptimizationLevel: search.baseline.graphOptimizationLevel as NonNullable<SuiteJob['graphOptimizationLevel']>,
+          suite,
+          manifest: { variantSha256: first?.sha256 ?? variant.sha256, agentVersion: AGENT_VERSION, batch: job.batch || 1 },
+          configSearch: search,
+        },
+        upload,
+        signal,
+      );
+    }
     const suiteJob: SuiteJob = {
       modelPath,
       inputs: job.inputs,
@@ -355,6 +406,11 @@ class Agent {
       // comparison compares its own variant alone (labels metrics only).
       ...(evaluation && { evaluation, comparison: comparison ?? [{ variant: variant.variant || variant.sha256.slice(0, 12), sha256: variant.sha256, modelPath }] }),
     };
+    return this.runSuite(job, suiteJob, upload, signal);
+  }
+
+  /** Runs a suite job in a child process, streaming its events. Returns true when aborted by shutdown. */
+  private async runSuite(job: BenchJob, suiteJob: SuiteJob, upload: JobUpload, signal: AbortSignal): Promise<boolean> {
     const pending: Promise<void>[] = [];
     // Idle baseline now; power and thermal are then sampled between the suite's BEGIN and END marks.
     const sensing = await this.deviceReach?.startJob(suiteJob.executionProvider ?? 'cpu');
@@ -412,18 +468,73 @@ class Agent {
   }
 }
 
+/**
+ * The models of a configuration search, fetched (and verified) into the cache in the search's
+ * order; each file once even when two variants share it.
+ *
+ * Thrown errors: whatever fetchModel throws (ModelFetchError for a missing or corrupt object).
+ */
+async function fetchVariantModels(models: FarmStore['models'], variants: readonly VariantRef[], cacheDir: string): Promise<ComparedModel[]> {
+  const paths = new Map<string, string>();
+  const out: ComparedModel[] = [];
+  for (const v of variants) {
+    let path = paths.get(v.sha256);
+    if (path === undefined) {
+      path = await fetchModel(models, v.sha256, cacheDir);
+      paths.set(v.sha256, path);
+    }
+    out.push({ variant: v.variant || v.sha256.slice(0, 12), sha256: v.sha256, modelPath: path });
+  }
+  return out;
+}
+
+/**
+ * A search job as the suite process takes it: the models on disk, and the defaults for what
+ * the coordinator left unset (proto3 sends unset as 0 or empty). A strategy or objective the
+ * suite does not know is passed on as given, so that parseSuiteJob refuses it naming the field.
+ */
+export function toSuiteConfigSearch(search: ConfigSearchJob, models: ComparedModel[], scenario: Scenario): SuiteConfigSearch {
+  const orDefault = (value: number, fallback: number): number => (value > 0 ? value : fallback);
+  return {
+    strategy: (search.strategy || CONFIG_SEARCH_DEFAULTS.strategy) as SearchStrategy,
+    axes: search.axes.map((a) => ({ name: a.name, values: [...a.values] })),
+    skipped: search.skipped.map((s) => ({ ...s })),
+    baseline: search.baseline ?? baselineConfig(),
+    budgetMs: orDefault(search.budgetMs, CONFIG_SEARCH_DEFAULTS.budgetMs),
+    pointWarmupMs: search.pointWarmupMs,
+    pointDurationMs: orDefault(search.pointDurationMs, CONFIG_SEARCH_DEFAULTS.pointDurationMs),
+    pointMinQueries: orDefault(search.pointMinQueries, CONFIG_SEARCH_DEFAULTS.pointMinQueries),
+    confirmRounds: orDefault(search.confirmRounds, CONFIG_SEARCH_DEFAULTS.confirmRounds),
+    objective: (search.objective || (scenario === Scenario.SCENARIO_OFFLINE ? 'throughput' : 'p50_latency')) as SearchObjective,
+    latencyBoundMs: search.latencyBoundMs,
+    variants: models,
+  };
+}
+
 /** A value from a job message, cut for the log: the message may come from anyone who can publish to the subject. */
 function loggable(value: string, max = 200): string {
   return value.length > max ? `${value.slice(0, max)}... (${value.length} characters)` : value;
 }
 
 /** Maps an event of the suite process onto the wire contract. */
-function toResultEvent(event: SuiteChildEvent): NonNullable<ResultEvent['event']> | undefined {
+export function toResultEvent(event: SuiteChildEvent): NonNullable<ResultEvent['event']> | undefined {
   switch (event.type) {
     case 'started':
       return { $case: 'started', value: { startedAtUnixMs: Date.now(), onnxruntimeVersion: event.onnxruntimeVersion, childPid: event.pid } };
     case 'progress':
-      return { $case: 'progress', value: { phase: event.phase, queriesDone: event.queriesDone, elapsedMs: Math.round(event.elapsedMs) } };
+      return {
+        $case: 'progress',
+        value: {
+          phase: event.phase,
+          queriesDone: event.queriesDone,
+          elapsedMs: Math.round(event.elapsedMs),
+          // A configuration search's point and how far it is (the coordinator's estimate of the time left).
+          ...(event.point !== undefined && { point: event.point }),
+          ...(event.pointsDone !== undefined && { pointsDone: event.pointsDone }),
+          ...(event.pointsTotal !== undefined && { pointsTotal: event.pointsTotal }),
+          ...(event.queriesPerSecond !== undefined && { queriesPerSecond: event.queriesPerSecond }),
+        },
+      };
     case 'samples':
       return { $case: 'samples', value: { offset: event.offset, latencyMs: event.latencyMs } };
     case 'summary':
