@@ -219,6 +219,14 @@ export interface SweepOptions {
   minDurationMs?: number;
   maxDurationMs?: number;
   seed?: number;
+  /** Runtime settings to search per device: the text `threads=1,2;level=basic,all`, or the JSON text of an axis -> values map. */
+  dimensions?: string;
+  /** grid (default) or quick; only with dimensions. */
+  search?: string;
+  /** Time budget of the search on each device, minutes; only with dimensions. */
+  budgetMinutes?: number | string;
+  /** Each point's measured window, ms; only with dimensions. */
+  pointDurationMs?: number | string;
   /** The measurement suite's fields (scenario, batchSizes, targetQps, compare, ...: see sweep-file.ts), sent as given. */
   [field: string]: string | number | boolean | undefined;
 }

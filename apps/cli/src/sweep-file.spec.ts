@@ -3,7 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
-import { datasetFlagSettings, loadSweepFile, mergeSweepSettings, preprocessFlag, resolveSweepSettings, SweepFileError, SweepFlagError, type DatasetUploader } from './sweep-file';
+import { Command } from 'commander';
+import {
+  collectDimension,
+  datasetFlagSettings,
+  loadSweepFile,
+  mergeSweepSettings,
+  preprocessFlag,
+  resolveSweepSettings,
+  scenarioFlags,
+  scenarioFlagSettings,
+  SweepFileError,
+  SweepFlagError,
+  type DatasetUploader,
+  type ScenarioFlagValues,
+} from './sweep-file';
 
 const dir = mkdtempSync(join(tmpdir(), 'bf-sweepfile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -128,5 +142,59 @@ describe('dataset flags (issue 12)', () => {
       evaluationImages: 50,
       preprocess: '{"resize":"letterbox","channelOrder":"BGR","scale":1}',
     });
+  });
+});
+
+describe('runtime-settings search in sweep files and flags', () => {
+  it('takes dimensions as a map of axis -> values and the search settings, sending the map as JSON text', async () => {
+    const path = file('search.yaml', 'variants: [fp32, int8-static]\ndimensions:\n  threads: [1, 2, auto]\n  level: [basic, all]\n  provider: [cpu, "tensorrt:fp16,workspace_mb=2048"]\nsearch: quick\nbudgetMinutes: 20\npointDurationMs: 1500\npointWarmupMs: 300\npointMinQueries: 20\nconfirmRounds: 8\n');
+    expect(await loadSweepFile(path)).toEqual({
+      variants: 'fp32,int8-static',
+      dimensions: '{"threads":[1,2,"auto"],"level":["basic","all"],"provider":["cpu","tensorrt:fp16,workspace_mb=2048"]}',
+      search: 'quick',
+      budgetMinutes: 20,
+      pointDurationMs: 1500,
+      pointWarmupMs: 300,
+      pointMinQueries: 20,
+      confirmRounds: 8,
+    });
+  });
+
+  it('takes dimensions as the compact text too', async () => {
+    expect(await loadSweepFile(file('search-text.yaml', 'dimensions: "threads=1,2;level=basic,all"\n'))).toEqual({ dimensions: 'threads=1,2;level=basic,all' });
+  });
+
+  it.each([
+    ['an unknown axis', 'dimensions:\n  colour: [red]\n', /dimensions: unknown axis "colour" \(axes: provider, intra_op_threads/],
+    ['an axis without values', 'dimensions:\n  threads: []\n', /dimensions.threads: must list at least one value/],
+    ['a nested map', 'dimensions:\n  threads: {a: 1}\n', /dimensions: threads: must be a list of values/],
+    ['a misspelt search key', 'dimensions: {threads: [1]}\nbudget: 3\n', /unknown key\(s\) "budget"/],
+    ['a budget that is no number', 'dimensions: {threads: [1]}\nbudgetMinutes: soon\n', /budgetMinutes: /],
+  ])('refuses %s, naming the key', async (_case, text, message) => {
+    await expect(loadSweepFile(file('bad-search.yaml', text))).rejects.toThrow(message);
+  });
+
+  it('collects repeated --dim flags into the compact text, with the search flags as REST fields', () => {
+    const cmd = scenarioFlags(new Command().exitOverride());
+    cmd.parse(['--dim', 'threads=1,2', '--dim', 'level=basic,all', '--search', 'quick', '--budget-minutes', '5', '--point-ms', '800'], { from: 'user' });
+    const settings = scenarioFlagSettings(cmd.opts<ScenarioFlagValues>());
+    expect(settings).toMatchObject({ dimensions: 'threads=1,2;level=basic,all', search: 'quick', budgetMinutes: '5', pointDurationMs: '800' });
+    expect(scenarioFlagSettings({}).dimensions).toBeUndefined();
+  });
+
+  it.each([
+    ['threads', /is not axis=v1,v2/],
+    ['threads=', /is not axis=v1,v2/],
+    ['colour=red', /unknown axis "colour"/],
+  ])('refuses --dim %s naming the problem', (value, message) => {
+    expect(() => collectDimension(value)).toThrow(message);
+  });
+
+  it('lets a typed --dim win over the file and the file win over no flag', async () => {
+    const path = file('search-merge.yaml', 'dimensions: {threads: [1, 2]}\nsearch: quick\n');
+    const typed = { getOptionValueSource: (key: string) => (key === 'dim' ? 'cli' : 'default') } as never;
+    expect(await resolveSweepSettings({}, { file: path, dim: ['level=basic,all'] }, typed)).toMatchObject({ dimensions: 'level=basic,all', search: 'quick' });
+    const none = { getOptionValueSource: () => undefined } as never;
+    expect(await resolveSweepSettings({}, { file: path }, none)).toMatchObject({ dimensions: '{"threads":[1,2]}', search: 'quick' });
   });
 });

@@ -1,8 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { AXIS_ALIASES, CONFIG_AXES } from '@benchfarm/suite';
 
 /** Thrown when a sweep file cannot be read or holds a key or value the sweep API does not take. */
 export class SweepFileError extends Error {
@@ -10,6 +11,22 @@ export class SweepFileError extends Error {
 }
 
 const scalarList = z.union([z.string(), z.array(z.union([z.string(), z.number()]))]);
+
+const AXIS_NAMES = `${CONFIG_AXES.join(', ')} (short: threads, inter, mode, level, batch, ep)`;
+
+/**
+ * `dimensions:` of a sweep file: a map of axis -> values (a list, or one comma-separated text),
+ * or the compact text `threads=1,2;level=basic,all`. Axis names are checked here, naming the
+ * key; the values are the coordinator's to check (it names `dimensions.<axis>`).
+ */
+const dimensionsSchema = z.union([
+  z.string(),
+  z.record(
+    z.string().refine((axis) => axis in AXIS_ALIASES, { error: (issue) => `unknown axis ${JSON.stringify(issue.input)} (axes: ${AXIS_NAMES})` }),
+    z.union([z.array(z.union([z.string(), z.number()])).min(1, 'must list at least one value'), z.string(), z.number()]),
+    { error: 'must be a map of axis -> list of values, or "threads=1,2;level=basic,all"' },
+  ),
+]);
 
 /**
  * The keys a sweep file may hold: exactly the REST fields of POST /sweeps (JSON body), so a
@@ -50,6 +67,14 @@ const sweepFileSchema = z.strictObject({
   task: z.string().optional(),
   preprocess: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
   evaluationImages: z.number().optional(),
+  // Runtime settings searched per device; sent as the JSON text of the map.
+  dimensions: dimensionsSchema.optional(),
+  search: z.string().optional(),
+  budgetMinutes: z.number().optional(),
+  pointWarmupMs: z.number().optional(),
+  pointDurationMs: z.number().optional(),
+  pointMinQueries: z.number().optional(),
+  confirmRounds: z.number().optional(),
 });
 
 /** A sweep's settings as the REST API names them; lists and shapes flattened to the text the multipart form carries. */
@@ -78,6 +103,8 @@ export async function loadSweepFile(path: string): Promise<SweepSettingsText> {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') return `unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+      // A map whose key or values fail names the map's own path, not each alternative of its union.
+      if (issue.code === 'invalid_union' && issue.path[0] === 'dimensions') return `dimensions: ${dimensionsIssue(data)}`;
       return `${issue.path.join('.') || '(file)'}: ${issue.message}`;
     });
     throw new SweepFileError(`the sweep file ${path} is invalid: ${problems.join('; ')}`);
@@ -92,6 +119,31 @@ export async function loadSweepFile(path: string): Promise<SweepSettingsText> {
   return settings;
 }
 
+/** The message of a `dimensions:` value the schema refused: the first bad axis or value, by name. */
+function dimensionsIssue(data: unknown): string {
+  const value = (data as { dimensions?: unknown } | null)?.dimensions;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'must be a map of axis -> list of values, or "threads=1,2;level=basic,all"';
+  for (const [axis, values] of Object.entries(value)) {
+    if (!(axis in AXIS_ALIASES)) return `unknown axis ${JSON.stringify(axis)} (axes: ${AXIS_NAMES})`;
+    if (Array.isArray(values) ? values.length === 0 || values.some((v) => typeof v !== 'string' && typeof v !== 'number') : typeof values !== 'string' && typeof values !== 'number') {
+      return `${axis}: must be a list of values or a comma-separated text`;
+    }
+  }
+  return 'must be a map of axis -> list of values';
+}
+
+/**
+ * Parses one `--dim axis=v1,v2` (repeatable) and appends it: the axis must be known; the values
+ * are the coordinator's to check. Thrown: InvalidArgumentError (commander reports it, naming the flag).
+ */
+export function collectDimension(value: string, previous: string[] = []): string[] {
+  const eq = value.indexOf('=');
+  const axis = eq < 0 ? '' : value.slice(0, eq).trim();
+  if (eq < 0 || value.slice(eq + 1).trim() === '') throw new InvalidArgumentError(`${JSON.stringify(value)} is not axis=v1,v2 (e.g. threads=1,2 or level=basic,all)`);
+  if (!(axis in AXIS_ALIASES)) throw new InvalidArgumentError(`unknown axis ${JSON.stringify(axis)} (axes: ${AXIS_NAMES})`);
+  return [...previous, value.trim()];
+}
+
 /** Adds the measurement-suite flags (issue 4) to a sweep command. */
 export function scenarioFlags(cmd: Command): Command {
   return cmd
@@ -100,7 +152,7 @@ export function scenarioFlags(cmd: Command): Command {
     .option('--batch-sizes <list>', 'offline: batch sizes, e.g. 1,2,4')
     .option('--concurrency <list>', 'offline: queries in flight, e.g. 1,2')
     .option('--target-qps <qps>', 'server: Poisson arrival rate (> 0)')
-    .option('--latency-bound-ms <ms>', 'server: p99 latency bound')
+    .option('--latency-bound-ms <ms>', 'server: p99 latency bound; with --dim in offline: points whose p99 exceeds it do not qualify as best')
     .option('--search-peak-qps', 'server: search the highest rate whose p99 meets the bound')
     .option('--search-steps <n>', 'server: rates measured at most in the search')
     .option('--compare <mode>', 'interleaved (default: one job per device runs every variant in rounds) or none')
@@ -108,7 +160,15 @@ export function scenarioFlags(cmd: Command): Command {
     .option('--round-queries <n>', 'interleaved comparison: queries per variant per round')
     .option('--profile', 'per-operator onnxruntime profile of each variant')
     .option('--profile-top <n>', 'operators listed per variant')
-    .option('--stability-pct <pct>', 'stability: the last 3 windows agree within this percentage');
+    .option('--stability-pct <pct>', 'stability: the last 3 windows agree within this percentage')
+    .option(
+      '--dim <axis=values>',
+      'search this run setting per device (repeatable): provider=cpu,cuda (options joined by +: tensorrt:fp16+workspace_mb=2048), threads=1,2 or auto (1..physical cores), level=basic,all, inter=1,2, mode=sequential,parallel, batch=1,8 and concurrency=1,2 (offline); values a device cannot run are skipped with the reason',
+      collectDimension,
+    )
+    .option('--search <strategy>', 'with --dim: grid (every point; refused up front when over the budget) or quick (coordinate descent, far fewer points); default grid')
+    .option('--budget-minutes <min>', 'with --dim: time budget of the search on each device (default 30)')
+    .option('--point-ms <ms>', "with --dim: each point's measured window (default 2000)");
 }
 
 /** The flags scenarioFlags adds, as commander parses them. */
@@ -127,6 +187,11 @@ export interface ScenarioFlagValues {
   profile?: boolean;
   profileTop?: string;
   stabilityPct?: string;
+  /** `--dim axis=values`, one entry per flag. */
+  dim?: string[];
+  search?: string;
+  budgetMinutes?: string;
+  pointMs?: string;
 }
 
 /** The scenario flags as REST fields; the coordinator validates them. */
@@ -145,6 +210,11 @@ export function scenarioFlagSettings(flags: ScenarioFlagValues): SweepSettingsTe
     profile: flags.profile,
     profileTop: flags.profileTop,
     stabilityTolerancePct: flags.stabilityPct,
+    // The compact text form the coordinator takes: axes split by ";".
+    dimensions: flags.dim && flags.dim.length > 0 ? flags.dim.join(';') : undefined,
+    search: flags.search,
+    budgetMinutes: flags.budgetMinutes,
+    pointDurationMs: flags.pointMs,
   };
 }
 
@@ -186,6 +256,10 @@ const FLAG_FIELDS: Readonly<Record<string, string>> = {
   profile: 'profile',
   profileTop: 'profileTop',
   stabilityPct: 'stabilityTolerancePct',
+  dim: 'dimensions',
+  search: 'search',
+  budgetMinutes: 'budgetMinutes',
+  pointMs: 'pointDurationMs',
   runtime: 'runtime',
   dataset: 'dataset',
   calibration: 'calibrationDataset',
