@@ -6,7 +6,7 @@
 // labelled so): what is under test is the planning per device, the refusal before queueing,
 // the store, the view, the gauges and the PromQL.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -171,6 +171,21 @@ describe('runtime settings as sweep dimensions (real nats-server, coordinator, g
     const small = sweep.configSearch?.devices.find((d) => d.agentId === SMALL.id);
     expect(small).toMatchObject({ jobId: '', state: 'skipped', estimatedMs: 0, notes: ['no search on this device: no value of provider can run here (see skipped)'] });
     expect(small?.skipped).toEqual([{ axis: 'provider', value: 'cuda', reason: 'this device cannot create a cuda session (it reports cpu)', label: '' }]);
+  }, 120_000);
+
+  it('takes the search fields as multipart text, dimensions as the JSON text a sweep file sends', async () => {
+    await heartbeat();
+    const before = await streamState();
+    const form = new FormData();
+    form.append('model', new Blob([readFileSync(MODEL)]), 'cls.onnx');
+    const fields = { shapes: SHAPES, variants: 'fp32', compare: 'none', targets: SMALL.id, dimensions: '{"threads":[1,2],"level":["basic","all"]}', search: 'quick', budgetMinutes: '0.5', pointDurationMs: '500', pointWarmupMs: '100', pointMinQueries: '5', confirmRounds: '4' };
+    for (const [key, value] of Object.entries(fields)) form.append(key, value);
+    const response = await fetch(`${coordinator.httpUrl}/sweeps`, { method: 'POST', body: form });
+    const body = (await response.json()) as SweepView;
+    expect(response.status, JSON.stringify(body)).toBe(201);
+    const [search] = (await publishedSince(before.lastSeq)).filter((p) => p.job.configSearch);
+    expect(search?.job.configSearch).toMatchObject({ strategy: 'quick', budgetMs: 30_000, pointDurationMs: 500, pointWarmupMs: 100, pointMinQueries: 5, confirmRounds: 4, axes: [{ name: 'intra_op_threads', values: ['1', '2'] }, { name: 'graph_optimization_level', values: ['basic', 'all'] }] });
+    expect(body.settings.configSearch).toMatchObject({ strategy: 'quick', budgetMinutes: 0.5 });
   }, 120_000);
 
   it('refuses an over-budget grid with 400 naming budgetMinutes, queueing nothing', async () => {
