@@ -11,7 +11,9 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient } from '../client';
 import { renderReport, tradeOffText } from '../report-command';
 import { startEmbeddedFarm, type EmbeddedFarm } from '../processes';
-import { QUICK_SWEEP, waitForAgent, waitForSweep } from '../testing/farm.fixture';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { progressLines, sweepEvents, type SweepEvent } from '../format';
+import { QUICK_SWEEP, waitForAgent } from '../testing/farm.fixture';
 import { buildReport, reportHtml } from './index';
 
 describe('report of a real runtime-settings search', () => {
@@ -42,8 +44,36 @@ describe('report of a real runtime-settings search', () => {
       pointMinQueries: 10,
       confirmRounds: 4,
     });
-    const sweep = await waitForSweep(client, created.id, 240_000);
+    // Watched as `sweep --wait` watches it: every view through the progress display and the event stream.
+    const events: SweepEvent[] = [];
+    const lines: string[] = [];
+    let previous: typeof created | undefined;
+    let sweep = created;
+    const deadline = Date.now() + 240_000;
+    for (;;) {
+      events.push(...sweepEvents(previous, sweep, new Date().toISOString()));
+      lines.push(...progressLines(sweep));
+      if (sweep.state !== 'running' || Date.now() > deadline) break;
+      previous = sweep;
+      await sleep(150);
+      sweep = await client.getSweep(created.id);
+    }
     expect(sweep.state, JSON.stringify(sweep.jobs.map((j) => [j.state, j.error]))).toBe('completed');
+    // The search's progress as the agent reported it: the point, points done of the total, queries/s.
+    const searchProgress = events.filter((e): e is Extract<SweepEvent, { event: 'progress' }> => e.event === 'progress' && e.kind === 'config search');
+    expect(searchProgress.length, JSON.stringify(events.map((e) => e.event))).toBeGreaterThan(0);
+    const withPoint = searchProgress.filter((e) => e.point !== undefined);
+    expect(withPoint.length).toBeGreaterThan(0);
+    for (const e of withPoint) {
+      // A point's label, or the confirmation of the best against the defaults.
+      expect(e.point).toMatch(/^fp32 (cpu t[12] (basic|all)|confirming cpu t[12] (basic|all) vs defaults)$/);
+      expect(e.pointsTotal).toBeGreaterThanOrEqual(4);
+      expect(e.pointsDone).toBeLessThanOrEqual(e.pointsTotal as number);
+    }
+    const searchLines = lines.filter((l) => l.includes('config search'));
+    expect(searchLines.some((l) => /config search +\S+ +running +fp32 (confirming )?cpu t[12] (basic|all)( vs defaults)?: \w+ /.test(l)), searchLines.join('\n')).toBe(true);
+    expect(events.filter((e) => e.event === 'sweep')[0]).toMatchObject({ state: 'running' });
+    expect(events.at(-1)).toMatchObject({ event: 'done', state: 'completed' });
     const report = buildReport(sweep);
     const device = report.configSearch?.devices[0];
     expect(report.configSearch?.devices).toHaveLength(1);
