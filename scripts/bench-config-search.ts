@@ -127,7 +127,7 @@ for (const strategy of (values.strategies ?? '').split(',').filter((s) => s !== 
     say(`failed: ${failure ?? 'no result'}`);
     continue;
   }
-  say(`wall ${wallS.toFixed(1)} s (search ${(result.spentMs / 1000).toFixed(1)} s); points measured ${result.pointsMeasured} of ${result.spacePoints} per variant x ${variants.length}; budget exhausted: ${result.budgetExhausted}; load after ${os.loadavg()[0]?.toFixed(2)}`);
+  say(`wall ${wallS.toFixed(1)} s (search ${(result.spentMs / 1000).toFixed(1)} s); points measured ${result.pointsMeasured} over ${variants.length} variant(s), of ${result.spacePoints} per variant; budget exhausted: ${result.budgetExhausted}; load after ${os.loadavg()[0]?.toFixed(2)}`);
   say('');
   say('| variant | points measured | best configuration | best p50 ms | defaults p50 ms | best / defaults (95% CI) | verdict |');
   say('|---|---|---|---|---|---|---|');

@@ -416,8 +416,8 @@ async function openContender(ctx: SearchContext, variant: ComparedModel, config:
 }
 
 /**
- * Confirms a variant's best against the baseline: `confirmRounds` rounds of the baseline then
- * the best (a round of one configuration lasts about a quarter of a point's window), the
+ * Confirms a variant's best against the baseline: `confirmRounds` rounds of the best then the
+ * baseline (a round of one configuration lasts about a quarter of a point's window), the
  * ratio best / baseline as the median of per-round ratios with its bootstrap CI (p50 for the
  * latency objective, time per sample for throughput). When the best is the baseline, or there
  * is none, nothing is compared; the first variant still runs its baseline rounds, which are the
@@ -503,7 +503,8 @@ interface RoundsRun {
 }
 
 /**
- * Interleaved rounds of the contenders (the first is the baseline). Single-stream contenders run
+ * Interleaved rounds of the contenders (the first is the baseline, run last in each round).
+ * Single-stream contenders run
  * through runInterleaved; when one keeps several queries in flight, each round is a closed loop
  * of that many (runOfflineLevel) and the rounds alternate the same way.
  */
@@ -538,21 +539,26 @@ async function runRounds(ctx: SearchContext, variant: ComparedModel, contenders:
       meters.reduce((q, m) => q + m.rate(), 0),
     ),
   );
+  // Each round runs the best first, then the baseline (best, baseline, best, ...); results stay
+  // indexed as the contenders are (baseline first), the reference of the ratio.
+  const runOrder = contenders.map((_, i) => i).reverse();
   try {
     if (!concurrent) {
-      const compared: ComparedVariant<Feeds>[] = contenders.map((c, i) => ({ name: c.config.id, sha256: variant.sha256, session: meters[i] as Meter<Feeds>, feeds: c.target.feeds }));
+      const compared: ComparedVariant<Feeds>[] = runOrder.map((i) => ({ name: contenders[i]?.config.id ?? '', sha256: variant.sha256, session: meters[i] as Meter<Feeds>, feeds: contenders[i]?.target.feeds ?? {} }));
       const run = await runInterleaved(compared, { rounds: search.confirmRounds, roundMinQueries: roundQueries, warmupQueries, order: 'interleaved' });
-      const latencies = run.roundLatenciesMs.map((rounds) => rounds.map((r) => r.map(round3)));
+      const latencies = contenders.map((_, i) => (run.roundLatenciesMs[runOrder.indexOf(i)] ?? []).map((r) => r.map(round3)));
       return { latencies, roundMs: latencies.map((rounds) => rounds.map((r) => r.reduce((a, b) => a + b, 0))), roundQueries, firstInferenceMs, warmupQueries };
     }
-    for (const [i, c] of contenders.entries()) {
+    for (const i of runOrder) {
       const meter = meters[i] as Meter<Feeds>;
+      const c = contenders[i] as Contender;
       for (let q = 0; q < warmupQueries; q++) await meter.run(c.target.feeds);
     }
     const latencies: number[][][] = contenders.map(() => []);
     const windows: number[][] = contenders.map(() => []);
     for (let r = 0; r < search.confirmRounds; r++) {
-      for (const [i, c] of contenders.entries()) {
+      for (const i of runOrder) {
+        const c = contenders[i] as Contender;
         const level = await runOfflineLevel(meters[i] as Meter<Feeds>, c.target.feeds, { concurrency: c.concurrency, warmupQueries: c.concurrency, minQueries: roundQueries, minDurationMs: 0, maxDurationMs: ctx.maxWindowMs });
         latencies[i]?.push(Array.from(level.latenciesMs, round3));
         windows[i]?.push(level.durationMs);
