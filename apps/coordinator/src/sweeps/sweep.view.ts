@@ -10,6 +10,7 @@ import {
   type TaskMetric,
   type VariantComparison,
 } from '@benchfarm/protocol';
+import { SESSION_ALLOWANCE_MS } from '@benchfarm/suite';
 import type { StoredResultSensors } from '../storage/result-sensors';
 import type { JobState, JobWithResult, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepSettings, SweepState } from '../storage/records';
 
@@ -461,28 +462,38 @@ function configSearchView(sweep: SweepRecord): ConfigSearchView | undefined {
  *
  * - A configuration-search job: the planner's estimate for its device (a quick search: its
  *   worst case), scaled by the share of points not yet done (1 - pointsDone / pointsTotal)
- *   once the agent reports its counts; the whole estimate before that.
+ *   once the agent reports its counts, but never below one variant's confirmation rounds
+ *   while it runs (each variant's best is confirmed after its points, so the last
+ *   confirmation is still ahead when every point is done); the whole estimate before that.
  * - Any other job: its sweep's warm-up + min duration (`warmupMinDurationMs + minDurationMs`,
  *   the least a run takes; session creation and a longer run are not foreseen); while running,
  *   what is left of them after the reported phase's elapsed time (warm-up, then measure).
  *
  * Returns undefined when the sweep is not running or has no unfinished job. Pure.
  */
-export function estimateTimeLeftMs(sweep: Pick<SweepRecord, 'state' | 'settings' | 'jobs'>, progressOf: (jobId: string) => Progress | undefined): number | undefined {
+export function estimateTimeLeftMs(sweep: Pick<SweepRecord, 'state' | 'settings' | 'jobs' | 'variants'>, progressOf: (jobId: string) => Progress | undefined): number | undefined {
   if (sweep.state !== 'running') return undefined;
   const { warmupMinDurationMs, minDurationMs } = sweep.settings;
-  const searchEstimate = new Map<string, number>();
-  for (const d of sweep.settings.configSearch?.devices ?? []) if (d.jobId !== undefined) searchEstimate.set(d.jobId, d.estimatedMs);
+  const search = sweep.settings.configSearch;
+  const searchEstimate = new Map<string, { totalMs: number; confirmOneMs: number }>();
+  if (search) {
+    // The planner's estimate is measurements x per-point time + variants x confirmation (estimateSearch).
+    const pointMs = SESSION_ALLOWANCE_MS + search.pointWarmupMs + search.pointDurationMs;
+    const variants = Math.max(1, sweep.variants.length);
+    for (const d of search.devices) {
+      if (d.jobId !== undefined) searchEstimate.set(d.jobId, { totalMs: d.estimatedMs, confirmOneMs: Math.max(0, (d.estimatedMs - d.measurements * pointMs) / variants) });
+    }
+  }
   const perAgent = new Map<string, number>();
   for (const job of sweep.jobs) {
     if (job.state !== 'queued' && job.state !== 'running') continue;
     const progress = job.state === 'running' ? progressOf(job.id) : undefined;
     let left: number;
-    const search = searchEstimate.get(job.id);
-    if (search !== undefined) {
+    const estimate = searchEstimate.get(job.id);
+    if (estimate !== undefined) {
       const total = progress?.pointsTotal ?? 0;
       const done = Math.min(total, progress?.pointsDone ?? 0);
-      left = total > 0 ? search * (1 - done / total) : search;
+      left = total > 0 ? Math.max(estimate.totalMs * (1 - done / total), estimate.confirmOneMs) : estimate.totalMs;
     } else if (progress?.phase === 'measure') {
       left = Math.max(0, minDurationMs - progress.elapsedMs);
     } else if (progress?.phase === 'warmup') {

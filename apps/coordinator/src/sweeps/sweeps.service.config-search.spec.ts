@@ -109,9 +109,14 @@ describe('SweepsService with dimensions (fake adapters, real SQLite)', () => {
     expect(view.etaMs).toBe(estimate + 2500);
     db.prepare(`UPDATE jobs SET state = 'done' WHERE id = ?`).run(plain.jobId);
     db.prepare(`UPDATE jobs SET state = 'running' WHERE id = ?`).run(searchJob.jobId);
-    progress.set(searchJob.jobId, { phase: 'measure', queriesDone: 40, elapsedMs: 900, point: 'fp32 cpu t2 basic', pointsDone: 3, pointsTotal: 4, queriesPerSecond: 44.4 });
+    progress.set(searchJob.jobId, { phase: 'measure', queriesDone: 40, elapsedMs: 900, point: 'fp32 cpu t1 all', pointsDone: 1, pointsTotal: 4, queriesPerSecond: 44.4 });
     const running = service().get(view.id);
-    expect(running.etaMs).toBe(Math.round(estimate / 4));
-    expect(running.jobs.find((j) => j.id === searchJob.jobId)?.progress).toEqual({ phase: 'measure', queriesDone: 40, elapsedMs: 900, point: 'fp32 cpu t2 basic', pointsDone: 3, pointsTotal: 4, queriesPerSecond: 44.4 });
+    // 4 points x (1.5 s session + 0.5 s warm-up + 2 s window) + one confirmation of 13 s = 29 s; a quarter done.
+    expect(estimate).toBe(29_000);
+    expect(running.etaMs).toBe(Math.round((estimate * 3) / 4));
+    // Every point done: the last variant's confirmation is still ahead (2 sessions + 10 rounds of two quarter windows).
+    progress.set(searchJob.jobId, { phase: 'measure', queriesDone: 10, elapsedMs: 200, point: 'fp32 confirming cpu t2 basic vs defaults', pointsDone: 4, pointsTotal: 4, queriesPerSecond: 50 });
+    expect(service().get(view.id).etaMs).toBe(2 * 1500 + 10 * 2 * 500);
+    expect(running.jobs.find((j) => j.id === searchJob.jobId)?.progress).toEqual({ phase: 'measure', queriesDone: 40, elapsedMs: 900, point: 'fp32 cpu t1 all', pointsDone: 1, pointsTotal: 4, queriesPerSecond: 44.4 });
   });
 });
