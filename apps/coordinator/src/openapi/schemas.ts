@@ -229,7 +229,7 @@ export const OPENAPI_SCHEMAS = {
       etaMs: {
         type: 'integer',
         description:
-          'Estimated time left, ms: per agent the sum over its unfinished jobs (a configuration search: its estimate times the share of points not done once reported, at least one variant's confirmation while it runs; other jobs: warm-up + min duration, less what the running phase has spent), the largest over agents. Absent when the sweep is not running.',
+          'Estimated time left, ms: per agent the sum over its unfinished jobs (a configuration search: its estimate times the share of points not done once reported, at least one variant confirmation while it runs; other jobs: warm-up + min duration, less what the running phase has spent), the largest over agents. Absent when the sweep is not running.',
       },
     },
   },
