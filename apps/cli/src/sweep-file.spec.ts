@@ -1,3 +1,4 @@
+import { AXIS_ALIASES, checkDimensions } from '@benchfarm/suite';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +71,18 @@ describe('the checked-in example sweep files', () => {
     const settings = await loadSweepFile(join(import.meta.dirname, '../../../examples', name));
     expect(settings.variants).toMatch(/^fp32,/);
     expect(['server', 'offline']).toContain(settings.scenario);
+  });
+  it('threads-search.sweep.yaml is valid, and its dimensions pass the checks the coordinator applies', async () => {
+    const settings = await loadSweepFile(join(import.meta.dirname, '../../../examples', 'threads-search.sweep.yaml'));
+    expect(settings).toMatchObject({ variants: 'fp32,ort-extended', search: 'quick', budgetMinutes: 20 });
+    const dimensions = typeof settings.dimensions === 'string' ? (JSON.parse(settings.dimensions) as Record<string, string[]>) : (settings.dimensions as unknown as Record<string, string[]>);
+    const request = Object.fromEntries(Object.entries(dimensions).map(([k, v]) => [AXIS_ALIASES[k] ?? k, Array.isArray(v) ? v : String(v).split(',')]));
+    expect(checkDimensions(request, 'single_stream').map((a) => `${a.name}=${a.values.join(',')}`)).toEqual([
+      'provider=cpu,cuda',
+      'intra_op_threads=auto',
+      'graph_optimization_level=basic,extended,all',
+      'execution_mode=sequential,parallel',
+    ]);
   });
 });
 
