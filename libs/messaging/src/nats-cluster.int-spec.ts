@@ -83,11 +83,22 @@ describe('a 3-server JetStream cluster and the farm store with replicas', () => 
     await farm.js.publish(jobSubject('ack1'), new Uint8Array([9]), { msgID: 'ack1-job' });
     // The previous test's restart can still move leaders around: pull again on "leadership change".
     let msg: JsMsg | null = null;
+    // Looking the consumer up is a JetStream API request too, and timed out once (5 s) in a
+    // clean-clone CI run while leaders moved: it is retried with the pull.
     for (let attempt = 0; msg === null && attempt < 5; attempt += 1) {
-      msg = await (await agentConsumer(farm.js, 'ack1')).next({ expires: 5_000 }).catch(() => null);
+      msg = await agentConsumer(farm.js, 'ack1')
+        .then((consumer) => consumer.next({ expires: 5_000 }))
+        .catch(() => null);
     }
     expect(msg).not.toBeNull();
-    const leader = (await farm.jsm.consumers.info(JOB_STREAM, agentConsumerName('ack1'))).cluster!.leader!;
+    let leader: string | undefined;
+    for (let attempt = 0; leader === undefined && attempt < 5; attempt += 1) {
+      leader = await farm.jsm.consumers
+        .info(JOB_STREAM, agentConsumerName('ack1'))
+        .then((info) => info.cluster?.leader)
+        .catch(() => undefined);
+    }
+    expect(leader).toBeDefined();
     const victim = cluster.servers.find((s) => s.name === leader)!;
     await victim.kill('SIGKILL');
     const killedAt = Date.now();
