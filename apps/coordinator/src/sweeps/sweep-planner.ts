@@ -1,4 +1,4 @@
-import type { AgentRecord, BenchJob, ConfigSkip, EvaluationRequest, TensorSpec, VariantRef } from '@benchfarm/protocol';
+import type { AgentRecord, BenchJob, ConfigSkip, EvaluationRequest, SuiteSettings, TensorSpec, VariantRef } from '@benchfarm/protocol';
 import { ConfigSpaceError, baselineConfig, estimateSearch, expandSpace, narrowForDevice } from '@benchfarm/suite';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
 import type { ConfigSearchRequest } from './config-search-request';
@@ -53,6 +53,25 @@ export function settingsOf(request: SweepRequest, inputs: readonly TensorSpec[])
   };
 }
 
+/** The suite settings every job of a sweep carries; the comparison job runs its own scenario. */
+function suiteOf(input: SweepPlanInput, settings: SweepSettings, scenario = scenarioEnum(input.request.scenario), scenarioOptions = scenarioOptionsOf(input.request)): SuiteSettings {
+  return {
+    scenario,
+    scenarioOptions,
+    warmupMinQueries: settings.warmupMinQueries,
+    warmupMinDurationMs: settings.warmupMinDurationMs,
+    minQueries: settings.minQueries,
+    minDurationMs: settings.minDurationMs,
+    maxDurationMs: settings.maxDurationMs,
+    seed: settings.seed,
+  };
+}
+
+/** A fresh copy of the sweep's input specs for one job. */
+function inputsOf(input: SweepPlanInput): TensorSpec[] {
+  return input.inputs.map((i) => ({ name: i.name, dataType: i.dataType, shape: [...i.shape] }));
+}
+
 /**
  * Crosses variants x agents into jobs (variant-major, so each agent gets the variants in the
  * order asked for) and builds the `BenchJob` of each.
@@ -71,21 +90,12 @@ export function planSweep(input: SweepPlanInput): SweepPlan {
         sweepId: input.sweepId,
         agentId: agent.agentId,
         variant: { modelName: input.model.name, variant: variant.name, sha256: variant.sha256, sizeBytes: variant.sizeBytes, recipe: { ...variant.recipe } },
-        inputs: input.inputs.map((i) => ({ name: i.name, dataType: i.dataType, shape: [...i.shape] })),
+        inputs: inputsOf(input),
         executionProvider: settings.executionProvider,
         intraOpThreads: settings.intraOpThreads,
         interOpThreads: settings.interOpThreads,
         batch: settings.batch,
-        suite: {
-          scenario: scenarioEnum(input.request.scenario),
-          scenarioOptions: scenarioOptionsOf(input.request),
-          warmupMinQueries: settings.warmupMinQueries,
-          warmupMinDurationMs: settings.warmupMinDurationMs,
-          minQueries: settings.minQueries,
-          minDurationMs: settings.minDurationMs,
-          maxDurationMs: settings.maxDurationMs,
-          seed: settings.seed,
-        },
+        suite: suiteOf(input, settings),
         createdAtUnixMs: input.nowMs,
         ...(input.request.runtime ? { externalRuntime: externalRuntimeOf(input.request.runtime, settings.minDurationMs, settings.maxDurationMs) } : {}),
       });
@@ -222,22 +232,13 @@ function planSearchJobs(input: SweepPlanInput, settings: SweepSettings, jobs: Be
       sweepId: input.sweepId,
       agentId: device.agentId,
       variant: { ...(refs[0] as VariantRef), recipe: { ...(refs[0] as VariantRef).recipe } },
-      inputs: input.inputs.map((i) => ({ name: i.name, dataType: i.dataType, shape: [...i.shape] })),
+      inputs: inputsOf(input),
       // The session settings of each point come from its configuration; these are the baseline's.
       executionProvider: baseline.executionProvider,
       intraOpThreads: baseline.intraOpThreads,
       interOpThreads: baseline.interOpThreads,
       batch: settings.batch,
-      suite: {
-        scenario: scenarioEnum(input.request.scenario),
-        scenarioOptions: scenarioOptionsOf(input.request),
-        warmupMinQueries: settings.warmupMinQueries,
-        warmupMinDurationMs: settings.warmupMinDurationMs,
-        minQueries: settings.minQueries,
-        minDurationMs: settings.minDurationMs,
-        maxDurationMs: settings.maxDurationMs,
-        seed: settings.seed,
-      },
+      suite: suiteOf(input, settings),
       createdAtUnixMs: input.nowMs,
       configSearch: {
         strategy: search.strategy,
@@ -295,21 +296,12 @@ function planComparisons(input: SweepPlanInput, settings: SweepSettings, jobs: B
       sweepId: input.sweepId,
       agentId: agent.agentId,
       variant: refs[0] ?? { modelName: input.model.name, variant: reference.name, sha256: reference.sha256, sizeBytes: reference.sizeBytes, recipe: {} },
-      inputs: input.inputs.map((i) => ({ name: i.name, dataType: i.dataType, shape: [...i.shape] })),
+      inputs: inputsOf(input),
       executionProvider: settings.executionProvider,
       intraOpThreads: settings.intraOpThreads,
       interOpThreads: settings.interOpThreads,
       batch: settings.batch,
-      suite: {
-        scenario: scenarioEnum('single_stream'),
-        scenarioOptions: { ...scenarioOptionsOf(input.request), batchSizes: [], concurrency: [], targetQps: 0, latencyBoundMs: 0, searchPeakQps: false },
-        warmupMinQueries: settings.warmupMinQueries,
-        warmupMinDurationMs: settings.warmupMinDurationMs,
-        minQueries: settings.minQueries,
-        minDurationMs: settings.minDurationMs,
-        maxDurationMs: settings.maxDurationMs,
-        seed: settings.seed,
-      },
+      suite: suiteOf(input, settings, scenarioEnum('single_stream'), { ...scenarioOptionsOf(input.request), batchSizes: [], concurrency: [], targetQps: 0, latencyBoundMs: 0, searchPeakQps: false }),
       createdAtUnixMs: input.nowMs,
       comparison: { variants: refs.map((r) => ({ ...r, recipe: { ...r.recipe } })) },
       ...(evaluation ? { evaluation: { ...evaluation, images: evaluation.images.map((im) => ({ ...im })) } } : {}),
