@@ -11,15 +11,8 @@ export class ProgressTracker {
 
   /** Records the latest progress of a job, with a configuration search's point and counts when it sends them. */
   set(jobId: string, progress: Progress): void {
-    this.latest.set(jobId, {
-      phase: progress.phase,
-      queriesDone: progress.queriesDone,
-      elapsedMs: progress.elapsedMs,
-      ...(progress.point === undefined ? {} : { point: progress.point }),
-      ...(progress.pointsDone === undefined ? {} : { pointsDone: progress.pointsDone }),
-      ...(progress.pointsTotal === undefined ? {} : { pointsTotal: progress.pointsTotal }),
-      ...(progress.queriesPerSecond === undefined ? {} : { queriesPerSecond: progress.queriesPerSecond }),
-    });
+    // The view picks the fields it shows (progressView); a copy keeps the caller's object its own.
+    this.latest.set(jobId, { ...progress });
   }
 
   /** The latest progress of a job, if it is being uploaded now. */

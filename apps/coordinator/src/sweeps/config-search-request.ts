@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AXIS_ALIASES, ConfigSpaceError, checkDimensions, parseDimensionsText, type DimensionsRequest } from '@benchfarm/suite';
 import type { ConfigAxis } from '@benchfarm/protocol';
+import { absent, numberText, trimmed } from './scenario-request';
 
 /** How a sweep searches its runtime settings: every point, or coordinate descent (after Model Analyzer's quick search). */
 export const SEARCH_STRATEGIES = ['grid', 'quick'] as const;
@@ -45,15 +46,6 @@ export interface ConfigSearchRequest {
   pointMinQueries: number;
   confirmRounds: number;
 }
-
-const trimmed = (value: unknown): unknown => (typeof value === 'string' ? value.trim() : value);
-const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
-
-const numberText = (value: unknown): unknown => {
-  const v = trimmed(value);
-  if (absent(v)) return undefined;
-  return typeof v === 'string' && /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v) ? Number(v) : v;
-};
 
 // No zod defaults: a search setting given without dimensions is refused, so "given" must stay
 // visible; the default is metadata for the OpenAPI document and applied in configSearchOf.

@@ -43,10 +43,13 @@ export interface ScenarioRequest {
   stabilityTolerancePct: number;
 }
 
-const trimmed = (value: unknown): unknown => (typeof value === 'string' ? value.trim() : value);
-const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
+/** A form field's text trimmed; anything else as given. */
+export const trimmed = (value: unknown): unknown => (typeof value === 'string' ? value.trim() : value);
+/** Whether a form or JSON field was left out (undefined, null or empty text). */
+export const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
 
-const numberText = (value: unknown): unknown => {
+/** A numeric form field's text as a number (left as given when it is not one, for zod to name). */
+export const numberText = (value: unknown): unknown => {
   const v = trimmed(value);
   if (absent(v)) return undefined;
   return typeof v === 'string' && /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v) ? Number(v) : v;
