@@ -64,6 +64,23 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads a PostgreSQL URL (absent by default) and refuses any other scheme without repeating the value', () => {
+    expect(loadConfig({}, {}).databaseUrl).toBeUndefined();
+    expect(loadConfig({}, { BENCHFARM_DATABASE_URL: 'postgres://bf:pw@127.0.0.1:5432/benchfarm' }).databaseUrl).toBe('postgres://bf:pw@127.0.0.1:5432/benchfarm');
+    expect(loadConfig({}, { BENCHFARM_DATABASE_URL: 'postgresql://db.lab/benchfarm' }).databaseUrl).toBe('postgresql://db.lab/benchfarm');
+    for (const value of ['mysql://bf:s3cret@db/benchfarm', 'bf:s3cret@db/benchfarm', 'postgres://bf:s3cret@db host/x']) {
+      let error: unknown;
+      try {
+        loadConfig({}, { BENCHFARM_DATABASE_URL: value });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toContain('databaseUrl (BENCHFARM_DATABASE_URL): must be a postgres:// or postgresql:// URL');
+      expect((error as ConfigError).message).not.toContain('s3cret');
+    }
+  });
+
   describe('binding beyond loopback', () => {
     const issuesOf = (env: NodeJS.ProcessEnv): { key: string; message: string }[] => {
       try {

@@ -22,8 +22,14 @@ export interface CoordinatorConfig {
   readonly grpcHost: string;
   /** Port of the gRPC results service; 0 picks a free one (`BENCHFARM_GRPC_PORT`, default 50051). */
   readonly grpcPort: number;
-  /** SQLite file of sweeps, jobs and results (`BENCHFARM_DB`), absolute. */
+  /** SQLite file of sweeps, jobs and results (`BENCHFARM_DB`), absolute; unused when {@link databaseUrl} is set. */
   readonly dbPath: string;
+  /**
+   * PostgreSQL server of sweeps, jobs and results (`BENCHFARM_DATABASE_URL`,
+   * `postgres://user:password@host:port/database`): several coordinators share it. Absent: the
+   * SQLite file {@link dbPath}. Holds the password: never log it (the store's description omits it).
+   */
+  readonly databaseUrl?: string | undefined;
   /** Folder for uploads and variant working files (`BENCHFARM_DATA_DIR`), absolute. */
   readonly dataDir: string;
   /** Largest model file accepted, in bytes (`BENCHFARM_MAX_MODEL_BYTES`, default 1 GiB). */
@@ -137,6 +143,7 @@ export const CONFIG_ENV_VARS: { readonly [K in keyof CoordinatorConfig]: string 
   grpcHost: 'BENCHFARM_GRPC_HOST',
   grpcPort: 'BENCHFARM_GRPC_PORT',
   dbPath: 'BENCHFARM_DB',
+  databaseUrl: 'BENCHFARM_DATABASE_URL',
   dataDir: 'BENCHFARM_DATA_DIR',
   maxModelBytes: 'BENCHFARM_MAX_MODEL_BYTES',
   maxDatasetImageBytes: 'BENCHFARM_MAX_DATASET_IMAGE_BYTES',
@@ -207,6 +214,15 @@ const natsUrl = z.preprocess(
     }),
 );
 
+// The message never repeats the value: a database URL carries the password.
+const databaseUrl = z.preprocess(
+  blankToUndefined,
+  z
+    .string({ error: 'must be a string' })
+    .refine((value) => /^postgres(ql)?:\/\/[^\s]+$/.test(value) && URL.canParse(value), { message: 'must be a postgres:// or postgresql:// URL (postgres://user:password@host:port/database)' })
+    .optional(),
+);
+
 const optionalFile = z.preprocess(blankToUndefined, z.string({ error: 'must be a file path' }).optional());
 
 const schema = z.object({
@@ -218,6 +234,7 @@ const schema = z.object({
   grpcHost: text('127.0.0.1'),
   grpcPort: integer(0, 65535, 50051),
   dbPath: text('.benchfarm/coordinator.db'),
+  databaseUrl,
   dataDir: text('.benchfarm/coordinator'),
   maxModelBytes: integer(1, Number.MAX_SAFE_INTEGER, 1024 * 1024 * 1024),
   maxDatasetImageBytes: integer(1, Number.MAX_SAFE_INTEGER, 50 * 1024 * 1024),
