@@ -8,12 +8,12 @@ import {
   AgentState,
   BenchJob,
   ErrorCode,
-  LeasesClient,
-  ResultsClient,
   Scenario,
   UploadOutcome,
   type AgentCapabilities,
   type ConfigSearchJob,
+  type LeasesClient,
+  type ResultsClient,
   type ResultEvent,
   type SuiteSettings,
   type UploadAck,
@@ -42,7 +42,14 @@ import { runExternalJob } from './external-runtime';
 import { collectCapabilities } from './inventory';
 import { connectAgentNats } from './nats-connect';
 import { LeaseUnavailableError, acquireLease, type JobLease } from './lease';
-import { JobUpload, UploadFailedError, UploadRejectedError } from './upload';
+import { JobUpload, UploadFailedError, UploadRejectedError, type UploadRetries } from './upload';
+import { CoordinatorChannels, type CoordinatorTarget } from './coordinator-channels';
+
+/**
+ * Upload retries with several coordinators: about 60 s of tries at most 1 s apart, beyond a
+ * takeover (lease TTL, default 6 s, plus the new leader's start-up).
+ */
+export const FAILOVER_UPLOAD_RETRIES: UploadRetries = { attempts: 60, backoffMs: 250, maxBackoffMs: 1_000 };
 
 /** The version this agent reports in the registry and in every result's manifest. */
 export const AGENT_VERSION = '0.1.0';
@@ -77,20 +84,22 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, log: AgentLog = () => undefined, health: HealthCheckSettings = healthCheckSettingsFromEnv()): Promise<RunningAgent> {
   const { nc, farm } = await connectAgentNats(config);
   const consumer = await agentConsumer(farm.js, config.agentId);
-  const client = new ResultsClient(config.grpcAddress, agentChannelCredentials(config), {
-    'grpc.keepalive_time_ms': 10_000,
-    'grpc.keepalive_timeout_ms': 5_000,
-    'grpc.keepalive_permit_without_calls': 1,
-  });
-  const leases = new LeasesClient(config.grpcAddress, agentChannelCredentials(config), {
-    'grpc.keepalive_time_ms': 10_000,
-    'grpc.keepalive_timeout_ms': 5_000,
-    'grpc.keepalive_permit_without_calls': 1,
-  });
+  // One channel per coordinator address; with several (one leads, the others stand by), calls
+  // move to the next address when one is unreachable.
+  const channels = new CoordinatorChannels(
+    config.grpcAddresses,
+    agentChannelCredentials(config),
+    {
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    },
+    (level, message, fields) => log(level, message, fields),
+  );
   const capabilities = collectCapabilities();
   // Sensors, inventory and working execution providers go into the capabilities before the first heartbeat.
   const reach = await DeviceReach.open(capabilities, log);
-  const agent = new Agent(config, nc, farm, consumer, client, leases, capabilities, log);
+  const agent = new Agent(config, nc, farm, consumer, channels.results, channels.leases, capabilities, log);
   agent.deviceReach = reach;
   agent.health = new HealthGate(health, (state) => agent.onHealth(state), log);
   // Registered as CHECKING; the first health check runs before the first pull (a failed one is
@@ -98,7 +107,7 @@ export async function startAgent(config: AgentConfig, log: AgentLog = () => unde
   await agent.heartbeat();
   await agent.health.attempt();
   const done = agent.run();
-  log('info', 'agent ready', { agentId: config.agentId, natsUrl: config.natsUrl, grpcAddress: config.grpcAddress });
+  log('info', 'agent ready', { agentId: config.agentId, natsUrl: config.natsUrl, grpcAddress: config.grpcAddress, ...(config.grpcAddresses.length > 1 && { coordinators: config.grpcAddresses.length }) });
   return {
     agentId: config.agentId,
     capabilities,
@@ -108,8 +117,7 @@ export async function startAgent(config: AgentConfig, log: AgentLog = () => unde
       await done;
       await agent.unregister();
       await reach.close();
-      client.close();
-      leases.close();
+      channels.close();
       await nc.close();
     },
     async drain() {
@@ -117,8 +125,7 @@ export async function startAgent(config: AgentConfig, log: AgentLog = () => unde
       await done;
       await agent.unregister();
       await reach.close();
-      client.close();
-      leases.close();
+      channels.close();
       await nc.close();
     },
   };
@@ -142,8 +149,8 @@ class Agent {
     private readonly nc: NatsConnection,
     private readonly farm: FarmStore,
     private readonly consumer: Consumer,
-    private readonly client: ResultsClient,
-    private readonly leases: LeasesClient,
+    private readonly client: CoordinatorTarget<ResultsClient>,
+    private readonly leases: CoordinatorTarget<LeasesClient>,
     private readonly capabilities: AgentCapabilities,
     private readonly log: AgentLog,
   ) {}
@@ -292,7 +299,10 @@ class Agent {
         leaseToken: lease.token,
         resumeFromEvent: 0,
       },
-      undefined,
+      // With several coordinators a result waits out a change of leader (the lease TTL and the
+      // new leader's start-up, seconds), tried about every second; one coordinator keeps the
+      // default (it is back within seconds of a restart or not soon).
+      this.config.grpcAddresses.length > 1 ? FAILOVER_UPLOAD_RETRIES : undefined,
       (header) => lease.heldEvents(this.leases, header.uploadId),
     );
     this.log('info', 'job started', { jobId: job.jobId, variant: variant.variant, attempt, deliveryCount: msg.info.deliveryCount });

@@ -32,3 +32,18 @@ describe('agent suite stall bound', () => {
     expect(() => agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1', BENCHFARM_SUITE_STALL_TIMEOUT_MS: '10' })).toThrow(/suiteStallTimeoutMs: .*1000/);
   });
 });
+
+describe('agent coordinator addresses', () => {
+  it('takes one host:port, or several comma-separated in failover order', () => {
+    expect(agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1' }).grpcAddresses).toEqual(['127.0.0.1:50051']);
+    const two = agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1', BENCHFARM_GRPC_ADDRESS: 'coord-a.lab:50051, coord-b.lab:50051' });
+    expect(two.grpcAddresses).toEqual(['coord-a.lab:50051', 'coord-b.lab:50051']);
+    expect(two.grpcAddress).toBe('coord-a.lab:50051, coord-b.lab:50051');
+  });
+
+  it('refuses a list with a bad entry or a repeated address, naming the field and the entry', () => {
+    expect(() => agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1', BENCHFARM_GRPC_ADDRESS: 'coord-a:50051,coord-b' })).toThrow('grpcAddress: must be host:port, or several comma-separated (not "coord-b")');
+    expect(() => agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1', BENCHFARM_GRPC_ADDRESS: 'coord-a:50051,,coord-b:1' })).toThrow('(not "")');
+    expect(() => agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1', BENCHFARM_GRPC_ADDRESS: 'coord-a:50051, coord-a:50051' })).toThrow('grpcAddress: names an address twice');
+  });
+});

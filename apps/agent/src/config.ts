@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { JOB_ACK_WAIT_MS, assertAgentId } from '@benchfarm/messaging';
+import { splitGrpcAddresses } from './coordinator-channels';
 import { grpcTlsIssues } from './grpc-credentials';
 import { natsCredsIssues } from './nats-connect';
 
@@ -22,8 +23,14 @@ export interface AgentConfig {
    * node that runs its own JetStream (deploy/nats/leaf); absent: the local JetStream API.
    */
   readonly natsJsDomain?: string | undefined;
-  /** host:port of the coordinator's gRPC Results service. */
+  /**
+   * host:port of the coordinator's gRPC services (`BENCHFARM_GRPC_ADDRESS`), or several
+   * comma-separated: every coordinator of a farm that runs two (one leads, one stands by); the
+   * agent calls the first and moves to the next when one is unreachable.
+   */
   readonly grpcAddress: string;
+  /** {@link grpcAddress} split into its addresses (one, or several in failover order). */
+  readonly grpcAddresses: readonly string[];
   readonly agentId: string;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -59,11 +66,18 @@ export interface AgentConfig {
 }
 
 const labelPattern = /^[A-Za-z0-9_.-]{1,63}$/;
+/** host:port: a host name, IPv4 or [IPv6] literal without spaces, slashes or commas, and a port. */
+const GRPC_ADDRESS = /^[^\s/,]+:\d{1,5}$/;
 
 const schema = z.object({
   natsUrl: z.string().refine((value) => value.split(',').every((url) => /^(nats|tls|ws|wss):\/\/[^\s,]+$/.test(url.trim())), 'must be a URL like nats://host:4222, or several comma-separated'),
   natsJsDomain: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a JetStream domain uses A-Z a-z 0-9 _ -').optional(),
-  grpcAddress: z.string().regex(/^[^\s/]+:\d{1,5}$/, 'must be host:port'),
+  grpcAddress: z.string().superRefine((value, ctx) => {
+    const addresses = splitGrpcAddresses(value);
+    const bad = addresses.filter((a) => !GRPC_ADDRESS.test(a));
+    if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `must be host:port, or several comma-separated (not ${bad.map((b) => JSON.stringify(b.slice(0, 100))).join(', ')})` });
+    else if (new Set(addresses).size !== addresses.length) ctx.addIssue({ code: 'custom', message: 'names an address twice' });
+  }),
   agentId: z.string().superRefine((value, ctx) => {
     try {
       assertAgentId(value);
@@ -131,7 +145,7 @@ export function loadAgentConfig(input: Partial<AgentConfig>): AgentConfig {
   if (!parsed.success || tlsIssues.length > 0) {
     throw new AgentConfigError([...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)), ...tlsIssues]);
   }
-  return parsed.data;
+  return { ...parsed.data, grpcAddresses: splitGrpcAddresses(parsed.data.grpcAddress) };
 }
 
 /** Reads agent settings from BENCHFARM_* environment variables. */

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { LeaseDecision, LeaseStatus, type AcquireLeaseRequest, type AcquireLeaseResponse, type LeasesClient, type RenewLeaseResponse, type UploadStatusResponse } from '@benchfarm/protocol';
+import { clientOf, type CoordinatorTarget } from './coordinator-channels';
 
 /** Thrown when the coordinator could not be asked for a lease before the deadline. */
 export class LeaseUnavailableError extends Error {
@@ -10,9 +11,18 @@ export class LeaseUnavailableError extends Error {
 /** Deadline of one lease call. */
 const CALL_DEADLINE_MS = 5_000;
 
-function unary<Req, Res>(call: (req: Req, meta: Metadata, options: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown, request: Req): Promise<Res> {
+type Unary<Req, Res> = (req: Req, meta: Metadata, options: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/** One call on the coordinator calls go to now; a failure is reported to the target (several coordinators: it may move on). */
+function unary<Req, Res>(target: CoordinatorTarget<LeasesClient>, method: 'acquire' | 'renew' | 'uploadStatus', request: Req): Promise<Res> {
+  const { client, failed } = clientOf(target);
+  const call = (client[method] as unknown as Unary<Req, Res>).bind(client);
   return new Promise<Res>((resolve, reject) => {
-    call(request, new Metadata(), { deadline: new Date(Date.now() + CALL_DEADLINE_MS) }, (err, res) => (err ? reject(err) : resolve(res)));
+    call(request, new Metadata(), { deadline: new Date(Date.now() + CALL_DEADLINE_MS) }, (err, res) => {
+      if (!err) return resolve(res);
+      failed(err);
+      reject(err);
+    });
   });
 }
 
@@ -25,15 +35,18 @@ export class JobLease {
     readonly attempt: number,
   ) {}
 
-  /** Renews the lease; resolves with why it is lost (cancelled, superseded, unknown), or undefined while it holds. */
-  async renew(client: LeasesClient): Promise<string | undefined> {
-    const res = await unary<{ jobId: string; agentId: string; leaseToken: string }, RenewLeaseResponse>(client.renew.bind(client) as never, { jobId: this.jobId, agentId: this.agentId, leaseToken: this.token });
+  /**
+   * Renews the lease; resolves with why it is lost (cancelled, superseded, unknown), or undefined
+   * while it holds. `client`: one coordinator's client, or the agent's coordinator channels.
+   */
+  async renew(client: CoordinatorTarget<LeasesClient>): Promise<string | undefined> {
+    const res = await unary<{ jobId: string; agentId: string; leaseToken: string }, RenewLeaseResponse>(client, 'renew', { jobId: this.jobId, agentId: this.agentId, leaseToken: this.token });
     return res.status === LeaseStatus.LEASE_STATUS_ACTIVE ? undefined : `lease ${LeaseStatus[res.status]}: ${res.reason}`;
   }
 
   /** How many events of the upload the coordinator holds (0 when none, or when it cannot say). */
-  async heldEvents(client: LeasesClient, uploadId: string): Promise<number> {
-    const res = await unary<{ jobId: string; uploadId: string; leaseToken: string }, UploadStatusResponse>(client.uploadStatus.bind(client) as never, { jobId: this.jobId, uploadId, leaseToken: this.token });
+  async heldEvents(client: CoordinatorTarget<LeasesClient>, uploadId: string): Promise<number> {
+    const res = await unary<{ jobId: string; uploadId: string; leaseToken: string }, UploadStatusResponse>(client, 'uploadStatus', { jobId: this.jobId, uploadId, leaseToken: this.token });
     return res.committed ? 0 : res.eventsReceived;
   }
 }
@@ -42,19 +55,20 @@ export class JobLease {
 export type LeaseOutcome = { kind: 'granted'; lease: JobLease } | { kind: 'drop'; reason: string };
 
 /**
- * Asks for a lease, retrying while the coordinator is unreachable (restarting) until
- * `timeoutMs`. A request the coordinator refuses as INVALID_ARGUMENT (the job message's ids are
+ * Asks for a lease, retrying while the coordinator is unreachable (restarting, or several
+ * coordinators changing leader: `client` is then the agent's coordinator channels, which move to
+ * the next address after each unreachable answer) until `timeoutMs`. A request the coordinator refuses as INVALID_ARGUMENT (the job message's ids are
  * not ids: a hand-made or corrupt message) is a `drop`: the message is at fault, not this device
  * or the coordinator. Thrown: {@link LeaseUnavailableError} after the deadline, on abort, or when
  * the coordinator refuses the request for another reason.
  */
-export async function acquireLease(client: LeasesClient, request: AcquireLeaseRequest, timeoutMs: number, signal: AbortSignal): Promise<LeaseOutcome> {
+export async function acquireLease(client: CoordinatorTarget<LeasesClient>, request: AcquireLeaseRequest, timeoutMs: number, signal: AbortSignal): Promise<LeaseOutcome> {
   const deadline = Date.now() + timeoutMs;
   let backoffMs = 200;
   for (;;) {
     let res: AcquireLeaseResponse;
     try {
-      res = await unary<AcquireLeaseRequest, AcquireLeaseResponse>(client.acquire.bind(client) as never, request);
+      res = await unary<AcquireLeaseRequest, AcquireLeaseResponse>(client, 'acquire', request);
     } catch (err) {
       const code = (err as Partial<ServiceError>).code;
       if (code === status.INVALID_ARGUMENT) return { kind: 'drop', reason: `INVALID_ARGUMENT: ${(err as Partial<ServiceError>).details ?? (err as Error).message}` };

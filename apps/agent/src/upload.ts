@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
 import type { ResultEvent, ResultsClient, UploadAck, UploadHeader } from '@benchfarm/protocol';
+import { clientOf, type CoordinatorTarget } from './coordinator-channels';
 
 /** Thrown when a result could not be delivered to the coordinator after every retry. */
 export class UploadFailedError extends Error {
@@ -39,12 +40,24 @@ interface OpenStream {
  */
 export type UploadStatusProbe = (header: UploadHeader) => Promise<number>;
 
+/** How often {@link JobUpload.finish} sends the upload again, and how long it waits in between. */
+export interface UploadRetries {
+  /** Tries after the first. */
+  attempts: number;
+  /** Wait before the first retry; doubled after each. */
+  backoffMs: number;
+  /** Longest wait between two tries (default: no bound). */
+  maxBackoffMs?: number;
+}
+
 /**
  * One job attempt's result upload. Events stream to the coordinator live while the job
  * runs and are also kept, so that when the stream breaks (coordinator restarted, network
- * blip) the upload continues on a new stream under the same upload id, from the event the
- * coordinator reports it holds (all of it when it holds none); the coordinator commits a
- * job's result once, so a repeat is harmless.
+ * blip, another coordinator taking over) the upload continues on a new stream under the same
+ * upload id, from the event the coordinator reports it holds (all of it when it holds none);
+ * the coordinator commits a job's result once, so a repeat is harmless. `client` is one
+ * coordinator's client, or the agent's coordinator channels, which move each new stream to the
+ * next coordinator address after an unreachable one.
  */
 export class JobUpload {
   private readonly events: ResultEvent[] = [];
@@ -54,9 +67,9 @@ export class JobUpload {
   private broken = false;
 
   constructor(
-    private readonly client: ResultsClient,
+    private readonly client: CoordinatorTarget<ResultsClient>,
     readonly header: UploadHeader,
-    private readonly retries = { attempts: 5, backoffMs: 500 },
+    private readonly retries: UploadRetries = { attempts: 5, backoffMs: 500 },
     private readonly probe?: UploadStatusProbe,
   ) {
     this.current = this.open();
@@ -75,7 +88,7 @@ export class JobUpload {
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.retries.attempts; attempt += 1) {
       if (attempt > 0 || this.broken || !this.current) {
-        if (attempt > 0) await sleep(this.retries.backoffMs * 2 ** (attempt - 1));
+        if (attempt > 0) await sleep(Math.min(this.retries.backoffMs * 2 ** (attempt - 1), this.retries.maxBackoffMs ?? Number.POSITIVE_INFINITY));
         this.current?.stream.cancel();
         const held = this.probe ? await this.probe(this.header).catch(() => 0) : 0;
         const from = held > 0 && held <= this.events.length ? held : 0;
@@ -110,16 +123,20 @@ export class JobUpload {
   }
 
   private open(): OpenStream {
+    const { client, failed } = clientOf(this.client);
     let stream!: ClientWritableStream<ResultEvent>;
     const response = new Promise<UploadAck>((resolve, reject) => {
-      stream = this.client.upload((err, ack) => (err ? reject(err) : resolve(ack)));
+      stream = client.upload((err, ack) => (err ? reject(err) : resolve(ack)));
     });
-    // The failure is read in finish(); until then it only marks the stream as broken.
-    response.catch(() => {
+    // The failure is read in finish(); until then it only marks the stream as broken (and, with
+    // several coordinators, sends the next stream to the next one when this one is unreachable).
+    response.catch((err: unknown) => {
       this.broken = true;
+      failed(err);
     });
-    stream.on('error', () => {
+    stream.on('error', (err) => {
       this.broken = true;
+      failed(err);
     });
     return { stream, response };
   }
