@@ -1,3 +1,11 @@
 export { startNatsServer, freePort, findNatsServer, type NatsServerHandle } from '@benchfarm/messaging';
 export * from './fixtures';
 export { startTcpProxy, TcpProxyError, type TcpProxy } from './tcp-proxy';
+export {
+  startPostgres,
+  findPostgresBinDir,
+  PostgresNotInstalledError,
+  PostgresStartError,
+  type PostgresServerHandle,
+  type StartPostgresOptions,
+} from './postgres';
