@@ -107,8 +107,9 @@ export async function startLeaderElectedCoordinator(config: CoordinatorConfig, l
       await election.stop({ release: true });
       throw err;
     }
-    // Agents and operators read where the leader serves from the lease; the public address is the one agents dial.
-    await election.announce({ state: 'serving', httpUrl: coordinator.httpUrl, grpcAddress: config.publicGrpcAddress ?? coordinator.grpcAddress });
+    // Operators (and tests) read where the leader serves from the lease: its own bound
+    // addresses. BENCHFARM_PUBLIC_GRPC_ADDRESS is not used here: with two coordinators it lists both.
+    await election.announce({ state: 'serving', httpUrl: coordinator.httpUrl, grpcAddress: coordinator.grpcAddress });
     if (lost) throw new Error('the leader lease was lost while the coordinator started');
     return coordinator;
   })();

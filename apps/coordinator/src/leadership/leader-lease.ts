@@ -20,7 +20,7 @@ export interface LeaderRecord {
   readonly state: 'starting' | 'serving';
   /** Base URL of the leader's REST API, once serving. */
   readonly httpUrl?: string | undefined;
-  /** The gRPC address agents dial (BENCHFARM_PUBLIC_GRPC_ADDRESS, else the bound one), once serving. */
+  /** The leader's bound gRPC address (host:port), once serving. */
   readonly grpcAddress?: string | undefined;
   /** When this instance took the lease (its own clock, Unix ms). */
   readonly sinceUnixMs: number;
