@@ -19,6 +19,7 @@ import { datasetFlagSettings, resolveSweepSettings, scenarioFlags, SweepFileErro
 import { DatasetUploadError, uploadDatasetDir } from './dataset-upload';
 import { suiteReportText } from './suite-report';
 import { DEMO, demoDatasetFlags } from './demo';
+import { registerSimulateFleetCommand } from './simulate-fleet.command';
 
 const DEFAULT_DIR = '.benchfarm';
 
@@ -264,6 +265,7 @@ registerVariantsCommand(program);
 registerSecurityCommands(program, (flag) => coordinatorUrl(flag, DEFAULT_DIR));
 registerPkiCommand(program);
 registerDatasetCommand(program, () => coordinatorUrl(program.opts<{ coordinator?: string }>().coordinator, program.opts<{ dir: string }>().dir));
+registerSimulateFleetCommand(program, () => program.opts<{ coordinator?: string }>().coordinator);
 
 scenarioFlags(sweepOptionsCommand(
   program
