@@ -53,3 +53,11 @@ export interface SqlDatabase extends SqlExecutor {
   /** Closes the store (waits for running statements). */
   close(): Promise<void>;
 }
+
+/**
+ * Thrown by a driver's open function when the store cannot be opened, reached or migrated; the
+ * message names the store (never a password), the cause is the driver's error.
+ */
+export class DatabaseOpenError extends Error {
+  override name = 'DatabaseOpenError';
+}

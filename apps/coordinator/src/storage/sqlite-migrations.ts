@@ -1,15 +1,10 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-
-/** An open better-sqlite3 database. */
-export type SqliteDatabase = Database.Database;
+import type Database from 'better-sqlite3';
 
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran. Append
  * new ones; never edit one that has shipped.
  */
-const MIGRATIONS: readonly string[] = [
+export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE sweeps (
     id TEXT PRIMARY KEY,
@@ -220,44 +215,34 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX IF NOT EXISTS dataset_upload_files_sha ON dataset_upload_files (sha256);
   `,
+  // Portable insertion order (SQLite's rowid has no PostgreSQL twin): results.commit_seq orders
+  // results committed in the same millisecond (a trigger copies the rowid; PostgreSQL: an identity
+  // column), dataset_upload_files.position keeps a session's files in the order they were declared.
+  `
+  ALTER TABLE results ADD COLUMN commit_seq INTEGER;
+  UPDATE results SET commit_seq = rowid;
+  CREATE TRIGGER results_commit_seq AFTER INSERT ON results
+  BEGIN
+    UPDATE results SET commit_seq = new.rowid WHERE rowid = new.rowid;
+  END;
+
+  ALTER TABLE dataset_upload_files ADD COLUMN position INTEGER;
+  UPDATE dataset_upload_files SET position = rowid;
+  `,
 ];
 
-/** Thrown when the database file cannot be opened or migrated. */
-export class DatabaseOpenError extends Error {
-  override name = 'DatabaseOpenError';
-}
-
 /**
- * Opens (creating when missing) the coordinator's SQLite file in WAL mode with foreign keys
- * on, and applies pending migrations in one transaction each.
+ * Applies the migrations `PRAGMA user_version` says are pending, each in one transaction.
+ *
+ * Thrown errors: `Error` when the file is at a schema version newer than this coordinator knows;
+ * SQLite's error when a migration fails (that migration is rolled back).
  */
-export function openDatabase(path: string): SqliteDatabase {
-  let db: SqliteDatabase;
-  try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path);
-  } catch (err) {
-    throw new DatabaseOpenError(`cannot open SQLite database ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
-    migrate(db);
-  } catch (err) {
-    db.close();
-    throw new DatabaseOpenError(`cannot migrate SQLite database ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  return db;
-}
-
-function migrate(db: SqliteDatabase): void {
+export function migrateSqlite(db: Database.Database): void {
   const applied = db.pragma('user_version', { simple: true }) as number;
-  if (applied > MIGRATIONS.length) {
-    throw new Error(`the database is at schema version ${applied}, newer than this coordinator knows (${MIGRATIONS.length})`);
+  if (applied > SQLITE_MIGRATIONS.length) {
+    throw new Error(`the database is at schema version ${applied}, newer than this coordinator knows (${SQLITE_MIGRATIONS.length})`);
   }
-  MIGRATIONS.forEach((sql, index) => {
+  SQLITE_MIGRATIONS.forEach((sql, index) => {
     if (index < applied) return;
     db.transaction(() => {
       db.exec(sql);
