@@ -20,6 +20,14 @@ export class LeaderElectionStoppedError extends Error {
   override name = 'LeaderElectionStoppedError';
 }
 
+/**
+ * Thrown by {@link LeaderElection.assertLeading} (and so instead of a store statement) when this
+ * instance may no longer act as leader.
+ */
+export class LeadershipLostError extends Error {
+  override name = 'LeadershipLostError';
+}
+
 /** Timing of a {@link LeaderElection}; defaults derive from the lease TTL. */
 export interface LeaderElectionTiming {
   /** How often a standby reads the lease. */
@@ -63,6 +71,23 @@ export class LeaderElection {
   /** Whether this instance leads now (it took the lease and has not lost it). */
   get isLeader(): boolean {
     return this.leading && this.lostReason === undefined;
+  }
+
+  /**
+   * Returns when this instance may act as leader now; otherwise throws. The fence is checked
+   * against the clock at this call, not at the fence timer's last run: a process that was paused
+   * past its fence handles the I/O that waited before its timers run, so every write asks here
+   * first (fencedDatabase). A fence found passed is reported through `events.lost` first (the
+   * process exits there).
+   *
+   * Thrown errors: {@link LeadershipLostError} naming why.
+   */
+  assertLeading(): void {
+    if (this.lostReason === undefined && this.leading && this.now() >= this.lease.fenceAtMs) {
+      this.lose(`the fence passed ${this.now() - this.lease.fenceAtMs} ms ago (no renewal confirmed for ${this.now() - this.lease.confirmedAtMs} ms, lease TTL ${this.lease.ttlMs} ms; was this process paused?): another coordinator may lead by now`);
+    }
+    if (this.lostReason !== undefined) throw new LeadershipLostError(`this coordinator no longer leads: ${this.lostReason}`);
+    if (!this.leading) throw new LeadershipLostError('this coordinator does not lead');
   }
 
   /**

@@ -2,7 +2,9 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, startTcpProxy, type NatsServerHandle, type TcpProxy } from '@benchfarm/testing';
-import { LeaderElection } from './leader-election';
+import type { SqlDatabase, SqlExecutor } from '../storage/sql';
+import { fencedDatabase } from './fenced-database';
+import { LeaderElection, LeadershipLostError } from './leader-election';
 import { LEADER_BUCKET, LEADER_KEY, LeaderBucketMismatchError, LeaderLease, fenceMarginMs, openLeaderBucket, parseLeaderRecord, type LeaderRecord } from './leader-lease';
 
 // The leader lease on a real nats-server 2.9 with JetStream: expiry by the bucket's max age (no
@@ -154,6 +156,36 @@ describe('leader lease in NATS KV (real nats-server)', () => {
     expect(handoverMs).toBeLessThan(TTL_MS);
     expect(a.lost).toEqual([]);
     console.log(`[leader-lease] clean handover in ${handoverMs} ms (poll ${POLL_MS} ms)`);
+  }, 10_000);
+
+  it('a leader whose clock passed its fence before its timers ran (a paused process) issues no statement: the first one is refused and leadership ends', async () => {
+    await clearLease();
+    // FAKE store (labelled): records the statements that reach it; the lease and NATS are real.
+    const issued: string[] = [];
+    const executor: SqlExecutor = {
+      dialect: 'sqlite',
+      get: async (sql) => void issued.push(sql),
+      all: async (sql) => (issued.push(sql), []),
+      run: async (sql) => (issued.push(sql), { changes: 1 }),
+    };
+    const store: SqlDatabase = { ...executor, description: 'fake', transaction: (fn) => fn(executor), close: async () => undefined };
+    let skewMs = 0;
+    const now = (): number => Date.now() + skewMs;
+    const lease = new LeaderLease(await openLeaderBucket(await connection(), { ttlMs: TTL_MS, replicas: 1 }), `paused${key}`, TTL_MS, now);
+    const lost: string[] = [];
+    const election = new LeaderElection(lease, { pollIntervalMs: POLL_MS }, { lost: (reason) => lost.push(reason) }, now);
+    elections.push(election);
+    await election.waitUntilLeader();
+    const fenced = fencedDatabase(store, () => election.assertLeading());
+    await fenced.run('UPDATE before');
+    await fenced.transaction(async (tx) => tx.get('SELECT inside'));
+    // The clock jumps as it does for a process resumed after a pause longer than the TTL.
+    skewMs = TTL_MS;
+    await expect(fenced.run('UPDATE after')).rejects.toThrow(LeadershipLostError);
+    await expect(fenced.transaction(async (tx) => tx.run('UPDATE in a transaction after'))).rejects.toThrow(/this coordinator no longer leads: the fence passed \d+ ms ago/);
+    expect(issued).toEqual(['UPDATE before', 'SELECT inside']);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatch(/was this process paused\?/);
   }, 10_000);
 
   it('refuses a leader bucket made with another TTL, naming the variable', async () => {
