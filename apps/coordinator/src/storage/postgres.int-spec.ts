@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, PostgresConflictError, PostgresOpenError, PostgresTransactionAbortedError, SqlParameterError } from './postgres';
 import { migratePostgres, POSTGRES_MIGRATIONS, PostgresSchemaTooNewError, SCHEMA_VERSION_TABLE } from './postgres-migrations';
 import type { SqlDatabase } from './sql';
+import { SqlClosedError, SqlTransactionMisuseError } from './sqlite';
 
 // The PostgreSQL driver against a real server started for this file (initdb + postgres on a
 // free loopback port); each test that changes the schema gets a database of its own.
@@ -119,7 +120,18 @@ describe('transactions', () => {
     await db.transaction(async (tx) => {
       leaked = tx;
     });
-    await expect(leaked!.get('SELECT 1')).rejects.toThrow(/transaction has ended/);
+    await expect(leaked!.get('SELECT 1')).rejects.toThrow(SqlClosedError);
+  });
+
+  it('refuses a statement or transaction on the database from inside its own transaction, as SQLite does', async () => {
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.run('INSERT INTO kv (k, n) VALUES (?, ?)', ['tx-misuse', 1]);
+        await db.get('SELECT 1');
+      }),
+    ).rejects.toThrow(SqlTransactionMisuseError);
+    await expect(db.transaction(() => db.transaction(async () => 1))).rejects.toThrow(SqlTransactionMisuseError);
+    expect(await db.get('SELECT n FROM kv WHERE k = ?', ['tx-misuse'])).toBeUndefined();
   });
 
   it('names a transaction whose failed statement fn swallowed (PostgreSQL rolls it back at COMMIT)', async () => {
@@ -245,6 +257,14 @@ describe('opening', () => {
   it('names a database that does not exist', async () => {
     const missing = server.url.replace(/\/[^/]+$/, '/no_such_db');
     await expect(openPostgres(missing)).rejects.toThrow(/cannot connect to PostgreSQL postgres:\/\/postgres@127\.0\.0\.1:\d+\/no_such_db: database "no_such_db" does not exist/);
+  });
+
+  it('refuses statements once closed; closing twice is harmless', async () => {
+    const opened = await openPostgres(server.url, { migrate: false });
+    await opened.close();
+    await opened.close();
+    await expect(opened.get('SELECT 1')).rejects.toThrow(SqlClosedError);
+    await expect(opened.transaction(async () => 1)).rejects.toThrow(SqlClosedError);
   });
 
   it('describes itself without the password', async () => {

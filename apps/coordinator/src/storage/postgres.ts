@@ -1,6 +1,8 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { migratePostgres } from './postgres-migrations';
-import type { SqlDatabase, SqlDialect, SqlExecutor, SqlParams, SqlRunResult, SqlValue } from './sql';
+import { DatabaseOpenError, type SqlDatabase, type SqlDialect, type SqlExecutor, type SqlParams, type SqlRunResult, type SqlValue } from './sql';
+import { SqlClosedError, SqlTransactionMisuseError } from './sqlite';
 
 /**
  * The PostgreSQL driver behind {@link SqlDatabase}: a `pg` pool, `?` / `@name` parameters
@@ -29,7 +31,7 @@ export interface PostgresOptions {
 }
 
 /** Thrown when the server cannot be reached, refuses the login, or the schema cannot be migrated. */
-export class PostgresOpenError extends Error {
+export class PostgresOpenError extends DatabaseOpenError {
   override name = 'PostgresOpenError';
 }
 
@@ -373,6 +375,10 @@ class TransactionExecutor implements SqlExecutor {
 
   constructor(private readonly client: pg.PoolClient) {}
 
+  get isOpen(): boolean {
+    return this.open;
+  }
+
   end(): void {
     this.open = false;
   }
@@ -392,13 +398,16 @@ class TransactionExecutor implements SqlExecutor {
   private query(sql: string, params: SqlParams | undefined): Promise<pg.QueryResult> {
     // A statement after commit or rollback would run outside the transaction on a pooled
     // connection someone else may hold by then.
-    if (!this.open) return Promise.reject(new Error('this transaction has ended; run statements through the executor of an open transaction'));
+    if (!this.open) return Promise.reject(new SqlClosedError('a statement through a transaction executor after the transaction ended'));
     return execute(this.client, sql, params);
   }
 }
 
 class PostgresDatabase implements SqlDatabase {
   readonly dialect: SqlDialect = 'postgres';
+  /** The transaction whose `fn` is running, to catch statements sent to the database instead of to `tx`. */
+  private readonly transactionContext = new AsyncLocalStorage<TransactionExecutor>();
+  private closing: Promise<void> | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -424,6 +433,7 @@ class PostgresDatabase implements SqlDatabase {
    * re-run like a transaction.
    */
   private async query(sql: string, params: SqlParams | undefined): Promise<pg.QueryResult> {
+    this.refuseMisuse();
     for (let attempt = 1; ; attempt++) {
       try {
         return await execute(this.pool, sql, params);
@@ -437,6 +447,7 @@ class PostgresDatabase implements SqlDatabase {
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    this.refuseMisuse();
     for (let attempt = 1; ; attempt++) {
       let outcome: { value: T } | { error: unknown };
       const client = await this.pool.connect();
@@ -467,7 +478,7 @@ class PostgresDatabase implements SqlDatabase {
     const tx = new TransactionExecutor(client);
     let value: T;
     try {
-      value = await fn(tx);
+      value = await this.transactionContext.run(tx, () => fn(tx));
     } finally {
       tx.end();
     }
@@ -478,7 +489,22 @@ class PostgresDatabase implements SqlDatabase {
     return value;
   }
 
-  async close(): Promise<void> {
-    await this.pool.end();
+  /**
+   * Same refusals as the SQLite driver, so a bug shows on both stores: here a statement on the
+   * database inside its own transaction would run outside it on another connection (and, with
+   * every pooled connection held by such transactions, wait forever).
+   */
+  private refuseMisuse(): void {
+    if (this.transactionContext.getStore()?.isOpen) {
+      throw new SqlTransactionMisuseError(
+        'a statement on the database inside one of its own transactions would run outside that transaction: use the transaction executor (tx) passed to fn',
+      );
+    }
+    if (this.closing) throw new SqlClosedError(`the database ${this.description} is closed`);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.pool.end();
+    return this.closing;
   }
 }
