@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { SqliteDatabase } from '../storage/database';
-import { SQLITE_DATABASE } from '../storage/storage.tokens';
+import { containsText, greatest } from '../storage/sql-dialect';
+import { SQL_DATABASE } from '../storage/storage.tokens';
+import type { SqlDatabase, SqlExecutor } from '../storage/sql';
 import type { DatasetImageRecord, DatasetLabelsRecord, DatasetRecord } from './dataset.types';
 
 /**
@@ -39,48 +40,48 @@ export interface UploadSessionRecord {
 /** A dataset without its image list (for listings). */
 export type DatasetSummaryRecord = Omit<DatasetRecord, 'images'> & { imageCount: number };
 
-/** Storage of datasets and their upload sessions. Each method is one SQLite transaction. */
+/** Storage of datasets and their upload sessions. Each method is one transaction. */
 export abstract class DatasetRepository {
   /** Stores a new upload session with its files. */
-  abstract insertUpload(session: UploadSessionRecord): void;
+  abstract insertUpload(session: UploadSessionRecord): Promise<void>;
   /** The upload session with this id, or undefined. */
-  abstract findUpload(id: string): UploadSessionRecord | undefined;
+  abstract findUpload(id: string): Promise<UploadSessionRecord | undefined>;
   /** The id of an open session for this dataset id and name (a client that lost its upload id asks again). */
-  abstract findUploadFor(datasetId: string, name: string): string | undefined;
+  abstract findUploadFor(datasetId: string, name: string): Promise<string | undefined>;
   /** Records a file's new state (and an image's decoded size). */
-  abstract setFileState(uploadId: string, sha256: string, state: UploadFileState, size?: { width: number; height: number }): void;
+  abstract setFileState(uploadId: string, sha256: string, state: UploadFileState, size?: { width: number; height: number }): Promise<void>;
   /** Pushes the session's expiry out (it is in use). */
-  abstract touchUpload(id: string, expiresAtMs: number): void;
+  abstract touchUpload(id: string, expiresAtMs: number): Promise<void>;
   /** Removes an upload session and its file rows. */
-  abstract deleteUpload(id: string): void;
+  abstract deleteUpload(id: string): Promise<void>;
   /** Ids of sessions that expired at `nowMs`. */
-  abstract expiredUploads(nowMs: number): string[];
+  abstract expiredUploads(nowMs: number): Promise<string[]>;
   /** Ids of every open session. */
-  abstract uploadIds(): string[];
+  abstract uploadIds(): Promise<string[]>;
   /** Stores a complete dataset and, in the same transaction, removes the upload session it came from. */
-  abstract insertDataset(record: DatasetRecord, fromUploadId: string | undefined): void;
+  abstract insertDataset(record: DatasetRecord, fromUploadId: string | undefined): Promise<void>;
   /** The dataset with exactly this id. */
-  abstract findById(id: string): DatasetRecord | undefined;
+  abstract findById(id: string): Promise<DatasetRecord | undefined>;
   /** The dataset with this name. */
-  abstract findByName(name: string): DatasetRecord | undefined;
+  abstract findByName(name: string): Promise<DatasetRecord | undefined>;
   /** Ids of datasets starting with `prefix` (at most `limit`). */
-  abstract idsWithPrefix(prefix: string, limit: number): string[];
+  abstract idsWithPrefix(prefix: string, limit: number): Promise<string[]>;
   /** Every dataset, newest first, without image lists. */
-  abstract list(): DatasetSummaryRecord[];
+  abstract list(): Promise<DatasetSummaryRecord[]>;
   /** Removes a dataset record. */
-  abstract deleteDataset(id: string): void;
+  abstract deleteDataset(id: string): Promise<void>;
   /**
    * The decoded size of an image stored under this digest by some dataset, so a second upload of
    * the same content need not send or decode it again.
    */
-  abstract knownImage(sha256: string): { width: number; height: number } | undefined;
+  abstract knownImage(sha256: string): Promise<{ width: number; height: number } | undefined>;
   /** Ids of running sweeps whose settings name this dataset (their agents still fetch its images). */
-  abstract runningSweepsUsing(datasetId: string): string[];
+  abstract runningSweepsUsing(datasetId: string): Promise<string[]>;
   /**
    * Whether an object-store object is still in use by a dataset (image or labels), an open upload
    * session other than `exceptUploadId` that relies on it being stored, or a sweep (model or variant).
    */
-  abstract isObjectReferenced(sha256: string, exceptUploadId?: string): boolean;
+  abstract isObjectReferenced(sha256: string, exceptUploadId?: string): Promise<boolean>;
 }
 
 interface DatasetRow {
@@ -112,120 +113,153 @@ interface UploadFileRow {
   height: number | null;
 }
 
-/** {@link DatasetRepository} on the coordinator's SQLite file (tables of the datasets migration). */
+/** {@link DatasetRepository} on a {@link SqlDatabase} (tables of the datasets migration). */
 @Injectable()
-export class SqliteDatasetRepository extends DatasetRepository {
-  constructor(@Inject(SQLITE_DATABASE) private readonly db: SqliteDatabase) {
+export class SqlDatasetRepository extends DatasetRepository {
+  constructor(@Inject(SQL_DATABASE) private readonly db: SqlDatabase) {
     super();
   }
 
-  insertUpload(session: UploadSessionRecord): void {
+  async insertUpload(session: UploadSessionRecord): Promise<void> {
     const manifest = JSON.stringify({ images: session.images, labels: session.labels ?? null, preprocess: session.preprocess ?? null });
-    this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO dataset_uploads (id, dataset_id, name, manifest_json, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(session.id, session.datasetId, session.name, manifest, session.createdAtMs, session.expiresAtMs);
-      const insert = this.db.prepare('INSERT INTO dataset_upload_files (upload_id, sha256, size_bytes, kind, state, width, height) VALUES (?, ?, ?, ?, ?, ?, ?)');
-      for (const f of session.files) insert.run(session.id, f.sha256, f.sizeBytes, f.kind, f.state, f.width ?? null, f.height ?? null);
-    })();
+    await this.db.transaction(async (tx) => {
+      await tx.run('INSERT INTO dataset_uploads (id, dataset_id, name, manifest_json, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?)', [
+        session.id,
+        session.datasetId,
+        session.name,
+        manifest,
+        session.createdAtMs,
+        session.expiresAtMs,
+      ]);
+      for (const [position, f] of session.files.entries()) {
+        await tx.run('INSERT INTO dataset_upload_files (upload_id, sha256, size_bytes, kind, state, width, height, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+          session.id,
+          f.sha256,
+          f.sizeBytes,
+          f.kind,
+          f.state,
+          f.width ?? null,
+          f.height ?? null,
+          position,
+        ]);
+      }
+    });
   }
 
-  findUpload(id: string): UploadSessionRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM dataset_uploads WHERE id = ?').get(id) as UploadRow | undefined;
-    if (!row) return undefined;
-    const manifest = JSON.parse(row.manifest_json) as { images: UploadSessionRecord['images']; labels: { sha256: string; sizeBytes: number } | null; preprocess: UploadSessionRecord['preprocess'] | null };
-    const files = (this.db.prepare('SELECT sha256, size_bytes, kind, state, width, height FROM dataset_upload_files WHERE upload_id = ? ORDER BY rowid').all(id) as UploadFileRow[]).map(
-      (f): UploadFileRecord => ({ sha256: f.sha256, sizeBytes: f.size_bytes, kind: f.kind, state: f.state, ...(f.width === null || f.height === null ? {} : { width: f.width, height: f.height }) }),
-    );
-    return {
-      id: row.id,
-      datasetId: row.dataset_id,
-      name: row.name,
-      images: manifest.images,
-      ...(manifest.labels ? { labels: manifest.labels } : {}),
-      ...(manifest.preprocess !== null ? { preprocess: manifest.preprocess } : {}),
-      createdAtMs: row.created_at_ms,
-      expiresAtMs: row.expires_at_ms,
-      files,
-    };
+  findUpload(id: string): Promise<UploadSessionRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const row = await tx.get<UploadRow>('SELECT * FROM dataset_uploads WHERE id = ?', [id]);
+      if (!row) return undefined;
+      const manifest = JSON.parse(row.manifest_json) as { images: UploadSessionRecord['images']; labels: { sha256: string; sizeBytes: number } | null; preprocess: UploadSessionRecord['preprocess'] | null };
+      const files = (await tx.all<UploadFileRow>('SELECT sha256, size_bytes, kind, state, width, height FROM dataset_upload_files WHERE upload_id = ? ORDER BY position', [id])).map(
+        (f): UploadFileRecord => ({ sha256: f.sha256, sizeBytes: f.size_bytes, kind: f.kind, state: f.state, ...(f.width === null || f.height === null ? {} : { width: f.width, height: f.height }) }),
+      );
+      return {
+        id: row.id,
+        datasetId: row.dataset_id,
+        name: row.name,
+        images: manifest.images,
+        ...(manifest.labels ? { labels: manifest.labels } : {}),
+        ...(manifest.preprocess !== null ? { preprocess: manifest.preprocess } : {}),
+        createdAtMs: row.created_at_ms,
+        expiresAtMs: row.expires_at_ms,
+        files,
+      };
+    });
   }
 
-  findUploadFor(datasetId: string, name: string): string | undefined {
-    return (this.db.prepare('SELECT id FROM dataset_uploads WHERE dataset_id = ? AND name = ? ORDER BY created_at_ms DESC LIMIT 1').get(datasetId, name) as { id: string } | undefined)?.id;
+  async findUploadFor(datasetId: string, name: string): Promise<string | undefined> {
+    return (await this.db.get<{ id: string }>('SELECT id FROM dataset_uploads WHERE dataset_id = ? AND name = ? ORDER BY created_at_ms DESC, id LIMIT 1', [datasetId, name]))?.id;
   }
 
-  setFileState(uploadId: string, sha256: string, state: UploadFileState, size?: { width: number; height: number }): void {
-    this.db.prepare('UPDATE dataset_upload_files SET state = ?, width = ?, height = ? WHERE upload_id = ? AND sha256 = ?').run(state, size?.width ?? null, size?.height ?? null, uploadId, sha256);
+  async setFileState(uploadId: string, sha256: string, state: UploadFileState, size?: { width: number; height: number }): Promise<void> {
+    await this.db.run('UPDATE dataset_upload_files SET state = ?, width = ?, height = ? WHERE upload_id = ? AND sha256 = ?', [state, size?.width ?? null, size?.height ?? null, uploadId, sha256]);
   }
 
-  touchUpload(id: string, expiresAtMs: number): void {
-    this.db.prepare('UPDATE dataset_uploads SET expires_at_ms = MAX(expires_at_ms, ?) WHERE id = ?').run(expiresAtMs, id);
+  async touchUpload(id: string, expiresAtMs: number): Promise<void> {
+    await this.db.run(`UPDATE dataset_uploads SET expires_at_ms = ${greatest(this.db.dialect, 'expires_at_ms', '@expiresAtMs')} WHERE id = @id`, { expiresAtMs, id });
   }
 
-  deleteUpload(id: string): void {
-    this.db.prepare('DELETE FROM dataset_uploads WHERE id = ?').run(id);
+  async deleteUpload(id: string): Promise<void> {
+    await this.db.run('DELETE FROM dataset_uploads WHERE id = ?', [id]);
   }
 
-  expiredUploads(nowMs: number): string[] {
-    return (this.db.prepare('SELECT id FROM dataset_uploads WHERE expires_at_ms <= ? ORDER BY expires_at_ms').all(nowMs) as Array<{ id: string }>).map((r) => r.id);
+  async expiredUploads(nowMs: number): Promise<string[]> {
+    return (await this.db.all<{ id: string }>('SELECT id FROM dataset_uploads WHERE expires_at_ms <= ? ORDER BY expires_at_ms, id', [nowMs])).map((r) => r.id);
   }
 
-  uploadIds(): string[] {
-    return (this.db.prepare('SELECT id FROM dataset_uploads').all() as Array<{ id: string }>).map((r) => r.id);
+  async uploadIds(): Promise<string[]> {
+    return (await this.db.all<{ id: string }>('SELECT id FROM dataset_uploads ORDER BY id')).map((r) => r.id);
   }
 
-  insertDataset(record: DatasetRecord, fromUploadId: string | undefined): void {
-    this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO datasets (id, name, created_at_ms, image_count, total_bytes, labels_sha256, labels_json, preprocess_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(record.id, record.name, record.createdAtMs, record.images.length, record.totalBytes, record.labels?.sha256 ?? null, record.labels ? JSON.stringify(record.labels) : null, record.preprocess === undefined ? null : JSON.stringify(record.preprocess));
-      const insert = this.db.prepare('INSERT INTO dataset_images (dataset_id, position, name, sha256, size_bytes, width, height) VALUES (?, ?, ?, ?, ?, ?, ?)');
-      for (const [position, image] of record.images.entries()) insert.run(record.id, position, image.name, image.sha256, image.sizeBytes, image.width, image.height);
-      if (fromUploadId !== undefined) this.db.prepare('DELETE FROM dataset_uploads WHERE id = ?').run(fromUploadId);
-    })();
+  async insertDataset(record: DatasetRecord, fromUploadId: string | undefined): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run('INSERT INTO datasets (id, name, created_at_ms, image_count, total_bytes, labels_sha256, labels_json, preprocess_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+        record.id,
+        record.name,
+        record.createdAtMs,
+        record.images.length,
+        record.totalBytes,
+        record.labels?.sha256 ?? null,
+        record.labels ? JSON.stringify(record.labels) : null,
+        record.preprocess === undefined ? null : JSON.stringify(record.preprocess),
+      ]);
+      for (const [position, image] of record.images.entries()) {
+        await tx.run('INSERT INTO dataset_images (dataset_id, position, name, sha256, size_bytes, width, height) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+          record.id,
+          position,
+          image.name,
+          image.sha256,
+          image.sizeBytes,
+          image.width,
+          image.height,
+        ]);
+      }
+      if (fromUploadId !== undefined) await tx.run('DELETE FROM dataset_uploads WHERE id = ?', [fromUploadId]);
+    });
   }
 
-  findById(id: string): DatasetRecord | undefined {
-    return this.full(this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as DatasetRow | undefined);
+  findById(id: string): Promise<DatasetRecord | undefined> {
+    return this.db.transaction(async (tx) => this.full(tx, await tx.get<DatasetRow>('SELECT * FROM datasets WHERE id = ?', [id])));
   }
 
-  findByName(name: string): DatasetRecord | undefined {
-    return this.full(this.db.prepare('SELECT * FROM datasets WHERE name = ?').get(name) as DatasetRow | undefined);
+  findByName(name: string): Promise<DatasetRecord | undefined> {
+    return this.db.transaction(async (tx) => this.full(tx, await tx.get<DatasetRow>('SELECT * FROM datasets WHERE name = ?', [name])));
   }
 
-  idsWithPrefix(prefix: string, limit: number): string[] {
+  async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
     // The prefix is hex only (checked by the caller), so no LIKE wildcard can be in it.
-    return (this.db.prepare('SELECT id FROM datasets WHERE id LIKE ? ORDER BY id LIMIT ?').all(`${prefix}%`, limit) as Array<{ id: string }>).map((r) => r.id);
+    return (await this.db.all<{ id: string }>('SELECT id FROM datasets WHERE id LIKE ? ORDER BY id LIMIT ?', [`${prefix}%`, limit])).map((r) => r.id);
   }
 
-  list(): DatasetSummaryRecord[] {
-    return (this.db.prepare('SELECT * FROM datasets ORDER BY created_at_ms DESC, id').all() as DatasetRow[]).map((row) => ({ ...this.summary(row), imageCount: row.image_count }));
+  async list(): Promise<DatasetSummaryRecord[]> {
+    return (await this.db.all<DatasetRow>('SELECT * FROM datasets ORDER BY created_at_ms DESC, id')).map((row) => ({ ...this.summary(row), imageCount: row.image_count }));
   }
 
-  deleteDataset(id: string): void {
-    this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
+  async deleteDataset(id: string): Promise<void> {
+    await this.db.run('DELETE FROM datasets WHERE id = ?', [id]);
   }
 
-  knownImage(sha256: string): { width: number; height: number } | undefined {
-    return this.db.prepare('SELECT width, height FROM dataset_images WHERE sha256 = ? LIMIT 1').get(sha256) as { width: number; height: number } | undefined;
+  knownImage(sha256: string): Promise<{ width: number; height: number } | undefined> {
+    return this.db.get<{ width: number; height: number }>('SELECT width, height FROM dataset_images WHERE sha256 = ? LIMIT 1', [sha256]);
   }
 
-  runningSweepsUsing(datasetId: string): string[] {
+  async runningSweepsUsing(datasetId: string): Promise<string[]> {
     // settings_json records { calibration|evaluation: { datasetId } } (sweeps' SweepDatasetsSummary); an id is 64 hex digits, so a substring match is exact.
-    return (this.db.prepare("SELECT id FROM sweeps WHERE state = 'running' AND instr(settings_json, ?) > 0 ORDER BY created_at_ms").all(`"datasetId":"${datasetId}"`) as Array<{ id: string }>).map((r) => r.id);
+    const rows = await this.db.all<{ id: string }>(`SELECT id FROM sweeps WHERE state = 'running' AND ${containsText(this.db.dialect, 'settings_json', '?')} ORDER BY created_at_ms, id`, [`"datasetId":"${datasetId}"`]);
+    return rows.map((r) => r.id);
   }
 
-  isObjectReferenced(sha256: string, exceptUploadId?: string): boolean {
-    const hit = this.db
-      .prepare(
-        `SELECT 1 FROM dataset_images WHERE sha256 = @sha
-         UNION ALL SELECT 1 FROM datasets WHERE labels_sha256 = @sha
-         UNION ALL SELECT 1 FROM dataset_upload_files WHERE sha256 = @sha AND state = 'stored' AND upload_id IS NOT @except
-         UNION ALL SELECT 1 FROM sweeps WHERE model_sha256 = @sha
-         UNION ALL SELECT 1 FROM variants WHERE sha256 = @sha
-         LIMIT 1`,
-      )
-      .get({ sha: sha256, except: exceptUploadId ?? null });
+  async isObjectReferenced(sha256: string, exceptUploadId?: string): Promise<boolean> {
+    const hit = await this.db.get(
+      `SELECT 1 AS one FROM dataset_images WHERE sha256 = @sha
+       UNION ALL SELECT 1 FROM datasets WHERE labels_sha256 = @sha
+       UNION ALL SELECT 1 FROM dataset_upload_files WHERE sha256 = @sha AND state = 'stored' AND upload_id IS DISTINCT FROM @except
+       UNION ALL SELECT 1 FROM sweeps WHERE model_sha256 = @sha
+       UNION ALL SELECT 1 FROM variants WHERE sha256 = @sha
+       LIMIT 1`,
+      { sha: sha256, except: exceptUploadId ?? null },
+    );
     return hit !== undefined;
   }
 
@@ -240,9 +274,9 @@ export class SqliteDatasetRepository extends DatasetRepository {
     };
   }
 
-  private full(row: DatasetRow | undefined): DatasetRecord | undefined {
+  private async full(tx: SqlExecutor, row: DatasetRow | undefined): Promise<DatasetRecord | undefined> {
     if (!row) return undefined;
-    const images = this.db.prepare('SELECT name, sha256, size_bytes AS sizeBytes, width, height FROM dataset_images WHERE dataset_id = ? ORDER BY position').all(row.id) as DatasetImageRecord[];
+    const images = await tx.all<DatasetImageRecord>('SELECT name, sha256, size_bytes AS "sizeBytes", width, height FROM dataset_images WHERE dataset_id = ? ORDER BY position', [row.id]);
     return { ...this.summary(row), images };
   }
 }

@@ -3,7 +3,7 @@ import type { FarmStore } from '@benchfarm/messaging';
 import { COORDINATOR_CONFIG, FARM_STORE } from '../common/tokens';
 import type { CoordinatorConfig } from '../config';
 import { DatasetObjects, NatsDatasetObjects } from './dataset-objects';
-import { DatasetRepository, SqliteDatasetRepository } from './dataset.repository';
+import { DatasetRepository, SqlDatasetRepository } from './dataset.repository';
 import { DatasetCatalog } from './dataset.types';
 import { DatasetsController } from './datasets.controller';
 import { DatasetsService } from './datasets.service';
@@ -20,7 +20,7 @@ import { LocalUploadStaging, UploadStaging } from './upload-staging';
   providers: [
     DatasetsService,
     { provide: DatasetCatalog, useExisting: DatasetsService },
-    { provide: DatasetRepository, useClass: SqliteDatasetRepository },
+    { provide: DatasetRepository, useClass: SqlDatasetRepository },
     // Dataset files share the models bucket: agents fetch them with fetchModel under the same NATS permissions.
     { provide: DatasetObjects, inject: [FARM_STORE], useFactory: (farm: FarmStore): DatasetObjects => new NatsDatasetObjects(farm.models) },
     { provide: UploadStaging, inject: [COORDINATOR_CONFIG], useFactory: (config: CoordinatorConfig): UploadStaging => new LocalUploadStaging(config.dataDir) },

@@ -4,7 +4,7 @@ import type { FarmStore } from '@benchfarm/messaging';
 import type { CoordinatorConfig } from '../config';
 import { AgentProvisioner, NatsAgentProvisioner } from './agent-provisioner';
 import { EnrollmentController } from './enrollment.controller';
-import { EnrollmentRepository, SqliteEnrollmentRepository } from './enrollment.repository';
+import { EnrollmentRepository, SqlEnrollmentRepository } from './enrollment.repository';
 import { EnrollmentService } from './enrollment.service';
 
 /**
@@ -15,7 +15,7 @@ import { EnrollmentService } from './enrollment.service';
   controllers: [EnrollmentController],
   providers: [
     EnrollmentService,
-    { provide: EnrollmentRepository, useClass: SqliteEnrollmentRepository },
+    { provide: EnrollmentRepository, useClass: SqlEnrollmentRepository },
     {
       provide: AgentProvisioner,
       inject: [FARM_STORE, COORDINATOR_CONFIG],

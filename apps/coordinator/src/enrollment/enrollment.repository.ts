@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { SqliteDatabase } from '../storage/database';
-import { SQLITE_DATABASE } from '../storage/storage.tokens';
+import { SQL_DATABASE } from '../storage/storage.tokens';
+import type { SqlDatabase } from '../storage/sql';
 
 /** One enrollment code as stored: never the code itself, only its SHA-256. */
 export interface EnrollmentCodeRecord {
@@ -14,18 +14,18 @@ export interface EnrollmentCodeRecord {
 /** Storage of enrollment codes. */
 export abstract class EnrollmentRepository {
   /** Stores a new code. */
-  abstract insert(record: Omit<EnrollmentCodeRecord, 'usedAtMs'>): void;
+  abstract insert(record: Omit<EnrollmentCodeRecord, 'usedAtMs'>): Promise<void>;
   /** The code with this SHA-256, or undefined. */
-  abstract find(codeSha256: string): EnrollmentCodeRecord | undefined;
+  abstract find(codeSha256: string): Promise<EnrollmentCodeRecord | undefined>;
   /**
    * Marks the code used by `natsPublicKey`, only if it is still unused and unexpired at `nowMs`.
    * Returns false when it is not (another enrollment got there first, or it expired meanwhile).
    */
-  abstract claim(codeSha256: string, nowMs: number, natsPublicKey: string): boolean;
+  abstract claim(codeSha256: string, nowMs: number, natsPublicKey: string): Promise<boolean>;
   /** Undoes {@link claim} when the enrollment failed after claiming, so the code stays usable. */
-  abstract release(codeSha256: string, natsPublicKey: string): void;
+  abstract release(codeSha256: string, natsPublicKey: string): Promise<void>;
   /** The ids of every agent enrolled so far (a used code), sorted. */
-  abstract enrolledAgentIds(): string[];
+  abstract enrolledAgentIds(): Promise<string[]>;
 }
 
 interface Row {
@@ -36,36 +36,33 @@ interface Row {
   used_at_ms: number | null;
 }
 
-/** {@link EnrollmentRepository} on the coordinator's SQLite file. */
+/** {@link EnrollmentRepository} on a {@link SqlDatabase} (SQLite or PostgreSQL). */
 @Injectable()
-export class SqliteEnrollmentRepository extends EnrollmentRepository {
-  constructor(@Inject(SQLITE_DATABASE) private readonly db: SqliteDatabase) {
+export class SqlEnrollmentRepository extends EnrollmentRepository {
+  constructor(@Inject(SQL_DATABASE) private readonly db: SqlDatabase) {
     super();
   }
 
-  insert(record: Omit<EnrollmentCodeRecord, 'usedAtMs'>): void {
-    this.db
-      .prepare('INSERT INTO enrollment_codes (code_sha256, agent_id, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?)')
-      .run(record.codeSha256, record.agentId, record.createdAtMs, record.expiresAtMs);
+  async insert(record: Omit<EnrollmentCodeRecord, 'usedAtMs'>): Promise<void> {
+    await this.db.run('INSERT INTO enrollment_codes (code_sha256, agent_id, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?)', [record.codeSha256, record.agentId, record.createdAtMs, record.expiresAtMs]);
   }
 
-  find(codeSha256: string): EnrollmentCodeRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM enrollment_codes WHERE code_sha256 = ?').get(codeSha256) as Row | undefined;
+  async find(codeSha256: string): Promise<EnrollmentCodeRecord | undefined> {
+    const row = await this.db.get<Row>('SELECT * FROM enrollment_codes WHERE code_sha256 = ?', [codeSha256]);
     return row && { codeSha256: row.code_sha256, agentId: row.agent_id, createdAtMs: row.created_at_ms, expiresAtMs: row.expires_at_ms, usedAtMs: row.used_at_ms };
   }
 
-  claim(codeSha256: string, nowMs: number, natsPublicKey: string): boolean {
-    const result = this.db
-      .prepare('UPDATE enrollment_codes SET used_at_ms = ?, used_by_nats_key = ? WHERE code_sha256 = ? AND used_at_ms IS NULL AND expires_at_ms > ?')
-      .run(nowMs, natsPublicKey, codeSha256, nowMs);
+  async claim(codeSha256: string, nowMs: number, natsPublicKey: string): Promise<boolean> {
+    // One conditional UPDATE: of two enrollments racing for a code, exactly one changes the row.
+    const result = await this.db.run('UPDATE enrollment_codes SET used_at_ms = ?, used_by_nats_key = ? WHERE code_sha256 = ? AND used_at_ms IS NULL AND expires_at_ms > ?', [nowMs, natsPublicKey, codeSha256, nowMs]);
     return result.changes === 1;
   }
 
-  release(codeSha256: string, natsPublicKey: string): void {
-    this.db.prepare('UPDATE enrollment_codes SET used_at_ms = NULL, used_by_nats_key = NULL WHERE code_sha256 = ? AND used_by_nats_key = ?').run(codeSha256, natsPublicKey);
+  async release(codeSha256: string, natsPublicKey: string): Promise<void> {
+    await this.db.run('UPDATE enrollment_codes SET used_at_ms = NULL, used_by_nats_key = NULL WHERE code_sha256 = ? AND used_by_nats_key = ?', [codeSha256, natsPublicKey]);
   }
 
-  enrolledAgentIds(): string[] {
-    return (this.db.prepare('SELECT DISTINCT agent_id FROM enrollment_codes WHERE used_at_ms IS NOT NULL ORDER BY agent_id').all() as Array<{ agent_id: string }>).map((r) => r.agent_id);
+  async enrolledAgentIds(): Promise<string[]> {
+    return (await this.db.all<{ agent_id: string }>('SELECT DISTINCT agent_id FROM enrollment_codes WHERE used_at_ms IS NOT NULL ORDER BY agent_id')).map((r) => r.agent_id);
   }
 }

@@ -15,8 +15,8 @@ export class HealthController {
   @ApiOperation({ summary: 'Liveness and dependencies' })
   @ApiResponse({ status: 200, schema: ref('Health') })
   @ApiResponse({ status: 503, schema: ref('Health') })
-  check(@Res() response: Response): void {
-    const health = this.health.check();
+  async check(@Res() response: Response): Promise<void> {
+    const health = await this.health.check();
     response.status(health.status === 'ok' ? 200 : 503).json(health);
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { NatsConnectionState } from '../common/nats-state';
-import { SQLITE_DATABASE } from '../storage/storage.tokens';
-import type { SqliteDatabase } from '../storage/database';
+import { SQL_DATABASE } from '../storage/storage.tokens';
+import type { SqlDatabase } from '../storage/sql';
 
 /** What `GET /healthz` reports. */
 export interface Health {
@@ -15,15 +15,15 @@ export interface Health {
 export class HealthService {
   constructor(
     @Inject(NatsConnectionState) private readonly natsState: NatsConnectionState,
-    @Inject(SQLITE_DATABASE) private readonly db: SqliteDatabase,
+    @Inject(SQL_DATABASE) private readonly db: SqlDatabase,
   ) {}
 
   /** NATS connection state and a trivial database query. */
-  check(): Health {
+  async check(): Promise<Health> {
     const nats = this.natsState.status;
     let database: Health['database'] = 'ok';
     try {
-      this.db.prepare('SELECT 1').get();
+      await this.db.get('SELECT 1 AS one');
     } catch {
       database = 'failed';
     }

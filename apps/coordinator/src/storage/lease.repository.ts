@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { SQLITE_DATABASE } from './storage.tokens';
+import { SQL_DATABASE } from './storage.tokens';
 import { deriveSweepState } from './sweep-state';
-import type { SqliteDatabase } from './database';
+import { jsonStringList } from './sql-dialect';
+import type { SqlDatabase, SqlExecutor } from './sql';
 import type { JobState } from './records';
 
 /** What an agent asking for a lease is told. */
@@ -46,7 +47,7 @@ export interface JobLeaseView {
 /**
  * Per-attempt leases and job assignment. Each attempt of a job runs under a lease the
  * coordinator granted; only the job's current lease may change it. Every method is one
- * SQLite transaction.
+ * transaction.
  */
 export abstract class LeaseRepository {
   /**
@@ -54,48 +55,48 @@ export abstract class LeaseRepository {
    * than `maxAttempts` attempts (else fails the job with its last error). A previous active
    * lease of the job is superseded.
    */
-  abstract acquire(input: { jobId: string; sweepId: string; agentId: string; token: string; maxAttempts: number; nowMs: number }): LeaseGrant;
+  abstract acquire(input: { jobId: string; sweepId: string; agentId: string; token: string; maxAttempts: number; nowMs: number }): Promise<LeaseGrant>;
   /** Extends the lease; an expired lease that is still the job's current one becomes active again. */
-  abstract renew(input: { jobId: string; agentId: string; token: string; nowMs: number }): LeaseRenewal;
+  abstract renew(input: { jobId: string; agentId: string; token: string; nowMs: number }): Promise<LeaseRenewal>;
   /** Whether an upload carrying `token` may record a result or an error for the job. */
-  abstract check(jobId: string, token: string): LeaseCheck;
+  abstract check(jobId: string, token: string): Promise<LeaseCheck>;
   /** Ends the lease after its attempt was recorded. */
-  abstract release(token: string, nowMs: number): void;
+  abstract release(token: string, nowMs: number): Promise<void>;
   /**
    * Expires active leases not renewed since `renewedBeforeMs`, and those held by the given
    * (stale) agents; their running jobs go back to `queued`. Returns the affected jobs.
    */
-  abstract expire(input: { renewedBeforeMs: number; staleAgentIds: readonly string[]; nowMs: number }): OrphanedJob[];
+  abstract expire(input: { renewedBeforeMs: number; staleAgentIds: readonly string[]; nowMs: number }): Promise<OrphanedJob[]>;
   /** Open (queued) jobs assigned to any of the agents, oldest first. */
-  abstract queuedJobsOf(agentIds: readonly string[]): OrphanedJob[];
+  abstract queuedJobsOf(agentIds: readonly string[]): Promise<OrphanedJob[]>;
   /**
    * Moves a queued job to another agent, superseding every lease of it, and returns the
    * message to publish (the stored BenchJob payload, rewritten by the caller), or undefined
    * when the job is no longer queued on `fromAgentId`.
    */
-  abstract reassign(input: { jobId: string; fromAgentId: string; toAgentId: string; toAgentName: string; nowMs: number }): JobMessage | undefined;
+  abstract reassign(input: { jobId: string; fromAgentId: string; toAgentId: string; toAgentName: string; nowMs: number }): Promise<JobMessage | undefined>;
   /** Remembers the BenchJob last published for a job, and where the stream stored it. */
-  abstract recordPublished(input: { jobId: string; agentId: string; payload: Uint8Array; streamSeq: number | undefined; nowMs: number }): void;
+  abstract recordPublished(input: { jobId: string; agentId: string; payload: Uint8Array; streamSeq: number | undefined; nowMs: number }): Promise<void>;
   /** The stored BenchJob message of a job. */
-  abstract message(jobId: string): JobMessage | undefined;
+  abstract message(jobId: string): Promise<JobMessage | undefined>;
   /**
    * Cancels a sweep: every open job fails with `cancelled: <reason>`, active leases are
    * cancelled (their agents stop at the next renewal). Returns the messages of the jobs that
    * were still open (to delete from the stream), or undefined for an unknown sweep.
    */
-  abstract cancelSweep(sweepId: string, reason: string, nowMs: number): { jobs: number; messages: JobMessage[] } | undefined;
+  abstract cancelSweep(sweepId: string, reason: string, nowMs: number): Promise<{ jobs: number; messages: JobMessage[] } | undefined>;
   /**
    * Fails an open job for good with `reason` and the last recorded attempt error, ending its
    * leases. Returns false when the job was already final or does not exist.
    */
-  abstract failJob(jobId: string, reason: string, nowMs: number): boolean;
+  abstract failJob(jobId: string, reason: string, nowMs: number): Promise<boolean>;
   /** The lease facts of a job, or undefined when there is no such job. */
-  abstract view(jobId: string): JobLeaseView | undefined;
+  abstract view(jobId: string): Promise<JobLeaseView | undefined>;
   /**
    * Queued jobs whose message was last published before `publishedBeforeMs`, oldest first, at
    * most `limit`: those the job stream's max age has deleted (or is about to).
    */
-  abstract queuedPublishedBefore(publishedBeforeMs: number, limit: number): JobMessage[];
+  abstract queuedPublishedBefore(publishedBeforeMs: number, limit: number): Promise<JobMessage[]>;
 }
 
 interface JobLeaseRow {
@@ -120,191 +121,225 @@ function messageFromRow(row: MessageRow): JobMessage {
   return { jobId: row.job_id, agentId: row.agent_id, payload: new Uint8Array(row.payload), streamSeq: row.stream_seq ?? undefined, publications: row.publications };
 }
 
-/** {@link LeaseRepository} on SQLite. */
+
+const JOB_LEASE_COLUMNS = 'SELECT id, sweep_id, agent_id, state, attempts, lease_token, cancelled_at_ms FROM jobs WHERE id = ?';
+
+function jobRow(tx: SqlExecutor, jobId: string): Promise<JobLeaseRow | undefined> {
+  return tx.get<JobLeaseRow>(JOB_LEASE_COLUMNS, [jobId]);
+}
+
+/**
+ * Whether an upload carrying `token` may record a result or an error for the job, read through
+ * `tx`: the result repository runs it inside the transaction that writes, so the lease cannot
+ * change between the check and the write.
+ */
+export async function checkLeaseIn(tx: SqlExecutor, jobId: string, token: string): Promise<LeaseCheck> {
+  const job = await jobRow(tx, jobId);
+  if (!job) return { ok: false, reason: `job ${jobId} does not exist` };
+  if (job.cancelled_at_ms !== null) return { ok: false, reason: `job ${jobId} was cancelled` };
+  const leased = (await tx.get('SELECT 1 AS one FROM job_leases WHERE job_id = ? LIMIT 1', [jobId])) !== undefined;
+  if (token === '') {
+    // Uploads without a lease predate leases; they are accepted only for a job never leased.
+    return leased ? { ok: false, reason: `header.lease_token is empty but job ${jobId} is leased` } : { ok: true };
+  }
+  const lease = await tx.get<{ job_id: string; state: string; attempt: number }>('SELECT job_id, state, attempt FROM job_leases WHERE token = ?', [token]);
+  if (!lease || lease.job_id !== jobId) return { ok: false, reason: `header.lease_token ${token} is not a lease of job ${jobId}` };
+  if (job.lease_token !== token) return { ok: false, reason: `header.lease_token ${token} (attempt ${lease.attempt}) is stale: the lease is ${lease.state} and job ${jobId} is ${job.state} under attempt ${job.attempts}` };
+  return { ok: true };
+}
+
+/** Ends a lease after its attempt was recorded, through `tx` (see {@link checkLeaseIn}). */
+export async function releaseLeaseIn(tx: SqlExecutor, token: string, nowMs: number): Promise<void> {
+  await tx.run(`UPDATE job_leases SET state = 'released', ended_at_ms = @nowMs WHERE token = @token AND state IN ('active', 'expired')`, { token, nowMs });
+}
+
+/**
+ * Thrown by a write that checks the upload's lease in its own transaction (result commit, attempt
+ * error) when the lease may not change the job any more; nothing was written. `reason` says why.
+ */
+export class LeaseRefusedError extends Error {
+  override name = 'LeaseRefusedError';
+  constructor(readonly reason: string) {
+    super(`lease refused: ${reason}`);
+  }
+}
+
+/** {@link LeaseRepository} on a {@link SqlDatabase} (SQLite or PostgreSQL). */
 @Injectable()
-export class SqliteLeaseRepository extends LeaseRepository {
-  constructor(@Inject(SQLITE_DATABASE) private readonly db: SqliteDatabase) {
+export class SqlLeaseRepository extends LeaseRepository {
+  private readonly agentIdList: string;
+
+  constructor(@Inject(SQL_DATABASE) private readonly db: SqlDatabase) {
     super();
+    this.agentIdList = jsonStringList(db.dialect, '@agentIds');
   }
 
-  acquire(input: { jobId: string; sweepId: string; agentId: string; token: string; maxAttempts: number; nowMs: number }): LeaseGrant {
-    return this.db.transaction((): LeaseGrant => {
-      const job = this.jobRow(input.jobId);
+  acquire(input: { jobId: string; sweepId: string; agentId: string; token: string; maxAttempts: number; nowMs: number }): Promise<LeaseGrant> {
+    return this.db.transaction(async (tx): Promise<LeaseGrant> => {
+      const job = await jobRow(tx, input.jobId);
       if (!job) return { decision: 'finished', reason: `job ${input.jobId} does not exist` };
       if (job.sweep_id !== input.sweepId) return { decision: 'not_yours', reason: `job ${input.jobId} belongs to sweep ${job.sweep_id}, not ${input.sweepId}` };
       if (job.state === 'done' || job.state === 'failed') return { decision: 'finished', reason: `job ${input.jobId} is ${job.cancelled_at_ms === null ? job.state : 'cancelled'}` };
       if (job.agent_id !== input.agentId) return { decision: 'not_yours', reason: `job ${input.jobId} is assigned to agent ${job.agent_id} now` };
       if (job.attempts >= input.maxAttempts) {
-        this.failOpenJob(job, `no result after ${job.attempts} attempts (the limit is ${input.maxAttempts})`, input.nowMs);
+        await failOpenJob(tx, job, `no result after ${job.attempts} attempts (the limit is ${input.maxAttempts})`, input.nowMs);
         return { decision: 'finished', reason: `job ${input.jobId} had ${job.attempts} attempts and is failed` };
       }
       const attempt = job.attempts + 1;
-      this.db.prepare(`UPDATE job_leases SET state = 'superseded', ended_at_ms = @nowMs WHERE job_id = @jobId AND state IN ('active', 'expired')`).run({ jobId: input.jobId, nowMs: input.nowMs });
-      this.db
-        .prepare(`INSERT INTO job_leases (token, job_id, attempt, agent_id, state, issued_at_ms, renewed_at_ms) VALUES (@token, @jobId, @attempt, @agentId, 'active', @nowMs, @nowMs)`)
-        .run({ token: input.token, jobId: input.jobId, attempt, agentId: input.agentId, nowMs: input.nowMs });
-      this.db
-        .prepare(`UPDATE jobs SET state = 'running', attempts = @attempt, lease_token = @token, updated_at_ms = @nowMs WHERE id = @jobId`)
-        .run({ jobId: input.jobId, attempt, token: input.token, nowMs: input.nowMs });
-      this.db
-        .prepare(
-          `INSERT INTO job_attempts (job_id, attempt, agent_id, upload_id, started_at_ms, updated_at_ms) VALUES (@jobId, @attempt, @agentId, '', @nowMs, @nowMs)
-           ON CONFLICT (job_id, attempt) DO UPDATE SET agent_id = excluded.agent_id, started_at_ms = excluded.started_at_ms, updated_at_ms = excluded.updated_at_ms`,
-        )
-        .run({ jobId: input.jobId, attempt, agentId: input.agentId, nowMs: input.nowMs });
+      await tx.run(`UPDATE job_leases SET state = 'superseded', ended_at_ms = @nowMs WHERE job_id = @jobId AND state IN ('active', 'expired')`, { jobId: input.jobId, nowMs: input.nowMs });
+      await tx.run(`INSERT INTO job_leases (token, job_id, attempt, agent_id, state, issued_at_ms, renewed_at_ms) VALUES (@token, @jobId, @attempt, @agentId, 'active', @nowMs, @nowMs)`, {
+        token: input.token,
+        jobId: input.jobId,
+        attempt,
+        agentId: input.agentId,
+        nowMs: input.nowMs,
+      });
+      await tx.run(`UPDATE jobs SET state = 'running', attempts = @attempt, lease_token = @token, updated_at_ms = @nowMs WHERE id = @jobId`, { jobId: input.jobId, attempt, token: input.token, nowMs: input.nowMs });
+      await tx.run(
+        `INSERT INTO job_attempts (job_id, attempt, agent_id, upload_id, started_at_ms, updated_at_ms) VALUES (@jobId, @attempt, @agentId, '', @nowMs, @nowMs)
+         ON CONFLICT (job_id, attempt) DO UPDATE SET agent_id = excluded.agent_id, started_at_ms = excluded.started_at_ms, updated_at_ms = excluded.updated_at_ms`,
+        { jobId: input.jobId, attempt, agentId: input.agentId, nowMs: input.nowMs },
+      );
       return { decision: 'granted', token: input.token, attempt };
-    })();
+    });
   }
 
-  renew(input: { jobId: string; agentId: string; token: string; nowMs: number }): LeaseRenewal {
-    return this.db.transaction((): LeaseRenewal => {
-      const lease = this.db.prepare('SELECT job_id, agent_id, state FROM job_leases WHERE token = ?').get(input.token) as { job_id: string; agent_id: string; state: string } | undefined;
+  renew(input: { jobId: string; agentId: string; token: string; nowMs: number }): Promise<LeaseRenewal> {
+    return this.db.transaction(async (tx): Promise<LeaseRenewal> => {
+      const lease = await tx.get<{ job_id: string; agent_id: string; state: string }>('SELECT job_id, agent_id, state FROM job_leases WHERE token = ?', [input.token]);
       if (!lease || lease.job_id !== input.jobId || lease.agent_id !== input.agentId) return { status: 'unknown', reason: `no lease ${input.token} of agent ${input.agentId} on job ${input.jobId}` };
-      const job = this.jobRow(input.jobId);
+      const job = await jobRow(tx, input.jobId);
       if (!job) return { status: 'unknown', reason: `job ${input.jobId} does not exist` };
       if (lease.state === 'cancelled' || job.cancelled_at_ms !== null) return { status: 'cancelled', reason: `job ${input.jobId} was cancelled` };
       if (job.lease_token !== input.token || (lease.state !== 'active' && lease.state !== 'expired')) {
         return { status: 'superseded', reason: `lease ${input.token} of job ${input.jobId} is ${lease.state}; the job is ${job.state} under another attempt` };
       }
       // An expiry nobody acted on yet (no other attempt) is undone: the attempt is alive after all.
-      this.db.prepare(`UPDATE job_leases SET state = 'active', renewed_at_ms = @nowMs, ended_at_ms = NULL WHERE token = @token`).run({ token: input.token, nowMs: input.nowMs });
+      await tx.run(`UPDATE job_leases SET state = 'active', renewed_at_ms = @nowMs, ended_at_ms = NULL WHERE token = @token`, { token: input.token, nowMs: input.nowMs });
       if (lease.state === 'expired' && job.state === 'queued') {
-        this.db.prepare(`UPDATE jobs SET state = 'running', updated_at_ms = @nowMs WHERE id = @jobId`).run({ jobId: input.jobId, nowMs: input.nowMs });
+        await tx.run(`UPDATE jobs SET state = 'running', updated_at_ms = @nowMs WHERE id = @jobId`, { jobId: input.jobId, nowMs: input.nowMs });
       }
       return { status: 'active' };
-    })();
+    });
   }
 
-  check(jobId: string, token: string): LeaseCheck {
-    const job = this.jobRow(jobId);
-    if (!job) return { ok: false, reason: `job ${jobId} does not exist` };
-    if (job.cancelled_at_ms !== null) return { ok: false, reason: `job ${jobId} was cancelled` };
-    const leased = this.db.prepare('SELECT 1 FROM job_leases WHERE job_id = ? LIMIT 1').get(jobId) !== undefined;
-    if (token === '') {
-      // Uploads without a lease predate leases; they are accepted only for a job never leased.
-      return leased ? { ok: false, reason: `header.lease_token is empty but job ${jobId} is leased` } : { ok: true };
-    }
-    const lease = this.db.prepare('SELECT job_id, state, attempt FROM job_leases WHERE token = ?').get(token) as { job_id: string; state: string; attempt: number } | undefined;
-    if (!lease || lease.job_id !== jobId) return { ok: false, reason: `header.lease_token ${token} is not a lease of job ${jobId}` };
-    if (job.lease_token !== token) return { ok: false, reason: `header.lease_token ${token} (attempt ${lease.attempt}) is stale: the lease is ${lease.state} and job ${jobId} is ${job.state} under attempt ${job.attempts}` };
-    return { ok: true };
+  check(jobId: string, token: string): Promise<LeaseCheck> {
+    return this.db.transaction((tx) => checkLeaseIn(tx, jobId, token));
   }
 
-  release(token: string, nowMs: number): void {
-    this.db.prepare(`UPDATE job_leases SET state = 'released', ended_at_ms = @nowMs WHERE token = @token AND state IN ('active', 'expired')`).run({ token, nowMs });
+  async release(token: string, nowMs: number): Promise<void> {
+    await releaseLeaseIn(this.db, token, nowMs);
   }
 
-  expire(input: { renewedBeforeMs: number; staleAgentIds: readonly string[]; nowMs: number }): OrphanedJob[] {
-    return this.db.transaction((): OrphanedJob[] => {
-      const stale = JSON.stringify(input.staleAgentIds);
-      const rows = this.db
-        .prepare(
-          `SELECT l.token, l.job_id, l.agent_id, l.attempt FROM job_leases l JOIN jobs j ON j.id = l.job_id AND j.lease_token = l.token
-           WHERE l.state = 'active' AND j.state = 'running'
-             AND (l.renewed_at_ms < @before OR l.agent_id IN (SELECT value FROM json_each(@stale)))`,
-        )
-        .all({ before: input.renewedBeforeMs, stale }) as Array<{ token: string; job_id: string; agent_id: string; attempt: number }>;
+  expire(input: { renewedBeforeMs: number; staleAgentIds: readonly string[]; nowMs: number }): Promise<OrphanedJob[]> {
+    return this.db.transaction(async (tx): Promise<OrphanedJob[]> => {
+      const rows = await tx.all<{ token: string; job_id: string; agent_id: string; attempt: number }>(
+        `SELECT l.token, l.job_id, l.agent_id, l.attempt FROM job_leases l JOIN jobs j ON j.id = l.job_id AND j.lease_token = l.token
+         WHERE l.state = 'active' AND j.state = 'running'
+           AND (l.renewed_at_ms < @before OR l.agent_id IN (${this.agentIdList}))`,
+        { before: input.renewedBeforeMs, agentIds: JSON.stringify(input.staleAgentIds) },
+      );
       for (const row of rows) {
-        this.db.prepare(`UPDATE job_leases SET state = 'expired', ended_at_ms = @nowMs WHERE token = @token`).run({ token: row.token, nowMs: input.nowMs });
-        this.db.prepare(`UPDATE jobs SET state = 'queued', updated_at_ms = @nowMs WHERE id = @jobId AND state = 'running'`).run({ jobId: row.job_id, nowMs: input.nowMs });
+        await tx.run(`UPDATE job_leases SET state = 'expired', ended_at_ms = @nowMs WHERE token = @token`, { token: row.token, nowMs: input.nowMs });
+        await tx.run(`UPDATE jobs SET state = 'queued', updated_at_ms = @nowMs WHERE id = @jobId AND state = 'running'`, { jobId: row.job_id, nowMs: input.nowMs });
       }
       return rows.map((r) => ({ jobId: r.job_id, agentId: r.agent_id, attempt: r.attempt }));
-    })();
+    });
   }
 
-  queuedJobsOf(agentIds: readonly string[]): OrphanedJob[] {
+  async queuedJobsOf(agentIds: readonly string[]): Promise<OrphanedJob[]> {
     if (agentIds.length === 0) return [];
-    const rows = this.db
-      .prepare(`SELECT id, agent_id, attempts FROM jobs WHERE state = 'queued' AND agent_id IN (SELECT value FROM json_each(?)) ORDER BY created_at_ms, position`)
-      .all(JSON.stringify(agentIds)) as Array<{ id: string; agent_id: string; attempts: number }>;
+    const rows = await this.db.all<{ id: string; agent_id: string; attempts: number }>(
+      `SELECT id, agent_id, attempts FROM jobs WHERE state = 'queued' AND agent_id IN (${this.agentIdList}) ORDER BY created_at_ms, position`,
+      { agentIds: JSON.stringify(agentIds) },
+    );
     return rows.map((r) => ({ jobId: r.id, agentId: r.agent_id, attempt: r.attempts }));
   }
 
-  reassign(input: { jobId: string; fromAgentId: string; toAgentId: string; toAgentName: string; nowMs: number }): JobMessage | undefined {
-    return this.db.transaction((): JobMessage | undefined => {
-      const job = this.jobRow(input.jobId);
+  reassign(input: { jobId: string; fromAgentId: string; toAgentId: string; toAgentName: string; nowMs: number }): Promise<JobMessage | undefined> {
+    return this.db.transaction(async (tx): Promise<JobMessage | undefined> => {
+      const job = await jobRow(tx, input.jobId);
       if (!job || job.state !== 'queued' || job.agent_id !== input.fromAgentId) return undefined;
-      const message = this.db.prepare('SELECT * FROM job_messages WHERE job_id = ?').get(input.jobId) as MessageRow | undefined;
+      const message = await tx.get<MessageRow>('SELECT * FROM job_messages WHERE job_id = ?', [input.jobId]);
       if (!message) return undefined;
-      this.db.prepare(`UPDATE job_leases SET state = 'superseded', ended_at_ms = COALESCE(ended_at_ms, @nowMs) WHERE job_id = @jobId AND state IN ('active', 'expired')`).run({ jobId: input.jobId, nowMs: input.nowMs });
-      this.db
-        .prepare(`UPDATE jobs SET agent_id = @to, agent_name = @toName, lease_token = NULL, updated_at_ms = @nowMs WHERE id = @jobId`)
-        .run({ jobId: input.jobId, to: input.toAgentId, toName: input.toAgentName, nowMs: input.nowMs });
+      await tx.run(`UPDATE job_leases SET state = 'superseded', ended_at_ms = COALESCE(ended_at_ms, @nowMs) WHERE job_id = @jobId AND state IN ('active', 'expired')`, { jobId: input.jobId, nowMs: input.nowMs });
+      await tx.run(`UPDATE jobs SET agent_id = @to, agent_name = @toName, lease_token = NULL, updated_at_ms = @nowMs WHERE id = @jobId`, {
+        jobId: input.jobId,
+        to: input.toAgentId,
+        toName: input.toAgentName,
+        nowMs: input.nowMs,
+      });
       return messageFromRow(message);
-    })();
+    });
   }
 
-  recordPublished(input: { jobId: string; agentId: string; payload: Uint8Array; streamSeq: number | undefined; nowMs: number }): void {
-    this.db
-      .prepare(
-        `INSERT INTO job_messages (job_id, agent_id, payload, stream_seq, publications, updated_at_ms) VALUES (@jobId, @agentId, @payload, @seq, 1, @nowMs)
-         ON CONFLICT (job_id) DO UPDATE SET agent_id = excluded.agent_id, payload = excluded.payload, stream_seq = excluded.stream_seq,
-           publications = job_messages.publications + 1, updated_at_ms = excluded.updated_at_ms`,
-      )
-      .run({ jobId: input.jobId, agentId: input.agentId, payload: Buffer.from(input.payload), seq: input.streamSeq ?? null, nowMs: input.nowMs });
+  async recordPublished(input: { jobId: string; agentId: string; payload: Uint8Array; streamSeq: number | undefined; nowMs: number }): Promise<void> {
+    await this.db.run(
+      `INSERT INTO job_messages (job_id, agent_id, payload, stream_seq, publications, updated_at_ms) VALUES (@jobId, @agentId, @payload, @seq, 1, @nowMs)
+       ON CONFLICT (job_id) DO UPDATE SET agent_id = excluded.agent_id, payload = excluded.payload, stream_seq = excluded.stream_seq,
+         publications = job_messages.publications + 1, updated_at_ms = excluded.updated_at_ms`,
+      { jobId: input.jobId, agentId: input.agentId, payload: input.payload, seq: input.streamSeq ?? null, nowMs: input.nowMs },
+    );
   }
 
-  message(jobId: string): JobMessage | undefined {
-    const row = this.db.prepare('SELECT * FROM job_messages WHERE job_id = ?').get(jobId) as MessageRow | undefined;
+  async message(jobId: string): Promise<JobMessage | undefined> {
+    const row = await this.db.get<MessageRow>('SELECT * FROM job_messages WHERE job_id = ?', [jobId]);
     return row ? messageFromRow(row) : undefined;
   }
 
-  cancelSweep(sweepId: string, reason: string, nowMs: number): { jobs: number; messages: JobMessage[] } | undefined {
-    return this.db.transaction((): { jobs: number; messages: JobMessage[] } | undefined => {
-      if (!this.db.prepare('SELECT 1 FROM sweeps WHERE id = ?').get(sweepId)) return undefined;
-      const open = this.db.prepare(`SELECT id FROM jobs WHERE sweep_id = ? AND state IN ('queued', 'running')`).all(sweepId) as Array<{ id: string }>;
+  cancelSweep(sweepId: string, reason: string, nowMs: number): Promise<{ jobs: number; messages: JobMessage[] } | undefined> {
+    return this.db.transaction(async (tx): Promise<{ jobs: number; messages: JobMessage[] } | undefined> => {
+      if (!(await tx.get('SELECT 1 AS one FROM sweeps WHERE id = ?', [sweepId]))) return undefined;
+      const open = await tx.all<{ id: string }>(`SELECT id FROM jobs WHERE sweep_id = ? AND state IN ('queued', 'running') ORDER BY position`, [sweepId]);
       const messages: JobMessage[] = [];
       for (const { id } of open) {
-        this.db.prepare(`UPDATE job_leases SET state = 'cancelled', ended_at_ms = @nowMs WHERE job_id = @id AND state IN ('active', 'expired')`).run({ id, nowMs });
-        this.db.prepare(`UPDATE jobs SET state = 'failed', error = @error, cancelled_at_ms = @nowMs, updated_at_ms = @nowMs WHERE id = @id`).run({ id, error: `cancelled: ${reason}`, nowMs });
-        const message = this.db.prepare('SELECT * FROM job_messages WHERE job_id = ?').get(id) as MessageRow | undefined;
+        await tx.run(`UPDATE job_leases SET state = 'cancelled', ended_at_ms = @nowMs WHERE job_id = @id AND state IN ('active', 'expired')`, { id, nowMs });
+        await tx.run(`UPDATE jobs SET state = 'failed', error = @error, cancelled_at_ms = @nowMs, updated_at_ms = @nowMs WHERE id = @id`, { id, error: `cancelled: ${reason}`, nowMs });
+        const message = await tx.get<MessageRow>('SELECT * FROM job_messages WHERE job_id = ?', [id]);
         if (message) messages.push(messageFromRow(message));
       }
-      this.db
-        .prepare(`UPDATE sweeps SET state = 'failed', error = COALESCE(error, @error), cancelled_at_ms = COALESCE(cancelled_at_ms, @nowMs), updated_at_ms = @nowMs WHERE id = @sweepId AND state = 'running'`)
-        .run({ sweepId, error: `cancelled: ${reason}`, nowMs });
+      await tx.run(
+        `UPDATE sweeps SET state = 'failed', error = COALESCE(error, @error), cancelled_at_ms = COALESCE(cancelled_at_ms, @nowMs), updated_at_ms = @nowMs WHERE id = @sweepId AND state = 'running'`,
+        { sweepId, error: `cancelled: ${reason}`, nowMs },
+      );
       return { jobs: open.length, messages };
-    })();
+    });
   }
 
-  failJob(jobId: string, reason: string, nowMs: number): boolean {
-    return this.db.transaction((): boolean => {
-      const job = this.jobRow(jobId);
+  failJob(jobId: string, reason: string, nowMs: number): Promise<boolean> {
+    return this.db.transaction(async (tx): Promise<boolean> => {
+      const job = await jobRow(tx, jobId);
       if (!job || job.state === 'done' || job.state === 'failed') return false;
-      this.failOpenJob(job, reason, nowMs);
+      await failOpenJob(tx, job, reason, nowMs);
       return true;
-    })();
+    });
   }
 
-  view(jobId: string): JobLeaseView | undefined {
-    const job = this.jobRow(jobId);
+  async view(jobId: string): Promise<JobLeaseView | undefined> {
+    const job = await jobRow(this.db, jobId);
     if (!job) return undefined;
     return { jobId: job.id, sweepId: job.sweep_id, agentId: job.agent_id, state: job.state, attempts: job.attempts, leaseToken: job.lease_token ?? undefined, cancelled: job.cancelled_at_ms !== null };
   }
 
-  queuedPublishedBefore(publishedBeforeMs: number, limit: number): JobMessage[] {
-    const rows = this.db
-      .prepare(
-        `SELECT m.* FROM job_messages m JOIN jobs j ON j.id = m.job_id
-         WHERE j.state = 'queued' AND m.updated_at_ms < @before ORDER BY m.updated_at_ms LIMIT @limit`,
-      )
-      .all({ before: publishedBeforeMs, limit }) as MessageRow[];
+  async queuedPublishedBefore(publishedBeforeMs: number, limit: number): Promise<JobMessage[]> {
+    const rows = await this.db.all<MessageRow>(
+      `SELECT m.* FROM job_messages m JOIN jobs j ON j.id = m.job_id
+       WHERE j.state = 'queued' AND m.updated_at_ms < @before ORDER BY m.updated_at_ms, m.job_id LIMIT @limit`,
+      { before: publishedBeforeMs, limit },
+    );
     return rows.map(messageFromRow);
   }
+}
 
-  private jobRow(jobId: string): JobLeaseRow | undefined {
-    return this.db.prepare('SELECT id, sweep_id, agent_id, state, attempts, lease_token, cancelled_at_ms FROM jobs WHERE id = ?').get(jobId) as JobLeaseRow | undefined;
-  }
-
-  /** Fails the job with the reason and its last attempt error, ends its leases, updates the sweep. */
-  private failOpenJob(job: JobLeaseRow, reason: string, nowMs: number): void {
-    const last = this.db
-      .prepare('SELECT error_code, error_message FROM job_attempts WHERE job_id = ? AND error_code IS NOT NULL ORDER BY attempt DESC LIMIT 1')
-      .get(job.id) as { error_code: string; error_message: string } | undefined;
-    const error = last ? `${reason}; last error ${last.error_code}: ${last.error_message}` : reason;
-    this.db.prepare(`UPDATE job_leases SET state = 'expired', ended_at_ms = COALESCE(ended_at_ms, @nowMs) WHERE job_id = @jobId AND state = 'active'`).run({ jobId: job.id, nowMs });
-    this.db.prepare(`UPDATE jobs SET state = 'failed', error = @error, updated_at_ms = @nowMs WHERE id = @jobId`).run({ jobId: job.id, error, nowMs });
-    const states = (this.db.prepare('SELECT state FROM jobs WHERE sweep_id = ?').all(job.sweep_id) as Array<{ state: JobState }>).map((r) => r.state);
-    this.db.prepare(`UPDATE sweeps SET state = @state, updated_at_ms = @nowMs WHERE id = @sweepId AND error IS NULL AND state <> @state`).run({ sweepId: job.sweep_id, state: deriveSweepState(states), nowMs });
-  }
+/** Fails the job with the reason and its last attempt error, ends its leases, updates the sweep. */
+async function failOpenJob(tx: SqlExecutor, job: JobLeaseRow, reason: string, nowMs: number): Promise<void> {
+  const last = await tx.get<{ error_code: string; error_message: string }>(
+    'SELECT error_code, error_message FROM job_attempts WHERE job_id = ? AND error_code IS NOT NULL ORDER BY attempt DESC LIMIT 1',
+    [job.id],
+  );
+  const error = last ? `${reason}; last error ${last.error_code}: ${last.error_message}` : reason;
+  await tx.run(`UPDATE job_leases SET state = 'expired', ended_at_ms = COALESCE(ended_at_ms, @nowMs) WHERE job_id = @jobId AND state = 'active'`, { jobId: job.id, nowMs });
+  await tx.run(`UPDATE jobs SET state = 'failed', error = @error, updated_at_ms = @nowMs WHERE id = @jobId`, { jobId: job.id, error, nowMs });
+  const states = (await tx.all<{ state: JobState }>('SELECT state FROM jobs WHERE sweep_id = ?', [job.sweep_id])).map((r) => r.state);
+  await tx.run(`UPDATE sweeps SET state = @state, updated_at_ms = @nowMs WHERE id = @sweepId AND error IS NULL AND state <> @state`, { sweepId: job.sweep_id, state: deriveSweepState(states), nowMs });
 }

@@ -230,6 +230,11 @@ export interface NewResult {
   summary: Summary;
   latencyMs: ArrayLike<number>;
   nowMs: number;
+  /**
+   * The upload's lease token ('' for an upload without one): when given, the lease is checked in
+   * the transaction that writes, and released by it. Absent: no lease check (tools, tests).
+   */
+  leaseToken?: string;
 }
 
 /** What committing a result did. */
@@ -247,6 +252,8 @@ export interface AttemptError {
   /** The job will not be tried again: mark it failed (unless it already has a result). */
   final: boolean;
   nowMs: number;
+  /** As {@link NewResult.leaseToken}. */
+  leaseToken?: string;
 }
 
 /** What recording an attempt's error did. */

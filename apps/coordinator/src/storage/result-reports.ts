@@ -1,5 +1,5 @@
 import type { Summary, SuiteReport } from '@benchfarm/protocol';
-import type { SqliteDatabase } from './database';
+import type { SqlExecutor } from './sql';
 
 /** Stores what a scenario measured beyond the summary (issue 4): one row per result that has it. */
 export const INSERT_RESULT_REPORT = `INSERT INTO result_reports (result_id, scenario, report_json) VALUES (@resultId, @scenario, @reportJson)`;
@@ -21,15 +21,14 @@ export interface StoredSuiteReport {
   report: SuiteReport;
 }
 
-/** Every stored report of a sweep's results, in job order. */
-export function suiteReportsOfSweep(db: SqliteDatabase, sweepId: string): StoredSuiteReport[] {
-  const rows = db
-    .prepare(
-      `SELECT j.id AS job_id, r.id AS result_id, j.variant, j.agent_id, j.agent_name, rr.scenario, rr.report_json
-         FROM jobs j JOIN results r ON r.job_id = j.id JOIN result_reports rr ON rr.result_id = r.id
-        WHERE j.sweep_id = ? ORDER BY j.position`,
-    )
-    .all(sweepId) as Array<{ job_id: string; result_id: string; variant: string; agent_id: string; agent_name: string; scenario: string; report_json: string }>;
+/** Every stored report of a sweep's results, in job order (read through `db`: the database or an open transaction). */
+export async function suiteReportsOfSweep(db: SqlExecutor, sweepId: string): Promise<StoredSuiteReport[]> {
+  const rows = await db.all<{ job_id: string; result_id: string; variant: string; agent_id: string; agent_name: string; scenario: string; report_json: string }>(
+    `SELECT j.id AS job_id, r.id AS result_id, j.variant, j.agent_id, j.agent_name, rr.scenario, rr.report_json
+       FROM jobs j JOIN results r ON r.job_id = j.id JOIN result_reports rr ON rr.result_id = r.id
+      WHERE j.sweep_id = ? ORDER BY j.position`,
+    [sweepId],
+  );
   return rows.map((row) => ({
     jobId: row.job_id,
     resultId: row.result_id,

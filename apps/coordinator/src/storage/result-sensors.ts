@@ -1,5 +1,5 @@
 import { PowerSummary, ThermalSummary, ExternalRuntimeInfo, powerDomainToJSON, type PowerDomain, type Summary } from '@benchfarm/protocol';
-import type { SqliteDatabase } from './database';
+import type { SqlExecutor } from './sql';
 
 /** Inserts one result's power / thermal / external-runtime row (table result_sensors). */
 export const INSERT_RESULT_SENSORS = `
@@ -50,12 +50,8 @@ export interface StoredResultSensors {
 }
 
 /** Reads the sensors row of a job's result; undefined when the job has no result or the result has no row. */
-export function readResultSensors(db: SqliteDatabase, jobId: string): StoredResultSensors | undefined {
-  const row = db
-    .prepare(
-      `SELECT s.* FROM result_sensors s JOIN results r ON r.id = s.result_id WHERE r.job_id = ?`,
-    )
-    .get(jobId) as Record<string, string | number | null> | undefined;
+export async function readResultSensors(db: SqlExecutor, jobId: string): Promise<StoredResultSensors | undefined> {
+  const row = await db.get<Record<string, string | number | null>>('SELECT s.* FROM result_sensors s JOIN results r ON r.id = s.result_id WHERE r.job_id = ?', [jobId]);
   return row ? resultSensorsFromRow(row) : undefined;
 }
 

@@ -1,41 +1,48 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PercentileStatus, type SuiteReport } from '@benchfarm/protocol';
-import { SQLITE_DATABASE } from './storage.tokens';
+import { SQL_DATABASE } from './storage.tokens';
 import { INSERT_RESULT_SENSORS, resultSensorsRow } from './result-sensors';
 import { INSERT_RESULT_REPORT, resultReportRow } from './result-reports';
 import { decodeSamples, encodeSamples } from './samples-codec';
 import { deriveSweepState } from './sweep-state';
 import { jobFromRow, type JobRow } from './sweep.repository';
-import type { SqliteDatabase } from './database';
+import { LeaseRefusedError, checkLeaseIn, releaseLeaseIn } from './lease.repository';
+import { greatest, settingsListsJob } from './sql-dialect';
+import type { SqlDatabase, SqlExecutor } from './sql';
 import type { AttemptError, AttemptErrorOutcome, CommitOutcome, JobContext, JobState, NewResult, PercentileRecord, SeriesResult } from './records';
 
 /** Stores job attempts and results; every write also brings the sweep's state up to date. */
 export abstract class ResultRepository {
   /** The job with its sweep's model name and its variant's size, or undefined when there is no such job. */
-  abstract getJobContext(jobId: string): JobContext | undefined;
+  abstract getJobContext(jobId: string): Promise<JobContext | undefined>;
   /**
    * Records that an attempt started and marks the job running, unless the job is already
    * done or failed, or a later attempt has started. Returns whether the job is running now.
    */
-  abstract markJobRunning(input: { jobId: string; attempt: number; uploadId: string; agentId: string; startedAtMs: number; nowMs: number }): boolean;
+  abstract markJobRunning(input: { jobId: string; attempt: number; uploadId: string; agentId: string; startedAtMs: number; nowMs: number }): Promise<boolean>;
   /**
    * Stores a job's result and raw samples, marks the job done and updates the sweep, in one
-   * transaction; a job that already has a result is left as it is (`duplicate`).
+   * transaction; a job that already has a result is left as it is (`duplicate`). With
+   * `leaseToken`, the lease is checked and released in that transaction. Thrown:
+   * {@link LeaseRefusedError} when the lease may not change the job (nothing written).
    */
-  abstract commitResult(result: NewResult): CommitOutcome;
-  /** Records an attempt's error; the job is failed when the error is final, else queued for redelivery. */
-  abstract recordAttemptError(error: AttemptError): AttemptErrorOutcome;
+  abstract commitResult(result: NewResult): Promise<CommitOutcome>;
+  /**
+   * Records an attempt's error; the job is failed when the error is final, else queued for
+   * redelivery. Lease as in {@link commitResult}; thrown: {@link LeaseRefusedError}.
+   */
+  abstract recordAttemptError(error: AttemptError): Promise<AttemptErrorOutcome>;
   /** The raw latencies of the job's result, or undefined when it has none. */
-  abstract getSamples(jobId: string): number[] | undefined;
+  abstract getSamples(jobId: string): Promise<number[] | undefined>;
   /** The upload id of the job's stored result, or undefined when it has none. */
-  abstract resultUploadId(jobId: string): string | undefined;
+  abstract resultUploadId(jobId: string): Promise<string | undefined>;
   /** Every stored result as metric input, oldest commit first (so the last of a series is its latest). */
-  abstract resultsForMetrics(): SeriesResult[];
+  abstract resultsForMetrics(): Promise<SeriesResult[]>;
   /**
    * The stored suite reports of interleaved comparison jobs (fidelity, accuracy on real images),
    * oldest commit first, so a restarted coordinator shows the same accuracy gauges.
    */
-  abstract comparisonReportsForMetrics(): Array<{ series: Omit<SeriesResult['series'], 'variant'>; report: SuiteReport }>;
+  abstract comparisonReportsForMetrics(): Promise<Array<{ series: Omit<SeriesResult['series'], 'variant'>; report: SuiteReport }>>;
 }
 
 function percentileStatus(status: PercentileStatus): PercentileRecord['status'] {
@@ -49,26 +56,38 @@ function percentileStatus(status: PercentileStatus): PercentileRecord['status'] 
   }
 }
 
-/** {@link ResultRepository} on SQLite. */
+/** Checks an upload's lease inside the writing transaction; see {@link NewResult.leaseToken}. */
+async function requireLease(tx: SqlExecutor, jobId: string, leaseToken: string | undefined): Promise<void> {
+  if (leaseToken === undefined) return;
+  const check = await checkLeaseIn(tx, jobId, leaseToken);
+  if (!check.ok) throw new LeaseRefusedError(check.reason);
+}
+
+/** {@link ResultRepository} on a {@link SqlDatabase} (SQLite or PostgreSQL). */
 @Injectable()
-export class SqliteResultRepository extends ResultRepository {
-  constructor(@Inject(SQLITE_DATABASE) private readonly db: SqliteDatabase) {
+export class SqlResultRepository extends ResultRepository {
+  /** SQL true when job `j` of sweep `s` is an interleaved comparison job / a configuration-search job. */
+  private readonly isComparison: string;
+  private readonly isConfigSearch: string;
+
+  constructor(@Inject(SQL_DATABASE) private readonly db: SqlDatabase) {
     super();
+    this.isComparison = settingsListsJob(db.dialect, 'comparisonJobs');
+    this.isConfigSearch = settingsListsJob(db.dialect, 'configSearch.devices');
   }
 
-  getJobContext(jobId: string): JobContext | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT j.*, s.model_name, v.size_bytes AS variant_size_bytes, v.sha256 AS variant_sha256,
-                EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id) AS has_result,
-                EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.comparisonJobs') c WHERE json_extract(c.value, '$.jobId') = j.id) AS is_comparison,
-                EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.configSearch.devices') d WHERE json_extract(d.value, '$.jobId') = j.id) AS is_config_search
-         FROM jobs j
-         JOIN sweeps s ON s.id = j.sweep_id
-         JOIN variants v ON v.sweep_id = j.sweep_id AND v.name = j.variant
-         WHERE j.id = ?`,
-      )
-      .get(jobId) as (JobRow & { model_name: string; variant_size_bytes: number; variant_sha256: string; has_result: number; is_comparison: number; is_config_search: number }) | undefined;
+  async getJobContext(jobId: string): Promise<JobContext | undefined> {
+    const row = await this.db.get<JobRow & { model_name: string; variant_size_bytes: number; variant_sha256: string; has_result: number; is_comparison: number; is_config_search: number }>(
+      `SELECT j.*, s.model_name, v.size_bytes AS variant_size_bytes, v.sha256 AS variant_sha256,
+              CASE WHEN EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id) THEN 1 ELSE 0 END AS has_result,
+              CASE WHEN ${this.isComparison} THEN 1 ELSE 0 END AS is_comparison,
+              CASE WHEN ${this.isConfigSearch} THEN 1 ELSE 0 END AS is_config_search
+       FROM jobs j
+       JOIN sweeps s ON s.id = j.sweep_id
+       JOIN variants v ON v.sweep_id = j.sweep_id AND v.name = j.variant
+       WHERE j.id = ?`,
+      [jobId],
+    );
     if (!row) return undefined;
     return {
       ...jobFromRow(row),
@@ -81,135 +100,169 @@ export class SqliteResultRepository extends ResultRepository {
     };
   }
 
-  markJobRunning(input: { jobId: string; attempt: number; uploadId: string; agentId: string; startedAtMs: number; nowMs: number }): boolean {
-    return this.db.transaction(() => {
-      this.upsertAttempt(input.jobId, input.attempt, input.agentId, input.uploadId, input.nowMs, input.startedAtMs);
-      const changed = this.db
-        .prepare(
-          `UPDATE jobs SET state = 'running', attempts = MAX(attempts, @attempt), updated_at_ms = @nowMs
-           WHERE id = @jobId AND state IN ('queued', 'running') AND attempts <= @attempt
-             AND NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = @jobId)`,
-        )
-        .run({ jobId: input.jobId, attempt: input.attempt, nowMs: input.nowMs });
+  markJobRunning(input: { jobId: string; attempt: number; uploadId: string; agentId: string; startedAtMs: number; nowMs: number }): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      await this.upsertAttempt(tx, input.jobId, input.attempt, input.agentId, input.uploadId, input.nowMs, input.startedAtMs);
+      const changed = await tx.run(
+        `UPDATE jobs SET state = 'running', attempts = ${greatest(tx.dialect, 'attempts', '@attempt')}, updated_at_ms = @nowMs
+         WHERE id = @jobId AND state IN ('queued', 'running') AND attempts <= @attempt
+           AND NOT EXISTS (SELECT 1 FROM results r WHERE r.job_id = @jobId)`,
+        { jobId: input.jobId, attempt: input.attempt, nowMs: input.nowMs },
+      );
       return changed.changes > 0;
-    })();
+    });
   }
 
-  commitResult(result: NewResult): CommitOutcome {
+  commitResult(result: NewResult): Promise<CommitOutcome> {
     const { summary } = result;
-    return this.db.transaction((): CommitOutcome => {
-      const existing = this.db.prepare('SELECT id FROM results WHERE job_id = ?').get(result.jobId) as { id: string } | undefined;
-      if (existing) return { outcome: 'duplicate', resultId: existing.id };
-      const job = this.db.prepare('SELECT sweep_id, execution_provider FROM jobs WHERE id = ?').get(result.jobId) as { sweep_id: string; execution_provider: string } | undefined;
-      if (!job) throw new Error(`job ${result.jobId} does not exist`);
-      const percentiles: PercentileRecord[] = summary.percentiles.map((p) => ({
-        quantile: p.quantile,
-        ...(p.valueMs === undefined ? {} : { valueMs: p.valueMs }),
-        status: percentileStatus(p.status),
-        minSamples: p.minSamples,
-      }));
-      const inserted = this.db
-        .prepare(
-          `INSERT INTO results (id, job_id, attempt, upload_id, count, mean_ms, std_ms, min_ms, max_ms, percentiles_json, throughput_qps,
-                                measured_duration_ms, warmup_queries, warmup_duration_ms, session_creation_ms, first_inference_ms,
-                                peak_rss_bytes, rss_before_session_bytes, rss_after_session_bytes, model_file_size_bytes, stop_reason,
-                                provider, manifest_json, unmeasured_json, committed_at_ms)
-           VALUES (@id, @jobId, @attempt, @uploadId, @count, @meanMs, @stdMs, @minMs, @maxMs, @percentilesJson, @throughputQps,
-                   @measuredDurationMs, @warmupQueries, @warmupDurationMs, @sessionCreationMs, @firstInferenceMs,
-                   @peakRssBytes, @rssBeforeSessionBytes, @rssAfterSessionBytes, @modelFileSizeBytes, @stopReason,
-                   @provider, @manifestJson, @unmeasuredJson, @nowMs)
-           ON CONFLICT (job_id) DO NOTHING`,
-        )
-        .run({
-          id: result.resultId,
-          jobId: result.jobId,
-          attempt: result.attempt,
-          uploadId: result.uploadId,
-          count: summary.count,
-          meanMs: summary.meanMs,
-          stdMs: summary.stdMs,
-          minMs: summary.minMs,
-          maxMs: summary.maxMs,
-          percentilesJson: JSON.stringify(percentiles),
-          throughputQps: summary.throughputQps,
-          measuredDurationMs: summary.measuredDurationMs,
-          warmupQueries: summary.warmupQueries,
-          warmupDurationMs: summary.warmupDurationMs,
-          sessionCreationMs: summary.sessionCreationMs,
-          firstInferenceMs: summary.firstInferenceMs,
-          peakRssBytes: summary.peakRssBytes ?? null,
-          rssBeforeSessionBytes: summary.rssBeforeSessionBytes ?? null,
-          rssAfterSessionBytes: summary.rssAfterSessionBytes ?? null,
-          modelFileSizeBytes: summary.modelFileSizeBytes,
-          stopReason: summary.stopReason,
-          provider: summary.manifest?.executionProvider || job.execution_provider,
-          manifestJson: JSON.stringify(summary.manifest ?? {}),
-          unmeasuredJson: JSON.stringify(summary.unmeasured.map((u) => ({ field: u.field, reason: u.reason }))),
-          nowMs: result.nowMs,
-        });
-      if (inserted.changes === 0) {
-        const winner = this.db.prepare('SELECT id FROM results WHERE job_id = ?').get(result.jobId) as { id: string };
-        return { outcome: 'duplicate', resultId: winner.id };
-      }
-      this.db.prepare('INSERT INTO result_samples (result_id, count, latency_ms_f64le) VALUES (?, ?, ?)').run(result.resultId, result.latencyMs.length, encodeSamples(result.latencyMs));
-      if (summary.power || summary.thermal || summary.externalRuntime) this.db.prepare(INSERT_RESULT_SENSORS).run(resultSensorsRow(result.resultId, summary));
-      const reportRow = resultReportRow(result.resultId, summary);
-      if (reportRow) this.db.prepare(INSERT_RESULT_REPORT).run(reportRow);
-      this.upsertAttempt(result.jobId, result.attempt, result.agentId, result.uploadId, result.nowMs);
-      this.db
-        .prepare(`UPDATE jobs SET state = 'done', attempts = MAX(attempts, @attempt), error = NULL, updated_at_ms = @nowMs WHERE id = @jobId`)
-        .run({ jobId: result.jobId, attempt: result.attempt, nowMs: result.nowMs });
-      this.refreshSweepState(job.sweep_id, result.nowMs);
-      return { outcome: 'committed', resultId: result.resultId };
-    })();
+    const percentiles: PercentileRecord[] = summary.percentiles.map((p) => ({
+      quantile: p.quantile,
+      ...(p.valueMs === undefined ? {} : { valueMs: p.valueMs }),
+      status: percentileStatus(p.status),
+      minSamples: p.minSamples,
+    }));
+    const samples = encodeSamples(result.latencyMs);
+    const sensorsRow = summary.power || summary.thermal || summary.externalRuntime ? resultSensorsRow(result.resultId, summary) : undefined;
+    const reportRow = resultReportRow(result.resultId, summary);
+    return this.db.transaction(async (tx): Promise<CommitOutcome> => {
+      await requireLease(tx, result.jobId, result.leaseToken);
+      const outcome = await this.insertResult(tx, result, percentiles, samples, sensorsRow, reportRow);
+      if (result.leaseToken) await releaseLeaseIn(tx, result.leaseToken, result.nowMs);
+      return outcome;
+    });
   }
 
-  recordAttemptError(error: AttemptError): AttemptErrorOutcome {
-    return this.db.transaction((): AttemptErrorOutcome => {
-      const job = this.db.prepare('SELECT sweep_id, state FROM jobs WHERE id = ?').get(error.jobId) as { sweep_id: string; state: JobState } | undefined;
-      if (!job) throw new Error(`job ${error.jobId} does not exist`);
-      this.upsertAttempt(error.jobId, error.attempt, error.agentId, error.uploadId, error.nowMs);
-      this.db
-        .prepare(`UPDATE job_attempts SET error_code = @code, error_message = @message, retryable = @retryable, updated_at_ms = @nowMs WHERE job_id = @jobId AND attempt = @attempt`)
-        .run({ jobId: error.jobId, attempt: error.attempt, code: error.code, message: error.message, retryable: error.retryable ? 1 : 0, nowMs: error.nowMs });
-      const hasResult = this.db.prepare('SELECT 1 FROM results WHERE job_id = ?').get(error.jobId) !== undefined;
-      // A late error of an old attempt never undoes a result or a final failure.
-      if (hasResult || job.state === 'done' || job.state === 'failed') {
-        this.db.prepare('UPDATE jobs SET attempts = MAX(attempts, @attempt), updated_at_ms = @nowMs WHERE id = @jobId').run({ jobId: error.jobId, attempt: error.attempt, nowMs: error.nowMs });
-        return { jobFinal: true, jobState: hasResult ? 'done' : job.state };
-      }
-      const jobState: JobState = error.final ? 'failed' : 'queued';
-      this.db
-        .prepare(`UPDATE jobs SET state = @state, error = @message, attempts = MAX(attempts, @attempt), updated_at_ms = @nowMs WHERE id = @jobId`)
-        .run({ jobId: error.jobId, state: jobState, message: `${error.code}: ${error.message}`, attempt: error.attempt, nowMs: error.nowMs });
-      this.refreshSweepState(job.sweep_id, error.nowMs);
-      return { jobFinal: error.final, jobState };
-    })();
+  /** The writes of a commit, in the caller's transaction; a job that has a result already is left as it is. */
+  private async insertResult(
+    tx: SqlExecutor,
+    result: NewResult,
+    percentiles: PercentileRecord[],
+    samples: Uint8Array,
+    sensorsRow: Record<string, string | number | null> | undefined,
+    reportRow: ReturnType<typeof resultReportRow>,
+  ): Promise<CommitOutcome> {
+    const { summary } = result;
+    const existing = await tx.get<{ id: string }>('SELECT id FROM results WHERE job_id = ?', [result.jobId]);
+    if (existing) return { outcome: 'duplicate', resultId: existing.id };
+    const job = await tx.get<{ sweep_id: string; execution_provider: string }>('SELECT sweep_id, execution_provider FROM jobs WHERE id = ?', [result.jobId]);
+    if (!job) throw new Error(`job ${result.jobId} does not exist`);
+    const inserted = await tx.run(
+      `INSERT INTO results (id, job_id, attempt, upload_id, count, mean_ms, std_ms, min_ms, max_ms, percentiles_json, throughput_qps,
+                            measured_duration_ms, warmup_queries, warmup_duration_ms, session_creation_ms, first_inference_ms,
+                            peak_rss_bytes, rss_before_session_bytes, rss_after_session_bytes, model_file_size_bytes, stop_reason,
+                            provider, manifest_json, unmeasured_json, committed_at_ms)
+       VALUES (@id, @jobId, @attempt, @uploadId, @count, @meanMs, @stdMs, @minMs, @maxMs, @percentilesJson, @throughputQps,
+               @measuredDurationMs, @warmupQueries, @warmupDurationMs, @sessionCreationMs, @firstInferenceMs,
+               @peakRssBytes, @rssBeforeSessionBytes, @rssAfterSessionBytes, @modelFileSizeBytes, @stopReason,
+               @provider, @manifestJson, @unmeasuredJson, @nowMs)
+       ON CONFLICT (job_id) DO NOTHING`,
+      {
+        id: result.resultId,
+        jobId: result.jobId,
+        attempt: result.attempt,
+        uploadId: result.uploadId,
+        count: summary.count,
+        meanMs: summary.meanMs,
+        stdMs: summary.stdMs,
+        minMs: summary.minMs,
+        maxMs: summary.maxMs,
+        percentilesJson: JSON.stringify(percentiles),
+        throughputQps: summary.throughputQps,
+        measuredDurationMs: summary.measuredDurationMs,
+        warmupQueries: summary.warmupQueries,
+        warmupDurationMs: summary.warmupDurationMs,
+        sessionCreationMs: summary.sessionCreationMs,
+        firstInferenceMs: summary.firstInferenceMs,
+        peakRssBytes: summary.peakRssBytes ?? null,
+        rssBeforeSessionBytes: summary.rssBeforeSessionBytes ?? null,
+        rssAfterSessionBytes: summary.rssAfterSessionBytes ?? null,
+        modelFileSizeBytes: summary.modelFileSizeBytes,
+        stopReason: summary.stopReason,
+        provider: summary.manifest?.executionProvider || job.execution_provider,
+        manifestJson: JSON.stringify(summary.manifest ?? {}),
+        unmeasuredJson: JSON.stringify(summary.unmeasured.map((u) => ({ field: u.field, reason: u.reason }))),
+        nowMs: result.nowMs,
+      },
+    );
+    if (inserted.changes === 0) {
+      const winner = await tx.get<{ id: string }>('SELECT id FROM results WHERE job_id = ?', [result.jobId]);
+      if (!winner) throw new Error(`job ${result.jobId}: the result insert conflicted but no result is stored`);
+      return { outcome: 'duplicate', resultId: winner.id };
+    }
+    await tx.run('INSERT INTO result_samples (result_id, count, latency_ms_f64le) VALUES (?, ?, ?)', [result.resultId, result.latencyMs.length, samples]);
+    if (sensorsRow) await tx.run(INSERT_RESULT_SENSORS, sensorsRow);
+    if (reportRow) await tx.run(INSERT_RESULT_REPORT, reportRow);
+    await this.upsertAttempt(tx, result.jobId, result.attempt, result.agentId, result.uploadId, result.nowMs);
+    await tx.run(`UPDATE jobs SET state = 'done', attempts = ${greatest(tx.dialect, 'attempts', '@attempt')}, error = NULL, updated_at_ms = @nowMs WHERE id = @jobId`, {
+      jobId: result.jobId,
+      attempt: result.attempt,
+      nowMs: result.nowMs,
+    });
+    await this.refreshSweepState(tx, job.sweep_id, result.nowMs);
+    return { outcome: 'committed', resultId: result.resultId };
   }
 
-  resultUploadId(jobId: string): string | undefined {
-    return (this.db.prepare('SELECT upload_id FROM results WHERE job_id = ?').get(jobId) as { upload_id: string } | undefined)?.upload_id;
+  recordAttemptError(error: AttemptError): Promise<AttemptErrorOutcome> {
+    return this.db.transaction(async (tx): Promise<AttemptErrorOutcome> => {
+      await requireLease(tx, error.jobId, error.leaseToken);
+      const outcome = await this.insertAttemptError(tx, error);
+      if (error.leaseToken) await releaseLeaseIn(tx, error.leaseToken, error.nowMs);
+      return outcome;
+    });
   }
 
-  getSamples(jobId: string): number[] | undefined {
-    const row = this.db.prepare('SELECT s.latency_ms_f64le AS blob FROM results r JOIN result_samples s ON s.result_id = r.id WHERE r.job_id = ?').get(jobId) as { blob: Buffer } | undefined;
+  /** The writes of an attempt error, in the caller's transaction. */
+  private async insertAttemptError(tx: SqlExecutor, error: AttemptError): Promise<AttemptErrorOutcome> {
+    const job = await tx.get<{ sweep_id: string; state: JobState }>('SELECT sweep_id, state FROM jobs WHERE id = ?', [error.jobId]);
+    if (!job) throw new Error(`job ${error.jobId} does not exist`);
+    await this.upsertAttempt(tx, error.jobId, error.attempt, error.agentId, error.uploadId, error.nowMs);
+    await tx.run(`UPDATE job_attempts SET error_code = @code, error_message = @message, retryable = @retryable, updated_at_ms = @nowMs WHERE job_id = @jobId AND attempt = @attempt`, {
+      jobId: error.jobId,
+      attempt: error.attempt,
+      code: error.code,
+      message: error.message,
+      retryable: error.retryable ? 1 : 0,
+      nowMs: error.nowMs,
+    });
+    const hasResult = (await tx.get('SELECT 1 AS one FROM results WHERE job_id = ?', [error.jobId])) !== undefined;
+    // A late error of an old attempt never undoes a result or a final failure.
+    if (hasResult || job.state === 'done' || job.state === 'failed') {
+      await tx.run(`UPDATE jobs SET attempts = ${greatest(tx.dialect, 'attempts', '@attempt')}, updated_at_ms = @nowMs WHERE id = @jobId`, { jobId: error.jobId, attempt: error.attempt, nowMs: error.nowMs });
+      return { jobFinal: true, jobState: hasResult ? 'done' : job.state };
+    }
+    const jobState: JobState = error.final ? 'failed' : 'queued';
+    await tx.run(`UPDATE jobs SET state = @state, error = @message, attempts = ${greatest(tx.dialect, 'attempts', '@attempt')}, updated_at_ms = @nowMs WHERE id = @jobId`, {
+      jobId: error.jobId,
+      state: jobState,
+      message: `${error.code}: ${error.message}`,
+      attempt: error.attempt,
+      nowMs: error.nowMs,
+    });
+    await this.refreshSweepState(tx, job.sweep_id, error.nowMs);
+    return { jobFinal: error.final, jobState };
+  }
+
+  async resultUploadId(jobId: string): Promise<string | undefined> {
+    return (await this.db.get<{ upload_id: string }>('SELECT upload_id FROM results WHERE job_id = ?', [jobId]))?.upload_id;
+  }
+
+  async getSamples(jobId: string): Promise<number[] | undefined> {
+    const row = await this.db.get<{ blob: Buffer }>('SELECT s.latency_ms_f64le AS blob FROM results r JOIN result_samples s ON s.result_id = r.id WHERE r.job_id = ?', [jobId]);
     return row ? decodeSamples(row.blob) : undefined;
   }
 
-  resultsForMetrics(): SeriesResult[] {
-    const rows = this.db
-      .prepare(
-        `SELECT s.model_name, j.variant, j.agent_name, r.provider, r.percentiles_json, r.throughput_qps, r.peak_rss_bytes,
-                r.model_file_size_bytes, v.size_bytes AS variant_size_bytes
-         FROM results r
-         JOIN jobs j ON j.id = r.job_id
-         JOIN sweeps s ON s.id = j.sweep_id
-         JOIN variants v ON v.sweep_id = j.sweep_id AND v.name = j.variant
-         WHERE NOT EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.comparisonJobs') c WHERE json_extract(c.value, '$.jobId') = j.id)
-           AND NOT EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.configSearch.devices') d WHERE json_extract(d.value, '$.jobId') = j.id)
-         ORDER BY r.committed_at_ms, r.rowid`,
-      )
-      .all() as Array<{ model_name: string; variant: string; agent_name: string; provider: string; percentiles_json: string; throughput_qps: number; peak_rss_bytes: number | null; model_file_size_bytes: number; variant_size_bytes: number }>;
+  async resultsForMetrics(): Promise<SeriesResult[]> {
+    const rows = await this.db.all<{ model_name: string; variant: string; agent_name: string; provider: string; percentiles_json: string; throughput_qps: number; peak_rss_bytes: number | null; model_file_size_bytes: number; variant_size_bytes: number }>(
+      `SELECT s.model_name, j.variant, j.agent_name, r.provider, r.percentiles_json, r.throughput_qps, r.peak_rss_bytes,
+              r.model_file_size_bytes, v.size_bytes AS variant_size_bytes
+       FROM results r
+       JOIN jobs j ON j.id = r.job_id
+       JOIN sweeps s ON s.id = j.sweep_id
+       JOIN variants v ON v.sweep_id = j.sweep_id AND v.name = j.variant
+       WHERE NOT ${this.isComparison}
+         AND NOT ${this.isConfigSearch}
+       ORDER BY r.committed_at_ms, r.commit_seq`,
+    );
     return rows.map((r) => ({
       series: { model: r.model_name, variant: r.variant, device: r.agent_name, provider: r.provider },
       percentiles: JSON.parse(r.percentiles_json) as PercentileRecord[],
@@ -219,37 +272,32 @@ export class SqliteResultRepository extends ResultRepository {
     }));
   }
 
-  comparisonReportsForMetrics(): Array<{ series: Omit<SeriesResult['series'], 'variant'>; report: SuiteReport }> {
-    const rows = this.db
-      .prepare(
-        `SELECT s.model_name, j.agent_name, r.provider, rr.report_json
-         FROM results r
-         JOIN result_reports rr ON rr.result_id = r.id
-         JOIN jobs j ON j.id = r.job_id
-         JOIN sweeps s ON s.id = j.sweep_id
-         WHERE EXISTS (SELECT 1 FROM json_each(s.settings_json, '$.comparisonJobs') c WHERE json_extract(c.value, '$.jobId') = j.id)
-         ORDER BY r.committed_at_ms, r.rowid`,
-      )
-      .all() as Array<{ model_name: string; agent_name: string; provider: string; report_json: string }>;
+  async comparisonReportsForMetrics(): Promise<Array<{ series: Omit<SeriesResult['series'], 'variant'>; report: SuiteReport }>> {
+    const rows = await this.db.all<{ model_name: string; agent_name: string; provider: string; report_json: string }>(
+      `SELECT s.model_name, j.agent_name, r.provider, rr.report_json
+       FROM results r
+       JOIN result_reports rr ON rr.result_id = r.id
+       JOIN jobs j ON j.id = r.job_id
+       JOIN sweeps s ON s.id = j.sweep_id
+       WHERE ${this.isComparison}
+       ORDER BY r.committed_at_ms, r.commit_seq`,
+    );
     return rows.map((r) => ({ series: { model: r.model_name, device: r.agent_name, provider: r.provider }, report: JSON.parse(r.report_json) as SuiteReport }));
   }
 
-  private upsertAttempt(jobId: string, attempt: number, agentId: string, uploadId: string, nowMs: number, startedAtMs: number | null = null): void {
-    this.db
-      .prepare(
-        `INSERT INTO job_attempts (job_id, attempt, agent_id, upload_id, started_at_ms, updated_at_ms)
-         VALUES (@jobId, @attempt, @agentId, @uploadId, @startedAtMs, @nowMs)
-         ON CONFLICT (job_id, attempt) DO UPDATE SET upload_id = excluded.upload_id,
-           started_at_ms = COALESCE(job_attempts.started_at_ms, excluded.started_at_ms), updated_at_ms = excluded.updated_at_ms`,
-      )
-      .run({ jobId, attempt, agentId, uploadId, startedAtMs, nowMs });
+  private async upsertAttempt(tx: SqlExecutor, jobId: string, attempt: number, agentId: string, uploadId: string, nowMs: number, startedAtMs: number | null = null): Promise<void> {
+    await tx.run(
+      `INSERT INTO job_attempts (job_id, attempt, agent_id, upload_id, started_at_ms, updated_at_ms)
+       VALUES (@jobId, @attempt, @agentId, @uploadId, @startedAtMs, @nowMs)
+       ON CONFLICT (job_id, attempt) DO UPDATE SET upload_id = excluded.upload_id,
+         started_at_ms = COALESCE(job_attempts.started_at_ms, excluded.started_at_ms), updated_at_ms = excluded.updated_at_ms`,
+      { jobId, attempt, agentId, uploadId, startedAtMs, nowMs },
+    );
   }
 
   /** Sets the sweep's state from its jobs'; a sweep failed with its own error (publishing) stays failed. */
-  private refreshSweepState(sweepId: string, nowMs: number): void {
-    const states = (this.db.prepare('SELECT state FROM jobs WHERE sweep_id = ?').all(sweepId) as Array<{ state: JobState }>).map((r) => r.state);
-    this.db
-      .prepare(`UPDATE sweeps SET state = @state, updated_at_ms = @nowMs WHERE id = @sweepId AND error IS NULL AND state <> @state`)
-      .run({ sweepId, state: deriveSweepState(states), nowMs });
+  private async refreshSweepState(tx: SqlExecutor, sweepId: string, nowMs: number): Promise<void> {
+    const states = (await tx.all<{ state: JobState }>('SELECT state FROM jobs WHERE sweep_id = ?', [sweepId])).map((r) => r.state);
+    await tx.run(`UPDATE sweeps SET state = @state, updated_at_ms = @nowMs WHERE id = @sweepId AND error IS NULL AND state <> @state`, { sweepId, state: deriveSweepState(states), nowMs });
   }
 }

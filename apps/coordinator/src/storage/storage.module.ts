@@ -1,14 +1,14 @@
 import { Module } from '@nestjs/common';
-import { LeaseRepository, SqliteLeaseRepository } from './lease.repository';
-import { ResultRepository, SqliteResultRepository } from './result.repository';
-import { SqliteSweepRepository, SweepRepository } from './sweep.repository';
+import { LeaseRepository, SqlLeaseRepository } from './lease.repository';
+import { ResultRepository, SqlResultRepository } from './result.repository';
+import { SqlSweepRepository, SweepRepository } from './sweep.repository';
 
-/** Repositories on SQLite. */
+/** Repositories on the open store (`SQL_DATABASE`: SQLite or PostgreSQL). */
 @Module({
   providers: [
-    { provide: SweepRepository, useClass: SqliteSweepRepository },
-    { provide: ResultRepository, useClass: SqliteResultRepository },
-    { provide: LeaseRepository, useClass: SqliteLeaseRepository },
+    { provide: SweepRepository, useClass: SqlSweepRepository },
+    { provide: ResultRepository, useClass: SqlResultRepository },
+    { provide: LeaseRepository, useClass: SqlLeaseRepository },
   ],
   exports: [SweepRepository, ResultRepository, LeaseRepository],
 })

@@ -1,2 +1,2 @@
-/** Injection token of the open better-sqlite3 database. */
-export const SQLITE_DATABASE = Symbol('SQLITE_DATABASE');
+/** Injection token of the open store, a {@link import('./sql').SqlDatabase} (SQLite or PostgreSQL). */
+export const SQL_DATABASE = Symbol('SQL_DATABASE');

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { SQLITE_DATABASE } from './storage.tokens';
-import type { SqliteDatabase } from './database';
+import { SQL_DATABASE } from './storage.tokens';
+import type { SqlDatabase } from './sql';
 import { resultSensorsFromRow } from './result-sensors';
 import { suiteReportsOfSweep } from './result-reports';
 import type { JobRecord, JobState, JobWithResult, NewSweep, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepState } from './records';
@@ -8,18 +8,18 @@ import type { JobRecord, JobState, JobWithResult, NewSweep, PercentileRecord, Re
 /** Stores sweeps, their variants and their jobs. */
 export abstract class SweepRepository {
   /** Inserts a sweep with its variants and jobs in one transaction: all of it or nothing. */
-  abstract create(sweep: NewSweep): void;
+  abstract create(sweep: NewSweep): Promise<void>;
   /** The sweep with its variants, jobs and results, or undefined when there is none with this id. */
-  abstract get(id: string): SweepRecord | undefined;
+  abstract get(id: string): Promise<SweepRecord | undefined>;
   /** Every sweep, newest first. */
-  abstract list(): SweepListItem[];
+  abstract list(): Promise<SweepListItem[]>;
   /**
    * Marks a sweep failed with the reason, and the given jobs (those that never reached an
    * agent) failed with it, in one transaction.
    */
-  abstract markFailed(id: string, error: string, failedJobIds: readonly string[], nowMs: number): void;
+  abstract markFailed(id: string, error: string, failedJobIds: readonly string[], nowMs: number): Promise<void>;
   /** Number of jobs in each state, over all sweeps. */
-  abstract countJobsByState(): Record<JobState, number>;
+  abstract countJobsByState(): Promise<Record<JobState, number>>;
 }
 
 interface SweepRow {
@@ -133,75 +133,84 @@ function resultFromRow(row: ResultRow): ResultRecord {
   };
 }
 
-/** {@link SweepRepository} on SQLite. */
+/** {@link SweepRepository} on a {@link SqlDatabase} (SQLite or PostgreSQL). */
 @Injectable()
-export class SqliteSweepRepository extends SweepRepository {
-  constructor(@Inject(SQLITE_DATABASE) private readonly db: SqliteDatabase) {
+export class SqlSweepRepository extends SweepRepository {
+  constructor(@Inject(SQL_DATABASE) private readonly db: SqlDatabase) {
     super();
   }
 
-  create(sweep: NewSweep): void {
-    const insertSweep = this.db.prepare(`
-      INSERT INTO sweeps (id, name, state, error, created_at_ms, updated_at_ms, model_name, model_sha256, model_size_bytes,
-                          inputs_json, settings_json, targets_json, agent_ids_json)
-      VALUES (@id, @name, 'running', NULL, @createdAtMs, @createdAtMs, @modelName, @modelSha256, @modelSizeBytes,
-              @inputsJson, @settingsJson, @targetsJson, @agentIdsJson)`);
-    const insertVariant = this.db.prepare(`
-      INSERT INTO variants (sweep_id, name, position, sha256, size_bytes, recipe_json)
-      VALUES (@sweepId, @name, @position, @sha256, @sizeBytes, @recipeJson)`);
-    const insertJob = this.db.prepare(`
-      INSERT INTO jobs (id, sweep_id, position, variant, agent_id, agent_name, execution_provider, state, attempts, error, created_at_ms, updated_at_ms)
-      VALUES (@id, @sweepId, @position, @variant, @agentId, @agentName, @provider, 'queued', 0, NULL, @createdAtMs, @createdAtMs)`);
-    this.db.transaction(() => {
-      insertSweep.run({
-        id: sweep.id,
-        name: sweep.name,
-        createdAtMs: sweep.createdAtMs,
-        modelName: sweep.model.name,
-        modelSha256: sweep.model.sha256,
-        modelSizeBytes: sweep.model.sizeBytes,
-        inputsJson: JSON.stringify(sweep.inputs),
-        settingsJson: JSON.stringify(sweep.settings),
-        targetsJson: JSON.stringify(sweep.targets),
-        agentIdsJson: JSON.stringify(sweep.agentIds),
-      });
-      sweep.variants.forEach((variant, position) =>
-        insertVariant.run({ sweepId: sweep.id, name: variant.name, position, sha256: variant.sha256, sizeBytes: variant.sizeBytes, recipeJson: JSON.stringify(variant.recipe) }),
-      );
-      sweep.jobs.forEach((job, position) =>
-        insertJob.run({
-          id: job.id,
-          sweepId: sweep.id,
-          position,
-          variant: job.variant,
-          agentId: job.agentId,
-          agentName: job.agentName,
-          provider: sweep.settings.executionProvider,
+  async create(sweep: NewSweep): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO sweeps (id, name, state, error, created_at_ms, updated_at_ms, model_name, model_sha256, model_size_bytes,
+                             inputs_json, settings_json, targets_json, agent_ids_json)
+         VALUES (@id, @name, 'running', NULL, @createdAtMs, @createdAtMs, @modelName, @modelSha256, @modelSizeBytes,
+                 @inputsJson, @settingsJson, @targetsJson, @agentIdsJson)`,
+        {
+          id: sweep.id,
+          name: sweep.name,
           createdAtMs: sweep.createdAtMs,
-        }),
+          modelName: sweep.model.name,
+          modelSha256: sweep.model.sha256,
+          modelSizeBytes: sweep.model.sizeBytes,
+          inputsJson: JSON.stringify(sweep.inputs),
+          settingsJson: JSON.stringify(sweep.settings),
+          targetsJson: JSON.stringify(sweep.targets),
+          agentIdsJson: JSON.stringify(sweep.agentIds),
+        },
       );
-    })();
+      for (const [position, variant] of sweep.variants.entries()) {
+        await tx.run(
+          `INSERT INTO variants (sweep_id, name, position, sha256, size_bytes, recipe_json)
+           VALUES (@sweepId, @name, @position, @sha256, @sizeBytes, @recipeJson)`,
+          { sweepId: sweep.id, name: variant.name, position, sha256: variant.sha256, sizeBytes: variant.sizeBytes, recipeJson: JSON.stringify(variant.recipe) },
+        );
+      }
+      for (const [position, job] of sweep.jobs.entries()) {
+        await tx.run(
+          `INSERT INTO jobs (id, sweep_id, position, variant, agent_id, agent_name, execution_provider, state, attempts, error, created_at_ms, updated_at_ms)
+           VALUES (@id, @sweepId, @position, @variant, @agentId, @agentName, @provider, 'queued', 0, NULL, @createdAtMs, @createdAtMs)`,
+          {
+            id: job.id,
+            sweepId: sweep.id,
+            position,
+            variant: job.variant,
+            agentId: job.agentId,
+            agentName: job.agentName,
+            provider: sweep.settings.executionProvider,
+            createdAtMs: sweep.createdAtMs,
+          },
+        );
+      }
+    });
   }
 
-  get(id: string): SweepRecord | undefined {
-    return this.db.transaction(() => {
-      const row = this.db.prepare('SELECT * FROM sweeps WHERE id = ?').get(id) as SweepRow | undefined;
+  get(id: string): Promise<SweepRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const row = await tx.get<SweepRow>('SELECT * FROM sweeps WHERE id = ?', [id]);
       if (!row) return undefined;
-      const variants = (this.db.prepare('SELECT name, sha256, size_bytes, recipe_json FROM variants WHERE sweep_id = ? ORDER BY position').all(id) as Array<{ name: string; sha256: string; size_bytes: number; recipe_json: string }>).map(
-        (v) => ({ name: v.name, sha256: v.sha256, sizeBytes: v.size_bytes, recipe: JSON.parse(v.recipe_json) as Record<string, string> }),
-      );
+      const variants = (await tx.all<{ name: string; sha256: string; size_bytes: number; recipe_json: string }>('SELECT name, sha256, size_bytes, recipe_json FROM variants WHERE sweep_id = ? ORDER BY position', [id])).map((v) => ({
+        name: v.name,
+        sha256: v.sha256,
+        sizeBytes: v.size_bytes,
+        recipe: JSON.parse(v.recipe_json) as Record<string, string>,
+      }));
       const results = new Map<string, ResultRecord>();
-      for (const r of this.db.prepare('SELECT r.* FROM results r JOIN jobs j ON j.id = r.job_id WHERE j.sweep_id = ?').all(id) as ResultRow[]) results.set(r.job_id, resultFromRow(r));
-      const sensorRows = this.db.prepare('SELECT s.*, r.job_id AS sensors_job_id FROM result_sensors s JOIN results r ON r.id = s.result_id JOIN jobs j ON j.id = r.job_id WHERE j.sweep_id = ?').all(id) as Array<Record<string, string | number | null>>;
+      for (const r of await tx.all<ResultRow>('SELECT r.* FROM results r JOIN jobs j ON j.id = r.job_id WHERE j.sweep_id = ?', [id])) results.set(r.job_id, resultFromRow(r));
+      const sensorRows = await tx.all<Record<string, string | number | null>>(
+        'SELECT s.*, r.job_id AS sensors_job_id FROM result_sensors s JOIN results r ON r.id = s.result_id JOIN jobs j ON j.id = r.job_id WHERE j.sweep_id = ?',
+        [id],
+      );
       for (const s of sensorRows) {
         const result = results.get(String(s.sensors_job_id));
         if (result) result.sensors = resultSensorsFromRow(s);
       }
-      for (const stored of suiteReportsOfSweep(this.db, id)) {
+      for (const stored of await suiteReportsOfSweep(tx, id)) {
         const result = results.get(stored.jobId);
         if (result) result.report = stored.report;
       }
-      const jobs = (this.db.prepare('SELECT * FROM jobs WHERE sweep_id = ? ORDER BY position').all(id) as JobRow[]).map((r): JobWithResult => {
+      const jobs = (await tx.all<JobRow>('SELECT * FROM jobs WHERE sweep_id = ? ORDER BY position', [id])).map((r): JobWithResult => {
         const result = results.get(r.id);
         return { ...jobFromRow(r), ...(result ? { result } : {}) };
       });
@@ -221,25 +230,26 @@ export class SqliteSweepRepository extends SweepRepository {
         jobs,
       };
       return record;
-    })();
+    });
   }
 
-  list(): SweepListItem[] {
-    const rows = this.db.prepare('SELECT id, name, state, created_at_ms FROM sweeps ORDER BY created_at_ms DESC, id').all() as Array<Pick<SweepRow, 'id' | 'name' | 'state' | 'created_at_ms'>>;
+  async list(): Promise<SweepListItem[]> {
+    const rows = await this.db.all<Pick<SweepRow, 'id' | 'name' | 'state' | 'created_at_ms'>>('SELECT id, name, state, created_at_ms FROM sweeps ORDER BY created_at_ms DESC, id');
     return rows.map((r) => ({ id: r.id, name: r.name, state: r.state, createdAtMs: r.created_at_ms }));
   }
 
-  markFailed(id: string, error: string, failedJobIds: readonly string[], nowMs: number): void {
-    const failJob = this.db.prepare(`UPDATE jobs SET state = 'failed', error = @error, updated_at_ms = @nowMs WHERE id = @id AND sweep_id = @sweepId AND state IN ('queued', 'running')`);
-    this.db.transaction(() => {
-      this.db.prepare(`UPDATE sweeps SET state = 'failed', error = @error, updated_at_ms = @nowMs WHERE id = @id`).run({ id, error, nowMs });
-      for (const jobId of failedJobIds) failJob.run({ id: jobId, sweepId: id, error, nowMs });
-    })();
+  async markFailed(id: string, error: string, failedJobIds: readonly string[], nowMs: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(`UPDATE sweeps SET state = 'failed', error = @error, updated_at_ms = @nowMs WHERE id = @id`, { id, error, nowMs });
+      for (const jobId of failedJobIds) {
+        await tx.run(`UPDATE jobs SET state = 'failed', error = @error, updated_at_ms = @nowMs WHERE id = @id AND sweep_id = @sweepId AND state IN ('queued', 'running')`, { id: jobId, sweepId: id, error, nowMs });
+      }
+    });
   }
 
-  countJobsByState(): Record<JobState, number> {
+  async countJobsByState(): Promise<Record<JobState, number>> {
     const counts: Record<JobState, number> = { queued: 0, running: 0, done: 0, failed: 0 };
-    for (const row of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: JobState; n: number }>) counts[row.state] = row.n;
+    for (const row of await this.db.all<{ state: JobState; n: number }>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state')) counts[row.state] = row.n;
     return counts;
   }
 }

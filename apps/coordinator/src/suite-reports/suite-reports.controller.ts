@@ -11,7 +11,7 @@ export class SuiteReportsController {
   /** `GET /sweeps/:id/suite-reports`. */
   @Get(':id/suite-reports')
   @ApiOperation({ summary: "What each job's scenario measured beyond its summary: bootstrap CIs, CV, stability, offline levels, server runs and peak QPS, cold start, interleaved comparison ratios with CIs, operator profiles" })
-  forSweep(@Param('id') id: string): SuiteReportsView {
+  forSweep(@Param('id') id: string): Promise<SuiteReportsView> {
     return this.reports.forSweep(id);
   }
 }

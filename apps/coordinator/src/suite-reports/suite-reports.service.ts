@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
-import type { SqliteDatabase } from '../storage/database';
 import { suiteReportsOfSweep, type StoredSuiteReport } from '../storage/result-reports';
-import { SQLITE_DATABASE } from '../storage/storage.tokens';
-import { SweepRepository } from '../storage/sweep.repository';
+import { SQL_DATABASE } from '../storage/storage.tokens';
+import type { SweepSettings } from '../storage/records';
+import type { SqlDatabase } from '../storage/sql';
 
 /** A sweep's suite reports: what each job's scenario measured beyond its summary. */
 export interface SuiteReportsView {
@@ -16,15 +16,18 @@ export interface SuiteReportsView {
 /** Serves the stored suite reports (issue 4). */
 @Injectable()
 export class SuiteReportsService {
-  constructor(
-    @Inject(SQLITE_DATABASE) private readonly db: SqliteDatabase,
-    @Inject(SweepRepository) private readonly sweeps: SweepRepository,
-  ) {}
+  constructor(@Inject(SQL_DATABASE) private readonly db: SqlDatabase) {}
 
   /** Thrown ({@link DomainError} `sweep_not_found`) for an unknown sweep. */
-  forSweep(sweepId: string): SuiteReportsView {
-    const sweep = this.sweeps.get(sweepId);
-    if (!sweep) throw new DomainError(DomainErrorCode.SweepNotFound, `no sweep with id ${sweepId}`, { field: 'id' });
-    return { sweepId, comparisonJobs: sweep.settings.comparisonJobs ?? [], reports: suiteReportsOfSweep(this.db, sweepId) };
+  async forSweep(sweepId: string): Promise<SuiteReportsView> {
+    // One transaction: the comparison jobs and the reports are of the same moment.
+    const view = await this.db.transaction(async (tx) => {
+      const sweep = await tx.get<{ settings_json: string }>('SELECT settings_json FROM sweeps WHERE id = ?', [sweepId]);
+      if (!sweep) return undefined;
+      const settings = JSON.parse(sweep.settings_json) as SweepSettings;
+      return { sweepId, comparisonJobs: settings.comparisonJobs ?? [], reports: await suiteReportsOfSweep(tx, sweepId) };
+    });
+    if (!view) throw new DomainError(DomainErrorCode.SweepNotFound, `no sweep with id ${sweepId}`, { field: 'id' });
+    return view;
   }
 }
