@@ -54,6 +54,16 @@ export default [
     },
   },
   {
+    // Repositories are async (SQLite or PostgreSQL behind one interface): a promise returned from
+    // inside try escapes its catch / finally unless awaited, and an await on a non-promise hides a
+    // call that was meant to be async.
+    files: ['apps/coordinator/**/*.ts'],
+    rules: {
+      '@typescript-eslint/return-await': ['error', 'in-try-catch'],
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+  {
     files: ['**/*.spec.ts', '**/*.int-spec.ts', 'scripts/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -25,7 +25,7 @@ import { LeaseService } from './leases/lease.service';
 import { leasesServer } from './leases/leases.grpc';
 import { AgentIdentityGuard, readGrpcServerTls } from './security/agent-identity';
 import { LeasesService } from '@benchfarm/protocol';
-import { openDatabase, type SqliteDatabase } from './storage/database';
+import { openStore } from './storage/open-store';
 import { EnrollmentService } from './enrollment/enrollment.service';
 import { LocalWorkspace } from './variants/workspace';
 
@@ -37,7 +37,7 @@ export interface RunningCoordinator {
   readonly grpcAddress: string;
   /** The validated configuration it runs with. */
   readonly config: CoordinatorConfig;
-  /** Stops gRPC (letting uploads finish briefly), HTTP, NATS and SQLite, in that order. */
+  /** Stops gRPC (letting uploads finish briefly), HTTP, NATS and the store, in that order. */
   close(): Promise<void>;
 }
 
@@ -78,8 +78,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 
 /**
  * Starts a coordinator: validates the configuration, connects to NATS (reconnecting
- * forever), creates the JetStream resources, opens SQLite (WAL, migrated), then serves the
- * REST API (NestJS on express) and the gRPC results service. A partial configuration is
+ * forever), creates the JetStream resources, opens the store (the SQLite file, or PostgreSQL
+ * when a database URL is set; migrated), then serves the REST API (NestJS on express) and the
+ * gRPC results service. A partial configuration is
  * completed with defaults; environment variables are not read here (see `main.ts`).
  */
 export async function startCoordinator(input: CoordinatorConfig | CoordinatorConfigInput, options: StartCoordinatorOptions = {}): Promise<RunningCoordinator> {
@@ -117,10 +118,8 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
       throw err instanceof FarmStoreError ? new CoordinatorStartError(`${err.message} (BENCHFARM_NATS_REPLICAS=${config.natsReplicas})`, { cause: err }) : err;
     });
 
-    const db: SqliteDatabase = openDatabase(config.dbPath);
-    closers.push(async () => {
-      db.close();
-    });
+    const db = await openStore(config);
+    closers.push(() => db.close());
 
     const metrics = createFarmMetrics(new Registry());
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, db, farm, natsState, metrics, workspace }, options.overrides), {
@@ -155,7 +154,7 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
     }
     closers.push(() => grpc.close());
     app.get(EnrollmentService).setOwnGrpcAddress(grpc.address);
-    logger.log(`coordinator ready: REST ${httpUrl}, gRPC ${grpc.address} (${config.grpcTlsClientCaFile !== undefined ? 'mTLS' : config.grpcTlsCertFile !== undefined ? 'TLS, no client certificates' : 'plaintext'}), NATS ${config.natsUrl}, database ${config.dbPath}`, 'Coordinator');
+    logger.log(`coordinator ready: REST ${httpUrl}, gRPC ${grpc.address} (${config.grpcTlsClientCaFile !== undefined ? 'mTLS' : config.grpcTlsCertFile !== undefined ? 'TLS, no client certificates' : 'plaintext'}), NATS ${config.natsUrl}, database ${db.description}`, 'Coordinator');
 
     let closing: Promise<void> | undefined;
     return {

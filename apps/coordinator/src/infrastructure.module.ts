@@ -7,14 +7,14 @@ import { IdGenerator, RandomIdGenerator } from './common/ids';
 import { NatsConnectionState } from './common/nats-state';
 import { COORDINATOR_CONFIG, FARM_STORE } from './common/tokens';
 import { FARM_METRICS } from './metrics/metrics.service';
-import { SQLITE_DATABASE } from './storage/storage.tokens';
-import { SqliteLeaseRepository } from './storage/lease.repository';
+import { SQL_DATABASE } from './storage/storage.tokens';
+import { SqlLeaseRepository } from './storage/lease.repository';
 import { JetStreamJobBus, JobBus, RecordingJobBus } from './sweeps/job-bus';
 import { ModelStore, NatsModelStore } from './variants/model-store';
 import { ModelToolkit, OnnxModelToolkit } from './variants/model-toolkit';
 import { Workspace } from './variants/workspace';
 import type { CoordinatorConfig } from './config';
-import type { SqliteDatabase } from './storage/database';
+import type { SqlDatabase } from './storage/sql';
 
 /** Adapters a caller (a test) may replace; each defaults to the real one. */
 export interface InfrastructureOverrides {
@@ -29,7 +29,7 @@ export interface InfrastructureOverrides {
 /** The resources opened before Nest starts, handed to the module tree. */
 export interface CoordinatorResources {
   config: CoordinatorConfig;
-  db: SqliteDatabase;
+  db: SqlDatabase;
   farm: FarmStore;
   natsState: NatsConnectionState;
   metrics: FarmMetrics;
@@ -37,7 +37,7 @@ export interface CoordinatorResources {
 }
 
 /**
- * The composition root of side effects: configuration, SQLite, NATS handles, metrics
+ * The composition root of side effects: configuration, the SQL store, NATS handles, metrics
  * registry and every adapter interface (clock, ids, model toolkit, job bus, model store,
  * agent registry, workspace), global so feature modules inject them by token.
  */
@@ -48,7 +48,7 @@ export class InfrastructureModule {
   static forRoot(resources: CoordinatorResources, overrides: InfrastructureOverrides = {}): DynamicModule {
     const providers: Provider[] = [
       { provide: COORDINATOR_CONFIG, useValue: resources.config },
-      { provide: SQLITE_DATABASE, useValue: resources.db },
+      { provide: SQL_DATABASE, useValue: resources.db },
       { provide: FARM_STORE, useValue: resources.farm },
       { provide: FARM_METRICS, useValue: resources.metrics },
       { provide: NatsConnectionState, useValue: resources.natsState },
@@ -56,7 +56,7 @@ export class InfrastructureModule {
       { provide: Clock, useValue: overrides.clock ?? new SystemClock() },
       { provide: IdGenerator, useValue: overrides.ids ?? new RandomIdGenerator() },
       { provide: ModelToolkit, useValue: overrides.toolkit ?? new OnnxModelToolkit() },
-      { provide: JobBus, useValue: new RecordingJobBus(overrides.jobBus ?? new JetStreamJobBus(resources.farm.js), new SqliteLeaseRepository(resources.db)) },
+      { provide: JobBus, useValue: new RecordingJobBus(overrides.jobBus ?? new JetStreamJobBus(resources.farm.js), new SqlLeaseRepository(resources.db)) },
       { provide: ModelStore, useValue: overrides.modelStore ?? new NatsModelStore(resources.farm.models) },
       { provide: AgentRegistry, useValue: overrides.agentRegistry ?? new KvAgentRegistry(resources.farm.agents, { jsm: resources.farm.jsm }) },
     ];

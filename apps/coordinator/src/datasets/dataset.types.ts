@@ -44,7 +44,7 @@ export abstract class DatasetCatalog {
    * The dataset with this id (full digest or a unique prefix of at least 8 hex digits) or name.
    * Thrown: DomainError `dataset_not_found` with `field` set to the given field name.
    */
-  abstract resolve(idOrName: string, field: string): DatasetRecord;
+  abstract resolve(idOrName: string, field: string): Promise<DatasetRecord>;
 
   /**
    * Fetches the given images of a dataset from the object store into `dir` (verified against

@@ -91,7 +91,7 @@ export class DatasetsController {
   @Get()
   @ApiOperation({ summary: 'List datasets, newest first (without image lists)' })
   @ApiResponse({ status: 200, schema: { type: 'array', items: ref('Dataset') } })
-  list(): DatasetView[] {
+  list(): Promise<DatasetView[]> {
     return this.datasets.list();
   }
 
@@ -101,7 +101,7 @@ export class DatasetsController {
   @ApiParam({ name: 'idOrName', type: 'string' })
   @ApiResponse({ status: 200, schema: ref('Dataset') })
   @errorResponse(404, 'No such dataset, or an ambiguous prefix (dataset_not_found).')
-  show(@Param('idOrName') idOrName: string): DatasetView {
+  show(@Param('idOrName') idOrName: string): Promise<DatasetView> {
     return this.datasets.show(idOrName);
   }
 

@@ -137,7 +137,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
 
   async onModuleInit(): Promise<void> {
     // Staged bytes of sessions the database no longer has (dropped while the coordinator was down mid-way).
-    const open = new Set(this.repo.uploadIds());
+    const open = new Set(await this.repo.uploadIds());
     for (const id of await this.staging.uploadIds()) if (!open.has(id)) await this.staging.removeUpload(id);
     await this.expireUploads();
     this.timer = setInterval(() => void this.expireUploads().catch((err: unknown) => this.log.warn(`expiring dataset uploads failed: ${errorMessage(err)}`)), Math.min(60_000, Math.max(1_000, this.config.datasetUploadTtlMs / 4)));
@@ -153,16 +153,16 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
     const manifest = parseDatasetManifest(body, this.limits);
     const id = datasetId(manifest);
     return this.serial(async () => {
-      const existing = this.repo.findById(id);
+      const existing = await this.repo.findById(id);
       if (existing) return this.completeView(existing, true, undefined);
       const name = manifest.name ?? `dataset-${id.slice(0, 12)}`;
-      const named = this.repo.findByName(name);
+      const named = await this.repo.findByName(name);
       if (named) throw invalidDataset('name', `a dataset named ${JSON.stringify(name)} exists already (id ${named.id.slice(0, 12)}) with other content: choose another name or remove it first`);
-      const again = this.repo.findUploadFor(id, name);
+      const again = await this.repo.findUploadFor(id, name);
       if (again !== undefined) {
-        const session = this.repo.findUpload(again);
+        const session = await this.repo.findUpload(again);
         if (session && session.expiresAtMs > this.clock.nowMs()) {
-          this.repo.touchUpload(session.id, this.clock.nowMs() + this.config.datasetUploadTtlMs);
+          await this.repo.touchUpload(session.id, this.clock.nowMs() + this.config.datasetUploadTtlMs);
           return this.uploadView(session);
         }
         // Expired but not swept yet: start afresh.
@@ -172,7 +172,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
       // Content some dataset already stored is not sent again (its decoded size is known).
       const reused = new Map<string, { width: number; height: number }>();
       await eachLimited(files, STORE_CONCURRENCY, async (file) => {
-        const known = this.repo.knownImage(file.sha256);
+        const known = await this.repo.knownImage(file.sha256);
         if (known && (await this.objects.has(file.sha256, file.sizeBytes))) reused.set(file.sha256, known);
       });
       const uploadId = `upload_${randomBytes(16).toString('hex')}`;
@@ -198,7 +198,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
         files: withState,
       };
       try {
-        this.repo.insertUpload(session);
+        await this.repo.insertUpload(session);
       } catch (err) {
         await this.staging.removeUpload(uploadId);
         throw err;
@@ -245,19 +245,19 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
         received = await this.staging.write(uploadId, sha256, body, start, file.sizeBytes);
       } catch (err) {
         if (err instanceof UploadInterruptedError) {
-          this.repo.touchUpload(uploadId, this.clock.nowMs() + this.config.datasetUploadTtlMs);
+          await this.repo.touchUpload(uploadId, this.clock.nowMs() + this.config.datasetUploadTtlMs);
           throw new DomainError(DomainErrorCode.InvalidUpload, `${this.fileLabel(session, sha256)}: ${err.message}; resume from byte ${err.receivedBytes}`, { field: 'body', cause: err });
         }
         if (!(err instanceof UploadOverflowError)) throw err;
         throw await this.refuse(session, this.fileField(session, sha256), `${this.fileLabel(session, sha256)}: ${err.message}`, err);
       }
-      this.repo.touchUpload(uploadId, this.clock.nowMs() + this.config.datasetUploadTtlMs);
+      await this.repo.touchUpload(uploadId, this.clock.nowMs() + this.config.datasetUploadTtlMs);
       if (received === file.sizeBytes) await this.verifyFile(session, file);
     } finally {
       this.writing.delete(key);
     }
     // A session dropped meanwhile (expired, refused) must not keep bytes this request wrote.
-    if (!this.repo.findUpload(uploadId)) {
+    if (!(await this.repo.findUpload(uploadId))) {
       await this.staging.removeUpload(uploadId);
       throw new DomainError(DomainErrorCode.DatasetNotFound, `upload ${uploadId} was dropped while the file was written`, { field: 'uploadId' });
     }
@@ -271,16 +271,16 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
   async complete(uploadId: string): Promise<UploadView> {
     return this.serial(async () => {
       const session = await this.liveUpload(uploadId, true);
-      const existing = this.repo.findById(session.datasetId);
+      const existing = await this.repo.findById(session.datasetId);
       if (existing) {
         await this.dropUpload(session.id);
         return this.completeView(existing, true, undefined);
       }
       // Another dataset's object this upload relied on may have gone (deleted from the store by hand).
       for (const f of session.files) {
-        if (f.state === 'stored' && !(await this.objects.has(f.sha256, f.sizeBytes))) this.repo.setFileState(session.id, f.sha256, 'missing');
+        if (f.state === 'stored' && !(await this.objects.has(f.sha256, f.sizeBytes))) await this.repo.setFileState(session.id, f.sha256, 'missing');
       }
-      const current = this.repo.findUpload(session.id) ?? session;
+      const current = (await this.repo.findUpload(session.id)) ?? session;
       const missing = current.files.filter((f) => f.state === 'missing');
       if (missing.length > 0) {
         const names = missing.slice(0, 5).map((f) => this.nameOf(current, f.sha256));
@@ -302,7 +302,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
           throw await this.refuse(current, 'labels', `labels: not JSON: ${errorMessage(err)}`, err, true);
         }
       }
-      const named = this.repo.findByName(current.name);
+      const named = await this.repo.findByName(current.name);
       if (named) throw await this.refuse(current, 'name', `name: a dataset named ${JSON.stringify(current.name)} was created meanwhile (id ${named.id.slice(0, 12)})`, undefined, true);
       const record: DatasetRecord = {
         id: current.datasetId,
@@ -321,7 +321,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
           await this.objects.put(this.staging.verifiedPath(current.id, f.sha256), `dataset ${record.name}: ${this.nameOf(current, f.sha256)}`);
           if (!before) added.push(f.sha256);
         });
-        this.repo.insertDataset(record, current.id);
+        await this.repo.insertDataset(record, current.id);
       } catch (err) {
         // Nothing half-stored: objects this attempt added go again; the session stays for a retry.
         await this.deleteUnreferenced(added, current.id);
@@ -334,25 +334,25 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
   }
 
   /** `GET /v1/datasets`. */
-  list(): DatasetView[] {
-    return this.repo.list().map((d) => this.view({ ...d, images: [] }, d.imageCount, false));
+  async list(): Promise<DatasetView[]> {
+    return (await this.repo.list()).map((d) => this.view({ ...d, images: [] }, d.imageCount, false));
   }
 
   /** `GET /v1/datasets/:idOrName`. */
-  show(idOrName: string): DatasetView {
-    const record = this.resolve(idOrName, 'idOrName');
+  async show(idOrName: string): Promise<DatasetView> {
+    const record = await this.resolve(idOrName, 'idOrName');
     return this.view(record, record.images.length, true);
   }
 
   /** `DELETE /v1/datasets/:idOrName`: the record goes; its objects go unless something else uses them. */
   async remove(idOrName: string): Promise<DatasetRemovalView> {
     return this.serial(async () => {
-      const record = this.resolve(idOrName, 'idOrName');
-      const sweeps = this.repo.runningSweepsUsing(record.id);
+      const record = await this.resolve(idOrName, 'idOrName');
+      const sweeps = await this.repo.runningSweepsUsing(record.id);
       if (sweeps.length > 0) {
         throw new DomainError(DomainErrorCode.InvalidArgument, `idOrName: dataset ${record.name} is used by running sweep(s) ${sweeps.join(', ')} whose agents still fetch its images; remove it once they finished`, { field: 'idOrName' });
       }
-      this.repo.deleteDataset(record.id);
+      await this.repo.deleteDataset(record.id);
       const digests = [...new Set([...record.images.map((i) => i.sha256), ...(record.labels ? [record.labels.sha256] : [])])];
       const result = await this.deleteUnreferenced(digests, undefined);
       this.log.log(`dataset ${record.name} (${record.id.slice(0, 12)}) removed: ${result.deleted} objects deleted, ${result.kept} kept, ${result.failed} failed`);
@@ -360,17 +360,17 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
     });
   }
 
-  resolve(idOrName: string, field: string): DatasetRecord {
+  async resolve(idOrName: string, field: string): Promise<DatasetRecord> {
     const notFound = (why: string): DomainError => new DomainError(DomainErrorCode.DatasetNotFound, `${field}: ${why}`, { field });
     if (typeof idOrName !== 'string' || idOrName.length === 0) throw notFound('give a dataset id (or a prefix of at least 8 hex digits) or name');
-    const byId = isSha256(idOrName) ? this.repo.findById(idOrName) : undefined;
+    const byId = isSha256(idOrName) ? await this.repo.findById(idOrName) : undefined;
     if (byId) return byId;
-    const byName = this.repo.findByName(idOrName);
+    const byName = await this.repo.findByName(idOrName);
     if (byName) return byName;
     if (PREFIX.test(idOrName)) {
-      const ids = this.repo.idsWithPrefix(idOrName, 2);
+      const ids = await this.repo.idsWithPrefix(idOrName, 2);
       if (ids.length > 1) throw notFound(`${JSON.stringify(idOrName)} is the prefix of several dataset ids; give more digits`);
-      const match = ids[0] === undefined ? undefined : this.repo.findById(ids[0]);
+      const match = ids[0] === undefined ? undefined : await this.repo.findById(ids[0]);
       if (match) return match;
     }
     throw notFound(`no dataset has the id or name ${JSON.stringify(idOrName)}`);
@@ -398,7 +398,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
 
   /** Drops sessions past their expiry with their bytes. */
   async expireUploads(): Promise<number> {
-    const expired = this.repo.expiredUploads(this.clock.nowMs());
+    const expired = await this.repo.expiredUploads(this.clock.nowMs());
     for (const id of expired) await this.serial(() => this.dropUpload(id));
     if (expired.length > 0) this.log.log(`dropped ${expired.length} expired dataset upload(s)`);
     return expired.length;
@@ -414,7 +414,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
   private async liveUpload(uploadId: string, locked = false): Promise<UploadSessionRecord> {
     const notFound = (): DomainError => new DomainError(DomainErrorCode.DatasetNotFound, `uploadId: no open dataset upload ${JSON.stringify(uploadId)} (it completed, was refused or expired after ${this.config.datasetUploadTtlMs} ms without activity)`, { field: 'uploadId' });
     if (!UPLOAD_ID.test(uploadId)) throw notFound();
-    const session = this.repo.findUpload(uploadId);
+    const session = await this.repo.findUpload(uploadId);
     if (!session) throw notFound();
     if (session.expiresAtMs <= this.clock.nowMs()) {
       await (locked ? this.dropUpload(uploadId) : this.serial(() => this.dropUpload(uploadId)));
@@ -425,8 +425,8 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
 
   /** Removes a session, its staged bytes and objects only it kept alive. */
   private async dropUpload(uploadId: string): Promise<void> {
-    const session = this.repo.findUpload(uploadId);
-    this.repo.deleteUpload(uploadId);
+    const session = await this.repo.findUpload(uploadId);
+    await this.repo.deleteUpload(uploadId);
     await this.staging.removeUpload(uploadId);
     if (session) await this.deleteUnreferenced(session.files.filter((f) => f.state === 'stored').map((f) => f.sha256), undefined);
   }
@@ -453,7 +453,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
       }
       if (!(size.width > 0 && size.height > 0)) throw await this.refuse(session, field, `${label}: the JPEG decodes to ${size.width}x${size.height} pixels`);
       await this.staging.markVerified(session.id, file.sha256);
-      this.repo.setFileState(session.id, file.sha256, 'verified', size);
+      await this.repo.setFileState(session.id, file.sha256, 'verified', size);
       return;
     }
     let json: unknown;
@@ -470,7 +470,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
       throw err;
     }
     await this.staging.markVerified(session.id, file.sha256);
-    this.repo.setFileState(session.id, file.sha256, 'verified');
+    await this.repo.setFileState(session.id, file.sha256, 'verified');
   }
 
   /** Deletes the objects nothing else uses (datasets, other uploads, sweeps); counts what happened. */
@@ -479,7 +479,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
     let kept = 0;
     let failed = 0;
     for (const sha of digests) {
-      if (this.repo.isObjectReferenced(sha, exceptUploadId)) {
+      if (await this.repo.isObjectReferenced(sha, exceptUploadId)) {
         kept++;
         continue;
       }
@@ -515,7 +515,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
       if (f.state !== 'missing') continue;
       missing.push({ sha256: f.sha256, sizeBytes: f.sizeBytes, receivedBytes: await this.staging.receivedBytes(session.id, f.sha256), name: this.nameOf(session, f.sha256) });
     }
-    const expiresAtMs = Math.max(session.expiresAtMs, this.repo.findUpload(session.id)?.expiresAtMs ?? 0);
+    const expiresAtMs = Math.max(session.expiresAtMs, (await this.repo.findUpload(session.id))?.expiresAtMs ?? 0);
     return {
       uploadId: session.id,
       datasetId: session.datasetId,

@@ -17,7 +17,7 @@ export class EnrollmentController {
   @ApiResponse({ status: 201, schema: ref('EnrollmentCode') })
   @ApiResponse({ status: 400, description: 'Bad agentId or ttlSeconds (invalid_argument, field named).', schema: ref('Error') })
   @ApiResponse({ status: 501, description: 'No NATS account signing key configured (enrollment_disabled).', schema: ref('Error') })
-  createCode(@Body() body: unknown): EnrollmentCodeView {
+  createCode(@Body() body: unknown): Promise<EnrollmentCodeView> {
     return this.enrollment.createCode(body);
   }
 

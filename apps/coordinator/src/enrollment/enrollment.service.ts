@@ -80,7 +80,7 @@ export class EnrollmentService implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     if (!this.nats.enabled) return;
     const restored: string[] = [];
-    for (const agentId of this.codes.enrolledAgentIds()) {
+    for (const agentId of await this.codes.enrolledAgentIds()) {
       try {
         await this.nats.ensureConsumer(agentId);
         restored.push(agentId);
@@ -102,7 +102,7 @@ export class EnrollmentService implements OnApplicationBootstrap {
    * Thrown errors: DomainError EnrollmentDisabled without a signing key; InvalidArgument naming
    * `agentId` or `ttlSeconds`.
    */
-  createCode(body: unknown): EnrollmentCodeView {
+  async createCode(body: unknown): Promise<EnrollmentCodeView> {
     this.requireEnabled();
     const { agentId: rawId, ttlSeconds: rawTtl } = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     const agentId = agentIdField(rawId);
@@ -113,7 +113,7 @@ export class EnrollmentService implements OnApplicationBootstrap {
     const code = randomBytes(32).toString('base64url');
     const nowMs = this.clock.nowMs();
     const expiresAtUnixMs = nowMs + ttlSeconds * 1000;
-    this.codes.insert({ codeSha256: sha256(code), agentId, createdAtMs: nowMs, expiresAtMs: expiresAtUnixMs });
+    await this.codes.insert({ codeSha256: sha256(code), agentId, createdAtMs: nowMs, expiresAtMs: expiresAtUnixMs });
     return { agentId, code, expiresAt: new Date(expiresAtUnixMs).toISOString(), expiresAtUnixMs };
   }
 
@@ -142,7 +142,7 @@ export class EnrollmentService implements OnApplicationBootstrap {
     }
 
     const codeSha256 = sha256(code);
-    const record = this.codes.find(codeSha256);
+    const record = await this.codes.find(codeSha256);
     const nowMs = this.clock.nowMs();
     if (!record) throw new DomainError(DomainErrorCode.EnrollmentCodeInvalid, 'code: unknown enrollment code', { field: 'code' });
     if (record.usedAtMs !== null) throw new DomainError(DomainErrorCode.EnrollmentCodeUsed, `code: this enrollment code was already used at ${new Date(record.usedAtMs).toISOString()}; ask for a new one`, { field: 'code' });
@@ -160,13 +160,13 @@ export class EnrollmentService implements OnApplicationBootstrap {
         throw err;
       }
     }
-    if (!this.codes.claim(codeSha256, nowMs, natsPublicKey)) {
+    if (!(await this.codes.claim(codeSha256, nowMs, natsPublicKey))) {
       throw new DomainError(DomainErrorCode.EnrollmentCodeUsed, 'code: this enrollment code was used meanwhile, or expired; ask for a new one', { field: 'code' });
     }
     try {
       await this.nats.ensureConsumer(agentId);
     } catch (err) {
-      this.codes.release(codeSha256, natsPublicKey);
+      await this.codes.release(codeSha256, natsPublicKey);
       throw new DomainError(DomainErrorCode.MessagingUnavailable, `cannot create the agent's job consumer: ${errorMessage(err)}`, { cause: err });
     }
     // The key is what `benchfarm security revoke --key` needs to cut this user off later.

@@ -64,10 +64,10 @@ export class JobExpiry implements OnApplicationBootstrap, OnApplicationShutdown 
   async pass(): Promise<string[]> {
     const nowMs = this.clock.nowMs();
     const failed: string[] = [];
-    for (const message of this.leases.queuedPublishedBefore(nowMs - this.config.jobMaxAgeMs, PASS_LIMIT)) {
+    for (const message of await this.leases.queuedPublishedBefore(nowMs - this.config.jobMaxAgeMs, PASS_LIMIT)) {
       if (message.streamSeq !== undefined && (await this.stillStored(message.streamSeq))) continue;
       const reason = `expired: no agent took it within the job stream's max age (${describeDuration(this.config.jobMaxAgeMs)}, ${CONFIG_ENV_VARS.jobMaxAgeMs}); NATS deleted its message for agent ${message.agentId}`;
-      if (this.leases.failJob(message.jobId, reason, this.clock.nowMs())) {
+      if (await this.leases.failJob(message.jobId, reason, this.clock.nowMs())) {
         failed.push(message.jobId);
         this.log.warn(`job ${message.jobId} ${reason}`);
       }

@@ -89,11 +89,11 @@ export class FleetMonitor implements OnApplicationBootstrap, OnApplicationShutdo
     // Draining or unhealthy agents, and those whose health check failed or does not verify.
     const draining = live.filter((a) => movesQueuedJobs(a)).map((a) => a.agentId);
 
-    const expired = this.leases.expire({ renewedBeforeMs: nowMs - this.config.leaseTtlMs, staleAgentIds, nowMs });
+    const expired = await this.leases.expire({ renewedBeforeMs: nowMs - this.config.leaseTtlMs, staleAgentIds, nowMs });
     for (const job of expired) this.log.warn(`lease of job ${job.jobId} attempt ${job.attempt} on agent ${job.agentId} expired`);
 
     const reassigned = new Map<string, string>();
-    for (const job of this.leases.queuedJobsOf([...staleAgentIds, ...draining])) {
+    for (const job of await this.leases.queuedJobsOf([...staleAgentIds, ...draining])) {
       const target = await this.reassign(job, live, nowMs).catch((err: unknown) => {
         this.log.warn(`could not move job ${job.jobId} off agent ${job.agentId}: ${errorMessage(err)}`);
         return undefined;
@@ -104,7 +104,7 @@ export class FleetMonitor implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private async reassign(job: OrphanedJob, live: readonly AgentRecord[], nowMs: number): Promise<string | undefined> {
-    const message = this.leases.message(job.jobId);
+    const message = await this.leases.message(job.jobId);
     if (!message) return undefined;
     const bench = BenchJob.decode(message.payload);
     const peer = pickPeer(this.known.get(job.agentId), live, bench.executionProvider || 'cpu', nowMs, this.config.agentStaleAfterMs);
@@ -119,11 +119,11 @@ export class FleetMonitor implements OnApplicationBootstrap, OnApplicationShutdo
     let outcome: { seq?: number };
     try {
       outcome = await this.bus.publish(moved, { msgId: `${job.jobId}.m${message.publications + 1}` });
-      this.leases.reassign({ jobId: job.jobId, fromAgentId: job.agentId, toAgentId: peer.agentId, toAgentName, nowMs });
+      await this.leases.reassign({ jobId: job.jobId, fromAgentId: job.agentId, toAgentId: peer.agentId, toAgentName, nowMs });
     } finally {
       this.moves.settleMove(job.jobId);
     }
-    if (this.leases.view(job.jobId)?.agentId !== peer.agentId) return undefined;
+    if ((await this.leases.view(job.jobId))?.agentId !== peer.agentId) return undefined;
     // The old agent's message (read before the publish recorded the new one) goes: a dead agent
     // must not find it when it comes back, a draining one must not run it.
     if (message.agentId === job.agentId && message.streamSeq !== undefined) await this.stream.delete(message.streamSeq);

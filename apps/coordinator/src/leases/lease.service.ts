@@ -41,16 +41,16 @@ export class LeaseService {
   }
 
   /** Asks for a lease on a pulled job. Thrown: {@link DomainError} `invalid_argument` naming the field. */
-  acquire(request: { jobId: string; sweepId: string; agentId: string }): LeaseGrant {
+  async acquire(request: { jobId: string; sweepId: string; agentId: string }): Promise<LeaseGrant> {
     requireId('job_id', request.jobId);
     requireId('sweep_id', request.sweepId);
     requireId('agent_id', request.agentId);
     const move = this.moves.get(request.jobId);
     if (move && move.toAgentId === request.agentId) {
-      this.leases.reassign({ jobId: request.jobId, fromAgentId: move.fromAgentId, toAgentId: move.toAgentId, toAgentName: move.toAgentName, nowMs: this.clock.nowMs() });
+      await this.leases.reassign({ jobId: request.jobId, fromAgentId: move.fromAgentId, toAgentId: move.toAgentId, toAgentName: move.toAgentName, nowMs: this.clock.nowMs() });
     }
     const token = `lease_${randomBytes(16).toString('hex')}`;
-    const grant = this.leases.acquire({ ...request, token, maxAttempts: this.config.maxAttempts, nowMs: this.clock.nowMs() });
+    const grant = await this.leases.acquire({ ...request, token, maxAttempts: this.config.maxAttempts, nowMs: this.clock.nowMs() });
     if (grant.decision === 'granted') this.log.log(`lease granted: job ${request.jobId} attempt ${grant.attempt} to agent ${request.agentId}`);
     else this.log.warn(`lease refused (${grant.decision}) to agent ${request.agentId}: ${grant.reason}`);
     return grant;
@@ -70,11 +70,11 @@ export class LeaseService {
   }
 
   /** Renews a lease. Thrown: {@link DomainError} `invalid_argument` naming the field. */
-  renew(request: { jobId: string; agentId: string; leaseToken: string }): LeaseRenewal {
+  async renew(request: { jobId: string; agentId: string; leaseToken: string }): Promise<LeaseRenewal> {
     requireId('job_id', request.jobId);
     requireId('agent_id', request.agentId);
     requireId('lease_token', request.leaseToken);
-    const renewal = this.leases.renew({ jobId: request.jobId, agentId: request.agentId, token: request.leaseToken, nowMs: this.clock.nowMs() });
+    const renewal = await this.leases.renew({ jobId: request.jobId, agentId: request.agentId, token: request.leaseToken, nowMs: this.clock.nowMs() });
     if (renewal.status !== 'active') this.log.warn(`lease renewal of job ${request.jobId} by agent ${request.agentId}: ${renewal.status} (${renewal.reason})`);
     return renewal;
   }
@@ -85,7 +85,7 @@ export class LeaseService {
    * `sweep_not_found`; `already_finished` when no job was open.
    */
   async cancelSweep(sweepId: string, reason: string): Promise<{ cancelledJobs: number; deletedMessages: number }> {
-    const cancelled = this.leases.cancelSweep(sweepId, reason, this.clock.nowMs());
+    const cancelled = await this.leases.cancelSweep(sweepId, reason, this.clock.nowMs());
     if (cancelled === undefined) throw new DomainError(DomainErrorCode.SweepNotFound, `no sweep with id ${sweepId}`, { field: 'id' });
     const { jobs, messages } = cancelled;
     if (jobs === 0) {

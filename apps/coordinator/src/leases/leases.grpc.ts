@@ -19,20 +19,18 @@ import { truncateUntrusted } from '../common/untrusted-text';
 import type { ResultsService } from '../results/results.service';
 import type { LeaseService } from './lease.service';
 
-function answer<T>(callback: sendUnaryData<T>, log: Logger, work: () => T): void {
-  let value: T;
-  try {
-    value = work();
-  } catch (err) {
-    if (err instanceof DomainError) {
-      if (err.code === DomainErrorCode.PermissionDenied) log.warn(truncateUntrusted(`lease call refused: ${err.message}`, GRPC_DETAILS_MAX_CHARS));
-    } else {
-      log.error(truncateUntrusted(`lease call failed: ${errorMessage(err)}`, GRPC_DETAILS_MAX_CHARS));
-    }
-    callback(toServiceError(err));
-    return;
-  }
-  callback(null, value);
+function answer<T>(callback: sendUnaryData<T>, log: Logger, work: () => Promise<T>): void {
+  work().then(
+    (value) => callback(null, value),
+    (err: unknown) => {
+      if (err instanceof DomainError) {
+        if (err.code === DomainErrorCode.PermissionDenied) log.warn(truncateUntrusted(`lease call refused: ${err.message}`, GRPC_DETAILS_MAX_CHARS));
+      } else {
+        log.error(truncateUntrusted(`lease call failed: ${errorMessage(err)}`, GRPC_DETAILS_MAX_CHARS));
+      }
+      callback(toServiceError(err));
+    },
+  );
 }
 
 /**
@@ -43,10 +41,10 @@ function answer<T>(callback: sendUnaryData<T>, log: Logger, work: () => T): void
 export function leasesServer(leases: LeaseService, results: ResultsService, guard = AgentIdentityGuard.off(), log = new Logger('LeasesGrpc')): LeasesServer {
   return {
     acquire(call: ServerUnaryCall<AcquireLeaseRequest, AcquireLeaseResponse>, callback: sendUnaryData<AcquireLeaseResponse>): void {
-      answer(callback, log, () => {
+      answer(callback, log, async () => {
         assertGrpcRequestBounds(call.request);
         guard.requireAgent(call, call.request.agentId, 'agent_id');
-        const grant = leases.acquire(call.request);
+        const grant = await leases.acquire(call.request);
         switch (grant.decision) {
           case 'granted':
             return { decision: LeaseDecision.LEASE_DECISION_GRANTED, leaseToken: grant.token, attempt: grant.attempt, reason: '', leaseTtlMs: leases.leaseTtlMs };
@@ -58,10 +56,10 @@ export function leasesServer(leases: LeaseService, results: ResultsService, guar
       });
     },
     renew(call: ServerUnaryCall<RenewLeaseRequest, RenewLeaseResponse>, callback: sendUnaryData<RenewLeaseResponse>): void {
-      answer(callback, log, () => {
+      answer(callback, log, async () => {
         assertGrpcRequestBounds(call.request);
         guard.requireAgent(call, call.request.agentId, 'agent_id');
-        const renewal = leases.renew(call.request);
+        const renewal = await leases.renew(call.request);
         switch (renewal.status) {
           case 'active':
             return { status: LeaseStatus.LEASE_STATUS_ACTIVE, reason: '' };
@@ -75,9 +73,9 @@ export function leasesServer(leases: LeaseService, results: ResultsService, guar
       });
     },
     uploadStatus(call: ServerUnaryCall<UploadStatusRequest, UploadStatusResponse>, callback: sendUnaryData<UploadStatusResponse>): void {
-      answer(callback, log, () => {
+      answer(callback, log, async () => {
         assertGrpcRequestBounds(call.request);
-        guard.requireJob(call, call.request.jobId, 'job_id');
+        await guard.requireJob(call, call.request.jobId, 'job_id');
         return results.uploadStatus(call.request.jobId, call.request.uploadId);
       });
     },

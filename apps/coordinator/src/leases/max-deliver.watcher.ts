@@ -202,10 +202,10 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
       await this.stream.delete(advisory.streamSeq);
       return undefined;
     }
-    const current = this.leases.view(job.jobId);
+    const current = await this.leases.view(job.jobId);
     // A message of an agent the job was moved away from says nothing about the job.
     if (current && current.agentId === job.agentId) {
-      const failed = this.leases.failJob(job.jobId, `no result after ${advisory.deliveries} deliveries to agent ${job.agentId} (MaxDeliver)`, this.clock.nowMs());
+      const failed = await this.leases.failJob(job.jobId, `no result after ${advisory.deliveries} deliveries to agent ${job.agentId} (MaxDeliver)`, this.clock.nowMs());
       if (failed) this.log.warn(`job ${job.jobId} failed: MaxDeliver (${advisory.deliveries}) reached on consumer ${advisory.consumer}`);
     }
     await this.stream.delete(advisory.streamSeq);

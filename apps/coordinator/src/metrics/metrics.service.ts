@@ -38,6 +38,11 @@ export class MetricsService implements OnApplicationBootstrap {
   private readonly insight: InsightMetrics;
   /** Series already retired, so a scrape does not retire (and count) them again. */
   private readonly retired = new Set<string>();
+  /**
+   * Regression refreshes run one after the other, in the order of the commits that asked for
+   * them: each reads the store after the previous one, so the last verdict set is the newest.
+   */
+  private regressionRefreshes: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(FARM_METRICS) private readonly metrics: FarmMetrics,
@@ -51,15 +56,15 @@ export class MetricsService implements OnApplicationBootstrap {
   }
 
   /** Rebuilds the series gauges from the stored results, so a restart does not empty the dashboards. */
-  onApplicationBootstrap(): void {
-    const stored = this.results.resultsForMetrics();
+  async onApplicationBootstrap(): Promise<void> {
+    const stored = await this.results.resultsForMetrics();
     for (const result of stored) recordResult(this.metrics, result.series, result);
     if (stored.length > 0) this.log.log(`metrics rebuilt from ${stored.length} stored result(s)`);
-    for (const { series, report } of this.results.comparisonReportsForMetrics()) this.recordComparison(series, report.comparison, report.evaluation);
-    for (const { model, device, report } of this.history.configSearchReports()) this.recordConfigSearch({ model, device }, report);
-    for (const { series, lastResultMs } of this.history.lastResultTimes()) {
+    for (const { series, report } of await this.results.comparisonReportsForMetrics()) this.recordComparison(series, report.comparison, report.evaluation);
+    for (const { model, device, report } of await this.history.configSearchReports()) this.recordConfigSearch({ model, device }, report);
+    for (const { series, lastResultMs } of await this.history.lastResultTimes()) {
       recordResultTime(this.insight, series, lastResultMs);
-      this.refreshRegression(series);
+      await this.refreshRegression(series);
     }
   }
 
@@ -68,8 +73,8 @@ export class MetricsService implements OnApplicationBootstrap {
     this.metrics.modelSizeBytes.set({ model: boundedLabelValue(model), variant: boundedLabelValue(variant) }, sizeBytes);
   }
 
-  /** Sets the series gauges from a committed result. */
-  recordCommitted(series: SeriesLabels, summary: Summary, modelSizeBytes: number): void {
+  /** Sets the series gauges from a committed result; resolves once the regression gauges are refreshed too (never rejects). */
+  async recordCommitted(series: SeriesLabels, summary: Summary, modelSizeBytes: number): Promise<void> {
     recordResult(this.metrics, series, {
       percentiles: summary.percentiles,
       throughputQps: summary.throughputQps,
@@ -79,7 +84,7 @@ export class MetricsService implements OnApplicationBootstrap {
     this.recordPower(series, summary);
     this.retired.delete(seriesKey(series));
     recordResultTime(this.insight, series, this.clock.nowMs());
-    this.refreshRegression(series);
+    await this.refreshRegression(series);
   }
 
   /**
@@ -138,19 +143,23 @@ export class MetricsService implements OnApplicationBootstrap {
    * regression gauges. Runs after the commit, so it must never fail the upload: a failure
    * removes the gauges (no stale verdict) and is logged.
    */
-  private refreshRegression(series: SeriesLabels): void {
-    try {
-      const [latest, previous] = this.history.latestTwo(series);
-      recordRegression(this.insight, series, latest && previous ? compareLatencies(previous.latencyMs, latest.latencyMs) : undefined);
-    } catch (err) {
-      recordRegression(this.insight, series, undefined);
-      this.log.warn(`regression check of ${seriesKey(series)} failed: ${errorMessage(err)}`);
-    }
+  private refreshRegression(series: SeriesLabels): Promise<void> {
+    const refresh = async (): Promise<void> => {
+      try {
+        const [latest, previous] = await this.history.latestTwo(series);
+        recordRegression(this.insight, series, latest && previous ? compareLatencies(previous.latencyMs, latest.latencyMs) : undefined);
+      } catch (err) {
+        recordRegression(this.insight, series, undefined);
+        this.log.warn(`regression check of ${seriesKey(series)} failed: ${errorMessage(err)}`);
+      }
+    };
+    this.regressionRefreshes = this.regressionRefreshes.then(refresh);
+    return this.regressionRefreshes;
   }
 
   /** Removes the series whose latest result is older than {@link SERIES_RETENTION_MS}. */
-  private retireOldSeries(): void {
-    const all = this.history.lastResultTimes();
+  private async retireOldSeries(): Promise<void> {
+    const all = await this.history.lastResultTimes();
     for (const { series, lastOfVariant } of seriesToRetire(all, this.clock.nowMs(), SERIES_RETENTION_MS)) {
       const key = seriesKey(series);
       if (this.retired.has(key)) continue;
@@ -187,8 +196,8 @@ export class MetricsService implements OnApplicationBootstrap {
    * keeps its previous values (and a warning is logged) rather than failing the scrape.
    */
   async render(): Promise<{ contentType: string; text: string }> {
-    setJobCounts(this.metrics, this.sweeps.countJobsByState());
-    this.retireOldSeries();
+    setJobCounts(this.metrics, await this.sweeps.countJobsByState());
+    await this.retireOldSeries();
     try {
       setAgentCounts(this.metrics, await this.agents.countByState());
     } catch (err) {

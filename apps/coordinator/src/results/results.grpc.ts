@@ -83,35 +83,41 @@ export function resultsServer(service: ResultsService, guard = AgentIdentityGuar
         else log.warn(truncateUntrusted(`result upload refused: ${err.message}`, GRPC_DETAILS_MAX_CHARS));
         callback(toServiceError(err));
       };
+      // Events are handled one after the other, each after the previous one's database work:
+      // the first event's checks must finish before the next event is looked at.
+      let handled: Promise<void> = Promise.resolve();
+      const inOrder = (step: () => Promise<void>): void => {
+        handled = handled.then(step).catch(fail);
+      };
       call.on('data', (event: ResultEvent) => {
-        if (answered) return;
-        try {
+        inOrder(async () => {
+          if (answered) return;
           assertGrpcRequestBounds(event);
           if (!identityChecked && event.header) {
             guard.requireAgent(call, event.header.agentId, 'header.agent_id');
-            guard.requireJob(call, event.header.jobId, 'header.job_id');
+            await guard.requireJob(call, event.header.jobId, 'header.job_id');
             guard.requireLeaseToken(call, event.header.leaseToken, 'header.lease_token');
             identityChecked = true;
           }
-          session.accept(event);
-        } catch (err) {
-          fail(err);
-        }
+          await session.accept(event);
+        });
       });
       call.on('end', () => {
-        if (answered) return;
-        try {
-          const ack = session.finish();
+        inOrder(async () => {
+          if (answered) return;
+          const ack = await session.finish();
           answered = true;
           callback(null, ack);
-        } catch (err) {
-          fail(err);
-        }
+        });
       });
       const abandon = (): void => {
-        if (answered) return;
-        answered = true;
-        session.abort();
+        inOrder(() => {
+          if (!answered) {
+            answered = true;
+            session.abort();
+          }
+          return Promise.resolve();
+        });
       };
       call.on('cancelled', abandon);
       call.on('error', abandon);

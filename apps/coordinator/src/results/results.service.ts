@@ -5,7 +5,7 @@ import { Clock } from '../common/clock';
 import { DomainError, DomainErrorCode, assertNever } from '../common/domain-error';
 import { IdGenerator } from '../common/ids';
 import { MetricsService } from '../metrics/metrics.service';
-import { LeaseRepository } from '../storage/lease.repository';
+import { LeaseRefusedError, LeaseRepository } from '../storage/lease.repository';
 import { ResultRepository } from '../storage/result.repository';
 import { UploadParking } from './upload-parking';
 import { ProgressTracker } from './progress-tracker';
@@ -45,18 +45,19 @@ export class UploadSession {
   /**
    * Checks and applies one event: the first one proves the job exists and is this agent's,
    * `started` marks the job running, `progress` updates the live status. Thrown:
-   * {@link DomainError} `invalid_upload`; the caller ends the call with it.
+   * {@link DomainError} `invalid_upload`; the caller ends the call with it. The caller hands
+   * events over one at a time, each once the previous one's promise settled.
    */
-  accept(event: ResultEvent): void {
+  async accept(event: ResultEvent): Promise<void> {
     try {
-      if (this.accumulator.uploadHeader === undefined && (event.header?.resumeFromEvent ?? 0) > 0) this.resume(event);
+      if (this.accumulator.uploadHeader === undefined && (event.header?.resumeFromEvent ?? 0) > 0) await this.resume(event);
       for (const live of this.accumulator.add(event)) {
         switch (live.kind) {
           case 'first':
-            this.job = this.checkJob(live.header);
+            this.job = await this.checkJob(live.header);
             break;
           case 'started':
-            this.markRunning(live.started.startedAtUnixMs);
+            await this.markRunning(live.started.startedAtUnixMs);
             break;
           case 'progress':
             if (this.job && !this.job.hasResult) this.progress.set(this.job.id, live.progress);
@@ -72,7 +73,7 @@ export class UploadSession {
   }
 
   /** Validates the whole upload, commits it (one transaction) and returns the ack. */
-  finish(): UploadAck {
+  async finish(): Promise<UploadAck> {
     try {
       // grpc-js delivers a stream cut by the network (connection reset, agent killed) as a
       // half-close before its cancellation: an upload that ends without its terminal event is
@@ -87,11 +88,10 @@ export class UploadSession {
       // finish() succeeds only after a first event, which set the job (or threw).
       const job = this.job;
       if (!job) throw new DomainError(DomainErrorCode.InvalidUpload, 'the upload has no events');
-      // Checked again right before the write: the lease may have been superseded or cancelled
-      // while the stream was open. Both calls are synchronous, so nothing runs in between.
-      this.checkLease(job.id, upload.header.leaseToken);
-      const ack = upload.kind === 'summary' ? this.commit(job, upload) : this.recordError(job, upload);
-      if (upload.header.leaseToken !== '') this.leases.release(upload.header.leaseToken, this.clock.nowMs());
+      // Checked again before the write (the lease may have been superseded or cancelled while the
+      // stream was open), and once more inside the write's transaction, which also releases it.
+      await this.checkLease(job.id, upload.header.leaseToken);
+      const ack = await this.refusedLeaseAsDomainError(upload.kind === 'summary' ? this.commit(job, upload) : this.recordError(job, upload));
       this.settle();
       return ack;
     } catch (err) {
@@ -110,7 +110,7 @@ export class UploadSession {
     this.settle();
   }
 
-  private resume(event: ResultEvent): void {
+  private async resume(event: ResultEvent): Promise<void> {
     const header = event.header;
     if (!header) return;
     const parked = this.parking.take(header.uploadId);
@@ -128,7 +128,7 @@ export class UploadSession {
           throw new DomainError(DomainErrorCode.InvalidUpload, `header.${snake(field)} ${JSON.stringify(header[field])} does not match upload ${header.uploadId} (it belongs to ${snake(field)} ${JSON.stringify(original[field])})`, { field: `header.${snake(field)}` });
         }
       }
-      this.checkLease(parked.job.id, header.leaseToken);
+      await this.checkLease(parked.job.id, header.leaseToken);
     } catch (err) {
       this.parking.park(header.uploadId, parked);
       throw err;
@@ -137,9 +137,18 @@ export class UploadSession {
     this.job = parked.job;
   }
 
-  private checkLease(jobId: string, token: string): void {
-    const check = this.leases.check(jobId, token);
-    if (!check.ok) throw new DomainError(DomainErrorCode.StaleLease, `result refused: ${check.reason}`, { field: 'header.lease_token' });
+  private async checkLease(jobId: string, token: string): Promise<void> {
+    const check = await this.leases.check(jobId, token);
+    if (!check.ok) throw staleLease(check.reason);
+  }
+
+  /** A lease refused inside the write's transaction is the same refusal as {@link checkLease}'s. */
+  private async refusedLeaseAsDomainError<T>(write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } catch (err) {
+      throw err instanceof LeaseRefusedError ? staleLease(err.reason, err) : err;
+    }
   }
 
   private reject(): void {
@@ -153,30 +162,30 @@ export class UploadSession {
     if (this.job) this.progress.delete(this.job.id);
   }
 
-  private checkJob(header: UploadHeader): JobContext {
-    const job = this.results.getJobContext(header.jobId);
+  private async checkJob(header: UploadHeader): Promise<JobContext> {
+    const job = await this.results.getJobContext(header.jobId);
     if (!job) throw new DomainError(DomainErrorCode.InvalidUpload, `job ${header.jobId} does not exist`);
     if (job.sweepId !== header.sweepId) throw new DomainError(DomainErrorCode.InvalidUpload, `job ${header.jobId} belongs to sweep ${job.sweepId}, not ${header.sweepId}`);
     if (job.agentId !== header.agentId) throw new DomainError(DomainErrorCode.InvalidUpload, `job ${header.jobId} is assigned to agent ${job.agentId}, not ${header.agentId}`);
-    this.checkLease(job.id, header.leaseToken);
+    await this.checkLease(job.id, header.leaseToken);
     return job;
   }
 
-  private markRunning(startedAtMs: number): void {
+  private async markRunning(startedAtMs: number): Promise<void> {
     const job = this.job;
     const header = this.accumulator.uploadHeader;
     if (!job || !header) return;
     const nowMs = this.clock.nowMs();
-    this.results.markJobRunning({ jobId: job.id, attempt: header.attempt, uploadId: header.uploadId, agentId: header.agentId, startedAtMs: startedAtMs || nowMs, nowMs });
+    await this.results.markJobRunning({ jobId: job.id, attempt: header.attempt, uploadId: header.uploadId, agentId: header.agentId, startedAtMs: startedAtMs || nowMs, nowMs });
   }
 
-  private commit(job: JobContext, upload: Extract<CompletedUpload, { kind: 'summary' }>): UploadAck {
+  private async commit(job: JobContext, upload: Extract<CompletedUpload, { kind: 'summary' }>): Promise<UploadAck> {
     const { header, summary } = upload;
     const manifestDigest = summary.manifest?.variantSha256 ?? '';
     if (manifestDigest !== '' && manifestDigest !== job.variantSha256) {
       throw new DomainError(DomainErrorCode.InvalidUpload, `summary.manifest.variant_sha256 ${manifestDigest} is not the job's variant ${job.variantSha256}`);
     }
-    const outcome = this.results.commitResult({
+    const outcome = await this.results.commitResult({
       resultId: this.ids.newId('result'),
       jobId: job.id,
       attempt: header.attempt,
@@ -185,12 +194,13 @@ export class UploadSession {
       summary,
       latencyMs: upload.latencyMs,
       nowMs: this.clock.nowMs(),
+      leaseToken: header.leaseToken,
     });
     if (outcome.outcome === 'committed') {
       const provider = summary.manifest?.executionProvider || job.executionProvider;
       if (job.isComparison) this.metrics.recordComparison({ model: job.modelName, device: job.agentName, provider }, summary.report?.comparison, summary.report?.evaluation);
       else if (job.isConfigSearch) this.metrics.recordConfigSearch({ model: job.modelName, device: job.agentName }, summary.report?.configSearch);
-      else this.metrics.recordCommitted({ model: job.modelName, variant: job.variant, device: job.agentName, provider }, summary, summary.modelFileSizeBytes || job.variantSizeBytes);
+      else await this.metrics.recordCommitted({ model: job.modelName, variant: job.variant, device: job.agentName, provider }, summary, summary.modelFileSizeBytes || job.variantSizeBytes);
       this.metrics.countUpload('committed');
       this.log.log(`result ${outcome.resultId} committed for job ${job.id} (attempt ${header.attempt}, ${summary.count} samples)`);
     } else {
@@ -205,10 +215,10 @@ export class UploadSession {
     };
   }
 
-  private recordError(job: JobContext, upload: Extract<CompletedUpload, { kind: 'error' }>): UploadAck {
+  private async recordError(job: JobContext, upload: Extract<CompletedUpload, { kind: 'error' }>): Promise<UploadAck> {
     const { header, error } = upload;
     const final = isFinalAttempt(header.attempt, error.retryable);
-    const outcome = this.results.recordAttemptError({
+    const outcome = await this.results.recordAttemptError({
       jobId: job.id,
       attempt: header.attempt,
       uploadId: header.uploadId,
@@ -218,6 +228,7 @@ export class UploadSession {
       retryable: error.retryable,
       final,
       nowMs: this.clock.nowMs(),
+      leaseToken: header.leaseToken,
     });
     this.metrics.countUpload('error_recorded');
     this.log.warn(`job ${job.id} attempt ${header.attempt} failed (${runErrorCodeName(error.code)}): ${error.message}; job is ${outcome.jobState}`);
@@ -246,8 +257,8 @@ export class ResultsService {
   }
 
   /** How many events of an upload the coordinator holds, and whether it was committed. */
-  uploadStatus(jobId: string, uploadId: string): { eventsReceived: number; committed: boolean } {
-    const committed = this.results.getJobContext(jobId)?.hasResult === true && this.results.resultUploadId(jobId) === uploadId;
+  async uploadStatus(jobId: string, uploadId: string): Promise<{ eventsReceived: number; committed: boolean }> {
+    const committed = (await this.results.getJobContext(jobId))?.hasResult === true && (await this.results.resultUploadId(jobId)) === uploadId;
     return { eventsReceived: committed ? 0 : this.parking.heldEvents(uploadId), committed };
   }
 
@@ -255,13 +266,17 @@ export class ResultsService {
    * The raw latencies of a job's result. Thrown ({@link DomainError}): `job_not_found` when
    * the sweep has no such job, `result_not_found` when the job has no result yet.
    */
-  samples(sweepId: string, jobId: string): { latencyMs: number[] } {
-    const job = this.results.getJobContext(jobId);
+  async samples(sweepId: string, jobId: string): Promise<{ latencyMs: number[] }> {
+    const job = await this.results.getJobContext(jobId);
     if (!job || job.sweepId !== sweepId) throw new DomainError(DomainErrorCode.JobNotFound, `sweep ${sweepId} has no job ${jobId}`, { field: 'jobId' });
-    const latencyMs = this.results.getSamples(jobId);
+    const latencyMs = await this.results.getSamples(jobId);
     if (!latencyMs) throw new DomainError(DomainErrorCode.ResultNotFound, `job ${jobId} has no result yet (it is ${job.state})`, { field: 'jobId' });
     return { latencyMs };
   }
+}
+
+function staleLease(reason: string, cause?: unknown): DomainError {
+  return new DomainError(DomainErrorCode.StaleLease, `result refused: ${reason}`, { field: 'header.lease_token', ...(cause === undefined ? {} : { cause }) });
 }
 
 function snake(field: string): string {

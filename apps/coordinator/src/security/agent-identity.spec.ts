@@ -6,7 +6,7 @@ const callAs = (cn: string | undefined, san = cn === undefined ? undefined : `UR
   getAuthContext: () => (cn === undefined ? {} : { sslPeerCertificate: { subject: { CN: cn }, subjectaltname: san } as never }),
 });
 const jobs: Record<string, string> = { 'job-a': 'agent-a', 'job-b': 'agent-b' };
-const guard = new AgentIdentityGuard(true, (jobId) => jobs[jobId]);
+const guard = new AgentIdentityGuard(true, (jobId) => Promise.resolve(jobs[jobId]));
 const refusal = (run: () => void): DomainError => {
   try {
     run();
@@ -16,19 +16,28 @@ const refusal = (run: () => void): DomainError => {
   }
   throw new Error('not refused');
 };
+const refusalOf = async (run: () => Promise<void>): Promise<DomainError> => {
+  try {
+    await run();
+  } catch (err) {
+    if (err instanceof DomainError) return err;
+    throw err;
+  }
+  throw new Error('not refused');
+};
 
 describe('AgentIdentityGuard (mTLS on)', () => {
-  it('lets an agent act for itself and on its own or unknown jobs', () => {
+  it('lets an agent act for itself and on its own or unknown jobs', async () => {
     expect(() => guard.requireAgent(callAs('agent-a'), 'agent-a', 'agent_id')).not.toThrow();
-    expect(() => guard.requireJob(callAs('agent-a'), 'job-a', 'job_id')).not.toThrow();
-    expect(() => guard.requireJob(callAs('agent-a'), 'job-unknown', 'job_id')).not.toThrow();
+    await expect(guard.requireJob(callAs('agent-a'), 'job-a', 'job_id')).resolves.toBeUndefined();
+    await expect(guard.requireJob(callAs('agent-a'), 'job-unknown', 'job_id')).resolves.toBeUndefined();
   });
 
-  it("refuses another agent's id or job with permission_denied naming both agents and the field", () => {
+  it("refuses another agent's id or job with permission_denied naming both agents and the field", async () => {
     const claimed = refusal(() => guard.requireAgent(callAs('agent-a'), 'agent-b', 'agent_id'));
     expect(claimed).toMatchObject({ code: DomainErrorCode.PermissionDenied, field: 'agent_id' });
     expect(claimed.message).toBe('the client certificate names agent agent-a but agent_id claims agent "agent-b"');
-    const job = refusal(() => guard.requireJob(callAs('agent-a'), 'job-b', 'header.job_id'));
+    const job = await refusalOf(() => guard.requireJob(callAs('agent-a'), 'job-b', 'header.job_id'));
     expect(job).toMatchObject({ code: DomainErrorCode.PermissionDenied, field: 'header.job_id' });
     expect(job.message).toMatch(/names agent agent-a but job job-b .* is assigned to agent agent-b/);
   });
@@ -48,10 +57,10 @@ describe('AgentIdentityGuard (mTLS on)', () => {
     expect(empty.message).toMatch(/header\.lease_token is empty: with mTLS an upload must carry the lease its agent was granted/);
   });
 
-  it('checks nothing when mTLS is off', () => {
+  it('checks nothing when mTLS is off', async () => {
     const off = AgentIdentityGuard.off();
     expect(() => off.requireAgent(callAs(undefined), 'anyone', 'agent_id')).not.toThrow();
-    expect(() => off.requireJob(callAs(undefined), 'job-b', 'job_id')).not.toThrow();
+    await expect(off.requireJob(callAs(undefined), 'job-b', 'job_id')).resolves.toBeUndefined();
     expect(() => off.requireLeaseToken(callAs(undefined), '', 'header.lease_token')).not.toThrow();
   });
 });

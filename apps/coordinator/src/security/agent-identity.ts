@@ -41,12 +41,12 @@ export class AgentIdentityGuard {
     /** Whether client certificates are required (BENCHFARM_GRPC_TLS_CLIENT_CA set). */
     readonly mtls: boolean,
     /** The agent a job is currently assigned to; undefined for an unknown job. */
-    private readonly jobAgentId: (jobId: string) => string | undefined,
+    private readonly jobAgentId: (jobId: string) => Promise<string | undefined>,
   ) {}
 
   /** A guard that checks nothing (mTLS off). */
   static off(): AgentIdentityGuard {
-    return new AgentIdentityGuard(false, () => undefined);
+    return new AgentIdentityGuard(false, () => Promise.resolve(undefined));
   }
 
   /**
@@ -88,10 +88,10 @@ export class AgentIdentityGuard {
    * Checks that the job (when it exists) is assigned to the agent the certificate names. Thrown:
    * {@link DomainError} `permission_denied` naming the certificate identity and the job's agent.
    */
-  requireJob(call: AuthenticatedCall, jobId: string, field: string): void {
+  async requireJob(call: AuthenticatedCall, jobId: string, field: string): Promise<void> {
     const caller = this.callerOf(call);
     if (caller === undefined) return;
-    const owner = this.jobAgentId(jobId);
+    const owner = await this.jobAgentId(jobId);
     if (owner === undefined || owner === caller) return;
     throw new DomainError(DomainErrorCode.PermissionDenied, `the client certificate names agent ${caller} but job ${jobId} (${field}) is assigned to agent ${owner}`, { field });
   }

@@ -31,7 +31,7 @@ import type { CoordinatorConfig } from '../config';
       provide: AgentIdentityGuard,
       inject: [COORDINATOR_CONFIG, ResultRepository],
       useFactory: (config: CoordinatorConfig, results: ResultRepository): AgentIdentityGuard =>
-        new AgentIdentityGuard(config.grpcTlsClientCaFile !== undefined, (jobId) => results.getJobContext(jobId)?.agentId),
+        new AgentIdentityGuard(config.grpcTlsClientCaFile !== undefined, async (jobId) => (await results.getJobContext(jobId))?.agentId),
     },
   ],
   exports: [AGENT_CERTIFICATE_ISSUER, AgentIdentityGuard],

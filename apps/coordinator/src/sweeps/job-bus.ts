@@ -31,7 +31,7 @@ export class RecordingJobBus extends JobBus {
 
   async publish(job: BenchJob, options: { msgId?: string } = {}): Promise<{ duplicate: boolean; seq?: number }> {
     const outcome = await this.inner.publish(job, options);
-    this.ledger.recordPublished({ jobId: job.jobId, agentId: job.agentId, payload: BenchJob.encode(job).finish(), streamSeq: outcome.seq, nowMs: this.nowMs() });
+    await this.ledger.recordPublished({ jobId: job.jobId, agentId: job.agentId, payload: BenchJob.encode(job).finish(), streamSeq: outcome.seq, nowMs: this.nowMs() });
     return outcome;
   }
 }

@@ -42,9 +42,9 @@ describe('resolveSweepDatasets: the deterministic split', () => {
   const catalog = new FakeDatasetCatalog();
   const photos = catalog.add('photos', images(13), { preprocess: 'yolox', labels: labels(3) });
 
-  it('holds out every 3rd image by name from the 2nd, the same way every time, recorded in words', () => {
-    const a = resolveSweepDatasets(parseSweepRequest({ dataset: 'photos' }), catalog);
-    const b = resolveSweepDatasets(parseSweepRequest({ dataset: photos.id.slice(0, 10) }), catalog);
+  it('holds out every 3rd image by name from the 2nd, the same way every time, recorded in words', async () => {
+    const a = await resolveSweepDatasets(parseSweepRequest({ dataset: 'photos' }), catalog);
+    const b = await resolveSweepDatasets(parseSweepRequest({ dataset: photos.id.slice(0, 10) }), catalog);
     expect(a?.evaluation?.images.map((im) => im.name)).toEqual(['img001.jpg', 'img004.jpg', 'img007.jpg', 'img010.jpg']);
     expect(a?.calibration?.images).toHaveLength(9);
     expect(b).toEqual(a);
@@ -54,53 +54,53 @@ describe('resolveSweepDatasets: the deterministic split', () => {
     expect(a?.evaluation?.preprocess).toEqual(PREPROCESS_PRESETS.yolox);
   });
 
-  it('cuts a big evaluation split evenly spaced by name and says so', () => {
-    const split = resolveSweepDatasets(parseSweepRequest({ dataset: 'photos', evaluationImages: 2 }), catalog);
+  it('cuts a big evaluation split evenly spaced by name and says so', async () => {
+    const split = await resolveSweepDatasets(parseSweepRequest({ dataset: 'photos', evaluationImages: 2 }), catalog);
     expect(split?.evaluation?.images.map((im) => im.name)).toEqual(['img001.jpg', 'img007.jpg']);
     expect(split?.split).toContain('evaluation cut to 2 of 4 images, evenly spaced by name (evaluationImages 2)');
     expect(evenlySpaced([1, 2, 3, 4, 5, 6, 7], 3)).toEqual([1, 3, 5]);
   });
 
-  it('caps calibration at CALIBRATION_IMAGES_MAX', () => {
+  it('caps calibration at CALIBRATION_IMAGES_MAX', async () => {
     const big = new FakeDatasetCatalog();
     big.add('big', images(CALIBRATION_IMAGES_MAX * 2), { preprocess: 'yolo' });
-    const split = resolveSweepDatasets(parseSweepRequest({ dataset: 'big' }), big);
+    const split = await resolveSweepDatasets(parseSweepRequest({ dataset: 'big' }), big);
     expect(split?.calibration?.images).toHaveLength(CALIBRATION_IMAGES_MAX);
     expect(split?.split).toMatch(/calibration cut to 100 of 133 images/);
   });
 
-  it('never puts two names for the same bytes on both sides', () => {
+  it('never puts two names for the same bytes on both sides', async () => {
     const dup = new FakeDatasetCatalog();
     const one = Buffer.from('one');
     dup.add('dup', { 'a.jpg': one, 'b.jpg': one, 'c.jpg': Buffer.from('two'), 'd.jpg': Buffer.from('three') }, { preprocess: 'yolo' });
-    const split = resolveSweepDatasets(parseSweepRequest({ dataset: 'dup' }), dup);
+    const split = await resolveSweepDatasets(parseSweepRequest({ dataset: 'dup' }), dup);
     expect([...(split?.calibration?.images ?? []), ...(split?.evaluation?.images ?? [])].map((im) => im.name)).toEqual(['a.jpg', 'd.jpg', 'c.jpg']);
     expect(split?.split).toContain('1 image(s) with the digest of an earlier one left out');
   });
 
-  it('takes explicit calibration and evaluation datasets, and refuses them when they share an image digest', () => {
+  it('takes explicit calibration and evaluation datasets, and refuses them when they share an image digest', async () => {
     const two = new FakeDatasetCatalog();
     two.add('cal', images(3), { preprocess: 'yolox' });
     two.add('eval', images(2, 10), { preprocess: 'yolox' });
     two.add('overlap', images(2, 2), { preprocess: 'yolox' });
-    const split = resolveSweepDatasets(parseSweepRequest({ calibrationDataset: 'cal', evaluationDataset: 'eval' }), two);
+    const split = await resolveSweepDatasets(parseSweepRequest({ calibrationDataset: 'cal', evaluationDataset: 'eval' }), two);
     expect([split?.calibration?.images.length, split?.evaluation?.images.length]).toEqual([3, 2]);
     expect(split?.split).toMatch(/every image of calibrationDataset cal .*; evaluation: every image of evaluationDataset eval .*; no image digest in both/);
-    expect(() => resolveSweepDatasets(parseSweepRequest({ calibrationDataset: 'cal', evaluationDataset: 'overlap' }), two)).toThrow(
+    await expect(resolveSweepDatasets(parseSweepRequest({ calibrationDataset: 'cal', evaluationDataset: 'overlap' }), two)).rejects.toThrow(
       expect.objectContaining({ code: DomainErrorCode.InvalidArgument, field: 'evaluationDataset', message: expect.stringMatching(/shares 1 image\(s\) with calibrationDataset cal .*img002\.jpg/) }),
     );
   });
 
-  it('refuses an unknown dataset, a dataset too small to split and images without preprocessing, naming the field', () => {
+  it('refuses an unknown dataset, a dataset too small to split and images without preprocessing, naming the field', async () => {
     const small = new FakeDatasetCatalog();
     small.add('one', images(1), { preprocess: 'yolo' });
     small.add('bare', images(3));
-    expect(() => resolveSweepDatasets(parseSweepRequest({ evaluationDataset: 'nope' }), small)).toThrow(expect.objectContaining({ code: DomainErrorCode.DatasetNotFound, field: 'evaluationDataset' }));
-    expect(() => resolveSweepDatasets(parseSweepRequest({ dataset: 'one' }), small)).toThrow(expect.objectContaining({ field: 'dataset', message: expect.stringMatching(/1 distinct image\(s\); a split needs at least 2/) }));
-    expect(() => resolveSweepDatasets(parseSweepRequest({ dataset: 'bare' }), small)).toThrow(expect.objectContaining({ field: 'preprocess', message: expect.stringMatching(/has no preprocessing config/) }));
-    expect(() => resolveSweepDatasets(parseSweepRequest({ dataset: 'bare', preprocess: 'nope' }), small)).toThrow(expect.objectContaining({ field: 'preprocess', message: expect.stringMatching(/unknown preset "nope"/) }));
-    expect(resolveSweepDatasets(parseSweepRequest({ dataset: 'bare', preprocess: 'imagenet' }), small)?.evaluation?.preprocess).toEqual(PREPROCESS_PRESETS.imagenet);
-    expect(() => resolveSweepDatasets(parseSweepRequest({ dataset: 'bare' }), undefined)).toThrow(expect.objectContaining({ field: 'dataset', message: expect.stringMatching(/keeps no datasets/) }));
+    await expect(resolveSweepDatasets(parseSweepRequest({ evaluationDataset: 'nope' }), small)).rejects.toThrow(expect.objectContaining({ code: DomainErrorCode.DatasetNotFound, field: 'evaluationDataset' }));
+    await expect(resolveSweepDatasets(parseSweepRequest({ dataset: 'one' }), small)).rejects.toThrow(expect.objectContaining({ field: 'dataset', message: expect.stringMatching(/1 distinct image\(s\); a split needs at least 2/) }));
+    await expect(resolveSweepDatasets(parseSweepRequest({ dataset: 'bare' }), small)).rejects.toThrow(expect.objectContaining({ field: 'preprocess', message: expect.stringMatching(/has no preprocessing config/) }));
+    await expect(resolveSweepDatasets(parseSweepRequest({ dataset: 'bare', preprocess: 'nope' }), small)).rejects.toThrow(expect.objectContaining({ field: 'preprocess', message: expect.stringMatching(/unknown preset "nope"/) }));
+    expect((await resolveSweepDatasets(parseSweepRequest({ dataset: 'bare', preprocess: 'imagenet' }), small))?.evaluation?.preprocess).toEqual(PREPROCESS_PRESETS.imagenet);
+    await expect(resolveSweepDatasets(parseSweepRequest({ dataset: 'bare' }), undefined)).rejects.toThrow(expect.objectContaining({ field: 'dataset', message: expect.stringMatching(/keeps no datasets/) }));
   });
 });
 
@@ -118,19 +118,19 @@ describe('the evaluation target from the model outputs', () => {
     expect(() => evaluationTargetOf(yolox, [320, 320], 'detection')).toThrow(expect.objectContaining({ field: 'task', message: expect.stringMatching(/task detection needs a YOLO-family output for the 320x320 input.*output \[1, 3549, 8\]/) }));
     expect(() => evaluationTargetOf(yolox, [416, 416], 'classification')).toThrow(expect.objectContaining({ field: 'task' }));
   });
-  it('refuses labels with more categories than the model outputs, naming the dataset field', () => {
+  it('refuses labels with more categories than the model outputs, naming the dataset field', async () => {
     const catalog = new FakeDatasetCatalog();
     catalog.add('coco', images(3), { preprocess: 'yolox', labels: labels(80) });
-    const part = resolveSweepDatasets(parseSweepRequest({ evaluationDataset: 'coco' }), catalog)?.evaluation;
+    const part = (await resolveSweepDatasets(parseSweepRequest({ evaluationDataset: 'coco' }), catalog))?.evaluation;
     if (!part) throw new Error('no evaluation part');
     expect(() => assertLabelsFit(part, { task: 'detection', detectionLayout: 'yolox', classes: 3 })).toThrow(expect.objectContaining({ field: 'evaluationDataset', message: expect.stringMatching(/labels name 80 categories .*detector \(yolox layout\) outputs 3 classes/) }));
     expect(() => assertLabelsFit(part, { task: 'detection', detectionLayout: 'yolox', classes: 80 })).not.toThrow();
     expect(() => assertLabelsFit(part, { task: 'fidelity' })).not.toThrow();
   });
-  it('builds the EvaluationRequest: the split, the full preprocess config, labels only where the task uses them', () => {
+  it('builds the EvaluationRequest: the split, the full preprocess config, labels only where the task uses them', async () => {
     const catalog = new FakeDatasetCatalog();
     catalog.add('photos', images(6), { preprocess: 'yolox', labels: labels(3) });
-    const datasets = resolveSweepDatasets(parseSweepRequest({ dataset: 'photos' }), catalog);
+    const datasets = await resolveSweepDatasets(parseSweepRequest({ dataset: 'photos' }), catalog);
     const part = datasets?.evaluation;
     if (!datasets || !part) throw new Error('no evaluation part');
     const request = evaluationRequestOf(part, { task: 'detection', detectionLayout: 'yolox', classes: 3 }, datasets.split, 7);
@@ -146,15 +146,17 @@ describe('dataset images against the model input (real JPEG decoding)', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const catalog = new FakeDatasetCatalog();
   catalog.add('photos', images(3, 0, true), { preprocess: 'yolox' });
-  const part = resolveSweepDatasets(parseSweepRequest({ evaluationDataset: 'photos' }), catalog)?.evaluation;
+  const evaluationPart = resolveSweepDatasets(parseSweepRequest({ evaluationDataset: 'photos' }), catalog).then((datasets) => datasets?.evaluation);
   const float = (shape: number[]) => [{ name: 'images', dataType: TensorDataType.TENSOR_DATA_TYPE_FLOAT32, shape }];
 
   it('accepts images that become the input tensor, and returns the input size', async () => {
+    const part = await evaluationPart;
     if (!part) throw new Error('no evaluation part');
     const [path = ''] = await catalog.materialize(part.images.slice(0, 1), dir);
     await expect(assertImagesFitModel(part, float([1, 3, 64, 48]), path)).resolves.toEqual([64, 48]);
   });
   it('refuses a model input images cannot fill, a second input, and a file that is no JPEG, naming the dataset field', async () => {
+    const part = await evaluationPart;
     if (!part) throw new Error('no evaluation part');
     const [path = ''] = await catalog.materialize(part.images.slice(0, 1), dir);
     await expect(assertImagesFitModel(part, float([1, 1, 28, 28]), path)).rejects.toMatchObject({ field: 'evaluationDataset', message: expect.stringMatching(/do not fit the model input images \[1, 1, 28, 28\] \(image img000\.jpg, 32x24, preprocess yolox\).*reads 1 channels/) });

@@ -105,7 +105,7 @@ function preprocessOf(request: SweepRequest, dataset: DatasetRecord, field: Data
  * names no dataset. Thrown ({@link DomainError}): `dataset_not_found` (from the catalog),
  * `invalid_argument` naming the field.
  */
-export function resolveSweepDatasets(request: SweepRequest, catalog: DatasetCatalog | undefined): SweepDatasets | undefined {
+export async function resolveSweepDatasets(request: SweepRequest, catalog: DatasetCatalog | undefined): Promise<SweepDatasets | undefined> {
   const named = (['dataset', 'calibrationDataset', 'evaluationDataset'] as const).filter((f) => request[f] !== undefined);
   if (named.length === 0) return undefined;
   if (!catalog) throw fail(named[0] ?? 'dataset', 'this coordinator keeps no datasets (no dataset catalog is configured)');
@@ -130,7 +130,7 @@ export function resolveSweepDatasets(request: SweepRequest, catalog: DatasetCata
   };
 
   if (request.dataset !== undefined) {
-    const dataset = nonEmpty('dataset', catalog.resolve(request.dataset, 'dataset'));
+    const dataset = nonEmpty('dataset', await catalog.resolve(request.dataset, 'dataset'));
     const images = distinctByDigest(dataset.images);
     const duplicates = dataset.images.length - images.length;
     if (images.length < 2) throw fail('dataset', `dataset ${datasetLabel(dataset)} has ${images.length} distinct image(s); a split needs at least 2 (some to calibrate, others to evaluate on)`);
@@ -147,8 +147,8 @@ export function resolveSweepDatasets(request: SweepRequest, catalog: DatasetCata
     return { calibration: part('dataset', dataset, calibration), evaluation: part('dataset', dataset, evaluation), split };
   }
 
-  const calibrationSet = request.calibrationDataset === undefined ? undefined : nonEmpty('calibrationDataset', catalog.resolve(request.calibrationDataset, 'calibrationDataset'));
-  const evaluationSet = request.evaluationDataset === undefined ? undefined : nonEmpty('evaluationDataset', catalog.resolve(request.evaluationDataset, 'evaluationDataset'));
+  const calibrationSet = request.calibrationDataset === undefined ? undefined : nonEmpty('calibrationDataset', await catalog.resolve(request.calibrationDataset, 'calibrationDataset'));
+  const evaluationSet = request.evaluationDataset === undefined ? undefined : nonEmpty('evaluationDataset', await catalog.resolve(request.evaluationDataset, 'evaluationDataset'));
   if (calibrationSet && evaluationSet) assertNoSharedImages(calibrationSet.images, evaluationSet.images, `calibrationDataset ${datasetLabel(calibrationSet)}`);
   const calibration = calibrationSet ? part('calibrationDataset', calibrationSet, capCalibration(distinctByDigest(calibrationSet.images))) : undefined;
   const evaluation = evaluationSet ? part('evaluationDataset', evaluationSet, capEvaluation(distinctByDigest(evaluationSet.images))) : undefined;

@@ -48,7 +48,7 @@ export class SweepsController {
   @Get()
   @ApiOperation({ summary: 'List sweeps, newest first' })
   @ApiResponse({ status: 200, schema: { type: 'array', items: ref('SweepListItem') } })
-  list(): SweepListView[] {
+  list(): Promise<SweepListView[]> {
     return this.sweeps.list();
   }
 
@@ -58,7 +58,7 @@ export class SweepsController {
   @ApiParam({ name: 'id', type: 'string' })
   @ApiResponse({ status: 200, schema: ref('SweepView') })
   @errorResponse(404, 'No such sweep (sweep_not_found).')
-  get(@Param('id') id: string): SweepView {
+  get(@Param('id') id: string): Promise<SweepView> {
     return this.sweeps.get(id);
   }
 
@@ -69,7 +69,7 @@ export class SweepsController {
   @ApiParam({ name: 'jobId', type: 'string' })
   @ApiResponse({ status: 200, schema: ref('Samples') })
   @errorResponse(404, 'No such job in this sweep (job_not_found), or no result yet (result_not_found).')
-  samples(@Param('id') id: string, @Param('jobId') jobId: string): { latencyMs: number[] } {
+  samples(@Param('id') id: string, @Param('jobId') jobId: string): Promise<{ latencyMs: number[] }> {
     return this.results.samples(id, jobId);
   }
 }

@@ -117,7 +117,7 @@ export class SweepsService {
       assertVariantCount(variants.length, ownVariants, this.config);
       if (request.shapes) assertInputElements(Object.entries(request.shapes).map(([name, shape]) => ({ name, shape })), this.config, () => 'shapes');
       // Datasets resolve before any model work: an unknown name fails fast.
-      const datasets = resolveSweepDatasets(request, this.catalog);
+      const datasets = await resolveSweepDatasets(request, this.catalog);
       const selectors = parseTargets(request.targets);
       const source = await this.resolveSource(upload, request);
       await this.checkNamedFiles(request);
@@ -171,11 +171,11 @@ export class SweepsService {
         ...(planned?.evaluation ? { evaluation: planned.evaluation } : {}),
         ...(planned ? { datasets: planned.summary } : {}),
       });
-      this.sweeps.create(plan.sweep);
+      await this.sweeps.create(plan.sweep);
       for (const variant of stored) this.metrics.recordVariantSize(source.name, variant.name, variant.sizeBytes);
       this.log.log(`sweep ${plan.sweep.id} created: ${stored.length} variant(s) x ${agents.length} agent(s) = ${plan.jobs.length} job(s)`);
       await this.publish(plan);
-      return this.get(plan.sweep.id);
+      return await this.get(plan.sweep.id);
     } finally {
       for (const path of scratch) {
         await this.workspace.remove(path).catch((err: unknown) => this.log.warn(`could not remove scratch ${path}: ${errorMessage(err)}`));
@@ -184,15 +184,15 @@ export class SweepsService {
   }
 
   /** A sweep's view; thrown ({@link DomainError} `sweep_not_found`) for an unknown id. */
-  get(id: string): SweepView {
-    const sweep = this.sweeps.get(id);
+  async get(id: string): Promise<SweepView> {
+    const sweep = await this.sweeps.get(id);
     if (!sweep) throw new DomainError(DomainErrorCode.SweepNotFound, `no sweep with id ${id}`, { field: 'id' });
     return toSweepView(sweep, (jobId) => this.progress.get(jobId));
   }
 
   /** Every sweep, newest first. */
-  list(): SweepListView[] {
-    return this.sweeps.list().map(toSweepListView);
+  async list(): Promise<SweepListView[]> {
+    return (await this.sweeps.list()).map(toSweepListView);
   }
 
   private async resolveSource(upload: ModelUpload, request: SweepRequest): Promise<{ path: string; name: string }> {
@@ -311,7 +311,7 @@ export class SweepsService {
       const reason = `publishing jobs failed after ${published} of ${plan.jobs.length}: ${errorMessage(err)}`;
       this.log.error(`sweep ${plan.sweep.id}: ${reason}`);
       const unpublished = plan.jobs.slice(published).map((j) => j.jobId);
-      this.sweeps.markFailed(plan.sweep.id, reason, unpublished, this.clock.nowMs());
+      await this.sweeps.markFailed(plan.sweep.id, reason, unpublished, this.clock.nowMs());
     }
   }
 }

@@ -40,10 +40,10 @@ export class FakeDatasetCatalog extends DatasetCatalog {
     return record;
   }
 
-  resolve(idOrName: string, field: string): DatasetRecord {
+  async resolve(idOrName: string, field: string): Promise<DatasetRecord> {
     const found = this.datasets.find((d) => d.name === idOrName || d.id === idOrName || (idOrName.length >= 8 && d.id.startsWith(idOrName)));
     if (!found) throw new DomainError(DomainErrorCode.DatasetNotFound, `no dataset ${JSON.stringify(idOrName)}`, { field });
-    return found;
+    return Promise.resolve(found);
   }
 
   async materialize(images: readonly DatasetImageRecord[], dir: string): Promise<string[]> {
