@@ -144,23 +144,49 @@ describe('transactions', () => {
     expect(await db.get('SELECT n FROM kv WHERE k = ?', ['tx-swallowed'])).toBeUndefined();
   });
 
-  it('re-runs conflicting SERIALIZABLE transactions: 24 concurrent read-then-write increments end at 24', async () => {
-    await db.run("INSERT INTO kv (k, n) VALUES ('counter', 0)");
+  it('runs one transaction at a time by default: 24 concurrent read-then-write increments end at 24, none re-run', async () => {
+    await db.run("INSERT INTO kv (k, n) VALUES ('serial-counter', 0)");
     let runs = 0;
-    const increments = 24;
+    let running = 0;
+    let mostAtOnce = 0;
     await Promise.all(
-      Array.from({ length: increments }, () =>
+      Array.from({ length: 24 }, () =>
         db.transaction(async (tx) => {
           runs++;
-          const row = await tx.get<{ n: number }>("SELECT n FROM kv WHERE k = 'counter'");
-          await tx.run("UPDATE kv SET n = ? WHERE k = 'counter'", [row!.n + 1]);
+          mostAtOnce = Math.max(mostAtOnce, ++running);
+          const row = await tx.get<{ n: number }>("SELECT n FROM kv WHERE k = 'serial-counter'");
+          await tx.run("UPDATE kv SET n = ? WHERE k = 'serial-counter'", [row!.n + 1]);
+          running--;
         }),
       ),
     );
-    expect(await db.get("SELECT n FROM kv WHERE k = 'counter'")).toEqual({ n: increments });
-    // More runs than increments: the conflicts happened and were re-run, not avoided.
-    expect(runs).toBeGreaterThan(increments);
-    expect(serverLog.some((line) => line.includes('could not serialize access'))).toBe(true);
+    expect(await db.get("SELECT n FROM kv WHERE k = 'serial-counter'")).toEqual({ n: 24 });
+    expect({ runs, mostAtOnce }).toEqual({ runs: 24, mostAtOnce: 1 });
+  });
+
+  it('re-runs conflicting SERIALIZABLE transactions: 24 concurrent read-then-write increments end at 24', async () => {
+    // Transactions side by side, as two processes on one database would run them.
+    const parallel = await openPostgres(server.url, { migrate: false, concurrentTransactions: 10 });
+    try {
+      await parallel.run("INSERT INTO kv (k, n) VALUES ('counter', 0)");
+      let runs = 0;
+      const increments = 24;
+      await Promise.all(
+        Array.from({ length: increments }, () =>
+          parallel.transaction(async (tx) => {
+            runs++;
+            const row = await tx.get<{ n: number }>("SELECT n FROM kv WHERE k = 'counter'");
+            await tx.run("UPDATE kv SET n = ? WHERE k = 'counter'", [row!.n + 1]);
+          }),
+        ),
+      );
+      expect(await parallel.get("SELECT n FROM kv WHERE k = 'counter'")).toEqual({ n: increments });
+      // More runs than increments: the conflicts happened and were re-run, not avoided.
+      expect(runs).toBeGreaterThan(increments);
+      expect(serverLog.some((line) => line.includes('could not serialize access'))).toBe(true);
+    } finally {
+      await parallel.close();
+    }
   });
 
   it('re-runs the loser of a deadlock (40P01)', async () => {
@@ -171,8 +197,9 @@ describe('transactions', () => {
     let release: () => void = () => undefined;
     const bothHolding = new Promise<void>((resolve) => (release = resolve));
     const runs = { ab: 0, ba: 0 };
+    const parallel = await openPostgres(server.url, { migrate: false, concurrentTransactions: 2 });
     const lockInOrder = (first: string, second: string, name: 'ab' | 'ba') =>
-      db.transaction(async (tx) => {
+      parallel.transaction(async (tx) => {
         runs[name]++;
         await tx.run('UPDATE kv SET n = n + 1 WHERE k = ?', [first]);
         if (runs[name] === 1) {
@@ -181,7 +208,7 @@ describe('transactions', () => {
         }
         await tx.run('UPDATE kv SET n = n + 1 WHERE k = ?', [second]);
       });
-    await Promise.all([lockInOrder('dl-a', 'dl-b', 'ab'), lockInOrder('dl-b', 'dl-a', 'ba')]);
+    await Promise.all([lockInOrder('dl-a', 'dl-b', 'ab'), lockInOrder('dl-b', 'dl-a', 'ba')]).finally(() => parallel.close());
     // One first run lost the deadlock; its re-run can also meet the winner's commit (40001).
     expect(runs.ab + runs.ba).toBeGreaterThanOrEqual(3);
     expect(serverLog.some((line) => line.includes('deadlock detected'))).toBe(true);
