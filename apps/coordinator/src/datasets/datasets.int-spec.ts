@@ -16,9 +16,10 @@ import { ensureFarmStore, fetchModel, startNatsServer, type FarmStore, type Nats
 import { startCoordinator, type RunningCoordinator } from '../app';
 import { loadConfig } from '../config';
 import { SystemClock } from '../common/clock';
-import { openDatabase, type SqliteDatabase } from '../storage/database';
+import { openSqlite } from '../storage/sqlite';
+import type { SqlDatabase } from '../storage/sql';
 import { NatsDatasetObjects } from './dataset-objects';
-import { SqliteDatasetRepository } from './dataset.repository';
+import { SqlDatasetRepository } from './dataset.repository';
 import { DatasetsService, type DatasetRemovalView, type DatasetView, type FileProgressView, type UploadView } from './datasets.service';
 import { LocalUploadStaging } from './upload-staging';
 
@@ -182,7 +183,7 @@ describe('datasets against a real coordinator (nats-server, SQLite)', () => {
     expect(done.body.dataset).toMatchObject({ imageCount: 13, totalBytes: files.reduce((s, f) => s + f.bytes.length, 0) });
 
     const service = catalogService();
-    const record = service.resolve(done.body.datasetId.slice(0, 10), 'dataset');
+    const record = await service.resolve(done.body.datasetId.slice(0, 10), 'dataset');
     expect(record.images.every((i) => i.width > 0 && i.height > 0)).toBe(true);
     const target = join(dir, 'materialized');
     const paths = await service.materialize(record.images.slice(0, 3), target);
@@ -425,11 +426,11 @@ describe('datasets against a real coordinator (nats-server, SQLite)', () => {
   });
 
   /** The DatasetCatalog the sweeps module injects, on the same database and object store (a medium test of the service). */
-  let db: SqliteDatabase | undefined;
+  let db: SqlDatabase | undefined;
   const catalogService = (): DatasetsService => {
-    db ??= openDatabase(coordinator.config.dbPath);
+    db ??= openSqlite(coordinator.config.dbPath);
     const config = loadConfig({ ...coordinator.config }, {});
-    return new DatasetsService(new SqliteDatasetRepository(db), new NatsDatasetObjects(farm.models), new LocalUploadStaging(join(dir, 'catalog-staging')), new SystemClock(), config);
+    return new DatasetsService(new SqlDatasetRepository(db), new NatsDatasetObjects(farm.models), new LocalUploadStaging(join(dir, 'catalog-staging')), new SystemClock(), config);
   };
   afterAll(() => db?.close());
 });

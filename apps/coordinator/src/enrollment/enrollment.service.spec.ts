@@ -5,10 +5,11 @@ import { createUserKeyPair, formatAccountSigningKey, generateFarmSecurity, parse
 import { Clock } from '../common/clock';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
 import { loadConfig } from '../config';
-import { openDatabase, type SqliteDatabase } from '../storage/database';
+import { STORE_KINDS, testStores } from '../testing/stores';
+import type { SqlDatabase } from '../storage/sql';
 import type { AgentCertificateIssuer } from '../security/agent-certificates';
 import { AgentProvisioner } from './agent-provisioner';
-import { SqliteEnrollmentRepository } from './enrollment.repository';
+import { SqlEnrollmentRepository } from './enrollment.repository';
 import { EnrollmentService } from './enrollment.service';
 
 class FixedClock extends Clock {
@@ -54,8 +55,9 @@ const refusal = async (p: Promise<unknown> | (() => unknown)): Promise<DomainErr
   throw new Error('expected a DomainError');
 };
 
-describe('EnrollmentService (real SQLite)', () => {
-  let db: SqliteDatabase;
+describe.each(STORE_KINDS)('EnrollmentService (real %s)', (kind) => {
+  const stores = testStores(kind);
+  let db: SqlDatabase;
   let clock: FixedClock;
   let nats: RecordingProvisioner;
   let service: EnrollmentService;
@@ -70,22 +72,22 @@ describe('EnrollmentService (real SQLite)', () => {
   };
 
   beforeEach(async () => {
-    db = openDatabase(':memory:');
+    db = await stores.open();
     clock = new FixedClock(1_800_000_000_000);
     const material = await generateFarmSecurity();
     nats = new RecordingProvisioner(parseAccountSigningKey(formatAccountSigningKey(material)));
     issued = [];
-    service = new EnrollmentService(new SqliteEnrollmentRepository(db), nats, clock, config, issuer);
+    service = new EnrollmentService(new SqlEnrollmentRepository(db), nats, clock, config, issuer);
   });
   afterEach(() => db.close());
 
-  const rows = (): Array<{ agent_id: string; used_at_ms: number | null; code_sha256: string }> => db.prepare('SELECT agent_id, used_at_ms, code_sha256 FROM enrollment_codes').all() as never;
+  const rows = (): Promise<Array<{ agent_id: string; used_at_ms: number | null; code_sha256: string }>> => db.all('SELECT agent_id, used_at_ms, code_sha256 FROM enrollment_codes ORDER BY created_at_ms, code_sha256');
 
   it('issues a random code stored only as its SHA-256, and enrolls the agent once with it', async () => {
-    const { code, expiresAtUnixMs } = service.createCode({ agentId: 'pi-1' });
+    const { code, expiresAtUnixMs } = await service.createCode({ agentId: 'pi-1' });
     expect(code.length).toBeGreaterThanOrEqual(43);
     expect(expiresAtUnixMs).toBe(clock.now + 3600_000);
-    expect(JSON.stringify(rows())).not.toContain(code);
+    expect(JSON.stringify(await rows())).not.toContain(code);
     const keys = createUserKeyPair();
     const view = await service.enroll({ agentId: 'pi-1', code, natsPublicKey: keys.publicKey, tlsPublicKeyPem: tlsKey });
     expect(view).toMatchObject({ agentId: 'pi-1', natsUrl: 'nats://10.0.0.1:4222', grpcAddress: 'farm.lab:50051', tls: { certificatePem: 'CERT pi-1', caCertificatePem: 'CA' } });
@@ -94,7 +96,7 @@ describe('EnrollmentService (real SQLite)', () => {
     expect(claims.name).toBe('pi-1');
     expect(claims.nats.sub?.allow).toEqual(['_INBOX_pi-1.>']);
     expect(nats.consumers).toEqual(['pi-1']);
-    expect(rows()[0]?.used_at_ms).toBe(clock.now);
+    expect((await rows())[0]?.used_at_ms).toBe(clock.now);
     const again = await refusal(service.enroll({ agentId: 'pi-1', code, natsPublicKey: createUserKeyPair().publicKey }));
     expect(again).toMatchObject({ code: DomainErrorCode.EnrollmentCodeUsed, field: 'code' });
     expect(nats.consumers).toEqual(['pi-1']);
@@ -103,12 +105,12 @@ describe('EnrollmentService (real SQLite)', () => {
   it('refuses an unknown and an expired code, writing nothing', async () => {
     const unknown = await refusal(service.enroll({ agentId: 'pi-1', code: 'A'.repeat(43), natsPublicKey: createUserKeyPair().publicKey }));
     expect(unknown).toMatchObject({ code: DomainErrorCode.EnrollmentCodeInvalid, field: 'code' });
-    const { code } = service.createCode({ agentId: 'pi-1', ttlSeconds: 60 });
+    const { code } = await service.createCode({ agentId: 'pi-1', ttlSeconds: 60 });
     clock.now += 60_000;
     const expired = await refusal(service.enroll({ agentId: 'pi-1', code, natsPublicKey: createUserKeyPair().publicKey }));
     expect(expired).toMatchObject({ code: DomainErrorCode.EnrollmentCodeInvalid, field: 'code' });
     expect(expired.message).toMatch(/expired/);
-    expect(rows()[0]?.used_at_ms).toBeNull();
+    expect((await rows())[0]?.used_at_ms).toBeNull();
     expect(nats.consumers).toEqual([]);
   });
 
@@ -122,11 +124,11 @@ describe('EnrollmentService (real SQLite)', () => {
     ['a TLS key that is not PEM', { tlsPublicKeyPem: 'not a key' }, DomainErrorCode.InvalidArgument, 'tlsPublicKeyPem'],
     ['a malformed code', { code: 'short' }, DomainErrorCode.InvalidArgument, 'code'],
   ])('refuses %s, names the field, and leaves the code usable', async (_what, change, code, field) => {
-    const issuedCode = service.createCode({ agentId: 'pi-1' }).code;
+    const issuedCode = (await service.createCode({ agentId: 'pi-1' })).code;
     const body = { agentId: 'pi-1', code: issuedCode, natsPublicKey: createUserKeyPair().publicKey, ...change };
     const err = await refusal(service.enroll(body));
     expect(err).toMatchObject({ code, field });
-    expect(rows()[0]?.used_at_ms).toBeNull();
+    expect((await rows())[0]?.used_at_ms).toBeNull();
     expect(nats.consumers).toEqual([]);
     expect(issued).toEqual([]);
     await service.enroll({ agentId: 'pi-1', code: issuedCode, natsPublicKey: createUserKeyPair().publicKey });
@@ -134,16 +136,16 @@ describe('EnrollmentService (real SQLite)', () => {
   });
 
   it('gives the code back when the consumer cannot be created', async () => {
-    const { code } = service.createCode({ agentId: 'pi-1' });
+    const { code } = await service.createCode({ agentId: 'pi-1' });
     nats.failNext = true;
     const err = await refusal(service.enroll({ agentId: 'pi-1', code, natsPublicKey: createUserKeyPair().publicKey }));
     expect(err.code).toBe(DomainErrorCode.MessagingUnavailable);
-    expect(rows()[0]?.used_at_ms).toBeNull();
+    expect((await rows())[0]?.used_at_ms).toBeNull();
     await service.enroll({ agentId: 'pi-1', code, natsPublicKey: createUserKeyPair().publicKey });
   });
 
   it('lets only one of two concurrent enrollments with one code through', async () => {
-    const { code } = service.createCode({ agentId: 'pi-1' });
+    const { code } = await service.createCode({ agentId: 'pi-1' });
     const outcomes = await Promise.allSettled([0, 1].map(() => service.enroll({ agentId: 'pi-1', code, natsPublicKey: createUserKeyPair().publicKey })));
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
     expect((outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ code: DomainErrorCode.EnrollmentCodeUsed });
@@ -157,15 +159,15 @@ describe('EnrollmentService (real SQLite)', () => {
     [{ agentId: 'pi-1', ttlSeconds: 8 * 24 * 3600 }, 'ttlSeconds'],
   ])('refuses to issue a code for %j', async (body, field) => {
     expect(await refusal(() => service.createCode(body))).toMatchObject({ code: DomainErrorCode.InvalidArgument, field });
-    expect(rows()).toEqual([]);
+    expect(await rows()).toEqual([]);
   });
 
   it('ensures the job consumer of every enrolled agent at start-up (not of agents with an unused code), surviving a failure', async () => {
     for (const agentId of ['pi-2', 'pi-1']) {
-      const { code } = service.createCode({ agentId });
+      const { code } = await service.createCode({ agentId });
       await service.enroll({ agentId, code, natsPublicKey: createUserKeyPair().publicKey });
     }
-    service.createCode({ agentId: 'pi-3' });
+    await service.createCode({ agentId: 'pi-3' });
     nats.consumers.length = 0;
     await service.onApplicationBootstrap();
     expect(nats.consumers).toEqual(['pi-1', 'pi-2']);
@@ -176,30 +178,30 @@ describe('EnrollmentService (real SQLite)', () => {
   });
 
   it('says enrollment is off without a signing key', async () => {
-    const off = new EnrollmentService(new SqliteEnrollmentRepository(db), new RecordingProvisioner(undefined), clock, config, null);
+    const off = new EnrollmentService(new SqlEnrollmentRepository(db), new RecordingProvisioner(undefined), clock, config, null);
     expect(await refusal(() => off.createCode({ agentId: 'pi-1' }))).toMatchObject({ code: DomainErrorCode.EnrollmentDisabled });
     expect((await refusal(off.enroll({ agentId: 'pi-1' }))).message).toMatch(/BENCHFARM_NATS_ACCOUNT_SIGNING_KEY/);
   });
 
   it('with BENCHFARM_PUBLIC_NATS_JS_DOMAIN signs JetStream API permissions under the domain and returns it', async () => {
-    const edge = new EnrollmentService(new SqliteEnrollmentRepository(db), nats, clock, loadConfig({ publicNatsJsDomain: 'hub' }, {}), null);
-    const { code } = edge.createCode({ agentId: 'pi-1' });
+    const edge = new EnrollmentService(new SqlEnrollmentRepository(db), nats, clock, loadConfig({ publicNatsJsDomain: 'hub' }, {}), null);
+    const { code } = await edge.createCode({ agentId: 'pi-1' });
     const view = await edge.enroll({ agentId: 'pi-1', code, natsPublicKey: createUserKeyPair().publicKey });
     expect(view.natsJsDomain).toBe('hub');
     const allow = decode<{ pub: { allow: string[] } }>(view.natsUserJwt).nats.pub?.allow ?? [];
     expect(allow).toEqual(agentPermissions('pi-1', { jsDomain: 'hub' }).pub.allow);
     expect(allow).toContain('$JS.hub.API.CONSUMER.MSG.NEXT.BENCH_JOBS.agent-pi-1');
     // Without the setting: no domain in the view, plain $JS.API.
-    const plainCode = service.createCode({ agentId: 'pi-2' }).code;
+    const plainCode = (await service.createCode({ agentId: 'pi-2' })).code;
     const plain = await service.enroll({ agentId: 'pi-2', code: plainCode, natsPublicKey: createUserKeyPair().publicKey });
     expect(plain.natsJsDomain).toBeUndefined();
     expect(decode<{ pub: { allow: string[] } }>(plain.natsUserJwt).nats.pub?.allow).toContain('$JS.API.CONSUMER.MSG.NEXT.BENCH_JOBS.agent-pi-2');
   });
 
   it('returns no certificate without an issuer, and the own gRPC address without a public one', async () => {
-    const plain = new EnrollmentService(new SqliteEnrollmentRepository(db), nats, clock, loadConfig({}, {}), null);
+    const plain = new EnrollmentService(new SqlEnrollmentRepository(db), nats, clock, loadConfig({}, {}), null);
     plain.setOwnGrpcAddress('127.0.0.1:4321');
-    const { code } = plain.createCode({ agentId: 'pi-1' });
+    const { code } = await plain.createCode({ agentId: 'pi-1' });
     const view = await plain.enroll({ agentId: 'pi-1', code, natsPublicKey: createUserKeyPair().publicKey, tlsPublicKeyPem: tlsKey });
     expect(view.tls).toBeUndefined();
     expect(view.grpcAddress).toBe('127.0.0.1:4321');

@@ -7,11 +7,12 @@ import { AgentsService } from '../agents/agents.service';
 import { DomainError } from '../common/domain-error';
 import { loadConfig } from '../config';
 import { MetricsService } from '../metrics/metrics.service';
-import { SqliteSeriesHistoryRepository } from '../metrics/series-history.repository';
+import { SqlSeriesHistoryRepository } from '../metrics/series-history.repository';
 import { ProgressTracker } from '../results/progress-tracker';
-import { openDatabase, type SqliteDatabase } from '../storage/database';
-import { SqliteResultRepository } from '../storage/result.repository';
-import { SqliteSweepRepository } from '../storage/sweep.repository';
+import { openSqlite } from '../storage/sqlite';
+import type { SqlDatabase } from '../storage/sql';
+import { SqlResultRepository } from '../storage/result.repository';
+import { SqlSweepRepository } from '../storage/sweep.repository';
 import { SweepsService, type ModelUpload } from './sweeps.service';
 import { agent, CountingIds, FakeRegistry, FakeStore, FakeToolkit, FakeWorkspace, FixedClock, FlakyBus } from './testing/sweep-fakes';
 
@@ -22,7 +23,7 @@ const device = (agentId: string, cpuCores: number, executionProviders: string[])
 });
 
 describe('SweepsService with dimensions (fake adapters, real SQLite)', () => {
-  let db: SqliteDatabase;
+  let db: SqlDatabase;
   let toolkit: FakeToolkit;
   let bus: FlakyBus;
   let progress: ProgressTracker;
@@ -32,13 +33,13 @@ describe('SweepsService with dimensions (fake adapters, real SQLite)', () => {
     const config = { ...loadConfig({}, {}), ...(maxJobsPerSweep === undefined ? {} : { maxJobsPerSweep }) };
     const clock = new FixedClock();
     const agents = new AgentsService(new FakeRegistry([device('small', 2, ['cpu']), device('big', 8, ['cpu', 'cuda'])]), clock, config);
-    const sweeps = new SqliteSweepRepository(db);
-    const metrics = new MetricsService(createFarmMetrics(new Registry()), sweeps, new SqliteResultRepository(db), agents, new SqliteSeriesHistoryRepository(db), clock);
+    const sweeps = new SqlSweepRepository(db);
+    const metrics = new MetricsService(createFarmMetrics(new Registry()), sweeps, new SqlResultRepository(db), agents, new SqlSeriesHistoryRepository(db), clock);
     const workspace = new FakeWorkspace();
     workspace.live.add(upload.kind === 'upload' ? upload.path : '');
     return new SweepsService(sweeps, agents, toolkit, new FakeStore(), bus, workspace, progress, metrics, clock, new CountingIds(), config);
   };
-  const count = (table: string): number => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const count = async (table: string): Promise<number> => (await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))!.n;
   const refusal = async (promise: Promise<unknown>): Promise<DomainError> => {
     try {
       await promise;
@@ -51,7 +52,7 @@ describe('SweepsService with dimensions (fake adapters, real SQLite)', () => {
 
   beforeAll(() => Logger.overrideLogger(false));
   beforeEach(() => {
-    db = openDatabase(':memory:');
+    db = openSqlite(':memory:');
     toolkit = new FakeToolkit();
     bus = new FlakyBus();
     progress = new ProgressTracker();
@@ -83,8 +84,8 @@ describe('SweepsService with dimensions (fake adapters, real SQLite)', () => {
     expect(err.message).toMatch(/^budgetMinutes: a grid search on big measures 12 points x 2 variant\(s\) = 24 measurements, estimated [\d.]+ min with the confirmation rounds, over the budget of 1 min: use search quick/);
     expect(toolkit.calibrations.size).toBe(0);
     expect(bus.published).toEqual([]);
-    expect(count('sweeps')).toBe(0);
-    expect(count('jobs')).toBe(0);
+    expect(await count('sweeps')).toBe(0);
+    expect(await count('jobs')).toBe(0);
   });
 
   it('queues a quick search over the same space, recording its worst case', async () => {
@@ -107,16 +108,16 @@ describe('SweepsService with dimensions (fake adapters, real SQLite)', () => {
     const plain = bus.published.find((j) => !j.configSearch)!;
     const estimate = view.configSearch!.devices[0]!.estimatedMs;
     expect(view.etaMs).toBe(estimate + 2500);
-    db.prepare(`UPDATE jobs SET state = 'done' WHERE id = ?`).run(plain.jobId);
-    db.prepare(`UPDATE jobs SET state = 'running' WHERE id = ?`).run(searchJob.jobId);
+    await db.run(`UPDATE jobs SET state = 'done' WHERE id = ?`, [plain.jobId]);
+    await db.run(`UPDATE jobs SET state = 'running' WHERE id = ?`, [searchJob.jobId]);
     progress.set(searchJob.jobId, { phase: 'measure', queriesDone: 40, elapsedMs: 900, point: 'fp32 cpu t1 all', pointsDone: 1, pointsTotal: 4, queriesPerSecond: 44.4 });
-    const running = service().get(view.id);
+    const running = await service().get(view.id);
     // 4 points x (1.5 s session + 0.5 s warm-up + 2 s window) + one confirmation of 13 s = 29 s; a quarter done.
     expect(estimate).toBe(29_000);
     expect(running.etaMs).toBe(Math.round((estimate * 3) / 4));
     // Every point done: the last variant's confirmation is still ahead (2 sessions + 10 rounds of two quarter windows).
     progress.set(searchJob.jobId, { phase: 'measure', queriesDone: 10, elapsedMs: 200, point: 'fp32 confirming cpu t2 basic vs defaults', pointsDone: 4, pointsTotal: 4, queriesPerSecond: 50 });
-    expect(service().get(view.id).etaMs).toBe(2 * 1500 + 10 * 2 * 500);
+    expect((await service().get(view.id)).etaMs).toBe(2 * 1500 + 10 * 2 * 500);
     expect(running.jobs.find((j) => j.id === searchJob.jobId)?.progress).toEqual({ phase: 'measure', queriesDone: 40, elapsedMs: 900, point: 'fp32 cpu t1 all', pointsDone: 1, pointsTotal: 4, queriesPerSecond: 44.4 });
   });
 });

@@ -13,11 +13,12 @@ import { AgentsService } from '../agents/agents.service';
 import { DomainErrorCode } from '../common/domain-error';
 import { loadConfig } from '../config';
 import { MetricsService } from '../metrics/metrics.service';
-import { SqliteSeriesHistoryRepository } from '../metrics/series-history.repository';
+import { SqlSeriesHistoryRepository } from '../metrics/series-history.repository';
 import { ProgressTracker } from '../results/progress-tracker';
-import { openDatabase, type SqliteDatabase } from '../storage/database';
-import { SqliteResultRepository } from '../storage/result.repository';
-import { SqliteSweepRepository } from '../storage/sweep.repository';
+import { openSqlite } from '../storage/sqlite';
+import type { SqlDatabase } from '../storage/sql';
+import { SqlResultRepository } from '../storage/result.repository';
+import { SqlSweepRepository } from '../storage/sweep.repository';
 import { LocalWorkspace } from '../variants/workspace';
 import { SweepsService, type ModelUpload } from './sweeps.service';
 import { FakeDatasetCatalog, syntheticJpeg } from './testing/fake-dataset-catalog';
@@ -33,7 +34,7 @@ const labels = (categories: number) => ({ sha256: 'cd'.repeat(32), sizeBytes: 32
 describe('SweepsService with datasets (fake adapters and catalog, real SQLite and files)', () => {
   const root = mkdtempSync(join(tmpdir(), 'bf-sweep-datasets-'));
   const photos: Record<string, Buffer> = {};
-  let db: SqliteDatabase;
+  let db: SqlDatabase;
   let toolkit: FakeToolkit;
   let bus: FlakyBus;
   let catalog: FakeDatasetCatalog;
@@ -44,11 +45,11 @@ describe('SweepsService with datasets (fake adapters and catalog, real SQLite an
     const config = loadConfig({}, {});
     const clock = new FixedClock();
     const agents = new AgentsService(new FakeRegistry([agent('a1'), agent('a2')]), clock, config);
-    const sweeps = new SqliteSweepRepository(db);
-    const metrics = new MetricsService(createFarmMetrics(new Registry()), sweeps, new SqliteResultRepository(db), agents, new SqliteSeriesHistoryRepository(db), clock);
+    const sweeps = new SqlSweepRepository(db);
+    const metrics = new MetricsService(createFarmMetrics(new Registry()), sweeps, new SqlResultRepository(db), agents, new SqlSeriesHistoryRepository(db), clock);
     return new SweepsService(sweeps, agents, toolkit, new FakeStore(), bus, workspace, new ProgressTracker(), metrics, clock, new CountingIds(), config, catalog);
   };
-  const count = (table: string): number => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const count = async (table: string): Promise<number> => (await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))!.n;
   const workFolders = (): string[] => readdirSync(join(root, 'data', 'work'));
 
   beforeAll(() => {
@@ -57,7 +58,7 @@ describe('SweepsService with datasets (fake adapters and catalog, real SQLite an
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   beforeEach(async () => {
-    db = openDatabase(':memory:');
+    db = openSqlite(':memory:');
     toolkit = new FakeToolkit();
     toolkit.variants = ['fp32', 'fp16', 'int8-static', 'int8-dynamic'];
     toolkit.model = DETECTOR;
@@ -168,7 +169,7 @@ describe('SweepsService with datasets (fake adapters and catalog, real SQLite an
   ])('refuses %s at sweep time, naming the field, and writes nothing', async (_name, arrange, body, field, message) => {
     arrange();
     await expect(service().create(upload, { variants: 'fp32,int8-static', ...body })).rejects.toMatchObject({ field, message: expect.stringMatching(message) });
-    expect([count('sweeps'), count('variants'), count('jobs')]).toEqual([0, 0, 0]);
+    expect([await count('sweeps'), await count('variants'), await count('jobs')]).toEqual([0, 0, 0]);
     expect(bus.published).toEqual([]);
     expect(workFolders()).toEqual([]);
   });

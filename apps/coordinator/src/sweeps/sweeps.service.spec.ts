@@ -4,11 +4,12 @@ import { AgentsService } from '../agents/agents.service';
 import { DomainErrorCode } from '../common/domain-error';
 import { loadConfig } from '../config';
 import { ProgressTracker } from '../results/progress-tracker';
-import { openDatabase, type SqliteDatabase } from '../storage/database';
-import { SqliteSweepRepository } from '../storage/sweep.repository';
-import { SqliteResultRepository } from '../storage/result.repository';
+import { openSqlite } from '../storage/sqlite';
+import type { SqlDatabase } from '../storage/sql';
+import { SqlSweepRepository } from '../storage/sweep.repository';
+import { SqlResultRepository } from '../storage/result.repository';
 import { MetricsService } from '../metrics/metrics.service';
-import { SqliteSeriesHistoryRepository } from '../metrics/series-history.repository';
+import { SqlSeriesHistoryRepository } from '../metrics/series-history.repository';
 import { createFarmMetrics } from '@benchfarm/metrics';
 import { Registry } from 'prom-client';
 import { SweepsService, type ModelUpload } from './sweeps.service';
@@ -16,7 +17,7 @@ import { agent, CountingIds, FakeRegistry, FakeStore, FakeToolkit, FakeWorkspace
 import type { JobBus } from './job-bus';
 
 describe('SweepsService (fake adapters, real SQLite)', () => {
-  let db: SqliteDatabase;
+  let db: SqlDatabase;
   let toolkit: FakeToolkit;
   let workspace: FakeWorkspace;
   let bus: FlakyBus;
@@ -27,16 +28,16 @@ describe('SweepsService (fake adapters, real SQLite)', () => {
     const config = loadConfig({}, {});
     const clock = new FixedClock();
     const agents = new AgentsService(new FakeRegistry([agent('a1'), agent('a2')]), clock, config);
-    const sweeps = new SqliteSweepRepository(db);
-    metrics = new MetricsService(createFarmMetrics(new Registry()), sweeps, new SqliteResultRepository(db), agents, new SqliteSeriesHistoryRepository(db), clock);
+    const sweeps = new SqlSweepRepository(db);
+    metrics = new MetricsService(createFarmMetrics(new Registry()), sweeps, new SqlResultRepository(db), agents, new SqlSeriesHistoryRepository(db), clock);
     return new SweepsService(sweeps, agents, toolkit, new FakeStore(), b, workspace, new ProgressTracker(), metrics, clock, new CountingIds(), config);
   };
-  const count = (table: string): number => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const count = async (table: string): Promise<number> => (await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))!.n;
 
   // The service logs the publish failure it is made to hit; keep the test output clean.
   beforeAll(() => Logger.overrideLogger(false));
   beforeEach(() => {
-    db = openDatabase(':memory:');
+    db = openSqlite(':memory:');
     toolkit = new FakeToolkit();
     workspace = new FakeWorkspace();
     workspace.live.add(upload.kind === 'upload' ? upload.path : '');
@@ -70,7 +71,7 @@ describe('SweepsService (fake adapters, real SQLite)', () => {
   ])('writes nothing and removes every scratch file on %s', async (_name, arrange, body, code) => {
     arrange();
     await expect(service().create(upload, body)).rejects.toMatchObject({ code });
-    expect([count('sweeps'), count('variants'), count('jobs')]).toEqual([0, 0, 0]);
+    expect([await count('sweeps'), await count('variants'), await count('jobs')]).toEqual([0, 0, 0]);
     expect(bus.published).toEqual([]);
     expect(workspace.live.size).toBe(0);
     if (code === DomainErrorCode.InvalidArgument) expect(toolkit.prepared).toEqual([]);
