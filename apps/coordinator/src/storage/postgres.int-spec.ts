@@ -267,6 +267,28 @@ describe('pool', () => {
       await small.close();
     }
   });
+
+  it('survives its idle connections being dropped by the server: reported, then replaced on the next statement', async () => {
+    const idleErrors: Error[] = [];
+    // A database of its own: the server drops every idle coordinator connection to it.
+    const url = await server.createDatabase();
+    const dropped = await openPostgres(url, { migrate: false, poolSize: 3, onIdleError: (err) => idleErrors.push(err) });
+    const admin = await adminClient(url);
+    try {
+      await Promise.all([dropped.get('SELECT pg_sleep(0.05)'), dropped.get('SELECT pg_sleep(0.05)'), dropped.get('SELECT pg_sleep(0.05)')]);
+      const killed = await admin.query(
+        "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'benchfarm-coordinator' AND datname = current_database() AND state = 'idle' AND pid <> pg_backend_pid()",
+      );
+      expect(killed.rows[0].n).toBeGreaterThanOrEqual(3);
+      await expect.poll(() => idleErrors.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+      expect(idleErrors[0]!.message).toMatch(/terminat/);
+      expect(await dropped.get('SELECT 42 AS answer')).toEqual({ answer: 42 });
+      expect(await dropped.transaction((tx) => tx.get('SELECT 43 AS answer'))).toEqual({ answer: 43 });
+    } finally {
+      await admin.end();
+      await dropped.close();
+    }
+  });
 });
 
 describe('opening', () => {
