@@ -8,6 +8,7 @@
  *   - leadingMs: kill -> the standby holds the leader lease
  *   - readyMs: kill -> the new leader serves REST and gRPC (its `ready` line)
  *   - firstResultMs: kill -> the new leader accepted its first result upload (its log line)
+ * and the spec's frozen-leader case (SIGSTOP past the lease, SIGCONT after the takeover) once.
  *
  *   npx tsx scripts/bench-failover.ts                      # 10 kills, lease TTL 6 s
  *   npx tsx scripts/bench-failover.ts --kills 20 --ttl-ms 3000
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
   const loadBefore = load();
   const startedAt = Date.now();
   const kills: Array<Record<string, number>> = [];
+  const frozen: Array<Record<string, number>> = [];
   const child = spawn('npx', ['vitest', 'run', 'apps/cli/src/faults/coordinator-failover.int-spec.ts'], {
     env: { BENCHFARM_KEEP_FAULT_LOGS: '1', ...process.env, BENCHFARM_FAILOVER_KILLS: String(args.kills), BENCHFARM_FAILOVER_TTL_MS: String(args['ttl-ms']) },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -57,7 +59,8 @@ async function main(): Promise<void> {
     const at = line.indexOf('[figures] {');
     if (at < 0) return;
     const fields = JSON.parse(line.slice(at + '[figures] '.length)) as Record<string, unknown>;
-    kills.push(Object.fromEntries(Object.entries(fields).filter(([, v]) => typeof v === 'number')) as Record<string, number>);
+    const numbers = Object.fromEntries(Object.entries(fields).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
+    (String(fields.promise).includes('frozen') ? frozen : kills).push(numbers);
   });
   const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)));
   const minutes = ((Date.now() - startedAt) / 60_000).toFixed(1);
@@ -78,6 +81,10 @@ async function main(): Promise<void> {
       out.push(`| ${t} | ${quantile(v, 0.5)} | ${quantile(v, 0.95)} | ${v.at(-1)} |`);
     }
     out.push(`| ${COUNTS.join(' / ')} (total) | ${COUNTS.map((c) => kills.reduce((n, k) => n + (k[c] ?? 0), 0)).join(' / ')} | | |`);
+  }
+  for (const f of frozen) {
+    out.push('');
+    out.push(`Leader frozen (SIGSTOP) past its lease, resumed ${f.frozenMs} ms later: standby ready ${f.readyMs} ms after the freeze; the resumed one exited 75 without acting; ${COUNTS.map((c) => `${c} ${f[c]}`).join(', ')}`);
   }
   console.log(out.join('\n'));
   process.exitCode = code;

@@ -26,6 +26,7 @@ import { leasesServer } from './leases/leases.grpc';
 import { AgentIdentityGuard, readGrpcServerTls } from './security/agent-identity';
 import { LeasesService } from '@benchfarm/protocol';
 import { openStore } from './storage/open-store';
+import type { SqlDatabase } from './storage/sql';
 import { EnrollmentService } from './enrollment/enrollment.service';
 import { LocalWorkspace } from './variants/workspace';
 
@@ -47,6 +48,11 @@ export interface StartCoordinatorOptions {
   overrides?: InfrastructureOverrides;
   /** Where log lines go (default: JSON lines on stderr at the configured level). */
   logger?: JsonLogger;
+  /**
+   * Wraps the opened store before anything uses it: leader election's fence
+   * (leadership/fenced-database.ts) checks every statement of a coordinator that may lose its lease.
+   */
+  guardStore?: (db: SqlDatabase) => SqlDatabase;
 }
 
 /** Thrown when the coordinator cannot start; everything it had opened is closed again. */
@@ -118,8 +124,9 @@ export async function startCoordinator(input: CoordinatorConfig | CoordinatorCon
       throw err instanceof FarmStoreError ? new CoordinatorStartError(`${err.message} (BENCHFARM_NATS_REPLICAS=${config.natsReplicas})`, { cause: err }) : err;
     });
 
-    const db = await openStore(config);
-    closers.push(() => db.close());
+    const opened = await openStore(config);
+    closers.push(() => opened.close());
+    const db = options.guardStore ? options.guardStore(opened) : opened;
 
     const metrics = createFarmMetrics(new Registry());
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, db, farm, natsState, metrics, workspace }, options.overrides), {

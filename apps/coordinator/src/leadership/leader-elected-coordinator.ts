@@ -3,6 +3,8 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { startCoordinator, type RunningCoordinator } from '../app';
 import { JsonLogger } from '../common/json-logger';
 import type { CoordinatorConfig } from '../config';
+import type { SqlDatabase } from '../storage/sql';
+import { fencedDatabase } from './fenced-database';
 import { LeaderElection, LeaderElectionStoppedError } from './leader-election';
 import { LeaderLease, describeHolder, openLeaderBucket, type LeaderRecord, type LeaseHolder } from './leader-lease';
 import type { LeadershipConfig } from './leadership.config';
@@ -19,8 +21,11 @@ export interface LeaderElectedCoordinatorOptions {
   onStandby?(holder: LeaseHolder | undefined): void;
   /** The lease was taken; the coordinator is starting. */
   onAcquired?(record: LeaderRecord): void;
-  /** Starts the coordinator once this instance leads (default {@link startCoordinator}; tests replace it). */
-  start?: (config: CoordinatorConfig) => Promise<RunningCoordinator>;
+  /**
+   * Starts the coordinator once this instance leads (default {@link startCoordinator}; tests
+   * replace it), with `guardStore`: the fence every store statement must pass.
+   */
+  start?: (config: CoordinatorConfig, guardStore: (db: SqlDatabase) => SqlDatabase) => Promise<RunningCoordinator>;
   /** Where log lines go (default JSON lines on stderr at the configured level). */
   logger?: JsonLogger;
 }
@@ -46,7 +51,9 @@ export interface LeaderElectedCoordinator {
  * until it holds the leader lease (NATS KV bucket `benchfarm_leader`), then starts the
  * coordinator, which opens the shared store and resumes like a restarted one, and writes its
  * REST and gRPC addresses into the lease. Keeps the lease renewed; on losing it, calls
- * `onLost` (fail-stop). The lease has its own NATS connection, so that the coordinator's
+ * `onLost` (fail-stop). The coordinator's store is fenced: every statement first checks, against
+ * the clock, that this instance may still lead, so a process resumed after a pause past its fence
+ * writes nothing. The lease has its own NATS connection, so that the coordinator's
  * connection draining or reconnecting never delays a renewal.
  *
  * Resolves once NATS is reached and the bucket is open; {@link LeaderElectedCoordinator.serving}
@@ -98,11 +105,13 @@ export async function startLeaderElectedCoordinator(config: CoordinatorConfig, l
     },
   );
 
-  const start = options.start ?? ((c: CoordinatorConfig) => startCoordinator(c, { logger }));
+  const start = options.start ?? ((c: CoordinatorConfig, guardStore: (db: SqlDatabase) => SqlDatabase) => startCoordinator(c, { logger, guardStore }));
+  // Every statement first asks whether this instance may still lead (the clock against the fence).
+  const guardStore = (db: SqlDatabase): SqlDatabase => fencedDatabase(db, () => election.assertLeading());
   const serving = (async (): Promise<RunningCoordinator> => {
     await election.waitUntilLeader();
     try {
-      coordinator = await start(config);
+      coordinator = await start(config, guardStore);
     } catch (err) {
       await election.stop({ release: true });
       throw err;
