@@ -16,6 +16,7 @@ interface FleetFlags {
   idleMs?: string;
   fetchAgents?: string;
   fetchMb?: string;
+  fetchTimeoutMs?: string;
   natsConnections?: string;
   grpcChannels?: string;
   modelCache?: string;
@@ -50,6 +51,7 @@ export function registerSimulateFleetCommand(program: Command, globalCoordinator
     .option('--idle-ms <ms>', 'how long the idle heartbeat load is measured', String(SIMULATE_FLEET_DEFAULTS.idleWindowMs))
     .option('--fetch-agents <n>', 'agents that fetch one big model at once (default min(100, agents); 0 skips it)')
     .option('--fetch-mb <n>', 'size of that model, MiB', String(SIMULATE_FLEET_DEFAULTS.fetchMb))
+    .option('--fetch-timeout-ms <ms>', 'an agent still reading that model after this counts as an error of the figure', String(SIMULATE_FLEET_DEFAULTS.fetchTimeoutMs))
     .option('--nats-connections <scope>', 'agent: one NATS connection per agent (as real devices); process: one per worker process', SIMULATE_FLEET_DEFAULTS.natsConnections)
     .option('--grpc-channels <scope>', 'agent: one gRPC connection per agent; process: one per worker process', SIMULATE_FLEET_DEFAULTS.grpcChannels)
     .option('--model-cache <scope>', 'process: agents of a process share fetched models; agent: each fetches its own', SIMULATE_FLEET_DEFAULTS.modelCache)
@@ -75,6 +77,7 @@ export function registerSimulateFleetCommand(program: Command, globalCoordinator
           idleWindowMs: flags.idleMs,
           fetchAgents: flags.fetchAgents,
           fetchMb: flags.fetchMb,
+          fetchTimeoutMs: flags.fetchTimeoutMs,
           natsConnections: flags.natsConnections,
           grpcChannels: flags.grpcChannels,
           modelCache: flags.modelCache,

@@ -217,6 +217,10 @@ export interface SweepFigures {
   uploadCounters: Measured<Record<string, number>>;
   /** The coordinator from POST until every result was in. */
   coordinator: Measured<UsageFigures>;
+  /** nats-server over the same window. */
+  natsServer: Measured<UsageFigures>;
+  /** The simulator's worker processes together over the same window (they share the machine). */
+  workers: Measured<UsageFigures>;
 }
 
 /** The 50 MB-model phase's figures. */
@@ -320,7 +324,9 @@ export function formatFigures(f: FleetFigures): string {
     lines.push(`  store (REST): ${w.store.jobs} jobs, ${w.store.done} done, ${w.store.failed} failed, ${w.store.open} open; ${w.store.results} results (${w.store.distinctResults} distinct); lost ${w.store.lost}; retried ${w.store.retried}`);
     lines.push(`  agents: ${w.agents.committedOnce} jobs committed once, ${w.agents.committedMoreThanOnce} more than once, ${w.agents.duplicateUploads} duplicate uploads, ${w.agents.notCommitted} not committed; outcomes ${JSON.stringify(w.agents.outcomes)}`);
     lines.push(`  benchfarm_results_total delta: ${isAbsent(w.uploadCounters) ? `absent: ${w.uploadCounters.absent}` : JSON.stringify(w.uploadCounters)}`);
-    lines.push(`  coordinator during the sweep: ${usage(w.coordinator)}`);
+    lines.push(`  during the sweep: coordinator ${usage(w.coordinator)}`);
+    lines.push(`                    nats-server ${usage(w.natsServer)}`);
+    lines.push(`                    simulator workers ${usage(w.workers)}`);
   }
   lines.push(`  /metrics scrapes after the sweep: ${scrape(f.metricsLoaded)}`);
   lines.push('model fetch');

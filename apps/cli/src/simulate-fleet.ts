@@ -61,6 +61,8 @@ export interface SimulateFleetOptions {
   /** Agents that fetch one big model at once (0: skip that figure). */
   readonly fetchAgents: number;
   readonly fetchMb: number;
+  /** An agent whose read of that model has not finished by then counts as an error of the figure. */
+  readonly fetchTimeoutMs: number;
   readonly natsConnections: ConnectionScope;
   readonly grpcChannels: ConnectionScope;
   readonly modelCache: ModelCacheScope;
@@ -85,6 +87,7 @@ export const SIMULATE_FLEET_DEFAULTS = {
   queries: 100,
   idleWindowMs: 15_000,
   fetchMb: 50,
+  fetchTimeoutMs: 300_000,
   natsConnections: 'agent',
   grpcChannels: 'agent',
   modelCache: 'process',
@@ -149,6 +152,7 @@ export function resolveFleetOptions(input: SimulateFleetInput): SimulateFleetOpt
     idleWindowMs: int('--idle-ms', input.idleWindowMs, 0, 3_600_000, SIMULATE_FLEET_DEFAULTS.idleWindowMs),
     fetchAgents: int('--fetch-agents', input.fetchAgents, 0, agents, Math.min(100, agents)),
     fetchMb: int('--fetch-mb', input.fetchMb, 1, 4096, SIMULATE_FLEET_DEFAULTS.fetchMb),
+    fetchTimeoutMs: int('--fetch-timeout-ms', input.fetchTimeoutMs, 1_000, 3_600_000, SIMULATE_FLEET_DEFAULTS.fetchTimeoutMs),
     natsConnections: scope('--nats-connections', input.natsConnections, ['agent', 'process'], SIMULATE_FLEET_DEFAULTS.natsConnections),
     grpcChannels: scope('--grpc-channels', input.grpcChannels, ['agent', 'process'], SIMULATE_FLEET_DEFAULTS.grpcChannels),
     modelCache: scope('--model-cache', input.modelCache, ['process', 'agent'], SIMULATE_FLEET_DEFAULTS.modelCache),
@@ -329,7 +333,7 @@ export async function runSimulateFleet(options: SimulateFleetOptions, say: (line
       const model = await prepareDefaultModel(join(workDir, 'models'));
       say(`POST /sweeps: ${model.name}, variants ${names.join(', ')} to ${started.length} agents ...`);
       const countersBefore = uploadCounters(metricsIdle.text);
-      const sweepBefore = coordinatorUsage();
+      const sweepBefore = { c: coordinatorUsage(), n: natsUsage(), w: sumUsage(fleetWorkers.pids) };
       const postSentAt = Date.now();
       const sweep = await client.createSweep(
         model.path,
@@ -356,7 +360,7 @@ export async function runSimulateFleet(options: SimulateFleetOptions, say: (line
         watching = false;
         await watcher;
       }
-      const sweepAfter = coordinatorUsage();
+      const sweepAfter = { c: coordinatorUsage(), n: natsUsage(), w: sumUsage(fleetWorkers.pids) };
       const records = workers.jobs.filter((r) => r.sweepId === sweep.id);
       const final = await client.getSweep(sweep.id);
       const storedJobs = final.jobs as unknown as StoredJob[];
@@ -384,12 +388,14 @@ export async function runSimulateFleet(options: SimulateFleetOptions, say: (line
         store: checkStore(storedJobs),
         agents: checkAgentSide(records, sweep.id, jobIds),
         uploadCounters: Object.fromEntries(Object.entries(countersAfter).map(([k, v]) => [k, v - (countersBefore[k] ?? 0)])),
-        coordinator: usageBetween(sweepBefore, sweepAfter, coordinatorWhy),
+        coordinator: usageBetween(sweepBefore.c, sweepAfter.c, coordinatorWhy),
+        natsServer: usageBetween(sweepBefore.n, sweepAfter.n, natsWhy),
+        workers: usageBetween(sweepBefore.w, sweepAfter.w, 'cannot read the workers in /proc'),
       };
       await hooks.afterSweep?.({ sweepId: sweep.id, jobIds, httpUrl: f.httpUrl, runId, agentIds: started.map((s) => s.agentId) });
     }
 
-    const modelFetch = options.fetchAgents > 0 ? await fetchFigure(workers, f.natsUrl, started.map((s) => s.agentId).sort().slice(0, options.fetchAgents), options.fetchMb, workDir, say) : absent('--fetch-agents 0');
+    const modelFetch = options.fetchAgents > 0 ? await fetchFigure(workers, f.natsUrl, started.map((s) => s.agentId).sort().slice(0, options.fetchAgents), options.fetchMb, options.fetchTimeoutMs, workDir, say) : absent('--fetch-agents 0');
     const stats = await workers.stats();
     const warnings: Record<string, number> = {};
     for (const s of stats) for (const [m, n] of Object.entries(s.warnings)) warnings[m] = (warnings[m] ?? 0) + n;
@@ -483,7 +489,7 @@ function isMeasuredNumber(value: Measured<number>): value is number {
 }
 
 /** The big-model figure: one blob put into the object store, then read by `agentIds` at once. */
-async function fetchFigure(workers: FleetWorkers, natsUrl: string, agentIds: string[], sizeMb: number, workDir: string, say: (line: string) => void): Promise<Measured<FetchFigures>> {
+async function fetchFigure(workers: FleetWorkers, natsUrl: string, agentIds: string[], sizeMb: number, timeoutMs: number, workDir: string, say: (line: string) => void): Promise<Measured<FetchFigures>> {
   const nc = await connect({ servers: natsUrl.split(',').map((u) => u.trim()), name: 'benchfarm-simulate-fleet' });
   try {
     const farm = await openFarmStore(nc);
@@ -496,7 +502,7 @@ async function fetchFigure(workers: FleetWorkers, natsUrl: string, agentIds: str
     try {
       const before = await workers.stats();
       const asked = Date.now();
-      const answers = await workers.fetch(sha256, agentIds, 600_000);
+      const answers = await workers.fetch(sha256, agentIds, timeoutMs);
       const totalMs = Date.now() - asked;
       const after = await workers.stats();
       const delta = (pick: (s: WorkerStats) => number): number => after.reduce((n, s, i) => n + pick(s) - pick(before[i] ?? s), 0);

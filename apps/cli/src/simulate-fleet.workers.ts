@@ -176,7 +176,10 @@ export class FleetWorkers {
     });
   }
 
-  /** Has each named agent read `digest` into its worker's cache at once; resolves with every answer. */
+  /**
+   * Has each named agent read `digest` into its worker's cache at once; resolves with every
+   * answer (an agent still reading after `timeoutMs` is answered with an error).
+   */
   async fetch(digest: string, agentIds: string[], timeoutMs: number): Promise<FetchAnswer[]> {
     const byWorker = new Map<number, string[]>();
     for (const id of agentIds) {
@@ -184,7 +187,7 @@ export class FleetWorkers {
       if (worker === undefined) throw new FleetWorkerError(`agent ${id} is not one of this fleet's`);
       byWorker.set(worker, [...(byWorker.get(worker) ?? []), id]);
     }
-    const answers = await Promise.all([...byWorker].map(([worker, ids]) => this.ask(worker, (requestId) => ({ type: 'fetch', requestId, digest, agentIds: ids }), timeoutMs)));
+    const answers = await Promise.all([...byWorker].map(([worker, ids]) => this.ask(worker, (requestId) => ({ type: 'fetch', requestId, digest, agentIds: ids, timeoutMs }), timeoutMs + 30_000)));
     return answers.flatMap((a) => (a.type === 'fetched' ? a.answers : []));
   }
 

@@ -31,7 +31,8 @@ export interface FleetWorkerSpec {
 /** Driver to worker. */
 export type FleetCommand =
   | { type: 'start'; spec: FleetWorkerSpec }
-  | { type: 'fetch'; requestId: number; digest: string; agentIds: string[] }
+  /** Each agent reads `digest`; one that has not finished within `timeoutMs` is answered with an error (its read goes on). */
+  | { type: 'fetch'; requestId: number; digest: string; agentIds: string[]; timeoutMs: number }
   | { type: 'discard'; requestId: number; digest: string }
   | { type: 'stats'; requestId: number }
   | { type: 'stop' };

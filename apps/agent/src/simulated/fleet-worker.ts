@@ -110,16 +110,25 @@ async function start(s: FleetWorkerSpec): Promise<void> {
   await Promise.all(s.agents.map((entry) => startOne(s, modelCache, entry)));
 }
 
-async function fetchFor(requestId: number, digest: string, agentIds: string[]): Promise<void> {
+async function fetchFor(requestId: number, digest: string, agentIds: string[], timeoutMs: number): Promise<void> {
   const answers = await Promise.all(
     agentIds.map(async (agentId): Promise<FetchAnswer> => {
       const agent = agents.get(agentId);
       if (!agent) return { agentId, error: 'no such running agent in this worker' };
+      // The object store's read has no deadline of its own: a stalled one would hold the answer for ever.
+      const timer = new AbortController();
       try {
-        const { ms, sizeBytes, hit } = await agent.fetchModel(digest);
+        const { ms, sizeBytes, hit } = await Promise.race([
+          agent.fetchModel(digest),
+          sleep(timeoutMs, undefined, { signal: timer.signal }).then(() => {
+            throw new Error(`the read had not finished after ${timeoutMs} ms (stalled)`);
+          }),
+        ]);
         return { agentId, ms, sizeBytes, hit };
       } catch (err) {
         return { agentId, error: String(err) };
+      } finally {
+        timer.abort();
       }
     }),
   );
@@ -141,7 +150,7 @@ function handle(command: FleetCommand): Promise<void> {
     case 'start':
       return start(command.spec);
     case 'fetch':
-      return fetchFor(command.requestId, command.digest, command.agentIds);
+      return fetchFor(command.requestId, command.digest, command.agentIds, command.timeoutMs);
     case 'discard':
       return (cache?.discard(command.digest) ?? Promise.resolve()).then(() => send({ type: 'discarded', requestId: command.requestId }));
     case 'stats':

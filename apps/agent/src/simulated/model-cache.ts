@@ -40,6 +40,8 @@ export interface CachedModel {
  */
 export class SimulatedModelCache {
   private readonly entries = new Map<string, Promise<{ path: string; sizeBytes: number }>>();
+  /** Files of the reads that finished, by key (a read that never finishes has none). */
+  private readonly files = new Map<string, string>();
   private readonly counts: ModelCacheStats = { requests: 0, hits: 0, storeReads: 0, bytesFetched: 0, failures: 0 };
 
   /** `dir`: where fetched files go (`<dir>/<digest>.onnx`, or `<dir>/<agentId>/...` per agent). */
@@ -73,6 +75,7 @@ export class SimulatedModelCache {
       const path = await fetchModel(store, digest, dir);
       const { size } = await stat(path);
       this.counts.bytesFetched += size;
+      this.files.set(key, path);
       return { path, sizeBytes: size };
     })();
     this.entries.set(key, reading);
@@ -85,15 +88,16 @@ export class SimulatedModelCache {
     }
   }
 
-  /** Removes every cached copy of `digest` (files and entries); the counters stay. */
+  /**
+   * Removes every cached copy of `digest` (files and entries); the counters stay. A read still
+   * under way is forgotten without waiting for it (a stalled object-store read may never end).
+   */
   async discard(digest: string): Promise<void> {
-    for (const [key, entry] of [...this.entries]) {
+    for (const key of [...this.entries.keys()]) {
       if (key !== digest && !key.endsWith(`/${digest}`)) continue;
       this.entries.delete(key);
-      const file = await entry.then(
-        (e) => e.path,
-        () => undefined,
-      );
+      const file = this.files.get(key);
+      this.files.delete(key);
       if (file) await rm(file, { force: true });
     }
   }
