@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { SQL_DATABASE } from './storage.tokens';
-import { deriveSweepState } from './sweep-state';
+import { refreshSweepState } from './sweep-state';
 import { jsonStringList } from './sql-dialect';
 import type { SqlDatabase, SqlExecutor } from './sql';
 import type { JobState } from './records';
@@ -340,6 +340,5 @@ async function failOpenJob(tx: SqlExecutor, job: JobLeaseRow, reason: string, no
   const error = last ? `${reason}; last error ${last.error_code}: ${last.error_message}` : reason;
   await tx.run(`UPDATE job_leases SET state = 'expired', ended_at_ms = COALESCE(ended_at_ms, @nowMs) WHERE job_id = @jobId AND state = 'active'`, { jobId: job.id, nowMs });
   await tx.run(`UPDATE jobs SET state = 'failed', error = @error, updated_at_ms = @nowMs WHERE id = @jobId`, { jobId: job.id, error, nowMs });
-  const states = (await tx.all<{ state: JobState }>('SELECT state FROM jobs WHERE sweep_id = ?', [job.sweep_id])).map((r) => r.state);
-  await tx.run(`UPDATE sweeps SET state = @state, updated_at_ms = @nowMs WHERE id = @sweepId AND error IS NULL AND state <> @state`, { sweepId: job.sweep_id, state: deriveSweepState(states), nowMs });
+  await refreshSweepState(tx, job.sweep_id, nowMs);
 }

@@ -61,6 +61,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX jobs_sweep ON jobs (sweep_id, position);
   CREATE INDEX jobs_state ON jobs (state);
+  CREATE INDEX jobs_sweep_state ON jobs (sweep_id, state);
 
   CREATE TABLE job_attempts (
     job_id ${T} NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,

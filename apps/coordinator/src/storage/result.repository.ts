@@ -4,7 +4,7 @@ import { SQL_DATABASE } from './storage.tokens';
 import { INSERT_RESULT_SENSORS, resultSensorsRow } from './result-sensors';
 import { INSERT_RESULT_REPORT, resultReportRow } from './result-reports';
 import { decodeSamples, encodeSamples } from './samples-codec';
-import { deriveSweepState } from './sweep-state';
+import { refreshSweepState } from './sweep-state';
 import { jobFromRow, type JobRow } from './sweep.repository';
 import { LeaseRefusedError, checkLeaseIn, releaseLeaseIn } from './lease.repository';
 import { greatest, settingsListsJob } from './sql-dialect';
@@ -198,7 +198,7 @@ export class SqlResultRepository extends ResultRepository {
       attempt: result.attempt,
       nowMs: result.nowMs,
     });
-    await this.refreshSweepState(tx, job.sweep_id, result.nowMs);
+    await refreshSweepState(tx, job.sweep_id, result.nowMs);
     return { outcome: 'committed', resultId: result.resultId };
   }
 
@@ -238,7 +238,7 @@ export class SqlResultRepository extends ResultRepository {
       attempt: error.attempt,
       nowMs: error.nowMs,
     });
-    await this.refreshSweepState(tx, job.sweep_id, error.nowMs);
+    await refreshSweepState(tx, job.sweep_id, error.nowMs);
     return { jobFinal: error.final, jobState };
   }
 
@@ -293,11 +293,5 @@ export class SqlResultRepository extends ResultRepository {
          started_at_ms = COALESCE(job_attempts.started_at_ms, excluded.started_at_ms), updated_at_ms = excluded.updated_at_ms`,
       { jobId, attempt, agentId, uploadId, startedAtMs, nowMs },
     );
-  }
-
-  /** Sets the sweep's state from its jobs'; a sweep failed with its own error (publishing) stays failed. */
-  private async refreshSweepState(tx: SqlExecutor, sweepId: string, nowMs: number): Promise<void> {
-    const states = (await tx.all<{ state: JobState }>('SELECT state FROM jobs WHERE sweep_id = ?', [sweepId])).map((r) => r.state);
-    await tx.run(`UPDATE sweeps SET state = @state, updated_at_ms = @nowMs WHERE id = @sweepId AND error IS NULL AND state <> @state`, { sweepId, state: deriveSweepState(states), nowMs });
   }
 }
