@@ -2,7 +2,7 @@
 // coordinator process on loopback in a fresh folder, with the coordinator's pid known so that its
 // CPU and memory can be read from /proc. Also the /proc readings themselves.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startNatsServer, type NatsServerHandle } from '@benchfarm/messaging';
@@ -84,9 +84,14 @@ export async function startFleetFarm(options: FleetFarmOptions): Promise<FleetFa
 
 async function startCoordinator(nodeArgs: string[], env: NodeJS.ProcessEnv, logFile: string, timeoutMs: number): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [...nodeArgs, ...tsxExecArgv(), join(repoRoot, 'apps/coordinator/src/main.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr.pipe(log, { end: false });
-  const lines = createInterface({ input: child.stdout });
+  // Its log lines (stderr) go straight into the file, not through this busy process: a pipe
+  // write is synchronous on Linux, and a slow reader here would stall the coordinator's thread.
+  const stderr = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [...nodeArgs, ...tsxExecArgv(), join(repoRoot, 'apps/coordinator/src/main.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', stderr] });
+  closeSync(stderr);
+  const stdout = child.stdout;
+  if (!stdout) throw new FarmStartError('the coordinator process has no stdout pipe');
+  const lines = createInterface({ input: stdout });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
