@@ -4,7 +4,6 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ModelFetchError, ackConfirmed, agentConsumer, fetchModel, termConfirmed, type FarmStore } from '@benchfarm/messaging';
 import {
-  AgentRecord,
   AgentState,
   BenchJob,
   ErrorCode,
@@ -42,6 +41,7 @@ import { runExternalJob } from './external-runtime';
 import { collectCapabilities } from './inventory';
 import { connectAgentNats } from './nats-connect';
 import { LeaseUnavailableError, acquireLease, type JobLease } from './lease';
+import { putAgentRecord } from './registry-record';
 import { JobUpload, UploadFailedError, UploadRejectedError, type UploadRetries } from './upload';
 import { CoordinatorChannels, type CoordinatorTarget } from './coordinator-channels';
 
@@ -197,7 +197,7 @@ class Agent {
 
   async heartbeat(): Promise<void> {
     if (this.nc.isClosed()) return;
-    const record: AgentRecord = {
+    await putAgentRecord(this.farm.agents, {
       agentId: this.config.agentId,
       name: this.config.name,
       agentVersion: AGENT_VERSION,
@@ -206,10 +206,8 @@ class Agent {
       state: this.state,
       currentJobId: this.currentJobId,
       startedAtUnixMs: this.startedAtUnixMs,
-      heartbeatAtUnixMs: Date.now(),
       health: this.health?.lastReport,
-    };
-    await this.farm.agents.put(this.config.agentId, AgentRecord.encode(record).finish());
+    });
   }
 
   /** Reports a health state change of the gate (a draining agent stays DRAINING). */

@@ -1,12 +1,11 @@
 // The farm `benchfarm simulate-fleet` measures when it is given none: nats-server (JetStream) and a
 // coordinator process on loopback in a fresh folder, with the coordinator's pid known so that its
 // CPU and memory can be read from /proc. Also the /proc readings themselves.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { startNatsServer, type NatsServerHandle } from '@benchfarm/messaging';
-import { FarmStartError, repoRoot, tsxExecArgv } from './processes';
+import { FarmStartError, repoRoot, startService, stopChild, type ServiceChild } from './processes';
 
 /** A farm started for a fleet run. */
 export interface FleetFarm {
@@ -46,10 +45,11 @@ export async function startFleetFarm(options: FleetFarmOptions): Promise<FleetFa
   }
   const logFile = join(options.dir, 'logs', 'coordinator.log');
   const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-  let coordinator: { child: ChildProcess; ready: Record<string, unknown> };
+  let coordinator: ServiceChild;
   try {
-    coordinator = await startCoordinator(
-      nodeArgs,
+    coordinator = await startService(
+      'the coordinator',
+      join(repoRoot, 'apps/coordinator/src/main.ts'),
       {
         BENCHFARM_NATS_URL: nats.url,
         BENCHFARM_HTTP_HOST: '127.0.0.1',
@@ -62,12 +62,13 @@ export async function startFleetFarm(options: FleetFarmOptions): Promise<FleetFa
       },
       logFile,
       options.startTimeoutMs ?? 60_000,
+      nodeArgs,
     );
   } catch (err) {
     await nats.stop();
     throw err;
   }
-  const { child, ready } = coordinator;
+  const { process: child, ready } = coordinator;
   return {
     natsUrl: nats.url,
     httpUrl: String(ready.httpUrl),
@@ -80,46 +81,6 @@ export async function startFleetFarm(options: FleetFarmOptions): Promise<FleetFa
       await nats.stop();
     },
   };
-}
-
-async function startCoordinator(nodeArgs: string[], env: NodeJS.ProcessEnv, logFile: string, timeoutMs: number): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
-  const log = createWriteStream(logFile, { flags: 'a' });
-  // Its log lines (stderr) go straight into the file, not through this busy process: a pipe
-  // write is synchronous on Linux, and a slow reader here would stall the coordinator's thread.
-  const stderr = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, ...tsxExecArgv(), join(repoRoot, 'apps/coordinator/src/main.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', stderr] });
-  closeSync(stderr);
-  const stdout = child.stdout;
-  if (!stdout) throw new FarmStartError('the coordinator process has no stdout pipe');
-  const lines = createInterface({ input: stdout });
-  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new FarmStartError(`the coordinator did not become ready within ${timeoutMs} ms; see ${logFile}`));
-    }, timeoutMs);
-    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-      clearTimeout(timer);
-      reject(new FarmStartError(`the coordinator exited during start-up (code ${code}, signal ${signal}); see ${logFile}`));
-    };
-    child.once('exit', onExit);
-    lines.on('line', (line) => {
-      log.write(`${line}\n`);
-      if (!line.startsWith('{"event":"ready"')) return;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      resolve(JSON.parse(line) as Record<string, unknown>);
-    });
-  });
-  return { child, ready };
-}
-
-async function stopChild(child: ChildProcess, timeoutMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** CPU time and memory of a process, from /proc/<pid>/stat and /proc/<pid>/status. */

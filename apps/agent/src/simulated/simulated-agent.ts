@@ -5,7 +5,6 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ModelFetchError, ackConfirmed, agentConsumer, ensureAgentConsumer, ensureFarmStore, termConfirmed, type FarmStore } from '@benchfarm/messaging';
 import {
-  AgentRecord,
   AgentState,
   BenchJob,
   ErrorCode,
@@ -22,6 +21,7 @@ import { agentChannelCredentials } from '../grpc-credentials';
 import { LeaseUnavailableError, acquireLease, type JobLease } from '../lease';
 import { MODEL_FETCH_RETRY_BUDGET_MS, retryTransientFetch } from '../model-fetch';
 import { connectAgentNats } from '../nats-connect';
+import { putAgentRecord } from '../registry-record';
 import { JobUpload, UploadFailedError, UploadRejectedError } from '../upload';
 import type { CachedModel, SimulatedModelCache } from './model-cache';
 import { simulatedCapabilities, simulatedHealthReport, SYNTHETIC_RUNTIME_VERSION } from './simulated-device';
@@ -291,7 +291,7 @@ class SimulatedAgentRunner {
 
   async heartbeat(): Promise<void> {
     if (this.nats.nc.isClosed()) return;
-    const record: AgentRecord = {
+    await putAgentRecord(this.nats.farm.agents, {
       agentId: this.config.agentId,
       name: this.config.name,
       agentVersion: SIMULATED_AGENT_VERSION,
@@ -300,10 +300,8 @@ class SimulatedAgentRunner {
       state: this.state,
       currentJobId: this.currentJobId,
       startedAtUnixMs: this.startedAtUnixMs,
-      heartbeatAtUnixMs: Date.now(),
       health: this.health,
-    };
-    await this.nats.farm.agents.put(this.config.agentId, AgentRecord.encode(record).finish());
+    });
   }
 
   async unregister(): Promise<void> {

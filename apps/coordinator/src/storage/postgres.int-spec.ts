@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, PostgresConflictError, PostgresOpenError, PostgresTransactionAbortedError, SqlParameterError } from './postgres';
 import { migratePostgres, POSTGRES_MIGRATIONS, PostgresSchemaTooNewError, SCHEMA_VERSION_TABLE } from './postgres-migrations';
 import type { SqlDatabase } from './sql';
-import { SqlClosedError, SqlTransactionMisuseError } from './sqlite';
+import { SqlClosedError, SqlTransactionMisuseError } from './sql';
 
 // The PostgreSQL driver against a real server started for this file (initdb + postgres on a
 // free loopback port); each test that changes the schema gets a database of its own.

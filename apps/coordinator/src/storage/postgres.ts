@@ -1,8 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { migratePostgres } from './postgres-migrations';
-import { DatabaseOpenError, type SqlDatabase, type SqlDialect, type SqlExecutor, type SqlParams, type SqlRunResult, type SqlValue } from './sql';
-import { SqlClosedError, SqlTransactionMisuseError } from './sqlite';
+import { DatabaseOpenError, SqlClosedError, SqlTransactionMisuseError, type SqlDatabase, type SqlDialect, type SqlExecutor, type SqlParams, type SqlRunResult, type SqlValue } from './sql';
 
 /**
  * The PostgreSQL driver behind {@link SqlDatabase}: a `pg` pool, `?` / `@name` parameters
@@ -384,11 +383,31 @@ function backoffMs(attempt: number): number {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Statements of one open transaction, on its dedicated connection. */
-class TransactionExecutor implements SqlExecutor {
+/** get / all / run of both executors over one `query` (the pool's, or a transaction's client). */
+abstract class PostgresExecutor implements SqlExecutor {
   readonly dialect: SqlDialect = 'postgres';
+
+  protected abstract query(sql: string, params: SqlParams | undefined): Promise<pg.QueryResult>;
+
+  async get<T>(sql: string, params?: SqlParams): Promise<T | undefined> {
+    return (await this.query(sql, params)).rows[0] as T | undefined;
+  }
+
+  async all<T>(sql: string, params?: SqlParams): Promise<T[]> {
+    return (await this.query(sql, params)).rows as T[];
+  }
+
+  async run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
+    return { changes: (await this.query(sql, params)).rowCount ?? 0 };
+  }
+}
+
+class TransactionExecutor extends PostgresExecutor {
   private open = true;
 
-  constructor(private readonly client: pg.PoolClient) {}
+  constructor(private readonly client: pg.PoolClient) {
+    super();
+  }
 
   get isOpen(): boolean {
     return this.open;
@@ -398,19 +417,7 @@ class TransactionExecutor implements SqlExecutor {
     this.open = false;
   }
 
-  async get<T>(sql: string, params?: SqlParams): Promise<T | undefined> {
-    return (await this.query(sql, params)).rows[0] as T | undefined;
-  }
-
-  async all<T>(sql: string, params?: SqlParams): Promise<T[]> {
-    return (await this.query(sql, params)).rows as T[];
-  }
-
-  async run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
-    return { changes: (await this.query(sql, params)).rowCount ?? 0 };
-  }
-
-  private query(sql: string, params: SqlParams | undefined): Promise<pg.QueryResult> {
+  protected query(sql: string, params: SqlParams | undefined): Promise<pg.QueryResult> {
     // A statement after commit or rollback would run outside the transaction on a pooled
     // connection someone else may hold by then.
     if (!this.open) return Promise.reject(new SqlClosedError('a statement through a transaction executor after the transaction ended'));
@@ -418,8 +425,7 @@ class TransactionExecutor implements SqlExecutor {
   }
 }
 
-class PostgresDatabase implements SqlDatabase {
-  readonly dialect: SqlDialect = 'postgres';
+class PostgresDatabase extends PostgresExecutor implements SqlDatabase {
   /** The transaction whose `fn` is running, to catch statements sent to the database instead of to `tx`. */
   private readonly transactionContext = new AsyncLocalStorage<TransactionExecutor>();
   private closing: Promise<void> | undefined;
@@ -429,18 +435,8 @@ class PostgresDatabase implements SqlDatabase {
     readonly description: string,
     private readonly maxAttempts: number,
     private readonly transactionSlots: Semaphore,
-  ) {}
-
-  async get<T>(sql: string, params?: SqlParams): Promise<T | undefined> {
-    return (await this.query(sql, params)).rows[0] as T | undefined;
-  }
-
-  async all<T>(sql: string, params?: SqlParams): Promise<T[]> {
-    return (await this.query(sql, params)).rows as T[];
-  }
-
-  async run(sql: string, params?: SqlParams): Promise<SqlRunResult> {
-    return { changes: (await this.query(sql, params)).rowCount ?? 0 };
+  ) {
+    super();
   }
 
   /**
@@ -448,7 +444,7 @@ class PostgresDatabase implements SqlDatabase {
    * beside SERIALIZABLE transactions, a serialization check; having rolled back whole, it is
    * re-run like a transaction.
    */
-  private async query(sql: string, params: SqlParams | undefined): Promise<pg.QueryResult> {
+  protected async query(sql: string, params: SqlParams | undefined): Promise<pg.QueryResult> {
     this.refuseMisuse();
     for (let attempt = 1; ; attempt++) {
       try {

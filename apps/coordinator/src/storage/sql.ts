@@ -61,3 +61,18 @@ export interface SqlDatabase extends SqlExecutor {
 export class DatabaseOpenError extends Error {
   override name = 'DatabaseOpenError';
 }
+
+/**
+ * Thrown when a statement or a transaction is started on the database from inside one of its
+ * own open transactions (instead of through the transaction's executor): it would wait for that
+ * transaction to end, which waits for it. On PostgreSQL the same statement would run outside the
+ * transaction, so it is a bug on either store.
+ */
+export class SqlTransactionMisuseError extends Error {
+  override name = 'SqlTransactionMisuseError';
+}
+
+/** Thrown by a statement issued after {@link SqlDatabase.close}, or through a transaction's executor after the transaction ended. */
+export class SqlClosedError extends Error {
+  override name = 'SqlClosedError';
+}

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseOpenError, type SqlDatabase } from './sql';
-import { SqlClosedError, SqlTransactionMisuseError, openSqlite } from './sqlite';
+import { SqlClosedError, SqlTransactionMisuseError } from './sql';
+import { openSqlite } from './sqlite';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations';
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

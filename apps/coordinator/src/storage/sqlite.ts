@@ -3,22 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrateSqlite } from './sqlite-migrations';
-import { DatabaseOpenError, type SqlDatabase, type SqlExecutor, type SqlParams, type SqlRunResult, type SqlValue } from './sql';
-
-/**
- * Thrown when a statement or a transaction is started on the database from inside one of its
- * own open transactions (instead of through the transaction's executor): it would wait for that
- * transaction to end, which waits for it. On PostgreSQL the same statement would run outside the
- * transaction, so it is a bug on either store.
- */
-export class SqlTransactionMisuseError extends Error {
-  override name = 'SqlTransactionMisuseError';
-}
-
-/** Thrown by a statement issued after {@link SqlDatabase.close}, or through a transaction's executor after the transaction ended. */
-export class SqlClosedError extends Error {
-  override name = 'SqlClosedError';
-}
+import { DatabaseOpenError, SqlClosedError, SqlTransactionMisuseError, type SqlDatabase, type SqlExecutor, type SqlParams, type SqlRunResult, type SqlValue } from './sql';
 
 /** Prepared statements kept per database; SQL texts are a fixed set, the bound only guards against a caller building SQL per value. */
 const STATEMENT_CACHE_SIZE = 500;
