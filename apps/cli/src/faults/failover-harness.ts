@@ -78,7 +78,8 @@ export async function startHaCoordinator(options: HaCoordinatorOptions, timeoutM
     BENCHFARM_AGENT_STALE_AFTER_MS: String(FAST_TIMINGS.staleAfterMs),
     BENCHFARM_LEASE_TTL_MS: String(FAST_TIMINGS.leaseTtlMs),
     BENCHFARM_MONITOR_INTERVAL_MS: String(FAST_TIMINGS.monitorIntervalMs),
-    BENCHFARM_LOG_LEVEL: 'info',
+    // debug: the per-job lines (lease granted, result committed) tell when a coordinator acted.
+    BENCHFARM_LOG_LEVEL: 'debug',
     ...('databaseUrl' in options.store ? { BENCHFARM_DATABASE_URL: options.store.databaseUrl } : { BENCHFARM_DB: options.store.dbPath }),
     ...options.env,
   };

@@ -51,7 +51,8 @@ export class LeaseService {
     }
     const token = `lease_${randomBytes(16).toString('hex')}`;
     const grant = await this.leases.acquire({ ...request, token, maxAttempts: this.config.maxAttempts, nowMs: this.clock.nowMs() });
-    if (grant.decision === 'granted') this.log.log(`lease granted: job ${request.jobId} attempt ${grant.attempt} to agent ${request.agentId}`);
+    // One line per job: debug (a 1,000-agent sweep would write thousands at info; 5% of the thread).
+    if (grant.decision === 'granted') this.log.debug(`lease granted: job ${request.jobId} attempt ${grant.attempt} to agent ${request.agentId}`);
     else this.log.warn(`lease refused (${grant.decision}) to agent ${request.agentId}: ${grant.reason}`);
     return grant;
   }

@@ -39,10 +39,13 @@ export class MetricsService implements OnApplicationBootstrap {
   /** Series already retired, so a scrape does not retire (and count) them again. */
   private readonly retired = new Set<string>();
   /**
-   * Regression refreshes run one after the other, in the order of the commits that asked for
-   * them: each reads the store after the previous one, so the last verdict set is the newest.
+   * Series whose regression verdict is to be refreshed, keyed by series: checks run one after the
+   * other off the upload path (an upload's ack does not wait for one), and many commits to one
+   * series before its check runs need one check, since it reads the series' newest two results.
    */
-  private regressionRefreshes: Promise<void> = Promise.resolve();
+  private readonly regressionPending = new Map<string, SeriesLabels>();
+  /** The loop running the pending checks, while there are any. */
+  private regressionDrain: Promise<void> | undefined;
 
   constructor(
     @Inject(FARM_METRICS) private readonly metrics: FarmMetrics,
@@ -64,8 +67,9 @@ export class MetricsService implements OnApplicationBootstrap {
     for (const { model, device, report } of await this.history.configSearchReports()) this.recordConfigSearch({ model, device }, report);
     for (const { series, lastResultMs } of await this.history.lastResultTimes()) {
       recordResultTime(this.insight, series, lastResultMs);
-      await this.refreshRegression(series);
+      this.refreshRegression(series);
     }
+    await this.regressionsSettled();
   }
 
   /** Sets the model size gauge of a variant (known as soon as the variant is stored). */
@@ -73,8 +77,11 @@ export class MetricsService implements OnApplicationBootstrap {
     this.metrics.modelSizeBytes.set({ model: boundedLabelValue(model), variant: boundedLabelValue(variant) }, sizeBytes);
   }
 
-  /** Sets the series gauges from a committed result; resolves once the regression gauges are refreshed too (never rejects). */
-  async recordCommitted(series: SeriesLabels, summary: Summary, modelSizeBytes: number): Promise<void> {
+  /**
+   * Sets the series gauges from a committed result and asks for the series' regression check,
+   * which runs after (see {@link regressionsSettled}); a scrape waits for it.
+   */
+  recordCommitted(series: SeriesLabels, summary: Summary, modelSizeBytes: number): void {
     recordResult(this.metrics, series, {
       percentiles: summary.percentiles,
       throughputQps: summary.throughputQps,
@@ -84,7 +91,12 @@ export class MetricsService implements OnApplicationBootstrap {
     this.recordPower(series, summary);
     this.retired.delete(seriesKey(series));
     recordResultTime(this.insight, series, this.clock.nowMs());
-    await this.refreshRegression(series);
+    this.refreshRegression(series);
+  }
+
+  /** Resolves once every regression check asked for so far has run (never rejects). */
+  async regressionsSettled(): Promise<void> {
+    while (this.regressionDrain) await this.regressionDrain;
   }
 
   /**
@@ -143,18 +155,25 @@ export class MetricsService implements OnApplicationBootstrap {
    * regression gauges. Runs after the commit, so it must never fail the upload: a failure
    * removes the gauges (no stale verdict) and is logged.
    */
-  private refreshRegression(series: SeriesLabels): Promise<void> {
-    const refresh = async (): Promise<void> => {
+  private refreshRegression(series: SeriesLabels): void {
+    this.regressionPending.set(seriesKey(series), series);
+    this.regressionDrain ??= this.drainRegressions();
+  }
+
+  /** Runs the pending checks one at a time until none is left; clears itself in the same turn as its last look. */
+  private async drainRegressions(): Promise<void> {
+    for (let next = this.regressionPending.entries().next(); !next.done; next = this.regressionPending.entries().next()) {
+      const [key, series] = next.value;
+      this.regressionPending.delete(key);
       try {
         const [latest, previous] = await this.history.latestTwo(series);
         recordRegression(this.insight, series, latest && previous ? compareLatencies(previous.latencyMs, latest.latencyMs) : undefined);
       } catch (err) {
         recordRegression(this.insight, series, undefined);
-        this.log.warn(`regression check of ${seriesKey(series)} failed: ${errorMessage(err)}`);
+        this.log.warn(`regression check of ${key} failed: ${errorMessage(err)}`);
       }
-    };
-    this.regressionRefreshes = this.regressionRefreshes.then(refresh);
-    return this.regressionRefreshes;
+    }
+    this.regressionDrain = undefined;
   }
 
   /** Removes the series whose latest result is older than {@link SERIES_RETENTION_MS}. */
@@ -196,6 +215,8 @@ export class MetricsService implements OnApplicationBootstrap {
    * keeps its previous values (and a warning is logged) rather than failing the scrape.
    */
   async render(): Promise<{ contentType: string; text: string }> {
+    // The verdicts of every result committed before the scrape, as when the upload waited for them.
+    await this.regressionsSettled();
     setJobCounts(this.metrics, await this.sweeps.countJobsByState());
     await this.retireOldSeries();
     try {

@@ -200,9 +200,10 @@ export class UploadSession {
       const provider = summary.manifest?.executionProvider || job.executionProvider;
       if (job.isComparison) this.metrics.recordComparison({ model: job.modelName, device: job.agentName, provider }, summary.report?.comparison, summary.report?.evaluation);
       else if (job.isConfigSearch) this.metrics.recordConfigSearch({ model: job.modelName, device: job.agentName }, summary.report?.configSearch);
-      else await this.metrics.recordCommitted({ model: job.modelName, variant: job.variant, device: job.agentName, provider }, summary, summary.modelFileSizeBytes || job.variantSizeBytes);
+      else this.metrics.recordCommitted({ model: job.modelName, variant: job.variant, device: job.agentName, provider }, summary, summary.modelFileSizeBytes || job.variantSizeBytes);
       this.metrics.countUpload('committed');
-      this.log.log(`result ${outcome.resultId} committed for job ${job.id} (attempt ${header.attempt}, ${summary.count} samples)`);
+      // One line per job: debug, as the lease's (a sweep's progress is in its state and /metrics).
+      this.log.debug(`result ${outcome.resultId} committed for job ${job.id} (attempt ${header.attempt}, ${summary.count} samples)`);
     } else {
       this.metrics.countUpload('duplicate');
       this.log.log(`duplicate result for job ${job.id} (upload ${header.uploadId}); kept ${outcome.resultId}`);

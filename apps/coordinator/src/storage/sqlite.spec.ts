@@ -87,6 +87,67 @@ describe('openSqlite (real SQLite file)', () => {
     expect(await db.transaction(async (tx) => (await tx.run(`UPDATE t SET n = 5 WHERE k = 'x'`)).changes)).toBe(1);
   });
 
+  it('commits transactions queued together in one SQLite transaction, keeping the others when one throws', async () => {
+    // The real file's commit counter: a second connection reads it through SQLite's data_version.
+    const observer = new Database(join(dir, 'coordinator.db'), { readonly: true });
+    const version = (): number => observer.pragma('data_version', { simple: true }) as number;
+    try {
+      const before = version();
+      const failure = new Error('the middle one failed');
+      const outcomes = await Promise.allSettled(
+        ['a', 'b', 'c', 'd', 'e'].map((k, i) =>
+          db.transaction(async (tx) => {
+            await tx.run('INSERT INTO t (k, n) VALUES (?, ?)', [k, i]);
+            if (k === 'c') throw failure;
+            // Each sees the writes of those before it in the batch.
+            return (await tx.get<{ c: number }>('SELECT COUNT(*) AS c FROM t'))!.c;
+          }),
+        ),
+      );
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message))).toEqual([1, 2, 'the middle one failed', 3, 4]);
+      expect(await db.all('SELECT k FROM t ORDER BY k')).toEqual([{ k: 'a' }, { k: 'b' }, { k: 'd' }, { k: 'e' }]);
+      // Another connection saw the file change once: one COMMIT for the five.
+      expect(version() - before).toBe(1);
+    } finally {
+      observer.close();
+    }
+  });
+
+  it('keeps the queue order: a transaction queued after a plain statement runs after it, not in the batch before it', async () => {
+    const release = gate();
+    const order: string[] = [];
+    const first = db.transaction(async (tx) => {
+      await release.opened;
+      await tx.run(`INSERT INTO t (k, n) VALUES ('first', 1)`);
+      order.push('first');
+    });
+    const second = db.transaction(async () => {
+      order.push('second');
+    });
+    const statement = db.run(`INSERT INTO t (k, n) VALUES ('statement', 2)`).then(() => order.push('statement'));
+    const third = db.transaction(async (tx) => {
+      order.push(`third saw ${(await tx.all('SELECT k FROM t')).length}`);
+    });
+    release.open();
+    await Promise.all([first, second, statement, third]);
+    expect(order).toEqual(['first', 'second', 'statement', 'third saw 2']);
+  });
+
+  it('answers a transaction only after its commit: a failed COMMIT rejects every transaction of the batch', async () => {
+    // A deferred foreign key fails at COMMIT, not at the statement: the whole batch is refused.
+    await db.run('CREATE TABLE parent (id TEXT PRIMARY KEY) STRICT');
+    await db.run('CREATE TABLE child (id TEXT PRIMARY KEY, parent TEXT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED) STRICT');
+    const outcomes = await Promise.allSettled([
+      db.transaction((tx) => tx.run(`INSERT INTO t (k, n) VALUES ('kept?', 1)`)),
+      db.transaction((tx) => tx.run(`INSERT INTO child (id, parent) VALUES ('c', 'missing')`)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect(String((outcomes[0] as PromiseRejectedResult).reason)).toMatch(/FOREIGN KEY constraint failed/);
+    expect(await db.all('SELECT k FROM t')).toEqual([]);
+    expect(await db.all('SELECT id FROM child')).toEqual([]);
+    expect(await db.transaction(async (tx) => (await tx.run(`INSERT INTO t (k, n) VALUES ('after', 1)`)).changes)).toBe(1);
+  });
+
   it('holds a statement issued outside while a transaction is open, and runs it after the commit', async () => {
     const release = gate();
     let inserted!: () => void;

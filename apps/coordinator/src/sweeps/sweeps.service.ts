@@ -67,6 +67,9 @@ const needsHoldout = (variant: string): boolean => variant.split(':')[0] === 'in
  */
 const HOLDOUT_IMAGES_MAX = CALIBRATION_IMAGES_MAX;
 
+/** Job publishes in flight at once (each waits for its stream ack and ledger write). */
+export const PUBLISH_PIPELINE_DEPTH = 128;
+
 /** What a sweep's datasets became once checked against the prepared model. */
 interface PlannedDatasets {
   readonly datasets: SweepDatasets;
@@ -299,19 +302,38 @@ export class SweepsService {
     return this.catalog;
   }
 
-  /** Publishes every job; on a failure the sweep is marked failed, with the jobs not published. */
+  /**
+   * Publishes every job, {@link PUBLISH_PIPELINE_DEPTH} at a time: each publish waits for the
+   * stream's ack and for its ledger row, so one after the other a 4,000-job sweep took ~40 s of
+   * round trips with the coordinator's thread half idle. Publishes start in plan order on one
+   * connection, so each agent's queue keeps the plan's order. On a failure no new publish
+   * starts, those in flight finish, and the sweep is marked failed with the jobs not published.
+   */
   private async publish(plan: SweepPlan): Promise<void> {
-    let published = 0;
-    try {
-      for (const job of plan.jobs) {
-        await this.bus.publish(job);
-        published += 1;
+    const { jobs } = plan;
+    const published = new Array<boolean>(jobs.length).fill(false);
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const lane = async (): Promise<void> => {
+      while (failure === undefined && next < jobs.length) {
+        const index = next;
+        next += 1;
+        const job = jobs[index];
+        if (!job) break;
+        try {
+          await this.bus.publish(job);
+          published[index] = true;
+        } catch (err) {
+          failure ??= { error: err };
+        }
       }
-    } catch (err) {
-      const reason = `publishing jobs failed after ${published} of ${plan.jobs.length}: ${errorMessage(err)}`;
-      this.log.error(`sweep ${plan.sweep.id}: ${reason}`);
-      const unpublished = plan.jobs.slice(published).map((j) => j.jobId);
-      await this.sweeps.markFailed(plan.sweep.id, reason, unpublished, this.clock.nowMs());
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(PUBLISH_PIPELINE_DEPTH, jobs.length) }, lane));
+    if (failure === undefined) return;
+    const count = published.filter(Boolean).length;
+    const reason = `publishing jobs failed after ${count} of ${jobs.length}: ${errorMessage(failure.error)}`;
+    this.log.error(`sweep ${plan.sweep.id}: ${reason}`);
+    const unpublished = jobs.filter((_, i) => !published[i]).map((j) => j.jobId);
+    await this.sweeps.markFailed(plan.sweep.id, reason, unpublished, this.clock.nowMs());
   }
 }
