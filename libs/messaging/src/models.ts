@@ -1,9 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { ObjectStore } from '@nats-io/obj';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -54,6 +53,65 @@ export async function putModel(store: ObjectStore, path: string, description = '
   return { sha256, sizeBytes: size };
 }
 
+/** How long {@link fetchModel} waits for the next piece of an object-store read by default. */
+export const DEFAULT_MODEL_STALL_TIMEOUT_MS = 30_000;
+
+/** Options of {@link fetchModel}. */
+export interface FetchModelOptions {
+  /**
+   * Longest wait, in ms, for the object's lookup and then for each next chunk of its bytes
+   * (default {@link DEFAULT_MODEL_STALL_TIMEOUT_MS}). nats.js's object-store read has no deadline of
+   * its own: a connection that nats-server dropped as a slow consumer leaves it waiting for ever.
+   * A whole number from 1 to 2147483647 (the longest timer Node keeps).
+   */
+  stallTimeoutMs?: number;
+}
+
+const MAX_TIMER_MS = 2_147_483_647;
+
+function stallTimeoutOf(options: FetchModelOptions): number {
+  const value = options.stallTimeoutMs ?? DEFAULT_MODEL_STALL_TIMEOUT_MS;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) {
+    throw new RangeError(`stallTimeoutMs must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}, got ${JSON.stringify(value) ?? String(value)}`);
+  }
+  return value;
+}
+
+/** Thrown by {@link withStallDeadline} when the deadline passes first. */
+class Stalled extends Error {}
+
+/**
+ * `work`, or a {@link Stalled} rejection once `ms` pass first. The timer is cleared either way,
+ * so nothing of it outlives the call.
+ */
+async function withStallDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Stalled()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+type StoreRead = NonNullable<Awaited<ReturnType<ObjectStore['get']>>>;
+
+/**
+ * Ends a read nobody will finish: cancelling its stream stops nats.js's ordered push consumer
+ * (its subscription, heartbeat monitor and re-create timers). The read's `error` promise is
+ * settled by then or later with whatever the stopped loop saw; nobody awaits it any more, so it
+ * is caught here to keep it from surfacing as an unhandled rejection.
+ */
+function abandon(read: StoreRead, reader?: ReadableStreamDefaultReader<Uint8Array>): void {
+  read.error.catch(() => undefined);
+  const cancelled = reader ? reader.cancel() : read.data.cancel();
+  cancelled.catch(() => undefined);
+}
+
 /**
  * Returns the path of the model with this digest in the cache folder, fetching it from the
  * Object Store first when it is not cached. The bytes go to a temporary file that is
@@ -61,10 +119,20 @@ export async function putModel(store: ObjectStore, path: string, description = '
  * never reaches the cache. A cached file is re-hashed before it is handed out. `extension`
  * names the cached file (`<digest><extension>`): `.onnx` for models, `.jpg` / `.json` for a
  * dataset's images and labels, which are objects of the same bucket.
+ *
+ * A lookup that gets no answer, or a read that gets no next chunk, within
+ * `options.stallTimeoutMs` is stopped (its consumer torn down, the temporary file removed) and
+ * reported as a transient ModelFetchError, so that the caller's retry sees it.
+ *
+ * Thrown errors: RangeError for a bad `extension` or `stallTimeoutMs` (naming it);
+ * ModelFetchError for a bad digest, a missing or corrupt object (not transient), a lookup or
+ * read that failed or stalled on the way (transient), or a failed local file-system call (not
+ * transient).
  */
-export async function fetchModel(store: ObjectStore, digest: string, cacheDir: string, extension = '.onnx'): Promise<string> {
+export async function fetchModel(store: ObjectStore, digest: string, cacheDir: string, extension = '.onnx', options: FetchModelOptions = {}): Promise<string> {
   assertSha256(digest);
   if (!/^\.[a-z0-9]{1,8}$/.test(extension)) throw new RangeError(`extension must be "." and 1-8 of a-z 0-9, got ${JSON.stringify(extension)}`);
+  const stallMs = stallTimeoutOf(options);
   await mkdir(cacheDir, { recursive: true });
   const target = join(cacheDir, `${digest}${extension}`);
   try {
@@ -75,28 +143,61 @@ export async function fetchModel(store: ObjectStore, digest: string, cacheDir: s
     // not cached yet
   }
   let result: Awaited<ReturnType<ObjectStore['get']>>;
+  const lookup = store.get(digest);
   try {
-    result = await store.get(digest);
+    result = await withStallDeadline(lookup, stallMs);
   } catch (err) {
+    if (err instanceof Stalled) {
+      // The lookup may still answer later; its read (a consumer already created) is then stopped unread.
+      lookup.then((late) => late && abandon(late), () => undefined);
+      throw new ModelFetchError(`looking up model ${digest} in the object store stalled: no answer within ${stallMs} ms`, digest, { transient: true });
+    }
     throw new ModelFetchError(`looking up model ${digest} in the object store failed: ${(err as Error).message}`, digest, { cause: err, transient: true });
   }
   if (!result) throw new ModelFetchError(`model ${digest} is not in the object store`, digest);
+  const read = result;
   const temp = join(cacheDir, `.${digest}.${randomUUID()}.part`);
   const hash = createHash('sha256');
-  const file = await open(temp, 'w');
+  let file: FileHandle;
   try {
-    for await (const chunk of Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>)) {
-      hash.update(chunk as Uint8Array);
-      await file.write(chunk as Uint8Array);
+    file = await open(temp, 'w');
+  } catch (err) {
+    abandon(read);
+    throw err;
+  }
+  // Read through the web stream's own reader (not Readable.fromWeb) so that a stall can cancel it.
+  const reader = read.data.getReader();
+  let received = 0;
+  let finished = false;
+  try {
+    for (;;) {
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await withStallDeadline(reader.read(), stallMs);
+      } catch (err) {
+        if (!(err instanceof Stalled)) throw err;
+        throw new ModelFetchError(
+          `reading model ${digest} from the object store stalled: no data for ${stallMs} ms after ${received} of ${read.info.size} bytes`,
+          digest,
+          { transient: true },
+        );
+      }
+      if (next.done) break;
+      hash.update(next.value);
+      received += next.value.byteLength;
+      await file.write(next.value);
     }
+    finished = true;
     await file.close();
-    const storeError = await result.error;
+    const storeError = await read.error;
     if (storeError) throw new ModelFetchError(`object store read of ${digest} failed: ${storeError.message}`, digest, { cause: storeError });
     const actual = hash.digest('hex');
     if (actual !== digest) throw new ModelFetchError(`model digest mismatch: expected ${digest}, got ${actual}`, digest);
     await rename(temp, target);
     return target;
   } catch (err) {
+    // A read left part way (a stall, a failed write) is stopped so no consumer runs on unread.
+    if (!finished) abandon(read, reader);
     await file.close().catch(() => undefined);
     await rm(temp, { force: true });
     if (err instanceof ModelFetchError) throw err;
