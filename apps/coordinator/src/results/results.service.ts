@@ -88,9 +88,8 @@ export class UploadSession {
       // finish() succeeds only after a first event, which set the job (or threw).
       const job = this.job;
       if (!job) throw new DomainError(DomainErrorCode.InvalidUpload, 'the upload has no events');
-      // Checked again before the write (the lease may have been superseded or cancelled while the
-      // stream was open), and once more inside the write's transaction, which also releases it.
-      await this.checkLease(job.id, upload.header.leaseToken);
+      // Checked again inside the write's transaction (the lease may have been superseded or
+      // cancelled while the stream was open), which also releases it.
       const ack = await this.refusedLeaseAsDomainError(upload.kind === 'summary' ? this.commit(job, upload) : this.recordError(job, upload));
       this.settle();
       return ack;

@@ -212,6 +212,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX dataset_upload_files_sha ON dataset_upload_files (sha256);
   `,
+  // A series' regression check finds its results from the device and variant (SQLite migration 9).
+  `
+  CREATE INDEX jobs_agent_variant ON jobs (agent_name, variant);
+  `,
 ];
 
 /** Thrown when the database's schema is newer than this coordinator's migrations. */

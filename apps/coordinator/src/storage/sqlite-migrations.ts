@@ -235,6 +235,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX IF NOT EXISTS jobs_sweep_state ON jobs (sweep_id, state);
   `,
+  // A series' regression check finds its results from the device and variant (a series is
+  // model, variant, device, provider): without it every check scanned every result ever stored.
+  `
+  CREATE INDEX IF NOT EXISTS jobs_agent_variant ON jobs (agent_name, variant);
+  `,
 ];
 
 /**

@@ -94,7 +94,12 @@ class SqliteStore implements SqlDatabase {
       }
       const batch: TransactionRequest[] = [request];
       this.openBatch = batch;
-      void this.enqueueTask(() => this.runBatch(batch), true);
+      // The batch starts after the event loop's current I/O phase: the transactions of the other
+      // gRPC calls read in the same phase join it (otherwise an idle queue ran each alone).
+      void this.enqueueTask(async () => {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        return this.runBatch(batch);
+      }, true);
     });
   }
 
