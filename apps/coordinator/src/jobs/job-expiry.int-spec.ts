@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -99,5 +100,67 @@ describe('job stream max age at the coordinator (real nats-server)', () => {
     const view = (await (await fetch(`${coordinator.httpUrl}/sweeps/${sweep.id}`)).json()) as SweepView;
     expect(view.state).toBe('failed');
     expect(view.error).toMatch(/publishing jobs failed after 1 of 2: .*maximum messages per subject exceeded \(the agent's job queue is full: BENCHFARM_JOB_QUEUE_MAX_PER_AGENT/);
+  });
+});
+
+// A coordinator killed while publishing a sweep leaves jobs stored but never published: no agent
+// will be sent them and their payload was not kept. The next coordinator fails them, naming why,
+// so the sweep settles instead of running for good. Real nats-server, SQLite, two coordinators in turn.
+describe('jobs never published when the coordinator stopped mid-publish (real nats-server)', () => {
+  let nats: NatsServerHandle;
+  let nc: NatsConnection;
+  let dir: string;
+  let coordinator: RunningCoordinator | undefined;
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url });
+    dir = mkdtempSync(join(tmpdir(), 'bf-unpublished-'));
+  });
+
+  afterAll(async () => {
+    await coordinator?.close();
+    await nc?.close();
+    await nats?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = (): Promise<RunningCoordinator> =>
+    startCoordinator({ natsUrl: nats.url, httpPort: 0, grpcPort: 0, dbPath: join(dir, 'coordinator.db'), dataDir: join(dir, 'data'), logLevel: 'error', jobMaxAgeMs: 60_000 });
+
+  it('fails the stored jobs a stopped coordinator never published, and leaves the published one waiting', async () => {
+    coordinator = await start();
+    const kv = await new Kvm(jetstream(nc)).open(AGENT_BUCKET);
+    await kv.put(OFFLINE_AGENT, AgentRecord.encode(fakeAgentRecord(OFFLINE_AGENT)).finish());
+    const form = new FormData();
+    form.append('model', new Blob([readFileSync(paddleOcrModelPath('cls'))]), 'cls.onnx');
+    for (const [key, value] of Object.entries({ variants: 'fp32,ort-basic', targets: OFFLINE_AGENT, shapes: 'x:1x3x48x192', compare: 'none' })) form.append(key, value);
+    const created = await fetch(`${coordinator.httpUrl}/sweeps`, { method: 'POST', body: form });
+    const sweep = (await created.json()) as SweepView;
+    expect(created.status, JSON.stringify(sweep)).toBe(201);
+    expect(sweep.jobs.map((j) => j.state)).toEqual(['queued', 'queued']);
+    await coordinator.close();
+    coordinator = undefined;
+
+    // The cut: the second job's publication never happened (its ledger row is what says so).
+    const [published, cut] = sweep.jobs;
+    const db = new Database(join(dir, 'coordinator.db'));
+    expect(db.prepare('DELETE FROM job_messages WHERE job_id = ?').run(cut!.id).changes).toBe(1);
+    db.close();
+
+    coordinator = await start();
+    let view: SweepView | undefined;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      view = (await (await fetch(`${coordinator.httpUrl}/sweeps/${sweep.id}`)).json()) as SweepView;
+      if (view.jobs.find((j) => j.id === cut!.id)?.state === 'failed') break;
+      await sleep(200);
+    }
+    const byId = new Map(view?.jobs.map((j) => [j.id, j]));
+    expect(byId.get(cut!.id)).toMatchObject({ state: 'failed', attempts: 0 });
+    expect(byId.get(cut!.id)?.error).toMatch(new RegExp(`^never published: the coordinator stopped while publishing sweep ${sweep.id}`));
+    // The published job is still waiting for its agent.
+    expect(byId.get(published!.id)).toMatchObject({ state: 'queued' });
+    expect(view?.state).toBe('running');
   });
 });

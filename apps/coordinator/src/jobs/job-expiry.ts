@@ -6,6 +6,7 @@ import { errorMessage } from '../common/domain-error';
 import { COORDINATOR_CONFIG, FARM_STORE } from '../common/tokens';
 import { CONFIG_ENV_VARS, type CoordinatorConfig } from '../config';
 import { LeaseRepository } from '../storage/lease.repository';
+import { SweepRepository } from '../storage/sweep.repository';
 
 /** Jobs looked at per pass; the rest wait for the next one. */
 const PASS_LIMIT = 500;
@@ -30,21 +31,30 @@ export function describeDuration(ms: number): string {
  * expired once its last publication is older than the max age AND the stream no longer holds its
  * message (the server's own expiry runs on a timer); an answer that is not "no such message"
  * (a timeout, JetStream unavailable) leaves the job for the next pass.
+ *
+ * It also fails the queued jobs a previous coordinator stored but never published (stopped or
+ * killed while publishing a sweep, or a leader that lost its lease then): no agent will ever be
+ * told of them, and their payload was never kept, so they fail naming why and the sweep settles.
+ * Only jobs created before this coordinator started count: its own sweeps may be publishing.
  */
 @Injectable()
 export class JobExpiry implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('JobExpiry');
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  /** When this coordinator started (led, with two): jobs created before it by another are not being published. */
+  private startedAtMs: number | undefined;
 
   constructor(
     @Inject(LeaseRepository) private readonly leases: LeaseRepository,
+    @Inject(SweepRepository) private readonly sweeps: SweepRepository,
     @Inject(FARM_STORE) private readonly farm: FarmStore,
     @Inject(Clock) private readonly clock: Clock,
     @Inject(COORDINATOR_CONFIG) private readonly config: CoordinatorConfig,
   ) {}
 
   onApplicationBootstrap(): void {
+    this.startedAtMs = this.clock.nowMs();
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.pass()
@@ -70,6 +80,15 @@ export class JobExpiry implements OnApplicationBootstrap, OnApplicationShutdown 
       if (await this.leases.failJob(message.jobId, reason, this.clock.nowMs())) {
         failed.push(message.jobId);
         this.log.warn(`job ${message.jobId} ${reason}`);
+      }
+    }
+    if (this.startedAtMs !== undefined) {
+      for (const job of await this.sweeps.queuedNeverPublished(this.startedAtMs, PASS_LIMIT)) {
+        const reason = `never published: the coordinator stopped while publishing sweep ${job.sweepId} (before this coordinator started), so no agent was sent the job; run the sweep again for it`;
+        if (await this.leases.failJob(job.jobId, reason, this.clock.nowMs())) {
+          failed.push(job.jobId);
+          this.log.warn(`job ${job.jobId} ${reason}`);
+        }
       }
     }
     return failed;

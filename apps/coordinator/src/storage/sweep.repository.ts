@@ -20,6 +20,11 @@ export abstract class SweepRepository {
   abstract markFailed(id: string, error: string, failedJobIds: readonly string[], nowMs: number): Promise<void>;
   /** Number of jobs in each state, over all sweeps. */
   abstract countJobsByState(): Promise<Record<JobState, number>>;
+  /**
+   * Queued jobs created before `createdBeforeMs` that were never published (no message recorded),
+   * oldest first, at most `limit`: a coordinator stopped while publishing their sweep.
+   */
+  abstract queuedNeverPublished(createdBeforeMs: number, limit: number): Promise<Array<{ jobId: string; sweepId: string }>>;
 }
 
 interface SweepRow {
@@ -245,6 +250,16 @@ export class SqlSweepRepository extends SweepRepository {
         await tx.run(`UPDATE jobs SET state = 'failed', error = @error, updated_at_ms = @nowMs WHERE id = @id AND sweep_id = @sweepId AND state IN ('queued', 'running')`, { id: jobId, sweepId: id, error, nowMs });
       }
     });
+  }
+
+  async queuedNeverPublished(createdBeforeMs: number, limit: number): Promise<Array<{ jobId: string; sweepId: string }>> {
+    const rows = await this.db.all<{ id: string; sweep_id: string }>(
+      `SELECT j.id, j.sweep_id FROM jobs j
+       WHERE j.state = 'queued' AND j.created_at_ms < @before AND NOT EXISTS (SELECT 1 FROM job_messages m WHERE m.job_id = j.id)
+       ORDER BY j.created_at_ms, j.id LIMIT @limit`,
+      { before: createdBeforeMs, limit },
+    );
+    return rows.map((r) => ({ jobId: r.id, sweepId: r.sweep_id }));
   }
 
   async countJobsByState(): Promise<Record<JobState, number>> {
