@@ -324,7 +324,7 @@ export function formatFigures(f: FleetFigures): string {
     lines.push(`  store (REST): ${w.store.jobs} jobs, ${w.store.done} done, ${w.store.failed} failed, ${w.store.open} open; ${w.store.results} results (${w.store.distinctResults} distinct); lost ${w.store.lost}; retried ${w.store.retried}`);
     lines.push(`  agents: ${w.agents.committedOnce} jobs committed once, ${w.agents.committedMoreThanOnce} more than once, ${w.agents.duplicateUploads} duplicate uploads, ${w.agents.notCommitted} not committed; outcomes ${JSON.stringify(w.agents.outcomes)}`);
     lines.push(`  benchfarm_results_total delta: ${isAbsent(w.uploadCounters) ? `absent: ${w.uploadCounters.absent}` : JSON.stringify(w.uploadCounters)}`);
-    lines.push(`  during the sweep: coordinator ${usage(w.coordinator)}`);
+    lines.push(`  during the sweep: coordinator ${usage(w.coordinator)}${isAbsent(w.coordinator) || w.store.jobs === 0 ? '' : ` = ${((w.coordinator.cpuPercentOfCore / 100) * w.coordinator.windowMs / w.store.jobs).toFixed(2)} ms of CPU per job (derivation, publishing, lease, upload, commit)`}`);
     lines.push(`                    nats-server ${usage(w.natsServer)}`);
     lines.push(`                    simulator workers ${usage(w.workers)}`);
   }
