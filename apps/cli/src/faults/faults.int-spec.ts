@@ -197,10 +197,12 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
     const deadPort = await freePort();
     const a = await agent('p4-b', '', { BENCHFARM_GRPC_ADDRESS: `127.0.0.1:${deadPort}`, BENCHFARM_LEASE_ACQUIRE_TIMEOUT_MS: '300' });
     const sweep = await client.createSweep(MODEL, job({ targets: 'p4-b', minDurationMs: 200 }));
-    const done = await settled(sweep.id).catch((err: unknown) => {
+    const done = await settled(sweep.id).catch(async (err: unknown) => {
       // What the watcher and the agent said, for a run that times out here (it did under load).
-      const said = [...coordinator.lines().filter((l) => /MaxDeliver/.test(String(l.message))), ...a.lines().filter((l) => /job|lease/.test(String(l.message)))];
-      throw new Error(`${String(err)}; logs: ${JSON.stringify(said.slice(-20)).slice(0, 4000)}`);
+      // The coordinator logs to stderr, which lines() (stdout) does not hold: read its log file.
+      const coordinatorSaid = (await readFile(coordinator.logFile, 'utf8')).split('\n').filter((l) => /MaxDeliver/.test(l));
+      const agentSaid = a.lines().filter((l) => /job|lease/.test(String(l.message)));
+      throw new Error(`${String(err)}; coordinator: ${JSON.stringify(coordinatorSaid.slice(-10)).slice(0, 3000)}; agent: ${JSON.stringify(agentSaid.slice(-12)).slice(0, 4000)}`);
     });
     expect(done.jobs[0]!.state).toBe('failed');
     expect(done.jobs[0]!.error).toMatch(/no result after 3 deliveries to agent p4-b \(MaxDeliver\)/);
