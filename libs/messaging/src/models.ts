@@ -53,8 +53,12 @@ export async function putModel(store: ObjectStore, path: string, description = '
   return { sha256, sizeBytes: size };
 }
 
-/** How long {@link fetchModel} waits for the next piece of an object-store read by default. */
-export const DEFAULT_MODEL_STALL_TIMEOUT_MS = 30_000;
+/**
+ * How long {@link fetchModel} waits for the next piece of an object-store read by default: above
+ * nats-server's 10 s slow-consumer write deadline, and short enough that the agent's transient
+ * fetch retry (a 30 s budget from the attempt's start) still gets a second try within the attempt.
+ */
+export const DEFAULT_MODEL_STALL_TIMEOUT_MS = 15_000;
 
 /** Options of {@link fetchModel}. */
 export interface FetchModelOptions {
