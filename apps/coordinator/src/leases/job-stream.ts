@@ -1,4 +1,4 @@
-import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
 import { JOB_STREAM } from '@benchfarm/messaging';
 
 /** A message the job stream holds. */
@@ -31,6 +31,19 @@ export abstract class JobStream {
   abstract delete(seq: number): Promise<boolean>;
   /** The server's view of a consumer of the job stream, or undefined when there is none. */
   abstract consumer(name: string): Promise<JobConsumerState | undefined>;
+  /** Every consumer of the job stream, by name (a paged listing: a few requests for a thousand agents). */
+  abstract consumers(): Promise<Map<string, JobConsumerState>>;
+}
+
+function consumerState(info: ConsumerInfo): JobConsumerState {
+  return {
+    name: info.name,
+    filterSubject: info.config.filter_subject,
+    maxDeliver: info.config.max_deliver ?? -1,
+    maxAckPending: info.config.max_ack_pending ?? -1,
+    deliveredStreamSeq: info.delivered.stream_seq,
+    numAckPending: info.num_ack_pending,
+  };
 }
 
 /** {@link JobStream} on the JetStream job stream. */
@@ -67,13 +80,12 @@ export class JetStreamJobStream extends JobStream {
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return undefined;
       throw err;
     }
-    return {
-      name: info.name,
-      filterSubject: info.config.filter_subject,
-      maxDeliver: info.config.max_deliver ?? -1,
-      maxAckPending: info.config.max_ack_pending ?? -1,
-      deliveredStreamSeq: info.delivered.stream_seq,
-      numAckPending: info.num_ack_pending,
-    };
+    return consumerState(info);
+  }
+
+  async consumers(): Promise<Map<string, JobConsumerState>> {
+    const all = new Map<string, JobConsumerState>();
+    for await (const info of this.jsm.consumers.list(JOB_STREAM)) all.set(info.name, consumerState(info));
+    return all;
   }
 }

@@ -24,7 +24,7 @@ function watcherOver(pendingReads: number) {
   } as unknown as JobStream;
   const leases = { view: () => ({ agentId: AGENT }), failJob: (jobId: string) => (failed.push(jobId), true) } as unknown as LeaseRepository;
   const clock = { nowMs: () => 0 } as unknown as Clock;
-  const watcher = new MaxDeliverWatcher({} as FarmStore, leases, stream, clock);
+  const watcher = new MaxDeliverWatcher({} as FarmStore, leases, stream, clock, { leaseTtlMs: 30_000 });
   return { watcher, deleted, failed, reads: () => reads };
 }
 
@@ -62,5 +62,65 @@ describe('MaxDeliverWatcher later looks', () => {
     await watcher.onApplicationShutdown();
     await expect(handled).resolves.toBeUndefined();
     expect(failed).toEqual([]);
+  });
+});
+
+describe('MaxDeliverWatcher reconcile pass (fakes of the store and the stream)', () => {
+  /** A queued job-1 whose message 7 the consumer shows as `state`; the message is stored while `stored()`. */
+  function reconcilerOver(state: () => Partial<JobConsumerState>, stored: () => boolean = () => true) {
+    const deleted: number[] = [];
+    const failed: Array<{ jobId: string; reason: string }> = [];
+    const stream = {
+      get: async (seq: number) => (seq === 7 && stored() && !deleted.includes(7) ? message : undefined),
+      delete: async (seq: number) => (deleted.push(seq), true),
+      consumers: async () => new Map([[agentConsumerName(AGENT), { ...consumerWith(0), ...state() }]]),
+    } as unknown as JobStream;
+    const leases = {
+      queuedStreamSeqs: async () => (failed.length > 0 ? [] : [{ jobId: 'job-1', agentId: AGENT, streamSeq: 7 }]),
+      view: async () => ({ agentId: AGENT, state: 'queued' }),
+      failJob: async (jobId: string, reason: string) => (failed.push({ jobId, reason }), true),
+    } as unknown as LeaseRepository;
+    const watcher = new MaxDeliverWatcher({} as FarmStore, leases, stream, { nowMs: () => 0 } as unknown as Clock, { leaseTtlMs: 30_000 });
+    return { watcher, deleted, failed };
+  }
+
+  it('a message delivered, no longer pending and still stored at two passes in a row: the job fails as an advisory would fail it, the message is deleted', async () => {
+    const { watcher, deleted, failed } = reconcilerOver(() => ({}));
+    await expect(watcher.reconcile()).resolves.toEqual([]);
+    expect(failed).toEqual([]);
+    await expect(watcher.reconcile()).resolves.toEqual(['job-1']);
+    expect(failed).toEqual([{ jobId: 'job-1', reason: `no result after 3 deliveries to agent ${AGENT} (MaxDeliver)` }]);
+    expect(deleted).toEqual([7]);
+  });
+
+  it('a message acked between the passes (gone from the stream) fails nothing', async () => {
+    let passes = 0;
+    const { watcher, deleted, failed } = reconcilerOver(() => ({}), () => passes < 1);
+    await watcher.reconcile();
+    passes += 1;
+    await expect(watcher.reconcile()).resolves.toEqual([]);
+    expect(failed).toEqual([]);
+    expect(deleted).toEqual([]);
+  });
+
+  it.each([
+    ['in flight or due again (pending, the last delivered)', { numAckPending: 1, deliveredStreamSeq: 7 }],
+    ['not delivered yet (or the cursor moved back, nats-server #5305)', { numAckPending: 0, deliveredStreamSeq: 6 }],
+    ['on a consumer without MaxDeliver', { maxDeliver: -1 }],
+  ])('a message %s is never failed', async (_what, state) => {
+    const { watcher, failed, deleted } = reconcilerOver(() => state);
+    for (let i = 0; i < 3; i += 1) await watcher.reconcile();
+    expect(failed).toEqual([]);
+    expect(deleted).toEqual([]);
+  });
+
+  it('a message found past MaxDeliver, then pending again, then past it again needs two passes in a row again', async () => {
+    const states = [{}, { numAckPending: 1 }, {}, {}];
+    let pass = 0;
+    const { watcher, failed } = reconcilerOver(() => states[pass]!);
+    for (; pass < 3; pass += 1) await watcher.reconcile();
+    expect(failed).toEqual([]);
+    await watcher.reconcile();
+    expect(failed.map((f) => f.jobId)).toEqual(['job-1']);
   });
 });

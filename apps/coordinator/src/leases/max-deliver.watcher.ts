@@ -1,14 +1,15 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { FarmStore } from '@benchfarm/messaging';
-import { JOB_STREAM, JOB_SUBJECT_PREFIX, agentConsumerName } from '@benchfarm/messaging';
+import { JOB_STREAM, JOB_SUBJECT_PREFIX, agentConsumerName, jobSubject } from '@benchfarm/messaging';
 import { BenchJob } from '@benchfarm/protocol';
 import type { Subscription } from '@nats-io/transport-node';
 import { Clock } from '../common/clock';
 import { errorMessage } from '../common/domain-error';
 import { truncateUntrusted } from '../common/untrusted-text';
-import { FARM_STORE } from '../common/tokens';
+import { COORDINATOR_CONFIG, FARM_STORE } from '../common/tokens';
 import { LeaseRepository } from '../storage/lease.repository';
 import { JobStream, type JobConsumerState, type StoredJobMessage } from './job-stream';
+import type { CoordinatorConfig } from '../config';
 
 /** The advisory subject nats-server publishes when a job message reached MaxDeliver on any agent's consumer. */
 export const MAX_DELIVERIES_SUBJECT = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${JOB_STREAM}.*`;
@@ -102,11 +103,47 @@ export function verifyMaxDeliveries(advisory: MaxDeliveriesAdvisory, message: St
 }
 
 /**
+ * The advisory nats-server would have published for a queued job's message, from its consumer's
+ * state: the consumer's name and MaxDeliver; undefined when the agent has no consumer, its
+ * consumer has no MaxDeliver, or the message was not delivered yet. Pure.
+ */
+export function advisoryFromState(job: { agentId: string; streamSeq: number }, consumers: ReadonlyMap<string, JobConsumerState>): MaxDeliveriesAdvisory | undefined {
+  let name: string;
+  try {
+    name = agentConsumerName(job.agentId);
+  } catch {
+    return undefined;
+  }
+  const consumer = consumers.get(name);
+  if (!consumer || consumer.maxDeliver <= 0 || consumer.deliveredStreamSeq < job.streamSeq) return undefined;
+  return { stream: JOB_STREAM, consumer: name, streamSeq: job.streamSeq, deliveries: consumer.maxDeliver };
+}
+
+/**
+ * The interval of the reconcile pass ({@link MaxDeliverWatcher.reconcile}): the job consumers'
+ * AckWait (the lease TTL, which the coordinator gives agent consumers as their AckWait), at least
+ * 250 ms. A message found past MaxDeliver is failed at the next pass, so within two of these.
+ * Pure.
+ */
+export function reconcileIntervalMs(leaseTtlMs: number): number {
+  return Math.max(250, leaseTtlMs);
+}
+
+/**
  * A message past MaxDeliver stays in the work-queue stream and is never delivered again.
  * This watcher handles the server's advisory once the server's state bears it out
  * ({@link verifyMaxDeliveries}; a hand-published one is refused and logged): the job (when it
  * is still assigned to that consumer's agent) is marked failed with its last recorded error,
  * and the message is deleted, so nothing is left in the stream.
+ *
+ * Advisories are not enough on their own, so a reconcile pass also runs at start-up (a new
+ * leader, a restarted coordinator) and every {@link reconcileIntervalMs}: an advisory published
+ * while no coordinator ran is lost (core NATS), and nats-server before 2.10.14 can publish a
+ * genuine one while its consumer state says the message was never delivered (a redelivery
+ * handed to a pull request whose requester had gone moves the consumer's cursor back, nats-server
+ * #5305: the message comes again with delivery count 1, and once past MaxDeliver a second time
+ * it is dropped without another advisory), so the advisory is refused and the job would wait
+ * for the job max age.
  */
 @Injectable()
 export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -114,15 +151,31 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
   private subscription: Subscription | undefined;
   private readonly pending = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
+  /** Queued jobs the last reconcile pass found past MaxDeliver: job id -> stream sequence (failed if found so again). */
+  private suspects = new Map<string, number>();
+  private reconcileTimer: NodeJS.Timeout | undefined;
+  private reconciling: Promise<unknown> | undefined;
 
   constructor(
     @Inject(FARM_STORE) private readonly farm: FarmStore,
     @Inject(LeaseRepository) private readonly leases: LeaseRepository,
     @Inject(JobStream) private readonly stream: JobStream,
     @Inject(Clock) private readonly clock: Clock,
+    @Inject(COORDINATOR_CONFIG) private readonly config: Pick<CoordinatorConfig, 'leaseTtlMs'>,
   ) {}
 
   onApplicationBootstrap(): void {
+    const runReconcile = (): void => {
+      if (this.reconciling) return;
+      this.reconciling = this.reconcile()
+        .catch((err: unknown) => this.log.warn(`MaxDeliver reconcile pass failed: ${errorMessage(err)}`))
+        .finally(() => {
+          this.reconciling = undefined;
+        });
+    };
+    // The first pass at once: advisories of the time no coordinator ran were lost.
+    runReconcile();
+    this.reconcileTimer = setInterval(runReconcile, reconcileIntervalMs(this.config.leaseTtlMs));
     this.subscription = this.farm.nc.subscribe(MAX_DELIVERIES_SUBJECT, {
       callback: (err, msg) => {
         if (err) {
@@ -146,8 +199,45 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationShutdown(): Promise<void> {
     this.subscription?.unsubscribe();
+    clearInterval(this.reconcileTimer);
     this.stopping.abort();
-    await Promise.all(this.pending);
+    await Promise.all([...this.pending, this.reconciling]);
+  }
+
+  /**
+   * One reconcile pass; returns the ids of the jobs it failed. A queued job whose recorded message
+   * the server's state shows past MaxDeliver ({@link verifyMaxDeliveries} with the consumer's own
+   * MaxDeliver: delivered, no longer pending, still stored) is failed as an advisory would fail it,
+   * but only when the previous pass found the same message so too: a message acked a moment ago
+   * can still be stored (the work queue removes it after the ack), never a pass later. Reads the
+   * queued jobs' stream sequences (no payloads) and lists the job stream's consumers once.
+   */
+  async reconcile(): Promise<string[]> {
+    const queued = await this.leases.queuedStreamSeqs();
+    const suspects = new Map<string, number>();
+    const failed: string[] = [];
+    if (queued.length > 0) {
+      const consumers = await this.stream.consumers();
+      for (const job of queued) {
+        if (this.stopping.signal.aborted) break;
+        const advisory = advisoryFromState(job, consumers);
+        if (!advisory) continue;
+        const subject = jobSubject(job.agentId);
+        if (!verifyMaxDeliveries(advisory, { seq: job.streamSeq, subject, data: new Uint8Array() }, consumers.get(advisory.consumer)).genuine) continue;
+        if (this.suspects.get(job.jobId) !== job.streamSeq) {
+          suspects.set(job.jobId, job.streamSeq);
+          continue;
+        }
+        const message = await this.stream.get(job.streamSeq);
+        if (!message) continue;
+        if (!verifyMaxDeliveries(advisory, message, consumers.get(advisory.consumer)).genuine) continue;
+        this.log.warn(`message ${job.streamSeq} of job ${job.jobId} is past MaxDeliver on consumer ${advisory.consumer} with no advisory handled (found at two reconcile passes)`);
+        const outcome = await this.fail(advisory, message);
+        if (outcome?.failed) failed.push(outcome.jobId);
+      }
+    }
+    this.suspects = suspects;
+    return failed;
   }
 
   /**
@@ -168,9 +258,9 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
       const later = await this.check(advisory, RECHECK_AFTER_MS);
       if (later === undefined || !later.verdict.genuine) return undefined;
       this.log.warn(`MaxDeliver advisory for message ${advisory.streamSeq} borne out on a later look (${later.afterMs} ms after it arrived)`);
-      return this.fail(advisory, later.message);
+      return (await this.fail(advisory, later.message))?.jobId;
     }
-    return this.fail(advisory, first.message);
+    return (await this.fail(advisory, first.message))?.jobId;
   }
 
   /**
@@ -193,7 +283,8 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
     return result;
   }
 
-  private async fail(advisory: MaxDeliveriesAdvisory, message: StoredJobMessage): Promise<string | undefined> {
+  /** Fails the message's job (when still assigned to the message's agent) and deletes the message. */
+  private async fail(advisory: MaxDeliveriesAdvisory, message: StoredJobMessage): Promise<{ jobId: string; failed: boolean } | undefined> {
     let job: BenchJob;
     try {
       job = BenchJob.decode(message.data);
@@ -203,12 +294,13 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
       return undefined;
     }
     const current = await this.leases.view(job.jobId);
+    let failed = false;
     // A message of an agent the job was moved away from says nothing about the job.
     if (current && current.agentId === job.agentId) {
-      const failed = await this.leases.failJob(job.jobId, `no result after ${advisory.deliveries} deliveries to agent ${job.agentId} (MaxDeliver)`, this.clock.nowMs());
+      failed = await this.leases.failJob(job.jobId, `no result after ${advisory.deliveries} deliveries to agent ${job.agentId} (MaxDeliver)`, this.clock.nowMs());
       if (failed) this.log.warn(`job ${job.jobId} failed: MaxDeliver (${advisory.deliveries}) reached on consumer ${advisory.consumer}`);
     }
     await this.stream.delete(advisory.streamSeq);
-    return job.jobId;
+    return { jobId: job.jobId, failed };
   }
 }

@@ -97,6 +97,10 @@ export abstract class LeaseRepository {
    * most `limit`: those the job stream's max age has deleted (or is about to).
    */
   abstract queuedPublishedBefore(publishedBeforeMs: number, limit: number): Promise<JobMessage[]>;
+  /** Queued jobs whose last published message has a known stream sequence (no payload), oldest publication first. */
+  abstract queuedStreamSeqs(): Promise<Array<{ jobId: string; agentId: string; streamSeq: number }>>;
+  /** The agents that queued or running jobs are assigned to. */
+  abstract openJobAgents(): Promise<string[]>;
 }
 
 interface JobLeaseRow {
@@ -328,6 +332,19 @@ export class SqlLeaseRepository extends LeaseRepository {
       { before: publishedBeforeMs, limit },
     );
     return rows.map(messageFromRow);
+  }
+
+  async queuedStreamSeqs(): Promise<Array<{ jobId: string; agentId: string; streamSeq: number }>> {
+    const rows = await this.db.all<{ job_id: string; agent_id: string; stream_seq: number }>(
+      `SELECT m.job_id, m.agent_id, m.stream_seq FROM job_messages m JOIN jobs j ON j.id = m.job_id
+       WHERE j.state = 'queued' AND m.stream_seq IS NOT NULL ORDER BY m.updated_at_ms, m.job_id`,
+    );
+    return rows.map((r) => ({ jobId: r.job_id, agentId: r.agent_id, streamSeq: Number(r.stream_seq) }));
+  }
+
+  async openJobAgents(): Promise<string[]> {
+    const rows = await this.db.all<{ agent_id: string }>(`SELECT DISTINCT agent_id FROM jobs WHERE state IN ('queued', 'running') ORDER BY agent_id`);
+    return rows.map((r) => r.agent_id);
   }
 }
 
