@@ -72,6 +72,21 @@ describe.each(STORE_KINDS)('SqlLeaseRepository on %s: per-attempt leases', (kind
     expect(await leases.queuedPublishedBefore(T0 + 100, 10)).toEqual([]);
   });
 
+  it("lists queued jobs' stream sequences and the agents of open jobs; a cutoff before every renewal (a coordinator's first lease TTL) expires only stale agents' leases", async () => {
+    await leases.recordPublished({ jobId: 'job_2', agentId: 'a1', payload: new Uint8Array([9]), streamSeq: undefined, nowMs: T0 + 1 });
+    // job_2's publish ack never came back (no sequence): nothing to look up in the stream.
+    expect(await leases.queuedStreamSeqs()).toEqual([{ jobId: 'job_1', agentId: 'a1', streamSeq: 7 }]);
+    expect(await leases.openJobAgents()).toEqual(['a1']);
+    await acquire('l1');
+    expect(await leases.queuedStreamSeqs()).toEqual([]);
+    expect(await leases.expire({ renewedBeforeMs: Number.MIN_SAFE_INTEGER, staleAgentIds: [], nowMs: T0 + 10 * 3_600_000 })).toEqual([]);
+    expect(await leases.view('job_1')).toMatchObject({ state: 'running' });
+    expect(await leases.expire({ renewedBeforeMs: Number.MIN_SAFE_INTEGER, staleAgentIds: ['a1'], nowMs: T0 + 10 * 3_600_000 })).toHaveLength(1);
+    await leases.failJob('job_1', 'done with it', T0 + 20);
+    await leases.failJob('job_2', 'done with it', T0 + 20);
+    expect(await leases.openJobAgents()).toEqual([]);
+  });
+
   it('accepts a lease-less upload only for a job never leased', async () => {
     expect(await leases.check('job_2', '')).toEqual({ ok: true });
   });
