@@ -1,7 +1,6 @@
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { IsolatedWorkError, childEntry, runIsolated } from '@benchfarm/isolate';
 import * as ort from 'onnxruntime-node';
-import { INVALID_MODEL_CODES, InvalidModelError, type InvalidModelCode } from './errors';
+import { InvalidModelError } from './errors';
 import { readModelFile } from './model-io';
 
 /** The onnxruntime-node version that loads, checks and optimizes models here. */
@@ -81,11 +80,6 @@ export async function runOrtTask(task: OrtTask): Promise<OrtLoadResult> {
   }
 }
 
-/** What the child sends back over IPC. */
-export type OrtChildMessage =
-  | { readonly ok: true; readonly result: OrtLoadResult }
-  | { readonly ok: false; readonly code: InvalidModelCode | undefined; readonly field: string; readonly message: string };
-
 /** Options for running onnxruntime in a child process. */
 export interface IsolationOptions {
   /** The child is killed and the model refused after this long. */
@@ -95,56 +89,29 @@ export interface IsolationOptions {
 const DEFAULT_ISOLATED_TIMEOUT_MS = 120_000;
 /** A child that has answered gets this long to exit on its own before it is killed. */
 const EXIT_GRACE_MS = 5_000;
-const STDERR_TAIL_CHARS = 2_000;
-const CHILD_ENTRY = fileURLToPath(new URL('./ort.child.ts', import.meta.url));
+const STDERR_TAIL_BYTES = 2_000;
+const ORT_CHILD = childEntry(new URL('./ort.child.ts', import.meta.url));
 
 /**
- * Runs a task in a short-lived child process (tsx loader, IPC), so that an onnxruntime crash
+ * Runs a task in a short-lived child process (runIsolated), so that an onnxruntime crash
  * (SIGSEGV and aborts have been seen on fuzzed models) or hang becomes an
- * {@link InvalidModelError} `ort_load_failed` instead of a dead coordinator.
+ * {@link InvalidModelError} `ort_load_failed` instead of a dead coordinator. The child's own
+ * InvalidModelError comes back with its code and field.
  */
 export async function runOrtTaskIsolated<K extends OrtTask['kind']>(task: Extract<OrtTask, { kind: K }>, options: IsolationOptions = {}): Promise<OrtTaskResult[K]> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_ISOLATED_TIMEOUT_MS;
-  const child = fork(CHILD_ENTRY, [JSON.stringify(task)], {
-    execArgv: ['--import', import.meta.resolve('tsx')],
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    serialization: 'json',
-  });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS);
-  });
-  return new Promise<OrtTaskResult[K]>((resolvePromise, reject) => {
-    let answer: OrtChildMessage | undefined;
-    let timedOut = false;
-    let grace: NodeJS.Timeout | undefined;
-    const deadline = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('message', (message: OrtChildMessage) => {
-      answer = message;
-      grace = setTimeout(() => child.kill('SIGKILL'), EXIT_GRACE_MS);
-    });
-    child.on('error', (err) => {
-      clearTimeout(deadline);
-      clearTimeout(grace);
-      reject(new InvalidModelError('ort_load_failed', '', `could not start the onnxruntime child process: ${err.message}`, { cause: err }));
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(deadline);
-      clearTimeout(grace);
-      if (answer?.ok) return resolvePromise(answer.result);
-      if (answer) {
-        const known = answer.code !== undefined && (INVALID_MODEL_CODES as readonly string[]).includes(answer.code);
-        return reject(new InvalidModelError(known && answer.code ? answer.code : 'ort_load_failed', answer.field, answer.message));
-      }
-      const tail = stderr.trim() ? `; stderr: ${stderr.trim()}` : '';
-      const how = timedOut ? `did not finish within ${timeoutMs} ms` : signal ? `crashed (${signal})` : `exited with code ${code}`;
-      reject(new InvalidModelError('ort_load_failed', '', `onnxruntime ${ORT_VERSION} ${how} while running ${task.kind} on the model${tail}`));
-    });
-  });
+  try {
+    return await runIsolated<OrtTaskResult[K]>(ORT_CHILD, task, { timeoutMs, exitGraceMs: EXIT_GRACE_MS, stderrTailBytes: STDERR_TAIL_BYTES, errors: { InvalidModelError } });
+  } catch (err) {
+    if (err instanceof InvalidModelError) throw err;
+    if (err instanceof IsolatedWorkError) {
+      if (err.code === 'start_failed') throw new InvalidModelError('ort_load_failed', '', `could not start the onnxruntime child process: ${err.how}`, { cause: err });
+      const tail = err.stderrTail.trim() ? `; stderr: ${err.stderrTail.trim()}` : '';
+      throw new InvalidModelError('ort_load_failed', '', `onnxruntime ${ORT_VERSION} ${err.how} while running ${task.kind} on the model${tail}`, { cause: err });
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    throw new InvalidModelError('ort_load_failed', '', `onnxruntime task ${task.kind} failed: ${message}`, { cause: err });
+  }
 }
 
 /**

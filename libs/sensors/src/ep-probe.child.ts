@@ -2,15 +2,17 @@
 // process, whose idle footprint stays small), and for every provider onnxruntime lists,
 // creates a session on a tiny model with only that provider and runs it once. Reports one
 // IPC message per provider as it goes, so a provider that hangs costs only its own entry.
+import { sendToParent } from '@benchfarm/isolate';
 import * as ort from 'onnxruntime-node';
 import { TINY_MODEL_BASE64 } from './tiny-model';
 
-type Send = (message: unknown) => void;
+type Send = (message: unknown) => Promise<void>;
 
 async function main(): Promise<void> {
-  const send: Send = (m) => process.send?.(m);
+  // Awaited: a message still queued when the process exits would be lost.
+  const send: Send = sendToParent;
   const listed = ort.listSupportedBackends().map((b) => b.name);
-  send({ type: 'listed', providers: listed, onnxruntimeVersion: ort.env.versions.common ?? 'unknown' });
+  await send({ type: 'listed', providers: listed, onnxruntimeVersion: ort.env.versions.common ?? 'unknown' });
   const model = Buffer.from(TINY_MODEL_BASE64, 'base64');
   for (const provider of listed) {
     try {
@@ -21,13 +23,15 @@ async function main(): Promise<void> {
       // Y = X + [1, 2, 3, 4]: a provider that runs but computes nonsense does not count.
       if (y.join(',') !== '2,3,4,5') throw new Error(`wrong output ${y.join(',')}`);
       await session.release();
-      send({ type: 'probed', provider, ok: true });
+      await send({ type: 'probed', provider, ok: true });
     } catch (err) {
-      send({ type: 'probed', provider, ok: false, reason: (err instanceof Error ? err.message : String(err)).split('\n')[0]?.slice(0, 300) ?? '' });
+      await send({ type: 'probed', provider, ok: false, reason: (err instanceof Error ? err.message : String(err)).split('\n')[0]?.slice(0, 300) ?? '' });
     }
   }
 }
 
+// Never outlive the agent: a provider hanging in native code must not keep this process.
+process.once('disconnect', () => process.exit(2));
 main().then(
   () => process.exit(0),
   (err: unknown) => {
