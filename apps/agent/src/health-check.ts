@@ -1,11 +1,11 @@
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { IsolatedWorkError, childEntry, runIsolated } from '@benchfarm/isolate';
 import type { HealthCheckReport } from '@benchfarm/protocol';
-import { REFERENCE_MODEL_ID, compareToReference, forkHelperChild, referenceModel } from '@benchfarm/suite';
+import { REFERENCE_MODEL_ID, compareToReference, referenceModel } from '@benchfarm/suite';
 import { AgentConfigError } from './config';
 
 /** Entry of the health check's process (it loads onnxruntime; the agent never does). */
-const childEntryPath = fileURLToPath(new URL('./health-check.child.ts', import.meta.url));
+const HEALTH_CHILD = childEntry(new URL('./health-check.child.ts', import.meta.url));
 
 /** The one execution provider every onnxruntime build has; the check runs there. */
 const CHECK_PROVIDER = 'cpu';
@@ -49,10 +49,19 @@ export function retryDelayMs(failures: number, settings: Pick<HealthCheckSetting
   return Math.min(settings.retryMaxMs, settings.retryMinMs * 2 ** Math.max(0, failures - 1));
 }
 
-/** What the health check's process sends back. */
-export type HealthChildReply =
-  | { type: 'outputs'; sha256: string; values: number[]; dims: number[]; sessionCreationMs: number; inferenceMs: number; onnxruntimeVersion: string }
-  | { type: 'error'; message: string };
+/** What the health check's process answers (its failures come back as thrown errors). */
+export interface HealthChildOutputs {
+  type: 'outputs';
+  sha256: string;
+  values: number[];
+  dims: number[];
+  sessionCreationMs: number;
+  inferenceMs: number;
+  onnxruntimeVersion: string;
+}
+
+/** The check process's answer, or why the reference model did not run in it. */
+type HealthChildReply = HealthChildOutputs | { type: 'error'; message: string };
 
 /** How a check process ended, before its outputs are judged. */
 type ChildOutcome = { kind: 'reply'; reply: HealthChildReply } | { kind: 'died'; why: string } | { kind: 'aborted' };
@@ -91,50 +100,25 @@ export async function runHealthCheck(options: { attempt: number; trigger: string
   return verdict.ok ? { ...ran, passed: true } : { ...ran, error: verdict.reason };
 }
 
-function runChild(timeoutMs: number, signal: AbortSignal | undefined, env: NodeJS.ProcessEnv | undefined): Promise<ChildOutcome> {
-  if (signal?.aborted) return Promise.resolve({ kind: 'aborted' });
-  return new Promise((resolve) => {
-    let reply: HealthChildReply | undefined;
-    let timedOut = false;
-    let settled = false;
-    const { child, stderrTail } = forkHelperChild(childEntryPath, env);
-    const finish = (outcome: ChildOutcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      resolve(outcome);
-    };
-    const onAbort = (): void => {
-      child.kill('SIGKILL');
-      finish({ kind: 'aborted' });
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('message', (message: unknown) => {
-      if (isReply(message)) reply ??= message;
-    });
-    child.on('error', (err) => {
-      if (child.pid === undefined) finish({ kind: 'died', why: `could not start the health check process: ${err.message}` });
-    });
-    child.on('close', (code, sig) => {
-      if (reply) return finish({ kind: 'reply', reply });
-      const tail = stderrTail().trim().split('\n').slice(-3).join(' | ');
-      const cause = timedOut ? `timed out after ${timeoutMs} ms` : sig ? `died: signal ${sig}` : `exited with code ${code} without an answer`;
-      finish({ kind: 'died', why: `health check process ${cause}${tail ? `; its stderr ended with: ${tail}` : ''}` });
-    });
-    child.send({ type: 'run' }, (err) => {
-      if (err) child.kill('SIGKILL');
-    });
-  });
-}
-
-function isReply(message: unknown): message is HealthChildReply {
-  const type = (message as { type?: unknown } | null)?.type;
-  return type === 'outputs' || type === 'error';
+async function runChild(timeoutMs: number, signal: AbortSignal | undefined, env: NodeJS.ProcessEnv | undefined): Promise<ChildOutcome> {
+  if (signal?.aborted) return { kind: 'aborted' };
+  try {
+    const reply = await runIsolated<HealthChildOutputs>(HEALTH_CHILD, {}, { timeoutMs, ...(signal && { signal }), ...(env && { env }) });
+    return { kind: 'reply', reply };
+  } catch (err) {
+    if (!(err instanceof IsolatedWorkError)) return { kind: 'reply', reply: { type: 'error', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) } };
+    if (err.code === 'aborted') return { kind: 'aborted' };
+    const tail = err.stderrTail.trim().split('\n').slice(-3).join(' | ');
+    const cause =
+      err.code === 'timed_out'
+        ? `timed out after ${timeoutMs} ms`
+        : err.code !== 'crashed'
+          ? err.how
+          : err.signal
+            ? `died: signal ${err.signal}`
+            : `exited with code ${err.exitCode} without an answer`;
+    return { kind: 'died', why: `health check process ${cause}${tail ? `; its stderr ended with: ${tail}` : ''}` };
+  }
 }
 
 function round3(ms: number): number {

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startNatsServer, freePort, type NatsServerHandle } from '@benchfarm/messaging';
-import { tsxLoaderUrl } from '@benchfarm/suite';
+import { tsxLoaderUrl } from '@benchfarm/isolate';
 
 /** The workspace root, from which the apps' entry files are found. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -16,7 +16,7 @@ export class FarmStartError extends Error {
 
 /** Node flags that let a child run TypeScript entry files (the tsx loader). */
 export function tsxExecArgv(): string[] {
-  return ['--import', tsxLoaderUrl];
+  return ['--import', tsxLoaderUrl()];
 }
 
 /** A started service: its name, process and the parsed ready line. */

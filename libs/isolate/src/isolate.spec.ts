@@ -129,11 +129,12 @@ describe('runIsolated (real child processes)', () => {
 });
 
 describe('startIsolated (streams of messages)', () => {
-  it('delivers messages in order, stops on abort, and the child is gone', async () => {
+  it('delivers messages in order, stops on abort (killGraceMs 0: SIGKILL at once), and the child is gone', async () => {
     const seen: unknown[] = [];
     const abort = new AbortController();
     const child = startIsolated(stream, {
       signal: abort.signal,
+      killGraceMs: 0,
       onMessage: (m) => {
         seen.push(m);
         if ((m as { type: string }).type === 'tick' && (m as { i: number }).i === 4) abort.abort();
@@ -141,7 +142,7 @@ describe('startIsolated (streams of messages)', () => {
     });
     await child.send({ count: 5, thenHang: true });
     const exit = await child.exited;
-    expect(exit.stopped).toMatchObject({ code: 'aborted' });
+    expect(exit).toMatchObject({ signal: 'SIGKILL', stopped: { code: 'aborted' } });
     expect(seen.map((m) => (m as { type: string }).type)).toEqual(['pid', 'tick', 'tick', 'tick', 'tick', 'tick']);
     expect(alive((seen[0] as { pid: number }).pid)).toBe(false);
   });

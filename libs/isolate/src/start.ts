@@ -16,7 +16,7 @@ export interface StartIsolatedOptions {
   readonly idleTimeoutMs?: number;
   /** Stops the child (code `aborted`). */
   readonly signal?: AbortSignal;
-  /** Between SIGTERM and SIGKILL when the parent stops the child (default 2 s). */
+  /** Between SIGTERM and SIGKILL when the parent stops the child (default 2 s); 0: SIGKILL at once. */
   readonly killGraceMs?: number;
   /** Bytes of stderr kept (default 8 KiB). The child's stdout is discarded. */
   readonly stderrTailBytes?: number;
@@ -94,16 +94,23 @@ export function startIsolated(entry: ChildEntry, options: StartIsolatedOptions =
 
   let finished = false;
   let killTimer: NodeJS.Timeout | undefined;
+  let signalled = false;
   let idleTimer: NodeJS.Timeout | undefined;
   const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
   const stop = (code: IsolatedWorkCode, detail: string, error?: unknown): void => {
     if (finished) return;
     stopped ??= { code, detail, ...(error !== undefined && { error }) };
-    if (gone() || killTimer) return;
+    if (gone() || signalled) return;
+    signalled = true;
+    const graceMs = options.killGraceMs ?? 2_000;
+    if (graceMs <= 0) {
+      child.kill('SIGKILL');
+      return;
+    }
     child.kill('SIGTERM');
     killTimer = setTimeout(() => {
       if (!gone()) child.kill('SIGKILL');
-    }, options.killGraceMs ?? 2_000);
+    }, graceMs);
   };
   const deadline = options.timeoutMs === undefined ? undefined : setTimeout(() => stop('timed_out', `did not finish within ${options.timeoutMs} ms`), options.timeoutMs);
   const armIdle = (): void => {

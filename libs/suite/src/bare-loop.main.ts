@@ -1,7 +1,8 @@
 // The reference of the harness-overhead bench: the same job opened the same way as the
 // suite process does, then nothing but `await session.run(feeds)` for the job's minimum
 // duration. Its throughput is what the suite's would be if the harness cost nothing.
-import { sendToParent, serveOneJob } from './child-io';
+import { sendToParent } from '@benchfarm/isolate';
+import { serveOneJob } from './child-io';
 import { createInputs } from './inputs';
 import { parseSuiteJob } from './job';
 import type { BareLoopResultMessage } from './messages';

@@ -1,7 +1,8 @@
 // The suite process: runs ONE job in a fresh process, so that its peak RSS is the job's
 // peak memory and nothing of an earlier model (arenas, thread pools) colours the next one.
 // Started by runSuiteInChild; speaks the SuiteRunMessage / SuiteChildEvent protocol.
-import { sendToParent, postToParent, serveOneJob } from './child-io';
+import { postToParent, sendToParent } from '@benchfarm/isolate';
+import { serveOneJob } from './child-io';
 import { InvalidSuiteJobError } from './errors';
 import { createInputs } from './inputs';
 import { parseSuiteJob } from './job';

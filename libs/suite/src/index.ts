@@ -2,7 +2,7 @@
 // Agents use runSuiteInChild; the pieces below it are exported for tests and tools.
 // Nothing exported here may load onnxruntime-node: the agent imports this entry and must not
 // carry onnxruntime's native library in its own memory (only the suite's child process does).
-export { runSuiteInChild, childEntryPath, idleChildRssBytes, runBareLoopInChild, tsxLoaderUrl, forkHelperChild } from './run-in-child';
+export { runSuiteInChild, childEntryPath, idleChildRssBytes, runBareLoopInChild } from './run-in-child';
 export { REFERENCE_MODEL_ID, REFERENCE_TOLERANCE, referenceModel, compareToReference } from './reference-model';
 export type { ReferenceModel, ReferenceComparison } from './reference-model';
 export type { RunSuiteInChildOptions, BareLoopResult } from './run-in-child';

@@ -1,23 +1,15 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { IsolatedWorkError, childEntry, startIsolated, type ChildEntry } from '@benchfarm/isolate';
 import { ErrorCode } from '@benchfarm/protocol';
-import { PeakRssUnavailableError, SuiteChildError, SuiteError, messageOf } from './errors';
+import { PeakRssUnavailableError, SuiteChildError, SuiteError } from './errors';
 import { parseSuiteJob, type SuiteJob } from './job';
 import type { BareLoopResultMessage, IdleRssMessage, SuiteChildEvent, SuiteChildExit, SuiteErrorEvent, SuiteRunMessage } from './messages';
 
-/** Absolute path of the suite process's entry file (child.main.ts). */
-export const childEntryPath: string = fileURLToPath(new URL('./child.main.ts', import.meta.url));
+const SUITE_CHILD = childEntry(new URL('./child.main.ts', import.meta.url));
+const IDLE_CHILD = childEntry(new URL('./idle.main.ts', import.meta.url));
+const BARE_LOOP_CHILD = childEntry(new URL('./bare-loop.main.ts', import.meta.url));
 
-const idleEntryPath = fileURLToPath(new URL('./idle.main.ts', import.meta.url));
-const bareLoopEntryPath = fileURLToPath(new URL('./bare-loop.main.ts', import.meta.url));
-
-/**
- * File URL of tsx's ESM loader, for `node --import`. Resolved through require because
- * tsx exports it unconditionally and require.resolve works the same under tsx, vitest
- * and plain node, where import.meta.resolve does not.
- */
-export const tsxLoaderUrl: string = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+/** Absolute path of the suite process's entry file (child.main.ts from source, child.main.mjs in the agent bundle). */
+export const childEntryPath: string = SUITE_CHILD.path;
 
 const STDERR_TAIL_BYTES = 8192;
 
@@ -53,7 +45,6 @@ export interface RunSuiteInChildOptions {
  */
 export function runSuiteInChild(job: SuiteJob, opts: RunSuiteInChildOptions): Promise<SuiteChildExit> {
   const exit: SuiteChildExit = { exitCode: null, signal: null, sawSummary: false, sawError: false, aborted: false, stderrTail: '' };
-  let callbackError: { err: unknown } | undefined;
   const deliver = (event: SuiteChildEvent): void => {
     if (event.type === 'summary') exit.sawSummary = true;
     if (event.type === 'error') exit.sawError = true;
@@ -69,68 +60,40 @@ export function runSuiteInChild(job: SuiteJob, opts: RunSuiteInChildOptions): Pr
   }
   if (opts.signal?.aborted) return Promise.resolve({ ...exit, aborted: true });
 
-  return new Promise((resolve, reject) => {
-    const { child, stderrTail: stderr } = forkHelperChild(childEntryPath, opts.env);
-    let finished = false;
-    let hung: string | undefined;
-    let stallTimer: NodeJS.Timeout | undefined;
-    const armStallTimer = (): void => {
-      if (opts.stallTimeoutMs === undefined) return;
-      clearTimeout(stallTimer);
-      stallTimer = setTimeout(() => {
-        hung = `no event for ${opts.stallTimeoutMs} ms (hung or frozen): killed`;
-        child.kill('SIGKILL');
-      }, opts.stallTimeoutMs);
-    };
-    armStallTimer();
-    const onAbort = (): void => {
-      exit.aborted = true;
-      child.kill('SIGKILL');
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+  return runSuite(job, opts, exit, deliver);
+}
 
-    child.on('message', (message: unknown) => {
-      armStallTimer();
-      if (!isSuiteChildEvent(message) || callbackError) return;
-      try {
-        deliver(message);
-      } catch (err) {
-        callbackError = { err };
-        child.kill('SIGKILL');
-      }
-    });
-    // Only a failed spawn or a failed kill land here; a running child always ends in 'close'.
-    child.on('error', (err) => {
-      if (child.pid === undefined) finish(null, null, `could not start the suite process: ${messageOf(err)}`);
-    });
-    child.on('close', (code, signal) => finish(code, signal));
-    child.send({ type: 'run', job } satisfies SuiteRunMessage, (err) => {
-      if (err) child.kill('SIGKILL');
-    });
-
-    function finish(code: number | null, signal: NodeJS.Signals | null, why?: string): void {
-      if (finished) return;
-      finished = true;
-      clearTimeout(stallTimer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      exit.exitCode = code;
-      exit.signal = signal;
-      exit.stderrTail = stderr();
-      if (callbackError) {
-        reject(callbackError.err);
-        return;
-      }
-      if (!exit.aborted && !exit.sawSummary && !exit.sawError) {
-        try {
-          deliver(crashEvent(why ?? hung ?? deathCause(code, signal), exit.stderrTail));
-        } catch (err) {
-          reject(err);
-          return;
-        }
-      }
-      resolve(exit);
-    }
+async function runSuite(job: SuiteJob, opts: RunSuiteInChildOptions, exit: SuiteChildExit, deliver: (event: SuiteChildEvent) => void): Promise<SuiteChildExit> {
+  const child = startIsolated(SUITE_CHILD, {
+    ...(opts.env && { env: opts.env }),
+    ...(opts.stallTimeoutMs !== undefined && { idleTimeoutMs: opts.stallTimeoutMs }),
+    ...(opts.signal && { signal: opts.signal }),
+    stderrTailBytes: STDERR_TAIL_BYTES,
+    // The suite holds nothing worth a clean exit, and a frozen process ignores SIGTERM anyway.
+    killGraceMs: 0,
+    // A throw of onEvent stops the child; runSuiteInChild rejects with it below.
+    onMessage: (message) => {
+      if (isSuiteChildEvent(message)) deliver(message);
+    },
   });
+  child.send({ type: 'run', job } satisfies SuiteRunMessage).catch((err: unknown) => child.stop('start_failed', `could not be sent its job: ${err instanceof Error ? err.message : String(err)}`, err));
+  const ended = await child.exited;
+  exit.exitCode = ended.code;
+  exit.signal = ended.signal;
+  exit.stderrTail = ended.stderrTail;
+  const stopped = ended.stopped;
+  if (stopped?.code === 'parent_error') throw stopped.error;
+  if (stopped?.code === 'aborted') exit.aborted = true;
+  if (!exit.aborted && !exit.sawSummary && !exit.sawError) {
+    const why =
+      stopped?.code === 'idle_timeout'
+        ? `no event for ${opts.stallTimeoutMs} ms (hung or frozen): killed`
+        : stopped?.code === 'start_failed'
+          ? stopped.detail
+          : deathCause(ended.code, ended.signal);
+    deliver(crashEvent(why, exit.stderrTail));
+  }
+  return exit;
 }
 
 /** The synthetic error of a suite process that died without saying why. */
@@ -157,52 +120,28 @@ function isSuiteChildEvent(message: unknown): message is SuiteChildEvent {
   return type === 'started' || type === 'progress' || type === 'samples' || type === 'summary' || type === 'error' || type === 'mark';
 }
 
-/** Forks a TypeScript entry under the tsx loader, with stderr piped and stdout dropped. */
 /**
- * Forks `entryPath` as a helper process the way every suite process starts: the tsx loader,
- * JSON IPC, stdout ignored, stderr drained (so the child never blocks on a full pipe) with its
- * last STDERR_TAIL_BYTES kept for error messages. Used by the agent's health check too.
- */
-export function forkHelperChild(entryPath: string, env?: NodeJS.ProcessEnv): { child: ChildProcess; stderrTail: () => string } {
-  const child = fork(entryPath, [], {
-    execArgv: ['--import', tsxLoaderUrl],
-    env: env ?? process.env,
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    serialization: 'json',
-  });
-  let tail = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => {
-    tail = (tail + chunk).slice(-STDERR_TAIL_BYTES);
-  });
-  return { child, stderrTail: () => tail };
-}
-
-/**
- * Forks a one-job helper process, sends it `{type: 'run', job}` (when given) and resolves
+ * Starts a one-job helper process, sends it `{type: 'run', job}` (when given) and resolves
  * with the first message that passes `accept`. Rejects with SuiteChildError when the
  * helper reports an error event or exits first.
  */
-function askHelper<T>(entryPath: string, job: SuiteJob | undefined, accept: (message: unknown) => message is T, env?: NodeJS.ProcessEnv): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const { child, stderrTail: stderr } = forkHelperChild(entryPath, env);
-    let answer: T | undefined;
-    let failure: string | undefined;
-    child.on('message', (message: unknown) => {
-      if (accept(message)) answer = message;
+async function askHelper<T>(entry: ChildEntry, job: SuiteJob | undefined, accept: (message: unknown) => message is T, env?: NodeJS.ProcessEnv): Promise<T> {
+  let answer: T | undefined;
+  let failure: string | undefined;
+  const child = startIsolated(entry, {
+    ...(env && { env }),
+    stderrTailBytes: STDERR_TAIL_BYTES,
+    onMessage: (message) => {
+      if (accept(message)) answer ??= message;
       else if (isSuiteChildEvent(message) && message.type === 'error') failure = message.message;
-    });
-    child.on('error', (err) => {
-      if (child.pid === undefined) reject(new SuiteChildError(`could not start ${entryPath}: ${messageOf(err)}`, { cause: err }));
-    });
-    child.on('close', (code, signal) => {
-      if (answer !== undefined) resolve(answer);
-      else reject(new SuiteChildError(`${entryPath} ended without a result (${failure ?? deathCause(code, signal)})${stderr() ? `: ${stderr().trim()}` : ''}`));
-    });
-    child.send({ type: 'run', ...(job && { job }) }, (err) => {
-      if (err) child.kill('SIGKILL');
-    });
+    },
   });
+  child.send({ type: 'run', ...(job && { job }) }).catch((err: unknown) => child.stop('start_failed', `could not be sent its job: ${err instanceof Error ? err.message : String(err)}`, err));
+  const ended = await child.exited;
+  if (answer !== undefined) return answer;
+  if (ended.stopped?.code === 'start_failed') throw new SuiteChildError(`could not start ${entry.path}: ${ended.stopped.detail}`, { cause: new IsolatedWorkError('start_failed', entry.path, ended.stopped.detail, ended) });
+  const tail = ended.stderrTail.trim();
+  throw new SuiteChildError(`${entry.path} ended without a result (${failure ?? deathCause(ended.code, ended.signal)})${tail ? `: ${tail}` : ''}`);
 }
 
 /**
@@ -213,7 +152,7 @@ function askHelper<T>(entryPath: string, job: SuiteJob | undefined, accept: (mes
  */
 export async function idleChildRssBytes(env?: NodeJS.ProcessEnv): Promise<number> {
   const isIdleRss = (m: unknown): m is IdleRssMessage => (m as IdleRssMessage | null)?.type === 'idle-rss';
-  const { peakRssBytes } = await askHelper(idleEntryPath, undefined, isIdleRss, env);
+  const { peakRssBytes } = await askHelper(IDLE_CHILD, undefined, isIdleRss, env);
   if (peakRssBytes === null) throw new PeakRssUnavailableError('no /proc/self/status on this platform: VmHWM cannot be read');
   return peakRssBytes;
 }
@@ -235,7 +174,7 @@ export interface BareLoopResult {
  */
 export async function runBareLoopInChild(job: SuiteJob, env?: NodeJS.ProcessEnv): Promise<BareLoopResult> {
   const isResult = (m: unknown): m is BareLoopResultMessage => (m as BareLoopResultMessage | null)?.type === 'bare-result';
-  const result = await askHelper(bareLoopEntryPath, job, isResult, env);
+  const result = await askHelper(BARE_LOOP_CHILD, job, isResult, env);
   return {
     onnxruntimeVersion: result.onnxruntimeVersion,
     queries: result.queries,
