@@ -5,3 +5,4 @@ export * from './scenario-request';
 export * from './runtime-request';
 export * from './config-search-request';
 export * from './sweep-request';
+export * from './views';

@@ -53,7 +53,7 @@ describe('CreateSweep schemas generated from the sweep request schema', () => {
 });
 
 describe('the Error schema', () => {
-  const codes = (OPENAPI_SCHEMAS.Error.properties.code as { enum: string[] }).enum;
+  const codes = ((OPENAPI_SCHEMAS.Error as { properties: Record<string, unknown> }).properties.code as { enum: string[] }).enum;
 
   it('lists every domain error code and every code of the HTTP edge', () => {
     expect(codes).toEqual([...Object.values(DomainErrorCode), ...HTTP_EDGE_CODES]);
