@@ -4,7 +4,6 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ModelFetchError, ackConfirmed, agentConsumer, fetchModel, termConfirmed, type FarmStore } from '@benchfarm/messaging';
 import {
-  AgentState,
   BenchJob,
   ErrorCode,
   Scenario,
@@ -15,7 +14,6 @@ import {
   type ResultsClient,
   type ResultEvent,
   type SuiteSettings,
-  type UploadAck,
   type VariantRef,
 } from '@benchfarm/protocol';
 import {
@@ -34,11 +32,15 @@ import { fetchComparisonModels } from './comparison';
 import { fetchEvaluationData } from './evaluation-data';
 import { MODEL_FETCH_RETRY_BUDGET_MS, retryTransientFetch } from './model-fetch';
 import type { AgentConfig } from './config';
+import type { AgentOptions } from './agent-options';
+import { AgentStateMachine, registryStateOf, type AgentEvent } from './agent-state';
+import { CloserStack } from './closer-stack';
 import { agentChannelCredentials } from './grpc-credentials';
 import { DeviceReach } from './device-reach';
-import { HealthGate, healthCheckSettingsFromEnv, type HealthCheckSettings } from './health-check';
+import { HealthGate, type HealthCheckSettings } from './health-check';
 import { runExternalJob } from './external-runtime';
 import { collectCapabilities } from './inventory';
+import { settlementOf, type JobOutcome, type Settlement } from './job-settlement';
 import { connectAgentNats } from './nats-connect';
 import { LeaseUnavailableError, acquireLease, type JobLease } from './lease';
 import { putAgentRecord } from './registry-record';
@@ -53,6 +55,13 @@ export const FAILOVER_UPLOAD_RETRIES: UploadRetries = { attempts: 60, backoffMs:
 
 /** The version this agent reports in the registry and in every result's manifest. */
 export const AGENT_VERSION = '0.1.0';
+
+/** gRPC keepalive of the agent's coordinator channels: an upload may stream for minutes. */
+const GRPC_CHANNEL_OPTIONS = {
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_permit_without_calls': 1,
+};
 
 /** What the agent tells whoever started it, one line at a time. */
 export type AgentLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -76,123 +85,187 @@ export interface RunningAgent {
 }
 
 /**
+ * How the agent opens what it talks to. The defaults are the real ones; a test replaces one to
+ * make a start-up step fail, or to keep hold of what was opened.
+ */
+export interface AgentIo {
+  /** Connects to NATS and opens the farm's streams (nats-connect.ts). */
+  readonly connectNats: typeof connectAgentNats;
+  /** Opens one gRPC channel per coordinator address. */
+  readonly openChannels: (config: AgentConfig, log: AgentLog) => CoordinatorChannels;
+  /** Detects sensors, inventory and execution providers (device-reach.ts). */
+  readonly openDeviceReach: typeof DeviceReach.open;
+}
+
+const REAL_IO: AgentIo = {
+  connectNats: connectAgentNats,
+  // One channel per coordinator address; with several (one leads, the others stand by), calls
+  // move to the next address when one is unreachable.
+  openChannels: (config, log) => new CoordinatorChannels(config.grpcAddresses, agentChannelCredentials(config), GRPC_CHANNEL_OPTIONS, (level, message, fields) => log(level, message, fields)),
+  openDeviceReach: (capabilities, log, options) => DeviceReach.open(capabilities, log, options),
+};
+
+/**
  * Starts an agent: registers it in the KV registry with a heartbeat, then pulls one job
  * at a time from its own durable consumer, runs it in a fresh suite process, streams the
  * events to the coordinator over gRPC and acks the job only after the coordinator
  * confirmed the result.
+ *
+ * `options` were compiled and validated before (agent-options.ts); nothing here reads settings.
+ * Each resource opened pushes its closer on one stack: a throw anywhere in start-up closes what
+ * was opened, last first, and rethrows; close() and drain() close the same stack.
  */
-export async function startAgent(config: AgentConfig, log: AgentLog = () => undefined, health: HealthCheckSettings = healthCheckSettingsFromEnv()): Promise<RunningAgent> {
-  const { nc, farm } = await connectAgentNats(config);
-  const consumer = await agentConsumer(farm.js, config.agentId);
-  // One channel per coordinator address; with several (one leads, the others stand by), calls
-  // move to the next address when one is unreachable.
-  const channels = new CoordinatorChannels(
-    config.grpcAddresses,
-    agentChannelCredentials(config),
-    {
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
-      'grpc.keepalive_permit_without_calls': 1,
-    },
-    (level, message, fields) => log(level, message, fields),
-  );
-  const capabilities = collectCapabilities();
-  // Sensors, inventory and working execution providers go into the capabilities before the first heartbeat.
-  const reach = await DeviceReach.open(capabilities, log);
-  const agent = new Agent(config, nc, farm, consumer, channels.results, channels.leases, capabilities, log);
-  agent.deviceReach = reach;
-  agent.health = new HealthGate(health, (state) => agent.onHealth(state), log);
-  // Registered as CHECKING; the first health check runs before the first pull (a failed one is
-  // retried by run(), which pulls nothing until a check passed).
-  await agent.heartbeat();
-  await agent.health.attempt();
-  const done = agent.run();
-  log('info', 'agent ready', { agentId: config.agentId, natsUrl: config.natsUrl, grpcAddress: config.grpcAddress, ...(config.grpcAddresses.length > 1 && { coordinators: config.grpcAddresses.length }) });
-  return {
-    agentId: config.agentId,
-    capabilities,
-    done,
-    async close() {
-      await agent.stop();
-      await done;
-      await agent.unregister();
-      await reach.close();
-      channels.close();
-      await nc.close();
-    },
-    async drain() {
-      await agent.drain();
-      await done;
-      await agent.unregister();
-      await reach.close();
-      channels.close();
-      await nc.close();
-    },
-  };
+export async function startAgent(options: AgentOptions, log: AgentLog = () => undefined, io: Partial<AgentIo> = {}): Promise<RunningAgent> {
+  const { connectNats, openChannels, openDeviceReach } = { ...REAL_IO, ...io };
+  const config = options.agent;
+  const closers = new CloserStack((name, err) => log('warn', 'shutdown step failed', { step: name, error: String(err) }));
+  try {
+    const { nc, farm } = await connectNats(config);
+    closers.push('NATS connection', () => nc.close());
+    const consumer = await agentConsumer(farm.js, config.agentId);
+    const channels = openChannels(config, log);
+    closers.push('coordinator channels', () => channels.close());
+    const capabilities = collectCapabilities();
+    // Sensors, inventory and working execution providers go into the capabilities before the first heartbeat.
+    const reach = await openDeviceReach(capabilities, log, { sensors: options.sensors, probeProviders: options.probeProviders, env: { ...options.env } });
+    closers.push('device reach', () => reach.close());
+    const agent = new Agent({ config, health: options.health, nc, farm, consumer, channels, capabilities, reach, log });
+    // Pushed before the first write: a start-up that fails after it removes the entry again.
+    closers.push('registry entry', () => agent.unregister());
+    // Registered as CHECKING; the first health check runs before the first pull (a failed one is
+    // retried by run(), which pulls nothing until a check passed).
+    await agent.register();
+    const heartbeats = agent.startHeartbeats();
+    closers.push('heartbeat timer', () => clearInterval(heartbeats));
+    await agent.firstCheck();
+    const done = agent.run();
+    log('info', 'agent ready', { agentId: config.agentId, natsUrl: config.natsUrl, grpcAddress: config.grpcAddress, ...(config.grpcAddresses.length > 1 && { coordinators: config.grpcAddresses.length }) });
+    let finishing: Promise<void> | undefined;
+    const finish = (): Promise<void> =>
+      (finishing ??= (async () => {
+        await done;
+        await closers.closeAll();
+        agent.closed();
+      })());
+    return {
+      agentId: config.agentId,
+      capabilities,
+      done,
+      async close() {
+        agent.stop();
+        await finish();
+      },
+      async drain() {
+        await agent.drain();
+        await finish();
+      },
+    };
+  } catch (err) {
+    await closers.closeAll();
+    throw err;
+  }
+}
+
+/** What one agent works with, all opened by {@link startAgent} before it is built. */
+interface AgentParts {
+  readonly config: AgentConfig;
+  readonly health: HealthCheckSettings;
+  readonly nc: NatsConnection;
+  readonly farm: FarmStore;
+  readonly consumer: Consumer;
+  readonly channels: { readonly results: CoordinatorTarget<ResultsClient>; readonly leases: CoordinatorTarget<LeasesClient> };
+  readonly capabilities: AgentCapabilities;
+  readonly reach: DeviceReach;
+  readonly log: AgentLog;
 }
 
 class Agent {
-  /** The device's sensors (device-reach.ts); set once at start-up. */
-  deviceReach: DeviceReach | undefined;
-  /** The health gate (health-check.ts); set once at start-up. */
-  health: HealthGate | undefined;
-  private stopping = false;
-  private draining = false;
+  private readonly config: AgentConfig;
+  private readonly nc: NatsConnection;
+  private readonly farm: FarmStore;
+  private readonly consumer: Consumer;
+  private readonly client: CoordinatorTarget<ResultsClient>;
+  private readonly leases: CoordinatorTarget<LeasesClient>;
+  private readonly capabilities: AgentCapabilities;
+  /** The device's sensors (device-reach.ts). */
+  private readonly deviceReach: DeviceReach;
+  /** The health gate (health-check.ts). */
+  private readonly health: HealthGate;
+  private readonly log: AgentLog;
+  /** The agent's one state (agent-state.ts); the registry state derives from it. */
+  private readonly machine = new AgentStateMachine();
   private readonly abort = new AbortController();
-  private state = AgentState.AGENT_STATE_CHECKING;
   private currentJobId = '';
   private readonly startedAtUnixMs = Date.now();
-  private heartbeatTimer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly config: AgentConfig,
-    private readonly nc: NatsConnection,
-    private readonly farm: FarmStore,
-    private readonly consumer: Consumer,
-    private readonly client: CoordinatorTarget<ResultsClient>,
-    private readonly leases: CoordinatorTarget<LeasesClient>,
-    private readonly capabilities: AgentCapabilities,
-    private readonly log: AgentLog,
-  ) {}
+  constructor(parts: AgentParts) {
+    this.config = parts.config;
+    this.nc = parts.nc;
+    this.farm = parts.farm;
+    this.consumer = parts.consumer;
+    this.client = parts.channels.results;
+    this.leases = parts.channels.leases;
+    this.capabilities = parts.capabilities;
+    this.deviceReach = parts.reach;
+    this.log = parts.log;
+    this.health = new HealthGate(parts.health, (state) => this.onHealth(state), parts.log);
+  }
 
-  async run(): Promise<void> {
-    this.heartbeatTimer = setInterval(() => {
+  /** Writes the first registry entry (CHECKING). */
+  async register(): Promise<void> {
+    this.machine.fire('registered');
+    await this.heartbeat();
+  }
+
+  /** Starts the periodic heartbeat; the caller clears the timer. */
+  startHeartbeats(): NodeJS.Timeout {
+    return setInterval(() => {
       this.heartbeat().catch((err: unknown) => this.log('warn', 'heartbeat failed', { error: String(err) }));
     }, this.config.heartbeatIntervalMs);
-    try {
-      while (!this.stopping) {
-        if (this.health?.needed) {
-          await this.health.untilPassed(this.abort.signal, () => this.stopping);
-          continue;
-        }
-        let msg: JsMsg | null;
-        try {
-          msg = await this.consumer.next({ expires: this.config.pullExpiresMs });
-        } catch (err) {
-          if (this.stopping) break;
-          this.log('warn', 'pull failed; retrying', { error: String(err) });
-          await sleep(1_000);
-          continue;
-        }
-        if (!msg) continue;
-        await this.handle(msg);
+  }
+
+  /** The health check after joining; a failed one is retried by run() before the first pull. */
+  async firstCheck(): Promise<void> {
+    await this.health.attempt();
+  }
+
+  async run(): Promise<void> {
+    while (this.machine.pulling) {
+      if (this.health.needed) {
+        await this.health.untilPassed(this.abort.signal, () => !this.machine.pulling);
+        continue;
       }
-    } finally {
-      clearInterval(this.heartbeatTimer);
+      let msg: JsMsg | null;
+      try {
+        msg = await this.consumer.next({ expires: this.config.pullExpiresMs });
+      } catch (err) {
+        if (!this.machine.pulling) break;
+        this.log('warn', 'pull failed; retrying', { error: String(err) });
+        await sleep(1_000);
+        continue;
+      }
+      if (!msg) continue;
+      await this.handle(msg);
     }
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
+  /** Stops pulling and aborts a running job. A closed agent stays closed. */
+  stop(): void {
+    if (this.machine.phase === 'stopped') return;
+    this.machine.fire('stop');
     this.abort.abort();
   }
 
   /** Stops pulling after the running job; the registry shows DRAINING meanwhile. */
   async drain(): Promise<void> {
-    this.stopping = true;
-    this.draining = true;
-    this.state = AgentState.AGENT_STATE_DRAINING;
+    if (this.machine.phase === 'stopped') return;
+    this.machine.fire('drain');
     await this.heartbeat().catch(() => undefined);
+  }
+
+  /** Every connection is closed. */
+  closed(): void {
+    this.machine.fire('closed');
   }
 
   async heartbeat(): Promise<void> {
@@ -203,17 +276,17 @@ class Agent {
       agentVersion: AGENT_VERSION,
       labels: { ...this.config.labels },
       capabilities: this.capabilities,
-      state: this.state,
+      state: registryStateOf(this.machine.phase),
       currentJobId: this.currentJobId,
       startedAtUnixMs: this.startedAtUnixMs,
-      health: this.health?.lastReport,
+      health: this.health.lastReport,
     });
   }
 
-  /** Reports a health state change of the gate (a draining agent stays DRAINING). */
+  /** Reports a health state change of the gate (a draining agent stays DRAINING: the transition table says so). */
   async onHealth(state: 'checking' | 'healthy' | 'unhealthy'): Promise<void> {
-    if (this.draining) return;
-    this.state = state === 'checking' ? AgentState.AGENT_STATE_CHECKING : state === 'unhealthy' ? AgentState.AGENT_STATE_UNHEALTHY : AgentState.AGENT_STATE_IDLE;
+    const event: Record<typeof state, AgentEvent> = { checking: 'checkDue', healthy: 'checkPassed', unhealthy: 'checkFailed' };
+    this.machine.fire(event[state]);
     await this.heartbeat().catch((err: unknown) => this.log('warn', 'heartbeat failed', { error: String(err) }));
   }
 
@@ -232,13 +305,13 @@ class Agent {
     try {
       job = BenchJob.decode(msg.data);
     } catch (err) {
-      await this.drop(msg, receivedAtMs, `not a BenchJob: ${String(err)}`);
+      await this.settle(msg, { kind: 'undecodable', reason: String(err) }, receivedAtMs);
       return;
     }
     const { variant, suite } = job;
     if (job.agentId !== this.config.agentId || !variant || !suite) {
       const why = job.agentId !== this.config.agentId ? `addressed to another agent (${loggable(job.agentId)})` : 'without variant or suite settings';
-      await this.drop(msg, receivedAtMs, `job not valid for this agent: ${why}`, job.jobId);
+      await this.settle(msg, { kind: 'invalid', reason: why }, receivedAtMs, job.jobId);
       return;
     }
     // No attempt runs without the coordinator's lease: a job that was reassigned, finished
@@ -249,16 +322,15 @@ class Agent {
     try {
       const outcome = await acquireLease(this.leases, { jobId: job.jobId, sweepId: job.sweepId, agentId: this.config.agentId, deliveryCount: msg.info.deliveryCount }, this.config.leaseAcquireTimeoutMs, this.abort.signal);
       if (outcome.kind === 'drop') {
-        await this.drop(msg, receivedAtMs, `no lease: ${outcome.reason}`, job.jobId);
+        await this.settle(msg, { kind: 'leaseRefused', reason: outcome.reason }, receivedAtMs, job.jobId);
         return;
       }
       lease = outcome.lease;
-      if (this.state === AgentState.AGENT_STATE_UNHEALTHY) this.state = AgentState.AGENT_STATE_IDLE;
     } catch (err) {
       // The coordinator is unreachable: give the job back (after MaxDeliver tries the
       // coordinator's advisory watcher fails it) and report this device unhealthy.
-      if (!this.draining) this.state = AgentState.AGENT_STATE_UNHEALTHY;
-      msg.nak(this.stopping ? 0 : 1_000);
+      this.machine.fire('coordinatorUnreachable');
+      await this.settle(msg, { kind: 'coordinatorUnreachable', shuttingDown: !this.machine.pulling }, receivedAtMs, job.jobId);
       this.log('error', 'no lease: the coordinator is unreachable; job returned to the queue', { jobId: loggable(job.jobId), error: String(err), cause: err instanceof LeaseUnavailableError ? String(err.cause) : undefined });
       await this.heartbeat().catch(() => undefined);
       return;
@@ -266,7 +338,7 @@ class Agent {
       clearInterval(waiting);
     }
     const attempt = lease.attempt;
-    this.state = this.draining ? AgentState.AGENT_STATE_DRAINING : AgentState.AGENT_STATE_BUSY;
+    this.machine.fire('jobLeased');
     this.currentJobId = job.jobId;
     await this.heartbeat().catch(() => undefined);
     const jobAbort = new AbortController();
@@ -306,35 +378,32 @@ class Agent {
     this.log('info', 'job started', { jobId: job.jobId, variant: variant.variant, attempt, deliveryCount: msg.info.deliveryCount });
     try {
       const aborted = await this.execute(job, variant, suite, upload, AbortSignal.any([this.abort.signal, jobAbort.signal]));
-      if (aborted && leaseLost) {
-        upload.cancel();
-        // Another attempt holds the job, or it was cancelled: this message is done with.
-        await this.drop(msg, receivedAtMs, `job stopped: ${leaseLost}`, job.jobId);
-        return;
-      }
       if (aborted) {
         upload.cancel();
-        // Back to the queue at once: the job is not this agent's fault.
-        msg.nak();
-        this.log('warn', 'job aborted by shutdown; returned to the queue', { jobId: job.jobId });
+        // Lease lost: another attempt holds the job, or it was cancelled. Otherwise shutdown:
+        // back to the queue at once, the job is not this agent's fault.
+        await this.settle(msg, leaseLost ? { kind: 'leaseLost', reason: leaseLost } : { kind: 'shutdown' }, receivedAtMs, job.jobId);
+        if (!leaseLost) this.log('warn', 'job aborted by shutdown; returned to the queue', { jobId: job.jobId });
         return;
       }
       const ack = await upload.finish();
-      await this.settle(msg, ack);
+      await this.settle(msg, { kind: 'uploaded', outcome: ack.outcome, jobFinal: ack.jobFinal }, receivedAtMs, job.jobId);
       this.log('info', 'job finished', { jobId: job.jobId, outcome: UploadOutcome[ack.outcome], final: ack.jobFinal });
     } catch (err) {
       upload.cancel();
       if (err instanceof UploadRejectedError) {
         // Sending the same result again cannot succeed; keep it from looping through the fleet.
-        await this.drop(msg, receivedAtMs, `the coordinator refused the result: ${err.message}`, job.jobId);
+        await this.settle(msg, { kind: 'resultRefused', reason: err.message }, receivedAtMs, job.jobId);
         return;
       }
       // The result could not be delivered: let the job come back rather than lose it.
-      msg.nak(5_000);
+      await this.settle(msg, { kind: 'uploadFailed' }, receivedAtMs, job.jobId);
       this.log('error', 'job could not be reported; returned to the queue', { jobId: job.jobId, error: String(err), cause: err instanceof UploadFailedError ? String(err.cause) : undefined });
     } finally {
       clearInterval(working);
-      this.state = this.draining ? AgentState.AGENT_STATE_DRAINING : this.health?.needed ? AgentState.AGENT_STATE_CHECKING : AgentState.AGENT_STATE_IDLE;
+      this.machine.fire('jobEnded');
+      // A device-level failure during the job: the registry shows CHECKING until a check passed.
+      if (this.health.needed) this.machine.fire('checkDue');
       this.currentJobId = '';
       await this.heartbeat().catch(() => undefined);
     }
@@ -372,7 +441,7 @@ class Agent {
     }
     if (job.externalRuntime) {
       // An external tool (issue 6) runs instead of the suite; sampling starts at the tool's measuring phase.
-      const toolSensing = await this.deviceReach?.startJob(job.externalRuntime.tool === 'trtexec' ? 'tensorrt' : 'cpu');
+      const toolSensing = await this.deviceReach.startJob(job.externalRuntime.tool === 'trtexec' ? 'tensorrt' : 'cpu');
       try {
         return await runExternalJob({ job, request: job.externalRuntime, modelPath, send: (event) => upload.send(event), ...(toolSensing ? { sensing: toolSensing } : {}), signal, agentVersion: AGENT_VERSION });
       } finally {
@@ -421,7 +490,7 @@ class Agent {
   private async runSuite(job: BenchJob, suiteJob: SuiteJob, upload: JobUpload, signal: AbortSignal): Promise<boolean> {
     const pending: Promise<void>[] = [];
     // Idle baseline now; power and thermal are then sampled between the suite's BEGIN and END marks.
-    const sensing = await this.deviceReach?.startJob(suiteJob.executionProvider ?? 'cpu');
+    const sensing = await this.deviceReach.startJob(suiteJob.executionProvider ?? 'cpu');
     try {
       const exit = await runSuiteInChild(suiteJob, {
         signal,
@@ -429,7 +498,7 @@ class Agent {
         onEvent: (event: SuiteChildEvent) => {
           // A suite process that crashed, was killed or could not start may be the device's
           // fault, not the model's: check the device before the next job.
-          if (event.type === 'error' && event.code === ErrorCode.ERROR_CODE_CHILD_CRASHED) this.health?.require(`job ${job.jobId}: ${event.message.split('\n')[0]}`);
+          if (event.type === 'error' && event.code === ErrorCode.ERROR_CODE_CHILD_CRASHED) this.health.require(`job ${job.jobId}: ${event.message.split('\n')[0]}`);
           sensing?.onSuiteEvent(event);
           const body = toResultEvent(event);
           if (body?.$case === 'summary' && sensing) pending.push(sensing.complete(body.value, job.batch || 1).then(() => upload.send(body)));
@@ -441,6 +510,23 @@ class Agent {
     } finally {
       sensing?.stop();
     }
+  }
+
+  /** Acks, gives back or drops a job message, as {@link settlementOf} decides from how it ended. */
+  private async settle(msg: JsMsg, outcome: JobOutcome, receivedAtMs: number, jobId?: string): Promise<Settlement> {
+    const settlement = settlementOf(outcome);
+    switch (settlement.action) {
+      case 'ack':
+        await this.ack(msg);
+        break;
+      case 'nak':
+        msg.nak(settlement.delayMs);
+        break;
+      case 'term':
+        await this.drop(msg, receivedAtMs, settlement.reason, jobId);
+        break;
+    }
+    return settlement;
   }
 
   /**
@@ -460,18 +546,16 @@ class Agent {
     }
   }
 
-  private async settle(msg: JsMsg, ack: UploadAck): Promise<void> {
-    if (ack.outcome === UploadOutcome.UPLOAD_OUTCOME_COMMITTED || ack.outcome === UploadOutcome.UPLOAD_OUTCOME_DUPLICATE || ack.jobFinal) {
-      // Confirmed by the server and asked again while nobody answers: on a NATS cluster the
-      // consumer's leader may be electing a successor (seconds), and a lost ack would hold the
-      // job until AckWait. Past AckWait the job comes back anyway; its lease answers FINISHED.
-      try {
-        await ackConfirmed(this.nc, msg, { timeoutMs: this.config.ackWaitMs });
-      } catch (err) {
-        this.log('warn', 'the ack of a finished job was not confirmed; it will come back after AckWait and be dropped', { subject: msg.subject, error: String(err) });
-      }
-    } else {
-      msg.nak(2_000);
+  /**
+   * Acks a finished job, confirmed by the server and asked again while nobody answers: on a NATS
+   * cluster the consumer's leader may be electing a successor (seconds), and a lost ack would hold
+   * the job until AckWait. Past AckWait the job comes back anyway; its lease answers FINISHED.
+   */
+  private async ack(msg: JsMsg): Promise<void> {
+    try {
+      await ackConfirmed(this.nc, msg, { timeoutMs: this.config.ackWaitMs });
+    } catch (err) {
+      this.log('warn', 'the ack of a finished job was not confirmed; it will come back after AckWait and be dropped', { subject: msg.subject, error: String(err) });
     }
   }
 }

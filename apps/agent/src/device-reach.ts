@@ -15,9 +15,11 @@ import {
 import type { SuiteChildEvent } from '@benchfarm/suite';
 import type { AgentLog } from './agent';
 
-/** Options of {@link openDeviceReach}; the environment supplies the defaults. */
+/** Options of {@link DeviceReach.open}; the environment supplies what is not given. */
 export interface DeviceReachOptions {
   env?: NodeJS.ProcessEnv;
+  /** The sensor settings, compiled at start-up (agent-options.ts); absent: read from `env`. */
+  sensors?: SensorsConfig;
   /** Probe execution providers by running a tiny model in a child process (default: BENCHFARM_PROBE_EPS != "off"). */
   probeProviders?: boolean;
 }
@@ -40,7 +42,7 @@ export class DeviceReach {
    */
   static async open(capabilities: AgentCapabilities, log: AgentLog, options: DeviceReachOptions = {}): Promise<DeviceReach> {
     const env = options.env ?? process.env;
-    const config = sensorsConfigFromEnv(env);
+    const config = options.sensors ?? sensorsConfigFromEnv(env);
     const ctx = createSensorContext(config, env);
     const detected = await detectSensors(ctx, { externalMeter: config.externalMeter, tegrastatsLogPath: config.tegrastatsLogPath });
     const inventory = await collectInventory(ctx);

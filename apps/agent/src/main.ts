@@ -1,4 +1,5 @@
-import { agentConfigFromEnv, AgentConfigError } from './config';
+import { AgentConfigError } from './config';
+import { compileAgentOptions } from './agent-options';
 import { startAgent } from './agent';
 
 // The agent daemon: configured from BENCHFARM_* variables (the `benchfarm agent` command
@@ -8,8 +9,9 @@ const log = (level: string, message: string, fields: Record<string, unknown> = {
 };
 
 async function main(): Promise<void> {
-  const config = agentConfigFromEnv();
-  const agent = await startAgent(config, log);
+  // Every setting, read and validated once before anything connects.
+  const options = compileAgentOptions(process.env);
+  const agent = await startAgent(options, log);
   process.stdout.write(`${JSON.stringify({ event: 'ready', agentId: agent.agentId })}\n`);
   let closing = false;
   const shutdown = (signal: string): void => {
