@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
-import type { ConfigAxis, ConfigSearchResult, ConfigSkip, SuiteReport } from '@benchfarm/protocol';
+import type { AgentView, DatasetFileProgressView, DatasetRemovalView, DatasetUploadView, DatasetView, ResultView, SweepView } from '@benchfarm/contract';
+import type { SuiteReport } from '@benchfarm/protocol';
 
 /** Thrown when the coordinator cannot be reached at all. */
 export class CoordinatorUnreachableError extends Error {
@@ -29,182 +30,28 @@ export class CoordinatorRequestError extends Error {
   }
 }
 
-export interface PercentileView {
-  quantile: number;
-  valueMs?: number;
-  status: 'ok' | 'insufficient_samples';
-  minSamples: number;
-}
+// The coordinator's answers as the REST contract defines them: the coordinator's OpenAPI
+// document and its own view types are checked against the same zod schemas.
+export type {
+  AccuracyView,
+  AgentView,
+  ConfigSearchDeviceView,
+  ConfigSearchView,
+  DatasetUploadView,
+  DatasetView,
+  DeviceComparisonView,
+  IntervalView,
+  JobView,
+  MeasuredOn,
+  OutputFidelityView,
+  ProgressView,
+  ResultView,
+  SweepView,
+  TaskMetricView,
+} from '@benchfarm/contract';
 
-export interface ResultView {
-  id: string;
-  count: number;
-  meanMs: number;
-  stdMs: number;
-  minMs: number;
-  maxMs: number;
-  percentiles: PercentileView[];
-  throughputQps: number;
-  measuredDurationMs: number;
-  sessionCreationMs: number;
-  firstInferenceMs: number;
-  peakRssBytes?: number;
-  rssBeforeSessionBytes?: number;
-  rssAfterSessionBytes?: number;
-  modelFileSizeBytes: number;
-  stopReason: string;
-  device: string;
-  provider: string;
-  unmeasured: { field: string; reason: string }[];
-  manifest?: Record<string, unknown>;
-  /** Power of the measured window (issue 6); absent when the device has no power sensor. */
-  power?: { sensor: string; domain: string; averagePowerWatts?: number; idlePowerWatts?: number; energyJoules?: number; energyPerInferenceJoules?: number; energyPerInferenceAboveIdleJoules?: number };
-  throttled?: boolean;
-  /** The external tool that produced the figures, when not onnxruntime-node. */
-  externalRuntime?: { runtime?: string; version?: string; precision?: string; device?: string; command?: string };
-}
-
-export interface JobView {
-  id: string;
-  variant: string;
-  agentId: string;
-  state: 'queued' | 'running' | 'done' | 'failed';
-  attempts: number;
-  error?: string;
-  progress?: ProgressView;
-  result?: ResultView;
-}
-
-/** A running job's latest progress; the configuration-search fields are absent for other jobs and from older coordinators. */
-export interface ProgressView {
-  phase: string;
-  queriesDone: number;
-  elapsedMs: number;
-  /** The configuration being measured, in words (`fp32 cpu t2 basic`). */
-  point?: string;
-  pointsDone?: number;
-  pointsTotal?: number;
-  /** Of the current window; 0 when not measuring. */
-  queriesPerSecond?: number;
-}
-
-/** One device's configuration search: what the coordinator planned for it and, once done, the agent's result. */
-export interface ConfigSearchDeviceView {
-  agentId: string;
-  agentName: string;
-  jobId: string;
-  state: string;
-  /** Values (and points) the coordinator left out for this device, with why. */
-  skipped: ConfigSkip[];
-  notes: string[];
-  estimatedMs: number;
-  result?: ConfigSearchResult;
-}
-
-/** A sweep's runtime-settings search: the request and each device's search. */
-export interface ConfigSearchView {
-  strategy: string;
-  objective: string;
-  budgetMs: number;
-  latencyBoundMs?: number;
-  /** The axes as requested (before narrowing per device). */
-  axes: ConfigAxis[];
-  devices: ConfigSearchDeviceView[];
-}
-
-export interface SweepView {
-  id: string;
-  name: string;
-  state: 'running' | 'completed' | 'failed';
-  createdAt: string;
-  error?: string;
-  model: { name: string; sha256: string; sizeBytes: number };
-  inputs: { name: string; dataType: string | number; shape: number[] }[];
-  variants: { name: string; sha256: string; sizeBytes: number; recipe: Record<string, string> }[];
-  agents: string[];
-  jobs: JobView[];
-  /** Per device: the interleaved comparison and accuracy of every variant (issue 12); absent from older coordinators. */
-  comparisons?: DeviceComparisonView[];
-  /** The runtime-settings search, when the sweep has one. */
-  configSearch?: ConfigSearchView;
-  /** Estimated time left for the sweep, ms; absent when the coordinator cannot estimate it. */
-  etaMs?: number;
-}
-
-/** A 95% confidence interval (bootstrap over images, or over rounds for a latency ratio). */
-export interface IntervalView {
-  low: number;
-  high: number;
-  level: number;
-  resamples?: number;
-}
-
-/** What an accuracy figure was measured on. */
-export type MeasuredOn = 'real_images' | 'random_inputs';
-
-/** One task metric (map50_agreement, map50, map50_95, top1_agreement, top1, top5); `value` absent with `reason` when not computed. */
-export interface TaskMetricView {
-  metric: string;
-  value?: number;
-  ci?: IntervalView;
-  images: number;
-  against: string;
-  reason?: string;
-}
-
-/** One output's fidelity against the reference on the same inputs. */
-export interface OutputFidelityView {
-  output: string;
-  cosine: number;
-  cosineCi?: IntervalView;
-  snrDb?: number;
-  snrDbCi?: IntervalView;
-  maxAbsError: number;
-  images: number;
-  measuredOn: MeasuredOn;
-  inputs: string;
-}
-
-/** A variant's accuracy on one device: real images (metrics + fidelity) or random inputs (fidelity only). */
-export interface AccuracyView {
-  measuredOn: MeasuredOn;
-  inputs: string;
-  images: number;
-  dataset?: { id: string; name: string };
-  task?: string;
-  metrics: TaskMetricView[];
-  fidelity: OutputFidelityView[];
-  error?: string;
-}
-
-/** A device's interleaved comparison job: each variant's latency ratio to the reference (CI) and accuracy. */
-export interface DeviceComparisonView {
-  jobId: string;
-  agentId: string;
-  device: string;
-  state: string;
-  provider?: string;
-  referenceVariant?: string;
-  rounds?: number;
-  order?: string;
-  evaluation?: { datasetId: string; datasetName: string; task: string; images: number; labelledImages: number; inputs: string; split: string; detectionLayout?: string; durationMs: number; peakRssBytes?: number };
-  variants: Array<{ variant: string; reference: boolean; medianMs: number; ratioToReference: number; ratioCi?: IntervalView; accuracy?: AccuracyView }>;
-  unmeasured: Array<{ field: string; reason: string }>;
-}
-
-export interface AgentView {
-  agentId: string;
-  name: string;
-  state: string;
-  labels: Record<string, string>;
-  capabilities?: { arch?: string; os?: string; cpuModel?: string; cpuCores?: number; memoryBytes?: number; executionProviders?: string[] };
-  agentVersion: string;
-  currentJobId?: string;
-  heartbeatAt: string;
-  stale: boolean;
-  /** The last health check, as the coordinator verified it (absent from older coordinators). */
-  health?: { status: string; reason?: string; passed?: boolean; ranAt?: string; durationMs?: number; attempt?: number; trigger?: string; error?: string; nextAttemptAt?: string };
-}
+/** One percentile of a result. */
+export type PercentileView = ResultView['percentiles'][number];
 
 /** Options of a sweep, as the REST API takes them. */
 export interface SweepOptions {
@@ -236,32 +83,6 @@ export interface SuiteReportsView {
   sweepId: string;
   comparisonJobs: { jobId: string; agentId: string; variants: string[] }[];
   reports: { jobId: string; variant: string; agentName: string; scenario: string; report: SuiteReport }[];
-}
-
-/** A stored dataset (GET /v1/datasets/:idOrName lists its images). */
-export interface DatasetView {
-  id: string;
-  name: string;
-  createdAt: string;
-  imageCount: number;
-  totalBytes: number;
-  labels?: { sha256: string; sizeBytes: number; labelledImages: number; annotations: number; categories: { id: number; name: string }[] };
-  preprocess?: string | Record<string, unknown>;
-  images?: { name: string; sha256: string; sizeBytes: number; width: number; height: number }[];
-}
-
-/** A dataset upload (POST /v1/datasets/uploads, GET .../uploads/:id, POST .../complete). */
-export interface DatasetUploadView {
-  uploadId?: string;
-  datasetId: string;
-  name: string;
-  state: 'open' | 'complete';
-  expiresAt?: string;
-  files: number;
-  reusedFiles: number;
-  missing: { sha256: string; sizeBytes: number; receivedBytes: number; name: string }[];
-  dataset?: DatasetView;
-  reused?: boolean;
 }
 
 /** The manifest a dataset upload starts with. */
@@ -332,7 +153,7 @@ export class CoordinatorClient {
   }
 
   /** Sends bytes `start..start+length-1` of a declared file of `sizeBytes`, streamed from `body`. */
-  putDatasetFile(uploadId: string, sha256: string, body: ReadableStream<Uint8Array>, range: { start: number; length: number; sizeBytes: number }): Promise<{ receivedBytes: number; complete: boolean }> {
+  putDatasetFile(uploadId: string, sha256: string, body: ReadableStream<Uint8Array>, range: { start: number; length: number; sizeBytes: number }): Promise<DatasetFileProgressView> {
     const headers = { 'content-type': 'application/octet-stream', 'content-range': `bytes ${range.start}-${range.start + range.length - 1}/${range.sizeBytes}`, 'content-length': String(range.length) };
     return this.request('PUT', `/v1/datasets/uploads/${encodeURIComponent(uploadId)}/files/${encodeURIComponent(sha256)}`, body, headers);
   }
@@ -349,7 +170,7 @@ export class CoordinatorClient {
     return this.request<DatasetView>('GET', `/v1/datasets/${encodeURIComponent(idOrName)}`);
   }
 
-  deleteDataset(idOrName: string): Promise<{ id: string; name: string; deletedObjects: number; keptObjects: number; failedObjects: number }> {
+  deleteDataset(idOrName: string): Promise<DatasetRemovalView> {
     return this.request('DELETE', `/v1/datasets/${encodeURIComponent(idOrName)}`);
   }
 

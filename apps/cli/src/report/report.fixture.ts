@@ -24,6 +24,8 @@ export function job(variant: string, device: string, p50: number, sizeBytes: num
       ],
       throughputQps: 1000 / p50,
       measuredDurationMs: 1000,
+      warmupQueries: 10,
+      warmupDurationMs: 50,
       sessionCreationMs: 10,
       firstInferenceMs: 5,
       peakRssBytes: 50e6,
@@ -32,6 +34,9 @@ export function job(variant: string, device: string, p50: number, sizeBytes: num
       device,
       provider: 'cpu',
       unmeasured: [],
+      manifest: {},
+      attempt: 1,
+      committedAt: '2025-01-01T00:01:00.000Z',
       ...extra,
     },
   };
@@ -46,9 +51,12 @@ export function sweep(jobs: JobView[], id = 'sweep-1'): SweepView {
     createdAt: '2025-01-01T00:00:00.000Z',
     model: { name: 'cls', sha256: 'a'.repeat(64), sizeBytes: 600_000 },
     inputs: [],
+    settings: { scenario: 'single_stream', executionProvider: 'cpu', intraOpThreads: 0, interOpThreads: 0, batch: 1, warmupMinQueries: 10, warmupMinDurationMs: 500, minQueries: 100, minDurationMs: 2000, maxDurationMs: 60_000, seed: 0 },
+    targets: ['all'],
     variants: [...new Set(jobs.map((j) => j.variant))].map((name) => ({ name, sha256: 'b'.repeat(64), sizeBytes: 1, recipe: {} })),
     agents: [...new Set(jobs.map((j) => j.agentId))],
     jobs,
+    comparisons: [],
   };
 }
 
