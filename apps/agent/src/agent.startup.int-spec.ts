@@ -120,4 +120,22 @@ describe('agent start-up closers (real nats-server)', () => {
     // A second close is a no-op.
     await agent.close();
   }, 120_000);
+  it('drain() shows DRAINING, stops pulling, removes the entry and closes the stack', async () => {
+    const { io, opened } = recordingIo();
+    const agent = await startAgent(optionsFor('closers-d'), log, io);
+    const states: AgentState[] = [];
+    const watch = await farm.agents.watch({ key: 'closers-d' });
+    const watching = (async () => {
+      for await (const e of watch) if (e.operation === 'PUT') states.push(AgentRecord.decode(e.value).state);
+    })();
+    await agent.drain();
+    await agent.done;
+    expect(opened.nc?.isClosed()).toBe(true);
+    expect(opened.channels && channelsShutDown(opened.channels)).toBe(true);
+    const after = await farm.agents.get('closers-d');
+    expect(after === null || after.operation !== 'PUT').toBe(true);
+    watch.stop();
+    await watching;
+    expect(states).toContain(AgentState.AGENT_STATE_DRAINING);
+  }, 120_000);
 });

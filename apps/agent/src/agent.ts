@@ -143,9 +143,13 @@ export async function startAgent(options: AgentOptions, log: AgentLog = () => un
     let finishing: Promise<void> | undefined;
     const finish = (): Promise<void> =>
       (finishing ??= (async () => {
-        await done;
-        await closers.closeAll();
-        agent.closed();
+        try {
+          await done;
+        } finally {
+          // Also when the pull loop failed: nothing stays open.
+          await closers.closeAll();
+          agent.closed();
+        }
       })());
     return {
       agentId: config.agentId,

@@ -37,9 +37,15 @@ export async function connectAgentNats(config: AgentConfig): Promise<{ nc: NatsC
   const common = { servers, maxReconnectAttempts: -1, reconnectTimeWait: 1_000, name: `benchfarm-agent-${config.agentId}` };
   if (config.natsCredsFile === undefined) {
     const nc = await connect(common);
-    const farm = await ensureFarmStore(nc, { domain: config.natsJsDomain });
-    await ensureAgentConsumer(farm.jsm, config.agentId, { ackWaitMs: config.ackWaitMs });
-    return { nc, farm };
+    try {
+      const farm = await ensureFarmStore(nc, { domain: config.natsJsDomain });
+      await ensureAgentConsumer(farm.jsm, config.agentId, { ackWaitMs: config.ackWaitMs });
+      return { nc, farm };
+    } catch (err) {
+      // Not handed to the caller yet, so not on its closer stack: closed here.
+      await nc.close();
+      throw err;
+    }
   }
   const nc = await connect({ ...common, authenticator: credsAuthenticator(readFileSync(config.natsCredsFile)), inboxPrefix: agentInboxPrefix(config.agentId) });
   try {
