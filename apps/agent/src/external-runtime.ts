@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { cpus, platform, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSupervised } from '@benchfarm/isolate';
 import { ErrorCode, type BenchJob, type ExternalRuntimeRequest, type Manifest, type ResultEvent, type Summary } from '@benchfarm/protocol';
 import { externalCommand, externalResultToSummary, parseExternalOutput, parseTrtexecExportTimes, processCommandRunner, type ExternalRuntime } from '@benchfarm/sensors';
 import { SAMPLES_CHUNK_MAX } from '@benchfarm/suite';
@@ -156,64 +156,52 @@ function manifestOf(job: BenchJob, agentVersion: string): Manifest {
 }
 
 /**
- * Runs the tool to its exit, keeping stdout (for the parser) and the stderr tail (for the
- * error). Power sampling starts at the tool's "measuring" line (or at spawn for a tool
- * without one) and ends at exit. Thrown: ExternalRuntimeFailedError.
+ * Runs the tool to its exit (spawnSupervised: its timeout and an abort send SIGTERM, then
+ * SIGKILL), keeping stdout (for the parser) and the stderr tail (for the error). Power sampling
+ * starts at the tool's "measuring" line (or at spawn for a tool without one) and ends at exit.
+ * Thrown: ExternalRuntimeFailedError.
  */
-function runTool(
+async function runTool(
   tool: string,
   command: { command: string; args: string[] },
   options: { env: NodeJS.ProcessEnv; timeoutMs: number; signal: AbortSignal; sensing: JobSensing | undefined; onStart: (pid: number) => Promise<void> },
 ): Promise<{ stdout: string; aborted: boolean; pid: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command.command, command.args, { env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    let started: Promise<void> = Promise.resolve();
-    const begin = MEASURE_BEGIN[tool];
-    const markBegin = (): void => options.sensing?.onSuiteEvent({ type: 'mark', mark: 'measure-begin' });
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
+  let stdout = '';
+  let started: Promise<void> = Promise.resolve();
+  let pid = 0;
+  const begin = MEASURE_BEGIN[tool];
+  const markBegin = (): void => options.sensing?.onSuiteEvent({ type: 'mark', mark: 'measure-begin' });
+  const proc = spawnSupervised(command.command, command.args, {
+    env: options.env,
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    // The tool's whole stderr is read by the parser too (benchmark_app reports there).
+    stderrTailBytes: STDOUT_MAX_BYTES,
+    onStdout: (chunk) => {
       stdout = (stdout + chunk).slice(-STDOUT_MAX_BYTES);
       if (begin?.test(chunk)) markBegin();
-    });
-    child.stderr.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-STDOUT_MAX_BYTES);
+    },
+    onStderr: (chunk) => {
       if (begin?.test(chunk)) markBegin();
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, options.timeoutMs);
-    const onAbort = (): void => {
-      child.kill('SIGKILL');
-    };
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    child.once('spawn', () => {
+    },
+    onSpawn: (spawned) => {
+      pid = spawned;
       if (!begin) markBegin();
-      started = options.onStart(child.pid ?? 0);
-    });
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      options.signal.removeEventListener('abort', onAbort);
-      reject(new ExternalRuntimeFailedError(tool, `could not be started: ${err.message}`, { cause: err }));
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      options.signal.removeEventListener('abort', onAbort);
-      options.sensing?.onSuiteEvent({ type: 'mark', mark: 'measure-end' });
-      const tail = (stderr.trim() || stdout.trim().split('\n').slice(-5).join('\n')).slice(-STDERR_TAIL_BYTES);
-      started.then(
-        () => {
-          if (options.signal.aborted) resolve({ stdout, aborted: true, pid: child.pid ?? 0 });
-          else if (timedOut) reject(new ExternalRuntimeFailedError(tool, `was killed after its timeout of ${options.timeoutMs} ms; output tail: ${tail}`));
-          else if (code !== 0) reject(new ExternalRuntimeFailedError(tool, `exited with ${code === null ? `signal ${signal}` : `code ${code}`}; stderr tail: ${tail}`));
-          else resolve({ stdout: `${stdout}\n${stderr}`, aborted: false, pid: child.pid ?? 0 });
-        },
-        (err: unknown) => reject(new ExternalRuntimeFailedError(tool, `ran, but its start could not be reported: ${String(err)}`, { cause: err })),
-      );
-    });
+      started = options.onStart(spawned);
+    },
   });
+  const exit = await proc.exited;
+  if (exit.stopped?.code === 'start_failed') throw new ExternalRuntimeFailedError(tool, `could not be started: ${exit.stopped.detail.replace(/^could not start: /, '')}`, { cause: exit.stopped.error });
+  options.sensing?.onSuiteEvent({ type: 'mark', mark: 'measure-end' });
+  const stderr = exit.stderrTail;
+  const tail = (stderr.trim() || stdout.trim().split('\n').slice(-5).join('\n')).slice(-STDERR_TAIL_BYTES);
+  try {
+    await started;
+  } catch (err) {
+    throw new ExternalRuntimeFailedError(tool, `ran, but its start could not be reported: ${String(err)}`, { cause: err });
+  }
+  if (exit.stopped?.code === 'aborted' || options.signal.aborted) return { stdout, aborted: true, pid };
+  if (exit.stopped?.code === 'timed_out') throw new ExternalRuntimeFailedError(tool, `was killed after its timeout of ${options.timeoutMs} ms; output tail: ${tail}`);
+  if (exit.code !== 0) throw new ExternalRuntimeFailedError(tool, `exited with ${exit.code === null ? `signal ${exit.signal}` : `code ${exit.code}`}; stderr tail: ${tail}`);
+  return { stdout: `${stdout}\n${stderr}`, aborted: false, pid };
 }

@@ -5,6 +5,6 @@
 export { childEntry, runningBundled, tsxLoaderUrl, type ChildEntry } from './entry';
 export { ChildEntryError, IsolatedWorkError, ISOLATED_WORK_CODES, describeExit, type ChildExit, type IsolatedWorkCode } from './errors';
 export { reviveError, serializeError, isSerializedError, type JsonValue, type KnownErrors, type SerializedError } from './serialize';
-export { messageBytes, startIsolated, type IsolatedChild, type StartIsolatedOptions } from './start';
+export { messageBytes, spawnSupervised, startIsolated, type IsolatedChild, type SpawnSupervisedOptions, type StartIsolatedOptions, type SupervisedProcess, type SuperviseOptions } from './start';
 export { runIsolated, type RunIsolatedOptions } from './run';
 export { postToParent, sendToParent, serveIsolated, serveOne } from './child';

@@ -1,7 +1,7 @@
 // Real child processes (tiny fixture entries under tsx): every way a child can end.
 import { describe, expect, it } from 'vitest';
 import { FixtureError } from './fixtures/fixture-error';
-import { ChildEntryError, IsolatedWorkError, childEntry, reviveError, runIsolated, serializeError, startIsolated } from './index';
+import { ChildEntryError, IsolatedWorkError, childEntry, reviveError, runIsolated, serializeError, spawnSupervised, startIsolated } from './index';
 
 const work = childEntry(new URL('./fixtures/work.child.ts', import.meta.url));
 const stream = childEntry(new URL('./fixtures/stream.child.ts', import.meta.url));
@@ -160,5 +160,30 @@ describe('startIsolated (streams of messages)', () => {
     await throwing.send({ count: 0, thenHang: true });
     const exit = await throwing.exited;
     expect(exit.stopped).toMatchObject({ code: 'parent_error', detail: expect.stringMatching(/parent bug/) });
+  });
+});
+
+describe('spawnSupervised (a program, no IPC)', () => {
+  it('streams stdout, keeps the stderr tail and reports the exit code', async () => {
+    let out = '';
+    const proc = spawnSupervised('sh', ['-c', 'echo hello; echo oops >&2; exit 4'], { onStdout: (c) => (out += c) });
+    const exit = await proc.exited;
+    expect(out).toBe('hello\n');
+    expect(exit).toMatchObject({ code: 4, signal: null, stderrTail: 'oops\n' });
+    expect(exit.stopped).toBeUndefined();
+  });
+
+  it('stops a program past its deadline, and it is really gone', async () => {
+    let pid = 0;
+    const proc = spawnSupervised('sleep', ['30'], { timeoutMs: 300, onSpawn: (p) => (pid = p) });
+    const exit = await proc.exited;
+    expect(exit).toMatchObject({ signal: 'SIGTERM', stopped: { code: 'timed_out', detail: 'did not finish within 300 ms' } });
+    expect(pid).toBeGreaterThan(0);
+    expect(alive(pid)).toBe(false);
+  });
+
+  it('reports a program that cannot start as start_failed, naming why', async () => {
+    const exit = await spawnSupervised('/nonexistent/benchfarm-tool', []).exited;
+    expect(exit.stopped).toMatchObject({ code: 'start_failed', detail: expect.stringMatching(/ENOENT/) });
   });
 });
