@@ -3,7 +3,9 @@
 // variants' sessions run the current one (onnxruntime runs off the main thread, so the main
 // thread only waits), at most `depth` images ahead, so memory stays that of a few images.
 import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { childEntry, runningBundled } from '@benchfarm/isolate';
 import type { FloatTensor } from './activations';
 import { decodeJpeg, imageToTensor, type PreprocessConfig } from './preprocess';
 
@@ -32,15 +34,23 @@ async function loadHere(index: number, path: string, dims: readonly number[], co
   }
 }
 
-/** The loader thread, started under tsx as everything of this project runs; undefined where it cannot start. */
+/** The loader thread's entry: its .ts from source, evaluation-images.worker.mjs in the agent bundle. */
+const LOADER_ENTRY = childEntry(new URL('./evaluation-images.worker.ts', import.meta.url));
+
+/** The loader thread; undefined where it cannot start. */
 function startWorker(dims: readonly number[], config: PreprocessConfig): Worker | undefined {
   try {
-    const entry = new URL('./evaluation-images.worker.ts', import.meta.url).href;
-    // Worker threads do not inherit the tsx loader of the process: the thread loads tsx's API
-    // first and imports the TypeScript entry through it.
-    const api = import.meta.resolve('tsx/esm/api');
-    const code = `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`;
-    const worker = new Worker(code, { eval: true, workerData: { dims: [...dims], config } });
+    const workerData = { dims: [...dims], config };
+    let worker: Worker;
+    if (runningBundled) worker = new Worker(LOADER_ENTRY.path, { workerData });
+    else {
+      // Worker threads do not inherit the tsx loader of the process: the thread loads tsx's API
+      // first and imports the TypeScript entry through it.
+      const entry = pathToFileURL(LOADER_ENTRY.path).href;
+      const api = import.meta.resolve('tsx/esm/api');
+      const code = `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`;
+      worker = new Worker(code, { eval: true, workerData });
+    }
     worker.unref();
     return worker;
   } catch {
