@@ -47,3 +47,16 @@ describe('agent coordinator addresses', () => {
     expect(() => agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1', BENCHFARM_GRPC_ADDRESS: 'coord-a:50051, coord-a:50051' })).toThrow('grpcAddress: names an address twice');
   });
 });
+
+describe('agent labels', () => {
+  it('reports a bad label together with the other bad keys', () => {
+    let error: unknown;
+    try {
+      agentConfigFromEnv({ BENCHFARM_AGENT_ID: 'a1', BENCHFARM_AGENT_LABELS: 'gpu', BENCHFARM_HEARTBEAT_MS: '5' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(AgentConfigError);
+    expect((error as AgentConfigError).issues).toEqual(['labels: "gpu" is not key=value', expect.stringMatching(/^heartbeatIntervalMs: /)]);
+  });
+});

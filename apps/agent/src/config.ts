@@ -148,26 +148,41 @@ export function loadAgentConfig(input: Partial<AgentConfig>): AgentConfig {
   return { ...parsed.data, grpcAddresses: splitGrpcAddresses(parsed.data.grpcAddress) };
 }
 
-/** Reads agent settings from BENCHFARM_* environment variables. */
+/** Reads agent settings from BENCHFARM_* environment variables; every bad key (labels included) is reported at once. */
 export function agentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const num = (key: string): number | undefined => (env[key] === undefined ? undefined : Number(env[key]));
-  return loadAgentConfig({
-    natsUrl: env.BENCHFARM_NATS_URL,
-    natsJsDomain: env.BENCHFARM_NATS_JS_DOMAIN || undefined,
-    grpcAddress: env.BENCHFARM_GRPC_ADDRESS,
-    agentId: env.BENCHFARM_AGENT_ID,
-    name: env.BENCHFARM_AGENT_NAME,
-    labels: parseLabels(env.BENCHFARM_AGENT_LABELS),
-    cacheDir: env.BENCHFARM_AGENT_CACHE,
-    heartbeatIntervalMs: num('BENCHFARM_HEARTBEAT_MS'),
-    workingIntervalMs: num('BENCHFARM_WORKING_MS'),
-    pullExpiresMs: num('BENCHFARM_PULL_EXPIRES_MS'),
-    ackWaitMs: num('BENCHFARM_ACK_WAIT_MS'),
-    leaseAcquireTimeoutMs: num('BENCHFARM_LEASE_ACQUIRE_TIMEOUT_MS'),
-    suiteStallTimeoutMs: num('BENCHFARM_SUITE_STALL_TIMEOUT_MS'),
-    grpcTlsCaFile: env.BENCHFARM_GRPC_TLS_CA || undefined,
-    grpcTlsCertFile: env.BENCHFARM_GRPC_TLS_CERT || undefined,
-    grpcTlsKeyFile: env.BENCHFARM_GRPC_TLS_KEY || undefined,
-    natsCredsFile: env.BENCHFARM_NATS_CREDS || undefined,
-  });
+  const issues: string[] = [];
+  const collect = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof AgentConfigError)) throw err;
+      issues.push(...err.issues);
+      return undefined;
+    }
+  };
+  const labels = collect(() => parseLabels(env.BENCHFARM_AGENT_LABELS)) ?? {};
+  const config = collect(() =>
+    loadAgentConfig({
+      natsUrl: env.BENCHFARM_NATS_URL,
+      natsJsDomain: env.BENCHFARM_NATS_JS_DOMAIN || undefined,
+      grpcAddress: env.BENCHFARM_GRPC_ADDRESS,
+      agentId: env.BENCHFARM_AGENT_ID,
+      name: env.BENCHFARM_AGENT_NAME,
+      labels,
+      cacheDir: env.BENCHFARM_AGENT_CACHE,
+      heartbeatIntervalMs: num('BENCHFARM_HEARTBEAT_MS'),
+      workingIntervalMs: num('BENCHFARM_WORKING_MS'),
+      pullExpiresMs: num('BENCHFARM_PULL_EXPIRES_MS'),
+      ackWaitMs: num('BENCHFARM_ACK_WAIT_MS'),
+      leaseAcquireTimeoutMs: num('BENCHFARM_LEASE_ACQUIRE_TIMEOUT_MS'),
+      suiteStallTimeoutMs: num('BENCHFARM_SUITE_STALL_TIMEOUT_MS'),
+      grpcTlsCaFile: env.BENCHFARM_GRPC_TLS_CA || undefined,
+      grpcTlsCertFile: env.BENCHFARM_GRPC_TLS_CERT || undefined,
+      grpcTlsKeyFile: env.BENCHFARM_GRPC_TLS_KEY || undefined,
+      natsCredsFile: env.BENCHFARM_NATS_CREDS || undefined,
+    }),
+  );
+  if (issues.length > 0 || !config) throw new AgentConfigError(issues);
+  return config;
 }
