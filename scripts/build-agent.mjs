@@ -3,8 +3,8 @@
 // resident memory than `node --import tsx`). Third-party packages stay external
 // (node_modules); the @benchfarm/* libraries are bundled.
 //
-// Child processes (the suite, the health check, the execution-provider probe) are entry points
-// of their own: every `childEntry(new URL('./x.ts', import.meta.url))` (@benchfarm/isolate) in
+// Child processes (the suite, the health check, the execution-provider probe) and the suite's
+// image loader thread are entry points of their own: every `childEntry(new URL('./x.ts', import.meta.url))` (@benchfarm/isolate) in
 // the bundled code becomes dist/agent/x.mjs, and childEntry, seeing itself run from a .mjs,
 // starts that file with plain node. `import.meta.url` is left alone: in the bundle it names the
 // bundle's file, which is how childEntry finds its siblings.
