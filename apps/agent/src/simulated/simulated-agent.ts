@@ -5,7 +5,6 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ModelFetchError, ackConfirmed, agentConsumer, ensureAgentConsumer, ensureFarmStore, termConfirmed, type FarmStore } from '@benchfarm/messaging';
 import {
-  AgentState,
   BenchJob,
   ErrorCode,
   LeasesClient,
@@ -13,9 +12,11 @@ import {
   UploadOutcome,
   type AgentCapabilities,
   type HealthCheckReport,
-  type UploadAck,
 } from '@benchfarm/protocol';
 import { AGENT_VERSION, type AgentLog } from '../agent';
+import { AgentStateMachine, registryStateOf } from '../agent-state';
+import { CloserStack } from '../closer-stack';
+import { settlementOf, type JobOutcome } from '../job-settlement';
 import { loadAgentConfig, type AgentConfig } from '../config';
 import { agentChannelCredentials } from '../grpc-credentials';
 import { LeaseUnavailableError, acquireLease, type JobLease } from '../lease';
@@ -170,10 +171,8 @@ export interface SimulatedAgent {
  */
 export async function startSimulatedAgent(options: SimulatedAgentOptions): Promise<SimulatedAgent> {
   const config = loadAgentConfig(options.config);
-  const opened: Array<() => Promise<void>> = [];
-  const closeOpened = async (): Promise<void> => {
-    for (const close of opened.reverse()) await close().catch(() => undefined);
-  };
+  // What this agent opened (not the shared connection or channel), closed last first.
+  const opened = new CloserStack();
   try {
     let nats: SharedNats;
     if (options.sharedNats) {
@@ -182,7 +181,7 @@ export async function startSimulatedAgent(options: SimulatedAgentOptions): Promi
     } else {
       nats = await connectAgentNats(config);
       const own = nats.nc;
-      opened.push(() => own.close());
+      opened.push('NATS connection', () => own.close());
     }
     const consumer = await agentConsumer(nats.farm.js, config.agentId);
     let channel = options.sharedChannel;
@@ -190,7 +189,7 @@ export async function startSimulatedAgent(options: SimulatedAgentOptions): Promi
       // Its own channel outside grpc-js's global subchannel pool: one HTTP/2 connection per agent,
       // carrying both services, as a real agent on its own device has.
       const own = new Channel(config.grpcAddress, agentChannelCredentials(config), { ...GRPC_KEEPALIVE, 'grpc.use_local_subchannel_pool': 1 });
-      opened.push(async () => own.close());
+      opened.push('gRPC channel', () => own.close());
       channel = own;
     }
     const credentials = agentChannelCredentials(config);
@@ -209,21 +208,25 @@ export async function startSimulatedAgent(options: SimulatedAgentOptions): Promi
       fetchModel: (digest) => agent.fetchModel(digest),
       async close() {
         agent.stop();
-        await done;
-        await agent.unregister();
-        await closeOpened();
+        try {
+          await done;
+          await agent.unregister();
+        } finally {
+          await opened.closeAll();
+          agent.closed();
+        }
       },
     };
   } catch (err) {
-    await closeOpened();
+    await opened.closeAll();
     throw err;
   }
 }
 
 class SimulatedAgentRunner {
-  private stopping = false;
   private readonly abort = new AbortController();
-  private state = AgentState.AGENT_STATE_CHECKING;
+  /** The real agent's state machine (agent-state.ts); the registry state derives from it. */
+  private readonly machine = new AgentStateMachine();
   private currentJobId = '';
   private health: HealthCheckReport | undefined;
   private readonly startedAtUnixMs = Date.now();
@@ -249,11 +252,12 @@ class SimulatedAgentRunner {
 
   /** Registers as CHECKING, runs the simulated health check, reports IDLE; resolves with when the first entry was written. */
   async register(healthCheckMs: number): Promise<number> {
+    this.machine.fire('registered');
     await this.heartbeat();
     const registeredAtMs = Date.now();
     if (healthCheckMs > 0) await sleep(healthCheckMs);
     this.health = simulatedHealthReport({ attempt: 1, trigger: 'joined', durationMs: healthCheckMs });
-    this.state = this.health.passed ? AgentState.AGENT_STATE_IDLE : AgentState.AGENT_STATE_UNHEALTHY;
+    this.machine.fire(this.health.passed ? 'checkPassed' : 'checkFailed');
     await this.heartbeat();
     return registeredAtMs;
   }
@@ -264,12 +268,12 @@ class SimulatedAgentRunner {
     }, this.config.heartbeatIntervalMs);
     let freeAtMs = Date.now();
     try {
-      while (!this.stopping) {
+      while (this.machine.pulling) {
         let msg: JsMsg | null;
         try {
           msg = await this.consumer.next({ expires: this.config.pullExpiresMs });
         } catch (err) {
-          if (this.stopping) break;
+          if (!this.machine.pulling) break;
           this.log('warn', 'pull failed; retrying', { agentId: this.config.agentId, error: String(err) });
           await sleep(1_000);
           continue;
@@ -284,9 +288,16 @@ class SimulatedAgentRunner {
     }
   }
 
+  /** Stops pulling and aborts a running job. A closed agent stays closed. */
   stop(): void {
-    this.stopping = true;
+    if (this.machine.phase === 'stopped') return;
+    this.machine.fire('stop');
     this.abort.abort();
+  }
+
+  /** Its own connections are closed. */
+  closed(): void {
+    this.machine.fire('closed');
   }
 
   async heartbeat(): Promise<void> {
@@ -297,7 +308,7 @@ class SimulatedAgentRunner {
       agentVersion: SIMULATED_AGENT_VERSION,
       labels: { ...this.config.labels },
       capabilities: this.capabilities,
-      state: this.state,
+      state: registryStateOf(this.machine.phase),
       currentJobId: this.currentJobId,
       startedAtUnixMs: this.startedAtUnixMs,
       health: this.health,
@@ -343,30 +354,31 @@ class SimulatedAgentRunner {
     try {
       job = BenchJob.decode(msg.data);
     } catch (err) {
-      return settle('dropped', await this.drop(msg, `not a BenchJob: ${String(err)}`));
+      return settle('dropped', await this.apply(msg, { kind: 'undecodable', reason: String(err) }));
     }
     record.jobId = job.jobId;
     record.sweepId = job.sweepId;
     record.variant = variantKey(job);
     if (job.agentId !== this.config.agentId || !job.variant || !job.suite) {
-      return settle('dropped', await this.drop(msg, job.agentId !== this.config.agentId ? 'addressed to another agent' : 'without variant or suite settings'));
+      return settle('dropped', await this.apply(msg, { kind: 'invalid', reason: job.agentId !== this.config.agentId ? 'addressed to another agent' : 'without variant or suite settings' }));
     }
     let lease: JobLease;
     const waiting = setInterval(() => msg.working(), this.config.workingIntervalMs);
     try {
       const outcome = await acquireLease(this.leases, { jobId: job.jobId, sweepId: job.sweepId, agentId: this.config.agentId, deliveryCount: msg.info.deliveryCount }, this.config.leaseAcquireTimeoutMs, this.abort.signal);
-      if (outcome.kind === 'drop') return settle('dropped', await this.drop(msg, `no lease: ${outcome.reason}`));
+      if (outcome.kind === 'drop') return settle('dropped', await this.apply(msg, { kind: 'leaseRefused', reason: outcome.reason }));
       lease = outcome.lease;
       record.leaseAtMs = Date.now();
       record.attempt = lease.attempt;
     } catch (err) {
-      msg.nak(this.stopping ? 0 : 1_000);
+      this.machine.fire('coordinatorUnreachable');
+      await this.apply(msg, { kind: 'coordinatorUnreachable', shuttingDown: !this.machine.pulling });
       this.log('error', 'no lease: the coordinator is unreachable; job returned to the queue', { agentId: this.config.agentId, jobId: job.jobId, error: String(err), cause: err instanceof LeaseUnavailableError ? String(err.cause) : undefined });
       return settle('returned', `no lease: ${String(err)}`);
     } finally {
       clearInterval(waiting);
     }
-    this.state = AgentState.AGENT_STATE_BUSY;
+    this.machine.fire('jobLeased');
     this.currentJobId = job.jobId;
     await this.heartbeat().catch(() => undefined);
     const jobAbort = new AbortController();
@@ -393,26 +405,27 @@ class SimulatedAgentRunner {
       const aborted = await this.execute(job, upload, record, AbortSignal.any([this.abort.signal, jobAbort.signal]));
       if (aborted && leaseLost) {
         upload.cancel();
-        return settle('dropped', await this.drop(msg, `job stopped: ${leaseLost}`));
+        return settle('dropped', await this.apply(msg, { kind: 'leaseLost', reason: leaseLost }));
       }
       if (aborted) {
         upload.cancel();
-        msg.nak();
+        await this.apply(msg, { kind: 'shutdown' });
         return settle('aborted', 'the agent stopped');
       }
       const ack = await upload.finish();
       record.uploadAckAtMs = Date.now();
       if (ack.resultId) record.resultId = ack.resultId;
-      return settle(await this.settle(msg, ack));
+      await this.apply(msg, { kind: 'uploaded', outcome: ack.outcome, jobFinal: ack.jobFinal });
+      return settle(ack.outcome === UploadOutcome.UPLOAD_OUTCOME_COMMITTED ? 'committed' : ack.outcome === UploadOutcome.UPLOAD_OUTCOME_DUPLICATE ? 'duplicate' : 'error_recorded');
     } catch (err) {
       upload.cancel();
-      if (err instanceof UploadRejectedError) return settle('dropped', await this.drop(msg, `the coordinator refused the result: ${err.message}`));
-      msg.nak(5_000);
+      if (err instanceof UploadRejectedError) return settle('dropped', await this.apply(msg, { kind: 'resultRefused', reason: err.message }));
+      await this.apply(msg, { kind: 'uploadFailed' });
       this.log('error', 'job could not be reported; returned to the queue', { agentId: this.config.agentId, jobId: job.jobId, error: String(err), cause: err instanceof UploadFailedError ? String(err.cause) : undefined });
       return settle('returned', String(err));
     } finally {
       clearInterval(working);
-      this.state = AgentState.AGENT_STATE_IDLE;
+      this.machine.fire('jobEnded');
       this.currentJobId = '';
       await this.heartbeat().catch(() => undefined);
     }
@@ -477,18 +490,25 @@ class SimulatedAgentRunner {
     }
   }
 
-  /** Acks after the coordinator confirmed (or the job is final), as the real agent does; otherwise gives the job back. */
-  private async settle(msg: JsMsg, ack: UploadAck): Promise<SimulatedJobOutcome> {
-    const outcome: SimulatedJobOutcome = ack.outcome === UploadOutcome.UPLOAD_OUTCOME_COMMITTED ? 'committed' : ack.outcome === UploadOutcome.UPLOAD_OUTCOME_DUPLICATE ? 'duplicate' : 'error_recorded';
-    if (ack.outcome === UploadOutcome.UPLOAD_OUTCOME_COMMITTED || ack.outcome === UploadOutcome.UPLOAD_OUTCOME_DUPLICATE || ack.jobFinal) {
-      try {
-        await ackConfirmed(this.nats.nc, msg, { timeoutMs: this.config.ackWaitMs });
-      } catch (err) {
-        this.log('warn', 'the ack of a finished job was not confirmed; it will come back after AckWait and be dropped', { agentId: this.config.agentId, subject: msg.subject, error: String(err) });
-      }
-    } else {
-      msg.nak(2_000);
+  /**
+   * Acks, gives back or drops a job message as the real agent does: {@link settlementOf} decides
+   * from how it ended. Resolves with the reason of a drop (noting an unconfirmed term).
+   */
+  private async apply(msg: JsMsg, outcome: JobOutcome): Promise<string | undefined> {
+    const settlement = settlementOf(outcome);
+    switch (settlement.action) {
+      case 'ack':
+        try {
+          await ackConfirmed(this.nats.nc, msg, { timeoutMs: this.config.ackWaitMs });
+        } catch (err) {
+          this.log('warn', 'the ack of a finished job was not confirmed; it will come back after AckWait and be dropped', { agentId: this.config.agentId, subject: msg.subject, error: String(err) });
+        }
+        return undefined;
+      case 'nak':
+        msg.nak(settlement.delayMs);
+        return undefined;
+      case 'term':
+        return this.drop(msg, settlement.reason);
     }
-    return outcome;
   }
 }
