@@ -3,14 +3,13 @@ import { extname, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { sweepRequestSchema, type RuntimeRequest } from '@benchfarm/contract';
 import { AXIS_ALIASES, CONFIG_AXES } from '@benchfarm/suite';
 
 /** Thrown when a sweep file cannot be read or holds a key or value the sweep API does not take. */
 export class SweepFileError extends Error {
   override name = 'SweepFileError';
 }
-
-const scalarList = z.union([z.string(), z.array(z.union([z.string(), z.number()]))]);
 
 const AXIS_NAMES = `${CONFIG_AXES.join(', ')} (short: threads, inter, mode, level, batch, ep)`;
 
@@ -28,54 +27,26 @@ const dimensionsSchema = z.union([
   ),
 ]);
 
+/** Fields of POST /sweeps a sweep file does not set: the CLI uploads the model file itself. */
+const NOT_IN_FILE = ['modelPath'] as const;
+
+/** A field of POST /sweeps that a sweep file may set. */
+export type SweepFileField = Exclude<keyof typeof sweepRequestSchema.shape, (typeof NOT_IN_FILE)[number]>;
+
+/** The keys a sweep file may hold: every field of the coordinator's sweep request schema but the model's path. */
+export const SWEEP_FILE_FIELDS: readonly SweepFileField[] = Object.keys(sweepRequestSchema.shape).filter((key): key is SweepFileField => !(NOT_IN_FILE as readonly string[]).includes(key));
+
+const fieldSchemas = Object.fromEntries(SWEEP_FILE_FIELDS.map((field) => [field, sweepRequestSchema.shape[field]])) as { [K in SweepFileField]: (typeof sweepRequestSchema.shape)[K] };
+
 /**
- * The keys a sweep file may hold: exactly the REST fields of POST /sweeps (JSON body), so a
- * file, the CLI flags and a REST call describe a sweep the same way. The types are checked
- * here so a typo fails before any upload; the coordinator then applies every rule (ranges,
- * min <= max, p99 needs 662 queries, batch sizes the model allows) before queuing a job.
+ * A sweep file: exactly the REST fields of POST /sweeps, each checked by the coordinator's own
+ * field schema (@benchfarm/contract), so a file, the CLI flags and a REST call describe a sweep
+ * the same way and a typo or a bad value fails before any upload, named as the coordinator
+ * would name it. The rules between fields (min <= max, p99 needs 662 queries, calibration needs
+ * a calibrated variant, batch sizes the model allows) are the coordinator's, applied before it
+ * queues a job. `dimensions` keeps a check of its own that names an unknown axis here.
  */
-const sweepFileSchema = z.strictObject({
-  name: z.string().optional(),
-  variants: scalarList.optional(),
-  targets: scalarList.optional(),
-  shapes: z.union([z.string(), z.record(z.string(), z.array(z.number()))]).optional(),
-  threads: z.number().optional(),
-  warmupMinQueries: z.number().optional(),
-  warmupMinDurationMs: z.number().optional(),
-  minQueries: z.number().optional(),
-  minDurationMs: z.number().optional(),
-  maxDurationMs: z.number().optional(),
-  seed: z.number().optional(),
-  scenario: z.string().optional(),
-  batchSizes: scalarList.optional(),
-  concurrency: scalarList.optional(),
-  targetQps: z.number().optional(),
-  latencyBoundMs: z.number().optional(),
-  searchPeakQps: z.boolean().optional(),
-  searchSteps: z.number().optional(),
-  compare: z.string().optional(),
-  rounds: z.number().optional(),
-  roundMinQueries: z.number().optional(),
-  profile: z.boolean().optional(),
-  profileTop: z.number().optional(),
-  stabilityTolerancePct: z.number().optional(),
-  runtime: z.string().optional(),
-  // Datasets (issue 12): stored datasets by id or name; folders on this machine are CLI flags (--dataset <dir>, --calibration, --eval).
-  dataset: z.string().optional(),
-  calibrationDataset: z.string().optional(),
-  evaluationDataset: z.string().optional(),
-  task: z.string().optional(),
-  preprocess: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
-  evaluationImages: z.number().optional(),
-  // Runtime settings searched per device; sent as the JSON text of the map.
-  dimensions: dimensionsSchema.optional(),
-  search: z.string().optional(),
-  budgetMinutes: z.number().optional(),
-  pointWarmupMs: z.number().optional(),
-  pointDurationMs: z.number().optional(),
-  pointMinQueries: z.number().optional(),
-  confirmRounds: z.number().optional(),
-});
+const sweepFileSchema = z.strictObject({ ...fieldSchemas, dimensions: dimensionsSchema.optional() });
 
 /** A sweep's settings as the REST API names them; lists and shapes flattened to the text the multipart form carries. */
 export type SweepSettingsText = Record<string, string | number | boolean | undefined>;
@@ -109,14 +80,21 @@ export async function loadSweepFile(path: string): Promise<SweepSettingsText> {
     });
     throw new SweepFileError(`the sweep file ${path} is invalid: ${problems.join('; ')}`);
   }
+  // The values as written (the parsed ones carry defaults the file did not set), in the text forms a multipart form carries.
   const settings: SweepSettingsText = {};
-  for (const [key, value] of Object.entries(parsed.data)) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) settings[key] = value.join(',');
+  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+    if (value === undefined || value === null) continue;
+    if (key === 'runtime' && typeof value === 'object') settings[key] = runtimeText(parsed.data.runtime as RuntimeRequest);
+    else if (Array.isArray(value)) settings[key] = value.join(',');
     else if (typeof value === 'object') settings[key] = JSON.stringify(value);
-    else settings[key] = value;
+    else settings[key] = value as string | number | boolean;
   }
   return settings;
+}
+
+/** `runtime: { tool, precision, device }` as the text form the coordinator reads in a multipart form. */
+function runtimeText(runtime: RuntimeRequest): string {
+  return [runtime.tool, runtime.precision, ...(runtime.device === undefined ? [] : [runtime.device])].join(':');
 }
 
 /** The message of a `dimensions:` value the schema refused: the first bad axis or value, by name. */
@@ -232,7 +210,7 @@ export function mergeSweepSettings(fromFile: SweepSettingsText, fromFlags: Sweep
 }
 
 /** Commander's attribute name of each sweep flag -> the REST field it sets. */
-const FLAG_FIELDS: Readonly<Record<string, string>> = {
+const FLAG_FIELDS: Readonly<Record<string, SweepFileField>> = {
   name: 'name',
   variants: 'variants',
   targets: 'targets',

@@ -6,3 +6,4 @@ export * from './runtime-request';
 export * from './config-search-request';
 export * from './sweep-request';
 export * from './views';
+export * from './sweep-field-docs';
