@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { tsxLoaderUrl } from '@benchfarm/isolate';
 import { startNatsServer } from '@benchfarm/messaging';
 
 const { values } = parseArgs({ options: { settle: { type: 'string', default: '10' }, window: { type: 'string', default: '60' }, sensors: { type: 'string', default: 'on' }, run: { type: 'string', default: 'bundle' } } });
@@ -40,7 +41,7 @@ function cpuTicks(pid: number): number {
 const nats = await startNatsServer();
 const args =
   values.run === 'tsx'
-    ? ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../apps/agent/src/main.ts', import.meta.url))]
+    ? ['--import', tsxLoaderUrl(), fileURLToPath(new URL('../apps/agent/src/main.ts', import.meta.url))]
     : [...(process.env.AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('../dist/agent/main.mjs', import.meta.url))];
 const agent = spawn(process.execPath, args, {
   env: { ...process.env, BENCHFARM_NATS_URL: nats.url, BENCHFARM_GRPC_ADDRESS: '127.0.0.1:1', BENCHFARM_AGENT_ID: 'footprint', BENCHFARM_SENSORS: values.sensors },
