@@ -1,17 +1,26 @@
 // Real child processes (tiny fixture entries under tsx): every way a child can end.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FixtureError } from './fixtures/fixture-error';
-import { ChildEntryError, IsolatedWorkError, childEntry, reviveError, runIsolated, serializeError, spawnSupervised, startIsolated } from './index';
+import { ChildEntryError, IsolatedWorkError, childEntry, reviveError, runIsolated, serializeError, spawnSupervised, startIsolated, tsxLoaderUrl } from './index';
 
 const work = childEntry(new URL('./fixtures/work.child.ts', import.meta.url));
 const stream = childEntry(new URL('./fixtures/stream.child.ts', import.meta.url));
 
+/** Whether `pid` still runs: a zombie (dead, not yet reaped by an init that may never reap it) does not. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
@@ -185,5 +194,20 @@ describe('spawnSupervised (a program, no IPC)', () => {
   it('reports a program that cannot start as start_failed, naming why', async () => {
     const exit = await spawnSupervised('/nonexistent/benchfarm-tool', []).exited;
     expect(exit.stopped).toMatchObject({ code: 'start_failed', detail: expect.stringMatching(/ENOENT/) });
+  });
+});
+
+describe('no orphans', () => {
+  it('a child does not outlive a parent that dies of an uncaught error', async () => {
+    const parent = fileURLToPath(new URL('./fixtures/parent.main.ts', import.meta.url));
+    const { stdout, code } = await new Promise<{ stdout: string; code: number | null }>((resolve) => {
+      const p = execFile(process.execPath, ['--import', tsxLoaderUrl(), parent], { timeout: 30_000 }, (_err, out, errOut) => resolve({ stdout: `${out}${errOut}`, code: p.exitCode }));
+    });
+    expect(code).toBe(1);
+    const pid = Number(/child=(\d+)/.exec(stdout)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    // SIGKILL from the parent's exit hook, or the child's own exit on disconnect: either way, at once.
+    for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(alive(pid)).toBe(false);
   });
 });
