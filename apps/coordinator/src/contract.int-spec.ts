@@ -5,13 +5,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { ensureFarmStore, startNatsServer, type NatsServerHandle } from '@benchfarm/messaging';
 import { AgentRecord } from '@benchfarm/protocol';
+import { agentViewSchema, datasetSchema, datasetUploadSchema, errorBodySchema, restComponentSchemas, sweepListItemSchema, sweepViewSchema } from '@benchfarm/contract';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { repoRoot } from '@benchfarm/testing';
 import { startCoordinator, type RunningCoordinator } from './app';
 import { DomainErrorCode } from './common/domain-error';
 import { JsonLogger } from './common/json-logger';
+import { ERROR_CODES } from './openapi/schemas';
 import { sweepRequestSchema } from './sweeps/sweep-request';
 import { fakeAgentRecord } from './testing/fake-agent';
 
@@ -215,6 +218,67 @@ describe('REST contract (real nats-server, coordinator)', () => {
     it('takes calibration fields beside int8-auto with options (its base name calibrates)', async () => {
       const { status, body } = await postJson({ modelPath: absentModel(), variants: 'fp32,int8-auto:floor=0.97', calibrationRandom: 4 });
       expect({ status, field: body.field }, JSON.stringify(body)).toEqual({ status: 400, field: 'modelPath' });
+    });
+  });
+
+  describe('answers (issue 16): what the running coordinator sends meets the contract the CLI is typed by', () => {
+    /** Every issue of `value` against `schema`, path and message; [] when it meets it. */
+    const issues = (schema: z.ZodType, value: unknown): string[] => {
+      const parsed = schema.safeParse(value);
+      return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}${i.code === 'unrecognized_keys' ? ` (${i.keys.join(', ')})` : ''}`);
+    };
+
+    it('serves the components generated from the contract', () => {
+      const generated = restComponentSchemas();
+      for (const name of ['SweepView', 'JobView', 'ResultView', 'Settings', 'SweepListItem', 'AgentView', 'DeviceComparisonView', 'Dataset', 'DatasetUpload'] as const) {
+        expect(document.components.schemas[name], name).toEqual(generated[name]);
+      }
+    });
+
+    it('sweeps: POST /sweeps (comparison and configuration search), GET /sweeps/{id} and GET /sweeps', async () => {
+      await putAgent();
+      const created = await postJson({ modelPath: MODEL, shapes: SHAPES, variants: 'fp32,ort-basic', targets: AGENT, maxDurationMs: 500 });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      expect(issues(sweepViewSchema, created.body)).toEqual([]);
+      expect((created.body.comparisons as unknown[]).length).toBe(1);
+      await putAgent();
+      const searched = await postJson({ modelPath: MODEL, shapes: SHAPES, variants: 'fp32', targets: AGENT, dimensions: 'threads=1,2', budgetMinutes: 5 });
+      expect(searched.status, JSON.stringify(searched.body)).toBe(201);
+      expect(searched.body.configSearch).toBeDefined();
+      expect(issues(sweepViewSchema, searched.body)).toEqual([]);
+      for (const id of [created.body.id, searched.body.id]) {
+        const got = await send('GET', `/sweeps/${String(id)}`);
+        expect(got.status).toBe(200);
+        expect(issues(sweepViewSchema, got.body), String(id)).toEqual([]);
+      }
+      const list = await send('GET', '/sweeps');
+      expect(issues(sweepListItemSchema.array().min(2), list.body)).toEqual([]);
+    }, 120_000);
+
+    it('agents and datasets: GET /agents, POST /v1/datasets/uploads, GET /v1/datasets', async () => {
+      await putAgent();
+      const agents = await send('GET', '/agents');
+      expect(issues(agentViewSchema.array().min(1), agents.body)).toEqual([]);
+      const manifest = { name: 'contract-answers', preprocess: 'yolox', images: [{ name: 'a.jpg', sha256: 'c'.repeat(64), sizeBytes: 100 }] };
+      const upload = await send('POST', '/v1/datasets/uploads', { body: JSON.stringify(manifest), contentType: 'application/json' });
+      expect(upload.status, JSON.stringify(upload.body)).toBe(201);
+      expect(issues(datasetUploadSchema, upload.body)).toEqual([]);
+      await send('DELETE', `/v1/datasets/uploads/${String(upload.body.uploadId)}`);
+      expect(issues(datasetSchema.array(), (await send('GET', '/v1/datasets')).body)).toEqual([]);
+    });
+
+    it('errors: 400, 404, 405 and 415 bodies, with a documented code', async () => {
+      const answers = [
+        await postJson({ modelPath: absentModel(), threads: -1 }),
+        await send('GET', '/sweeps/sweep_x'),
+        await send('PATCH', '/sweeps'),
+        await send('POST', '/sweeps', { body: 'x', contentType: 'text/plain' }),
+      ];
+      expect(answers.map((a) => a.status)).toEqual([400, 404, 405, 415]);
+      for (const answer of answers) {
+        expect(issues(errorBodySchema, answer.body), JSON.stringify(answer.body)).toEqual([]);
+        expect(ERROR_CODES).toContain(answer.body.code);
+      }
     });
   });
 

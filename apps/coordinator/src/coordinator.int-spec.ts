@@ -5,6 +5,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sweepViewSchema } from '@benchfarm/contract';
 import { agentConsumer, ensureAgentConsumer, ensureFarmStore, startNatsServer, type FarmStore, type NatsServerHandle } from '@benchfarm/messaging';
 import { AgentRecord, BenchJob, ErrorCode, Scenario, TensorDataType, UploadOutcome, type ResultsClient, type UploadHeader } from '@benchfarm/protocol';
 import { readModel, writeModel, paddleOcrModelPath } from '@benchfarm/onnx';
@@ -157,6 +158,8 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
     stream.write(events[0]!);
     stream.write(events[1]!);
     await expect.poll(async () => (await getJson<SweepView>(`/sweeps/${sweep.id}`)).body.jobs[0], { timeout: 5000 }).toMatchObject({ state: 'running', attempts: 1, progress: { phase: 'measure', queriesDone: 75 } });
+    // A job with progress, then with a result, meets the REST contract the CLI is typed by (issue 16).
+    expect(sweepViewSchema.safeParse((await getJson<SweepView>(`/sweeps/${sweep.id}`)).body).error?.issues ?? []).toEqual([]);
     for (const event of events.slice(2)) stream.write(event);
     stream.end();
     await expect.poll(() => ackPromise !== undefined, { timeout: 5000 }).toBe(true);
@@ -164,6 +167,7 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
     expect(ack).toMatchObject({ jobId: job.jobId, outcome: UploadOutcome.UPLOAD_OUTCOME_COMMITTED, jobFinal: true });
 
     const view = (await getJson<SweepView>(`/sweeps/${sweep.id}`)).body;
+    expect(sweepViewSchema.safeParse(view).error?.issues ?? []).toEqual([]);
     const stored = view.jobs[0]!;
     expect(stored).toMatchObject({ state: 'done', attempts: 1 });
     expect(stored.progress).toBeUndefined();
