@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
-import type { AgentView, DatasetFileProgressView, DatasetRemovalView, DatasetUploadView, DatasetView, ResultView, SweepView } from '@benchfarm/contract';
+import type { AgentView, SweepField, DatasetFileProgressView, DatasetRemovalView, DatasetUploadView, DatasetView, ResultView, SweepView } from '@benchfarm/contract';
 import type { SuiteReport } from '@benchfarm/protocol';
 
 /** Thrown when the coordinator cannot be reached at all. */
@@ -53,30 +53,12 @@ export type {
 /** One percentile of a result. */
 export type PercentileView = ResultView['percentiles'][number];
 
-/** Options of a sweep, as the REST API takes them. */
-export interface SweepOptions {
-  name?: string;
-  variants?: string;
-  targets?: string;
-  shapes?: string;
-  threads?: number;
-  warmupMinQueries?: number;
-  warmupMinDurationMs?: number;
-  minQueries?: number;
-  minDurationMs?: number;
-  maxDurationMs?: number;
-  seed?: number;
-  /** Runtime settings to search per device: the text `threads=1,2;level=basic,all`, or the JSON text of an axis -> values map. */
-  dimensions?: string;
-  /** grid (default) or quick; only with dimensions. */
-  search?: string;
-  /** Time budget of the search on each device, minutes; only with dimensions. */
-  budgetMinutes?: number | string;
-  /** Each point's measured window, ms; only with dimensions. */
-  pointDurationMs?: number | string;
-  /** The measurement suite's fields (scenario, batchSizes, targetQps, compare, ...: see sweep-file.ts), sent as given. */
-  [field: string]: string | number | boolean | undefined;
-}
+/**
+ * Options of a sweep as the multipart form of POST /sweeps carries them: any field of the
+ * coordinator's request schema but modelPath (the model is uploaded), as text, a number or a
+ * flag; the coordinator parses the text forms (see SWEEP_FIELD_DOCS of @benchfarm/contract).
+ */
+export type SweepOptions = { [K in Exclude<SweepField, 'modelPath'>]?: string | number | boolean | undefined };
 
 /** GET /sweeps/:id/suite-reports, as the CLI reads it. */
 export interface SuiteReportsView {

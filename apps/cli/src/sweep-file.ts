@@ -49,7 +49,7 @@ const fieldSchemas = Object.fromEntries(SWEEP_FILE_FIELDS.map((field) => [field,
 const sweepFileSchema = z.strictObject({ ...fieldSchemas, dimensions: dimensionsSchema.optional() });
 
 /** A sweep's settings as the REST API names them; lists and shapes flattened to the text the multipart form carries. */
-export type SweepSettingsText = Record<string, string | number | boolean | undefined>;
+export type SweepSettingsText = { [K in SweepFileField]?: string | number | boolean | undefined };
 
 /**
  * Reads a checked-in sweep file (`.yaml`/`.yml` or `.json`) and checks its keys and types,
@@ -82,7 +82,8 @@ export async function loadSweepFile(path: string): Promise<SweepSettingsText> {
   }
   // The values as written (the parsed ones carry defaults the file did not set), in the text forms a multipart form carries.
   const settings: SweepSettingsText = {};
-  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+  // The schema refused every other key.
+  for (const [key, value] of Object.entries(data as Record<string, unknown>) as [SweepFileField, unknown][]) {
     if (value === undefined || value === null) continue;
     if (key === 'runtime' && typeof value === 'object') settings[key] = runtimeText(parsed.data.runtime as RuntimeRequest);
     else if (Array.isArray(value)) settings[key] = value.join(',');
@@ -202,7 +203,7 @@ export function scenarioFlagSettings(flags: ScenarioFlagValues): SweepSettingsTe
  */
 export function mergeSweepSettings(fromFile: SweepSettingsText, fromFlags: SweepSettingsText, explicit: ReadonlySet<string>): SweepSettingsText {
   const merged: SweepSettingsText = { ...fromFile };
-  for (const [key, value] of Object.entries(fromFlags)) {
+  for (const [key, value] of Object.entries(fromFlags) as [SweepFileField, SweepSettingsText[SweepFileField]][]) {
     if (value === undefined) continue;
     if (explicit.has(key) || !(key in fromFile)) merged[key] = value;
   }
