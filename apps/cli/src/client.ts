@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
-import type { AgentView, SweepField, DatasetFileProgressView, DatasetRemovalView, DatasetUploadView, DatasetView, ResultView, SweepView } from '@benchfarm/contract';
-import type { SuiteReport } from '@benchfarm/protocol';
+import type { AgentView, SweepField, DatasetFileProgressView, DatasetRemovalView, DatasetUploadView, DatasetView, ResultView, SuiteReportsView, SweepView } from '@benchfarm/contract';
 
 /** Thrown when the coordinator cannot be reached at all. */
 export class CoordinatorUnreachableError extends Error {
@@ -46,6 +45,7 @@ export type {
   OutputFidelityView,
   ProgressView,
   ResultView,
+  SuiteReportsView,
   SweepView,
   TaskMetricView,
 } from '@benchfarm/contract';
@@ -59,13 +59,6 @@ export type PercentileView = ResultView['percentiles'][number];
  * flag; the coordinator parses the text forms (see SWEEP_FIELD_DOCS of @benchfarm/contract).
  */
 export type SweepOptions = { [K in Exclude<SweepField, 'modelPath'>]?: string | number | boolean | undefined };
-
-/** GET /sweeps/:id/suite-reports, as the CLI reads it. */
-export interface SuiteReportsView {
-  sweepId: string;
-  comparisonJobs: { jobId: string; agentId: string; variants: string[] }[];
-  reports: { jobId: string; variant: string; agentName: string; scenario: string; report: SuiteReport }[];
-}
 
 /** The manifest a dataset upload starts with. */
 export interface DatasetManifestBody {

@@ -19,6 +19,7 @@ import {
   revokeUsersInAuthConfig,
   signUserJwt,
 } from '@benchfarm/messaging';
+import type { EnrollmentView } from '@benchfarm/contract';
 import { CoordinatorClient } from './client';
 
 /** Thrown when security files cannot be written or read, or enrollment input is bad; names the problem. */
@@ -259,7 +260,7 @@ export async function enrollAgent(options: { coordinatorUrl: string; code: strin
   if (clash.length > 0) throw new SecurityFilesError(`refusing to overwrite ${clash.join(', ')}: this folder holds an enrollment already; use another --dir`);
   const nkey = createUserKeyPair();
   const tlsKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const response = await new CoordinatorClient(options.coordinatorUrl).postJson<{ agentId: string; natsUserJwt: string; natsUrl: string; grpcAddress: string; natsJsDomain?: unknown; tls?: { certificatePem: string; caCertificatePem: string } }>('/v1/enroll', {
+  const response = await new CoordinatorClient(options.coordinatorUrl).postJson<EnrollmentView>('/v1/enroll', {
     agentId: options.agentId,
     code: options.code,
     natsPublicKey: nkey.publicKey,

@@ -7,7 +7,7 @@ import { suiteReportText } from './suite-report';
 const ci = (low: number, high: number) => ({ low, high, level: 0.95, resamples: 1000 });
 
 function view(report: SuiteReport): SuiteReportsView {
-  return { sweepId: 's', comparisonJobs: [{ jobId: 'cmp', agentId: 'a', variants: ['fp32', 'int8'] }], reports: [{ jobId: 'cmp', variant: 'fp32', agentName: 'box', scenario: 'comparison', report }] };
+  return { sweepId: 's', comparisonJobs: [{ jobId: 'cmp', agentId: 'a', variants: ['fp32', 'int8'] }], reports: [{ jobId: 'cmp', resultId: 'r-cmp', variant: 'fp32', agentId: 'a', agentName: 'box', scenario: 'comparison', report }] };
 }
 
 const comparison = (randomCosine?: number): SuiteReport['comparison'] => ({

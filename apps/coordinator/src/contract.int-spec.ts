@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { ensureFarmStore, startNatsServer, type NatsServerHandle } from '@benchfarm/messaging';
 import { AgentRecord } from '@benchfarm/protocol';
-import { agentViewSchema, datasetSchema, datasetUploadSchema, errorBodySchema, restComponentSchemas, sweepListItemSchema, sweepViewSchema } from '@benchfarm/contract';
+import { agentViewSchema, datasetSchema, datasetUploadSchema, errorBodySchema, healthSchema, restComponentSchemas, suiteReportsSchema, sweepListItemSchema, sweepViewSchema } from '@benchfarm/contract';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { repoRoot } from '@benchfarm/testing';
 import { startCoordinator, type RunningCoordinator } from './app';
@@ -230,7 +230,7 @@ describe('REST contract (real nats-server, coordinator)', () => {
 
     it('serves the components generated from the contract', () => {
       const generated = restComponentSchemas();
-      for (const name of ['SweepView', 'JobView', 'ResultView', 'Settings', 'SweepListItem', 'AgentView', 'DeviceComparisonView', 'Dataset', 'DatasetUpload'] as const) {
+      for (const name of ['SweepView', 'JobView', 'ResultView', 'Settings', 'SweepListItem', 'AgentView', 'DeviceComparisonView', 'Dataset', 'DatasetUpload', 'SuiteReports', 'Health', 'Enrollment'] as const) {
         expect(document.components.schemas[name], name).toEqual(generated[name]);
       }
     });
@@ -250,12 +250,15 @@ describe('REST contract (real nats-server, coordinator)', () => {
         const got = await send('GET', `/sweeps/${String(id)}`);
         expect(got.status).toBe(200);
         expect(issues(sweepViewSchema, got.body), String(id)).toEqual([]);
+        const reports = await send('GET', `/sweeps/${String(id)}/suite-reports`);
+        expect(issues(suiteReportsSchema, reports.body), `suite-reports of ${String(id)}`).toEqual([]);
       }
       const list = await send('GET', '/sweeps');
       expect(issues(sweepListItemSchema.array().min(2), list.body)).toEqual([]);
     }, 120_000);
 
-    it('agents and datasets: GET /agents, POST /v1/datasets/uploads, GET /v1/datasets', async () => {
+    it('agents, datasets and health: GET /agents, POST /v1/datasets/uploads, GET /v1/datasets, GET /healthz', async () => {
+      expect(issues(healthSchema, (await send('GET', '/healthz')).body)).toEqual([]);
       await putAgent();
       const agents = await send('GET', '/agents');
       expect(issues(agentViewSchema.array().min(1), agents.body)).toEqual([]);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ConfigSearchResult, ScenarioOptions } from '@benchfarm/protocol';
+import type { ConfigSearchResult, ScenarioOptions, SuiteReport } from '@benchfarm/protocol';
 import { COMPARE_MODES, SCENARIO_NAMES } from './scenario-request';
 import { SEARCH_STRATEGIES } from './config-search-request';
 
@@ -451,6 +451,46 @@ export const datasetRemovalSchema = z
     failedObjects: z.number().int().meta({ description: 'Could not be deleted (object store unavailable); the record is gone either way.' }),
   });
 
+export const suiteReportsSchema = z.strictObject({
+  sweepId: z.string(),
+  comparisonJobs: z
+    .array(z.strictObject({ jobId: z.string(), agentId: z.string(), variants: z.array(z.string()) }))
+    .meta({ description: 'The interleaved comparison jobs of the sweep (one per device), whether done yet or not.' }),
+  reports: z.array(
+    z.strictObject({
+      jobId: z.string(),
+      resultId: z.string(),
+      variant: z.string(),
+      agentId: z.string(),
+      agentName: z.string(),
+      scenario: z.string(),
+      report: protoMessage<SuiteReport>('SuiteReport of the wire contract (camelCase): what the scenario measured beyond the summary (bootstrap CIs, stability, offline levels, server runs, cold start, comparison, profile, configuration search).'),
+    }),
+  ),
+});
+
+export const healthSchema = z.strictObject({
+  status: z.enum(['ok', 'degraded']),
+  nats: z.enum(['connected', 'reconnecting', 'closed']),
+  database: z.enum(['ok', 'failed']),
+});
+
+export const enrollmentCodeSchema = z.strictObject({
+  agentId: z.string(),
+  code: z.string().meta({ description: 'One-time code (256 random bits, base64url); shown only here, stored only as its SHA-256.' }),
+  expiresAt: dateTime(),
+  expiresAtUnixMs: z.number().int(),
+});
+
+export const enrollmentSchema = z.strictObject({
+  agentId: z.string(),
+  natsUserJwt: z.string().meta({ description: "NATS user JWT restricted to the agent's own consumer, inbox prefix _INBOX_<agentId> and registry key." }),
+  natsUrl: z.string().meta({ description: 'NATS URL(s) to dial (BENCHFARM_PUBLIC_NATS_URL).' }),
+  grpcAddress: z.string().meta({ description: 'gRPC host:port to dial (BENCHFARM_PUBLIC_GRPC_ADDRESS).' }),
+  natsJsDomain: z.string().meta({ description: "The hub's JetStream domain (BENCHFARM_PUBLIC_NATS_JS_DOMAIN), when agents may join through leaf nodes; absent otherwise." }).optional(),
+  tls: z.strictObject({ certificatePem: z.string(), caCertificatePem: z.string() }).optional(),
+});
+
 /** A sweep as GET /sweeps/{id} answers it. */
 export type SweepView = z.infer<typeof sweepViewSchema>;
 /** One line of GET /sweeps. */
@@ -489,6 +529,14 @@ export type DatasetUploadView = z.infer<typeof datasetUploadSchema>;
 export type DatasetFileProgressView = z.infer<typeof datasetFileProgressSchema>;
 /** What removing a dataset did. */
 export type DatasetRemovalView = z.infer<typeof datasetRemovalSchema>;
+/** GET /sweeps/{id}/suite-reports. */
+export type SuiteReportsView = z.infer<typeof suiteReportsSchema>;
+/** GET /healthz. */
+export type HealthView = z.infer<typeof healthSchema>;
+/** POST /v1/enrollments. */
+export type EnrollmentCodeView = z.infer<typeof enrollmentCodeSchema>;
+/** POST /v1/enroll. */
+export type EnrollmentView = z.infer<typeof enrollmentSchema>;
 /** The body of an error answer. */
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
@@ -510,6 +558,10 @@ export const REST_COMPONENTS = {
   DatasetUpload: datasetUploadSchema,
   DatasetFileProgress: datasetFileProgressSchema,
   DatasetRemoval: datasetRemovalSchema,
+  SuiteReports: suiteReportsSchema,
+  Health: healthSchema,
+  EnrollmentCode: enrollmentCodeSchema,
+  Enrollment: enrollmentSchema,
 } as const;
 /** The name of one of {@link REST_COMPONENTS}. */
 export type RestComponentName = keyof typeof REST_COMPONENTS;

@@ -6,6 +6,9 @@ import type { DatasetRemovalView, DatasetView, FileProgressView, UploadView } fr
 import type { SweepListView, SweepView } from '../sweeps/sweep.view';
 import { ERROR_CODES, OPENAPI_SCHEMAS } from './schemas';
 import type { HttpErrorBody } from '../common/http-error.filter';
+import type { EnrollmentCodeView, EnrollmentView } from '../enrollment/enrollment.service';
+import type { Health } from '../health/health.service';
+import type { SuiteReportsView } from '../suite-reports/suite-reports.service';
 
 describe('the answers of the REST contract', () => {
   it('are typed so that whatever the services return meets the contract (tsc checks these lines)', () => {
@@ -17,6 +20,10 @@ describe('the answers of the REST contract', () => {
     expectTypeOf<FileProgressView>().toExtend<contract.DatasetFileProgressView>();
     expectTypeOf<DatasetRemovalView>().toExtend<contract.DatasetRemovalView>();
     expectTypeOf<HttpErrorBody>().toExtend<contract.ErrorBody>();
+    expectTypeOf<SuiteReportsView>().toExtend<contract.SuiteReportsView>();
+    expectTypeOf<Health>().toExtend<contract.HealthView>();
+    expectTypeOf<EnrollmentCodeView>().toExtend<contract.EnrollmentCodeView>();
+    expectTypeOf<EnrollmentView>().toExtend<contract.EnrollmentView>();
   });
 
   it('are documented by the schemas generated from the contract, not by hand', () => {

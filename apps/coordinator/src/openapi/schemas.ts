@@ -29,27 +29,14 @@ export const OPENAPI_SCHEMAS = {
   ...responseSchemas(),
   // Generated from the schema POST /sweeps parses with (request-schemas.ts).
   ...createSweepSchemas(),
-  // Still by hand: answers and bodies the CLI does not read (health, enrollment) and the dataset
-  // manifest, which datasets/dataset-manifest.ts checks without zod.
-  Health: {
-    type: 'object',
-    properties: { status: { type: 'string', enum: ['ok', 'degraded'] }, nats: { type: 'string' }, database: { type: 'string' } },
-  },
+  // Still by hand: the request bodies the services check without zod (enrollment/enrollment.service.ts,
+  // datasets/dataset-manifest.ts).
   CreateEnrollmentCode: {
     type: 'object',
     required: ['agentId'],
     properties: {
       agentId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'The agent id the code enrolls (and only that one).' },
       ttlSeconds: { type: 'integer', minimum: 1, maximum: 604800, default: 3600, description: 'How long the code is valid.' },
-    },
-  },
-  EnrollmentCode: {
-    type: 'object',
-    properties: {
-      agentId: { type: 'string' },
-      code: { type: 'string', description: 'One-time code (256 random bits, base64url); shown only here, stored only as its SHA-256.' },
-      expiresAt: { type: 'string', format: 'date-time' },
-      expiresAtUnixMs: { type: 'integer' },
     },
   },
   EnrollRequest: {
@@ -60,17 +47,6 @@ export const OPENAPI_SCHEMAS = {
       code: { type: 'string' },
       natsPublicKey: { type: 'string', description: "The agent's NATS user public key (U..., 56 characters); its seed never leaves the agent." },
       tlsPublicKeyPem: { type: 'string', description: "The agent's TLS public key (SPKI PEM); with a farm CA the coordinator returns a client certificate over it." },
-    },
-  },
-  Enrollment: {
-    type: 'object',
-    properties: {
-      agentId: { type: 'string' },
-      natsUserJwt: { type: 'string', description: "NATS user JWT restricted to the agent's own consumer, inbox prefix _INBOX_<agentId> and registry key." },
-      natsUrl: { type: 'string', description: 'NATS URL(s) to dial (BENCHFARM_PUBLIC_NATS_URL).' },
-      grpcAddress: { type: 'string', description: 'gRPC host:port to dial (BENCHFARM_PUBLIC_GRPC_ADDRESS).' },
-      natsJsDomain: { type: 'string', description: "The hub's JetStream domain (BENCHFARM_PUBLIC_NATS_JS_DOMAIN), when agents may join through leaf nodes; absent otherwise." },
-      tls: { type: 'object', properties: { certificatePem: { type: 'string' }, caCertificatePem: { type: 'string' } } },
     },
   },
   DatasetManifest: {
