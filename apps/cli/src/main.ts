@@ -261,6 +261,14 @@ program
     process.exitCode = code;
   });
 
+program
+  .command('copy-store')
+  .description('copy the coordinator\'s SQLite file (BENCHFARM_DB, default .benchfarm/coordinator.db) into the empty PostgreSQL database of BENCHFARM_DATABASE_URL, all or nothing; stop the coordinator first (docs/OPERATIONS.md)')
+  .action(async () => {
+    const child = spawn(process.execPath, [...tsxExecArgv(), join(repoRoot, 'apps/coordinator/src/copy-store.main.ts')], { env: process.env, stdio: 'inherit' });
+    process.exitCode = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
+  });
+
 registerVariantsCommand(program);
 registerSecurityCommands(program, (flag) => coordinatorUrl(flag, DEFAULT_DIR));
 registerPkiCommand(program);
