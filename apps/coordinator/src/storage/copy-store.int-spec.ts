@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PercentileStatus, TensorDataType, type Summary } from '@benchfarm/protocol';
+import { newSweep, summary } from '../testing/store-fixtures';
 import { testStores } from '../testing/stores';
 import { copyStore, StoreCopyError, STORE_TABLES } from './copy-store';
 import { SqlLeaseRepository } from './lease.repository';
@@ -10,51 +10,10 @@ import { SqlResultRepository } from './result.repository';
 import { openSqlite } from './sqlite';
 import { SqlSweepRepository } from './sweep.repository';
 import type { SqlDatabase, SqlExecutor } from './sql';
-import type { NewSweep } from './records';
 
 // SQLite -> PostgreSQL copy on real stores: a SQLite file filled through the coordinator's own
 // repositories (sweeps, leases, committed results with samples, an attempt still running), and a
 // private PostgreSQL server (testStores). Every table is compared row by row after the copy.
-
-function newSweep(id: string, jobIds: string[]): NewSweep {
-  return {
-    id,
-    name: `sweep ${id}`,
-    createdAtMs: 1_700_000_000_000,
-    model: { name: 'm', sha256: 'a'.repeat(64), sizeBytes: 100 },
-    inputs: [{ name: 'x', dataType: TensorDataType.TENSOR_DATA_TYPE_FLOAT32, shape: [1, 3, 8, 8] }],
-    settings: { scenario: 'single_stream', executionProvider: 'cpu', intraOpThreads: 0, interOpThreads: 0, batch: 1, warmupMinQueries: 10, warmupMinDurationMs: 500, minQueries: 100, minDurationMs: 2000, maxDurationMs: 60_000, seed: 0 },
-    targets: ['all'],
-    agentIds: ['a1'],
-    variants: [
-      { name: 'fp32', sha256: 'b'.repeat(64), sizeBytes: 100, recipe: { pass: 'identity' } },
-      { name: 'ort-basic', sha256: 'c'.repeat(64), sizeBytes: 90, recipe: { pass: 'ort-optimize' } },
-    ],
-    jobs: jobIds.map((jobId, i) => ({ id: jobId, variant: i % 2 === 0 ? 'fp32' : 'ort-basic', agentId: 'a1', agentName: 'Agent One' })),
-  };
-}
-
-const summary = (count: number, meanMs: number): Summary => ({
-  count,
-  meanMs,
-  stdMs: 0.1,
-  minMs: 1,
-  maxMs: 3,
-  percentiles: [{ quantile: 0.5, valueMs: meanMs, status: PercentileStatus.PERCENTILE_STATUS_OK, minSamples: 1 }],
-  throughputQps: 1000 / meanMs,
-  measuredDurationMs: meanMs * count,
-  warmupQueries: 10,
-  warmupDurationMs: 500,
-  sessionCreationMs: 30,
-  firstInferenceMs: 5,
-  peakRssBytes: 1000,
-  rssBeforeSessionBytes: undefined,
-  rssAfterSessionBytes: undefined,
-  modelFileSizeBytes: 100,
-  stopReason: 'min_reached',
-  manifest: undefined,
-  unmeasured: [{ field: 'rss_before_session_bytes', reason: 'no /proc' }],
-});
 
 /** Fills a store as a coordinator would: two sweeps, leases, four results, one attempt still running. */
 async function fill(db: SqlDatabase): Promise<void> {
@@ -69,7 +28,7 @@ async function fill(db: SqlDatabase): Promise<void> {
     await leases.acquire({ jobId, sweepId, agentId: 'a1', token: `t-${jobId}`, maxAttempts: 3, nowMs: 10 + n });
     if (jobId === 'j3') continue; // still running: its lease stays active
     const latencyMs = Array.from({ length: 50 }, (_, i) => 1 + ((i * 7 + n) % 13) / 10);
-    await results.commitResult({ jobId, attempt: 1, uploadId: `u-${jobId}`, agentId: 'a1', resultId: `r-${jobId}`, summary: summary(latencyMs.length, 1 + n / 10), latencyMs, nowMs: 100 + n });
+    await results.commitResult({ jobId, attempt: 1, uploadId: `u-${jobId}`, agentId: 'a1', resultId: `r-${jobId}`, summary: summary(latencyMs.length), latencyMs, nowMs: 100 + n });
     await leases.release(`t-${jobId}`, 100 + n);
   }
 }
@@ -123,7 +82,7 @@ describe('copyStore: SQLite file to PostgreSQL', () => {
     // The copy goes on working: the running attempt's lease is valid, and its result commits
     // after the copied ones (commit_seq continues past theirs).
     const results = new SqlResultRepository(destination);
-    expect(await results.commitResult({ jobId: 'j3', attempt: 1, uploadId: 'u-j3', agentId: 'a1', resultId: 'r-j3', summary: summary(3, 2), latencyMs: [1, 2, 3], nowMs: 200 })).toEqual({
+    expect(await results.commitResult({ jobId: 'j3', attempt: 1, uploadId: 'u-j3', agentId: 'a1', resultId: 'r-j3', summary: summary(3), latencyMs: [1, 2, 3], nowMs: 200 })).toEqual({
       outcome: 'committed',
       resultId: 'r-j3',
     });
