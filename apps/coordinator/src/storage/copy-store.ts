@@ -1,3 +1,4 @@
+import { SCHEMA_VERSION_TABLE } from './postgres-migrations';
 import type { SqlDatabase, SqlExecutor, SqlValue } from './sql';
 
 /**
@@ -62,7 +63,8 @@ async function sqliteTables(db: SqlExecutor): Promise<string[]> {
 
 async function postgresTables(db: SqlExecutor): Promise<string[]> {
   const rows = await db.all<{ name: string }>(
-    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> 'benchfarm_schema_version' ORDER BY table_name",
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> ? ORDER BY table_name",
+    [SCHEMA_VERSION_TABLE],
   );
   return rows.map((row) => row.name);
 }
@@ -143,11 +145,11 @@ export async function copyStore(source: SqlDatabase, destination: SqlDatabase, o
         let copied = 0;
         // Keyset paging on rowid: every table has one (none is WITHOUT ROWID); reading in rowid
         // order also keeps results' commit_seq order (the SQLite trigger copies rowid into it).
-        let lastRowid = -Infinity;
+        let lastRowid = Number.MIN_SAFE_INTEGER;
         for (;;) {
           const page = await src.all<Record<string, SqlValue> & { _rowid: number }>(
             `SELECT rowid AS _rowid, ${list} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?`,
-            [lastRowid === -Infinity ? Number.MIN_SAFE_INTEGER : lastRowid, perInsert],
+            [lastRowid, perInsert],
           );
           if (page.length === 0) break;
           lastRowid = page[page.length - 1]?._rowid ?? lastRowid;
