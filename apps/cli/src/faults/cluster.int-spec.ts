@@ -168,9 +168,10 @@ describe('one NATS cluster server killed (issue 5 item 7): 3 replicas, nothing l
         stallMs = Math.max(stallMs, next - (before.at(-1) ?? trialStart));
         stallAfterKillMs = Math.max(stallAfterKillMs, next - killedAt);
       }
+      // The figures first, so that a trial over the bound still says which victim and how long.
+      console.log(`[figures] ${JSON.stringify({ promise: `cluster: ${victimKind} killed`, electionMs, stallMs, stallAfterKillMs, baselineGapMs, ledGroups, lost: counts.lost, duplicated: counts.duplicated, redelivered: counts.redelivered })}`);
       expect(stallAfterKillMs).toBeLessThanOrEqual(electionMs + STALL_SLACK_MS);
       rows.push({ victim: victimKind, server: victimName, electionMs, stallMs, stallAfterKillMs, baselineGapMs });
-      console.log(`[figures] ${JSON.stringify({ promise: `cluster: ${victimKind} killed`, electionMs, stallMs, stallAfterKillMs, baselineGapMs, ledGroups, lost: counts.lost, duplicated: counts.duplicated, redelivered: counts.redelivered })}`);
 
       await victim.restart();
       await victim.waitHealthy(60_000);
