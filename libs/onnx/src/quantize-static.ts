@@ -139,6 +139,8 @@ export function planQdq(source: ModelProto, opTypes: readonly string[]): QdqPlan
   const model = upgraded.model;
   const graph = model.graph ?? {};
   const index = new GraphIndex(graph);
+  // Layers kept in float (head, skipFirst, excludeNodes) are tracked by name from here on: an
+  // unnamed node would never match, so it gets a name no other node or tensor has.
   for (const node of graph.node ?? []) if (!node.name) node.name = index.uniqueName(node.opType ?? 'node');
   const headSet = headNodes(model);
   const ops = new Set(opTypes);
