@@ -1,7 +1,7 @@
 // `benchfarm variants`: derive, analyse and check variants of a model on this machine, without
 // any agent or coordinator.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -20,22 +20,21 @@ import {
   labelledMap,
   parseCocoLabels,
   LabelsError,
-  defaultShapes,
   deriveVariant,
-  fixInputShapes,
   guessYoloLayout,
-  inspectModel,
   interleavedLatencyMs,
   listImages,
   loadCalibration,
   loadImageFeeds,
   parsePreprocessConfig,
   parseVariantList,
+  prepareModel,
+  prepareOwnVariant,
+  OwnVariantError,
   quantizationSensitivity,
   readModelFile,
   runModel,
   splitCalibrationEvaluation,
-  writeModel,
   type AutoQuantReport,
   type CalibrationSource,
   type Detection,
@@ -144,14 +143,10 @@ function p50(values: number[]): number {
 export async function runVariants(options: VariantsOptions): Promise<{ rows: VariantRow[]; evaluation: string; reference: string }> {
   const log = options.log ?? (() => undefined);
   const names = parseVariantList(options.variants.join(','));
-  const source = await readModelFile(options.model);
-  const info = inspectModel(source.model, source.bytes.length);
-  const given = options.shapes ?? {};
-  const guessed = defaultShapes({ inputs: info.inputs.filter((i) => !Object.hasOwn(given, i.name)) }, { batch: 1 });
-  const fixed = fixInputShapes(source.model, { ...guessed, ...given });
   await mkdir(options.outDir, { recursive: true });
-  const reference = join(options.outDir, 'fp32-reference.onnx');
-  await writeFile(reference, writeModel(fixed.model));
+  // The coordinator's preparation (shape checks, batch 1 by default); onnxruntime runs the file right after.
+  const fixed = await prepareModel(options.model, options.shapes, join(options.outDir, 'fp32-reference.onnx'));
+  const reference = fixed.path;
 
   const preprocess = await preprocessConfig(options);
   const imageInput = fixed.inputs.length === 1 ? fixed.inputs[0] : undefined;
@@ -250,13 +245,11 @@ export async function runVariants(options: VariantsOptions): Promise<{ rows: Var
   }
   for (const [name, path] of Object.entries(options.byo ?? {})) {
     try {
-      const loaded = await readModelFile(path);
-      const byoInfo = inspectModel(loaded.model, loaded.bytes.length);
-      const same = JSON.stringify(byoInfo.inputs.map((i) => [i.name, i.dims])) === JSON.stringify(fixed.inputs.map((i) => [i.name, i.shape]));
-      if (!same) throw new VariantsInputError('--add', `${name}: inputs ${JSON.stringify(byoInfo.inputs.map((i) => [i.name, i.dims]))} differ from the base model's ${JSON.stringify(fixed.inputs.map((i) => [i.name, i.shape]))}`);
-      rows.push({ name: `${name} (brought)`, ok: true, path, recipe: { pass: 'bring-your-own', source: resolve(path) }, analysis: await analyseModel(loaded.model, loaded.bytes), ...(await fidelity(path)) });
+      // The coordinator's bring-your-own checks; the copy with the base model's input shapes is what runs.
+      const own = await prepareOwnVariant(name, path, fixed, join(options.outDir, `own-${basename(name)}.onnx`));
+      rows.push({ name: `${name} (brought)`, ok: true, path: own.path, recipe: { ...own.recipe, source: resolve(path) }, analysis: await analyseModel(own.model, await readFile(own.path)), ...(await fidelity(own.path)) });
     } catch (err) {
-      if (err instanceof VariantsInputError) throw err;
+      if (err instanceof OwnVariantError && (err.problem === 'inputs_differ' || err.problem === 'outputs_differ')) throw new VariantsInputError('--add', err.message, { cause: err });
       rows.push({ name: `${name} (brought)`, ok: false, error: (err as Error).message });
     }
   }

@@ -89,6 +89,17 @@ describe('benchfarm variants', () => {
     expect(existsSync(join(dir, 'out2')) ? readdirSync(join(dir, 'out2')).filter((f) => f !== 'fp32-reference.onnx') : []).toEqual([]);
   });
 
+  it('takes a bring-your-own variant with the checks POST /sweeps makes (prepareModel), and exits 2 naming --add for one that computes other outputs', { timeout: 120_000 }, () => {
+    const out = join(dir, 'out-own');
+    const own = cli(['variants', paddleOcrModelPath('det'), '--shapes', 'x:1x3x64x64', '--variants', 'fp16', '--add', `mine=${paddleOcrModelPath('det')}`, '--out', out]);
+    expect(own.status, own.stderr).toBe(0);
+    expect(own.stdout).toMatch(/^mine \(brought\) .* yes /m);
+    expect(existsSync(join(out, 'own-mine.onnx'))).toBe(true);
+    const other = cli(['variants', paddleOcrModelPath('det'), '--shapes', 'x:1x3x64x64', '--variants', 'fp16', '--add', `other=${paddleOcrModelPath('cls')}`, '--out', out]);
+    expect(other.status, other.stderr).toBe(2);
+    expect(other.stderr).toMatch(/--add: own variant other \(.*\): its (inputs|outputs|input shapes)/);
+  });
+
   it('--sensitivity without real images exits 2 naming the option, before deriving anything', { timeout: 120_000 }, () => {
     const r = cli(['variants', paddleOcrModelPath('det'), '--shapes', 'x:1x3x64x64', '--variants', 'int8-static', '--random-calibration', '2', '--sensitivity', '--out', join(dir, 'out3')]);
     expect(r.status, r.stderr).toBe(2);

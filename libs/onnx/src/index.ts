@@ -6,6 +6,7 @@ export { readModel, writeModel, readModelFile, assertSafeExternalData, externalD
 export { sha256Hex, writeFileAtomic } from './files';
 export { inspectModel, toTensorDataType, declaredDims, elementCount, tensorBytes, type Dim, type ModelInfo, type TensorInfo } from './analyse';
 export { fixInputShapes, defaultShapes, type InputShapes, type FixedShapes, type DefaultShapeOptions } from './shapes';
+export { prepareModel, prepareOwnVariant, OwnVariantError, type PreparedModelFile, type PreparedOutput, type PrepareOptions, type OwnVariantFile, type OwnVariantProblem } from './prepare-model';
 export {
   ORT_VERSION,
   checkLoadsInOrt,

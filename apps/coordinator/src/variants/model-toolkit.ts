@@ -1,4 +1,3 @@
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   InvalidModelError,
@@ -6,17 +5,15 @@ import {
   UnknownVariantError,
   VariantParamError,
   VariantPassError,
+  OwnVariantError,
   VARIANT_PASSES,
-  checkLoadsInOrtIsolated,
-  defaultShapes,
   deriveVariant,
-  fixInputShapes,
-  inspectModel,
   parseVariantList,
-  readModel,
-  writeModel,
+  prepareModel,
+  prepareOwnVariant,
   type CalibrationSource,
   type InvalidModelCode,
+  type PrepareOptions,
 } from '@benchfarm/onnx';
 import type { TensorSpec } from '@benchfarm/protocol';
 import { DomainError, DomainErrorCode, assertNever, errorMessage } from '../common/domain-error';
@@ -136,54 +133,25 @@ export class OnnxModelToolkit extends ModelToolkit {
 
   async prepare(sourcePath: string, shapes: Readonly<Record<string, number[]>> | undefined, workDir: string): Promise<PreparedModel> {
     try {
-      const bytes = await readFile(sourcePath);
-      const model = readModel(bytes);
-      const info = inspectModel(model, bytes.length);
-      const given = shapes ?? {};
-      const unknown = Object.keys(given).filter((name) => !info.inputs.some((i) => i.name === name));
-      if (unknown.length > 0) {
-        throw new DomainError(DomainErrorCode.InvalidShapes, `the model has no input ${unknown.map((n) => JSON.stringify(n)).join(', ')}; its inputs are ${info.inputs.map((i) => `${i.name} [${(i.dims ?? []).map((d) => d ?? '?').join(', ')}]`).join(', ')}`, { field: 'shapes' });
-      }
-      const guessed = defaultShapes({ inputs: info.inputs.filter((i) => !Object.hasOwn(given, i.name)) }, { batch: 1 });
-      const fixed = fixInputShapes(model, { ...guessed, ...given });
-      const path = join(workDir, 'prepared.onnx');
-      await writeFile(path, writeModel(fixed.model));
-      await checkLoadsInOrtIsolated(path, this.options.ortTimeoutMs === undefined ? {} : { timeoutMs: this.options.ortTimeoutMs });
-      // Declared output dims tell a detector or classifier from anything else (the evaluation's task, issue 12).
-      const outputs = inspectModel(fixed.model).outputs.map((o) => ({ name: o.name, dims: o.dims === null ? null : o.dims.map((d) => (typeof d === 'number' && d > 0 ? d : undefined)) }));
-      return { path, inputs: fixed.inputs, outputs };
+      const prepared = await prepareModel(sourcePath, shapes, join(workDir, 'prepared.onnx'), this.prepareOptions());
+      return { path: prepared.path, inputs: prepared.inputs, outputs: prepared.outputs };
     } catch (err) {
       throw translate(err);
     }
   }
 
   override async registerOwnVariant(name: string, path: string, prepared: PreparedModel, workDir: string): Promise<VariantFile> {
-    const refuse = (message: string, cause?: unknown) => new DomainError(DomainErrorCode.InvalidArgument, `own variant ${name} (${path}): ${message}`, { field: 'ownVariants', cause });
-    let bytes: Uint8Array;
     try {
-      bytes = await readFile(path);
-    } catch (err) {
-      throw refuse(`not a readable file on the coordinator (${errorMessage(err)})`, err);
-    }
-    try {
-      const model = readModel(bytes);
-      const info = inspectModel(model, bytes.length);
-      const base = prepared.inputs.map((i) => i.name).sort().join(',');
-      const own = info.inputs.map((i) => i.name).sort().join(',');
-      if (base !== own) throw refuse(`its inputs (${own}) are not the base model's (${base})`);
-      const baseInfo = inspectModel(readModel(await readFile(prepared.path)));
-      const baseOut = baseInfo.outputs.map((o) => o.name).sort().join(',');
-      const ownOut = info.outputs.map((o) => o.name).sort().join(',');
-      if (baseOut !== ownOut) throw refuse(`its outputs (${ownOut}) are not the base model's (${baseOut}); a variant must compute the same outputs so that it can be compared`);
-      const fixed = fixInputShapes(model, Object.fromEntries(prepared.inputs.map((i) => [i.name, [...i.shape]])));
-      const out = join(workDir, `own-${name}.onnx`);
-      await writeFile(out, writeModel(fixed.model));
-      await checkLoadsInOrtIsolated(out, this.options.ortTimeoutMs === undefined ? {} : { timeoutMs: this.options.ortTimeoutMs });
-      return { name, path: out, recipe: { pass: 'bring-your-own', source: path, producer: info.producer || 'unknown', nodeCount: String(info.nodeCount) } };
+      const own = await prepareOwnVariant(name, path, prepared, join(workDir, `own-${name}.onnx`), this.prepareOptions());
+      return { name, path: own.path, recipe: own.recipe };
     } catch (err) {
       if (err instanceof DomainError) throw err;
-      throw refuse(errorMessage(err), err);
+      throw new DomainError(DomainErrorCode.InvalidArgument, err instanceof OwnVariantError ? err.message : `own variant ${name} (${path}): ${errorMessage(err)}`, { field: 'ownVariants', cause: err });
     }
+  }
+
+  private prepareOptions(): PrepareOptions {
+    return { checkLoads: true, ...(this.options.ortTimeoutMs === undefined ? {} : { ortTimeoutMs: this.options.ortTimeoutMs }) };
   }
 
   async deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource, holdout?: HoldoutImages): Promise<VariantFile> {
