@@ -22,12 +22,12 @@ const STDERR_TAIL_BYTES = 2_000;
 
 /**
  * Derives a variant in a short-lived child process (runIsolated, IPC with structured clone so
- * that tensor calibration data crosses too). A crash, abort or timeout becomes a
+ * that tensor calibration data crosses too); `signal` kills the child. A crash, abort or timeout becomes a
  * {@link VariantPassError}; the pass's own errors come back as their own classes.
  */
-export async function deriveVariantIsolated(task: DeriveTask, timeoutMs: number): Promise<DerivedVariant> {
+export async function deriveVariantIsolated(task: DeriveTask, timeoutMs: number, signal?: AbortSignal): Promise<DerivedVariant> {
   try {
-    return await runIsolated<DerivedVariant>(DERIVE_CHILD, task, { timeoutMs, serialization: 'advanced', stderrTailBytes: STDERR_TAIL_BYTES, errors: DERIVE_ERRORS });
+    return await runIsolated<DerivedVariant>(DERIVE_CHILD, task, { timeoutMs, serialization: 'advanced', stderrTailBytes: STDERR_TAIL_BYTES, errors: DERIVE_ERRORS, ...(signal ? { signal } : {}) });
   } catch (err) {
     if (Object.values(DERIVE_ERRORS).some((cls) => err instanceof cls)) throw err;
     if (err instanceof IsolatedWorkError) {

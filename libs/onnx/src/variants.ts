@@ -175,6 +175,11 @@ export interface DeriveOptions {
    * split); without them it holds out every 3rd calibration image.
    */
   readonly holdout?: CalibrationSource;
+  /**
+   * Stops the derivation: an isolated one's child is killed at once (the call rejects with a
+   * {@link VariantPassError}); an in-process pass is refused before it starts.
+   */
+  readonly signal?: AbortSignal;
 }
 
 const formatInputs = (inputs: TensorInfo[]): string => inputs.map((i) => `${i.name}:${i.elemType}[${(i.dims ?? []).join(',')}]`).join(' ');
@@ -204,10 +209,11 @@ export async function deriveVariant(name: string, srcPath: string, outDir: strin
   const registry: VariantRegistry = options.registry ?? VARIANT_PASSES;
   const { pass, param } = resolveVariantPass(name, registry);
   const isolated = options.isolated ?? true;
+  if (options.signal?.aborted) throw new VariantPassError(name, 'the derivation was stopped before it started', { cause: options.signal.reason });
   // Computed passes run onnxruntime on the model (calibration, type discovery): in a child
   // process too when isolated. Only the built-in registry can be named across processes.
   if (isolated && pass.kind === 'computed' && registry === VARIANT_PASSES) {
-    return deriveVariantIsolated({ name, srcPath, outDir, ...(options.calibration ? { calibration: options.calibration } : {}), ...(options.holdout ? { holdout: options.holdout } : {}) }, options.timeoutMs ?? DEFAULT_DERIVE_TIMEOUT_MS);
+    return deriveVariantIsolated({ name, srcPath, outDir, ...(options.calibration ? { calibration: options.calibration } : {}), ...(options.holdout ? { holdout: options.holdout } : {}) }, options.timeoutMs ?? DEFAULT_DERIVE_TIMEOUT_MS, options.signal);
   }
   const src = await readModelFile(srcPath);
   const before = inspectModel(src.model, src.bytes.length);
