@@ -32,6 +32,7 @@ import { fetchComparisonModels } from './comparison';
 import { fetchEvaluationData } from './evaluation-data';
 import { MODEL_FETCH_RETRY_BUDGET_MS, retryTransientFetch } from './model-fetch';
 import type { AgentConfig } from './config';
+import type { AgentLog } from './agent-log';
 import type { AgentOptions } from './agent-options';
 import { AgentStateMachine, registryStateOf, type AgentEvent } from './agent-state';
 import { CloserStack } from './closer-stack';
@@ -62,9 +63,6 @@ const GRPC_CHANNEL_OPTIONS = {
   'grpc.keepalive_timeout_ms': 5_000,
   'grpc.keepalive_permit_without_calls': 1,
 };
-
-/** What the agent tells whoever started it, one line at a time. */
-export type AgentLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
 /** A running agent. */
 export interface RunningAgent {

@@ -13,7 +13,7 @@ import {
   type SensorsConfig,
 } from '@benchfarm/sensors';
 import type { SuiteChildEvent } from '@benchfarm/suite';
-import type { AgentLog } from './agent';
+import type { AgentLog } from './agent-log';
 
 /** Options of {@link DeviceReach.open}; the environment supplies what is not given. */
 export interface DeviceReachOptions {

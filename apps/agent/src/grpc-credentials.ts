@@ -1,10 +1,20 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
-import type { AgentConfig } from './config';
 
-/** The gRPC TLS settings of an agent (see AgentConfig). */
-export type AgentGrpcTls = Pick<AgentConfig, 'grpcTlsCaFile' | 'grpcTlsCertFile' | 'grpcTlsKeyFile'>;
+/**
+ * The gRPC TLS settings of an agent (AgentConfig's fields of the same names). Spelled out here
+ * rather than picked from AgentConfig: config.ts calls {@link grpcTlsIssues} to check them, and
+ * a type import back would close an import cycle.
+ */
+export interface AgentGrpcTls {
+  /** CA certificate the coordinator's gRPC server certificate must chain to; set: gRPC over TLS. */
+  readonly grpcTlsCaFile?: string | undefined;
+  /** The agent's client certificate for mTLS, with {@link grpcTlsKeyFile}. */
+  readonly grpcTlsCertFile?: string | undefined;
+  /** The key of {@link grpcTlsCertFile}. */
+  readonly grpcTlsKeyFile?: string | undefined;
+}
 
 /** The environment variable of each gRPC TLS setting (fixed: `benchfarm agent --enrolled DIR` sets them). */
 export const GRPC_TLS_ENV_VARS = {

@@ -1,7 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { FarmOpenError, agentConsumer, agentConsumerName, agentInboxPrefix, ensureAgentConsumer, ensureFarmStore, openFarmStore, parseCredsFile, type FarmStore } from '@benchfarm/messaging';
-import type { AgentConfig } from './config';
+
+/**
+ * The NATS settings of an agent (AgentConfig's fields of the same names). Spelled out here rather
+ * than taken from AgentConfig: config.ts calls {@link natsCredsIssues} to check them, and a type
+ * import back would close an import cycle.
+ */
+export interface AgentNatsSettings {
+  /** NATS server URL(s), comma-separated. */
+  readonly natsUrl: string;
+  /** JetStream domain of the farm's streams; absent: the local JetStream API. */
+  readonly natsJsDomain?: string | undefined;
+  readonly agentId: string;
+  /** AckWait of the agent's consumer when the agent creates it. */
+  readonly ackWaitMs: number;
+  /** NATS creds file this agent was enrolled with; absent: no NATS authentication. */
+  readonly natsCredsFile?: string | undefined;
+}
 
 /**
  * Problems with the NATS creds file, for the configuration check at start-up: unreadable, not a
@@ -31,7 +47,7 @@ export function natsCredsIssues(config: { natsCredsFile?: string | undefined; ag
  * and opens the buckets and its consumer, which the coordinator created (the consumer at
  * enrollment). Without creds (embedded default, loopback) it creates what is missing, as before.
  */
-export async function connectAgentNats(config: AgentConfig): Promise<{ nc: NatsConnection; farm: FarmStore }> {
+export async function connectAgentNats(config: AgentNatsSettings): Promise<{ nc: NatsConnection; farm: FarmStore }> {
   const servers = config.natsUrl.split(',').map((url) => url.trim());
   // Agents outlive network outages and coordinator restarts: never stop reconnecting.
   const common = { servers, maxReconnectAttempts: -1, reconnectTimeWait: 1_000, name: `benchfarm-agent-${config.agentId}` };

@@ -4,7 +4,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel } from '@grpc/grpc-js';
-import type { AgentLog } from '../agent';
+import type { AgentLog } from '../agent-log';
 import { SimulatedModelCache } from './model-cache';
 import { openSharedChannel, openSharedNats, startSimulatedAgent, type SharedNats, type SimulatedAgent } from './simulated-agent';
 import type { FetchAnswer, FleetCommand, FleetEvent, FleetWorkerSpec } from './fleet-protocol';

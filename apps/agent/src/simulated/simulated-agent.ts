@@ -13,7 +13,8 @@ import {
   type AgentCapabilities,
   type HealthCheckReport,
 } from '@benchfarm/protocol';
-import { AGENT_VERSION, type AgentLog } from '../agent';
+import { AGENT_VERSION } from '../agent';
+import type { AgentLog } from '../agent-log';
 import { AgentStateMachine, registryStateOf } from '../agent-state';
 import { CloserStack } from '../closer-stack';
 import { settlementOf, type JobOutcome } from '../job-settlement';
