@@ -1,10 +1,10 @@
-// onnxruntime's profiler on the real YOLOX detector in ../shared/models (skipped with a printed
-// reason when absent): every Conv gets kernel time, and the stem conv, at the highest
+// onnxruntime's profiler on the real YOLOX detector in ../shared/models (the file fails
+// naming the path when absent): every Conv gets kernel time, and the stem conv, at the highest
 // resolution, is among the most expensive layers.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { sharedModelFile } from '@benchfarm/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inferShapesByRunning } from './activations';
 import { foldBatchNorm } from './fold-bn';
@@ -15,16 +15,14 @@ import { layerTimes, profileNodeTimes } from './ort-profile';
 import { listImages, loadImageFeeds, PREPROCESS_PRESETS } from './preprocess';
 import { deriveVariant } from './variants';
 
-const SHARED = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../shared/models');
-const YOLOX = join(SHARED, 'yolox_nano_3class.onnx');
-const IMAGES = join(SHARED, 'images');
-const haveYolox = existsSync(YOLOX) && existsSync(IMAGES);
-if (!haveYolox) process.stdout.write(`ort-profile.int-spec: skipped: ${YOLOX} or ${IMAGES} is absent (the shared test models are not part of the project)\n`);
+// Thrown here when ../shared/models is absent: the file fails naming the path (SharedModelsMissingError).
+const YOLOX = sharedModelFile('yolox_nano_3class.onnx');
+const IMAGES = sharedModelFile('images');
 
 const dir = mkdtempSync(join(tmpdir(), 'bf-ort-profile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe.skipIf(!haveYolox)('onnxruntime profile of the YOLOX-nano detector', () => {
+describe('onnxruntime profile of the YOLOX-nano detector', () => {
   it('attributes kernel time to every Conv; layer shares stay within the total; the stem conv is among the 5 largest (a preempted kernel on a loaded machine can spike one other)', { timeout: 180_000 }, async () => {
     // The form int8-auto quantizes: Constants as initializers, BatchNorm folded, opset 13.
     const source = readModel(readFileSync(YOLOX));

@@ -1,24 +1,22 @@
 // Q/DQ counts of the default int8-static of the real YOLOX detector in ../shared/models
-// (skipped with a printed reason when absent), as written and as onnxruntime's CPU EP runs it.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// (the file fails naming the path when absent), as written and as onnxruntime's CPU EP runs it.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { sharedModelFile } from '@benchfarm/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listImages } from './preprocess';
 import { qdqIslands } from './qdq-islands';
 import { deriveVariant } from './variants';
 
-const SHARED = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../shared/models');
-const YOLOX = join(SHARED, 'yolox_nano_3class.onnx');
-const IMAGES = join(SHARED, 'images');
-const haveYolox = existsSync(YOLOX) && existsSync(IMAGES);
-if (!haveYolox) process.stdout.write(`qdq-islands.int-spec: skipped: ${YOLOX} or ${IMAGES} is absent (the shared test models are not part of the project)\n`);
+// Thrown here when ../shared/models is absent: the file fails naming the path (SharedModelsMissingError).
+const YOLOX = sharedModelFile('yolox_nano_3class.onnx');
+const IMAGES = sharedModelFile('images');
 
 const dir = mkdtempSync(join(tmpdir(), 'bf-qdq-islands-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe.skipIf(!haveYolox)('QDQ islands of the YOLOX-nano int8-static', () => {
+describe('QDQ islands of the YOLOX-nano int8-static', () => {
   it('every quantized tensor has a Q->DQ pair in the file; onnxruntime runs the quantized part as QLinear* ops with no Q->DQ left, Q/DQ only at the float stem and head', { timeout: 180_000 }, async () => {
     const files = (await listImages(IMAGES)).slice(0, 2);
     const v = await deriveVariant('int8-static', YOLOX, dir, { isolated: false, calibration: { kind: 'images', files, preprocess: 'yolox' } });

@@ -1,22 +1,20 @@
 // Accuracy on the agent (issue 12): the comparison job's evaluation phase, in a real suite
 // process with real onnxruntime-node, on real photos through the YOLOX detector in
-// ../shared/models (skipped with a printed reason when absent).
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+// ../shared/models (the file fails naming the path when absent).
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Scenario, TensorDataType, type EvaluationRequest, type Summary } from '@benchfarm/protocol';
+import { sharedModelFile } from '@benchfarm/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runSuiteInChild, type SuiteChildEvent, type SuiteJob } from './index';
 
 // Lazy, as the module-boundary rule wants for @benchfarm/onnx in this project.
 const { readModelFile, writeModel, floatsOf, floatTensor, runModel, loadImageFeeds, decodeYolo, PREPROCESS_PRESETS, DETECTION_THRESHOLDS } = await import('@benchfarm/onnx');
 
-const SHARED = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../shared/models');
-const YOLOX = join(SHARED, 'yolox_nano_3class.onnx');
-const IMAGES = join(SHARED, 'images');
-const haveYolox = existsSync(YOLOX) && existsSync(IMAGES);
-if (!haveYolox) process.stdout.write(`evaluation.int-spec: skipped: ${YOLOX} or ${IMAGES} is absent (the shared test models are not part of the project)\n`);
+// Thrown here when ../shared/models is absent: the file fails naming the path (SharedModelsMissingError).
+const YOLOX = sharedModelFile('yolox_nano_3class.onnx');
+const IMAGES = sharedModelFile('images');
 
 const dir = mkdtempSync(join(tmpdir(), 'bf-suite-eval-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,8 +60,8 @@ async function run(suiteJob: SuiteJob): Promise<{ summary: Summary; phases: stri
   return { summary: last.summary, phases: events.flatMap((e) => (e.type === 'progress' ? [e.phase] : [])) };
 }
 
-describe.skipIf(!haveYolox)('comparison job with an evaluation on real photos (YOLOX-nano)', () => {
-  const files = haveYolox ? readdirSync(IMAGES).filter((f) => f.endsWith('.jpg')).sort().slice(0, 4) : [];
+describe('comparison job with an evaluation on real photos (YOLOX-nano)', () => {
+  const files = readdirSync(IMAGES).filter((f) => f.endsWith('.jpg')).sort().slice(0, 4);
   const paths = files.map((f) => join(IMAGES, f));
 
   it('fp32 vs its copy agrees exactly; a variant with a broken first Conv agrees less', { timeout: 180_000 }, async () => {

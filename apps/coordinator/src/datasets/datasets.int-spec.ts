@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFarmStore, fetchModel, startNatsServer, type FarmStore, type NatsServerHandle } from '@benchfarm/messaging';
+import { sharedModelFile } from '@benchfarm/testing';
 import { startCoordinator, type RunningCoordinator } from '../app';
 import { loadConfig } from '../config';
 import { SystemClock } from '../common/clock';
@@ -23,9 +24,6 @@ import { SqlDatasetRepository } from './dataset.repository';
 import { DatasetsService, type DatasetRemovalView, type DatasetView, type FileProgressView, type UploadView } from './datasets.service';
 import { LocalUploadStaging } from './upload-staging';
 
-const SHARED_IMAGES = join(__dirname, '../../../../../shared/models/images');
-const haveShared = existsSync(SHARED_IMAGES);
-if (!haveShared) process.stdout.write(`datasets.int-spec: the shared-photos test is skipped: ${SHARED_IMAGES} is absent\n`);
 
 interface TestFile {
   name: string;
@@ -164,10 +162,12 @@ describe('datasets against a real coordinator (nats-server, SQLite)', () => {
     expect(await objectNames()).toEqual(objectsBefore);
   });
 
-  it.skipIf(!haveShared)('uploads the 13 shared photos in 64 KiB chunks and the catalog materializes them verified', { timeout: 60_000 }, async () => {
-    const files = readdirSync(SHARED_IMAGES)
+  it('uploads the 13 shared photos in 64 KiB chunks and the catalog materializes them verified', { timeout: 60_000 }, async () => {
+    // Fails naming ../shared/models when it is absent (SharedModelsMissingError), never skips.
+    const sharedImages = sharedModelFile('images');
+    const files = readdirSync(sharedImages)
       .sort()
-      .map((name) => ({ name, bytes: readFileSync(join(SHARED_IMAGES, name)) }));
+      .map((name) => ({ name, bytes: readFileSync(join(sharedImages, name)) }));
     expect(files).toHaveLength(13);
     const created = await createUpload({ name: 'shared-photos', preprocess: 'yolox', images: files.map(entry) });
     expect(created.body.missing).toHaveLength(13);
