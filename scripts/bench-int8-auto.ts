@@ -17,7 +17,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { deriveVariant, EvaluationAccumulator, holdOutEveryThird, listImages, loadImageFeeds, parsePreprocessConfig, type Feeds } from '@benchfarm/onnx';
-import { medianOf, pairedRatio, runInterleaved, type ComparedVariant } from '@benchfarm/suite';
+import { median as medianOf, pairedRatio } from '@benchfarm/numerics';
+import { runInterleaved, type ComparedVariant } from '@benchfarm/suite';
 
 const { values } = parseArgs({
   options: {

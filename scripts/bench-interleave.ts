@@ -11,7 +11,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
-import { medianOf, pairedRatio, runInterleaved, type ComparedVariant } from '@benchfarm/suite';
+import { median as medianOf, pairedRatio } from '@benchfarm/numerics';
+import { runInterleaved, type ComparedVariant } from '@benchfarm/suite';
 import * as ort from 'onnxruntime-node';
 
 const { values } = parseArgs({

@@ -14,7 +14,8 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { onnx, writeModel } from '@benchfarm/onnx';
-import { medianOf, runSingleStream } from '@benchfarm/suite';
+import { median as medianOf } from '@benchfarm/numerics';
+import { runSingleStream } from '@benchfarm/suite';
 import * as ort from 'onnxruntime-node';
 
 /** Y = X + W with X [1, 4] float32 and W = [1, 2, 3, 4]: the cheapest real graph onnxruntime runs. */

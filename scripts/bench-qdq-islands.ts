@@ -39,7 +39,7 @@ import {
   type NodeProto,
   type QdqCounts,
 } from '@benchfarm/onnx';
-import { medianOf, pairedRatio } from '@benchfarm/suite';
+import { median as medianOf, pairedRatio } from '@benchfarm/numerics';
 
 const DEFAULT_RECIPES = [
   'int8-static:act=none',

@@ -5,7 +5,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import jpeg from 'jpeg-js';
-import { decodeJpeg, mulberry32, sha256Hex } from '@benchfarm/onnx';
+import { mulberry32 } from '@benchfarm/numerics';
+import { decodeJpeg, sha256Hex } from '@benchfarm/onnx';
 
 const EXAMPLE = join(resolve(fileURLToPath(new URL('..', import.meta.url))), 'examples/yolox-nano');
 

@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { prepareDefaultModel } from '@benchfarm/onnx';
 import { CoordinatorClient, CoordinatorRequestError, CoordinatorUnreachableError, type SweepOptions, type SweepView } from './client';
 import { agentsTable, progressLineKeys, progressLines, sweepEvents, sweepReport, trackProgress, type ProgressSeen } from './format';
-import { DEFAULT_REGRESSION_POLICY, InvalidSamplesError } from '@benchfarm/metrics';
+import { DEFAULT_REGRESSION_POLICY, InvalidSamplesError } from '@benchfarm/numerics';
 import { REPORT_FORMATS, accuracyFloorOption, num, renderComparison, renderReport, reportOf, tradeOffText, type ReportFlags } from './report-command';
 import { ReportOptionError, compareSweeps } from './report';
 import { FarmStartError, repoRoot, startEmbeddedFarm, tsxExecArgv, upStateFile } from './processes';

@@ -5,6 +5,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, type Command } from 'commander';
+import { median } from '@benchfarm/numerics';
 import {
   CalibrationDataError,
   InvalidModelError,
@@ -126,11 +127,6 @@ async function preprocessConfig(options: VariantsOptions): Promise<PreprocessCon
     return parsePreprocessConfig(json);
   }
   return parsePreprocessConfig(text);
-}
-
-function p50(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)] ?? Number.NaN;
 }
 
 /**
@@ -274,7 +270,7 @@ async function measureLatency(rows: VariantRow[], feed: Feeds, rounds: number, t
   const live = rows.filter((r) => r.ok && r.path);
   log(`latency: ${rounds} interleaved rounds x ${live.length} models`);
   const times = await interleavedLatencyMs(live.map((r) => r.path ?? ''), feed, rounds, threads ? { intraOpThreads: threads } : {});
-  for (const [i, r] of live.entries()) Object.assign(r, { p50Ms: p50(times[i] ?? []) });
+  for (const [i, r] of live.entries()) Object.assign(r, { p50Ms: median(times[i] ?? []) });
 }
 
 const MB = 1024 * 1024;
@@ -299,7 +295,7 @@ export function variantsTable(rows: readonly VariantRow[]): string {
       (a.macs / 1e9).toFixed(3),
       `${(a.sparsity * 100).toFixed(1)}%`,
       worst ? worst.cosine.toFixed(5) : '-',
-      worst ? (Number.isFinite(worst.snrDb) ? worst.snrDb.toFixed(1) : 'inf') : '-',
+      worst ? (worst.snrDb !== undefined && Number.isFinite(worst.snrDb) ? worst.snrDb.toFixed(1) : 'inf') : '-',
       worst ? worst.maxAbsError.toPrecision(3) : '-',
       map,
       r.p50Ms !== undefined ? `${r.p50Ms.toFixed(1)}${refP50 ? ` (${(r.p50Ms / refP50).toFixed(2)}x)` : ''}` : '-',

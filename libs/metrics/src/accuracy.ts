@@ -4,7 +4,7 @@
  * series labels plus `metric`, one of a fixed set, so the series count stays bounded.
  */
 import { Gauge, type Registry } from 'prom-client';
-import { SERIES_LABEL_NAMES, boundedSeries, type SeriesLabelName, type SeriesLabels } from './index';
+import { SERIES_LABEL_NAMES, boundedSeries, type SeriesLabelName, type SeriesLabels } from './farm';
 
 /** Values of the `metric` label (proto TaskMetric.metric); any other name is dropped. */
 export const ACCURACY_METRIC_NAMES = ['map50_agreement', 'map50', 'map50_95', 'top1_agreement', 'top1', 'top5'] as const;

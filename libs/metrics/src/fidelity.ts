@@ -7,7 +7,7 @@
  * suite's `random_inputs`, on which a good int8 variant can look broken: not accuracy.
  */
 import { Gauge, type Registry } from 'prom-client';
-import { SERIES_LABEL_NAMES, boundedSeries, type SeriesLabelName, type SeriesLabels } from './index';
+import { SERIES_LABEL_NAMES, boundedSeries, type SeriesLabelName, type SeriesLabels } from './farm';
 
 /** Values of the fidelity gauges' `inputs` label. */
 export const FIDELITY_INPUTS = ['real_images', 'random_inputs'] as const;

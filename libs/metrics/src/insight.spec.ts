@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { compareLatencies, createFarmMetrics, createInsightMetrics, recordRegression, recordResult, recordResultTime, retireSeries, seriesToRetire } from './index';
+import { compareLatencies } from '@benchfarm/numerics';
+import { createFarmMetrics, createInsightMetrics, recordRegression, recordResult, recordResultTime, retireSeries, seriesToRetire } from './index';
 
 const a = { model: 'det', variant: 'fp32', device: 'pi-1', provider: 'cpu' };
 const b = { model: 'det', variant: 'fp32', device: 'jetson-1', provider: 'cpu' };

@@ -5,8 +5,8 @@
  * explicit registry as {@link createFarmMetrics}'s, with the same bounded series labels.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { LATENCY_QUANTILES, SERIES_LABEL_NAMES, boundedSeries, type FarmMetrics, type SeriesLabelName, type SeriesLabels } from './index';
-import type { LatencyComparison } from './regression';
+import { LATENCY_QUANTILES, SERIES_LABEL_NAMES, boundedSeries, type FarmMetrics, type SeriesLabelName, type SeriesLabels } from './farm';
+import type { LatencyComparison } from '@benchfarm/numerics';
 
 /** Typed handles on the insight metrics. */
 export interface InsightMetrics {

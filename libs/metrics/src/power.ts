@@ -5,7 +5,7 @@
  * sensor removes its series' power gauges: no sample means "not measured", never 0 W.
  */
 import { Gauge, type Registry } from 'prom-client';
-import { SERIES_LABEL_NAMES, boundedSeries, type SeriesLabelName, type SeriesLabels } from './index';
+import { SERIES_LABEL_NAMES, boundedSeries, type SeriesLabelName, type SeriesLabels } from './farm';
 
 /** Values of the `domain` label. */
 export const POWER_DOMAINS = ['module', 'board', 'gpu', 'cpu_package', 'wall', 'unspecified'] as const;

@@ -1,7 +1,7 @@
 import type { Feeds } from './activations';
 import { VariantParamError } from './errors';
 import { convertToFloat16, FP16_BLOCK_LIST } from './fp16';
-import { seededRandomFloats } from './random';
+import { seededRandomFloats } from '@benchfarm/numerics';
 import { CalibrationDataError, imageToTensor, decodeJpeg, listImages, parsePreprocessConfig, type PreprocessConfig } from './preprocess';
 import { onnx, type ModelProto } from './proto';
 import { DEFAULT_STATIC_OPTIONS, quantizeStatic, type CalibrationMethod, type StaticQuantOptions } from './quantize-static';

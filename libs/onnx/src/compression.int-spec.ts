@@ -15,7 +15,7 @@ import { CalibrationDataError } from './preprocess';
 import { onnx, type ModelProto, type NodeProto, type TensorProto } from './proto';
 import { pruneChannels, pruneMagnitude } from './prune';
 import { quantizeStatic, DEFAULT_STATIC_OPTIONS } from './quantize-static';
-import { seededRandomFloats } from './random';
+import { seededRandomFloats } from '@benchfarm/numerics';
 import { dimsOf, floatsOf, floatTensor } from './tensor-data';
 import { deriveVariant, parseVariantList } from './variants';
 import { VariantParamError } from './errors';

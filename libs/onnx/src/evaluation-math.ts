@@ -1,35 +1,14 @@
 // The pure math under every accuracy figure of the farm (issue 12): streaming per-image
 // fidelity sums, COCO matching per image and mAP of any weighting of images, top-k, and the
 // seeded bootstrap over images. No I/O, no onnxruntime: fidelity.ts (the CLI's figures) and
-// evaluation.ts (the agent's) are both built on it, so each number has one implementation.
+// evaluation.ts (the agent's) are both built on it, so each number has one implementation. The
+// per-output fidelity sums, the resample counts and the interval rule are @benchfarm/numerics'.
 import type { BootstrapInterval } from '@benchfarm/protocol';
 import type { Detection } from './fidelity';
-// Every bootstrap here draws from mulberry32 (the same generator as the suite's latency CIs).
-import { mulberry32 } from './random';
+import { percentileInterval } from '@benchfarm/numerics';
 
 /** Confidence level of every interval here. */
 export const EVALUATION_CI_LEVEL = 0.95;
-
-
-/**
- * Per-image multiplicities of `resamples` bootstrap resamples of `n` images (each draws n
- * images with replacement). The same (n, resamples, seed) always gives the same counts, so
- * every figure of one evaluation is resampled over the same image sets.
- */
-export function bootstrapImageCounts(n: number, resamples: number, seed: number): Uint32Array[] {
-  if (!Number.isInteger(resamples) || resamples < 1) throw new RangeError(`resamples must be a whole number >= 1, got ${resamples}`);
-  const random = mulberry32(seed);
-  const out: Uint32Array[] = [];
-  for (let r = 0; r < resamples; r++) {
-    const counts = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const at = Math.floor(random() * n);
-      counts[at] = (counts[at] ?? 0) + 1;
-    }
-    out.push(counts);
-  }
-  return out;
-}
 
 /**
  * Percentile-method interval of bootstrap statistics (the rule of the suite's latency CIs:
@@ -39,91 +18,10 @@ export function bootstrapImageCounts(n: number, resamples: number, seed: number)
  */
 export function percentileBootstrapInterval(statistics: readonly number[], level = EVALUATION_CI_LEVEL): BootstrapInterval | undefined {
   const sorted = statistics.filter((s) => !Number.isNaN(s)).sort((a, b) => a - b);
-  const count = sorted.length;
-  if (count === 0) return undefined;
-  const alpha = 1 - level;
-  const lowIndex = Math.min(count - 1, Math.floor(count * (alpha / 2)));
-  const highIndex = Math.max(lowIndex, Math.min(count - 1, Math.ceil(count * (1 - alpha / 2)) - 1));
-  const low = sorted[lowIndex] ?? Number.NaN;
-  const high = sorted[highIndex] ?? Number.NaN;
+  if (sorted.length === 0) return undefined;
+  const { low, high } = percentileInterval(sorted, level);
   if (!Number.isFinite(low) || !Number.isFinite(high)) return undefined;
-  return { low, high, level, resamples: count };
-}
-
-/** Pooled agreement of one output over images: see {@link OutputFidelityAccumulator.pooled}. */
-export interface PooledFidelity {
-  readonly cosine: number;
-  /** 10 log10(sum ref^2 / sum err^2); Infinity when the outputs are identical. */
-  readonly snrDb: number;
-  readonly maxAbsError: number;
-}
-
-/**
- * Streaming fidelity of one output of a variant against the reference: per image, the dot
- * product, both squared norms, the squared error and the max abs error, so the pooled cosine
- * and SNR of any weighting of the images (all of them, or a bootstrap resample) are exact.
- */
-export class OutputFidelityAccumulator {
-  private readonly dot: number[] = [];
-  private readonly refSq: number[] = [];
-  private readonly varSq: number[] = [];
-  private readonly errSq: number[] = [];
-  private readonly maxAbs: number[] = [];
-
-  constructor(readonly output: string) {}
-
-  /** Images added so far. */
-  get images(): number {
-    return this.dot.length;
-  }
-
-  /** Adds one image's tensors of this output. Thrown (RangeError) when their sizes differ. */
-  add(reference: ArrayLike<number>, variant: ArrayLike<number>): void {
-    if (reference.length !== variant.length) throw new RangeError(`output ${this.output}: input ${this.images} has ${reference.length} reference values, ${variant.length} variant values`);
-    let dot = 0;
-    let refSq = 0;
-    let varSq = 0;
-    let errSq = 0;
-    let maxAbs = 0;
-    for (let j = 0; j < reference.length; j++) {
-      const a = reference[j] ?? 0;
-      const b = variant[j] ?? 0;
-      dot += a * b;
-      refSq += a * a;
-      varSq += b * b;
-      const e = a - b;
-      errSq += e * e;
-      // NaN wins: a variant that outputs NaN must not look exact.
-      if (Math.abs(e) > maxAbs || Number.isNaN(e)) maxAbs = Math.abs(e);
-    }
-    this.dot.push(dot);
-    this.refSq.push(refSq);
-    this.varSq.push(varSq);
-    this.errSq.push(errSq);
-    this.maxAbs.push(maxAbs);
-  }
-
-  /** Cosine, SNR and max abs error pooled over the images, each counted `weights[i]` times (default once). */
-  pooled(weights?: ArrayLike<number>): PooledFidelity {
-    let dot = 0;
-    let refSq = 0;
-    let varSq = 0;
-    let errSq = 0;
-    let maxAbsError = 0;
-    for (let i = 0; i < this.dot.length; i++) {
-      const w = weights ? (weights[i] ?? 0) : 1;
-      if (w === 0) continue;
-      dot += w * (this.dot[i] ?? 0);
-      refSq += w * (this.refSq[i] ?? 0);
-      varSq += w * (this.varSq[i] ?? 0);
-      errSq += w * (this.errSq[i] ?? 0);
-      const m = this.maxAbs[i] ?? 0;
-      if (m > maxAbsError || Number.isNaN(m)) maxAbsError = m;
-    }
-    const cosine = refSq === 0 && varSq === 0 ? 1 : dot / Math.sqrt(refSq * varSq);
-    const snrDb = errSq === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(refSq / errSq);
-    return { cosine, snrDb, maxAbsError };
-  }
+  return { low, high, level, resamples: sorted.length };
 }
 
 /**

@@ -1,61 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { EvaluationAccumulator, EvaluationOutputError, outputsFidelity, summarizeFidelity, type EvaluationSetup, type RunOutputs } from './evaluation';
-import { bootstrapImageCounts, boxIou, MatchedDetections, matchImage, OutputFidelityAccumulator, percentileBootstrapInterval, topDetections, topK } from './evaluation-math';
-import { mulberry32 } from './random';
+import { mulberry32, OutputFidelityAccumulator } from '@benchfarm/numerics';
+import { boxIou, MatchedDetections, matchImage, percentileBootstrapInterval, topDetections, topK } from './evaluation-math';
 import { compareOutputs, meanAveragePrecision, type Detection } from './fidelity';
 
 // Pure math, hand-computed figures; the outputs below are made-up tensors, not model runs.
 const box = (x1: number, y1: number, x2: number, y2: number, score = 1, classId = 0): Detection => ({ box: [x1, y1, x2, y2], score, classId });
 const f32 = (values: number[], dims: number[] = [values.length]): RunOutputs[string] => ({ data: Float32Array.from(values), type: 'float32', dims });
 
-describe('OutputFidelityAccumulator', () => {
-  it.each([
-    { name: 'identical', ref: [[1, 2, 3]], v: [[1, 2, 3]], cosine: 1, snrDb: Number.POSITIVE_INFINITY, maxAbs: 0 },
-    { name: 'orthogonal part', ref: [[1, 0]], v: [[1, 1]], cosine: 1 / Math.sqrt(2), snrDb: 0, maxAbs: 1 },
-    // sum ref^2 = 100, sum err^2 = 1 over the two images: 20 dB.
-    { name: 'pooled over images', ref: [[10, 0], [0, 0]], v: [[10, 0], [1, 0]], cosine: 100 / Math.sqrt(100 * 101), snrDb: 20, maxAbs: 1 },
-    { name: 'both zero', ref: [[0, 0]], v: [[0, 0]], cosine: 1, snrDb: Number.POSITIVE_INFINITY, maxAbs: 0 },
-  ])('$name', ({ ref, v, cosine, snrDb, maxAbs }) => {
-    const acc = new OutputFidelityAccumulator('y');
-    for (const [i, r] of ref.entries()) acc.add(r, v[i]!);
-    const pooled = acc.pooled();
-    expect(pooled.cosine).toBeCloseTo(cosine, 12);
-    if (Number.isFinite(snrDb)) expect(pooled.snrDb).toBeCloseTo(snrDb, 9);
-    else expect(pooled.snrDb).toBe(snrDb);
-    expect(pooled.maxAbsError).toBe(maxAbs);
-    expect(acc.images).toBe(ref.length);
-  });
-
-  it('weights count an image that many times (the bootstrap resample)', () => {
-    const acc = new OutputFidelityAccumulator('y');
-    acc.add([1, 2], [1, 3]);
-    acc.add([4, 0], [2, 1]);
-    acc.add([0, 5], [0, 5]);
-    const twice = new OutputFidelityAccumulator('y');
-    for (const [r, v] of [[[1, 2], [1, 3]], [[1, 2], [1, 3]], [[0, 5], [0, 5]]] as const) twice.add(r, v);
-    expect(acc.pooled([2, 0, 1])).toEqual(twice.pooled());
-    // compareOutputs (the CLI's figure) is the same accumulator.
-    expect(compareOutputs('y', [{ data: Float32Array.of(1, 2), dims: [2] }], [{ data: Float32Array.of(1, 3), dims: [2] }])).toEqual({ output: 'y', ...acc.pooled([1, 0, 0]) });
-  });
-
-  it('keeps NaN in the max abs error and refuses tensors of different sizes', () => {
-    const acc = new OutputFidelityAccumulator('y');
-    acc.add([1, 2], [1, Number.NaN]);
-    expect(acc.pooled().maxAbsError).toBeNaN();
-    expect(() => acc.add([1, 2], [1])).toThrow(/output y: input 1 has 2 reference values, 1 variant values/);
-  });
-});
-
 describe('bootstrap over images', () => {
-  it('draws n images per resample, the same for the same seed', () => {
-    const a = bootstrapImageCounts(7, 50, 42);
-    expect(a).toHaveLength(50);
-    for (const counts of a) expect(counts.reduce((s, c) => s + c, 0)).toBe(7);
-    expect(bootstrapImageCounts(7, 50, 42)).toEqual(a);
-    expect(bootstrapImageCounts(7, 50, 43)).not.toEqual(a);
-    expect(() => bootstrapImageCounts(7, 0, 1)).toThrow(/resamples/);
-  });
-
   it.each([
     // B = 100: low = sorted[floor(2.5)] = 3, high = sorted[ceil(97.5) - 1] = 98.
     { stats: Array.from({ length: 100 }, (_, i) => 100 - i), low: 3, high: 98, resamples: 100 },

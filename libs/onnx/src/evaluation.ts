@@ -4,7 +4,8 @@
 // mAP, top-k) is recomputed from those per-image parts, which is what makes the bootstrap over
 // images cheap: a resample only re-weights images. Pure: no I/O, no clock.
 import type { BootstrapInterval, EvaluationResult, OutputFidelity as WireOutputFidelity, TaskMetric, VariantEvaluation } from '@benchfarm/protocol';
-import { bootstrapImageCounts, matchImage, MatchedDetections, MAX_DETECTIONS_PER_IMAGE, OutputFidelityAccumulator, percentileBootstrapInterval, topK, type MatchedImage } from './evaluation-math';
+import { bootstrapCounts, OutputFidelityAccumulator } from '@benchfarm/numerics';
+import { matchImage, MatchedDetections, MAX_DETECTIONS_PER_IMAGE, percentileBootstrapInterval, topK, type MatchedImage } from './evaluation-math';
 import { DETECTION_THRESHOLDS, decodeYolo, type Detection, type YoloLayout } from './fidelity';
 
 /** What the accuracy phase scores: detectors and classifiers get task metrics, any other model fidelity only. */
@@ -52,10 +53,11 @@ export function summarizeFidelity(accumulator: OutputFidelityAccumulator, option
   if (!options.randomInputs && accumulator.images >= 2 && options.resamples > 0) {
     const cosines: number[] = [];
     const snrs: number[] = [];
-    for (const counts of bootstrapImageCounts(accumulator.images, options.resamples, options.seed)) {
+    for (const counts of bootstrapCounts(accumulator.images, options.resamples, options.seed)) {
       const r = accumulator.pooled(counts);
       cosines.push(r.cosine);
-      snrs.push(r.snrDb);
+      // An identical resample has no SNR (infinite): it sits above every finite one.
+      snrs.push(r.snrDb ?? Number.POSITIVE_INFINITY);
     }
     cosineCi = percentileBootstrapInterval(cosines);
     if (Number.isFinite(pooled.snrDb)) snrDbCi = percentileBootstrapInterval(snrs);
@@ -318,7 +320,7 @@ function mapMetrics(specs: readonly { metric: string; from: number; count: numbe
   const full = values(detections.maps().maps);
   const resampled: number[][] = specs.map(() => []);
   if (images >= 2 && bootstrap.resamples > 0 && full.some((v) => v !== undefined)) {
-    for (const counts of bootstrapImageCounts(images, bootstrap.resamples, bootstrap.seed)) {
+    for (const counts of bootstrapCounts(images, bootstrap.resamples, bootstrap.seed)) {
       for (const [i, v] of values(detections.maps(counts).maps).entries()) resampled[i]?.push(v ?? Number.NaN);
     }
   }
@@ -344,7 +346,7 @@ function shareMetric(metric: string, against: string, hits: readonly number[], b
     }
     return s / n;
   };
-  const ci = images >= 2 && bootstrap.resamples > 0 ? percentileBootstrapInterval(bootstrapImageCounts(images, bootstrap.resamples, bootstrap.seed).map((w) => share(w))) : undefined;
+  const ci = images >= 2 && bootstrap.resamples > 0 ? percentileBootstrapInterval(bootstrapCounts(images, bootstrap.resamples, bootstrap.seed).map((w) => share(w))) : undefined;
   return { metric, against, value: share(), ...(ci ? { ci } : {}), images, reason: '' };
 }
 

@@ -1,14 +1,10 @@
 import type { FloatTensor } from './activations';
-import { boxIou, MAX_DETECTIONS_PER_IMAGE, MatchedDetections, matchImage, OutputFidelityAccumulator } from './evaluation-math';
+import { OutputFidelityAccumulator, type PooledFidelity } from '@benchfarm/numerics';
+import { boxIou, MAX_DETECTIONS_PER_IMAGE, MatchedDetections, matchImage } from './evaluation-math';
 
 /** Agreement of one output of a variant with the same output of the reference, over every evaluation input. */
-export interface OutputFidelity {
+export interface OutputFidelity extends PooledFidelity {
   readonly output: string;
-  /** Cosine similarity of the flattened outputs, all inputs together. */
-  readonly cosine: number;
-  /** 10 log10(sum ref^2 / sum (ref - variant)^2); Infinity when they are identical. */
-  readonly snrDb: number;
-  readonly maxAbsError: number;
 }
 
 /**

@@ -87,14 +87,11 @@ export {
 export {
   EVALUATION_CI_LEVEL,
   MAX_DETECTIONS_PER_IMAGE,
-  OutputFidelityAccumulator,
   MatchedDetections,
   matchImage,
   topK,
   topDetections,
-  bootstrapImageCounts,
   percentileBootstrapInterval,
-  type PooledFidelity,
   type MatchedImage,
   type WeightedMap,
 } from './evaluation-math';
@@ -115,4 +112,3 @@ export {
 } from './evaluation';
 export { loadImagesAhead, type LoadedImage, type LoadAheadOptions } from './evaluation-images';
 export { floatsOf, floatTensor, float32ToFloat16Bits, float16BitsToFloat32, TensorDataError } from './tensor-data';
-export { mulberry32, seededRandomFloats } from './random';

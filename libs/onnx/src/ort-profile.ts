@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median } from '@benchfarm/metrics';
+import { median } from '@benchfarm/numerics';
 import * as ort from 'onnxruntime-node';
 import type { Feeds } from './activations';
 import { InvalidModelError } from './errors';

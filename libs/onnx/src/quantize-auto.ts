@@ -19,7 +19,7 @@
 // Every score is the one implementation of issue 12 (EvaluationAccumulator: mAP@0.5 agreement
 // with fp32, top-1 agreement, pooled output cosine).
 import { performance } from 'node:perf_hooks';
-import { median } from '@benchfarm/metrics';
+import { median } from '@benchfarm/numerics';
 import * as ort from 'onnxruntime-node';
 import type { Feeds } from './activations';
 import { VariantParamError, VariantPassError } from './errors';

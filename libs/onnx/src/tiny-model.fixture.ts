@@ -1,6 +1,6 @@
 // Tiny ONNX models built with onnx-proto, for tests: Y = X + W (W an initializer).
 import { onnx, type ModelProto } from './proto';
-import { mulberry32 } from './random';
+import { mulberry32 } from '@benchfarm/numerics';
 
 /** Options for {@link tinyAddModel}. */
 export interface TinyModelOptions {

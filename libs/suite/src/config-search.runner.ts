@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import type { ConfigBest, ConfigPoint, ConfigSearchResult, ConfigSkip, RunConfig, SuiteReport, TensorSpec, Unmeasured } from '@benchfarm/protocol';
 import type * as ort from 'onnxruntime-node';
 import { rebatchModel } from './batch-model';
-import { bootstrapLatencyIntervals, medianOf, pairedRatio, type Interval, type RatioEstimate } from './confidence';
+import { bootstrapLatencyIntervals, earlyStoppingMinSamples, mean, median, pairedRatio, percentileOfSorted, type Interval, type RatioEstimate } from '@benchfarm/numerics';
 import { configLabel, expandSpace } from './config-space';
 import { sessionOptionsForConfig } from './config-search.session-options';
 import { BUDGET_SPENT, isMeasured, meetsBound, plannedPoints, runSearch, type MeasuredVisit, type PointFigures, type PointOutcome, type PointVisit } from './config-search.strategy';
@@ -20,7 +20,6 @@ import type { SearchProgressFields } from './messages';
 import { runOfflineLevel } from './offline';
 import { openSessionWith } from './session';
 import { runSingleStream, type InferenceRunner, type SingleStreamResult } from './single-stream';
-import { earlyStoppingMinSamples, mean, percentileOfSorted } from './stats';
 import { roundLatenciesInPlace } from './summary';
 
 /** Reports the search's progress to the parent; must return fast and never throw. */
@@ -409,7 +408,7 @@ async function openContender(ctx: SearchContext, variant: ComparedModel, config:
       await opened.session.run(opened.target.feeds);
       times.push(Number(now() - t0) / 1e6);
     }
-    p50Ms = medianOf(times.slice(1));
+    p50Ms = median(times.slice(1));
     queriesPerSecond = 1000 / Math.max(p50Ms, 1e-3);
   }
   return { config, session: opened.session, target: opened.target, concurrency: Math.max(1, config.concurrency), p50Ms, queriesPerSecond };
@@ -464,8 +463,8 @@ async function confirm(
       ...(estimate.interval && { ratioCi: { low: round4(estimate.interval.low), high: round4(estimate.interval.high), level: estimate.interval.level } }),
       rounds: estimate.rounds,
       roundQueries: rounds.roundQueries,
-      bestMedianMs: round3(medianOf(rounds.latencies[1]?.flat() ?? [])),
-      baselineMedianMs: round3(medianOf(rounds.latencies[0]?.flat() ?? [])),
+      bestMedianMs: round3(median(rounds.latencies[1]?.flat() ?? [])),
+      baselineMedianMs: round3(median(rounds.latencies[0]?.flat() ?? [])),
       verdict,
       note: estimate.interval
         ? `${statistic} ratio best / baseline over ${estimate.rounds} interleaved rounds of ${rounds.roundQueries} queries each`
@@ -590,7 +589,7 @@ function ratioOf(ctx: SearchContext, rounds: RoundsRun, base: Contender, best: C
       const entry = comparison.variants[1];
       return { ratio: entry?.ratioToReference ?? Number.NaN, ...(entry?.ratioCi && { interval: entry.ratioCi }), rounds: comparison.rounds };
     }
-    const medians = rounds.latencies.map((perRound) => perRound.map((r) => medianOf(r)));
+    const medians = rounds.latencies.map((perRound) => perRound.map((r) => median(r)));
     return pairedRatio(medians[0] ?? [], medians[1] ?? [], bootstrap);
   }
   const perSample = (i: number, c: Contender): number[] => (rounds.roundMs[i] ?? []).map((ms, r) => ms / (Math.max(1, rounds.latencies[i]?.[r]?.length ?? 0) * c.target.batch));

@@ -76,8 +76,6 @@ export { sessionOptionsForConfig } from './config-search.session-options';
 export type { ConfigSessionOptions } from './config-search.session-options';
 export { parseSuiteJob, resolveScenarioOptions, SCENARIO_DEFAULTS, CONFIG_SEARCH_DEFAULTS } from './job';
 export type { SuiteJob, SuiteEvaluation, SuiteConfigSearch, GraphOptimizationLevel, ComparedModel, ResolvedScenarioOptions } from './job';
-export { bootstrapLatencyIntervals, coefficientOfVariation, medianOf, pairedRatio, percentileInterval, stabilityOf } from './confidence';
-export type { Interval, BootstrapOptions, LatencyIntervals, RatioEstimate, StabilityVerdict } from './confidence';
 export { runOfflineLevel } from './offline';
 export type { OfflineLevelOptions, OfflineLevelRun } from './offline';
 export { poissonArrivalsMs, judgeServerRun, serverQueryCount, runServer, searchPeakQps } from './server';
@@ -90,19 +88,9 @@ export { rebatchModel } from './batch-model';
 export type { RebatchedModel } from './batch-model';
 export { runSingleStream, estimateCapacity } from './single-stream';
 export type { InferenceRunner, SingleStreamOptions, SingleStreamResult, StopReason } from './single-stream';
-export {
-  REPORTED_QUANTILES,
-  mean,
-  sampleStd,
-  min,
-  max,
-  percentileOfSorted,
-  earlyStoppingMinSamples,
-  binomialCdf,
-  summarizeLatencies,
-} from './stats';
-export type { EarlyStoppingOptions, LatencyStats, Samples } from './stats';
-export { mulberry32, elementCount, formatInputShapes, halfBitsOfGridValue } from './tensor-spec';
+export { REPORTED_QUANTILES, summarizeLatencies } from './stats';
+export type { LatencyStats } from './stats';
+export { elementCount, formatInputShapes, halfBitsOfGridValue } from './tensor-spec';
 export { buildSummary, roundMs, roundLatenciesInPlace } from './summary';
 export type { SummaryInputs } from './summary';
 export { machineFacts, cpuModel, parseCpuinfoModel, parseProcStatusBytes, readOwnProcStatusBytes, readProcStatusBytes } from './machine';

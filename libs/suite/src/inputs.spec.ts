@@ -3,7 +3,8 @@ import type { TensorSpec } from '@benchfarm/protocol';
 import { describe, expect, it } from 'vitest';
 import { InvalidTensorSpecError, UnsupportedTensorDataTypeError } from './errors';
 import { createInputs } from './inputs';
-import { formatInputShapes, halfBitsOfGridValue, mulberry32 } from './tensor-spec';
+import { mulberry32 } from '@benchfarm/numerics';
+import { formatInputShapes, halfBitsOfGridValue } from './tensor-spec';
 
 const T = TensorDataType;
 const spec = (name: string, dataType: TensorDataType, shape: number[]): TensorSpec => ({ name, dataType, shape });

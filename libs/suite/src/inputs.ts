@@ -2,7 +2,8 @@ import type { TensorSpec } from '@benchfarm/protocol';
 import { TensorDataType } from '@benchfarm/protocol';
 import * as ort from 'onnxruntime-node';
 import { InvalidTensorSpecError, UnsupportedTensorDataTypeError } from './errors';
-import { elementCount, halfBitsOfGridValue, mulberry32 } from './tensor-spec';
+import { mulberry32 } from '@benchfarm/numerics';
+import { elementCount, halfBitsOfGridValue } from './tensor-spec';
 
 /** Feeds for `InferenceSession.run`, one tensor per model input. */
 export type Feeds = Record<string, ort.Tensor>;

@@ -1,8 +1,7 @@
 import type { Comparison, VariantComparison } from '@benchfarm/protocol';
-import { medianOf, pairedRatio, type BootstrapOptions } from './confidence';
+import { mean, median, pairedRatio, type BootstrapOptions } from '@benchfarm/numerics';
 import { InferenceRunError } from './errors';
 import type { InferenceRunner } from './single-stream';
-import { mean } from './stats';
 
 /** One variant of a comparison: its open session and its feeds. */
 export interface ComparedVariant<F> {
@@ -87,7 +86,7 @@ export function buildComparison(
   run: InterleavedRun,
   options: Pick<InterleaveOptions, 'order' | 'roundMinQueries'> & BootstrapOptions,
 ): Comparison {
-  const roundMedians = run.roundLatenciesMs.map((rounds) => rounds.map((latencies) => medianOf(latencies)));
+  const roundMedians = run.roundLatenciesMs.map((rounds) => rounds.map((latencies) => median(latencies)));
   const reference = roundMedians[0] ?? [];
   const bootstrap: BootstrapOptions = {
     ...(options.resamples !== undefined && { resamples: options.resamples }),
@@ -106,7 +105,7 @@ export function buildComparison(
         sha256: variant.sha256,
         reference: v === 0,
         queries: all.length,
-        medianMs: round3(medianOf(all)),
+        medianMs: round3(median(all)),
         meanMs: round3(mean(all)),
         roundMedianMs: (roundMedians[v] ?? []).map(round3),
         ratioToReference: round4(estimate.ratio),

@@ -8,7 +8,7 @@
 // kernels: its outputs differ from the float64 recomputation only by float32 rounding and
 // summation order (about 1e-6 relative here).
 import { createHash } from 'node:crypto';
-import { mulberry32 } from './tensor-spec';
+import { mulberry32 } from '@benchfarm/numerics';
 
 /** Names the reference graph; a changed graph gets a new id (and digest). */
 export const REFERENCE_MODEL_ID = 'benchfarm-reference-mlp-v1';

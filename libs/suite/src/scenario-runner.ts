@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { Scenario, type EvaluationResult, type LatencyStatistics, type OfflineLevel, type OperatorProfile, type QuantileValue, type ServerRun, type SuiteReport, type Unmeasured } from '@benchfarm/protocol';
 import type * as ort from 'onnxruntime-node';
 import { rebatchModel } from './batch-model';
-import { bootstrapLatencyIntervals, coefficientOfVariation, stabilityOf } from './confidence';
+import { bootstrapLatencyIntervals, coefficientOfVariation, earlyStoppingMinSamples, percentileOfSorted, stabilityOf } from '@benchfarm/numerics';
 import { messageOf } from './errors';
 import { failedEvaluation, runEvaluationPhase } from './evaluation';
 import { attachFidelity } from './output-fidelity';
@@ -16,7 +16,6 @@ import { profileOperators } from './profile';
 import { runServer, searchPeakQps, type ServerRunOutcome } from './server';
 import { openSession, sessionOptions } from './session';
 import { runSingleStream, type SingleStreamResult } from './single-stream';
-import { earlyStoppingMinSamples, percentileOfSorted } from './stats';
 import { roundLatenciesInPlace } from './summary';
 import type { SearchProgressFields } from './messages';
 

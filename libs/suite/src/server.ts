@@ -1,8 +1,7 @@
 import { setImmediate as setImmediatePromise, setTimeout as sleep } from 'node:timers/promises';
 import { InferenceRunError } from './errors';
-import { mulberry32 } from './tensor-spec';
+import { earlyStoppingMinSamples, mean, mulberry32, percentileOfSorted } from '@benchfarm/numerics';
 import type { InferenceRunner } from './single-stream';
-import { earlyStoppingMinSamples, mean, percentileOfSorted } from './stats';
 
 /**
  * Arrival times of a Poisson process at `qps` queries per second, as offsets in

@@ -4,21 +4,6 @@ import { InvalidTensorSpecError } from './errors';
 // Pure helpers about input specs and seeded data, kept apart from onnxruntime so that
 // importing them (the agent, the statistics) does not load onnxruntime's native library.
 
-/**
- * mulberry32: a 32-bit seeded PRNG, uniform on [0, 1) with 2^-32 resolution. Chosen for
- * being tiny and identical everywhere (plain 32-bit integer math), so a seed names the same
- * input bytes on every device and in every language that reimplements it.
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Number of elements of a fixed shape, after checking every dimension is a whole number >= 1. */
 export function elementCount(spec: TensorSpec): number {
   let count = 1;

@@ -2,7 +2,8 @@
 // and the variant, summarised by the real suite's own summary code, so that a result of a simulated
 // agent has the shape, sizes and statistics of a real one while nothing is measured. Pure.
 import type { BenchJob, SuiteSettings, Summary } from '@benchfarm/protocol';
-import { SAMPLES_CHUNK_MAX, buildSummary, mulberry32, roundLatenciesInPlace, type SuiteJob } from '@benchfarm/suite';
+import { mulberry32 } from '@benchfarm/numerics';
+import { SAMPLES_CHUNK_MAX, buildSummary, roundLatenciesInPlace, type SuiteJob } from '@benchfarm/suite';
 import { SYNTHETIC_RUNTIME_VERSION } from './simulated-device';
 
 /** Most latencies one synthetic result carries (the coordinator accepts 5 million; a real run of minQueries rarely exceeds thousands). */

@@ -1,4 +1,4 @@
-import { compareLatencies, type LatencyComparison, type RegressionPolicy } from '@benchfarm/metrics';
+import { compareLatencies, type LatencyComparison, type RegressionPolicy } from '@benchfarm/numerics';
 import type { SweepView } from '../client';
 import { aggregateJobIds } from './report.model';
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { boundedLabelValue, countUpload, recordResult, setAgentCounts, setJobCounts, type FarmMetrics, type SeriesLabels, type UploadOutcomeLabel } from '@benchfarm/metrics';
-import { compareLatencies, createInsightMetrics, recordRegression, recordResultTime, retireSeries, seriesToRetire, type InsightMetrics } from '@benchfarm/metrics';
+import { compareLatencies } from '@benchfarm/numerics';
+import { createInsightMetrics, recordRegression, recordResultTime, retireSeries, seriesToRetire, type InsightMetrics } from '@benchfarm/metrics';
 import { createPowerMetrics, recordPowerResult, type PowerDomainLabel, type PowerMetrics } from '@benchfarm/metrics';
 import { createAccuracyMetrics, createFidelityMetrics, recordAccuracy, recordFidelity, removeAccuracy, removeFidelity, type AccuracyMetrics, type FidelityMetrics } from '@benchfarm/metrics';
 import type { Comparison, ConfigSearchResult, EvaluationResult } from '@benchfarm/protocol';

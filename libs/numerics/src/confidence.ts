@@ -1,5 +1,5 @@
-import { mulberry32 } from './tensor-spec';
-import { mean, percentileOfSorted, sampleStd, type Samples } from './stats';
+import { mean, median, percentileOfSorted, sampleStd, type Samples } from './descriptive';
+import { mulberry32 } from './random';
 
 /** A two-sided confidence interval of a statistic. */
 export interface Interval {
@@ -47,6 +47,26 @@ export function percentileInterval(sortedStatistics: ArrayLike<number>, level: n
   const lowIndex = Math.min(count - 1, Math.floor(count * (alpha / 2)));
   const highIndex = Math.max(lowIndex, Math.min(count - 1, Math.ceil(count * (1 - alpha / 2)) - 1));
   return { low: sortedStatistics[lowIndex] ?? Number.NaN, high: sortedStatistics[highIndex] ?? Number.NaN, level };
+}
+
+/**
+ * Per-item multiplicities of `resamples` bootstrap resamples of `n` items (each draws n items
+ * with replacement; the evaluation's items are images). The same (n, resamples, seed) always
+ * gives the same counts, so every figure of one evaluation is resampled over the same sets.
+ */
+export function bootstrapCounts(n: number, resamples: number, seed: number): Uint32Array[] {
+  if (!Number.isInteger(resamples) || resamples < 1) throw new RangeError(`resamples must be a whole number >= 1, got ${resamples}`);
+  const random = mulberry32(seed);
+  const out: Uint32Array[] = [];
+  for (let r = 0; r < resamples; r++) {
+    const counts = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const at = Math.floor(random() * n);
+      counts[at] = (counts[at] ?? 0) + 1;
+    }
+    out.push(counts);
+  }
+  return out;
 }
 
 function checkOptions(options: BootstrapOptions): Required<BootstrapOptions> {
@@ -100,11 +120,6 @@ export function bootstrapLatencyIntervals(values: Samples, options: BootstrapOpt
   return { p50: percentileInterval(medians, level), mean: percentileInterval(means, level), resamples, seed };
 }
 
-/** The median of a sample as LoadGen defines p50 (`sorted[floor(n / 2)]`); NaN when empty. */
-export function medianOf(values: Samples): number {
-  return percentileOfSorted(Float64Array.from(values).sort(), 0.5);
-}
-
 /** A variant's ratio to the reference over paired rounds, with its bootstrap CI. */
 export interface RatioEstimate {
   /** Median over rounds of variant / reference (LoadGen p50 of the per-round ratios). */
@@ -133,7 +148,7 @@ export function pairedRatio(referencePerRound: readonly number[], variantPerRoun
     if (!(reference > 0)) throw new RangeError(`reference value of round ${i} is ${reference}; it must be > 0`);
     return (variantPerRound[i] ?? Number.NaN) / reference;
   });
-  const ratio = medianOf(ratios);
+  const ratio = median(ratios);
   if (rounds < 2) return { ratio, rounds };
   const random = mulberry32(seed);
   const statistics = new Float64Array(resamples);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bootstrapLatencyIntervals, coefficientOfVariation, medianOf, pairedRatio, percentileInterval, stabilityOf } from './confidence';
+import { bootstrapCounts, bootstrapLatencyIntervals, coefficientOfVariation, pairedRatio, percentileInterval, stabilityOf } from './confidence';
 
 const oneTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 
@@ -74,14 +74,6 @@ describe('bootstrapLatencyIntervals', () => {
   });
 });
 
-describe('medianOf', () => {
-  it.each([
-    { values: [3, 1, 2], median: 2 },
-    { values: [4, 1, 3, 2], median: 3 }, // LoadGen: sorted[floor(4 / 2)] = the 3rd
-    { values: [7], median: 7 },
-  ])('$values -> $median', ({ values, median }) => expect(medianOf(values)).toBe(median));
-});
-
 describe('pairedRatio', () => {
   it.each([
     { reference: [10, 10, 10, 10], variant: [5, 5, 5, 5], ratio: 0.5, low: 0.5, high: 0.5 },
@@ -139,5 +131,16 @@ describe('stabilityOf (last 3 windows within tolerance)', () => {
     const verdict = stabilityOf([5, 5], 5, 10);
     expect(verdict).toMatchObject({ windowCount: 2, stable: false });
     expect(verdict.lastWindowsSpreadPct).toBeUndefined();
+  });
+});
+
+describe('bootstrapCounts', () => {
+  it('draws n images per resample, the same for the same seed', () => {
+    const a = bootstrapCounts(7, 50, 42);
+    expect(a).toHaveLength(50);
+    for (const counts of a) expect(counts.reduce((s, c) => s + c, 0)).toBe(7);
+    expect(bootstrapCounts(7, 50, 42)).toEqual(a);
+    expect(bootstrapCounts(7, 50, 43)).not.toEqual(a);
+    expect(() => bootstrapCounts(7, 0, 1)).toThrow(/resamples/);
   });
 });

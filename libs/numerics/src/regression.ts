@@ -1,12 +1,14 @@
 /**
  * The significance test behind `benchfarm compare` and `benchfarm_regression_flagged`: a
  * two-sided Mann-Whitney U test on the raw latency samples of two results, plus the ratio of
- * their medians as the effect size. Pure functions; no I/O.
+ * their medians as the effect size. The medians are LoadGen's p50 ({@link median}), so the
+ * effect size compares the very numbers the report shows as p50. Pure functions; no I/O.
  *
  * Why Mann-Whitney and not a t-test: inference latencies are skewed with a long right tail
  * (GC, scheduler, thermal), so a test on ranks is the honest choice; it needs no
  * distribution assumption and one outlier cannot flip it.
  */
+import { median } from './descriptive';
 
 /** Thrown when a comparison is asked of samples it cannot use; names the offending argument. */
 export class InvalidSamplesError extends Error {
@@ -91,15 +93,6 @@ export function mannWhitneyU(a: ArrayLike<number>, b: ArrayLike<number>): MannWh
   const z = (Math.sign(u - mu) * distance) / Math.sqrt(variance);
   const pValue = Math.min(1, erfc(Math.abs(z) / Math.SQRT2));
   return { u, z, pValue };
-}
-
-/** Median of a sample (mean of the two middle values for an even count); NaN when empty. */
-export function median(values: ArrayLike<number>): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = Float64Array.from(values).sort();
-  const mid = sorted.length >> 1;
-  const upper = sorted[mid] ?? Number.NaN;
-  return sorted.length % 2 === 1 ? upper : ((sorted[mid - 1] ?? Number.NaN) + upper) / 2;
 }
 
 /** How a comparison is judged. */

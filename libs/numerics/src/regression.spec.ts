@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidSamplesError, compareLatencies, erfc, mannWhitneyU, median } from './index';
+import { median } from './descriptive';
+import { InvalidSamplesError, compareLatencies, erfc, mannWhitneyU } from './regression';
 
 // Expected U and p-values from SciPy 1.17: mannwhitneyu(a, b, alternative='two-sided', method='asymptotic', use_continuity=True).
 describe.each([
@@ -25,15 +26,6 @@ describe.each([
   [-1, 1.8427007929497148],
 ])('erfc(%s)', (x, expected) => {
   it(`is ${expected} within 1.2e-7 relative`, () => expect(Math.abs(erfc(x) - expected) / expected).toBeLessThan(1.2e-7));
-});
-
-describe.each([
-  [[3, 1, 2], 2],
-  [[4, 1, 3, 2], 2.5],
-  [[7], 7],
-  [[], Number.NaN],
-])('median(%j)', (values, expected) => {
-  it(`is ${expected}`, () => expect(median(values)).toBe(expected));
 });
 
 describe('compareLatencies', () => {
