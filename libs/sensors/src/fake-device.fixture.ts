@@ -1,5 +1,5 @@
 // FIXTURES: fake kernel trees and recorded tool outputs for tests. Not readings of any real
-// device; shaped after ../shared/docs/MEASUREMENT.md. This development VM has no such sensors.
+// device; shaped after docs/MEASUREMENT.md. This development VM has no such sensors.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SensorCommandError, SensorPermissionError } from './errors';
