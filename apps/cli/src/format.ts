@@ -1,4 +1,7 @@
 import type { AgentView, JobView, PercentileView, ProgressView, SweepView } from './client';
+
+/** One variant's progress in a sweep's derivation step. */
+type DerivationView = NonNullable<SweepView['derivation']>[number];
 import { aggregateJobIds, comparisonJobIds, configSearchJobIds, durationText } from './report';
 
 /** Renders rows as a plain-text table with aligned columns (numbers right-aligned). */
@@ -124,7 +127,24 @@ function progressDetail(p: ProgressView | undefined, ageMs: number | undefined):
 }
 
 /** The sweep's line above its jobs: jobs done, and the coordinator's estimate of the time left. */
+/** Whether a sweep is still going: deriving its variants, or running its jobs. */
+export function sweepOpen(state: SweepView['state']): boolean {
+  return state === 'deriving' || state === 'running';
+}
+
+/** One line per variant of the derivation step: its state, how long it took, or why it failed. */
+export function derivationLines(sweep: SweepView): string[] {
+  return (sweep.derivation ?? []).map((d) => {
+    const detail = d.state === 'failed' ? (d.error ?? '') : d.durationMs !== undefined ? durationText(d.durationMs) : '';
+    return `  derive ${d.variant.padEnd(14)} ${d.state.padEnd(8)} ${detail}`.trimEnd();
+  });
+}
+
 export function progressHeader(sweep: SweepView): string {
+  if (sweep.state === 'deriving') {
+    const derived = (sweep.derivation ?? []).filter((d) => d.state === 'done').length;
+    return `sweep ${sweep.id} deriving: ${derived}/${sweep.derivation?.length ?? 0} variants derived`;
+  }
   const done = sweep.jobs.filter((j) => j.state === 'done').length;
   const failed = sweep.jobs.filter((j) => j.state === 'failed').length;
   const eta = sweep.state !== 'running' ? '' : sweep.etaMs !== undefined ? `, about ${durationText(sweep.etaMs)} left (estimate)` : ', time left not estimated yet';
@@ -148,7 +168,7 @@ export function progressLines(sweep: SweepView, watch?: { seen: ProgressSeen; no
     const detail = job.state === 'running' ? progressDetail(job.progress, ageMs) : job.state === 'failed' ? (job.error ?? '') : '';
     return `  ${label.padEnd(14)} ${(names.get(job.agentId) || job.agentId).padEnd(20)} ${job.state.padEnd(8)} ${detail}`.trimEnd();
   });
-  return [progressHeader(sweep), ...lines];
+  return [progressHeader(sweep), ...(sweep.state === 'deriving' ? derivationLines(sweep) : []), ...lines];
 }
 
 /**
@@ -157,12 +177,14 @@ export function progressLines(sweep: SweepView, watch?: { seen: ProgressSeen; no
  */
 export function progressLineKeys(sweep: SweepView): string[] {
   const done = sweep.jobs.filter((j) => j.state === 'done' || j.state === 'failed').length;
-  return [`${sweep.state}|${done}`, ...sweep.jobs.map((j) => JSON.stringify([j.state, j.progress?.phase, j.progress?.point, j.error]))];
+  const derivation = sweep.state === 'deriving' ? (sweep.derivation ?? []).map((d) => JSON.stringify(['derive', d.variant, d.state, d.error])) : [];
+  return [`${sweep.state}|${done}`, ...derivation, ...sweep.jobs.map((j) => JSON.stringify([j.state, j.progress?.phase, j.progress?.point, j.error]))];
 }
 
 /** One line of `sweep --wait --json`: a change of the sweep, of a job's state or of a job's progress, or the end. */
 export type SweepEvent =
   | { event: 'sweep'; at: string; sweepId: string; state: SweepView['state']; from?: SweepView['state']; jobs: number; etaMs?: number }
+  | { event: 'derive'; at: string; sweepId: string; variant: string; state: DerivationView['state']; from?: DerivationView['state']; error?: string; durationMs?: number }
   | { event: 'job'; at: string; sweepId: string; jobId: string; kind: JobKind; variant: string; agentId: string; state: JobView['state']; from?: JobView['state']; attempts: number; error?: string }
   | ({ event: 'progress'; at: string; sweepId: string; jobId: string; kind: JobKind; variant: string; agentId: string; etaMs?: number } & ProgressView)
   | { event: 'done'; at: string; sweepId: string; state: SweepView['state']; error?: string; sweep: SweepView };
@@ -172,8 +194,8 @@ const sameProgress = (a: ProgressView | undefined, b: ProgressView | undefined):
 
 /**
  * The events between two successive views of a sweep (`previous` undefined: the first view),
- * in order: the sweep's state, each job's state, each job's progress, and `done` (with the final
- * view) once the sweep is no longer running. Nothing unchanged is repeated. Pure.
+ * in order: the sweep's state, each variant's derivation state, each job's state, each job's
+ * progress, and `done` (with the final view) once the sweep is no longer deriving or running. Nothing unchanged is repeated. Pure.
  */
 export function sweepEvents(previous: SweepView | undefined, current: SweepView, at: string): SweepEvent[] {
   const kindOf = jobKinds(current);
@@ -182,6 +204,12 @@ export function sweepEvents(previous: SweepView | undefined, current: SweepView,
   const events: SweepEvent[] = [];
   if (!previous || previous.state !== current.state) {
     events.push({ event: 'sweep', at, sweepId, state: current.state, ...(previous ? { from: previous.state } : {}), jobs: current.jobs.length, ...eta });
+  }
+  const derivedBefore = new Map((previous?.derivation ?? []).map((d) => [d.variant, d]));
+  for (const d of current.derivation ?? []) {
+    const old = derivedBefore.get(d.variant);
+    if (old?.state === d.state || (!previous && d.state === 'pending')) continue;
+    events.push({ event: 'derive', at, sweepId, variant: d.variant, state: d.state, ...(old ? { from: old.state } : {}), ...(d.error ? { error: d.error } : {}), ...(d.durationMs !== undefined ? { durationMs: d.durationMs } : {}) });
   }
   const before = new Map((previous?.jobs ?? []).map((j) => [j.id, j]));
   for (const job of current.jobs) {
@@ -196,7 +224,7 @@ export function sweepEvents(previous: SweepView | undefined, current: SweepView,
       events.push({ event: 'progress', at, sweepId, jobId: job.id, kind: kindOf(job), variant: job.variant, agentId: job.agentId, ...eta, ...job.progress });
     }
   }
-  if (current.state !== 'running' && (!previous || previous.state === 'running')) {
+  if (!sweepOpen(current.state) && (!previous || sweepOpen(previous.state))) {
     events.push({ event: 'done', at, sweepId, state: current.state, ...(current.error ? { error: current.error } : {}), sweep: current });
   }
   return events;

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { prepareDefaultModel } from '@benchfarm/onnx';
 import { CoordinatorClient, CoordinatorRequestError, CoordinatorUnreachableError, type SweepOptions, type SweepView } from './client';
-import { agentsTable, progressLineKeys, progressLines, sweepEvents, sweepReport, trackProgress, type ProgressSeen } from './format';
+import { agentsTable, progressLineKeys, progressLines, sweepEvents, sweepOpen, sweepReport, trackProgress, type ProgressSeen } from './format';
 import { DEFAULT_REGRESSION_POLICY, InvalidSamplesError } from '@benchfarm/numerics';
 import { REPORT_FORMATS, accuracyFloorOption, num, renderComparison, renderReport, reportOf, tradeOffText, type ReportFlags } from './report-command';
 import { ReportOptionError, compareSweeps } from './report';
@@ -71,7 +71,7 @@ async function followSweep(client: CoordinatorClient, sweep: SweepView, interval
       for (const [i, line] of lines.entries()) if (keys[i] !== lastKeys[i]) process.stdout.write(`${line}\n`);
       lastKeys = keys;
     }
-    if (current.state !== 'running') return current;
+    if (!sweepOpen(current.state)) return current;
     await sleep(intervalMs);
     current = await client.getSweep(current.id);
   }
@@ -87,7 +87,7 @@ async function streamSweep(client: CoordinatorClient, sweep: SweepView, write: (
   let current = sweep;
   for (;;) {
     for (const event of sweepEvents(previous, current, new Date().toISOString())) write(`${JSON.stringify(event)}\n`);
-    if (current.state !== 'running') return current;
+    if (!sweepOpen(current.state)) return current;
     previous = current;
     await sleep(intervalMs);
     current = await client.getSweep(current.id);
@@ -102,7 +102,9 @@ async function runSweep(client: CoordinatorClient, modelArg: string, options: Sw
   const say = (line: string): void => void (json ? process.stderr : process.stdout).write(`${line}\n`);
   const datasetSettings = await datasetFlagSettings(datasets, (folder, upload) => uploadDatasetDir(client, folder, upload, say), say);
   const sweep = await client.createSweep(model.path, { ...sweepOptions, ...datasetSettings }, model.fileName);
-  if (!json) {
+  if (!json && sweep.state === 'deriving') {
+    process.stdout.write(`sweep ${sweep.id}: deriving ${sweep.derivation?.length ?? 0} variants for ${sweep.agents.length} agents (the jobs are made once they are derived)\n`);
+  } else if (!json) {
     process.stdout.write(`sweep ${sweep.id}: ${sweep.variants.length} variants x ${sweep.agents.length} agents = ${sweep.jobs.length} jobs\n`);
     for (const v of sweep.variants) process.stdout.write(`  variant ${v.name.padEnd(12)} sha256 ${v.sha256.slice(0, 12)}  ${(v.sizeBytes / 1024 / 1024).toFixed(2)} MB\n`);
   }

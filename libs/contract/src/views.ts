@@ -36,7 +36,9 @@ const configSkip = z.strictObject({
 });
 
 /** States of a sweep. */
-export const SWEEP_STATES = ['running', 'completed', 'failed'] as const;
+export const SWEEP_STATES = ['deriving', 'running', 'completed', 'failed'] as const;
+/** States of one variant in a sweep's derivation step. */
+export const VARIANT_DERIVATION_STATES = ['pending', 'deriving', 'done', 'failed'] as const;
 /** States of a job. */
 export const JOB_STATES = ['queued', 'running', 'done', 'failed'] as const;
 
@@ -315,7 +317,10 @@ export const sweepViewSchema = z
   .strictObject({
     id: z.string(),
     name: z.string(),
-    state: z.enum(SWEEP_STATES).meta({ description: 'completed when every job is done or failed; failed when all failed or the jobs could not be published.' }),
+    state: z.enum(SWEEP_STATES).meta({
+      description:
+        'deriving while its variants are derived (no job yet; see derivation), then running; completed when every job is done or failed; failed when all failed, a variant could not be derived, the sweep was cancelled, or the jobs could not be published.',
+    }),
     createdAt: dateTime(),
     error: z.string().optional(),
     model: z.strictObject({ name: z.string(), sha256: z.string(), sizeBytes: z.number().int() }),
@@ -323,6 +328,19 @@ export const sweepViewSchema = z
     settings: settingsSchema,
     targets: z.array(z.string()),
     variants: z.array(z.strictObject({ name: z.string(), sha256: z.string(), sizeBytes: z.number().int(), recipe: z.record(z.string(), z.string()) })),
+    derivation: z
+      .array(
+        z.strictObject({
+          variant: z.string(),
+          state: z.enum(VARIANT_DERIVATION_STATES),
+          error: z.string().optional(),
+          startedAt: dateTime().optional(),
+          finishedAt: dateTime().optional(),
+          durationMs: z.number().int().optional().meta({ description: 'From start to end of its derivation, once ended.' }),
+        }),
+      )
+      .optional()
+      .meta({ description: "Each variant's progress in the derivation step, in order (bring-your-own variants are done at once). Absent for sweeps made before the step existed." }),
     agents: z.array(z.string()).meta({ description: 'Ids of the agents matched.' }),
     jobs: z.array(jobViewSchema),
     comparisons: z

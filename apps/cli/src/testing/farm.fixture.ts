@@ -7,8 +7,8 @@ export async function waitForSweep(client: CoordinatorClient, id: string, timeou
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const sweep = await client.getSweep(id);
-    if (sweep.state !== 'running') return sweep;
-    if (Date.now() > deadline) throw new Error(`sweep ${id} still running after ${timeoutMs} ms: ${JSON.stringify(sweep.jobs.map((j) => j.state))}`);
+    if (sweep.state !== 'running' && sweep.state !== 'deriving') return sweep;
+    if (Date.now() > deadline) throw new Error(`sweep ${id} still ${sweep.state} after ${timeoutMs} ms: ${JSON.stringify(sweep.state === 'deriving' ? sweep.derivation : sweep.jobs.map((j) => j.state))}`);
     await sleep(250);
   }
 }

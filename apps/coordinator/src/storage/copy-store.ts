@@ -18,6 +18,7 @@ import type { SqlDatabase, SqlExecutor, SqlValue } from './sql';
 /** Every table of the schema, parents before children (foreign keys). */
 export const STORE_TABLES = [
   'sweeps',
+  'sweep_derivations',
   'variants',
   'jobs',
   'job_attempts',

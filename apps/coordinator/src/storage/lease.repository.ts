@@ -303,7 +303,7 @@ export class SqlLeaseRepository extends LeaseRepository {
         if (message) messages.push(messageFromRow(message));
       }
       await tx.run(
-        `UPDATE sweeps SET state = 'failed', error = COALESCE(error, @error), cancelled_at_ms = COALESCE(cancelled_at_ms, @nowMs), updated_at_ms = @nowMs WHERE id = @sweepId AND state = 'running'`,
+        `UPDATE sweeps SET state = 'failed', error = COALESCE(error, @error), cancelled_at_ms = COALESCE(cancelled_at_ms, @nowMs), updated_at_ms = @nowMs WHERE id = @sweepId AND state IN ('deriving', 'running')`,
         { sweepId, error: `cancelled: ${reason}`, nowMs },
       );
       return { jobs: open.length, messages };

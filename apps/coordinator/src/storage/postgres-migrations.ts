@@ -216,6 +216,27 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX jobs_agent_variant ON jobs (agent_name, variant);
   `,
+  // Sweeps in `deriving`, the derivation's spec and per-variant progress (SQLite migration 10).
+  `
+  ALTER TABLE sweeps DROP CONSTRAINT sweeps_state_check;
+  ALTER TABLE sweeps ADD CONSTRAINT sweeps_state_check CHECK (state IN ('deriving', 'running', 'completed', 'failed'));
+  ALTER TABLE sweeps ADD COLUMN derivation_json ${T};
+  CREATE INDEX sweeps_state ON sweeps (state);
+
+  CREATE TABLE sweep_derivations (
+    sweep_id ${T} NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+    name ${T} NOT NULL,
+    position BIGINT NOT NULL,
+    state ${T} NOT NULL CHECK (state IN ('pending', 'deriving', 'done', 'failed')),
+    error ${T},
+    started_at_ms BIGINT,
+    finished_at_ms BIGINT,
+    sha256 ${T},
+    size_bytes BIGINT,
+    recipe_json ${T},
+    PRIMARY KEY (sweep_id, name)
+  );
+  `,
 ];
 
 /** Thrown when the database's schema is newer than this coordinator's migrations. */

@@ -1,8 +1,34 @@
 import type { ConfigAxis, ConfigSkip, ScenarioOptions, SuiteReport, Summary, TensorSpec } from '@benchfarm/protocol';
 import type { StoredResultSensors } from './result-sensors';
 
-/** State of a sweep: running until every job is done or failed. */
-export type SweepState = 'running' | 'completed' | 'failed';
+/**
+ * State of a sweep: deriving while its variants are derived (no job exists yet), then running
+ * until every job is done or failed.
+ */
+export type SweepState = 'deriving' | 'running' | 'completed' | 'failed';
+/** Where one variant of a sweep stands in the derivation step. */
+export type VariantDerivationState = 'pending' | 'deriving' | 'done' | 'failed';
+
+/** One variant's progress in a sweep's derivation step (table sweep_derivations). */
+export interface VariantDerivationRecord {
+  name: string;
+  state: VariantDerivationState;
+  error?: string;
+  startedAtMs?: number;
+  finishedAtMs?: number;
+  /** The stored variant, once done. */
+  variant?: VariantRecord;
+}
+
+/**
+ * A sweep whose variants are still to be derived: its header (settings planned without jobs),
+ * what the derivation step needs to resume (`spec`, stored as JSON), and its variants in order,
+ * those already stored (bring-your-own) with their record.
+ */
+export interface NewDerivingSweep extends Omit<NewSweep, 'variants' | 'jobs'> {
+  spec: unknown;
+  variants: ReadonlyArray<{ name: string; stored?: VariantRecord }>;
+}
 /** State of a job. `queued` also covers a failed attempt waiting for redelivery. */
 export type JobState = 'queued' | 'running' | 'done' | 'failed';
 
@@ -191,6 +217,8 @@ export interface SweepRecord {
   agentIds: string[];
   variants: VariantRecord[];
   jobs: JobWithResult[];
+  /** Each variant's derivation progress, for a sweep created with a derivation step. */
+  derivation?: VariantDerivationRecord[];
 }
 
 /** One line of the sweep list. */

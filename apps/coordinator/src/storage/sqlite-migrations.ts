@@ -240,7 +240,59 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX IF NOT EXISTS jobs_agent_variant ON jobs (agent_name, variant);
   `,
+  // A sweep is `deriving` while its variants are derived as a pipeline step after POST /sweeps
+  // answered (issue 16): the state CHECK gains it (SQLite changes a CHECK only by rebuilding the
+  // table, run with foreign keys off: see SQLITE_FOREIGN_KEYS_OFF), derivation_json keeps what the
+  // step needs to resume after a restart, sweep_derivations each variant's progress.
+  `
+  CREATE TABLE sweeps_rebuilt (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('deriving', 'running', 'completed', 'failed')),
+    error TEXT,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    model_name TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    model_size_bytes INTEGER NOT NULL,
+    inputs_json TEXT NOT NULL,
+    settings_json TEXT NOT NULL,
+    targets_json TEXT NOT NULL,
+    agent_ids_json TEXT NOT NULL,
+    cancelled_at_ms INTEGER,
+    derivation_json TEXT
+  ) STRICT;
+  INSERT INTO sweeps_rebuilt (id, name, state, error, created_at_ms, updated_at_ms, model_name, model_sha256, model_size_bytes,
+                              inputs_json, settings_json, targets_json, agent_ids_json, cancelled_at_ms)
+    SELECT id, name, state, error, created_at_ms, updated_at_ms, model_name, model_sha256, model_size_bytes,
+           inputs_json, settings_json, targets_json, agent_ids_json, cancelled_at_ms FROM sweeps;
+  DROP TABLE sweeps;
+  ALTER TABLE sweeps_rebuilt RENAME TO sweeps;
+  CREATE INDEX sweeps_created ON sweeps (created_at_ms);
+  CREATE INDEX sweeps_state ON sweeps (state);
+
+  CREATE TABLE sweep_derivations (
+    sweep_id TEXT NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'deriving', 'done', 'failed')),
+    error TEXT,
+    started_at_ms INTEGER,
+    finished_at_ms INTEGER,
+    sha256 TEXT,
+    size_bytes INTEGER,
+    recipe_json TEXT,
+    PRIMARY KEY (sweep_id, name)
+  ) STRICT;
+  `,
 ];
+
+/**
+ * Migrations (by index) that rebuild a table other tables refer to: they run with foreign keys
+ * off (SQLite ignores that pragma inside a transaction, and a DROP TABLE with them on would
+ * cascade-delete the children), and commit only when `PRAGMA foreign_key_check` finds nothing.
+ */
+export const SQLITE_FOREIGN_KEYS_OFF: ReadonlySet<number> = new Set([9]);
 
 /**
  * Applies the migrations `PRAGMA user_version` says are pending, each in one transaction.
@@ -255,9 +307,17 @@ export function migrateSqlite(db: Database.Database): void {
   }
   SQLITE_MIGRATIONS.forEach((sql, index) => {
     if (index < applied) return;
-    db.transaction(() => {
-      db.exec(sql);
-      db.pragma(`user_version = ${index + 1}`);
-    })();
+    const keysOff = SQLITE_FOREIGN_KEYS_OFF.has(index) && (db.pragma('foreign_keys', { simple: true }) as number) === 1;
+    if (keysOff) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        db.exec(sql);
+        const broken = db.pragma('foreign_key_check') as unknown[];
+        if (broken.length > 0) throw new Error(`migration ${index + 1} left ${broken.length} broken foreign key(s): ${JSON.stringify(broken.slice(0, 3))}`);
+        db.pragma(`user_version = ${index + 1}`);
+      })();
+    } finally {
+      if (keysOff) db.pragma('foreign_keys = ON');
+    }
   });
 }

@@ -3,7 +3,8 @@ import { SQL_DATABASE } from './storage.tokens';
 import type { SqlDatabase } from './sql';
 import { resultSensorsFromRow } from './result-sensors';
 import { suiteReportsOfSweep } from './result-reports';
-import type { JobRecord, JobState, JobWithResult, NewSweep, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepState } from './records';
+import type { JobRecord, JobState, JobWithResult, NewDerivingSweep, NewSweep, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepState, VariantDerivationRecord, VariantDerivationState, VariantRecord } from './records';
+import type { SqlExecutor } from './sql';
 
 /** Stores sweeps, their variants and their jobs. */
 export abstract class SweepRepository {
@@ -18,6 +19,25 @@ export abstract class SweepRepository {
    * agent) failed with it, in one transaction.
    */
   abstract markFailed(id: string, error: string, failedJobIds: readonly string[], nowMs: number): Promise<void>;
+  /**
+   * Inserts a sweep in state `deriving` with its derivation spec and one progress row per
+   * variant (`done` for those given with their stored record, else `pending`), in one transaction.
+   */
+  abstract createDeriving(sweep: NewDerivingSweep): Promise<void>;
+  /** Ids of the sweeps in state `deriving`, oldest first. */
+  abstract derivingSweepIds(): Promise<string[]>;
+  /** The derivation spec stored with a sweep, or undefined when it has none. */
+  abstract derivationSpec(id: string): Promise<unknown>;
+  /** Records one variant's progress: `deriving` (started), `done` (with its stored record) or `failed` (with the error). */
+  abstract recordVariantDerivation(id: string, name: string, update: VariantDerivationUpdate, nowMs: number): Promise<void>;
+  /**
+   * Ends a derivation: when the sweep is still `deriving`, writes its final settings, variants
+   * and jobs and moves it to `running`, all in one transaction, and returns true; returns false
+   * (writing nothing) when it is no longer deriving (cancelled, failed, or finished by another).
+   */
+  abstract finishDerivation(sweep: NewSweep, nowMs: number): Promise<boolean>;
+  /** Fails a sweep that is still `deriving`, with the reason; returns whether it was. */
+  abstract failDerivation(id: string, error: string, nowMs: number): Promise<boolean>;
   /** Number of jobs in each state, over all sweeps. */
   abstract countJobsByState(): Promise<Record<JobState, number>>;
   /**
@@ -26,6 +46,80 @@ export abstract class SweepRepository {
    */
   abstract queuedNeverPublished(createdBeforeMs: number, limit: number): Promise<Array<{ jobId: string; sweepId: string }>>;
 }
+
+/** A change of one variant's derivation progress. */
+export type VariantDerivationUpdate = { state: 'deriving' } | { state: 'done'; variant: VariantRecord } | { state: 'failed'; error: string };
+
+/** A row of `sweep_derivations`. */
+interface DerivationRow {
+  name: string;
+  state: VariantDerivationState;
+  error: string | null;
+  started_at_ms: number | null;
+  finished_at_ms: number | null;
+  sha256: string | null;
+  size_bytes: number | null;
+  recipe_json: string | null;
+}
+
+function derivationFromRow(row: DerivationRow): VariantDerivationRecord {
+  return {
+    name: row.name,
+    state: row.state,
+    ...(row.error === null ? {} : { error: row.error }),
+    ...(row.started_at_ms === null ? {} : { startedAtMs: Number(row.started_at_ms) }),
+    ...(row.finished_at_ms === null ? {} : { finishedAtMs: Number(row.finished_at_ms) }),
+    ...(row.sha256 === null ? {} : { variant: { name: row.name, sha256: row.sha256, sizeBytes: Number(row.size_bytes ?? 0), recipe: JSON.parse(row.recipe_json ?? '{}') as Record<string, string> } }),
+  };
+}
+
+/** Inserts the variants and jobs of a sweep whose row exists. */
+async function insertVariantsAndJobs(tx: SqlExecutor, sweep: NewSweep): Promise<void> {
+  for (const [position, variant] of sweep.variants.entries()) {
+    await tx.run(
+      `INSERT INTO variants (sweep_id, name, position, sha256, size_bytes, recipe_json)
+       VALUES (@sweepId, @name, @position, @sha256, @sizeBytes, @recipeJson)`,
+      { sweepId: sweep.id, name: variant.name, position, sha256: variant.sha256, sizeBytes: variant.sizeBytes, recipeJson: JSON.stringify(variant.recipe) },
+    );
+  }
+  for (const [position, job] of sweep.jobs.entries()) {
+    await tx.run(
+      `INSERT INTO jobs (id, sweep_id, position, variant, agent_id, agent_name, execution_provider, state, attempts, error, created_at_ms, updated_at_ms)
+       VALUES (@id, @sweepId, @position, @variant, @agentId, @agentName, @provider, 'queued', 0, NULL, @createdAtMs, @createdAtMs)`,
+      {
+        id: job.id,
+        sweepId: sweep.id,
+        position,
+        variant: job.variant,
+        agentId: job.agentId,
+        agentName: job.agentName,
+        provider: sweep.settings.executionProvider,
+        createdAtMs: sweep.createdAtMs,
+      },
+    );
+  }
+}
+
+/** The columns of a new sweep row, as named parameters. */
+function sweepParams(sweep: Omit<NewSweep, 'variants' | 'jobs'>): Record<string, string | number> {
+  return {
+    id: sweep.id,
+    name: sweep.name,
+    createdAtMs: sweep.createdAtMs,
+    modelName: sweep.model.name,
+    modelSha256: sweep.model.sha256,
+    modelSizeBytes: sweep.model.sizeBytes,
+    inputsJson: JSON.stringify(sweep.inputs),
+    settingsJson: JSON.stringify(sweep.settings),
+    targetsJson: JSON.stringify(sweep.targets),
+    agentIdsJson: JSON.stringify(sweep.agentIds),
+  };
+}
+
+const INSERT_SWEEP = (state: SweepState, derivation: boolean): string => `INSERT INTO sweeps (id, name, state, error, created_at_ms, updated_at_ms, model_name, model_sha256, model_size_bytes,
+                             inputs_json, settings_json, targets_json, agent_ids_json${derivation ? ', derivation_json' : ''})
+         VALUES (@id, @name, '${state}', NULL, @createdAtMs, @createdAtMs, @modelName, @modelSha256, @modelSizeBytes,
+                 @inputsJson, @settingsJson, @targetsJson, @agentIdsJson${derivation ? ', @derivationJson' : ''})`;
 
 interface SweepRow {
   id: string;
@@ -147,48 +241,79 @@ export class SqlSweepRepository extends SweepRepository {
 
   async create(sweep: NewSweep): Promise<void> {
     await this.db.transaction(async (tx) => {
-      await tx.run(
-        `INSERT INTO sweeps (id, name, state, error, created_at_ms, updated_at_ms, model_name, model_sha256, model_size_bytes,
-                             inputs_json, settings_json, targets_json, agent_ids_json)
-         VALUES (@id, @name, 'running', NULL, @createdAtMs, @createdAtMs, @modelName, @modelSha256, @modelSizeBytes,
-                 @inputsJson, @settingsJson, @targetsJson, @agentIdsJson)`,
-        {
-          id: sweep.id,
-          name: sweep.name,
-          createdAtMs: sweep.createdAtMs,
-          modelName: sweep.model.name,
-          modelSha256: sweep.model.sha256,
-          modelSizeBytes: sweep.model.sizeBytes,
-          inputsJson: JSON.stringify(sweep.inputs),
-          settingsJson: JSON.stringify(sweep.settings),
-          targetsJson: JSON.stringify(sweep.targets),
-          agentIdsJson: JSON.stringify(sweep.agentIds),
-        },
-      );
+      await tx.run(INSERT_SWEEP('running', false), sweepParams(sweep));
+      await insertVariantsAndJobs(tx, sweep);
+    });
+  }
+
+  async createDeriving(sweep: NewDerivingSweep): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(INSERT_SWEEP('deriving', true), { ...sweepParams(sweep), derivationJson: JSON.stringify(sweep.spec) });
       for (const [position, variant] of sweep.variants.entries()) {
+        const stored = variant.stored;
         await tx.run(
-          `INSERT INTO variants (sweep_id, name, position, sha256, size_bytes, recipe_json)
-           VALUES (@sweepId, @name, @position, @sha256, @sizeBytes, @recipeJson)`,
-          { sweepId: sweep.id, name: variant.name, position, sha256: variant.sha256, sizeBytes: variant.sizeBytes, recipeJson: JSON.stringify(variant.recipe) },
-        );
-      }
-      for (const [position, job] of sweep.jobs.entries()) {
-        await tx.run(
-          `INSERT INTO jobs (id, sweep_id, position, variant, agent_id, agent_name, execution_provider, state, attempts, error, created_at_ms, updated_at_ms)
-           VALUES (@id, @sweepId, @position, @variant, @agentId, @agentName, @provider, 'queued', 0, NULL, @createdAtMs, @createdAtMs)`,
+          `INSERT INTO sweep_derivations (sweep_id, name, position, state, error, started_at_ms, finished_at_ms, sha256, size_bytes, recipe_json)
+           VALUES (@sweepId, @name, @position, @state, NULL, NULL, @finishedAtMs, @sha256, @sizeBytes, @recipeJson)`,
           {
-            id: job.id,
             sweepId: sweep.id,
+            name: variant.name,
             position,
-            variant: job.variant,
-            agentId: job.agentId,
-            agentName: job.agentName,
-            provider: sweep.settings.executionProvider,
-            createdAtMs: sweep.createdAtMs,
+            state: stored ? 'done' : 'pending',
+            finishedAtMs: stored ? sweep.createdAtMs : null,
+            sha256: stored?.sha256 ?? null,
+            sizeBytes: stored?.sizeBytes ?? null,
+            recipeJson: stored ? JSON.stringify(stored.recipe) : null,
           },
         );
       }
     });
+  }
+
+  async derivingSweepIds(): Promise<string[]> {
+    const rows = await this.db.all<{ id: string }>(`SELECT id FROM sweeps WHERE state = 'deriving' ORDER BY created_at_ms, id`);
+    return rows.map((r) => r.id);
+  }
+
+  async derivationSpec(id: string): Promise<unknown> {
+    const row = await this.db.get<{ derivation_json: string | null }>('SELECT derivation_json FROM sweeps WHERE id = ?', [id]);
+    return row?.derivation_json ? (JSON.parse(row.derivation_json) as unknown) : undefined;
+  }
+
+  async recordVariantDerivation(id: string, name: string, update: VariantDerivationUpdate, nowMs: number): Promise<void> {
+    const key = { sweepId: id, name, nowMs };
+    switch (update.state) {
+      case 'deriving':
+        await this.db.run(`UPDATE sweep_derivations SET state = 'deriving', error = NULL, started_at_ms = @nowMs, finished_at_ms = NULL WHERE sweep_id = @sweepId AND name = @name`, key);
+        return;
+      case 'done':
+        await this.db.run(
+          `UPDATE sweep_derivations SET state = 'done', error = NULL, finished_at_ms = @nowMs, sha256 = @sha256, size_bytes = @sizeBytes, recipe_json = @recipeJson WHERE sweep_id = @sweepId AND name = @name`,
+          { ...key, sha256: update.variant.sha256, sizeBytes: update.variant.sizeBytes, recipeJson: JSON.stringify(update.variant.recipe) },
+        );
+        return;
+      case 'failed':
+        await this.db.run(`UPDATE sweep_derivations SET state = 'failed', error = @error, finished_at_ms = @nowMs WHERE sweep_id = @sweepId AND name = @name`, { ...key, error: update.error });
+        return;
+      default:
+        assertNeverUpdate(update);
+    }
+  }
+
+  finishDerivation(sweep: NewSweep, nowMs: number): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const moved = await tx.run(
+        `UPDATE sweeps SET state = 'running', settings_json = @settingsJson, agent_ids_json = @agentIdsJson, updated_at_ms = @nowMs WHERE id = @id AND state = 'deriving'`,
+        { id: sweep.id, settingsJson: JSON.stringify(sweep.settings), agentIdsJson: JSON.stringify(sweep.agentIds), nowMs },
+      );
+      if (moved.changes === 0) return false;
+      await insertVariantsAndJobs(tx, sweep);
+      return true;
+    });
+  }
+
+  async failDerivation(id: string, error: string, nowMs: number): Promise<boolean> {
+    const failed = await this.db.run(`UPDATE sweeps SET state = 'failed', error = @error, updated_at_ms = @nowMs WHERE id = @id AND state = 'deriving'`, { id, error, nowMs });
+    return failed.changes > 0;
   }
 
   get(id: string): Promise<SweepRecord | undefined> {
@@ -219,6 +344,7 @@ export class SqlSweepRepository extends SweepRepository {
         const result = results.get(r.id);
         return { ...jobFromRow(r), ...(result ? { result } : {}) };
       });
+      const derivation = (await tx.all<DerivationRow>('SELECT name, state, error, started_at_ms, finished_at_ms, sha256, size_bytes, recipe_json FROM sweep_derivations WHERE sweep_id = ? ORDER BY position', [id])).map(derivationFromRow);
       const record: SweepRecord = {
         id: row.id,
         name: row.name,
@@ -233,6 +359,7 @@ export class SqlSweepRepository extends SweepRepository {
         agentIds: JSON.parse(row.agent_ids_json) as string[],
         variants,
         jobs,
+        ...(derivation.length > 0 ? { derivation } : {}),
       };
       return record;
     });
@@ -267,4 +394,8 @@ export class SqlSweepRepository extends SweepRepository {
     for (const row of await this.db.all<{ state: JobState; n: number }>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state')) counts[row.state] = row.n;
     return counts;
   }
+}
+
+function assertNeverUpdate(update: never): never {
+  throw new Error(`unknown derivation update ${JSON.stringify(update)}`);
 }

@@ -12,7 +12,7 @@ import {
 } from '@benchfarm/protocol';
 import { SESSION_ALLOWANCE_MS } from '@benchfarm/suite';
 import type { StoredResultSensors } from '../storage/result-sensors';
-import type { JobState, JobWithResult, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepSettings, SweepState } from '../storage/records';
+import type { JobState, JobWithResult, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepSettings, SweepState, VariantDerivationRecord, VariantDerivationState } from '../storage/records';
 
 /** A result as the REST API shows it. */
 export interface ResultView {
@@ -240,6 +240,16 @@ export interface DeviceComparisonView {
   unmeasured: Array<{ field: string; reason: string }>;
 }
 
+/** One variant's progress in a sweep's derivation step. */
+export interface VariantDerivationView {
+  variant: string;
+  state: VariantDerivationState;
+  error?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+}
+
 /** A sweep as the REST API shows it. */
 export interface SweepView {
   id: string;
@@ -252,6 +262,8 @@ export interface SweepView {
   settings: SweepSettings;
   targets: string[];
   variants: Array<{ name: string; sha256: string; sizeBytes: number; recipe: Record<string, string> }>;
+  /** Each variant's progress in the derivation step; absent for sweeps made before it existed. */
+  derivation?: VariantDerivationView[];
   agents: string[];
   jobs: JobView[];
   /** Per device: the interleaved comparison and accuracy of every variant (issues 4 and 12); empty when the sweep has no comparison job. */
@@ -507,6 +519,21 @@ export function estimateTimeLeftMs(sweep: Pick<SweepRecord, 'state' | 'settings'
   return Math.round(Math.max(...perAgent.values()));
 }
 
+/** One variant's progress in the derivation step, as the sweep view shows it. */
+function derivationView(d: VariantDerivationRecord): VariantDerivationView {
+  const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+  const startedAt = iso(d.startedAtMs);
+  const finishedAt = iso(d.finishedAtMs);
+  return {
+    variant: d.name,
+    state: d.state,
+    ...(d.error === undefined ? {} : { error: d.error }),
+    ...(startedAt === undefined ? {} : { startedAt }),
+    ...(finishedAt === undefined ? {} : { finishedAt }),
+    ...(d.startedAtMs !== undefined && d.finishedAtMs !== undefined ? { durationMs: Math.max(0, Math.round(d.finishedAtMs - d.startedAtMs)) } : {}),
+  };
+}
+
 /** Builds the REST view of a sweep; `progressOf` gives the live progress of running jobs. */
 export function toSweepView(sweep: SweepRecord, progressOf: (jobId: string) => Progress | undefined): SweepView {
   const configSearch = configSearchView(sweep);
@@ -522,6 +549,7 @@ export function toSweepView(sweep: SweepRecord, progressOf: (jobId: string) => P
     settings: { ...sweep.settings },
     targets: [...sweep.targets],
     variants: sweep.variants.map((v) => ({ name: v.name, sha256: v.sha256, sizeBytes: v.sizeBytes, recipe: { ...v.recipe } })),
+    ...(sweep.derivation ? { derivation: sweep.derivation.map(derivationView) } : {}),
     agents: [...sweep.agentIds],
     jobs: sweep.jobs.map((job): JobView => {
       const progress = job.state === 'running' ? progressOf(job.id) : undefined;

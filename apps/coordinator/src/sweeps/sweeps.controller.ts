@@ -31,14 +31,14 @@ export class SweepsController {
   @ApiOperation({
     summary: 'Create a sweep',
     description:
-      'Checks the model (ONNX, fixable input shapes, loads in onnxruntime), derives each variant, stores them in the object store by SHA-256, creates one job per variant x matching agent and publishes the jobs. Send the model as multipart field "model", or JSON { modelPath } for a file on the coordinator. Nothing is stored when the request is refused.',
+      'Checks the request, the model (ONNX, fixable input shapes, loads in onnxruntime), the datasets and the bring-your-own variants, stores the model by SHA-256 and answers at once with the sweep in state deriving. The derivation step then derives each variant (progress in the view\'s derivation), stores it, creates one job per variant x matching agent, publishes the jobs and moves the sweep to running; a variant that cannot be derived fails the sweep (error), and cancelling it stops the derivation. Send the model as multipart field "model", or JSON { modelPath } for a file on the coordinator. Nothing is stored when the request is refused.',
   })
   @ApiConsumes('multipart/form-data', 'application/json')
   @ApiBody({ schema: ref('CreateSweepMultipart'), description: 'multipart/form-data: CreateSweepMultipart; application/json: CreateSweepJson' })
-  @ApiResponse({ status: 201, description: 'The sweep was created and its jobs published (state failed, with error, when publishing failed).', schema: ref('SweepView') })
+  @ApiResponse({ status: 201, description: 'The sweep was created in state deriving; follow it with GET /sweeps/{id}.', schema: ref('SweepView') })
   @errorResponse(400, 'Bad input: invalid_argument, unknown_variant, invalid_shapes, invalid_model (the field is named).')
   @errorResponse(413, 'The model file is too large (model_too_large).')
-  @errorResponse(422, 'model_load_failed (onnxruntime refused the model), variant_derivation_failed, or no_matching_agent.')
+  @errorResponse(422, 'model_load_failed (onnxruntime refused the model), or no_matching_agent.')
   @errorResponse(503, 'NATS is unavailable (messaging_unavailable).')
   create(@UploadedFile() file: UploadedModelFile | undefined, @Body() body: unknown): Promise<SweepView> {
     return this.sweeps.create(file ? { kind: 'upload', path: file.path, originalName: file.originalname, sizeBytes: file.size } : { kind: 'none' }, body);

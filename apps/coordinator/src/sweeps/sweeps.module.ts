@@ -6,11 +6,12 @@ import { MetricsModule } from '../metrics/metrics.module';
 import { ResultsModule } from '../results/results.module';
 import { StorageModule } from '../storage/storage.module';
 import { Workspace } from '../variants/workspace';
+import { DerivationRunner } from './derivation.runner';
 import { SweepsController } from './sweeps.controller';
 import { SweepsService } from './sweeps.service';
 import type { CoordinatorConfig } from '../config';
 
-/** Sweeps: planning, creation (with model upload) and views. */
+/** Sweeps: planning, creation (with model upload), the derivation step and views. */
 @Module({
   imports: [
     StorageModule,
@@ -27,6 +28,6 @@ import type { CoordinatorConfig } from '../config';
     }),
   ],
   controllers: [SweepsController],
-  providers: [SweepsService],
+  providers: [SweepsService, DerivationRunner],
 })
 export class SweepsModule {}

@@ -13,8 +13,8 @@ import { openSqlite } from '../storage/sqlite';
 import type { SqlDatabase } from '../storage/sql';
 import { SqlResultRepository } from '../storage/result.repository';
 import { SqlSweepRepository } from '../storage/sweep.repository';
-import { SweepsService, type ModelUpload } from './sweeps.service';
-import { agent, CountingIds, FakeRegistry, FakeStore, FakeToolkit, FakeWorkspace, FixedClock, FlakyBus } from './testing/sweep-fakes';
+import type { ModelUpload } from './sweeps.service';
+import { agent, CountingIds, derivingService, FakeRegistry, FakeStore, FakeToolkit, FakeWorkspace, FixedClock, FlakyBus } from './testing/sweep-fakes';
 
 /** A fake agent that reports cores and providers, as a real one does when it registers. */
 const device = (agentId: string, cpuCores: number, executionProviders: string[]): AgentRecord => ({
@@ -29,7 +29,7 @@ describe('SweepsService with dimensions (fake adapters, real SQLite)', () => {
   let progress: ProgressTracker;
   const upload: ModelUpload = { kind: 'upload', path: '/scratch/uploads/abc', originalName: 'det.onnx', sizeBytes: 1000 };
 
-  const service = (maxJobsPerSweep?: number): SweepsService => {
+  const service = (maxJobsPerSweep?: number) => {
     const config = { ...loadConfig({}, {}), ...(maxJobsPerSweep === undefined ? {} : { maxJobsPerSweep }) };
     const clock = new FixedClock();
     const agents = new AgentsService(new FakeRegistry([device('small', 2, ['cpu']), device('big', 8, ['cpu', 'cuda'])]), clock, config);
@@ -37,7 +37,7 @@ describe('SweepsService with dimensions (fake adapters, real SQLite)', () => {
     const metrics = new MetricsService(createFarmMetrics(new Registry()), sweeps, new SqlResultRepository(db), agents, new SqlSeriesHistoryRepository(db), clock);
     const workspace = new FakeWorkspace();
     workspace.live.add(upload.kind === 'upload' ? upload.path : '');
-    return new SweepsService(sweeps, agents, toolkit, new FakeStore(), bus, workspace, progress, metrics, clock, new CountingIds(), config);
+    return derivingService({ sweeps, agents, toolkit, models: new FakeStore(), bus, workspace, progress, metrics, clock, ids: new CountingIds(), config });
   };
   const count = async (table: string): Promise<number> => (await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))!.n;
   const refusal = async (promise: Promise<unknown>): Promise<DomainError> => {

@@ -20,9 +20,9 @@ import type { SqlDatabase } from '../storage/sql';
 import { SqlResultRepository } from '../storage/result.repository';
 import { SqlSweepRepository } from '../storage/sweep.repository';
 import { LocalWorkspace } from '../variants/workspace';
-import { SweepsService, type ModelUpload } from './sweeps.service';
+import type { ModelUpload } from './sweeps.service';
 import { FakeDatasetCatalog, syntheticJpeg } from './testing/fake-dataset-catalog';
-import { agent, CountingIds, FakeRegistry, FakeStore, FakeToolkit, FixedClock, FlakyBus } from './testing/sweep-fakes';
+import { agent, CountingIds, derivingService, FakeRegistry, FakeStore, FakeToolkit, FixedClock, FlakyBus } from './testing/sweep-fakes';
 
 // A YOLOX-shaped detector on a 64x64 input: 8x8 + 4x4 + 2x2 = 84 cells, 5 + 3 classes.
 const DETECTOR = {
@@ -41,13 +41,13 @@ describe('SweepsService with datasets (fake adapters and catalog, real SQLite an
   let workspace: LocalWorkspace;
   const upload: ModelUpload = { kind: 'upload', path: join(root, 'upload.onnx'), originalName: 'det.onnx', sizeBytes: 1000 };
 
-  const service = (): SweepsService => {
+  const service = () => {
     const config = loadConfig({}, {});
     const clock = new FixedClock();
     const agents = new AgentsService(new FakeRegistry([agent('a1'), agent('a2')]), clock, config);
     const sweeps = new SqlSweepRepository(db);
     const metrics = new MetricsService(createFarmMetrics(new Registry()), sweeps, new SqlResultRepository(db), agents, new SqlSeriesHistoryRepository(db), clock);
-    return new SweepsService(sweeps, agents, toolkit, new FakeStore(), bus, workspace, new ProgressTracker(), metrics, clock, new CountingIds(), config, catalog);
+    return derivingService({ sweeps, agents, toolkit, models: new FakeStore(), bus, workspace, progress: new ProgressTracker(), metrics, clock, ids: new CountingIds(), config, catalog });
   };
   const count = async (table: string): Promise<number> => (await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))!.n;
   const workFolders = (): string[] => readdirSync(join(root, 'data', 'work'));

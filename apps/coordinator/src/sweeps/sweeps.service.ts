@@ -19,27 +19,25 @@ import { Workspace } from '../variants/workspace';
 import { requireInputFile, type InputFileRule } from '../variants/input-file';
 import { assertBatchSizesFit } from './batch-check';
 import {
-  CALIBRATION_IMAGES_MAX,
   assertImagesFitModel,
   assertLabelsFit,
   assertNoSharedImages,
   datasetRecipe,
   evaluationRequestOf,
   evaluationTargetOf,
-  evenlySpaced,
   resolveSweepDatasets,
   type DatasetPart,
   type EvaluationTarget,
   type SweepDatasets,
 } from './sweep-datasets';
-import { JobBus } from './job-bus';
-import { DEFAULT_EXECUTION_PROVIDER, modelNameOf, planConfigSearch, planSweep, plannedJobCount, type SweepPlan } from './sweep-planner';
+import { DerivationRunner, type DerivationSpec } from './derivation.runner';
+import { DEFAULT_EXECUTION_PROVIDER, modelNameOf, planConfigSearch, plannedJobCount, settingsOf } from './sweep-planner';
 import { assertInputElements, assertJobCount, assertSearchBudget, assertVariantCount } from './work-limits';
 import { parseSweepRequest, usesCalibration, type SweepRequest } from './sweep-request';
 import { toSweepListView, toSweepView, type SweepListView, type SweepView } from './sweep.view';
 import { CONFIG_ENV_VARS, type CoordinatorConfig } from '../config';
 import type { SweepDatasetsSummary, VariantRecord } from '../storage/records';
-import type { HoldoutImages, PreparedModel } from '../variants/model-toolkit';
+import type { PreparedModel } from '../variants/model-toolkit';
 import type { CalibrationSource } from '@benchfarm/onnx';
 import type { EvaluationRequest } from '@benchfarm/protocol';
 
@@ -55,20 +53,17 @@ function calibrationOf(request: SweepRequest): CalibrationSource | undefined {
   return undefined;
 }
 
+/** {@link calibrationOf} as the derivation spec stores it. */
+function calibrationSourceOf(request: SweepRequest): { kind: 'source'; source: CalibrationSource } | undefined {
+  const source = calibrationOf(request);
+  return source ? { kind: 'source', source } : undefined;
+}
+
 /** Variants whose derivation reads calibration images (the others never fetch them). */
 const needsCalibration = usesCalibration;
 
 /** Variants that check their choice on held-out images (int8-auto: the sweep's evaluation images). */
 const needsHoldout = (variant: string): boolean => variant.split(':')[0] === 'int8-auto';
-
-/**
- * Held-out images int8-auto loads at most: each is one input tensor in its memory (2 MB at
- * 416x416) beside its fp32 reference outputs, as for calibration; more are cut evenly spaced.
- */
-const HOLDOUT_IMAGES_MAX = CALIBRATION_IMAGES_MAX;
-
-/** Job publishes in flight at once (each waits for its stream ack and ledger write). */
-export const PUBLISH_PIPELINE_DEPTH = 128;
 
 /** What a sweep's datasets became once checked against the prepared model. */
 interface PlannedDatasets {
@@ -81,7 +76,7 @@ interface PlannedDatasets {
 /** Where a sweep's model comes from: an uploaded file (multipart), or none (JSON `modelPath`). */
 export type ModelUpload = { kind: 'upload'; path: string; originalName: string; sizeBytes: number } | { kind: 'none' };
 
-/** Plans, stores, publishes and shows sweeps. */
+/** Checks, stores and shows sweeps; their derivation step is the {@link DerivationRunner}'s. */
 @Injectable()
 export class SweepsService {
   private readonly log = new Logger('SweepsService');
@@ -91,7 +86,7 @@ export class SweepsService {
     @Inject(AgentsService) private readonly agents: AgentsService,
     @Inject(ModelToolkit) private readonly toolkit: ModelToolkit,
     @Inject(ModelStore) private readonly models: ModelStore,
-    @Inject(JobBus) private readonly bus: JobBus,
+    @Inject(DerivationRunner) private readonly derivation: DerivationRunner,
     @Inject(Workspace) private readonly workspace: Workspace,
     @Inject(ProgressTracker) private readonly progress: ProgressTracker,
     @Inject(MetricsService) private readonly metrics: MetricsService,
@@ -104,11 +99,12 @@ export class SweepsService {
 
   /**
    * Creates a sweep: validates every option, checks the model (ONNX, fixable dimensions,
-   * loads in onnxruntime), matches agents, derives and stores each variant, then writes the
-   * sweep, its variants and its jobs in one transaction and publishes the jobs. Nothing is
-   * written to the database when any step before that fails; scratch files are always
-   * removed. A sweep whose jobs cannot all be published is kept, marked failed with the
-   * reason. Thrown: {@link DomainError} (see the codes in `domain-error.ts`).
+   * loads in onnxruntime), the datasets and the bring-your-own variants, matches agents,
+   * stores the model and those variants, writes the sweep in state `deriving` and hands it to
+   * the {@link DerivationRunner} (which derives the variants, then writes and publishes the
+   * jobs); answers at once with the sweep. Nothing is written to the database when any check
+   * fails; scratch files are always removed. Thrown: {@link DomainError} (see the codes in
+   * `domain-error.ts`).
    */
   async create(upload: ModelUpload, body: unknown): Promise<SweepView> {
     const scratch: string[] = upload.kind === 'upload' ? [upload.path] : [];
@@ -144,41 +140,53 @@ export class SweepsService {
       const jobs = plannedJobCount(request, variantCount, agents.length, planned?.evaluation !== undefined, searchJobs);
       const comparisonJobs = jobs - variantCount * agents.length - searchJobs;
       assertJobCount(jobs, `${variantCount} variant(s) x ${agents.length} agent(s)${comparisonJobs > 0 ? ' + one comparison job per agent' : ''}${searchJobs > 0 ? ` + ${searchJobs} configuration-search job(s)` : ''}`, this.config);
-      const files = [];
-      const calibration = datasets?.calibration && variants.some(needsCalibration) ? await this.materializeCalibration(datasets.calibration, workDir) : calibrationOf(request);
-      // int8-auto checks its layer set on the evaluation images, the ones the agents score every variant on.
-      const holdout = datasets?.evaluation && variants.some(needsHoldout) ? await this.materializeHoldout(datasets.evaluation, workDir) : undefined;
-      for (const name of variants) files.push(await this.toolkit.deriveVariant(name, prepared.path, workDir, calibration, needsHoldout(name) ? holdout : undefined));
+      const derived = variants.map((name) => ({ name }));
+      const own: Array<{ name: string; stored: VariantRecord }> = [];
+      const recipe = planned ? datasetRecipe(planned.datasets, planned.target) : {};
+      const ownFiles = [];
       for (const [name, path] of Object.entries(request.ownVariants ?? {})) {
         if (variants.includes(name)) throw new DomainError(DomainErrorCode.InvalidArgument, `own variant ${name} has the name of a derived variant`, { field: 'ownVariants' });
-        files.push(await this.toolkit.registerOwnVariant(name, path, prepared, workDir));
+        ownFiles.push(await this.toolkit.registerOwnVariant(name, path, prepared, workDir));
       }
 
       const original = await this.models.put(source.path, `${source.name} (as given)`);
-      const stored: VariantRecord[] = [];
-      for (const file of files) {
+      for (const file of ownFiles) {
         const { sha256, sizeBytes } = await this.models.put(file.path, `${source.name} ${file.name}`);
-        stored.push({ name: file.name, sha256, sizeBytes, recipe: { ...file.recipe, ...(planned ? datasetRecipe(planned.datasets, planned.target) : {}) } });
+        own.push({ name: file.name, stored: { name: file.name, sha256, sizeBytes, recipe: { ...file.recipe, ...recipe } } });
       }
-
-      const plan = planSweep({
-        sweepId: this.ids.newId('sweep'),
-        name: request.name ?? source.name,
-        nowMs: this.clock.nowMs(),
-        model: { name: source.name, sha256: original.sha256, sizeBytes: original.sizeBytes },
-        inputs: prepared.inputs,
+      const calibration = datasets?.calibration && variants.some(needsCalibration) ? ({ kind: 'dataset', part: datasets.calibration } as const) : calibrationSourceOf(request);
+      const spec: DerivationSpec = {
         request,
+        modelName: source.name,
+        original,
         agents,
-        variants: stored,
-        newJobId: () => this.ids.newId('job'),
         ...(planned?.evaluation ? { evaluation: planned.evaluation } : {}),
         ...(planned ? { datasets: planned.summary } : {}),
+        datasetRecipe: recipe,
+        ...(calibration ? { calibration } : {}),
+        // int8-auto checks its layer set on the evaluation images, the ones the agents score every variant on.
+        ...(datasets?.evaluation && variants.some(needsHoldout) ? { holdout: datasets.evaluation } : {}),
+        needsCalibration: variants.filter(needsCalibration),
+        needsHoldout: variants.filter(needsHoldout),
+      };
+      const settings = settingsOf(request, prepared.inputs);
+      if (planned) settings.datasets = planned.summary;
+      const sweepId = this.ids.newId('sweep');
+      await this.sweeps.createDeriving({
+        id: sweepId,
+        name: request.name ?? source.name,
+        createdAtMs: this.clock.nowMs(),
+        model: { name: source.name, sha256: original.sha256, sizeBytes: original.sizeBytes },
+        inputs: prepared.inputs,
+        settings,
+        targets: [...request.targets],
+        agentIds: agents.map((a) => a.agentId),
+        spec,
+        variants: [...derived, ...own],
       });
-      await this.sweeps.create(plan.sweep);
-      for (const variant of stored) this.metrics.recordVariantSize(source.name, variant.name, variant.sizeBytes);
-      this.log.log(`sweep ${plan.sweep.id} created: ${stored.length} variant(s) x ${agents.length} agent(s) = ${plan.jobs.length} job(s)`);
-      await this.publish(plan);
-      return await this.get(plan.sweep.id);
+      this.log.log(`sweep ${sweepId} created, deriving: ${variants.length} variant(s) to derive, ${own.length} brought, ${agents.length} agent(s)`);
+      this.derivation.enqueue(sweepId);
+      return await this.get(sweepId);
     } finally {
       for (const path of scratch) {
         await this.workspace.remove(path).catch((err: unknown) => this.log.warn(`could not remove scratch ${path}: ${errorMessage(err)}`));
@@ -272,18 +280,6 @@ export class SweepsService {
     return { datasets, target, evaluation: evaluationRequest, summary };
   }
 
-  /** Fetches the calibration images into the work folder for int8-static (deleted with it). */
-  private async materializeCalibration(part: DatasetPart, workDir: string): Promise<CalibrationSource> {
-    const files = await this.requireCatalog(part.field).materialize(part.images, join(workDir, 'calibration'));
-    return { kind: 'images', files, preprocess: part.preprocess };
-  }
-
-  /** Fetches the evaluation images (at most {@link HOLDOUT_IMAGES_MAX}, evenly spaced) into the work folder for int8-auto's held-out check. */
-  private async materializeHoldout(part: DatasetPart, workDir: string): Promise<HoldoutImages> {
-    const files = await this.requireCatalog(part.field).materialize(evenlySpaced(part.images, HOLDOUT_IMAGES_MAX), join(workDir, 'holdout'));
-    return { source: { kind: 'images', files, preprocess: part.preprocess }, field: part.field };
-  }
-
   /** A calibration folder on the coordinator must not hold an evaluation image either (by digest). */
   private async assertCalibrationDirApart(dir: string, evaluation: DatasetPart): Promise<void> {
     let files: string[];
@@ -300,40 +296,5 @@ export class SweepsService {
   private requireCatalog(field: string): DatasetCatalog {
     if (!this.catalog) throw new DomainError(DomainErrorCode.InvalidArgument, 'this coordinator keeps no datasets (no dataset catalog is configured)', { field });
     return this.catalog;
-  }
-
-  /**
-   * Publishes every job, {@link PUBLISH_PIPELINE_DEPTH} at a time: each publish waits for the
-   * stream's ack and for its ledger row, so one after the other a 4,000-job sweep took ~40 s of
-   * round trips with the coordinator's thread half idle. Publishes start in plan order on one
-   * connection, so each agent's queue keeps the plan's order. On a failure no new publish
-   * starts, those in flight finish, and the sweep is marked failed with the jobs not published.
-   */
-  private async publish(plan: SweepPlan): Promise<void> {
-    const { jobs } = plan;
-    const published = new Array<boolean>(jobs.length).fill(false);
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const lane = async (): Promise<void> => {
-      while (failure === undefined && next < jobs.length) {
-        const index = next;
-        next += 1;
-        const job = jobs[index];
-        if (!job) break;
-        try {
-          await this.bus.publish(job);
-          published[index] = true;
-        } catch (err) {
-          failure ??= { error: err };
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PUBLISH_PIPELINE_DEPTH, jobs.length) }, lane));
-    if (failure === undefined) return;
-    const count = published.filter(Boolean).length;
-    const reason = `publishing jobs failed after ${count} of ${jobs.length}: ${errorMessage(failure.error)}`;
-    this.log.error(`sweep ${plan.sweep.id}: ${reason}`);
-    const unpublished = jobs.filter((_, i) => !published[i]).map((j) => j.jobId);
-    await this.sweeps.markFailed(plan.sweep.id, reason, unpublished, this.clock.nowMs());
   }
 }

@@ -63,9 +63,9 @@ export abstract class ModelToolkit {
    * out every 3rd calibration image). int8-auto's recipe gains a compact `sensitivity` entry.
    * Thrown: `variant_derivation_failed`, `invalid_argument` (field `calibrationDir` or
    * `calibrationPreprocess`) for unusable calibration data, (field `holdout.field`) for unusable
-   * held-out images, ...
+   * held-out images, ... `signal` stops it (the derivation's child process is killed).
    */
-  abstract deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource, holdout?: HoldoutImages): Promise<VariantFile>;
+  abstract deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource, holdout?: HoldoutImages, signal?: AbortSignal): Promise<VariantFile>;
   /**
    * Takes a variant made elsewhere (QAT, distillation, a lighter architecture) as a variant of
    * the prepared model. Thrown ({@link DomainError} `invalid_argument`, field `ownVariants`)
@@ -154,9 +154,10 @@ export class OnnxModelToolkit extends ModelToolkit {
     return { checkLoads: true, ...(this.options.ortTimeoutMs === undefined ? {} : { ortTimeoutMs: this.options.ortTimeoutMs }) };
   }
 
-  async deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource, holdout?: HoldoutImages): Promise<VariantFile> {
+  async deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource, holdout?: HoldoutImages, signal?: AbortSignal): Promise<VariantFile> {
     try {
       const derived = await deriveVariant(name, preparedPath, join(workDir, 'variants'), {
+        ...(signal ? { signal } : {}),
         ...(this.options.ortTimeoutMs === undefined ? {} : { timeoutMs: this.options.ortTimeoutMs }),
         ...(calibration ? { calibration } : {}),
         ...(holdout ? { holdout: holdout.source } : {}),

@@ -10,6 +10,14 @@ import { ModelStore } from '../../variants/model-store';
 import { ModelToolkit, type HoldoutImages, type PreparedModel, type VariantFile } from '../../variants/model-toolkit';
 import { Workspace } from '../../variants/workspace';
 import { JobBus } from '../job-bus';
+import { DerivationRunner } from '../derivation.runner';
+import { SweepsService } from '../sweeps.service';
+import { ProgressTracker } from '../../results/progress-tracker';
+import type { AgentsService } from '../../agents/agents.service';
+import type { CoordinatorConfig } from '../../config';
+import type { DatasetCatalog } from '../../datasets/dataset.types';
+import type { MetricsService } from '../../metrics/metrics.service';
+import type { SweepRepository } from '../../storage/sweep.repository';
 import type { CalibrationSource } from '@benchfarm/onnx';
 
 /** A clock stopped at one instant (fake). */
@@ -59,7 +67,7 @@ export class FakeToolkit extends ModelToolkit {
     this.prepared.push(sourcePath);
     return { path: `${workDir}/prepared.onnx`, ...this.model };
   }
-  async deriveVariant(name: string, _preparedPath: string, workDir: string, calibration?: CalibrationSource, holdout?: HoldoutImages): Promise<VariantFile> {
+  async deriveVariant(name: string, _preparedPath: string, workDir: string, calibration?: CalibrationSource, holdout?: HoldoutImages, _signal?: AbortSignal): Promise<VariantFile> {
     this.calibrations.set(name, calibration);
     this.holdouts.set(name, holdout);
     if (name === this.failVariant) throw new DomainError(DomainErrorCode.VariantDerivationFailed, `variant ${name}: broken`, { field: 'variants' });
@@ -71,6 +79,9 @@ export class FakeToolkit extends ModelToolkit {
 export class FakeStore extends ModelStore {
   async put(path: string): Promise<{ sha256: string; sizeBytes: number }> {
     return { sha256: Buffer.from(path).toString('hex').slice(-64).padStart(64, '0'), sizeBytes: path.length };
+  }
+  async fetch(sha256: string, dir: string): Promise<string> {
+    return `${dir}/${sha256}.onnx`;
   }
 }
 
@@ -122,3 +133,39 @@ export const agent = (agentId: string): AgentRecord => ({
   health: passingHealthReport(new FixedClock().nowMs()),
 });
 
+
+/**
+ * A sweeps service wired to its derivation step, whose `create` waits for that step and answers
+ * with the sweep as it then stands (running, or failed): the tests of planning and publishing
+ * read the jobs at once, as they could before POST /sweeps answered in `deriving`.
+ */
+export function derivingService(deps: SweepServiceDeps): { service: SweepsService; runner: DerivationRunner; create: SweepsService['create']; get: SweepsService['get'] } {
+  const runner = new DerivationRunner(deps.sweeps, deps.toolkit, deps.models, deps.bus, deps.workspace, deps.metrics, deps.clock, deps.ids, deps.catalog);
+  const service = new SweepsService(deps.sweeps, deps.agents, deps.toolkit, deps.models, runner, deps.workspace, deps.progress ?? new ProgressTracker(), deps.metrics, deps.clock, deps.ids, deps.config, deps.catalog);
+  return {
+    service,
+    runner,
+    create: async (upload, body) => {
+      const view = await service.create(upload, body);
+      await runner.idle();
+      return service.get(view.id);
+    },
+    get: (id) => service.get(id),
+  };
+}
+
+/** What {@link derivingService} wires together. */
+export interface SweepServiceDeps {
+  readonly sweeps: SweepRepository;
+  readonly agents: AgentsService;
+  readonly toolkit: ModelToolkit;
+  readonly models: ModelStore;
+  readonly bus: JobBus;
+  readonly workspace: Workspace;
+  readonly progress?: ProgressTracker;
+  readonly metrics: MetricsService;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly config: CoordinatorConfig;
+  readonly catalog?: DatasetCatalog;
+}
