@@ -2,30 +2,14 @@ import type { Feeds } from './activations';
 import { VariantParamError } from './errors';
 import { convertToFloat16, FP16_BLOCK_LIST } from './fp16';
 import { seededRandomFloats } from '@benchfarm/numerics';
-import { CalibrationDataError, imageToTensor, decodeJpeg, listImages, parsePreprocessConfig, type PreprocessConfig } from './preprocess';
+import { CalibrationDataError, imageToTensor, decodeJpeg, listImages, parsePreprocessConfig } from './preprocess';
 import { onnx, type ModelProto } from './proto';
 import { DEFAULT_STATIC_OPTIONS, quantizeStatic, type CalibrationMethod, type StaticQuantOptions } from './quantize-static';
 import { pruneChannels, pruneMagnitude } from './prune';
 import { holdOutEveryThird, parseAutoParams, quantizeAuto } from './quantize-auto';
 import { quantizeDynamic } from './quantize-dynamic';
-import type { ComputedPass, VariantRecipe } from './variants';
+import type { CalibrationData, CalibrationSource, ComputedPass } from './variants.types';
 import { readFile } from 'node:fs/promises';
-
-/**
- * Where calibration inputs come from: JPEG images (a folder, or a list of files) preprocessed
- * by a per-model config; tensors the caller already has; or seeded random data, only when
- * asked, and labelled so in the recipe.
- */
-export type CalibrationSource =
-  | { readonly kind: 'images'; readonly dir?: string; readonly files?: readonly string[]; readonly preprocess: PreprocessConfig | string | Readonly<Record<string, unknown>> }
-  | { readonly kind: 'feeds'; readonly feeds: readonly Feeds[]; readonly label: string }
-  | { readonly kind: 'random'; readonly count: number; readonly seed: number; readonly min: number; readonly max: number };
-
-/** Calibration inputs with the recipe entries that say where they came from. */
-export interface CalibrationData {
-  readonly feeds: readonly Feeds[];
-  readonly recipe: VariantRecipe;
-}
 
 function imageInput(model: ModelProto, field = 'calibration'): { name: string; dims: number[] } {
   const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name ?? ''));

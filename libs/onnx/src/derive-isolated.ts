@@ -1,8 +1,7 @@
 import { IsolatedWorkError, childEntry, runIsolated } from '@benchfarm/isolate';
-import type { CalibrationSource } from './compression-passes';
 import { InvalidModelError, UnknownVariantError, VariantParamError, VariantPassError } from './errors';
 import { CalibrationDataError } from './preprocess';
-import type { DerivedVariant } from './variants';
+import type { CalibrationSource, DerivedVariant } from './variants.types';
 
 /** What the parent sends the derive child. */
 export interface DeriveTask {

@@ -4,8 +4,14 @@
 // evaluation.ts (the agent's) are both built on it, so each number has one implementation. The
 // per-output fidelity sums, the resample counts and the interval rule are @benchfarm/numerics'.
 import type { BootstrapInterval } from '@benchfarm/protocol';
-import type { Detection } from './fidelity';
 import { percentileInterval } from '@benchfarm/numerics';
+
+/** One detection in input-pixel coordinates (x1, y1, x2, y2). */
+export interface Detection {
+  readonly box: readonly [number, number, number, number];
+  readonly score: number;
+  readonly classId: number;
+}
 
 /** Confidence level of every interval here. */
 export const EVALUATION_CI_LEVEL = 0.95;

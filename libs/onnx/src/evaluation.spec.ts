@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { EvaluationAccumulator, EvaluationOutputError, outputsFidelity, summarizeFidelity, type EvaluationSetup, type RunOutputs } from './evaluation';
 import { mulberry32, OutputFidelityAccumulator } from '@benchfarm/numerics';
-import { boxIou, MatchedDetections, matchImage, percentileBootstrapInterval, topDetections, topK } from './evaluation-math';
-import { compareOutputs, meanAveragePrecision, type Detection } from './fidelity';
+import { boxIou, MatchedDetections, matchImage, percentileBootstrapInterval, topDetections, topK, type Detection } from './evaluation-math';
+import { meanAveragePrecision } from './fidelity';
 
 // Pure math, hand-computed figures; the outputs below are made-up tensors, not model runs.
 const box = (x1: number, y1: number, x2: number, y2: number, score = 1, classId = 0): Detection => ({ box: [x1, y1, x2, y2], score, classId });

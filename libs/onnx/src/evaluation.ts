@@ -5,8 +5,8 @@
 // images cheap: a resample only re-weights images. Pure: no I/O, no clock.
 import type { BootstrapInterval, EvaluationResult, OutputFidelity as WireOutputFidelity, TaskMetric, VariantEvaluation } from '@benchfarm/protocol';
 import { bootstrapCounts, OutputFidelityAccumulator } from '@benchfarm/numerics';
-import { matchImage, MatchedDetections, MAX_DETECTIONS_PER_IMAGE, percentileBootstrapInterval, topK, type MatchedImage } from './evaluation-math';
-import { DETECTION_THRESHOLDS, decodeYolo, type Detection, type YoloLayout } from './fidelity';
+import { matchImage, MatchedDetections, MAX_DETECTIONS_PER_IMAGE, percentileBootstrapInterval, topK, type Detection, type MatchedImage } from './evaluation-math';
+import { DETECTION_THRESHOLDS, decodeYolo, type YoloLayout } from './fidelity';
 
 /** What the accuracy phase scores: detectors and classifiers get task metrics, any other model fidelity only. */
 export type EvaluationTask = 'detection' | 'classification' | 'fidelity';

@@ -1,6 +1,7 @@
 import { OutputFidelityAccumulator } from '@benchfarm/numerics';
 import { describe, expect, it } from 'vitest';
-import { cocoGroundTruth, compareOutputs, decodeYolo, guessYoloLayout, labelledMap, meanAveragePrecision, parseCocoLabels, type Detection } from './fidelity';
+import { cocoGroundTruth, compareOutputs, decodeYolo, guessYoloLayout, labelledMap, meanAveragePrecision, parseCocoLabels } from './fidelity';
+import type { Detection } from './evaluation-math';
 
 const t = (values: number[], dims = [values.length]) => ({ data: Float32Array.from(values), dims });
 

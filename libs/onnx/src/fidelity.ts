@@ -1,6 +1,6 @@
 import type { FloatTensor } from './activations';
 import { OutputFidelityAccumulator, type PooledFidelity } from '@benchfarm/numerics';
-import { boxIou, MAX_DETECTIONS_PER_IMAGE, MatchedDetections, matchImage } from './evaluation-math';
+import { boxIou, MAX_DETECTIONS_PER_IMAGE, MatchedDetections, matchImage, type Detection } from './evaluation-math';
 
 /** Agreement of one output of a variant with the same output of the reference, over every evaluation input. */
 export interface OutputFidelity extends PooledFidelity {
@@ -27,13 +27,6 @@ export type YoloLayout =
   | 'yolov5'
   /** [1, 4+C, N] decoded boxes in input pixels, no objectness (YOLOv8/v11). */
   | 'yolov8';
-
-/** One detection in input-pixel coordinates (x1, y1, x2, y2). */
-export interface Detection {
-  readonly box: readonly [number, number, number, number];
-  readonly score: number;
-  readonly classId: number;
-}
 
 /** Options of {@link decodeYolo}. */
 export interface YoloDecodeOptions {

@@ -25,13 +25,6 @@ export {
   parseVariantList,
   opHistogramDelta,
   type VariantName,
-  type VariantPass,
-  type ModelPass,
-  type FilePass,
-  type FilePassContext,
-  type VariantRecipe,
-  type VariantRegistry,
-  type DerivedVariant,
   type DeriveOptions,
 } from './variants';
 export { prepareDefaultModel, defaultModelSourcePath, paddleOcrModelPath, DEFAULT_MODEL_PACKAGE, DEFAULT_MODEL_SOURCE_SHA256, DEFAULT_MODEL_SIZE_PX, DefaultModelSourceError, type DefaultModel } from './default-model';
@@ -60,8 +53,9 @@ export {
   type PreprocessConfig,
   type RgbImage,
 } from './preprocess';
-export { COMPRESSION_PASSES, loadCalibration, parseStaticOptions, parseRatio, type CalibrationSource, type CalibrationData } from './compression-passes';
-export { resolveVariantPass, type ComputedPass, type PassContext } from './variants';
+export { COMPRESSION_PASSES, loadCalibration, parseStaticOptions, parseRatio } from './compression-passes';
+export { resolveVariantPass } from './variants';
+export type { CalibrationData, CalibrationSource, ComputedPass, DerivedVariant, FilePass, FilePassContext, ModelPass, PassContext, VariantPass, VariantRecipe, VariantRegistry } from './variants.types';
 export {
   compareOutputs,
   compareDetections,
@@ -73,7 +67,6 @@ export {
   DETECTION_THRESHOLDS,
   type OutputFidelity,
   type DetectionFidelity,
-  type Detection,
   type YoloLayout,
   type YoloDecodeOptions,
   type MapResult,
@@ -93,6 +86,7 @@ export {
   topDetections,
   percentileBootstrapInterval,
   type MatchedImage,
+  type Detection,
   type WeightedMap,
 } from './evaluation-math';
 export {

@@ -7,70 +7,14 @@ import { sha256Hex } from './files';
 import { readModel, readModelFile, writeModel } from './model-io';
 import { checkLoadsInOrt, checkLoadsInOrtIsolated, optimizeWithOrt, ORT_VERSION, runOrtTaskIsolated, type OrtOptimizationLevel } from './ort';
 import type { ModelProto } from './proto';
-import { COMPRESSION_PASSES, loadCalibration, type CalibrationData, type CalibrationSource } from './compression-passes';
+import { COMPRESSION_PASSES, loadCalibration } from './compression-passes';
 import { CalibrationDataError } from './preprocess';
 import { deriveVariantIsolated } from './derive-isolated';
 import type { AutoQuantReport } from './quantize-auto.types';
+import type { CalibrationData, CalibrationSource, DerivedVariant, FilePass, PassContext, VariantPass, VariantRecipe, VariantRegistry } from './variants.types';
 
 /** How long an isolated derivation (calibration runs included) may take. */
 const DEFAULT_DERIVE_TIMEOUT_MS = 600_000;
-
-/** How a variant was made, as flat strings so it can travel in the wire contract and a DB column. */
-export type VariantRecipe = Record<string, string>;
-
-/** How a pass that needs files (onnxruntime, a copy) is run. */
-export interface FilePassContext {
-  /** Run onnxruntime in a child process, so a crash on a hostile model does not kill the caller. */
-  readonly isolated: boolean;
-  readonly timeoutMs: number | undefined;
-}
-
-/**
- * A variant pass that is a pure function model -> model (fp16, quantization, pruning): the
- * registry encodes, writes and checks its result.
- */
-export interface ModelPass {
-  readonly kind: 'model';
-  readonly description: string;
-  apply(model: ModelProto, info: ModelInfo): { model: ModelProto; recipe: VariantRecipe };
-}
-
-/** A variant pass that works on files: a copy, or onnxruntime writing its optimized model. */
-export interface FilePass {
-  readonly kind: 'file';
-  readonly description: string;
-  /** False only for the identity: every other pass must change the bytes. */
-  readonly changesModel: boolean;
-  derive(srcPath: string, outPath: string, context: FilePassContext): Promise<VariantRecipe>;
-}
-
-/** What a {@link ComputedPass} gets besides the model. */
-export interface PassContext {
-  /** The text after `:` in the variant name (`prune-l1:0.5` -> `0.5`), undefined when none. */
-  readonly param: string | undefined;
-  /** The calibration inputs; thrown (CalibrationDataError) when the caller gave none. */
-  calibration(): Promise<CalibrationData>;
-  /**
-   * Held-out images that a search (int8-auto) did not use, for its final check; undefined when
-   * the caller gave none (the pass then holds out part of the calibration images itself).
-   */
-  holdout(): Promise<CalibrationData | undefined>;
-}
-
-/**
- * A variant pass that needs onnxruntime runs or calibration data to compute its model
- * (int8-static, fp16's type discovery, pruning's checks): async, otherwise like {@link ModelPass}.
- */
-export interface ComputedPass {
-  readonly kind: 'computed';
-  readonly description: string;
-  /** Validates the `:param` part of a name; thrown (VariantParamError) naming the problem. Absent: no param accepted. */
-  readonly parseParam?: (param: string | undefined) => void;
-  apply(model: ModelProto, info: ModelInfo, context: PassContext): Promise<{ model: ModelProto; recipe: VariantRecipe; report?: AutoQuantReport }>;
-}
-
-/** One entry of the variant registry. */
-export type VariantPass = ModelPass | FilePass | ComputedPass;
 
 function ortOptimizePass(level: OrtOptimizationLevel, description: string, extra: VariantRecipe): FilePass {
   return {
@@ -112,9 +56,6 @@ export const VARIANT_PASSES = {
 /** A name in {@link VARIANT_PASSES}. */
 export type VariantName = keyof typeof VARIANT_PASSES;
 
-/** A registry of variant passes by name. */
-export type VariantRegistry = Readonly<Record<string, VariantPass>>;
-
 /**
  * Parses a comma-separated variant list (`'fp32,ort-basic'`): names trimmed, empties and
  * duplicates dropped, order kept. Thrown ({@link UnknownVariantError}) for a name not in the
@@ -148,18 +89,6 @@ export function resolveVariantPass(name: string, registry: VariantRegistry = VAR
   if (pass.kind !== 'computed' || !pass.parseParam) throw new VariantParamError(name, `variant ${base} takes no parameter`);
   pass.parseParam(param);
   return { pass, param };
-}
-
-/** A variant written to disk under its digest. */
-export interface DerivedVariant {
-  readonly name: string;
-  /** `<outDir>/<sha256>.onnx`. */
-  readonly path: string;
-  readonly sha256: string;
-  readonly sizeBytes: number;
-  readonly recipe: VariantRecipe;
-  /** int8-auto: the sensitivity table and the search (the recipe holds its summary). */
-  readonly report?: AutoQuantReport;
 }
 
 /** Options for {@link deriveVariant}. */
