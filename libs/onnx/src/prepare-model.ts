@@ -2,12 +2,12 @@
 // `benchfarm variants` read, check and fix a model (and take bring-your-own variants) alike.
 import { readFile, writeFile } from 'node:fs/promises';
 import type { TensorSpec } from '@benchfarm/protocol';
-import { inspectModel, type ModelInfo } from './analyse';
+import { inspectModel, type ModelInfo } from './model-io/analyse';
 import { InvalidModelError } from './errors';
-import { readModel, readModelFile, writeModel } from './model-io';
-import { checkLoadsInOrtIsolated, type IsolationOptions } from './ort';
-import type { ModelProto } from './proto';
-import { defaultShapes, fixInputShapes } from './shapes';
+import { readModel, readModelFile, writeModel } from './model-io/model-io';
+import { checkLoadsInOrtIsolated, type IsolationOptions } from './runtime/ort';
+import type { ModelProto } from './model-io/proto';
+import { defaultShapes, fixInputShapes } from './model-io/shapes';
 
 /** An output as the fixed model declares it: a dim is undefined when symbolic (or not positive). */
 export interface PreparedOutput {

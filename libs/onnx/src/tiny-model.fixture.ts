@@ -1,5 +1,5 @@
 // Tiny ONNX models built with onnx-proto, for tests: Y = X + W (W an initializer).
-import { onnx, type ModelProto } from './proto';
+import { onnx, type ModelProto } from './model-io/proto';
 import { mulberry32 } from '@benchfarm/numerics';
 
 /** Options for {@link tinyAddModel}. */
