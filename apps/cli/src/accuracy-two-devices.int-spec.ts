@@ -16,7 +16,7 @@ import { uploadDatasetDir } from './dataset-upload';
 import { startProcess, type TestProcess } from './faults/harness';
 import { repoRoot, startEmbeddedFarm, type EmbeddedFarm } from './processes';
 import { buildReport } from './report';
-import { waitForAgent, waitForSweep } from './testing/farm.fixture';
+import { createDerived, waitForAgent, waitForSweep } from './testing/farm.fixture';
 
 const EXAMPLE = join(repoRoot, 'examples/yolox-nano');
 const MODEL = join(EXAMPLE, 'yolox_nano_3class.onnx');
@@ -88,7 +88,7 @@ describe.skipIf(!present)('accuracy on two devices (real nats-server, coordinato
     const labelsDigest = sha256(readFileSync(labelsPath));
     const digests = new Set([...chosen.map((im) => sha256(readFileSync(join(imagesDir, im.file_name)))), labelsDigest]);
 
-    const created = await client.createSweep(MODEL, {
+    const created = await createDerived(client, MODEL, {
       variants: VARIANTS.join(','),
       targets: 'all',
       evaluationDataset: dataset.id,

@@ -15,7 +15,7 @@ import { CoordinatorClient, CoordinatorRequestError, type SweepView } from './cl
 import { uploadDatasetDir } from './dataset-upload';
 import { repoRoot, startEmbeddedFarm, type EmbeddedFarm } from './processes';
 import { buildReport, DEFAULT_REPORT_POLICY, type ReportRow } from './report';
-import { waitForAgent, waitForSweep } from './testing/farm.fixture';
+import { createDerived, waitForAgent, waitForSweep } from './testing/farm.fixture';
 
 const EXAMPLE = join(repoRoot, 'examples/yolox-nano');
 const MODEL = join(EXAMPLE, 'yolox_nano_3class.onnx');
@@ -172,15 +172,15 @@ describe.skipIf(!present)('accuracy on every device (real nats-server, coordinat
     const fourLabels = join(dir, 'four.json');
     writeFileSync(fourLabels, JSON.stringify({ images: [{ id: 1, file_name: 'a.jpg', width: 640, height: 640 }], annotations: [{ image_id: 1, category_id: 4, bbox: [1, 1, 10, 10] }], categories: [1, 2, 3, 4].map((id) => ({ id, name: `c${id}` })) }));
     const four = await uploadDatasetDir(client, one, { name: 'four-classes', labelsPath: fourLabels, preprocess: 'yolox' });
-    const fourErr = await refused(client.createSweep(MODEL, { variants: 'fp32', evaluationDataset: four.id }));
+    const fourErr = await refused(createDerived(client, MODEL, { variants: 'fp32', evaluationDataset: four.id }));
     expect(fourErr).toMatchObject({ field: 'evaluationDataset' });
     expect(fourErr.message).toMatch(/labels name 4 categories .* outputs 3 classes/);
     const nhwc = JSON.stringify({ resize: 'letterbox', channelOrder: 'BGR', layout: 'NHWC', scale: 1 });
-    const fitErr = await refused(client.createSweep(MODEL, { variants: 'fp32', evaluationDataset: four.id, preprocess: nhwc }));
+    const fitErr = await refused(createDerived(client, MODEL, { variants: 'fp32', evaluationDataset: four.id, preprocess: nhwc }));
     expect(fitErr).toMatchObject({ field: 'evaluationDataset' });
     expect(fitErr.message).toMatch(/do not fit the model input images \[1, 3, 416, 416\]/);
     // Calibration and evaluation sets that share an image.
-    const overlapErr = await refused(client.createSweep(MODEL, { variants: 'fp32,int8-static', calibrationDataset: four.id, evaluationDataset: four.id }));
+    const overlapErr = await refused(createDerived(client, MODEL, { variants: 'fp32,int8-static', calibrationDataset: four.id, evaluationDataset: four.id }));
     expect(overlapErr).toMatchObject({ field: 'evaluationDataset' });
   });
 });

@@ -70,9 +70,10 @@ export interface DatasetManifestBody {
 
 /**
  * How long `createSweep` waits for the coordinator's answer with no byte crossing: POST /sweeps
- * answers only once every variant is derived (int8-auto searches for minutes; each derivation
- * is bounded by the coordinator's own child-process timeout). Node's fetch gives up after 300 s
- * without response headers (undici's headersTimeout), so that request goes through node:http.
+ * answers once the model and the request are checked (the model loads in onnxruntime in a child
+ * process, datasets are probed), in state `deriving`; the variants are derived after. Node's
+ * fetch gives up after 300 s without response headers (undici's headersTimeout), so that request
+ * goes through node:http.
  */
 export const CREATE_SWEEP_IDLE_TIMEOUT_MS = 60 * 60_000;
 

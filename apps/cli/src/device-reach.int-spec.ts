@@ -13,7 +13,7 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { jetsonOrinHwmonTree, writeFakeTree } from '@benchfarm/sensors';
 import { CoordinatorClient } from './client';
 import { repoRoot, startEmbeddedFarm, type EmbeddedFarm } from './processes';
-import { waitForAgent } from './testing/farm.fixture';
+import { createDerived, waitForAgent } from './testing/farm.fixture';
 
 const run = promisify(execFile);
 const FAST = { shapes: 'x:1x3x48x192', warmupMinQueries: 5, warmupMinDurationMs: 100, minQueries: 80, minDurationMs: 600, maxDurationMs: 20_000 };
@@ -53,7 +53,7 @@ describe('device reach end to end: an agent on a fake Jetson sysfs tree (fixture
   });
 
   it('stores the power summary with the result and exports it on /metrics', async () => {
-    const created = await client.createSweep(paddleOcrModelPath('cls'), { ...FAST, variants: 'fp32', targets: 'all' });
+    const created = await createDerived(client, paddleOcrModelPath('cls'), { ...FAST, variants: 'fp32', targets: 'all' });
     const deadline = Date.now() + 120_000;
     let sweep = await client.getSweep(created.id);
     while (sweep.state === 'running' && Date.now() < deadline) {

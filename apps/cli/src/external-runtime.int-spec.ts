@@ -16,7 +16,7 @@ import { jetsonOrinHwmonTree, writeFakeTree } from '@benchfarm/sensors';
 import { CoordinatorClient, CoordinatorRequestError, type SweepView } from './client';
 import { sweepReport } from './format';
 import { repoRoot, startEmbeddedFarm, type EmbeddedFarm } from './processes';
-import { waitForAgent } from './testing/farm.fixture';
+import { createDerived, waitForAgent } from './testing/farm.fixture';
 
 const run = promisify(execFile);
 const FAST = { shapes: 'x:1x3x48x192', warmupMinQueries: 5, warmupMinDurationMs: 100, minQueries: 80, minDurationMs: 600, maxDurationMs: 20_000, variants: 'fp32', targets: 'all' };
@@ -117,7 +117,7 @@ describe('external runtime end to end: a sweep with runtime=trtexec runs a FIXTU
   });
 
   it('runtime=trtexec:fp16 stores the parsed report, the exported per-iteration samples, the runtime, the precision and the power sampled while the tool ran', async () => {
-    const created = await client.createSweep(paddleOcrModelPath('cls'), { ...FAST, runtime: 'trtexec:fp16' });
+    const created = await createDerived(client, paddleOcrModelPath('cls'), { ...FAST, runtime: 'trtexec:fp16' });
     expect(created.jobs).toHaveLength(1);
     const sweep = await finished(client, created.id);
     expect(sweep.state, JSON.stringify(sweep.jobs.map((j) => j.error))).toBe('completed');
@@ -160,7 +160,7 @@ describe('external runtime end to end: a sweep with runtime=trtexec runs a FIXTU
   }, 180_000);
 
   it('a tool that exits non-zero fails the job for good, with its stderr tail', async () => {
-    const created = await client.createSweep(paddleOcrModelPath('cls'), { ...FAST, runtime: 'trtexec:int8' });
+    const created = await createDerived(client, paddleOcrModelPath('cls'), { ...FAST, runtime: 'trtexec:int8' });
     const sweep = await finished(client, created.id);
     expect(sweep.state).toBe('failed');
     const job = sweep.jobs[0]!;
@@ -170,11 +170,11 @@ describe('external runtime end to end: a sweep with runtime=trtexec runs a FIXTU
   }, 180_000);
 
   it('a runtime no agent has is refused with 422 naming the field; a malformed one with 400', async () => {
-    const missing = await client.createSweep(paddleOcrModelPath('cls'), { ...FAST, runtime: 'benchmark_app:fp32' }).catch((err: unknown) => err);
+    const missing = await createDerived(client, paddleOcrModelPath('cls'), { ...FAST, runtime: 'benchmark_app:fp32' }).catch((err: unknown) => err);
     expect(missing).toBeInstanceOf(CoordinatorRequestError);
     expect(missing).toMatchObject({ status: 422, code: 'no_matching_agent', field: 'runtime' });
     expect((missing as Error).message).toMatch(/benchmark_app installed/);
-    const bad = await client.createSweep(paddleOcrModelPath('cls'), { ...FAST, runtime: 'trtexec:fp8' }).catch((err: unknown) => err);
+    const bad = await createDerived(client, paddleOcrModelPath('cls'), { ...FAST, runtime: 'trtexec:fp8' }).catch((err: unknown) => err);
     expect(bad).toMatchObject({ status: 400, field: 'runtime' });
     expect((bad as Error).message).toMatch(/precision "fp8"/);
   }, 60_000);

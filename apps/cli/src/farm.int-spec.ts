@@ -9,7 +9,7 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { idleChildRssBytes } from '@benchfarm/suite';
 import { CoordinatorClient, CoordinatorRequestError } from './client';
 import { repoRoot, startEmbeddedFarm, type EmbeddedFarm } from './processes';
-import { waitForAgent, waitForSweep } from './testing/farm.fixture';
+import { createDerived, waitForAgent, waitForSweep } from './testing/farm.fixture';
 
 const run = promisify(execFile);
 // A small real pretrained model (PaddleOCR direction classifier), so the sweep is quick.
@@ -34,7 +34,7 @@ describe('one real sweep end to end on the embedded default (nats-server, coordi
   });
 
   it('measures fp32 and ort-basic on the local agent and stores honest results', async () => {
-    const created = await client.createSweep(CLS_MODEL, { ...FAST, variants: 'fp32,ort-basic', targets: 'all', compare: 'none' });
+    const created = await createDerived(client, CLS_MODEL, { ...FAST, variants: 'fp32,ort-basic', targets: 'all', compare: 'none' });
     expect(created.jobs).toHaveLength(2);
     const sweep = await waitForSweep(client, created.id);
     expect(sweep.state).toBe('completed');
@@ -103,15 +103,15 @@ describe('one real sweep end to end on the embedded default (nats-server, coordi
       }
       throw new Error('expected the coordinator to refuse');
     };
-    const e1 = await refused(client.createSweep(notOnnx, FAST));
+    const e1 = await refused(createDerived(client, notOnnx, FAST));
     expect(e1.status).toBe(400);
     expect(e1.message.toLowerCase()).toContain('onnx');
 
-    const e2 = await refused(client.createSweep(CLS_MODEL, { ...FAST, variants: 'fp32,int9-magic' }));
+    const e2 = await refused(createDerived(client, CLS_MODEL, { ...FAST, variants: 'fp32,int9-magic' }));
     expect(e2.status).toBe(400);
     expect(e2.message).toContain('int9-magic');
 
-    const e3 = await refused(client.createSweep(CLS_MODEL, { ...FAST, targets: 'no-such-agent' }));
+    const e3 = await refused(createDerived(client, CLS_MODEL, { ...FAST, targets: 'no-such-agent' }));
     expect(e3.status).toBe(422);
 
     const after = (await (await fetch(`${farm.httpUrl}/sweeps`)).json()) as unknown[];

@@ -17,7 +17,7 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient, type SweepView } from './client';
 import { repoRoot, startEmbeddedFarm, type EmbeddedFarm } from './processes';
 import { comparisonJobIds, type SweepComparison } from './report';
-import { waitForAgent, waitForSweep } from './testing/farm.fixture';
+import { createDerived, waitForAgent, waitForSweep } from './testing/farm.fixture';
 
 const run = promisify(execFile);
 const CLS_MODEL = paddleOcrModelPath('cls');
@@ -40,7 +40,7 @@ describe('Prometheus, dashboards and reports on real sweep results', () => {
   const sweeps: SweepView[] = [];
 
   const sweepOnce = async (): Promise<SweepView> => {
-    const created = await client.createSweep(CLS_MODEL, FAST);
+    const created = await createDerived(client, CLS_MODEL, FAST);
     const done = await waitForSweep(client, created.id);
     expect(done.state, JSON.stringify(done.jobs.map((j) => [j.variant, j.state, j.error]))).toBe('completed');
     sweeps.push(done);

@@ -11,7 +11,7 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient, CoordinatorRequestError } from './client';
 import { startEmbeddedFarm, type EmbeddedFarm } from './processes';
 import { suiteReportText } from './suite-report';
-import { waitForAgent, waitForSweep } from './testing/farm.fixture';
+import { createDerived, waitForAgent, waitForSweep } from './testing/farm.fixture';
 
 const CLS_MODEL = paddleOcrModelPath('cls');
 const FAST = { shapes: 'x:1x3x48x192', warmupMinQueries: 3, warmupMinDurationMs: 0, minQueries: 30, minDurationMs: 0, maxDurationMs: 20_000, threads: 1 };
@@ -34,7 +34,7 @@ describe('measurement suite scenarios through the farm', () => {
   });
 
   it('offline levels per variant, plus one interleaved comparison job with ratios, CIs and operator profiles', async () => {
-    const created = await client.createSweep(CLS_MODEL, { ...FAST, variants: 'fp32,ort-basic', scenario: 'offline', batchSizes: '1,2', concurrency: '1,2', rounds: 4, roundMinQueries: 8, profile: true, profileTop: 3 });
+    const created = await createDerived(client, CLS_MODEL, { ...FAST, variants: 'fp32,ort-basic', scenario: 'offline', batchSizes: '1,2', concurrency: '1,2', rounds: 4, roundMinQueries: 8, profile: true, profileTop: 3 });
     expect(created.jobs).toHaveLength(3);
     const sweep = await waitForSweep(client, created.id);
     expect(sweep.jobs.map((j) => j.state)).toEqual(['done', 'done', 'done']);
@@ -64,7 +64,7 @@ describe('measurement suite scenarios through the farm', () => {
   }, 180_000);
 
   it('server: Poisson arrivals, p99 against the bound, a peak-QPS search', async () => {
-    const created = await client.createSweep(CLS_MODEL, { ...FAST, variants: 'fp32', scenario: 'server', targetQps: 200, latencyBoundMs: 200, minQueries: 662, searchPeakQps: true, searchSteps: 2 });
+    const created = await createDerived(client, CLS_MODEL, { ...FAST, variants: 'fp32', scenario: 'server', targetQps: 200, latencyBoundMs: 200, minQueries: 662, searchPeakQps: true, searchSteps: 2 });
     const sweep = await waitForSweep(client, created.id);
     expect(sweep.jobs.map((j) => `${j.state}${j.error ? `: ${j.error}` : ''}`)).toEqual(['done']);
     const server = (await client.suiteReports(sweep.id)).reports[0]?.report.server;
@@ -74,7 +74,7 @@ describe('measurement suite scenarios through the farm', () => {
   }, 180_000);
 
   it('cold start: session creation, first inference, peak memory of the fresh process', async () => {
-    const created = await client.createSweep(CLS_MODEL, { ...FAST, variants: 'fp32', scenario: 'cold_start' });
+    const created = await createDerived(client, CLS_MODEL, { ...FAST, variants: 'fp32', scenario: 'cold_start' });
     const sweep = await waitForSweep(client, created.id);
     const job = sweep.jobs[0]!;
     expect(job.state).toBe('done');
@@ -93,7 +93,7 @@ describe('measurement suite scenarios through the farm', () => {
       [{ minDurationMs: 5000, maxDurationMs: 1000 }, 'minDurationMs'],
     ];
     for (const [options, field] of cases) {
-      const err = await client.createSweep(CLS_MODEL, { ...FAST, ...options } as never).then(
+      const err = await createDerived(client, CLS_MODEL, { ...FAST, ...options } as never).then(
         () => undefined,
         (e: unknown) => e,
       );

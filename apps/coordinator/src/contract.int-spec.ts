@@ -17,6 +17,7 @@ import { JsonLogger } from './common/json-logger';
 import { ERROR_CODES } from './openapi/schemas';
 import { sweepRequestSchema } from './sweeps/sweep-request';
 import { fakeAgentRecord } from './testing/fake-agent';
+import { untilDerived } from './testing/derived';
 
 /**
  * The REST contract of issue 13 item 8 against a real coordinator (nats-server with JetStream,
@@ -240,11 +241,12 @@ describe('REST contract (real nats-server, coordinator)', () => {
       const created = await postJson({ modelPath: MODEL, shapes: SHAPES, variants: 'fp32,ort-basic', targets: AGENT, maxDurationMs: 500 });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       expect(issues(sweepViewSchema, created.body)).toEqual([]);
-      expect((created.body.comparisons as unknown[]).length).toBe(1);
+      expect(created.body.state).toBe('deriving');
+      expect(((await untilDerived(coordinator.httpUrl, created.body)).comparisons as unknown[]).length).toBe(1);
       await putAgent();
       const searched = await postJson({ modelPath: MODEL, shapes: SHAPES, variants: 'fp32', targets: AGENT, dimensions: 'threads=1,2', budgetMinutes: 5 });
       expect(searched.status, JSON.stringify(searched.body)).toBe(201);
-      expect(searched.body.configSearch).toBeDefined();
+      expect((await untilDerived(coordinator.httpUrl, searched.body)).configSearch).toBeDefined();
       expect(issues(sweepViewSchema, searched.body)).toEqual([]);
       for (const id of [created.body.id, searched.body.id]) {
         const got = await send('GET', `/sweeps/${String(id)}`);

@@ -15,6 +15,7 @@ import { resultsClient, syntheticUpload, upload } from './testing/grpc-upload';
 import type { SweepView } from './sweeps/sweep.view';
 import type { AgentView } from './agents/agents.service';
 import { fakeAgentRecord } from './testing/fake-agent';
+import { untilDerived } from './testing/derived';
 
 const MODEL = paddleOcrModelPath('cls');
 const MODEL_NAME = 'ch_ppocr_mobile_v2.0_cls_infer';
@@ -33,7 +34,7 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
   const post = async (form: FormData | object): Promise<{ status: number; body: Record<string, unknown> }> => {
     const init: RequestInit = form instanceof FormData ? { method: 'POST', body: form } : { method: 'POST', body: JSON.stringify(form), headers: { 'content-type': 'application/json' } };
     const response = await fetch(`${coordinator.httpUrl}/sweeps`, init);
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    return { status: response.status, body: await untilDerived(coordinator.httpUrl, (await response.json()) as Record<string, unknown>) };
   };
   const getJson = async <T>(path: string): Promise<{ status: number; body: T }> => {
     const response = await fetch(`${coordinator.httpUrl}${path}`);

@@ -6,7 +6,7 @@ import { freePort, startNatsServer, type NatsServerHandle } from '@benchfarm/mes
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { startPostgres, type PostgresServerHandle } from '@benchfarm/testing';
 import { CoordinatorClient, type SweepView } from '../client';
-import { QUICK_SWEEP } from '../testing/farm.fixture';
+import { createDerived, QUICK_SWEEP } from '../testing/farm.fixture';
 import { startAgentProcess, waitFor, type TestProcess } from './harness';
 import { coordinatorLogLines, firstResultAcceptedAt, readSweepLedgerPg, startHaCoordinator, type HaCoordinator } from './failover-harness';
 
@@ -58,7 +58,7 @@ describe('two coordinators, one PostgreSQL and one NATS: the leader killed (-9) 
   };
   /** A sweep on both agents, once one of its results is stored and other jobs are open. */
   const sweepMidway = async (client: CoordinatorClient): Promise<{ id: string; before: SweepView }> => {
-    const sweep = await client.createSweep(MODEL, SWEEP);
+    const sweep = await createDerived(client, MODEL, SWEEP);
     expect(sweep.jobs).toHaveLength(AGENTS.length * 3);
     const before = await waitFor(
       'one job done and others open',

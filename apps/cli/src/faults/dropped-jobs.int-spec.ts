@@ -11,6 +11,7 @@ import type * as Protocol from '@benchfarm/protocol';
 import type { BenchJob } from '@benchfarm/protocol';
 import { CoordinatorClient, type SweepView } from '../client';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
+import { createDerived } from '../testing/farm.fixture';
 
 // Issue 13 item 1: a job message the agent drops must free its one ack-pending slot at once.
 // nats-server 2.9.10 ignores `+TERM <reason>` (it matches `+TERM` exactly), so a message termed
@@ -120,12 +121,12 @@ describe('a dropped job message costs the agent well under AckWait (issue 13 ite
 
   it('garbage, a mis-addressed job, a malformed id, a job of a cancelled sweep and a reassigned job are each dropped at once: the next real job starts within 10 s, nothing is redelivered', async () => {
     // A job of a cancelled sweep: its stored message as a late copy would bring it again.
-    const cancelledSweep = await client.createSweep(MODEL, sweepOptions(OTHER));
+    const cancelledSweep = await createDerived(client, MODEL, sweepOptions(OTHER));
     const cancelledJob = await storedJob(OTHER);
     expect(cancelledJob.sweepId).toBe(cancelledSweep.id);
     await cancel(cancelledSweep.id);
     // A job that is now another agent's (as after a move): still queued there.
-    const otherSweep = await client.createSweep(MODEL, sweepOptions(OTHER));
+    const otherSweep = await createDerived(client, MODEL, sweepOptions(OTHER));
     const othersJob = await storedJob(OTHER);
     expect(othersJob.sweepId).toBe(otherSweep.id);
 
@@ -139,7 +140,7 @@ describe('a dropped job message costs the agent well under AckWait (issue 13 ite
     const seqs: number[] = [];
     for (const [i, message] of junk.entries()) seqs.push((await js.publish(jobSubject(AGENT), message.data, { msgID: `junk-${i}-${Date.now()}` })).seq);
 
-    const realSweep = await client.createSweep(MODEL, sweepOptions(AGENT));
+    const realSweep = await createDerived(client, MODEL, sweepOptions(AGENT));
     const answeredAt = Date.now();
     const realJob = realSweep.jobs[0]!.id;
     // From the moment the stream stored the real job (it stays stored until the agent acks it).
@@ -175,12 +176,12 @@ describe('a dropped job message costs the agent well under AckWait (issue 13 ite
   // with the ignored term (the cancel deletes the message from the stream, which frees the slot;
   // seen: the old agent passed the bound); it guards the path and gives the figure.
   it('a running job whose sweep is cancelled: the next job starts within 10 s of the cancel', async () => {
-    const long = await client.createSweep(MODEL, sweepOptions(AGENT, 60_000));
+    const long = await createDerived(client, MODEL, sweepOptions(AGENT, 60_000));
     const longJob = long.jobs[0]!.id;
     await startedAt(longJob);
     await cancel(long.id);
     const cancelledAt = Date.now();
-    const next = await client.createSweep(MODEL, sweepOptions(AGENT));
+    const next = await createDerived(client, MODEL, sweepOptions(AGENT));
     const started = await startedAt(next.jobs[0]!.id);
     const afterCancelMs = started - cancelledAt;
     expect(afterCancelMs).toBeLessThan(START_BOUND_MS);

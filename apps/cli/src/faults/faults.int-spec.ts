@@ -14,6 +14,7 @@ import { startTcpProxy } from '@benchfarm/testing';
 import { CoordinatorClient, type JobView, type SweepView } from '../client';
 import { FAST_TIMINGS, startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { readSweepLedger, type SweepLedger } from './ledger';
+import { createDerived } from '../testing/farm.fixture';
 
 // Promises of RELIABILITY.md under real faults: real nats-server, coordinator and agent
 // processes on loopback, kill -9 / SIGSTOP / SIGCONT, with the fast timings of harness.ts.
@@ -107,7 +108,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       const [ia, ib] = [`p1-a${t}`, `p1-b${t}`];
       const a = await agent(ia, `pool=p1x${t}`);
       const b = await agent(ib, `pool=p1x${t}`);
-      const sweep = await client.createSweep(MODEL, job({ targets: ia, minDurationMs: 6_000 }));
+      const sweep = await createDerived(client, MODEL, job({ targets: ia, minDurationMs: 6_000 }));
       await waitFor(`job running on ${ia}`, async () => ((await jobOf(sweep.id)).state === 'running' ? true : undefined));
       const killedAt = Date.now();
       a.signal('SIGKILL');
@@ -133,7 +134,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       const [ia, ib] = [`p2-a${t}`, `p2-b${t}`];
       const a = await agent(ia, `pool=p2x${t}`);
       const b = await agent(ib, `pool=p2x${t}`);
-      const sweep = await client.createSweep(MODEL, job({ targets: ia, minDurationMs: 4_000 }));
+      const sweep = await createDerived(client, MODEL, job({ targets: ia, minDurationMs: 4_000 }));
       await waitFor(`job running on ${ia}`, async () => ((await jobOf(sweep.id)).state === 'running' ? true : undefined));
       const frozenAt = Date.now();
       a.signal('SIGSTOP');
@@ -160,7 +161,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
     await repeat(async (t) => {
       const id = `p3-a${t}`;
       const a = await agent(id);
-      const sweep = await client.createSweep(MODEL, job({ targets: id, minDurationMs: 10 * FAST_TIMINGS.ackWaitMs }));
+      const sweep = await createDerived(client, MODEL, job({ targets: id, minDurationMs: 10 * FAST_TIMINGS.ackWaitMs }));
       const done = await settled(sweep.id, 120_000);
       expect(done.jobs[0]).toMatchObject({ state: 'done', attempts: 1 });
       const consumer = await jsm.consumers.info(JOB_STREAM, agentConsumerName(id));
@@ -177,7 +178,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       const id = `p4-a${t}`;
       // A cache folder under a regular file: every fetch fails with ENOTDIR, a retryable error.
       const a = await agent(id, '', { BENCHFARM_AGENT_CACHE: '/etc/hostname/benchfarm-cache' });
-      const sweep = await client.createSweep(MODEL, job({ targets: id, minDurationMs: 200 }));
+      const sweep = await createDerived(client, MODEL, job({ targets: id, minDurationMs: 200 }));
       const done = await settled(sweep.id);
       const observedAt = Date.now();
       expect(done.jobs[0]).toMatchObject({ state: 'failed', attempts: 3 });
@@ -196,7 +197,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
   it('MaxDeliver advisory: a job whose agent cannot reach the coordinator is failed after MaxDeliver deliveries and removed from the stream; the device reports unhealthy', async () => {
     const deadPort = await freePort();
     const a = await agent('p4-b', '', { BENCHFARM_GRPC_ADDRESS: `127.0.0.1:${deadPort}`, BENCHFARM_LEASE_ACQUIRE_TIMEOUT_MS: '300' });
-    const sweep = await client.createSweep(MODEL, job({ targets: 'p4-b', minDurationMs: 200 }));
+    const sweep = await createDerived(client, MODEL, job({ targets: 'p4-b', minDurationMs: 200 }));
     const done = await settled(sweep.id).catch(async (err: unknown) => {
       // What the watcher and the agent said, for a run that times out here (it did under load).
       // The coordinator logs to stderr, which lines() (stdout) does not hold: read its log file.
@@ -215,7 +216,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
     await repeat(async (t) => {
       const id = `p5-a${t}`;
       const a = await agent(id);
-      const sweep = await client.createSweep(MODEL, job({ targets: id, minDurationMs: 300 }));
+      const sweep = await createDerived(client, MODEL, job({ targets: id, minDurationMs: 300 }));
       const done = await settled(sweep.id);
       expect(done.jobs[0]).toMatchObject({ state: 'done', attempts: 1 });
       // The work queue deleted the acked message; publish copies the way a retrying publisher would.
@@ -245,7 +246,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
     await repeat(async (t) => {
       const id = `p9-a${t}`;
       const a = await agent(id);
-      const sweep = await client.createSweep(MODEL, job({ targets: id, minDurationMs: 800, variants: 'fp32,ort-basic' }));
+      const sweep = await createDerived(client, MODEL, job({ targets: id, minDurationMs: 800, variants: 'fp32,ort-basic' }));
       const done = await settled(sweep.id);
       expect(done.jobs.map((j) => j.state)).toEqual(['done', 'done']);
       // The coordinator marks a job done at the commit; the agent logs "job finished" only after
@@ -270,7 +271,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
     await repeat(async (t) => {
       const id = `c1-a${t}`;
       const a = await agent(id);
-      const sweep = await client.createSweep(MODEL, job({ targets: id, minDurationMs: 30_000, variants: 'fp32,ort-basic' }));
+      const sweep = await createDerived(client, MODEL, job({ targets: id, minDurationMs: 30_000, variants: 'fp32,ort-basic' }));
       await waitFor('job running', async () => ((await jobOf(sweep.id)).state === 'running' ? true : undefined));
       const cancelledAt = Date.now();
       const res = await fetch(`${client.baseUrl}/sweeps/${sweep.id}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'test' }) });
@@ -296,7 +297,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       const cache = join(dir, 'cache', id);
       const a = await agent(id);
       // A first sweep stores the model's variants in the object store under their digests.
-      const first = await settled((await client.createSweep(MODEL, job({ targets: id, minDurationMs: 200, variants: 'fp32,ort-basic' }))).id);
+      const first = await settled((await createDerived(client, MODEL, job({ targets: id, minDurationMs: 200, variants: 'fp32,ort-basic' }))).id);
       expect(first.jobs.map((j) => j.state)).toEqual(['done', 'done']);
       const [fp32, basic] = [first.variants.find((v) => v.name === 'fp32')!, first.variants.find((v) => v.name === 'ort-basic')!];
       // Damage both objects behind the coordinator's back, keeping their recorded size (so a
@@ -317,7 +318,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       rmSync(cache, { recursive: true, force: true });
       let second: SweepView;
       try {
-        second = await settled((await client.createSweep(MODEL, job({ targets: id, minDurationMs: 200, variants: 'fp32,ort-basic' }))).id);
+        second = await settled((await createDerived(client, MODEL, job({ targets: id, minDurationMs: 200, variants: 'fp32,ort-basic' }))).id);
       } finally {
         // The genuine bytes go back for the tests that follow.
         for (const [sha, bytes] of originals) await os.putBlob({ name: sha }, bytes);
@@ -363,7 +364,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       // named by digest, and nothing lands where the name points.
       const escape = `bf-escape-${process.pid}-${t}`;
       const a = await agent(`p11-a${t}`);
-      const named = await client.createSweep(MODEL, job({ targets: `p11-a${t}`, minDurationMs: 200 }), `../../../../tmp/${escape}.onnx`);
+      const named = await createDerived(client, MODEL, job({ targets: `p11-a${t}`, minDurationMs: 200 }), `../../../../tmp/${escape}.onnx`);
       expect(named.model.name).toBe(escape);
       expect((await settled(named.id)).jobs[0]!.state).toBe('done');
       expect(existsSync(join('/tmp', `${escape}.onnx`))).toBe(false);
@@ -379,7 +380,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       writeFileSync(flag, 'crash\n');
       const crashHook = pathToFileURL(join(import.meta.dirname, 'crash-suite-child.mjs')).href;
       const a = await agent(id, '', { NODE_OPTIONS: `--import=${crashHook}`, BENCHFARM_TEST_CRASH_SUITE_WHILE: flag });
-      const sweep = await client.createSweep(MODEL, job({ targets: id, minDurationMs: 200 }));
+      const sweep = await createDerived(client, MODEL, job({ targets: id, minDurationMs: 200 }));
       const done = await settled(sweep.id);
       expect(done.jobs[0]!.state).toBe('failed');
       expect(done.jobs[0]!.attempts).toBeLessThanOrEqual(3);
@@ -395,7 +396,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       expect(view).toMatchObject({ stale: false, state: 'idle', health: { status: 'verified', trigger: expect.stringMatching(/^after-failure: job /) } });
       // Healthy: with the fault gone, the same agent runs the next job to a result.
       rmSync(flag);
-      const next = await settled((await client.createSweep(MODEL, job({ targets: id, minDurationMs: 200 }))).id);
+      const next = await settled((await createDerived(client, MODEL, job({ targets: id, minDurationMs: 200 }))).id);
       expect(next.jobs[0]).toMatchObject({ state: 'done', attempts: 1 });
       figure('12 model crashes the runtime', { attempts: done.jobs[0]!.attempts, agentAlive: a.child.exitCode === null ? 1 : 0, nextJobDone: 1 });
       await stopAll(a);
@@ -406,7 +407,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
     await repeat(async (t) => {
       const id = `p7-a${t}`;
       const a = await agent(id);
-      const sweep = await client.createSweep(MODEL, job({ targets: id, minDurationMs: 8_000 }));
+      const sweep = await createDerived(client, MODEL, job({ targets: id, minDurationMs: 8_000 }));
       // Mid-upload: the job's events (progress) stream to the coordinator while it runs.
       await waitFor('upload under way', async () => ((await jobOf(sweep.id)).progress ? true : undefined), 60_000, 100);
       const killedAt = Date.now();
@@ -436,7 +437,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
         await Promise.all(Array.from({ length: Math.min(200, QUEUED - i) }, (_, k) => js.publish(jobSubject(ghost), new TextEncoder().encode(`queued ${i + k}`), { msgID: `${ghost}.${i + k}` })));
       }
       expect(await messagesFor(ghost)).toBe(QUEUED);
-      const sweep = await client.createSweep(MODEL, job({ targets: id, minDurationMs: 5_000 }));
+      const sweep = await createDerived(client, MODEL, job({ targets: id, minDurationMs: 5_000 }));
       await waitFor(`job running on ${id}`, async () => ((await jobOf(sweep.id)).state === 'running' ? true : undefined));
       nats.process.kill('SIGKILL');
       await new Promise<void>((resolve) => (nats.process.exitCode !== null || nats.process.signalCode !== null ? resolve() : nats.process.once('exit', () => resolve())));
@@ -472,7 +473,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       try {
         const a = await agent(ia, `pool=p8x${t}`, { BENCHFARM_NATS_URL: `nats://${natsProxy.address}`, BENCHFARM_GRPC_ADDRESS: grpcProxy.address });
         const b = await agent(ib, `pool=p8x${t}`);
-        const sweep = await client.createSweep(MODEL, job({ targets: ia, minDurationMs: 6_000 }));
+        const sweep = await createDerived(client, MODEL, job({ targets: ia, minDurationMs: 6_000 }));
         await waitFor(`job running on ${ia}`, async () => ((await jobOf(sweep.id)).state === 'running' ? true : undefined));
         const partitionedAt = Date.now();
         natsProxy.pause();

@@ -15,7 +15,7 @@ import type { LeasesClient, ResultsClient, ResultEvent, UploadHeader } from '@be
 import { CoordinatorClient, type JobView } from '../client';
 import { repoRoot } from '../processes';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
-import { QUICK_SWEEP } from '../testing/farm.fixture';
+import { createDerived, QUICK_SWEEP } from '../testing/farm.fixture';
 
 // RELIABILITY.md promise 14 against real processes: a coordinator serving gRPC over TLS with
 // client certificates required (mTLS), its PKI made by `benchfarm pki`, a real agent process
@@ -150,7 +150,7 @@ describe('promise 14: gRPC over TLS with mTLS tying the certificate to the agent
     });
     await waitFor(`${victim} registered`, async () => ((await client.listAgents()).some((a) => a.agentId === victim && !a.stale) ? true : undefined), 60_000);
     // A job long enough that the attacks below run while the victim holds its lease.
-    const sweep = await client.createSweep(paddleOcrModelPath('cls'), { ...QUICK_SWEEP, targets: victim, minDurationMs: 20_000, maxDurationMs: 60_000 });
+    const sweep = await createDerived(client, paddleOcrModelPath('cls'), { ...QUICK_SWEEP, targets: victim, minDurationMs: 20_000, maxDurationMs: 60_000 });
     sweepId = sweep.id;
     job = await waitFor('the job running on the victim over mTLS', async () => {
       const j = (await client.getSweep(sweepId)).jobs[0];

@@ -9,7 +9,7 @@ import { CoordinatorClient, CoordinatorRequestError, type AgentView, type SweepV
 import { agentsTable } from '../format';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { readSweepLedger } from './ledger';
-import { QUICK_SWEEP } from '../testing/farm.fixture';
+import { createDerived, QUICK_SWEEP } from '../testing/farm.fixture';
 
 // The agent's health check (issue 5 item 1): a reference model run in a fresh onnxruntime
 // process before a device gets work, after joining and after a device-level failure. Real
@@ -51,7 +51,7 @@ describe('health check before work (issue 5 item 1)', () => {
     }, timeoutMs, 200);
   const refused = async (targets: string): Promise<CoordinatorRequestError> => {
     try {
-      await client.createSweep(MODEL, job(targets));
+      await createDerived(client, MODEL, job(targets));
     } catch (err) {
       if (err instanceof CoordinatorRequestError) return err;
       throw err;
@@ -91,7 +91,7 @@ describe('health check before work (issue 5 item 1)', () => {
     // The device dies; a job is queued for it while its registry entry is still fresh.
     first.signal('SIGKILL');
     await first.exited;
-    const sweep = await client.createSweep(MODEL, job(id));
+    const sweep = await createDerived(client, MODEL, job(id));
     expect(sweep.jobs[0]).toMatchObject({ agentId: id, state: 'queued' });
 
     // It comes back with a broken runtime: its check's process dies (SIGSEGV) until the flag goes.
@@ -143,7 +143,7 @@ describe('health check before work (issue 5 item 1)', () => {
     const b = await start(ib, { labels: 'pool=hp' });
     await verified(ib);
     // Two jobs for hp-a (one sweep, two variants): the first crashes its suite process, the second waits behind it.
-    const sweep = await client.createSweep(MODEL, { ...job(ia), variants: 'fp32,ort-basic' });
+    const sweep = await createDerived(client, MODEL, { ...job(ia), variants: 'fp32,ort-basic' });
     expect(sweep.jobs.map((j) => j.agentId)).toEqual([ia, ia]);
 
     const sick = await until(ia, 'unhealthy after the crash', (x) => x.state === 'unhealthy' && x.health?.status === 'failed', 60_000);
@@ -166,7 +166,7 @@ describe('health check before work (issue 5 item 1)', () => {
     const error = await refused(ia);
     expect(error.message).toMatch(/agent "hp-a" cannot take jobs: it is (unhealthy \(health check failed: health check process died: signal SIGSEGV|checking \(its health check is running\))/);
     // A sweep over the pool plans for the healthy peer only.
-    const pool = await client.createSweep(MODEL, job('label:pool=hp'));
+    const pool = await createDerived(client, MODEL, job('label:pool=hp'));
     expect(pool.agents).toEqual([ib]);
     await settled(pool.id);
     for (const f of [suiteFlag, healthFlag]) if (existsSync(f)) rmSync(f);
@@ -179,7 +179,7 @@ describe('health check before work (issue 5 item 1)', () => {
     writeFileSync(suiteFlag, 'crash\n');
     const a = await start(id, { env: { NODE_OPTIONS: hook('crash-suite-child.mjs'), BENCHFARM_TEST_CRASH_SUITE_WHILE: suiteFlag } });
     await verified(id);
-    const sweep = await client.createSweep(MODEL, job(id));
+    const sweep = await createDerived(client, MODEL, job(id));
     const done = await settled(sweep.id);
     expect(done.jobs[0]).toMatchObject({ state: 'failed' });
     expect(done.jobs[0]!.error).toMatch(/^child_crashed: suite process died: signal SIGSEGV/);
@@ -197,7 +197,7 @@ describe('health check before work (issue 5 item 1)', () => {
     expect(healthy.health).toMatchObject({ passed: true, attempt: 1, trigger: expect.stringMatching(/^after-failure: job /) });
     expect(a.child.exitCode).toBeNull();
     rmSync(suiteFlag);
-    const next = await settled((await client.createSweep(MODEL, job(id))).id);
+    const next = await settled((await createDerived(client, MODEL, job(id))).id);
     expect(next.jobs[0]).toMatchObject({ state: 'done', attempts: 1 });
     await a.stop(3_000);
   }, 180_000);

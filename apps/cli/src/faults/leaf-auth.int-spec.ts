@@ -30,7 +30,7 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient } from '../client';
 import { AGENT_ENROLLMENT_FILES, LEAF_SITE_FILES, enrollAgent, enrolledAgentEnv, initFarmSecurity, requestEnrollmentCode, type FarmSecurityFiles } from '../enrollment';
 import { repoRoot } from '../processes';
-import { waitForSweep, QUICK_SWEEP } from '../testing/farm.fixture';
+import { createDerived, waitForSweep, QUICK_SWEEP } from '../testing/farm.fixture';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { readSweepLedger } from './ledger';
 import { isNatsPermissionError, tallyAttacks } from '../testing/attacks';
@@ -163,7 +163,7 @@ describe('promise 13 behind a NATS leaf node: an enrolled edge agent works throu
     const env: Record<string, string> = { ...enrolledAgentEnv(enrollDir('edge-a')), BENCHFARM_NATS_URL: edge.url };
     agents.push(await startAgentProcess({ agentId: 'edge-a', natsUrl: edge.url, grpcAddress: env.BENCHFARM_GRPC_ADDRESS!, dir, env }));
     await waitFor('edge-a registered in the hub registry', async () => ((await client.listAgents()).some((a) => a.agentId === 'edge-a' && !a.stale) ? true : undefined), 60_000);
-    const sweep = await client.createSweep(paddleOcrModelPath('cls'), { ...QUICK_SWEEP, targets: 'edge-a' });
+    const sweep = await createDerived(client, paddleOcrModelPath('cls'), { ...QUICK_SWEEP, targets: 'edge-a' });
     const done = await waitForSweep(client, sweep.id, 120_000);
     expect(done.jobs.map((j) => [j.agentId, j.state])).toEqual([['edge-a', 'done']]);
     expect(done.jobs[0]?.result?.count).toBeGreaterThanOrEqual(10);

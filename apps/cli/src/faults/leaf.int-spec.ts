@@ -9,7 +9,7 @@ import { FARM_STREAMS, JOB_STREAM, findNatsServer, freePort, startNatsCluster, s
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient } from '../client';
 import { repoRoot } from '../processes';
-import { waitForSweep, QUICK_SWEEP } from '../testing/farm.fixture';
+import { createDerived, waitForSweep, QUICK_SWEEP } from '../testing/farm.fixture';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { readSweepLedger } from './ledger';
 
@@ -78,7 +78,7 @@ describe('edge sites through NATS leaf nodes (deploy/nats)', () => {
     for (const id of ['edge-plain', 'edge-js']) {
       await waitFor(`${id} registered in the hub's registry`, async () => ((await client.listAgents()).some((a) => a.agentId === id && !a.stale) ? true : undefined), 60_000);
     }
-    const sweep = await client.createSweep(paddleOcrModelPath('cls'), QUICK_SWEEP);
+    const sweep = await createDerived(client, paddleOcrModelPath('cls'), QUICK_SWEEP);
     const done = await waitForSweep(client, sweep.id, 120_000);
     expect(done.jobs.map((j) => [j.agentId, j.state]).sort()).toEqual([
       ['edge-js', 'done'],

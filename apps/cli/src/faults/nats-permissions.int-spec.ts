@@ -26,7 +26,7 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { CoordinatorClient, CoordinatorRequestError } from '../client';
 import { AGENT_ENROLLMENT_FILES, FARM_SECURITY_FILES, enrollAgent, enrolledAgentEnv, initFarmSecurity, requestEnrollmentCode, type FarmSecurityFiles } from '../enrollment';
 import { repoRoot } from '../processes';
-import { waitForSweep, QUICK_SWEEP } from '../testing/farm.fixture';
+import { createDerived, waitForSweep, QUICK_SWEEP } from '../testing/farm.fixture';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { isNatsPermissionError, tallyAttacks } from '../testing/attacks';
 
@@ -153,7 +153,7 @@ describe('promise 13: an enrolled agent cannot reach another agent\'s jobs, inbo
       agents.push(p);
       await waitFor(`${id} registered`, async () => ((await client.listAgents()).some((a) => a.agentId === id && !a.stale) ? true : undefined), 60_000);
     }
-    const sweep = await client.createSweep(MODEL, { ...QUICK_SWEEP, targets: 'perm-a' });
+    const sweep = await createDerived(client, MODEL, { ...QUICK_SWEEP, targets: 'perm-a' });
     const done = await waitForSweep(client, sweep.id, 120_000);
     expect(done.state).toBe('completed');
     expect(done.jobs.map((j) => [j.agentId, j.state])).toEqual([['perm-a', 'done']]);

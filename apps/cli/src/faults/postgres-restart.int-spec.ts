@@ -6,7 +6,7 @@ import { freePort, startNatsServer, type NatsServerHandle } from '@benchfarm/mes
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { startPostgres, type PostgresServerHandle } from '@benchfarm/testing';
 import { CoordinatorClient, type SweepView } from '../client';
-import { QUICK_SWEEP } from '../testing/farm.fixture';
+import { createDerived, QUICK_SWEEP } from '../testing/farm.fixture';
 import { readSweepLedgerPg } from './failover-harness';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 
@@ -67,14 +67,14 @@ describe('coordinator on PostgreSQL: a real sweep, then a restart on another dat
     }
 
     // End to end on the first coordinator.
-    const whole = await first.client.createSweep(MODEL, { ...QUICK_SWEEP, variants: 'fp32,ort-basic', targets: AGENTS.join(',') });
+    const whole = await createDerived(first.client, MODEL, { ...QUICK_SWEEP, variants: 'fp32,ort-basic', targets: AGENTS.join(',') });
     const wholeDone = await settled(first.client, whole.id);
     expect(wholeDone.state).toBe('completed');
     expect(wholeDone.jobs.map((j) => j.state)).toEqual(['done', 'done', 'done', 'done']);
     expect(await readSweepLedgerPg(postgres.url, whole.id)).toMatchObject({ jobs: 4, open: 0, failed: 0, lost: 0, duplicated: 0, results: 4 });
 
     // Killed mid-sweep: one result stored, other jobs open.
-    const interrupted = await first.client.createSweep(MODEL, { ...QUICK_SWEEP, variants: 'fp32,ort-basic,ort-extended', targets: AGENTS.join(','), minDurationMs: 1_500 });
+    const interrupted = await createDerived(first.client, MODEL, { ...QUICK_SWEEP, variants: 'fp32,ort-basic,ort-extended', targets: AGENTS.join(','), minDurationMs: 1_500 });
     expect(interrupted.jobs).toHaveLength(6);
     const before = await waitFor(
       'one job done and others open',

@@ -13,7 +13,7 @@ import { renderReport, tradeOffText } from '../report-command';
 import { startEmbeddedFarm, type EmbeddedFarm } from '../processes';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { progressLines, sweepEvents, type SweepEvent } from '../format';
-import { QUICK_SWEEP, waitForAgent } from '../testing/farm.fixture';
+import { createDerived, QUICK_SWEEP, waitForAgent } from '../testing/farm.fixture';
 import { buildReport, reportHtml } from './index';
 
 describe('report of a real runtime-settings search', () => {
@@ -34,7 +34,7 @@ describe('report of a real runtime-settings search', () => {
   });
 
   it('reports four measured points, a best confirmed against the defaults, and the provider it could not create as skipped', async () => {
-    const created = await client.createSweep(paddleOcrModelPath('cls'), {
+    const created = await createDerived(client, paddleOcrModelPath('cls'), {
       ...QUICK_SWEEP,
       variants: 'fp32',
       dimensions: 'provider=cpu,cuda;threads=1,2;level=basic,all',

@@ -2,7 +2,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CoordinatorClient, SweepView } from '../client';
 
-/** Polls a sweep until it is no longer running; throws with the job states after `timeoutMs`. */
+/**
+ * Creates a sweep and waits until its variants are derived (POST /sweeps answers in `deriving`):
+ * the sweep with its jobs (running), or failed. Refusals reject as createSweep's do.
+ */
+export async function createDerived(client: CoordinatorClient, ...args: Parameters<CoordinatorClient['createSweep']>): Promise<SweepView> {
+  const created = await client.createSweep(...args);
+  const deadline = Date.now() + 600_000;
+  for (let sweep = created; ; sweep = await client.getSweep(created.id)) {
+    if (sweep.state !== 'deriving') return sweep;
+    if (Date.now() > deadline) throw new Error(`sweep ${created.id} still deriving: ${JSON.stringify(sweep.derivation)}`);
+    await sleep(100);
+  }
+}
+
+/** Polls a sweep until it is no longer deriving or running; throws with the job states after `timeoutMs`. */
 export async function waitForSweep(client: CoordinatorClient, id: string, timeoutMs = 120_000): Promise<SweepView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -14,6 +14,7 @@ import { AgentRecord } from '@benchfarm/protocol';
 import { startCoordinator, type RunningCoordinator } from '../app';
 import { fakeAgentRecord } from '../testing/fake-agent';
 import type { SweepView } from '../sweeps/sweep.view';
+import { untilDerived } from '../testing/derived';
 
 /** Short, so the test sees a job expire; production keeps 7 days. */
 const MAX_AGE_MS = 3_000;
@@ -67,7 +68,7 @@ describe('job stream max age at the coordinator (real nats-server)', () => {
     form.append('model', new Blob([readFileSync(paddleOcrModelPath('cls'))]), 'cls.onnx');
     for (const [key, value] of Object.entries({ variants, targets: OFFLINE_AGENT, shapes: 'x:1x3x48x192', compare: 'none' })) form.append(key, value);
     const created = await fetch(`${coordinator.httpUrl}/sweeps`, { method: 'POST', body: form });
-    return { status: created.status, sweep: (await created.json()) as SweepView };
+    return { status: created.status, sweep: (await untilDerived(coordinator.httpUrl, (await created.json()) as SweepView)) };
   };
 
   it('fails a queued job as expired once the max age deleted its message; the sweep settles', async () => {
@@ -136,7 +137,7 @@ describe('jobs never published when the coordinator stopped mid-publish (real na
     form.append('model', new Blob([readFileSync(paddleOcrModelPath('cls'))]), 'cls.onnx');
     for (const [key, value] of Object.entries({ variants: 'fp32,ort-basic', targets: OFFLINE_AGENT, shapes: 'x:1x3x48x192', compare: 'none' })) form.append(key, value);
     const created = await fetch(`${coordinator.httpUrl}/sweeps`, { method: 'POST', body: form });
-    const sweep = (await created.json()) as SweepView;
+    const sweep = await untilDerived(coordinator.httpUrl, (await created.json()) as SweepView);
     expect(created.status, JSON.stringify(sweep)).toBe(201);
     expect(sweep.jobs.map((j) => j.state)).toEqual(['queued', 'queued']);
     await coordinator.close();

@@ -20,6 +20,7 @@ import { fakeAgentRecord } from '../testing/fake-agent';
 import { LogLines, acquireLease, leasesClient } from '../testing/leases';
 import { AGENT_POOL_BUCKET } from './agent-pools';
 import type { SweepView } from '../sweeps/sweep.view';
+import { untilDerived } from '../testing/derived';
 
 const MONITOR = 'FleetMonitor';
 /** The fault tests' fast timings (apps/cli/src/faults/harness.ts). */
@@ -56,7 +57,7 @@ describe('a coordinator that starts after another: agents gone before it started
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ modelPath: paddleOcrModelPath('cls'), variants: ['fp32'], targets, shapes: { x: [1, 3, 48, 192] }, compare: 'none', minQueries: 10, minDurationMs: 100, maxDurationMs: 5_000 }),
     });
-    const created = (await response.json()) as SweepView;
+    const created = await untilDerived(coordinator!.httpUrl, (await response.json()) as SweepView);
     expect(response.status, JSON.stringify(created)).toBe(201);
     return created;
   };

@@ -39,6 +39,7 @@ import { fakeAgentRecord } from '../testing/fake-agent';
 import { syntheticUpload } from '../testing/grpc-upload';
 import { LogLines, acquireLease, leasesClient, publishForgedMaxDeliveries } from '../testing/leases';
 import type { SweepView } from '../sweeps/sweep.view';
+import { untilDerived } from '../testing/derived';
 
 const TOKEN = 'job-identity-test-token-0123456789';
 const A = 'id-agent-a';
@@ -180,7 +181,7 @@ describe('issue 13 item 2 on a secured farm (operator-mode NATS, mTLS gRPC): an 
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     sweepId = created.body.id;
-    jobId = created.body.jobs[0]!.id;
+    jobId = (await untilDerived(coordinator.httpUrl, created.body, { authorization: `Bearer ${TOKEN}` })).jobs[0]!.id;
     seq = (await adminJsm.streams.getMessage(JOB_STREAM, { last_by_subj: jobSubject(A) }))!.seq;
   }, 90_000);
 

@@ -20,6 +20,7 @@ import { fakeAgentRecord } from '../testing/fake-agent';
 import { resultsClient, syntheticUpload, upload } from '../testing/grpc-upload';
 import { LogLines, acquireLease, leasesClient, publishForgedMaxDeliveries } from '../testing/leases';
 import type { SweepView } from '../sweeps/sweep.view';
+import { untilDerived } from '../testing/derived';
 
 const AGENT = 'md-agent';
 const WATCHER = 'MaxDeliverWatcher';
@@ -60,7 +61,7 @@ describe('MaxDeliver advisories in the embedded default: only what the server sa
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ modelPath: paddleOcrModelPath('cls'), variants: ['fp32'], targets: [AGENT], shapes: { x: [1, 3, 48, 192] }, compare: 'none', minQueries: 10, minDurationMs: 100, maxDurationMs: 5_000 }),
     });
-    const created = (await response.json()) as SweepView;
+    const created = await untilDerived(coordinator.httpUrl, (await response.json()) as SweepView);
     expect(response.status, JSON.stringify(created)).toBe(201);
     sweepId = created.id;
     jobId = created.jobs[0]!.id;
@@ -185,7 +186,7 @@ describe('jobs past MaxDeliver that no advisory fails: the reconcile pass', () =
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ modelPath: paddleOcrModelPath('cls'), variants: ['fp32'], targets: [agentId], shapes: { x: [1, 3, 48, 192] }, compare: 'none', minQueries: 10, minDurationMs: 100, maxDurationMs: 5_000 }),
     });
-    const created = (await response.json()) as SweepView;
+    const created = await untilDerived(coordinator!.httpUrl, (await response.json()) as SweepView);
     expect(response.status, JSON.stringify(created)).toBe(201);
     const seq = (await farm.jsm.streams.getMessage(JOB_STREAM, { last_by_subj: jobSubject(agentId) }))!.seq;
     return { sweepId: created.id, jobId: created.jobs[0]!.id, seq };

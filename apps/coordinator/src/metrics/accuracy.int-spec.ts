@@ -18,6 +18,7 @@ import { startCoordinator, type RunningCoordinator } from '../app';
 import { fakeAgentRecord } from '../testing/fake-agent';
 import { resultsClient, syntheticUpload, upload } from '../testing/grpc-upload';
 import type { SweepView } from '../sweeps/sweep.view';
+import { untilDerived } from '../testing/derived';
 
 const MODEL = paddleOcrModelPath('cls');
 const AGENT = 'accuracy-agent';
@@ -131,7 +132,7 @@ describe('accuracy of a comparison job: stored, in GET /sweeps/:id, in /metrics 
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ modelPath: MODEL, variants: 'fp32,fp16', targets: 'all', shapes: 'x:1x3x48x192' }),
     });
-    const sweep = (await response.json()) as SweepView;
+    const sweep = await untilDerived(coordinator.httpUrl, (await response.json()) as SweepView);
     expect(response.status, JSON.stringify(sweep)).toBe(201);
     const comparisonIds = new Set((sweep.settings.comparisonJobs ?? []).map((c) => c.jobId));
     expect(comparisonIds.size).toBe(1);

@@ -10,6 +10,7 @@ import { startCoordinator, type RunningCoordinator } from '../app';
 import { resultsClient, syntheticUpload, upload } from '../testing/grpc-upload';
 import type { SweepView } from '../sweeps/sweep.view';
 import { fakeAgentRecord } from '../testing/fake-agent';
+import { untilDerived } from '../testing/derived';
 
 // RELIABILITY.md promise 15: many results ingested over gRPC into a real coordinator; the
 // number of Prometheus series stays bounded (no ids in labels) and the scrape time stays flat.
@@ -59,7 +60,7 @@ describe(`promise 15: ${RESULTS} results ingested; bounded series, flat scrape t
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ modelPath: MODEL, variants: 'fp32', targets: 'all', compare: 'none', shapes: 'x:1x3x48x192' }),
     });
-    const body = (await response.json()) as SweepView;
+    const body = await untilDerived(coordinator.httpUrl, (await response.json()) as SweepView);
     expect(response.status, JSON.stringify(body)).toBe(201);
     return body;
   };

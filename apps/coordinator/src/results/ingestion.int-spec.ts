@@ -14,6 +14,7 @@ import { fakeAgentRecord } from '../testing/fake-agent';
 import { resultsClient, syntheticUpload, upload } from '../testing/grpc-upload';
 import { STORE_KINDS, testStores } from '../testing/stores';
 import type { SweepView } from '../sweeps/sweep.view';
+import { untilDerived } from '../testing/derived';
 
 // Result ingestion on both stores: a real coordinator (nats-server, gRPC, HTTP) on SQLite or on a
 // private PostgreSQL server. Every job of a sweep uploads at once, then every job uploads again
@@ -67,7 +68,7 @@ describe.each(STORE_KINDS)('result ingestion on %s', (kind) => {
       form.append(key, value);
     }
     const created = await fetch(`${coordinator.httpUrl}/sweeps`, { method: 'POST', body: form });
-    const sweep = (await created.json()) as SweepView;
+    const sweep = await untilDerived(coordinator.httpUrl, (await created.json()) as SweepView);
     expect(created.status, JSON.stringify(sweep)).toBe(201);
     expect(sweep.jobs).toHaveLength(AGENTS.length * 2);
 

@@ -22,6 +22,7 @@ import { startCoordinator, type RunningCoordinator } from '../app';
 import { fakeAgentRecord } from '../testing/fake-agent';
 import { resultsClient, syntheticUpload, upload } from '../testing/grpc-upload';
 import type { SweepView } from './sweep.view';
+import { untilDerived } from '../testing/derived';
 
 const MODEL = paddleOcrModelPath('cls');
 const SHAPES = 'x:1x3x48x192';
@@ -78,7 +79,7 @@ describe('runtime settings as sweep dimensions (real nats-server, coordinator, g
   const post = async (body: object): Promise<{ status: number; body: Record<string, unknown> }> => {
     await heartbeat();
     const response = await fetch(`${coordinator.httpUrl}/sweeps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelPath: MODEL, shapes: SHAPES, ...body }) });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    return { status: response.status, body: await untilDerived(coordinator.httpUrl, (await response.json()) as Record<string, unknown>) };
   };
   const getSweep = async (id: string): Promise<SweepView> => (await (await fetch(`${coordinator.httpUrl}/sweeps/${id}`)).json()) as SweepView;
   const streamState = async (): Promise<{ messages: number; lastSeq: number }> => {
@@ -181,7 +182,7 @@ describe('runtime settings as sweep dimensions (real nats-server, coordinator, g
     const fields = { shapes: SHAPES, variants: 'fp32', compare: 'none', targets: SMALL.id, dimensions: '{"threads":[1,2],"level":["basic","all"]}', search: 'quick', budgetMinutes: '0.5', pointDurationMs: '500', pointWarmupMs: '100', pointMinQueries: '5', confirmRounds: '4' };
     for (const [key, value] of Object.entries(fields)) form.append(key, value);
     const response = await fetch(`${coordinator.httpUrl}/sweeps`, { method: 'POST', body: form });
-    const body = (await response.json()) as SweepView;
+    const body = await untilDerived(coordinator.httpUrl, (await response.json()) as SweepView);
     expect(response.status, JSON.stringify(body)).toBe(201);
     const [search] = (await publishedSince(before.lastSeq)).filter((p) => p.job.configSearch);
     expect(search?.job.configSearch).toMatchObject({ strategy: 'quick', budgetMs: 30_000, pointDurationMs: 500, pointWarmupMs: 100, pointMinQueries: 5, confirmRounds: 4, axes: [{ name: 'intra_op_threads', values: ['1', '2'] }, { name: 'graph_optimization_level', values: ['basic', 'all'] }] });

@@ -155,6 +155,8 @@ export class SweepsService {
         own.push({ name: file.name, stored: { name: file.name, sha256, sizeBytes, recipe: { ...file.recipe, ...recipe } } });
       }
       const calibration = datasets?.calibration && variants.some(needsCalibration) ? ({ kind: 'dataset', part: datasets.calibration } as const) : calibrationSourceOf(request);
+      // Unusable calibration data is bad input: refused now, not found by the derivation step (a dataset's was probed above).
+      if (variants.some(needsCalibration) && calibration?.kind !== 'dataset') await this.toolkit.checkCalibration(prepared.path, calibration?.source);
       const spec: DerivationSpec = {
         request,
         modelName: source.name,

@@ -14,6 +14,7 @@ import { deriveVariant, fixInputShapes, paddleOcrModelPath, readModelFile, write
 import { startCoordinator, type RunningCoordinator } from '../app';
 import type { SweepView } from '../sweeps/sweep.view';
 import { fakeAgentRecord } from '../testing/fake-agent';
+import { untilDerived } from '../testing/derived';
 
 const AGENT = 'calibration-test-agent';
 
@@ -27,7 +28,7 @@ describe('sweeps with int8-static (calibration) against a real coordinator', () 
 
   const post = async (body: object): Promise<{ status: number; body: Record<string, unknown> }> => {
     const response = await fetch(`${coordinator.httpUrl}/sweeps`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    return { status: response.status, body: await untilDerived(coordinator.httpUrl, (await response.json()) as Record<string, unknown>) };
   };
   const sweepRows = (): number => {
     const db = new Database(coordinator.config.dbPath, { readonly: true });

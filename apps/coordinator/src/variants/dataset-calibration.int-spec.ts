@@ -13,6 +13,7 @@ import { AgentRecord, BenchJob } from '@benchfarm/protocol';
 import { startCoordinator, type RunningCoordinator } from '../app';
 import { fakeAgentRecord } from '../testing/fake-agent';
 import type { SweepView } from '../sweeps/sweep.view';
+import { untilDerived } from '../testing/derived';
 
 const EXAMPLE = resolve(import.meta.dirname, '../../../../examples/yolox-nano');
 const MODEL = join(EXAMPLE, 'yolox_nano_3class.onnx');
@@ -73,7 +74,7 @@ describe.skipIf(!present)('sweeps naming a dataset against a real coordinator', 
     const datasetId = await upload('plants', files, { preprocess: 'yolox' });
     const created = await call('POST', '/sweeps', { modelPath: MODEL, targets: AGENT, variants: 'fp32,int8-static', dataset: 'plants', minQueries: 1, minDurationMs: 0, maxDurationMs: 1000 });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const sweep = created.body as unknown as SweepView;
+    const sweep = await untilDerived(coordinator.httpUrl, created.body as unknown as SweepView);
 
     const held = files.filter((_, i) => i % 3 === 1).length;
     const int8 = sweep.variants.find((v) => v.name === 'int8-static');
@@ -104,7 +105,7 @@ describe.skipIf(!present)('sweeps naming a dataset against a real coordinator', 
     const datasetId = await upload('plants-auto', files, { preprocess: 'yolox' });
     const created = await call('POST', '/sweeps', { modelPath: MODEL, targets: AGENT, variants: 'fp32,int8-auto', dataset: datasetId, minQueries: 1, minDurationMs: 0, maxDurationMs: 1000 });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const sweep = created.body as unknown as SweepView;
+    const sweep = await untilDerived(coordinator.httpUrl, created.body as unknown as SweepView);
     const held = files.filter((_, i) => i % 3 === 1).length;
     const auto = sweep.variants.find((v) => v.name === 'int8-auto');
     expect(auto?.recipe).toMatchObject({ pass: 'int8-auto', floor: 'map50_agreement >= 0.95', searchImages: String(files.length - held), holdoutImages: String(held), 'evaluation.images': String(held), holdoutData: `images: ${held}` });

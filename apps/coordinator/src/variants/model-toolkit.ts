@@ -8,9 +8,12 @@ import {
   OwnVariantError,
   VARIANT_PASSES,
   deriveVariant,
+  listImages,
+  loadCalibration,
   parseVariantList,
   prepareModel,
   prepareOwnVariant,
+  readModelFile,
   type CalibrationSource,
   type InvalidModelCode,
   type PrepareOptions,
@@ -66,6 +69,15 @@ export abstract class ModelToolkit {
    * held-out images, ... `signal` stops it (the derivation's child process is killed).
    */
   abstract deriveVariant(name: string, preparedPath: string, workDir: string, calibration?: CalibrationSource, holdout?: HoldoutImages, signal?: AbortSignal): Promise<VariantFile>;
+  /**
+   * The cheap part of a calibration's checks, before POST /sweeps answers: a source is given,
+   * its folder lists images, its preprocessing parses and fits the prepared model, its first
+   * image decodes (the derivation step loads them all). Thrown as {@link deriveVariant} for
+   * unusable calibration data (`invalid_argument`, field `calibrationDir` or `calibrationPreprocess`).
+   */
+  checkCalibration(_preparedPath: string, _calibration: CalibrationSource | undefined): Promise<void> {
+    return Promise.resolve();
+  }
   /**
    * Takes a variant made elsewhere (QAT, distillation, a lighter architecture) as a variant of
    * the prepared model. Thrown ({@link DomainError} `invalid_argument`, field `ownVariants`)
@@ -135,6 +147,17 @@ export class OnnxModelToolkit extends ModelToolkit {
     try {
       const prepared = await prepareModel(sourcePath, shapes, join(workDir, 'prepared.onnx'), this.prepareOptions());
       return { path: prepared.path, inputs: prepared.inputs, outputs: prepared.outputs };
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  override async checkCalibration(preparedPath: string, calibration: CalibrationSource | undefined): Promise<void> {
+    try {
+      const { model } = await readModelFile(preparedPath);
+      // One image stands for the folder here: every one is decoded by the derivation step.
+      const source = calibration?.kind === 'images' ? { ...calibration, files: (calibration.files ?? (await listImages(calibration.dir ?? '', 'calibration'))).slice(0, 1) } : calibration;
+      await loadCalibration(source, model);
     } catch (err) {
       throw translate(err);
     }
