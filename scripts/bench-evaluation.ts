@@ -30,6 +30,7 @@ import { Scenario, TensorDataType, type EvaluationRequest, type SuiteReport, typ
 import { cpuModel, readProcStatusBytes, runSuiteInChild, type SuiteJob } from '@benchfarm/suite';
 import { sessionOptions } from '../libs/suite/src/session';
 import { makeImageSet } from './eval-image-set';
+import { median } from '@benchfarm/numerics';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const EXAMPLE = join(root, 'examples/yolox-nano');
@@ -214,11 +215,6 @@ async function pureInference(variants: readonly Variant[], files: readonly strin
 
 const mb = (bytes: number | undefined): string => (bytes === undefined ? 'n/a' : (bytes / 1024 / 1024).toFixed(1));
 const ms = (value: number, digits = 2): string => value.toFixed(digits);
-const median = (values: readonly number[]): number => {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const load = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function main(): Promise<void> {

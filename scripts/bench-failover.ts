@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
+import { percentileOfSorted } from '@benchfarm/numerics';
 
 const argsSchema = z.object({
   kills: z.coerce.number().int().min(1).max(200).default(10),
@@ -33,11 +34,6 @@ function parseArgs(argv: readonly string[]): z.infer<typeof argsSchema> {
   const parsed = argsSchema.safeParse(raw);
   if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.') || '?'}: ${i.message}`).join('\n'));
   return parsed.data;
-}
-
-/** The q-quantile (nearest rank) of sorted values. */
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(', ');
@@ -78,7 +74,7 @@ async function main(): Promise<void> {
     out.push('|---|---|---|---|');
     for (const t of TIMES) {
       const v = kills.map((k) => k[t]!).sort((a, b) => a - b);
-      out.push(`| ${t} | ${quantile(v, 0.5)} | ${quantile(v, 0.95)} | ${v.at(-1)} |`);
+      out.push(`| ${t} | ${percentileOfSorted(v, 0.5)} | ${percentileOfSorted(v, 0.95)} | ${v.at(-1)} |`);
     }
     out.push(`| ${COUNTS.join(' / ')} (total) | ${COUNTS.map((c) => kills.reduce((n, k) => n + (k[c] ?? 0), 0)).join(' / ')} | | |`);
   }

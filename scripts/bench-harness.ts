@@ -16,6 +16,7 @@ import type { Summary, TensorSpec } from '@benchfarm/protocol';
 import { cpuModel, runBareLoopInChild, runSuiteInChild, type SuiteJob } from '@benchfarm/suite';
 import * as ort from 'onnxruntime-node';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
+import { median } from '@benchfarm/numerics';
 
 const DEFAULT_MODEL = paddleOcrModelPath('cls');
 
@@ -94,11 +95,6 @@ async function runSuite(job: SuiteJob): Promise<Summary> {
   return summary;
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const fmt = (value: number, digits = 1): string => value.toFixed(digits);
 
 async function main(): Promise<void> {

@@ -18,6 +18,7 @@ import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { Scenario, TensorDataType, type Summary } from '@benchfarm/protocol';
 import { JobRecorder, ThermalReader, fileSysfsReader, jetsonOrinHwmonTree, probeJetsonHwmon, processCommandRunner, writeFakeTree, type SensorContext } from '@benchfarm/sensors';
 import { cpuModel, runSuiteInChild, type SuiteJob } from '@benchfarm/suite';
+import { median } from '@benchfarm/numerics';
 
 /** Thrown when a suite process ends without a summary. */
 class SuiteRunFailedError extends Error {
@@ -68,11 +69,6 @@ async function runOnce(sampling: boolean): Promise<{ summary: Summary; samples: 
 }
 
 const p50 = (s: Summary): number => s.percentiles.find((p) => p.quantile === 0.5)?.valueMs ?? Number.NaN;
-const median = (v: number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 console.log(`sensor sampling on/off: ${rateHz} Hz power (fixture INA3221 hwmon tree, real file reads) + 1 Hz thermal, interleaved`);
 console.log(`machine: ${cpuModel()}, ${os.availableParallelism()} logical cores; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);

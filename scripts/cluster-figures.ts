@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
+import { percentileOfSorted } from '@benchfarm/numerics';
 
 const argsSchema = z.object({ trials: z.coerce.number().int().min(1).max(300).default(12) });
 
@@ -25,11 +26,6 @@ function parseArgs(argv: readonly string[]): z.infer<typeof argsSchema> {
   const parsed = argsSchema.safeParse(raw);
   if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.') || '?'}: ${i.message}`).join('\n'));
   return parsed.data;
-}
-
-/** The q-quantile (nearest rank) of sorted values. */
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(', ');
@@ -66,7 +62,7 @@ async function main(): Promise<void> {
     if (rs.length === 0) continue;
     const times = TIMES.map((k) => {
       const v = rs.map((r) => r[k]!).sort((a, b) => a - b);
-      return `${quantile(v, 0.5)} / ${quantile(v, 0.95)} / ${v.at(-1)}`;
+      return `${percentileOfSorted(v, 0.5)} / ${percentileOfSorted(v, 0.95)} / ${v.at(-1)}`;
     });
     const counts = COUNTS.map((k) => rs.reduce((n, r) => n + (r[k] ?? 0), 0));
     out.push(`| ${name.replace(/^cluster: /, '')} | ${rs.length} | ${times.join(' | ')} | ${counts.join(' / ')} |`);

@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { loadavg, cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
+import { percentileOfSorted } from '@benchfarm/numerics';
 
 const argsSchema = z.object({
   trials: z.coerce.number().int().min(1).max(100).default(5),
@@ -31,11 +32,6 @@ function parseArgs(argv: readonly string[]): z.infer<typeof argsSchema> {
   const parsed = argsSchema.safeParse(raw);
   if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('\n'));
   return parsed.data;
-}
-
-/** The q-quantile (nearest rank) of sorted values. */
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(', ');
@@ -78,7 +74,7 @@ async function main(): Promise<void> {
       .filter((k) => k.endsWith('Ms'))
       .map((k) => {
         const v = rows.map((r) => r[k]!).filter((x) => typeof x === 'number').sort((a, b) => a - b);
-        return `${k}: ${quantile(v, 0.5)} / ${quantile(v, 0.95)} / ${v[v.length - 1]}`;
+        return `${k}: ${percentileOfSorted(v, 0.5)} / ${percentileOfSorted(v, 0.95)} / ${v[v.length - 1]}`;
       });
     const counts = keys.filter((k) => !k.endsWith('Ms')).map((k) => `${k}: ${rows.reduce((n, r) => n + (r[k] ?? 0), 0)}`);
     out.push(`| ${promise} | ${rows.length} | ${times.join('; ') || '-'} | ${counts.join('; ') || '-'} |`);

@@ -22,9 +22,10 @@ describe('fleet figures (pure)', () => {
   it.each([
     [[], undefined],
     [[5], { n: 1, p50Ms: 5, p99Ms: 5, maxMs: 5 }],
-    [[4, 1, 3, 2], { n: 4, p50Ms: 2, p99Ms: 4, maxMs: 4 }],
-    [Array.from({ length: 100 }, (_, i) => i + 1), { n: 100, p50Ms: 50, p99Ms: 99, maxMs: 100 }],
-  ])('distribution of %j (nearest rank)', (values, expected) => {
+    // LoadGen's percentile, sorted[floor(n q)]: the upper middle of an even count.
+    [[4, 1, 3, 2], { n: 4, p50Ms: 3, p99Ms: 4, maxMs: 4 }],
+    [Array.from({ length: 100 }, (_, i) => i + 1), { n: 100, p50Ms: 51, p99Ms: 100, maxMs: 100 }],
+  ])('distribution of %j (LoadGen percentiles)', (values, expected) => {
     expect(distribution(values)).toEqual(expected);
   });
 
@@ -67,7 +68,8 @@ describe('fleet figures (pure)', () => {
       record({ agentId: 'c', jobId: 'c1', publishedAtMs: 1_003 }),
     ];
     const d = dispatchLatencies(records, 's');
-    expect(d.firstJobPerAgent).toEqual({ n: 2, p50Ms: 20, p99Ms: 40, maxMs: 40 });
+    // Two agents, 20 and 40 ms: the p50 of an even count is the upper middle (LoadGen).
+    expect(d.firstJobPerAgent).toEqual({ n: 2, p50Ms: 40, p99Ms: 40, maxMs: 40 });
     expect(d.everyJob).toEqual({ n: 3, p50Ms: 20, p99Ms: 40, maxMs: 40 });
     expect(dispatchLatencies(records, 'none')).toEqual({});
   });

@@ -1,5 +1,6 @@
 // The figures of a simulated fleet run, and the pure arithmetic behind them: distributions,
 // ingest rates, the store and agent-side counts, and the text report.
+import { percentileOfSorted } from '@benchfarm/numerics';
 import type { JobRecord } from './simulate-fleet.workers';
 
 /** A figure that was not measured, with why. */
@@ -15,7 +16,7 @@ export function isAbsent<T>(value: Measured<T>): value is Absent {
   return typeof value === 'object' && value !== null && 'absent' in value;
 }
 
-/** Percentiles of a set of durations (ms), nearest-rank. */
+/** Percentiles of a set of durations (ms). */
 export interface Distribution {
   n: number;
   p50Ms: number;
@@ -23,12 +24,11 @@ export interface Distribution {
   maxMs: number;
 }
 
-/** Nearest-rank p50 / p99 / max of `values`; undefined for none. */
+/** p50 / p99 (the farm's one percentile, LoadGen's, as results report it) / max of `values`; undefined for none. */
 export function distribution(values: readonly number[]): Distribution | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
-  const rank = (q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
-  return { n: sorted.length, p50Ms: rank(0.5), p99Ms: rank(0.99), maxMs: sorted[sorted.length - 1] ?? Number.NaN };
+  return { n: sorted.length, p50Ms: percentileOfSorted(sorted, 0.5), p99Ms: percentileOfSorted(sorted, 0.99), maxMs: sorted[sorted.length - 1] ?? Number.NaN };
 }
 
 /** How fast the store took results, from their commit times. */

@@ -192,10 +192,3 @@ export async function readSweepLedgerPg(databaseUrl: string, sweepId: string): P
     await client.end();
   }
 }
-
-/** p-th percentile (nearest rank) of `values`; undefined when there are none. Pure. */
-export function percentile(values: readonly number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
