@@ -104,3 +104,35 @@ describe('sweepEvents (sweep --wait --json)', () => {
     expect(sweepEvents(final, final, AT)).toEqual([]);
   });
 });
+
+describe('the derivation step (POST /sweeps answers in deriving)', () => {
+  const deriving = (states: Array<['pending' | 'deriving' | 'done' | 'failed', string?]>): SweepView => ({
+    ...runningSearchSweep(),
+    state: 'deriving',
+    jobs: [],
+    variants: [],
+    derivation: states.map(([state, error], i) => ({ variant: ['fp32', 'int8-static'][i] ?? `v${i}`, state, ...(error ? { error } : {}), ...(state === 'done' ? { durationMs: 2_500 } : {}) })),
+  });
+
+  it('shows each variant being derived under a deriving header, and no job yet', () => {
+    const lines = progressLines(deriving([['done'], ['deriving']]));
+    expect(lines[0]).toBe('sweep sweep-1 deriving: 1/2 variants derived');
+    expect(lines[1]).toMatch(/^ {2}derive fp32 +done +3 s$/);
+    expect(lines[2]).toMatch(/^ {2}derive int8-static +deriving$/);
+    expect(lines).toHaveLength(3);
+    expect(progressLineKeys(deriving([['done'], ['deriving']]))).toHaveLength(3);
+  });
+
+  it('streams a derive event per change of a variant, and done only once the sweep is neither deriving nor running', () => {
+    const first = deriving([['deriving'], ['pending']]);
+    expect(sweepEvents(undefined, first, AT).map((e) => e.event)).toEqual(['sweep', 'derive']);
+    const failed: SweepView = { ...deriving([['done'], ['failed', 'variant int8-static: broken']]), state: 'failed', error: 'variant int8-static: broken' };
+    const events = sweepEvents(first, failed, AT);
+    expect(events.filter((e) => e.event === 'derive')).toEqual([
+      { event: 'derive', at: AT, sweepId: 'sweep-1', variant: 'fp32', state: 'done', from: 'deriving', durationMs: 2_500 },
+      { event: 'derive', at: AT, sweepId: 'sweep-1', variant: 'int8-static', state: 'failed', from: 'pending', error: 'variant int8-static: broken' },
+    ]);
+    expect(events.at(-1)).toMatchObject({ event: 'done', state: 'failed', error: 'variant int8-static: broken' });
+    expect(sweepEvents(undefined, first, AT).some((e) => e.event === 'done')).toBe(false);
+  });
+});

@@ -88,7 +88,11 @@ export class LeaseService {
   async cancelSweep(sweepId: string, reason: string): Promise<{ cancelledJobs: number; deletedMessages: number }> {
     const cancelled = await this.leases.cancelSweep(sweepId, reason, this.clock.nowMs());
     if (cancelled === undefined) throw new DomainError(DomainErrorCode.SweepNotFound, `no sweep with id ${sweepId}`, { field: 'id' });
-    const { jobs, messages } = cancelled;
+    const { jobs, messages, deriving } = cancelled;
+    if (deriving) {
+      this.log.log(`sweep ${sweepId} cancelled while deriving its variants`);
+      return { cancelledJobs: 0, deletedMessages: 0 };
+    }
     if (jobs === 0) {
       throw new DomainError(DomainErrorCode.AlreadyFinished, `sweep ${sweepId} has no queued or running job to cancel`, { field: 'id' });
     }

@@ -81,10 +81,12 @@ export abstract class LeaseRepository {
   abstract message(jobId: string): Promise<JobMessage | undefined>;
   /**
    * Cancels a sweep: every open job fails with `cancelled: <reason>`, active leases are
-   * cancelled (their agents stop at the next renewal). Returns the messages of the jobs that
-   * were still open (to delete from the stream), or undefined for an unknown sweep.
+   * cancelled (their agents stop at the next renewal); a sweep still deriving its variants is
+   * failed with the reason (its derivation step stops). Returns the messages of the jobs that
+   * were still open (to delete from the stream) and whether the sweep was deriving, or
+   * undefined for an unknown sweep.
    */
-  abstract cancelSweep(sweepId: string, reason: string, nowMs: number): Promise<{ jobs: number; messages: JobMessage[] } | undefined>;
+  abstract cancelSweep(sweepId: string, reason: string, nowMs: number): Promise<{ jobs: number; messages: JobMessage[]; deriving: boolean } | undefined>;
   /**
    * Fails an open job for good with `reason` and the last recorded attempt error, ending its
    * leases. Returns false when the job was already final or does not exist.
@@ -291,9 +293,10 @@ export class SqlLeaseRepository extends LeaseRepository {
     return row ? messageFromRow(row) : undefined;
   }
 
-  cancelSweep(sweepId: string, reason: string, nowMs: number): Promise<{ jobs: number; messages: JobMessage[] } | undefined> {
-    return this.db.transaction(async (tx): Promise<{ jobs: number; messages: JobMessage[] } | undefined> => {
-      if (!(await tx.get('SELECT 1 AS one FROM sweeps WHERE id = ?', [sweepId]))) return undefined;
+  cancelSweep(sweepId: string, reason: string, nowMs: number): Promise<{ jobs: number; messages: JobMessage[]; deriving: boolean } | undefined> {
+    return this.db.transaction(async (tx): Promise<{ jobs: number; messages: JobMessage[]; deriving: boolean } | undefined> => {
+      const sweep = await tx.get<{ state: string }>('SELECT state FROM sweeps WHERE id = ?', [sweepId]);
+      if (!sweep) return undefined;
       const open = await tx.all<{ id: string }>(`SELECT id FROM jobs WHERE sweep_id = ? AND state IN ('queued', 'running') ORDER BY position`, [sweepId]);
       const messages: JobMessage[] = [];
       for (const { id } of open) {
@@ -306,7 +309,7 @@ export class SqlLeaseRepository extends LeaseRepository {
         `UPDATE sweeps SET state = 'failed', error = COALESCE(error, @error), cancelled_at_ms = COALESCE(cancelled_at_ms, @nowMs), updated_at_ms = @nowMs WHERE id = @sweepId AND state IN ('deriving', 'running')`,
         { sweepId, error: `cancelled: ${reason}`, nowMs },
       );
-      return { jobs: open.length, messages };
+      return { jobs: open.length, messages, deriving: sweep.state === 'deriving' };
     });
   }
 

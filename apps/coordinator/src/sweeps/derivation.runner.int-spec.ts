@@ -129,7 +129,8 @@ describe('DerivationRunner (real SQLite, real derivation in child processes)', (
     const { runner, service, toolkit } = wire();
     const created = await service.create({ kind: 'none' }, { ...REQUEST, variants: 'fp32,int8-static,fp16' });
     await until(service, created.id, (v) => v.derivation?.[1]?.state === 'deriving');
-    await new SqlLeaseRepository(db).cancelSweep(created.id, 'by the test', clock.nowMs());
+    // The store's side of POST /sweeps/:id/cancel (LeaseService answers 200 with no job cancelled for a deriving sweep).
+    expect(await new SqlLeaseRepository(db).cancelSweep(created.id, 'by the test', clock.nowMs())).toEqual({ jobs: 0, messages: [], deriving: true });
     await runner.idle();
     const view = await service.get(created.id);
     expect(view).toMatchObject({ state: 'failed', error: 'cancelled: by the test', jobs: [], variants: [] });
