@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentView, SweepField, DatasetFileProgressView, DatasetRemovalView, DatasetUploadView, DatasetView, ResultView, SuiteReportsView, SweepView } from '@benchfarm/contract';
 
 /** Thrown when the coordinator cannot be reached at all. */
@@ -98,6 +99,20 @@ export class CoordinatorClient {
 
   getSweep(id: string): Promise<SweepView> {
     return this.request<SweepView>('GET', `/sweeps/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Polls a sweep until its variants are derived (POST /sweeps answers in `deriving`): the
+   * sweep running with its jobs, or failed. Thrown (Error) when it is still deriving after `timeoutMs`.
+   */
+  async waitDerived(id: string, timeoutMs = 3_600_000, pollMs = 200): Promise<SweepView> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const sweep = await this.getSweep(id);
+      if (sweep.state !== 'deriving') return sweep;
+      if (Date.now() > deadline) throw new Error(`sweep ${id} still deriving after ${timeoutMs} ms: ${JSON.stringify(sweep.derivation)}`);
+      await sleep(pollMs);
+    }
   }
 
   listAgents(): Promise<AgentView[]> {

@@ -335,11 +335,13 @@ export async function runSimulateFleet(options: SimulateFleetOptions, say: (line
       const countersBefore = uploadCounters(metricsIdle.text);
       const sweepBefore = { c: coordinatorUsage(), n: natsUsage(), w: sumUsage(fleetWorkers.pids) };
       const postSentAt = Date.now();
-      const sweep = await client.createSweep(
+      const created = await client.createSweep(
         model.path,
         { name: `simulate-fleet ${runId}`, variants: names.join(','), targets: `label:fleet=${runId}`, compare: 'none', warmupMinQueries: 1, warmupMinDurationMs: 0, minQueries: options.queries, minDurationMs: 0, maxDurationMs: 60_000 },
         `${model.name}.onnx`,
       );
+      // POST /sweeps answers in deriving: the jobs are published once the variants are derived.
+      const sweep = await client.waitDerived(created.id, options.sweepTimeoutMs);
       const postMs = Date.now() - postSentAt;
       const jobIds = sweep.jobs.map((j) => j.id);
       say(`sweep ${sweep.id}: ${jobIds.length} jobs published in ${postMs} ms; waiting for every result ...`);

@@ -37,7 +37,10 @@ describe('sweep --wait --json on a real farm', () => {
     const { stdout } = await run(join(repoRoot, 'bin/benchfarm'), args, { timeout: 150_000 });
     const lines = stdout.trimEnd().split('\n');
     const events = lines.map((l) => JSON.parse(l) as SweepEvent);
-    expect(events[0]).toMatchObject({ event: 'sweep', state: 'running', jobs: 1 });
+    // POST /sweeps answers in deriving; the variant's derivation, then the move to running with its job.
+    expect(events[0]).toMatchObject({ event: 'sweep', state: 'deriving', jobs: 0 });
+    expect(events.filter((e) => e.event === 'derive').at(-1)).toMatchObject({ variant: 'fp32', state: 'done' });
+    expect(events.find((e) => e.event === 'sweep' && e.state === 'running')).toMatchObject({ from: 'deriving', jobs: 1 });
     const jobStates = events.filter((e) => e.event === 'job').map((e) => (e as Extract<SweepEvent, { event: 'job' }>).state);
     expect(jobStates[0]).toMatch(/^(queued|running)$/);
     expect(jobStates.at(-1)).toBe('done');

@@ -8,12 +8,7 @@ import type { CoordinatorClient, SweepView } from '../client';
  */
 export async function createDerived(client: CoordinatorClient, ...args: Parameters<CoordinatorClient['createSweep']>): Promise<SweepView> {
   const created = await client.createSweep(...args);
-  const deadline = Date.now() + 600_000;
-  for (let sweep = created; ; sweep = await client.getSweep(created.id)) {
-    if (sweep.state !== 'deriving') return sweep;
-    if (Date.now() > deadline) throw new Error(`sweep ${created.id} still deriving: ${JSON.stringify(sweep.derivation)}`);
-    await sleep(100);
-  }
+  return created.state === 'deriving' ? client.waitDerived(created.id, 600_000, 100) : created;
 }
 
 /** Polls a sweep until it is no longer deriving or running; throws with the job states after `timeoutMs`. */
