@@ -227,6 +227,40 @@ describe('SQLite migrations', () => {
     }
   });
 
+  it('rebuilds sweeps for the deriving state keeping every sweep, variant and job (foreign keys off for the rebuild, checked after)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bf-sqlite-deriving-'));
+    const path = join(dir, 'old.db');
+    try {
+      const old = new Database(path);
+      old.pragma('foreign_keys = ON');
+      SQLITE_MIGRATIONS.slice(0, 9).forEach((sql, index) => {
+        old.exec(sql);
+        old.pragma(`user_version = ${index + 1}`);
+      });
+      old.prepare(`INSERT INTO sweeps (id, name, state, created_at_ms, updated_at_ms, model_name, model_sha256, model_size_bytes, inputs_json, settings_json, targets_json, agent_ids_json, cancelled_at_ms) VALUES ('s1', 'n', 'completed', 1, 2, 'm', 'x', 3, '[]', '{}', '[]', '[]', 4)`).run();
+      old.prepare(`INSERT INTO variants (sweep_id, name, position, sha256, size_bytes, recipe_json) VALUES ('s1', 'fp32', 0, 'y', 5, '{}')`).run();
+      old.prepare(`INSERT INTO jobs (id, sweep_id, position, variant, agent_id, agent_name, execution_provider, state, created_at_ms, updated_at_ms) VALUES ('j1', 's1', 0, 'fp32', 'a', 'a', 'cpu', 'done', 1, 2)`).run();
+      old.close();
+
+      const db = openSqlite(path);
+      try {
+        expect(await db.get('PRAGMA user_version')).toEqual({ user_version: SQLITE_MIGRATIONS.length });
+        expect(await db.get('SELECT id, state, cancelled_at_ms, derivation_json FROM sweeps')).toEqual({ id: 's1', state: 'completed', cancelled_at_ms: 4, derivation_json: null });
+        expect([(await db.all('SELECT * FROM variants')).length, (await db.all('SELECT * FROM jobs')).length]).toEqual([1, 1]);
+        expect(await db.get('PRAGMA foreign_keys')).toEqual({ foreign_keys: 1 });
+        await db.run(`UPDATE sweeps SET state = 'deriving' WHERE id = 's1'`);
+        await expect(db.run(`UPDATE sweeps SET state = 'paused' WHERE id = 's1'`)).rejects.toThrow(/CHECK constraint/);
+        // The children still point at the rebuilt table: deleting the sweep cascades.
+        await db.run(`DELETE FROM sweeps WHERE id = 's1'`);
+        expect([(await db.all('SELECT * FROM variants')).length, (await db.all('SELECT * FROM jobs')).length]).toEqual([0, 0]);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names the path when the file cannot be opened', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bf-sqlite-bad-'));
     try {
