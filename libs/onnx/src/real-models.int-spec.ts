@@ -1,10 +1,10 @@
-// Every compression pass on real models: the YOLOX detector in ../shared/models (skipped with a
-// printed reason when absent) and the PaddleOCR direction classifier from npm. Outputs must
+// Every compression pass on real models: the YOLOX detector in ../shared/models (the file fails
+// naming the path when absent) and the PaddleOCR direction classifier from npm. Outputs must
 // load and run in onnxruntime-node; the default int8-static keeps detection agreement.
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { sharedModelFile } from '@benchfarm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runModel, zeroFeeds } from './runtime/activations';
 import { compareDetections, compareOutputs } from './evaluation/fidelity';
@@ -16,20 +16,19 @@ import { paddleOcrModelPath } from './model-io/default-model';
 import { listImages, loadImageFeeds, PREPROCESS_PRESETS, splitCalibrationEvaluation } from './model-io/preprocess';
 import { deriveVariant } from './passes/variants';
 
-const SHARED = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../shared/models');
-const YOLOX = join(SHARED, 'yolox_nano_3class.onnx');
-const IMAGES = join(SHARED, 'images');
-const haveYolox = existsSync(YOLOX) && existsSync(IMAGES);
-if (!haveYolox) process.stdout.write(`real-models.int-spec: YOLOX tests skipped: ${YOLOX} or ${IMAGES} is absent (the shared test models are not part of the project)\n`);
+// Thrown here when ../shared/models is absent: the file fails naming the path (SharedModelsMissingError),
+// the PaddleOCR tests with it.
+const YOLOX = sharedModelFile('yolox_nano_3class.onnx');
+const IMAGES = sharedModelFile('images');
 
 const dir = mkdtempSync(join(tmpdir(), 'bf-real-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe.skipIf(!haveYolox)('YOLOX-nano detector (opset 11, 416x416)', async () => {
-  const files = haveYolox ? await listImages(IMAGES) : [];
+describe('YOLOX-nano detector (opset 11, 416x416)', async () => {
+  const files = await listImages(IMAGES);
   const split = files.length >= 2 ? splitCalibrationEvaluation(files) : { calibration: [], evaluation: [] };
-  const evaluation = haveYolox ? await loadImageFeeds(split.evaluation, 'images', [1, 3, 416, 416], PREPROCESS_PRESETS.yolox) : [];
-  const reference = haveYolox ? (await runModel(YOLOX, evaluation)).map((m) => m.get('output')!) : [];
+  const evaluation = await loadImageFeeds(split.evaluation, 'images', [1, 3, 416, 416], PREPROCESS_PRESETS.yolox);
+  const reference = (await runModel(YOLOX, evaluation)).map((m) => m.get('output')!);
   const fidelity = async (path: string) => {
     const out = (await runModel(path, evaluation)).map((m) => m.get('output')!);
     return { ...compareOutputs('output', reference, out), ...compareDetections(reference, out, 'yolox', [416, 416]) };
