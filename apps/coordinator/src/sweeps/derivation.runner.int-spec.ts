@@ -139,7 +139,7 @@ describe('DerivationRunner (real SQLite, real derivation in child processes)', (
     expect(err?.cause?.cause).toBeInstanceOf(IsolatedWorkError);
     expect((err?.cause?.cause as IsolatedWorkError).code).toBe('aborted');
     expect(toolkit.derived).toEqual(['fp32', 'int8-static']);
-    expect(view.derivation?.map((d) => d.state)).toEqual(['done', 'deriving', 'pending']);
+    expect(view.derivation?.map((d) => [d.state, d.error])).toEqual([['done', undefined], ['failed', 'stopped: the sweep was cancelled'], ['pending', undefined]]);
     expect([await count('variants'), await count('jobs')]).toEqual([0, 0]);
     expect(bus.published).toEqual([]);
   });

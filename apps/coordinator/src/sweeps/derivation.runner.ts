@@ -177,8 +177,9 @@ export class DerivationRunner implements OnApplicationBootstrap, OnApplicationSh
         const { sha256, sizeBytes } = await this.models.put(file.path, `${spec.modelName} ${file.name}`);
         variant = { name: file.name, sha256, sizeBytes, recipe: { ...file.recipe, ...spec.datasetRecipe } };
       } catch (err) {
-        // A stopped derivation is not the variant's fault: it is derived again on resume.
-        if (!signal.aborted) await this.sweeps.recordVariantDerivation(sweepId, name, { state: 'failed', error: errorMessage(err) }, this.clock.nowMs());
+        // A shutdown leaves the variant to be derived again on resume; a cancel ends it with the sweep.
+        const stopped = signal.aborted ? (signal.reason as StopReason) : undefined;
+        if (stopped !== 'shutdown') await this.sweeps.recordVariantDerivation(sweepId, name, { state: 'failed', error: stopped === 'cancelled' ? 'stopped: the sweep was cancelled' : errorMessage(err) }, this.clock.nowMs());
         throw err;
       }
       await this.sweeps.recordVariantDerivation(sweepId, name, { state: 'done', variant }, this.clock.nowMs());
