@@ -11,7 +11,7 @@ import tseslint from 'typescript-eslint';
  *   coordinator and the CLI, not the agent), scope:shared (the rest). The coordinator and the
  *   CLI do not ship agent code (libs/sensors); the agent does not speak REST (libs/contract); a
  *   shared lib reaches neither.
- * - layer:contract (libs/protocol) depends on nothing of ours.
+ * - layer:contract (libs/protocol) and layer:pure (libs/numerics) depend on nothing of ours.
  * Test files (specs, fixtures, testing/ folders) may also import type:test-only libraries, and
  * an app's tests any scope (the CLI's int-specs drive the agent's sensors).
  */
@@ -28,6 +28,7 @@ function moduleBoundaries(testFiles) {
       { sourceTag: 'type:test-only', onlyDependOnLibsWithTags: ['type:lib', 'type:test-only'] },
       // The wire contract and the pure libraries depend on nothing of ours.
       { sourceTag: 'layer:contract', onlyDependOnLibsWithTags: [] },
+      { sourceTag: 'layer:pure', onlyDependOnLibsWithTags: [] },
       // The agent is a plain Node daemon: no NestJS on devices.
       { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: appScopes('scope:shared', 'scope:agent'), bannedExternalImports: ['@nestjs/*', 'express', 'better-sqlite3'] },
       // The coordinator reaches onnxruntime only through libs/onnx.
