@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ObjectStore } from '@nats-io/obj';
+import type { MsgRequest, JetStreamManager } from '@nats-io/jetstream';
+import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -102,18 +103,65 @@ async function withStallDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-type StoreRead = NonNullable<Awaited<ReturnType<ObjectStore['get']>>>;
+/** How many chunk reads {@link fetchModel} keeps in flight. */
+const CHUNK_WINDOW = 8;
+
+/** The parts of nats.js's object store this module reads through: its stream and manager. */
+interface ObjectStream {
+  jsm: JetStreamManager;
+  stream: string;
+}
 
 /**
- * Ends a read nobody will finish: cancelling its stream stops nats.js's ordered push consumer
- * (its subscription, heartbeat monitor and re-create timers). The read's `error` promise is
- * settled by then or later with whatever the stopped loop saw; nobody awaits it any more, so it
- * is caught here to keep it from surfacing as an unhandled rejection.
+ * The JetStream manager and stream name behind a nats.js object store (fields of its
+ * implementation that the `ObjectStore` type does not declare); a TypeError when they are not there.
  */
-function abandon(read: StoreRead, reader?: ReadableStreamDefaultReader<Uint8Array>): void {
-  read.error.catch(() => undefined);
-  const cancelled = reader ? reader.cancel() : read.data.cancel();
-  cancelled.catch(() => undefined);
+function objectStreamOf(store: ObjectStore): ObjectStream {
+  const s = store as unknown as Partial<ObjectStream>;
+  if (typeof s.stream !== 'string' || typeof s.jsm?.streams?.getMessage !== 'function') {
+    throw new TypeError('fetchModel: store must be a nats.js object store (with its jsm and stream), got another object');
+  }
+  return { jsm: s.jsm, stream: s.stream };
+}
+
+/**
+ * The chunks of one object in order, read with stream message gets (`STREAM.MSG.GET` with
+ * `next_by_subj`), up to {@link CHUNK_WINDOW} at a time. Not nats.js's `get()`: that reads through
+ * an ephemeral ordered consumer, and nats-server 2.9 places such a consumer on any peer of the
+ * stream, a dead one included, so that with one of three servers down about one read in three
+ * timed out (5 s each) for as long as the server stayed down. A message get is answered by the
+ * stream's leader, so reads work again as soon as the election is over, and nothing is left on
+ * the server when a read is given up.
+ *
+ * Request i of a round asks for the first chunk at or after sequence `next + i`; together they
+ * find every chunk up to the last one returned, so chunks of other objects written in between
+ * (concurrent puts) only cost requests. Each round waits at most `stallMs`.
+ */
+async function* objectChunks(source: ObjectStream, info: ObjectInfo, stallMs: number, progress: () => number): AsyncGenerator<Uint8Array> {
+  const subject = `$O.${info.bucket}.C.${info.nuid}`;
+  let next = 1;
+  let chunksLeft = info.chunks;
+  while (chunksLeft > 0) {
+    const window = Math.min(CHUNK_WINDOW, chunksLeft);
+    const round = Promise.all(Array.from({ length: window }, (_, i) => source.jsm.streams.getMessage(source.stream, { seq: next + i, next_by_subj: subject } as unknown as MsgRequest)));
+    let messages: Awaited<typeof round>;
+    try {
+      messages = await withStallDeadline(round, stallMs);
+    } catch (err) {
+      round.catch(() => undefined);
+      if (err instanceof Stalled) throw new ModelFetchError(`reading model ${info.name} from the object store stalled: no data for ${stallMs} ms after ${progress()} of ${info.size} bytes`, info.name, { transient: true });
+      throw err;
+    }
+    let last = next - 1;
+    for (const m of messages) {
+      if (m === null) throw new ModelFetchError(`object ${info.name} is truncated in the store: ${chunksLeft} of its ${info.chunks} chunks are missing`, info.name);
+      if (m.seq <= last) continue; // the same chunk found from an earlier sequence
+      last = m.seq;
+      chunksLeft -= 1;
+      yield m.data;
+    }
+    next = last + 1;
+  }
 }
 
 /**
@@ -146,70 +194,41 @@ export async function fetchModel(store: ObjectStore, digest: string, cacheDir: s
   } catch {
     // not cached yet
   }
-  let result: Awaited<ReturnType<ObjectStore['get']>>;
-  const lookup = store.get(digest);
+  const source = objectStreamOf(store);
+  let info: ObjectInfo | null;
+  const lookup = store.info(digest);
   try {
-    result = await withStallDeadline(lookup, stallMs);
+    info = await withStallDeadline(lookup, stallMs);
   } catch (err) {
-    if (err instanceof Stalled) {
-      // The lookup may still answer later; its read (a consumer already created) is then stopped unread.
-      lookup.then((late) => late && abandon(late), () => undefined);
-      throw new ModelFetchError(`looking up model ${digest} in the object store stalled: no answer within ${stallMs} ms`, digest, { transient: true });
-    }
+    lookup.catch(() => undefined);
+    if (err instanceof Stalled) throw new ModelFetchError(`looking up model ${digest} in the object store stalled: no answer within ${stallMs} ms`, digest, { transient: true });
     throw new ModelFetchError(`looking up model ${digest} in the object store failed: ${(err as Error).message}`, digest, { cause: err, transient: true });
   }
-  if (!result) throw new ModelFetchError(`model ${digest} is not in the object store`, digest);
-  const read = result;
+  if (!info || info.deleted) throw new ModelFetchError(`model ${digest} is not in the object store`, digest);
   const temp = join(cacheDir, `.${digest}.${randomUUID()}.part`);
   const hash = createHash('sha256');
-  let file: FileHandle;
-  try {
-    file = await open(temp, 'w');
-  } catch (err) {
-    abandon(read);
-    throw err;
-  }
-  // Read through the web stream's own reader (not Readable.fromWeb) so that a stall can cancel it.
-  const reader = read.data.getReader();
+  const file = await open(temp, 'w');
   let received = 0;
-  let finished = false;
   try {
-    for (;;) {
-      let next: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        next = await withStallDeadline(reader.read(), stallMs);
-      } catch (err) {
-        if (!(err instanceof Stalled)) throw err;
-        throw new ModelFetchError(
-          `reading model ${digest} from the object store stalled: no data for ${stallMs} ms after ${received} of ${read.info.size} bytes`,
-          digest,
-          { transient: true },
-        );
-      }
-      if (next.done) break;
-      hash.update(next.value);
-      received += next.value.byteLength;
-      await file.write(next.value);
+    for await (const chunk of objectChunks(source, info, stallMs, () => received)) {
+      hash.update(chunk);
+      received += chunk.byteLength;
+      if (received > info.size) throw new ModelFetchError(`object ${digest} in the store is larger than its recorded ${info.size} bytes`, digest);
+      await file.write(chunk);
     }
-    finished = true;
     await file.close();
-    const storeError = await read.error;
-    if (storeError) throw new ModelFetchError(`object store read of ${digest} failed: ${storeError.message}`, digest, { cause: storeError });
+    if (received !== info.size) throw new ModelFetchError(`object ${digest} in the store has ${received} of its recorded ${info.size} bytes`, digest);
     const actual = hash.digest('hex');
     if (actual !== digest) throw new ModelFetchError(`model digest mismatch: expected ${digest}, got ${actual}`, digest);
     await rename(temp, target);
     return target;
   } catch (err) {
-    // A read left part way (a stall, a failed write) is stopped so no consumer runs on unread.
-    if (!finished) abandon(read, reader);
     await file.close().catch(() => undefined);
     await rm(temp, { force: true });
     if (err instanceof ModelFetchError) throw err;
-    // nats.js reports an object whose chunks do not hash to its recorded digest (tampered or
-    // truncated: promise 10) as a plain Error while reading; anything else failed on the way.
     // A failed file-system call (a full disk) is this machine's, not the store's: not transient.
-    const corrupt = /corrupt object|digests do not match/i.test((err as Error).message);
+    // Anything else (a broken connection, a timeout while the stream elects a leader) is.
     const local = (err as NodeJS.ErrnoException).syscall !== undefined;
-    throw new ModelFetchError(`fetching model ${digest} failed: ${(err as Error).message}`, digest, { cause: err, transient: !corrupt && !local });
+    throw new ModelFetchError(`fetching model ${digest} failed: ${(err as Error).message}`, digest, { cause: err, transient: !local });
   }
 }

@@ -134,8 +134,18 @@ async function startNatsClusterOnce(options: StartNatsClusterOptions): Promise<N
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'benchfarm-nats-cluster-'));
   const timeoutMs = options.startTimeoutMs ?? 20_000;
+  // 3 x size distinct ports: freePort may hand out a port it gave a moment ago.
+  const taken = new Set<number>();
+  const distinctPort = async (): Promise<number> => {
+    for (;;) {
+      const port = await freePort();
+      if (taken.has(port)) continue;
+      taken.add(port);
+      return port;
+    }
+  };
   const ports: Array<{ port: number; clusterPort: number; monitorPort: number }> = [];
-  for (let i = 0; i < size; i += 1) ports.push({ port: await freePort(), clusterPort: await freePort(), monitorPort: await freePort() });
+  for (let i = 0; i < size; i += 1) ports.push({ port: await distinctPort(), clusterPort: await distinctPort(), monitorPort: await distinctPort() });
 
   const servers = ports.map((p, index) => {
     const name = `n${index + 1}`;
@@ -155,10 +165,17 @@ async function startNatsClusterOnce(options: StartNatsClusterOptions): Promise<N
       }),
     );
     let child: ChildProcess | undefined;
+    // The server's last lines, so that a server that dies after its banner says why.
+    const tail: string[] = [];
+    const logLine = (line: string): void => {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      options.log?.(name, line);
+    };
     const exitedOf = (c: ChildProcess): Promise<void> =>
       new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
     const launch = async (): Promise<void> => {
-      child = await spawnNatsServerUntilReady(binary, ['-c', configFile], { label: `cluster server ${name}`, timeoutMs, log: options.log && ((line: string) => options.log?.(name, line)) });
+      child = await spawnNatsServerUntilReady(binary, ['-c', configFile], { label: `cluster server ${name}`, timeoutMs, log: logLine });
     };
     const handle: ClusterServerHandle & { launch(): Promise<void> } = {
       name,
@@ -188,6 +205,11 @@ async function startNatsClusterOnce(options: StartNatsClusterOptions): Promise<N
         const deadline = Date.now() + healthTimeoutMs;
         let last = '';
         for (;;) {
+          if (!handle.running) {
+            // Dead (a port taken after its banner, a crash): waiting for it would only time out.
+            const c = child;
+            throw new NatsServerStartError(`cluster server ${name} exited (code ${c?.exitCode ?? null}, signal ${c?.signalCode ?? null}) before it was healthy:\n${tail.join('\n')}`);
+          }
           try {
             const res = await fetch(`http://127.0.0.1:${p.monitorPort}/healthz`, { signal: AbortSignal.timeout(1_000) });
             if (res.ok) return;
@@ -195,7 +217,7 @@ async function startNatsClusterOnce(options: StartNatsClusterOptions): Promise<N
           } catch (err) {
             last = (err as Error).message;
           }
-          if (Date.now() > deadline) throw new NatsServerStartError(`cluster server ${name} not healthy within ${healthTimeoutMs} ms: ${last}`);
+          if (Date.now() > deadline) throw new NatsServerStartError(`cluster server ${name} not healthy within ${healthTimeoutMs} ms: ${last}\n${tail.slice(-5).join('\n')}`);
           await sleep(100);
         }
       },

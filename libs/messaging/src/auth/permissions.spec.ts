@@ -25,8 +25,8 @@ describe('agentPermissions', () => {
     ['$JS.API.STREAM.INFO.KV_benchfarm-agents', true],
     ['$JS.API.STREAM.INFO.OBJ_benchfarm-models', true],
     ['$JS.API.STREAM.MSG.GET.OBJ_benchfarm-models', true],
-    ['$JS.API.CONSUMER.CREATE.OBJ_benchfarm-models.oc_x_1.$O.benchfarm-models.C.nuid123', true],
-    ['$JS.FC.OBJ_benchfarm-models.oc_x_1.abcd', true],
+    ['$JS.API.CONSUMER.CREATE.OBJ_benchfarm-models.oc_x_1.$O.benchfarm-models.C.nuid123', false],
+    ['$JS.FC.OBJ_benchfarm-models.oc_x_1.abcd', false],
     // another agent's consumer, acks and registry entry
     ['$JS.API.CONSUMER.MSG.NEXT.BENCH_JOBS.agent-pi-2', false],
     ['$JS.API.CONSUMER.INFO.BENCH_JOBS.agent-pi-2', false],
@@ -93,8 +93,6 @@ describe('agentPermissions with a JetStream domain (an agent behind a leaf node)
       '$JS.API.STREAM.INFO.KV_benchfarm-agents',
       '$JS.API.STREAM.INFO.OBJ_benchfarm-models',
       '$JS.API.STREAM.MSG.GET.OBJ_benchfarm-models',
-      '$JS.API.CONSUMER.CREATE.OBJ_benchfarm-models.*.$O.benchfarm-models.C.*',
-      '$JS.FC.OBJ_benchfarm-models.>',
     ]);
   });
 
@@ -119,8 +117,8 @@ describe('agentPermissions with a JetStream domain (an agent behind a leaf node)
     ['$JS.hub.API.STREAM.INFO.KV_benchfarm-agents', true],
     ['$JS.hub.API.STREAM.INFO.OBJ_benchfarm-models', true],
     ['$JS.hub.API.STREAM.MSG.GET.OBJ_benchfarm-models', true],
-    ['$JS.hub.API.CONSUMER.CREATE.OBJ_benchfarm-models.oc_x_1.$O.benchfarm-models.C.nuid123', true],
-    ['$JS.FC.OBJ_benchfarm-models.oc_x_1.abcd', true],
+    ['$JS.hub.API.CONSUMER.CREATE.OBJ_benchfarm-models.oc_x_1.$O.benchfarm-models.C.nuid123', false],
+    ['$JS.FC.OBJ_benchfarm-models.oc_x_1.abcd', false],
     // another agent, under the domain as well
     ['$JS.hub.API.CONSUMER.MSG.NEXT.BENCH_JOBS.agent-pi-2', false],
     ['$JS.hub.API.CONSUMER.INFO.BENCH_JOBS.agent-pi-2', false],

@@ -52,8 +52,8 @@ export function assertJsDomain(domain: string): string {
  * that domain the server maps `$JS.<domain>.API.>` to `$JS.API.>` and checks the MAPPED subject
  * ("Publish Violation ... $JS.API.INFO" with the domain entries alone), so an agent enrolled
  * with the domain that dials the hub directly needs the plain entries too. Both name the same
- * consumer and streams: the pair grants nothing more than either. Acks and flow control
- * (`$JS.ACK.`, `$JS.FC.`) answer subjects the server chose and stay as they are; the agent's
+ * consumer and streams: the pair grants nothing more than either. Acks
+ * (`$JS.ACK.`) answer subjects the server chose and stay as they are; the agent's
  * registry put is the one stream publish nats.js prefixes (see the comment at it).
  *
  * Thrown errors: InvalidAgentIdError when `agentId` is not a safe subject token;
@@ -79,13 +79,10 @@ export function agentPermissions(agentId: string, options: { jsDomain?: string |
         `$KV.${AGENT_BUCKET}.${agentId}`,
         ...(options.jsDomain === undefined ? [] : [`$JS.${options.jsDomain}.API.$KV.${AGENT_BUCKET}.${agentId}`]),
         ...api(`STREAM.INFO.KV_${AGENT_BUCKET}`),
-        // The model bucket, read-only: open it, read an object's meta message, read its chunks
-        // through an ordered push consumer filtered to one object's chunk subject (the server
-        // checks the filter in the subject against the request), and answer flow control.
+        // The model bucket, read-only: open it, read an object's meta message and its chunks
+        // with message gets (fetchModel reads without a consumer).
         ...api(`STREAM.INFO.${modelStream}`),
         ...api(`STREAM.MSG.GET.${modelStream}`),
-        ...api(`CONSUMER.CREATE.${modelStream}.*.$O.${MODEL_BUCKET}.C.*`),
-        `$JS.FC.${modelStream}.>`,
       ],
     },
     sub: { allow: [`${agentInboxPrefix(agentId)}.>`] },
