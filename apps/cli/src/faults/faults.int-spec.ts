@@ -325,7 +325,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       }
       const reasons: Record<string, RegExp> = {
         fp32: /^model_fetch: model digest mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64}/,
-        'ort-basic': /^model_fetch: (object store read of|fetching model|model digest mismatch)/,
+        'ort-basic': /^model_fetch: object [0-9a-f]{64} is truncated in the store: 1 of its \d+ chunks are missing/,
       };
       for (const j of second.jobs) {
         expect(j.state).toBe('failed');
