@@ -33,7 +33,7 @@ describe('restComponentSchemas', () => {
     expect(sweep.properties.etaMs).toMatchObject({ type: 'integer' });
     expect(sweep.properties.etaMs).not.toHaveProperty('maximum');
     expect(sweep.properties.createdAt).toEqual({ type: 'string', format: 'date-time' });
-    expect(sweep.properties.state).toMatchObject({ enum: ['running', 'completed', 'failed'], description: expect.stringMatching(/completed/) });
+    expect(sweep.properties.state).toMatchObject({ enum: ['deriving', 'running', 'completed', 'failed'], description: expect.stringMatching(/completed/) });
     expect(sweep.required).toEqual(expect.arrayContaining(['id', 'settings', 'jobs', 'comparisons']));
     expect(sweep.required).not.toContain('etaMs');
     const agent = schemas.AgentView as { properties: Record<string, Record<string, unknown>> };
