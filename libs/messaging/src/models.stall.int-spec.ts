@@ -40,6 +40,19 @@ describe('fetchModel against a nats-server that stops answering', () => {
     server.process.kill('SIGSTOP');
     stopped = true;
   };
+  // kill() returns once the signal is queued; every thread of the Go process stops when it is
+  // next scheduled. Waits until /proc says the whole process is stopped (state T), so a request
+  // sent next cannot be answered (a lookup test once saw its answer on a loaded CI machine).
+  const pauseServerAndWait = async (): Promise<void> => {
+    pauseServer();
+    const pid = server.process.pid!;
+    const deadline = Date.now() + 5000;
+    const states = (): string[] => readdirSync(`/proc/${pid}/task`).map((t) => readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8').replace(/^.*\) /s, '')[0]!);
+    while (!states().every((s) => s === 'T' || s === 't')) {
+      if (Date.now() > deadline) throw new Error(`nats-server ${pid} did not stop within 5000 ms of SIGSTOP: thread states ${states().join('')}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
   const resumeServer = (): void => {
     if (!stopped) return;
     server.process.kill('SIGCONT');
@@ -108,10 +121,11 @@ describe('fetchModel against a nats-server that stops answering', () => {
 
   it('gives up on a lookup that gets no answer, and the store is read normally once the server answers again', async () => {
     const cache = join(dir, 'cache-lookup');
-    pauseServer();
+    await pauseServerAndWait();
     const err = (await fetchModel(farm.models, sha256, cache, '.bin', { stallTimeoutMs: 1000 }).catch((e: unknown) => e)) as ModelFetchError;
     expect(err).toBeInstanceOf(ModelFetchError);
-    expect(err).toMatchObject({ transient: true, message: expect.stringMatching(/looking up model [0-9a-f]{64} in the object store stalled: no answer within 1000 ms/) });
+    expect(err).toMatchObject({ transient: true });
+    expect(err.message).toMatch(/looking up model [0-9a-f]{64} in the object store stalled: no answer within 1000 ms/);
     expect(readdirSync(cache)).toEqual([]);
     resumeServer();
     const path = await fetchModel(farm.models, sha256, cache, '.bin');
