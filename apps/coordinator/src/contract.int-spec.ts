@@ -20,7 +20,7 @@ import { fakeAgentRecord } from './testing/fake-agent';
 import { untilDerived } from './testing/derived';
 
 /**
- * The REST contract of issue 13 item 8 against a real coordinator (nats-server with JetStream,
+ * The REST contract against a real coordinator (nats-server with JetStream,
  * SQLite, NestJS on express): the OpenAPI document holds every field the server accepts and
  * nothing it refuses, wrong methods get 405 with Allow, bodies of other media types 415, model
  * errors name the field the model came from, calibration fields need a variant that calibrates,
@@ -96,7 +96,7 @@ describe('REST contract (real nats-server, coordinator)', () => {
       expect(Object.keys(multipart.properties).sort()).toEqual([...accepted.filter((f) => f !== 'modelPath'), 'model'].sort());
       expect(json.required).toEqual(['modelPath']);
       expect(json.additionalProperties).toBe(false);
-      // The fields issue 13 found missing.
+      // The fields the OpenAPI document once lacked.
       for (const field of ['scenario', 'batchSizes', 'concurrency', 'targetQps', 'latencyBoundMs', 'searchPeakQps', 'compare', 'rounds', 'profile', 'stabilityTolerancePct', 'dataset', 'task']) {
         expect(json.properties[field]?.description, field).toMatch(/\w{3}/);
       }
@@ -222,7 +222,7 @@ describe('REST contract (real nats-server, coordinator)', () => {
     });
   });
 
-  describe('answers (issue 16): what the running coordinator sends meets the contract the CLI is typed by', () => {
+  describe('answers: what the running coordinator sends meets the contract the CLI is typed by', () => {
     /** Every issue of `value` against `schema`, path and message; [] when it meets it. */
     const issues = (schema: z.ZodType, value: unknown): string[] => {
       const parsed = schema.safeParse(value);

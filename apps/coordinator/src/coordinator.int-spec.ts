@@ -159,7 +159,7 @@ describe('coordinator against real nats-server, SQLite and gRPC', () => {
     stream.write(events[0]!);
     stream.write(events[1]!);
     await expect.poll(async () => (await getJson<SweepView>(`/sweeps/${sweep.id}`)).body.jobs[0], { timeout: 5000 }).toMatchObject({ state: 'running', attempts: 1, progress: { phase: 'measure', queriesDone: 75 } });
-    // A job with progress, then with a result, meets the REST contract the CLI is typed by (issue 16).
+    // A job with progress, then with a result, meets the REST contract the CLI is typed by.
     expect(sweepViewSchema.safeParse((await getJson<SweepView>(`/sweeps/${sweep.id}`)).body).error?.issues ?? []).toEqual([]);
     for (const event of events.slice(2)) stream.write(event);
     stream.end();

@@ -17,7 +17,7 @@ import { fakeAgentRecord } from './testing/fake-agent';
 import type { AgentView } from './agents/agents.service';
 
 /**
- * The probes of issue 13 ("hostile and careless input") against a real coordinator: nats-server
+ * The probes of hostile and careless input against a real coordinator: nats-server
  * (JetStream), SQLite, the REST API and the gRPC services, one of each for the whole file.
  */
 const MODEL = paddleOcrModelPath('cls');

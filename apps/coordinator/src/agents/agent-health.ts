@@ -28,7 +28,7 @@ export function verifyHealth(agent: Pick<AgentRecord, 'state' | 'health'>): Heal
     return { status: 'checking', reason: 'its health check is running' };
   }
   const report = agent.health;
-  // No device gets work before a check this coordinator verified (issue 5): an agent that
+  // No device gets work before a check this coordinator verified: an agent that
   // predates health checks is shown, but idle, until it is upgraded.
   if (!report) return { status: 'not_reported', reason: 'the agent reports no health check (upgrade it: agents before health checks get no work)' };
   if (!report.passed) return { status: 'failed', reason: `health check failed: ${report.error || 'no reason given'}` };

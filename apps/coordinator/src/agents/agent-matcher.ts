@@ -151,7 +151,7 @@ export function hasCapability(agent: AgentRecord, key: CapabilityKey, value: str
   }
 }
 
-/** Whether an agent advertises an external tool (issue 6) found on its PATH. */
+/** Whether an agent advertises an external tool found on its PATH. */
 export function hasExternalRuntime(agent: AgentRecord, tool: string): boolean {
   return (agent.capabilities?.inventory?.installedRuntimes ?? []).some((r) => r.tool === tool);
 }

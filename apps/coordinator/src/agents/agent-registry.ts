@@ -30,7 +30,7 @@ function textProblem(field: string, value: string): string | undefined {
 /**
  * Why a decoded registry entry cannot be shown or matched, or undefined when it can: its agent id
  * is not `[A-Za-z0-9_-]{1,64}` or not its key, a time is outside what a Date holds (one entry with
- * `startedAtUnixMs` 8.7e15 made every `GET /agents` a 500 until it expired, issue 13), a number
+ * `startedAtUnixMs` 8.7e15 made every `GET /agents` a 500 until it expired), a number
  * is not finite, or a text field or the labels are oversized. Pure.
  */
 export function agentRecordProblem(key: string, record: AgentRecord): string | undefined {

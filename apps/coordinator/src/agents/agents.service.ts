@@ -45,7 +45,7 @@ export interface AgentView {
     sensors: string[];
     onnxruntimeVersion: string;
     hostname: string;
-    /** External tools found on the agent's PATH with their versions (issue 6); a sweep's `runtime` needs one. */
+    /** External tools found on the agent's PATH with their versions; a sweep's `runtime` needs one. */
     externalRuntimes: Array<{ tool: string; version: string; path: string }>;
   } | null;
   agentVersion: string;

@@ -1,6 +1,6 @@
 /**
  * The dataset contract shared by the datasets module (upload, store, list) and the sweeps that
- * use datasets (calibration and evaluation, issue 12). A dataset is complete or absent: a
+ * use datasets (calibration and evaluation). A dataset is complete or absent: a
  * record exists only once every image is stored and verified.
  */
 

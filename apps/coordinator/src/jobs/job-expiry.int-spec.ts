@@ -21,7 +21,7 @@ const MAX_AGE_MS = 3_000;
 /** A registry entry only (no agent process, no consumer): nobody ever takes its jobs. */
 const OFFLINE_AGENT = 'expiry-offline';
 
-// Issue 13 item 7, the coordinator's side: it starts on streams an older version created without
+// Stream limits, the coordinator's side: it starts on streams an older version created without
 // limits (and gives them limits), and a queued job whose message the max age deleted fails as
 // expired instead of staying queued for good. Real nats-server 2.9, SQLite, coordinator.
 describe('job stream max age at the coordinator (real nats-server)', () => {

@@ -25,7 +25,7 @@ export function describeDuration(ms: number): string {
 }
 
 /**
- * Fails queued jobs whose message the job stream's max age deleted (issue 13 item 7). NATS
+ * Fails queued jobs whose message the job stream's max age deleted (stream limits). NATS
  * deletes a job message no agent took within `BENCHFARM_JOB_MAX_AGE_MS` without telling anyone;
  * without this pass the job would stay `queued` and its sweep `running` for good. A job counts as
  * expired once its last publication is older than the max age AND the stream no longer holds its

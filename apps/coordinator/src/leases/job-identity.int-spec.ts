@@ -1,4 +1,4 @@
-// Issue 13 item 2 on a secured farm: nats-server 2.9 in operator mode from generated accounts
+// Job identity on a secured farm: nats-server 2.9 in operator mode from generated accounts
 // (libs/messaging farm-security, what `benchfarm security init` writes), the coordinator
 // in-process with its NATS creds, the account signing key, gRPC mTLS with the farm CA of the
 // project's PKI (initPki) and a REST token; two agents enrolled through the real REST flow
@@ -47,7 +47,7 @@ const B = 'id-agent-b';
 const WATCHER = 'MaxDeliverWatcher';
 /** Repetitions of each gRPC attack (a handful by default: `BENCHFARM_JOB_IDENTITY_TRIALS` for more). */
 const N = Math.max(5, Number(process.env.BENCHFARM_JOB_IDENTITY_TRIALS ?? 5));
-const figure = (fields: Record<string, unknown>): void => console.log(`[figures] ${JSON.stringify({ promise: 'job identity (issue 13 item 2)', ...fields })}`);
+const figure = (fields: Record<string, unknown>): void => console.log(`[figures] ${JSON.stringify({ promise: 'job identity', ...fields })}`);
 
 interface Enrolled {
   agentId: string;
@@ -75,7 +75,7 @@ function uploadOver(client: ResultsClient, events: readonly ResultEvent[]): Prom
   });
 }
 
-describe('issue 13 item 2 on a secured farm (operator-mode NATS, mTLS gRPC): an agent leases and uploads only its own jobs; advisories only from the server', () => {
+describe('job identity on a secured farm (operator-mode NATS, mTLS gRPC): an agent leases and uploads only its own jobs; advisories only from the server', () => {
   let dir: string;
   let nats: NatsServerHandle;
   const serverLog: string[] = [];

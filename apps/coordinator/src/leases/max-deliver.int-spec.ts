@@ -1,4 +1,4 @@
-// Issue 13 item 2, the embedded default (no NATS auth, plaintext gRPC on loopback): a hand-made
+// Job identity, the embedded default (no NATS auth, plaintext gRPC on loopback): a hand-made
 // MaxDeliver advisory must not fail or delete a job; the server's own advisory still does.
 // Then the jobs no advisory fails: nats-server 2.9's delivery count going back to 1 (the CI flake
 // of faults.int-spec's MaxDeliver test), and an advisory published while no coordinator ran.

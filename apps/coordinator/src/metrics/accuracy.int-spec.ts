@@ -1,4 +1,4 @@
-// Accuracy everywhere results go (issue 12), with real parts: a real nats-server (JetStream), the
+// Accuracy everywhere results go, with real parts: a real nats-server (JetStream), the
 // coordinator on SQLite, results uploaded over real gRPC, a real Prometheus (Debian package)
 // scraping /metrics and answering the dashboards' accuracy queries. The agent side is the only
 // stand-in: the comparison job's result is a SYNTHETIC upload (fabricated figures, labelled so),

@@ -101,7 +101,7 @@ export class MetricsService implements OnApplicationBootstrap {
   }
 
   /**
-   * Sets the fidelity and accuracy gauges from an interleaved comparison job (issues 3, 4, 12):
+   * Sets the fidelity and accuracy gauges from an interleaved comparison job:
    * each variant's outputs against the reference's, on the device with its own provider. With
    * an evaluation on real images, fidelity is labelled inputs="real_images" and the task metrics
    * go to benchfarm_accuracy; without one, only the random-input fidelity is set (labelled so),

@@ -1,4 +1,4 @@
-// External-runtime results (issue 6) that carry aggregates only: accepted without raw samples
+// External-runtime results that carry aggregates only: accepted without raw samples
 // only when they name the runtime and say why the samples are absent.
 import { describe, expect, it } from 'vitest';
 import { Summary, type ResultEvent } from '@benchfarm/protocol';

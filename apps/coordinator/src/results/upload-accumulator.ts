@@ -123,7 +123,7 @@ export class UploadAccumulator {
 export const LATENCY_SAMPLES_FIELD = 'latency_samples';
 
 /**
- * An external tool (issue 6) that reports only aggregates: the result carries no raw samples,
+ * An external tool that reports only aggregates: the result carries no raw samples,
  * names the runtime, and says why in an `latency_samples` Unmeasured entry.
  */
 function externalAggregatesOnly(summary: Summary, sampleCount: number): boolean {

@@ -35,15 +35,15 @@ export type JobState = 'queued' | 'running' | 'done' | 'failed';
 /** How every job of a sweep measures. */
 export interface SweepSettings {
   scenario: 'single_stream' | 'offline' | 'server' | 'cold_start';
-  /** The scenario's options as every job of the sweep carries them (issue 4); absent in sweeps stored before. */
+  /** The scenario's options as every job of the sweep carries them; absent in sweeps stored before. */
   scenarioOptions?: ScenarioOptions;
-  /** How variants are compared on each device (issue 4); absent in sweeps stored before. */
+  /** How variants are compared on each device; absent in sweeps stored before. */
   compare?: 'interleaved' | 'none';
-  /** The interleaved comparison jobs among the sweep's jobs, one per device (issue 4). */
+  /** The interleaved comparison jobs among the sweep's jobs, one per device. */
   comparisonJobs?: { jobId: string; agentId: string; variants: string[] }[];
-  /** Where calibration and evaluation images came from (issue 12); absent when the sweep names no dataset. */
+  /** Where calibration and evaluation images came from; absent when the sweep names no dataset. */
   datasets?: SweepDatasetsSummary;
-  /** The external tool every job runs instead of onnxruntime-node (issue 6); absent: onnxruntime-node. */
+  /** The external tool every job runs instead of onnxruntime-node; absent: onnxruntime-node. */
   externalRuntime?: { tool: string; precision: string; device?: string };
   /** The runtime settings searched per device, and what each device got; absent without dimensions. */
   configSearch?: ConfigSearchSettings;
@@ -101,7 +101,7 @@ export interface ConfigSearchDevicePlan {
   estimatedMs: number;
 }
 
-/** A sweep's datasets (issue 12) as its settings record them; the same split is in every variant's recipe. */
+/** A sweep's datasets as its settings record them; the same split is in every variant's recipe. */
 export interface SweepDatasetsSummary {
   calibration?: { datasetId: string; datasetName: string; images: number };
   /** The evaluation each device's all-variants job runs after its interleaved rounds. */
@@ -176,9 +176,9 @@ export interface ResultRecord {
   manifest: Record<string, unknown>;
   unmeasured: Array<{ field: string; reason: string }>;
   committedAtMs: number;
-  /** Power, thermal and external runtime (table result_sensors, issue 6), when the result has them. */
+  /** Power, thermal and external runtime (table result_sensors), when the result has them. */
   sensors?: StoredResultSensors;
-  /** What the scenario measured beyond the summary (table result_reports): the interleaved comparison and the evaluation on real images (issue 12). */
+  /** What the scenario measured beyond the summary (table result_reports): the interleaved comparison and the evaluation on real images. */
   report?: SuiteReport;
 }
 
@@ -236,7 +236,7 @@ export interface JobContext extends JobRecord {
   variantSizeBytes: number;
   hasResult: boolean;
   /**
-   * An interleaved comparison job (issue 4): filed under the reference variant but measured
+   * An interleaved comparison job: filed under the reference variant but measured
    * with every variant in one process, so its figures must not stand in for that variant's series.
    */
   isComparison: boolean;

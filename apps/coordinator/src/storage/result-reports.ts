@@ -1,7 +1,7 @@
 import type { Summary, SuiteReport } from '@benchfarm/protocol';
 import type { SqlExecutor } from './sql';
 
-/** Stores what a scenario measured beyond the summary (issue 4): one row per result that has it. */
+/** Stores what a scenario measured beyond the summary: one row per result that has it. */
 export const INSERT_RESULT_REPORT = `INSERT INTO result_reports (result_id, scenario, report_json) VALUES (@resultId, @scenario, @reportJson)`;
 
 /** The row of a result's report, or undefined when the summary carries none (an older agent). */

@@ -127,7 +127,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN cancelled_at_ms INTEGER;
   ALTER TABLE sweeps ADD COLUMN cancelled_at_ms INTEGER;
   `,
-  // Device reach (issue 6): power, energy and thermal of a result, as the agent sampled them.
+  // Device reach: power, energy and thermal of a result, as the agent sampled them.
   // Its own table so it depends on no other migration's columns.
   `
   CREATE TABLE IF NOT EXISTS result_sensors (
@@ -145,7 +145,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     external_runtime_json TEXT
   ) STRICT;
   `,
-  // The measurement suite (issue 4): what a scenario measured beyond the summary (statistics,
+  // The measurement suite: what a scenario measured beyond the summary (statistics,
   // offline levels, server runs, cold start, interleaved comparison, operator profiles).
   `
   CREATE TABLE IF NOT EXISTS result_reports (
@@ -154,7 +154,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     report_json TEXT NOT NULL
   ) STRICT;
   `,
-  // Enrollment (issue 5): one-time codes that let an agent obtain its NATS user. Only the code's
+  // Enrollment: one-time codes that let an agent obtain its NATS user. Only the code's
   // SHA-256 is stored; used_at_ms is set once, by the enrollment that consumed it.
   `
   CREATE TABLE IF NOT EXISTS enrollment_codes (
@@ -167,7 +167,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX IF NOT EXISTS enrollment_codes_agent ON enrollment_codes (agent_id);
   `,
-  // Datasets (issue 12): complete datasets only (a record is written once every object is stored
+  // Datasets: complete datasets only (a record is written once every object is stored
   // and verified), their images by name, and resumable upload sessions with each declared file's state.
   `
   CREATE TABLE IF NOT EXISTS datasets (
@@ -241,7 +241,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS jobs_agent_variant ON jobs (agent_name, variant);
   `,
   // A sweep is `deriving` while its variants are derived as a pipeline step after POST /sweeps
-  // answered (issue 16): the state CHECK gains it (SQLite changes a CHECK only by rebuilding the
+  // answered: the state CHECK gains it (SQLite changes a CHECK only by rebuilding the
   // table, run with foreign keys off: see SQLITE_FOREIGN_KEYS_OFF), derivation_json keeps what the
   // step needs to resume after a restart, sweep_derivations each variant's progress.
   `

@@ -13,7 +13,7 @@ export interface SuiteReportsView {
   reports: StoredSuiteReport[];
 }
 
-/** Serves the stored suite reports (issue 4). */
+/** Serves the stored suite reports. */
 @Injectable()
 export class SuiteReportsService {
   constructor(@Inject(SQL_DATABASE) private readonly db: SqlDatabase) {}

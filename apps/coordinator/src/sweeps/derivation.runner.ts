@@ -58,7 +58,7 @@ export interface DerivationSpec {
 type StopReason = 'cancelled' | 'shutdown';
 
 /**
- * The derivation step of sweeps (issue 16): derives each variant of a sweep in `deriving`, one
+ * The derivation step of sweeps: derives each variant of a sweep in `deriving`, one
  * at a time, through the isolated derivation (a child process per variant), records each
  * variant's progress, then plans the jobs, writes them with the sweep's move to `running` in one
  * transaction and publishes them. A variant that cannot be derived fails the sweep with its

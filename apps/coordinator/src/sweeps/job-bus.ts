@@ -52,7 +52,7 @@ export class JetStreamJobBus extends JobBus {
   }
 }
 
-/** Says which job stream limit refused a publish (issue 13 item 7), or nothing. Pure. */
+/** Says which job stream limit refused a publish, or nothing. Pure. */
 export function streamLimitHint(message: string): string {
   if (/maximum messages per subject exceeded/i.test(message)) return ` (the agent's job queue is full: ${CONFIG_ENV_VARS.jobQueueMaxPerAgent} limits the jobs queued for one agent)`;
   if (/maximum (bytes|messages) exceeded/i.test(message)) return ` (the job stream is full: ${CONFIG_ENV_VARS.jobStreamMaxBytes} limits the bytes of all queued jobs)`;

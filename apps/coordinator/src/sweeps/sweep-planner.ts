@@ -21,7 +21,7 @@ export interface SweepPlanInput {
   agents: readonly AgentRecord[];
   variants: readonly VariantRecord[];
   newJobId: () => string;
-  /** The evaluation every device's all-variants job runs (issue 12); absent without an evaluation dataset. */
+  /** The evaluation every device's all-variants job runs; absent without an evaluation dataset. */
   evaluation?: EvaluationRequest;
   /** The datasets as the sweep's settings record them. */
   datasets?: SweepDatasetsSummary;
@@ -273,13 +273,13 @@ function planSearchJobs(input: SweepPlanInput, settings: SweepSettings, jobs: Be
 }
 
 /**
- * Interleaved comparison jobs (issue 4): with two or more variants and `compare` left at
+ * Interleaved comparison jobs: with two or more variants and `compare` left at
  * "interleaved", each agent also gets ONE job that carries every variant, the first as the
  * reference, and runs them in rounds (A B C A B C ...) single-stream in one suite process, so
  * drift on the device hits every variant alike and the result gives each variant's ratio to
  * the reference with a CI. The per-variant jobs stay: they measure the requested scenario,
  * cold start and peak memory in a fresh process per variant, which a shared process cannot.
- * With an evaluation dataset (issue 12) every device gets this job even for one variant: it
+ * With an evaluation dataset every device gets this job even for one variant: it
  * carries the EvaluationRequest, run after the interleaved rounds with the same sessions.
  * Appends to `jobs` / `newJobs` and returns what the sweep's settings record.
  */

@@ -17,7 +17,7 @@ describe('sweep request: int8-static calibration fields', () => {
     ['calibrationDir', { calibrationDir: '/data/cal', calibrationPreprocess: 'yolox' }],
     ['calibrationRandom', { calibrationRandom: 4 }],
     ['calibrationPreprocess', { calibrationPreprocess: 'yolox' }],
-  ])('refuses %s without a variant that calibrates (issue 13: it was ignored), naming the field', (field, fields) => {
+  ])('refuses %s without a variant that calibrates (it used to be ignored), naming the field', (field, fields) => {
     expect(() => parseSweepRequest({ variants: 'fp32,ort-basic', ...fields })).toThrow(expect.objectContaining({ code: DomainErrorCode.InvalidArgument, field }));
     expect(() => parseSweepRequest(fields)).toThrow(/only int8-static and int8-auto calibrate/);
     for (const variants of ['int8-static:entropy', 'fp32, int8-auto:floor=0.97', ['fp32', 'int8-auto']]) expect(parseSweepRequest({ variants, ...fields })).toMatchObject(fields);

@@ -19,7 +19,7 @@ export interface SweepRequest extends ScenarioRequest {
   calibrationPreprocess?: string | Record<string, unknown>;
   /** Calibrate on this many seeded random inputs instead, only when asked (labelled RANDOM in the recipe). */
   calibrationRandom?: number;
-  /** A stored dataset (id, id prefix or name), split deterministically into calibration and evaluation images (issue 12). */
+  /** A stored dataset (id, id prefix or name), split deterministically into calibration and evaluation images. */
   dataset?: string;
   /** A stored dataset whose images all calibrate int8-static (instead of `dataset`). */
   calibrationDataset?: string;
@@ -40,7 +40,7 @@ export interface SweepRequest extends ScenarioRequest {
   minDurationMs: number;
   maxDurationMs: number;
   seed: number;
-  /** Run the variants with an external tool instead of onnxruntime-node (issue 6). */
+  /** Run the variants with an external tool instead of onnxruntime-node. */
   runtime?: RuntimeRequest;
   /** Runtime settings searched per device (`dimensions` and the search fields), defaults applied; absent without dimensions. */
   configSearch?: ConfigSearchRequest;

@@ -41,7 +41,7 @@ export interface ResultView {
   provider: string;
   attempt: number;
   committedAt: string;
-  /** Power and energy of the measured window (issue 6); absent when the device has no power sensor (see unmeasured). */
+  /** Power and energy of the measured window; absent when the device has no power sensor (see unmeasured). */
   power?: PowerView;
   /** Set when the result has thermal data: whether clocks dropped or a trip point was crossed. */
   throttled?: boolean;
@@ -143,7 +143,7 @@ export interface IntervalView {
 /** What a figure of accuracy was measured on: a dataset's real images, or the suite's generated inputs. */
 export type MeasuredOn = 'real_images' | 'random_inputs';
 
-/** One task metric of a variant (issue 12); `value` absent with `reason` when it could not be computed. */
+/** One task metric of a variant; `value` absent with `reason` when it could not be computed. */
 export interface TaskMetricView {
   /** map50_agreement, map50, map50_95, top1_agreement, top1 or top5. */
   metric: string;
@@ -173,7 +173,7 @@ export interface OutputFidelityView {
 }
 
 /**
- * A variant's accuracy on one device (issue 12): task metrics and fidelity on a dataset's real
+ * A variant's accuracy on one device: task metrics and fidelity on a dataset's real
  * images when the sweep has one, else only fidelity on random inputs (which is not accuracy:
  * `measuredOn` says so, and `metrics` is empty).
  */
@@ -208,8 +208,8 @@ export interface ComparedVariantView {
 }
 
 /**
- * A device's interleaved comparison job (one per device, every variant in one process, issue 4)
- * and what it measured: latency ratios to the reference with CIs, and accuracy (issue 12).
+ * A device's interleaved comparison job (one per device, every variant in one process)
+ * and what it measured: latency ratios to the reference with CIs, and accuracy.
  */
 export interface DeviceComparisonView {
   jobId: string;
@@ -266,7 +266,7 @@ export interface SweepView {
   derivation?: VariantDerivationView[];
   agents: string[];
   jobs: JobView[];
-  /** Per device: the interleaved comparison and accuracy of every variant (issues 4 and 12); empty when the sweep has no comparison job. */
+  /** Per device: the interleaved comparison and accuracy of every variant; empty when the sweep has no comparison job. */
   comparisons: DeviceComparisonView[];
   /** The runtime-settings search, when the sweep has dimensions. */
   configSearch?: ConfigSearchView;

@@ -1,4 +1,4 @@
-// SweepsService with datasets (issue 12): fake model toolkit, store, bus and dataset catalog
+// SweepsService with datasets: fake model toolkit, store, bus and dataset catalog
 // (labelled fakes, sweeps/testing), real SQLite, real work folders, real JPEG decoding.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

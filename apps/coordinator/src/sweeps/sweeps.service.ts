@@ -112,7 +112,7 @@ export class SweepsService {
       const request = parseSweepRequest(body);
       const variants = this.toolkit.parseVariants(request.variants);
       const ownVariants = Object.keys(request.ownVariants ?? {}).length;
-      // Work size is bounded before any model work (issue 13); the prepared inputs are checked again below.
+      // Work size is bounded before any model work; the prepared inputs are checked again below.
       assertVariantCount(variants.length, ownVariants, this.config);
       if (request.shapes) assertInputElements(Object.entries(request.shapes).map(([name, shape]) => ({ name, shape })), this.config, () => 'shapes');
       // Datasets resolve before any model work: an unknown name fails fast.
@@ -228,7 +228,7 @@ export class SweepsService {
   /**
    * The files a request names besides the model get the model's check before any work folder
    * exists: a FIFO given as an own variant or put among the calibration images held the request
-   * (and its work folder) forever (issue 13).
+   * (and its work folder) forever.
    */
   private async checkNamedFiles(request: SweepRequest): Promise<void> {
     for (const path of Object.values(request.ownVariants ?? {})) await requireInputFile(this.workspace, path, this.modelFileRule('ownVariants'));

@@ -36,7 +36,7 @@ describe('assertInputElements', () => {
   it.each<[string, number[], number[] | undefined, string | undefined]>([
     ['fits exactly', [1, 10, 100], undefined, undefined],
     ['one over', [1, 7, 11, 13], undefined, 'invalid_argument:shapes'],
-    ['the probe of issue 13', [1, 3, 16777216, 16777216], undefined, 'invalid_argument:shapes'],
+    ['the hostile-input probe', [1, 3, 16777216, 16777216], undefined, 'invalid_argument:shapes'],
     ['fits, but not at the largest batch size', [1, 10, 10], [1, 8, 16], 'invalid_argument:batchSizes'],
     ['fits at every batch size', [1, 10, 10], [2, 10], undefined],
     ['a batch below the fixed first dimension changes nothing', [4, 10, 10], [1, 2], undefined],

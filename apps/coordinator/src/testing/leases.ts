@@ -17,7 +17,7 @@ export function acquireLease(client: LeasesClient, request: { jobId: string; swe
 
 /**
  * Publishes a hand-made MaxDeliver advisory, as nats-server would word it, for the message at
- * `streamSeq` on the agent's job consumer (the attack of issue 13 item 2). Resolves after the
+ * `streamSeq` on the agent's job consumer (the forged-advisory attack on job identity). Resolves after the
  * server has the message (flush); a publish the server refuses is reported only in its log.
  */
 export async function publishForgedMaxDeliveries(nc: NatsConnection, agentId: string, streamSeq: number, deliveries = 3): Promise<void> {

@@ -1,4 +1,4 @@
-// What of int8-auto's AutoQuantReport a sweep keeps (issue 14). The full report (every layer,
+// What of int8-auto's AutoQuantReport a sweep keeps. The full report (every layer,
 // every search step) is not kept by the coordinator: the work folder it was derived in is
 // deleted with the sweep's scratch files, and a variant's recipe crosses to the agents in every
 // job message (and the comparison job carries every variant's recipe), so a table of ~80

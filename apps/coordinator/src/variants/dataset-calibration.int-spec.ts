@@ -1,4 +1,4 @@
-// POST /sweeps naming a dataset (issue 12) on a real coordinator (real nats-server object
+// POST /sweeps naming a dataset on a real coordinator (real nats-server object
 // store, SQLite, variant derivation in child processes) with the YOLOX-nano detector and the
 // labelled photos of examples/yolox-nano: the dataset is split deterministically, int8-static
 // is calibrated on the calibration images only, and the split is recorded.
@@ -98,7 +98,7 @@ describe.skipIf(!present)('sweeps naming a dataset against a real coordinator', 
     expect(jobs.filter((j) => j.jobId !== comparisonJobId).every((j) => j.evaluation === undefined)).toBe(true);
   });
 
-  // int8-auto searches on the calibration split and checks its choice on the evaluation split (issue 14): ~1 min of derivation on 2 cores.
+  // int8-auto searches on the calibration split and checks its choice on the evaluation split: ~1 min of derivation on 2 cores.
   it('derives int8-auto searching on the calibration split, checked on the evaluation split, and records its search in the recipe', { timeout: 600_000 }, async () => {
     await farm.agents.put(AGENT, AgentRecord.encode(fakeAgentRecord(AGENT, { name: 'fake device (test)' })).finish());
     const files = readdirSync(IMAGES).sort().map((f) => join(IMAGES, f));

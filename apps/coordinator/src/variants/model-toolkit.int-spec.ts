@@ -1,4 +1,4 @@
-// OnnxModelToolkit.deriveVariant with int8-auto's held-out images (issue 14), on the real
+// OnnxModelToolkit.deriveVariant with int8-auto's held-out images, on the real
 // YOLOX-nano of examples/yolox-nano, derived in a real child process: an unusable held-out
 // image is refused naming the request field the images came from, not calibrationDir.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
