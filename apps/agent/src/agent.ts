@@ -420,7 +420,7 @@ class Agent {
     try {
       // A read that fails on the way (the object store's stream electing a leader on a NATS
       // cluster takes seconds) is tried again within the attempt before the job is given back.
-      // The evaluation images and labels (issue 12) come before the suite starts, cached by digest.
+      // The evaluation images and labels come before the suite starts, cached by digest.
       // A configuration search carries every variant, like a comparison job: all are fetched first.
       [modelPath, comparison, evaluation, searched] = await retryTransientFetch(
         async () =>
@@ -442,7 +442,7 @@ class Agent {
       return false;
     }
     if (job.externalRuntime) {
-      // An external tool (issue 6) runs instead of the suite; sampling starts at the tool's measuring phase.
+      // An external tool runs instead of the suite; sampling starts at the tool's measuring phase.
       const toolSensing = await this.deviceReach.startJob(job.externalRuntime.tool === 'trtexec' ? 'tensorrt' : 'cpu');
       try {
         return await runExternalJob({ job, request: job.externalRuntime, modelPath, send: (event) => upload.send(event), ...(toolSensing ? { sensing: toolSensing } : {}), signal, agentVersion: AGENT_VERSION });

@@ -1,4 +1,4 @@
-// The agent's evaluation data (issue 12): images and labels fetched by digest from a real
+// The agent's evaluation data: images and labels fetched by digest from a real
 // nats-server's object store into the cache, once per digest, and a missing object refused by name.
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

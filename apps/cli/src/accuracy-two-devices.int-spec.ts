@@ -1,4 +1,4 @@
-// Issue 12, "accuracy on EVERY device": two real agent processes (distinct ids, names and
+// Accuracy on EVERY device: two real agent processes (distinct ids, names and
 // caches) on one real nats-server (JetStream) and coordinator, a dataset uploaded from the
 // CLI's machine (4 labelled photos of examples/yolox-nano), a sweep of the YOLOX-nano detector
 // in fp32 and int8-dynamic. Each device must get its own accuracy (one comparison per agent,

@@ -1,4 +1,4 @@
-// Issue 12, "Done when": accuracy on every device, end to end on real processes (nats-server
+// Accuracy on every device, end to end on real processes (nats-server
 // with JetStream, the coordinator, one agent; gRPC results; onnxruntime-node) with the YOLOX-nano
 // detector and labelled photos shipped in examples/yolox-nano (the same file as
 // ../shared/models/yolox_nano_3class.onnx). `benchfarm sweep --calibration <dir> --eval <dir>

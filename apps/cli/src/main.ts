@@ -115,7 +115,7 @@ async function runSweep(client: CoordinatorClient, modelArg: string, options: Sw
   // With --json the last streamed line (`done`) carries the final view.
   const final = json ? await streamSweep(client, sweep, (line) => void process.stdout.write(line)) : await followSweep(client, sweep);
   if (!json) process.stdout.write(`\n${sweepReport(final)}\n`);
-  // Latency, size and accuracy side by side with the recommendation under the default policy (issue 12).
+  // Latency, size and accuracy side by side with the recommendation under the default policy.
   if (!json) process.stdout.write(`\n${tradeOffText(reportOf(final, { sloPercentile: 90 }))}`);
   if (!json) process.stdout.write(suiteReportText(await client.suiteReports(final.id)));
   return final.state === 'completed' ? EXIT.ok : EXIT.sweepFailed;

@@ -149,8 +149,8 @@ describe('Prometheus, dashboards and reports on real sweep results', () => {
     }
     expect(checked).toBeGreaterThan(20);
     // No power sensor on this machine: those panels say "No data" here. These sweeps have no
-    // evaluation dataset, so the accuracy and real-image fidelity panels are empty too (issue 12:
-    // random-input fidelity is not shown as accuracy); apps/coordinator/src/metrics/accuracy.int-spec.ts
+    // evaluation dataset, so the accuracy and real-image fidelity panels are empty too
+    // (random-input fidelity is not shown as accuracy); apps/coordinator/src/metrics/accuracy.int-spec.ts
     // runs those queries against a real Prometheus with committed evaluations.
     process.stdout.write(`dashboard panels valid but empty on this machine (no power sensor, no evaluation dataset): ${emptyHere.join('; ')}\n`);
     // The best-run-configuration panel needs a sweep with dimensions: apps/coordinator/src/sweeps/config-search.int-spec.ts runs it with data.

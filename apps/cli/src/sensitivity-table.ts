@@ -1,4 +1,4 @@
-// What `benchfarm variants` prints of int8-auto (issue 14): the ranked per-layer sensitivity
+// What `benchfarm variants` prints of int8-auto: the ranked per-layer sensitivity
 // table, and int8-auto's search (floor, steps, accuracy on the search and held-out images).
 // Pure formatting of an AutoQuantReport; the JSON output keeps the report whole.
 import type { AutoQuantReport, LayerSensitivity } from '@benchfarm/onnx';

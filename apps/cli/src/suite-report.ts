@@ -69,7 +69,7 @@ function scenarioLines(report: SuiteReport): string[] {
   return lines;
 }
 
-/** The accuracy phase of a comparison job (issue 12): every metric and the worst output's cosine, each with n and its 95% CI. */
+/** The accuracy phase of a comparison job: every metric and the worst output's cosine, each with n and its 95% CI. */
 function evaluationLines(e: EvaluationResult | undefined, agentName: string): string[] {
   if (!e) return [];
   const lines = [

@@ -17,7 +17,7 @@ const jsonFile = (name: string, body: unknown): string => {
 const serverReads = (field: SweepField, sent: string | number | boolean) => sweepRequestSchema.shape[field].safeParse(String(sent));
 
 /**
- * The sweep file against the REST contract (issue 16): its keys are the request schema's, so a
+ * The sweep file against the REST contract: its keys are the request schema's, so a
  * field added to the server is accepted from a file, and what the file sends as text the
  * coordinator's own field schema reads back.
  */
@@ -39,7 +39,7 @@ describe('the sweep file takes every field of POST /sweeps', () => {
     }
   });
 
-  it('takes the calibration fields and own variants (absent before issue 16)', async () => {
+  it('takes the calibration fields and own variants (once absent from the sweep file)', async () => {
     const settings = await loadSweepFile(
       jsonFile('calibration.json', { variants: ['fp32', 'int8-static'], calibrationDir: '/lab/cal', calibrationPreprocess: { resize: 'letterbox', scale: 1 }, ownVariants: { qat: '/models/qat.onnx' } }),
     );

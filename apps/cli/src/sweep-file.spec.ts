@@ -86,7 +86,7 @@ describe('the checked-in example sweep files', () => {
   });
 });
 
-describe('dataset flags (issue 12)', () => {
+describe('dataset flags', () => {
   // A recording uploader (fake: the real one, dataset-upload.ts, is tested against a real coordinator).
   const recorder = () => {
     const calls: { dir: string; options: Parameters<DatasetUploader>[1] }[] = [];

@@ -123,7 +123,7 @@ export function collectDimension(value: string, previous: string[] = []): string
   return [...previous, value.trim()];
 }
 
-/** Adds the measurement-suite flags (issue 4) to a sweep command. */
+/** Adds the measurement-suite flags to a sweep command. */
 export function scenarioFlags(cmd: Command): Command {
   return cmd
     .option('--file <sweep.yaml>', 'sweep settings from a YAML or JSON file (REST field names); flags given on the command line override it')
@@ -267,7 +267,7 @@ export class SweepFlagError extends Error {
   override name = 'SweepFlagError';
 }
 
-/** The dataset flags of `benchfarm sweep` (issue 12), as commander parses them. */
+/** The dataset flags of `benchfarm sweep`, as commander parses them. */
 export interface DatasetFlagValues {
   /** A stored dataset's id or name, or a folder on this machine (uploaded, then split by the coordinator). */
   dataset?: string;

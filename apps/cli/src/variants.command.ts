@@ -70,7 +70,7 @@ export interface VariantsOptions {
   /** COCO JSON labels of the evaluation images: real mAP@0.5 and mAP@0.5:0.95 per variant (YOLO outputs). */
   readonly labels?: string;
   /**
-   * The per-layer sensitivity table (issue 14): int8-auto's own when it is among the variants and
+   * The per-layer sensitivity table: int8-auto's own when it is among the variants and
    * was derived, else measured alone on the calibration images (quantizationSensitivity).
    */
   readonly sensitivity?: boolean;

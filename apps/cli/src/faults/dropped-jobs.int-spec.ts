@@ -13,7 +13,7 @@ import { CoordinatorClient, type SweepView } from '../client';
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { createDerived } from '../testing/farm.fixture';
 
-// Issue 13 item 1: a job message the agent drops must free its one ack-pending slot at once.
+// A job message the agent drops must free its one ack-pending slot at once.
 // nats-server 2.9.10 ignores `+TERM <reason>` (it matches `+TERM` exactly), so a message termed
 // with a reason stayed pending until AckWait and came back MaxDeliver times: with the reference
 // AckWait of 30 s that agent took nothing else for 30-90 s. This test runs the agent with the
@@ -38,7 +38,7 @@ const sweepOptions = (targets: string, minDurationMs = 200) => ({
   maxDurationMs: minDurationMs + 20_000,
 });
 
-describe('a dropped job message costs the agent well under AckWait (issue 13 item 1; nats-server 2.9)', () => {
+describe('a dropped job message costs the agent well under AckWait (nats-server 2.9)', () => {
   let dir: string;
   let nats: NatsServerHandle;
   let coordinator: TestProcess;

@@ -35,7 +35,7 @@ const job = (options: { targets: string; minDurationMs: number; variants?: strin
   variants: options.variants ?? 'fp32',
   targets: options.targets,
   shapes: SHAPES,
-  // One job per variant and agent: no interleaved comparison job (issue 4) in these tests.
+  // One job per variant and agent: no interleaved comparison job in these tests.
   compare: 'none',
   warmupMinQueries: 2,
   warmupMinDurationMs: 50,

@@ -11,7 +11,7 @@ import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess }
 import { readSweepLedger } from './ledger';
 import { createDerived, QUICK_SWEEP } from '../testing/farm.fixture';
 
-// The agent's health check (issue 5 item 1): a reference model run in a fresh onnxruntime
+// The agent's health check: a reference model run in a fresh onnxruntime
 // process before a device gets work, after joining and after a device-level failure. Real
 // nats-server, coordinator and agent processes; failures are real process deaths (SIGSEGV)
 // injected by the test-only hooks crash-health-check.mjs (the check's process) and
@@ -24,7 +24,7 @@ const FAST_HEALTH = { BENCHFARM_HEALTH_RETRY_MS: '500', BENCHFARM_HEALTH_RETRY_M
 const timeOf = (line: Record<string, unknown>): number => Date.parse(String(line.time));
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
-describe('health check before work (issue 5 item 1)', () => {
+describe('health check before work', () => {
   let dir: string;
   let nats: NatsServerHandle;
   let coordinator: TestProcess;

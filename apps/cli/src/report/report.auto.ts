@@ -1,4 +1,4 @@
-// int8-auto in a sweep report (issue 14): what the coordinator's search chose and measured on the
+// int8-auto in a sweep report: what the coordinator's search chose and measured on the
 // machine that derived the variant (its recipe), next to what each device measured on the
 // sweep's evaluation images. The device's figure is the one that counts: the best layer set can
 // differ per execution provider, and the coordinator only checked its choice on its own CPU.

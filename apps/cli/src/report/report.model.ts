@@ -65,7 +65,7 @@ export interface ResolvedAccuracyFloor {
   source: 'flag' | 'default';
 }
 
-/** A row's accuracy on its device (issue 12): every figure with its image count and bootstrap 95% CI. */
+/** A row's accuracy on its device: every figure with its image count and bootstrap 95% CI. */
 export interface RowAccuracy {
   /** real_images: a dataset's evaluation images; random_inputs: fidelity on generated inputs only (not accuracy). */
   measuredOn: MeasuredOn;
@@ -116,7 +116,7 @@ export interface ReportRow {
   /** Accuracy on this device; absent when not measured (see `unmeasured`). */
   accuracy?: RowAccuracy;
   energyPerInferenceJoules?: number;
-  /** Average power over the measured window (issue 6), when the device has a power sensor. */
+  /** Average power over the measured window, when the device has a power sensor. */
   averagePowerWatts?: number;
   /** Why figures are missing: `field: reason`. */
   unmeasured: string[];
@@ -151,7 +151,7 @@ export interface SweepReport {
   accuracyNote: string;
   rows: ReportRow[];
   recommendations: DeviceRecommendation[];
-  /** int8-auto variants (issue 14): the coordinator's search from the recipe next to each device's accuracy; absent without one. */
+  /** int8-auto variants: the coordinator's search from the recipe next to each device's accuracy; absent without one. */
   autoQuant?: AutoQuantSummary[];
   /** The runtime-settings search per device (best configuration per variant and overall, every point, every skip); absent without one. */
   configSearch?: ConfigSearchReport;

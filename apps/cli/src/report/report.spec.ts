@@ -81,7 +81,7 @@ describe('buildReport on random-input fidelity (no evaluation dataset)', () => {
 
 describe('buildReport on accuracy measured on real images (detector)', () => {
   // fp16 ties fp32 (ratio CI includes 1); int8-static is faster (CI apart from 1); int8-dynamic is
-  // faster still and smallest but its detections do not agree with fp32 (what issue 12 saw).
+  // faster still and smallest but its detections do not agree with fp32 (what the YOLOX-nano evaluation saw).
   const jobs = detectorSweep().jobs;
   const view = detectorSweep;
   const s = view(ci(0.42, 0.48));

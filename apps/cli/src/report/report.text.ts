@@ -154,7 +154,7 @@ export function reportCsv(report: SweepReport): string {
     average_power_watts: (r) => r.averagePowerWatts,
     pareto: (r) => (r.pareto ? 'true' : 'false'),
     unmeasured: (r) => r.unmeasured.join('; '),
-    // Issue 12, appended so existing columns keep their place.
+    // Comparison and accuracy columns, appended so existing columns keep their place.
     ratio_to_reference: (r) => r.ratioToReference,
     ratio_ci_low: (r) => (r.referenceVariant === r.variant ? undefined : r.ratioCi?.low),
     ratio_ci_high: (r) => (r.referenceVariant === r.variant ? undefined : r.ratioCi?.high),
