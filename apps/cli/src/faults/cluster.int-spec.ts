@@ -11,7 +11,7 @@ import { waitForSweep, QUICK_SWEEP } from '../testing/farm.fixture';
 import { FAST_TIMINGS, startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { readSweepLedger } from './ledger';
 
-// Issue 5 item 7: the farm on a 3-server NATS cluster (job stream, registry KV and model object
+// The farm on a 3-server NATS cluster (job stream, registry KV and model object
 // store with 3 replicas) loses nothing and stalls no longer than the cluster's own leader
 // election when one server is killed (-9) while jobs run. Real nats-server, coordinator and agent
 // processes on loopback. Trials rotate the victim: the job stream's leader, a follower, the server
@@ -35,7 +35,7 @@ const percentile = (values: number[], p: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 };
 
-describe('one NATS cluster server killed (issue 5 item 7): 3 replicas, nothing lost, stall within the election', () => {
+describe('one NATS cluster server killed: 3 replicas, nothing lost, stall within the election', () => {
   let dir: string;
   let cluster: NatsClusterHandle;
   let coordinator: TestProcess;

@@ -13,7 +13,7 @@ import { createDerived, waitForSweep, QUICK_SWEEP } from '../testing/farm.fixtur
 import { startAgentProcess, startCoordinatorProcess, waitFor, type TestProcess } from './harness';
 import { readSweepLedger } from './ledger';
 
-// Issue 5 item 7, edge sites: agents that reach the farm only through a NATS leaf node. The hub is
+// Edge sites: agents that reach the farm only through a NATS leaf node. The hub is
 // a 3-server JetStream cluster (domain "hub") running the coordinator with 3 replicas; one edge
 // leaf node runs no JetStream (deploy/nats/leaf/edge.conf), another runs its own JetStream under
 // domain "edge" (deploy/nats/leaf/edge-jetstream.conf). Agents on either set
