@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** External tools a sweep may ask for (issue 6), by the name of their executable. */
+/** External tools a sweep may ask for, by the name of their executable. */
 export const EXTERNAL_TOOLS = ['trtexec', 'benchmark_app', 'benchmark_model'] as const;
 /** An external tool's executable name. */
 export type ExternalTool = (typeof EXTERNAL_TOOLS)[number];

@@ -11,7 +11,7 @@ export const SWEEP_DEFAULTS = {
   warmupMinQueries: 10,
   warmupMinDurationMs: 500,
   minQueries: 100,
-  /** Applied as min(2000, maxDurationMs): a short max alone is not refused for the default min (issue 13). */
+  /** Applied as min(2000, maxDurationMs): a short max alone is not refused for the default min. */
   minDurationMs: 2000,
   maxDurationMs: 60_000,
   seed: 0,

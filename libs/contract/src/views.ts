@@ -347,7 +347,7 @@ export const sweepViewSchema = z
       .array(deviceComparisonViewSchema)
       .meta({
         description:
-          'Per device: the interleaved comparison job (every variant in one process) and what it measured: ratios to the reference with CIs, and accuracy (issue 12). Empty without comparison jobs (compare: none).',
+          'Per device: the interleaved comparison job (every variant in one process) and what it measured: ratios to the reference with CIs, and accuracy. Empty without comparison jobs (compare: none).',
       }),
     configSearch: configSearchViewSchema.optional(),
     etaMs: z

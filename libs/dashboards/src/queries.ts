@@ -26,9 +26,9 @@ export const METRIC = {
   latencyMedianRatio: 'benchfarm_latency_median_ratio',
   regressionPValue: 'benchfarm_regression_p_value',
   seriesRetiredTotal: 'benchfarm_series_retired_total',
-  // Filled by results that carry them: power by agents with a power sensor (issue 6),
-  // fidelity by sweeps that measure it against the fp32 reference (issue 3), accuracy by
-  // sweeps with an evaluation dataset (issue 12).
+  // Filled by results that carry them: power by agents with a power sensor,
+  // fidelity by sweeps that measure it against the fp32 reference, accuracy by
+  // sweeps with an evaluation dataset.
   energyPerInferenceJoules: 'benchfarm_energy_per_inference_joules',
   powerWatts: 'benchfarm_power_watts',
   fidelityCosineSimilarity: 'benchfarm_fidelity_cosine_similarity',

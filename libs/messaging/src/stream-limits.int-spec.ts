@@ -28,9 +28,9 @@ import {
 const KV_STREAM = `KV_${AGENT_BUCKET}`;
 const OBJ_STREAM = `OBJ_${MODEL_BUCKET}`;
 
-// Issue 13 item 7: every stream the farm creates has limits, and a farm whose streams an older
+// Every stream the farm creates has limits, and a farm whose streams an older
 // version created (without limits) gets them on the coordinator's next start. Real nats-server 2.9.
-describe('farm stream limits (issue 13 item 7) against a real nats-server', () => {
+describe('farm stream limits against a real nats-server', () => {
   let server: NatsServerHandle;
   let nc: NatsConnection;
   let dir: string;

@@ -22,7 +22,7 @@ export const AGENT_STALE_AFTER_MS = 15_000;
 export const JOB_DUPLICATE_WINDOW_MS = 120_000;
 
 /**
- * Limits of the farm's streams (issue 13 item 7; RELIABILITY.md "Stream limits"). Every limit
+ * Limits of the farm's streams (RELIABILITY.md "Stream limits"). Every limit
  * refuses what would go beyond it (discard policy `new`) rather than deleting what is stored,
  * except the job stream's max age, which deletes a job message nobody took in time.
  */

@@ -1,5 +1,5 @@
 /**
- * Accuracy metrics (issue 12): a variant's task metrics on a dataset's real images, measured on
+ * Accuracy metrics: a variant's task metrics on a dataset's real images, measured on
  * the device with its own execution provider by the interleaved comparison job. Labels are the
  * series labels plus `metric`, one of a fixed set, so the series count stays bounded.
  */

@@ -1,9 +1,9 @@
 /**
  * Fidelity metrics: how closely a variant's outputs match the reference variant's on the same
  * inputs, measured on the device with its own execution provider during the interleaved
- * comparison (issues 3 and 4). One number per series: the worst output's value, so a detector
+ * comparison. One number per series: the worst output's value, so a detector
  * whose box head drifted is not hidden by a class head that did not. The `inputs` label says
- * what the outputs were computed on (issue 12): `real_images` of an evaluation dataset, or the
+ * what the outputs were computed on: `real_images` of an evaluation dataset, or the
  * suite's `random_inputs`, on which a good int8 variant can look broken: not accuracy.
  */
 import { Gauge, type Registry } from 'prom-client';

@@ -1,5 +1,5 @@
 /**
- * Power and thermal metrics of benchfarm results (device reach, issue 6). Labels are the
+ * Power and thermal metrics of benchfarm results (device reach). Labels are the
  * bounded series labels plus small enums: the sensor's domain (module, board, gpu,
  * cpu_package, wall) and whether idle power is subtracted. A result without a power
  * sensor removes its series' power gauges: no sample means "not measured", never 0 W.

@@ -65,7 +65,7 @@ export async function prepareModel(sourcePath: string, shapes: Readonly<Record<s
   const fixed = fixInputShapes(model, { ...guessed, ...given });
   await writeFile(outPath, writeModel(fixed.model));
   await checkLoads(outPath, options);
-  // Declared output dims tell a detector or classifier from anything else (the evaluation's task, issue 12).
+  // Declared output dims tell a detector or classifier from anything else (the evaluation's task).
   const outputs = inspectModel(fixed.model).outputs.map((o) => ({ name: o.name, dims: o.dims === null ? null : o.dims.map((d) => (typeof d === 'number' && d > 0 ? d : undefined)) }));
   return { path: outPath, model: fixed.model, inputs: fixed.inputs, outputs };
 }

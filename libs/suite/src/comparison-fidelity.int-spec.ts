@@ -1,4 +1,4 @@
-// Fidelity on the agent (issue 3): the comparison scenario, in a real suite process with real
+// Fidelity on the agent: the comparison scenario, in a real suite process with real
 // onnxruntime-node, reports each variant's outputs against the reference's on the same inputs.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

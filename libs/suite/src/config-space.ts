@@ -1,4 +1,4 @@
-// The space of run configurations a sweep searches (issue 17): the axes a request names, their
+// The space of run configurations a sweep searches: the axes a request names, their
 // narrowing to one device (values it cannot run are skipped with the reason, never silently),
 // the points they expand to, a configuration's stable id and label, and the time a search is
 // expected to take. Pure: the coordinator plans with it and the agent's suite expands the same

@@ -1,4 +1,4 @@
-// Accuracy on the agent (issue 12): the comparison job's evaluation phase, in a real suite
+// Accuracy on the agent: the comparison job's evaluation phase, in a real suite
 // process with real onnxruntime-node, on real photos through the YOLOX detector in
 // ../shared/models (the file fails naming the path when absent).
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

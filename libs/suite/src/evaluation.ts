@@ -1,4 +1,4 @@
-// The accuracy phase of a comparison job (issue 12): after the latency rounds, every variant
+// The accuracy phase of a comparison job: after the latency rounds, every variant
 // runs on the evaluation images with the very sessions (execution provider, threads, graph
 // optimisation) the rounds timed. Images are read, decoded and preprocessed in a loader thread
 // two ahead of their use and their tensors dropped after it, so memory stays that of a few

@@ -109,7 +109,7 @@ export function buildComparison(
         meanMs: round3(mean(all)),
         roundMedianMs: (roundMedians[v] ?? []).map(round3),
         ratioToReference: round4(estimate.ratio),
-        // Filled by the comparison scenario after the timed rounds (issue 3: fidelity on the agent).
+        // Filled by the comparison scenario after the timed rounds (fidelity on the agent).
         fidelity: [],
         ...(estimate.interval && { ratioCi: { low: round4(estimate.interval.low), high: round4(estimate.interval.high), level: estimate.interval.level } }),
       };

@@ -31,7 +31,7 @@ export interface SuiteJob {
    */
   comparison?: ComparedModel[];
   /**
-   * The accuracy phase (issue 12), on a comparison job only: after the latency rounds, every
+   * The accuracy phase, on a comparison job only: after the latency rounds, every
    * variant runs on these images. A comparison with an evaluation may hold a single variant.
    */
   evaluation?: SuiteEvaluation;

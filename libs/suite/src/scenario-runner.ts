@@ -280,7 +280,7 @@ async function comparison(job: SuiteJob, session: ort.InferenceSession, feeds: F
   const comparisonResult = buildComparison(variants, run, { order, roundMinQueries: options.roundMinQueries, resamples: options.bootstrapResamples, seed: (job.suite.seed ^ 0x85ebca6b) >>> 0 });
   let evaluation: EvaluationResult | undefined;
   if (job.evaluation) {
-    // Accuracy on real images (issue 12), after the timed rounds (they are done: it costs them
+    // Accuracy on real images, after the timed rounds (they are done: it costs them
     // nothing), with the same sessions. Its fidelity replaces the random-input one.
     const started = process.hrtime.bigint();
     try {
@@ -290,7 +290,7 @@ async function comparison(job: SuiteJob, session: ort.InferenceSession, feeds: F
     }
     for (const entry of comparisonResult.variants) entry.fidelity = evaluation.variants.find((v) => v.variant === entry.variant)?.fidelity ?? [];
   } else {
-    // Fidelity on this device's execution provider (issue 3): after the timed rounds, so it costs them nothing.
+    // Fidelity on this device's execution provider: after the timed rounds, so it costs them nothing.
     await attachFidelity(variants, comparisonResult, `the suite's seeded inputs (seed ${job.suite.seed}, 1 run)`);
   }
   for (const variant of variants.slice(1)) await (variant.session as ort.InferenceSession).release();

@@ -1,4 +1,4 @@
-// Loading the accuracy phase's images ahead of their use (issue 12): a worker thread reads,
+// Loading the accuracy phase's images ahead of their use: a worker thread reads,
 // decodes (jpeg-js, pure JS: the slow part) and preprocesses the next images while the
 // variants' sessions run the current one (onnxruntime runs off the main thread, so the main
 // thread only waits), at most `depth` images ahead, so memory stays that of a few images.

@@ -1,4 +1,4 @@
-// The pure math under every accuracy figure of the farm (issue 12): streaming per-image
+// The pure math under every accuracy figure of the farm: streaming per-image
 // fidelity sums, COCO matching per image and mAP of any weighting of images, top-k, and the
 // seeded bootstrap over images. No I/O, no onnxruntime: fidelity.ts (the CLI's figures) and
 // evaluation.ts (the agent's) are both built on it, so each number has one implementation. The

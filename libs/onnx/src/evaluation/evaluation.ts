@@ -1,4 +1,4 @@
-// Accuracy of model variants on real images (issue 12), computed image by image so that no
+// Accuracy of model variants on real images, computed image by image so that no
 // tensor outlives its image: per output, per image sums for fidelity; per image, the few
 // detections (or top-k hits) each variant made. Everything pooled over images (cosine, SNR,
 // mAP, top-k) is recomputed from those per-image parts, which is what makes the bootstrap over

@@ -1,4 +1,4 @@
-// int8-auto (issue 14): quantize as much of the model as an accuracy floor allows.
+// int8-auto: quantize as much of the model as an accuracy floor allows.
 //
 // The search, in order:
 //  1. Normalise once (planQdq) and calibrate once: statistics of every tensor any layer set
@@ -16,7 +16,7 @@
 //     meets the floor (bounded number of tries).
 //  5. Final check of the chosen set on the held-out images, which neither calibration nor the
 //     search saw: the recipe records it, and whether the floor held there.
-// Every score is the one implementation of issue 12 (EvaluationAccumulator: mAP@0.5 agreement
+// Every score is the farm's one accuracy implementation (EvaluationAccumulator: mAP@0.5 agreement
 // with fp32, top-1 agreement, pooled output cosine).
 import { performance } from 'node:perf_hooks';
 import { median } from '@benchfarm/numerics';

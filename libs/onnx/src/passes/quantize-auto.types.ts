@@ -1,4 +1,4 @@
-// The contract of int8-auto (issue 14): what the sensitivity analysis and the accuracy-floor
+// The contract of int8-auto: what the sensitivity analysis and the accuracy-floor
 // search report. Kept apart from the search itself so that the coordinator, the CLI and the
 // derivation child can name these shapes without loading the search.
 import type { CalibrationMethod } from './quantize-static';
@@ -12,7 +12,7 @@ export interface AutoFloor {
   readonly value: number;
 }
 
-/** The defaults of issue 14: detectors mAP@0.5 agreement >= 0.95, classifiers top-1 agreement >= 0.99, other models cosine >= 0.99. */
+/** The default accuracy floors: detectors mAP@0.5 agreement >= 0.95, classifiers top-1 agreement >= 0.99, other models cosine >= 0.99. */
 export const DEFAULT_AUTO_FLOORS: Readonly<Record<'detection' | 'classification' | 'fidelity', AutoFloor>> = {
   detection: { metric: 'map50_agreement', value: 0.95 },
   classification: { metric: 'top1_agreement', value: 0.99 },
