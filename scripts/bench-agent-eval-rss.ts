@@ -1,4 +1,4 @@
-// The agent's memory while a sweep evaluates 50 and 200 images (issue 12, docs/BENCHMARKS.md
+// The agent's memory while a sweep evaluates 50 and 200 images (docs/BENCHMARKS.md
 // "Accuracy on every device" (b)), on the real embedded farm: nats-server (JetStream), the
 // coordinator and one local agent, started as `benchfarm up` starts them (startEmbeddedFarm).
 //

@@ -1,4 +1,4 @@
-// Runtime-settings search on the shared YOLOX-nano detector (issue 17), for docs/BENCHMARKS.md:
+// Runtime-settings search on the shared YOLOX-nano detector, for docs/BENCHMARKS.md:
 // for fp32 and int8-static (derived as the coordinator does, calibrated on 9 of the 13 photos),
 // each strategy (grid, quick) runs as ONE suite process carrying both variants (what an agent
 // runs for a search job, through runSuiteInChild), and this prints per strategy: the points

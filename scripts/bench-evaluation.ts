@@ -1,4 +1,4 @@
-// The accuracy phase's cost (issue 12), three figures for docs/BENCHMARKS.md:
+// The accuracy phase's cost, three figures for docs/BENCHMARKS.md:
 //   (a) evaluation time per image against pure inference time of the same images
 //       (target: the phase adds at most 50% over the inference it contains);
 //   (b) the suite process's RSS while it evaluates 50 and 200 images (target: bounded, not

@@ -1,4 +1,4 @@
-// int8-auto against fp32 and the default int8-static on the shared YOLOX-nano detector (issue 14),
+// int8-auto against fp32 and the default int8-static on the shared YOLOX-nano detector,
 // for docs/BENCHMARKS.md:
 //   - derivation time of each variant (deriveVariant, isolated child, as the coordinator does);
 //   - accuracy against fp32 on the 4 held-out photos (every 3rd of the 13 from the 2nd; the other

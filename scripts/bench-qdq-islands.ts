@@ -1,4 +1,4 @@
-// QDQ islands (issue 14 item 4): which int8-static recipes let onnxruntime's CPU EP run long
+// QDQ islands: which int8-static recipes let onnxruntime's CPU EP run long
 // stretches on 8-bit data. For each recipe (the default int8-static and variants with more op
 // types in QDQ via `act=`), derived from the YOLOX detector in examples/yolox-nano (calibration
 // on its 3 calibration photos): Q/DQ nodes and Q->DQ round trips in the file and in the graph

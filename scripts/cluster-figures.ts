@@ -1,5 +1,5 @@
 /**
- * NATS cluster figures (issue 5 item 7): runs apps/cli/src/faults/cluster.int-spec.ts with
+ * NATS cluster figures: runs apps/cli/src/faults/cluster.int-spec.ts with
  * BENCHFARM_CLUSTER_TRIALS trials (default 12; the victim rotates: job stream leader, follower,
  * the server an agent is connected to), reads its `[figures]` lines and prints p50 / p95 / max of
  * the leader-election time and the stall, per victim and over all trials, with the totals of

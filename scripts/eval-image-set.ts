@@ -1,4 +1,4 @@
-// The generated evaluation set of the issue 12 benchmarks (scripts/bench-evaluation.ts and
+// The generated evaluation set of the accuracy benchmarks (scripts/bench-evaluation.ts and
 // scripts/bench-agent-eval-rss.ts): N distinct JPEGs made from the 10 labelled photos of
 // examples/yolox-nano, with their COCO boxes moved with each crop and flip.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';

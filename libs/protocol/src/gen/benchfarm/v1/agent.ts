@@ -98,7 +98,7 @@ export interface AgentCapabilities {
   cpuPhysicalCores?:
     | number
     | undefined;
-  /** Device reach (issue 6): the inventory, with every sensor looked for (available or not). */
+  /** Device reach: the inventory, with every sensor looked for (available or not). */
   inventory?: DeviceInventory | undefined;
 }
 

@@ -18,7 +18,7 @@ export interface BootstrapInterval {
 
 /**
  * How closely one output of a variant matches the same output of the reference (fp32) variant
- * on the same inputs, run on the agent with the device's own execution provider (issue 3).
+ * on the same inputs, run on the agent with the device's own execution provider.
  */
 export interface OutputFidelity {
   output: string;
@@ -29,7 +29,7 @@ export interface OutputFidelity {
   maxAbsError: number;
   /** which inputs, e.g. "random inputs: the suite's seeded inputs (seed 0, 1 run)" or "real images: ..." */
   inputs: string;
-  /** real images the figures pool (issue 12); 0 for random inputs */
+  /** real images the figures pool; 0 for random inputs */
   images: number;
   /** over images; absent for random inputs or below 2 images */
   cosineCi?: BootstrapInterval | undefined;
@@ -40,7 +40,7 @@ export interface OutputFidelity {
   randomInputs: boolean;
 }
 
-/** One task metric of a variant on a dataset's evaluation images (issue 12). */
+/** One task metric of a variant on a dataset's evaluation images. */
 export interface TaskMetric {
   /**
    * "map50_agreement" (mAP@0.5 of the variant's detections against the reference's on this device),
@@ -83,7 +83,7 @@ export interface VariantEvaluation {
   error: string;
 }
 
-/** The accuracy phase of a job whose sweep has an evaluation dataset (issue 12). */
+/** The accuracy phase of a job whose sweep has an evaluation dataset. */
 export interface EvaluationResult {
   datasetId: string;
   datasetName: string;

@@ -74,7 +74,7 @@ export interface SuiteSettings {
   maxDurationMs: number;
   /** seed of the generated input data */
   seed: number;
-  /** suite.proto (issue 4) */
+  /** suite.proto */
   scenarioOptions?: ScenarioOptions | undefined;
 }
 
@@ -117,20 +117,20 @@ export interface BenchJob {
     | undefined;
   /**
    * Set when the job runs an external tool (trtexec, benchmark_app, benchmark_model) on the
-   * variant instead of onnxruntime-node (issue 6); absent: the suite runs as usual.
+   * variant instead of onnxruntime-node; absent: the suite runs as usual.
    */
   externalRuntime?:
     | ExternalRuntimeRequest
     | undefined;
   /**
    * Set on the job that carries every variant (the comparison job) when the sweep has an
-   * evaluation dataset (issue 12): after the latency rounds, every variant runs on these images.
+   * evaluation dataset: after the latency rounds, every variant runs on these images.
    */
   evaluation?:
     | EvaluationRequest
     | undefined;
   /**
-   * Runtime settings searched on this device (issue 17): one job per agent carrying every
+   * Runtime settings searched on this device: one job per agent carrying every
    * variant; the suite measures the points of the search and confirms each variant's best
    * against onnxruntime's defaults, interleaved. `variant` is the first of `search.variants`.
    */
@@ -179,7 +179,7 @@ export interface DatasetImage {
   sizeBytes: number;
 }
 
-/** What the accuracy phase of a job runs on and how it scores (issue 12). */
+/** What the accuracy phase of a job runs on and how it scores. */
 export interface EvaluationRequest {
   /** digest of the dataset's manifest */
   datasetId: string;
@@ -205,7 +205,7 @@ export interface EvaluationRequest {
 
 /**
  * The variants an interleaved comparison job runs in rounds (A B C A B C ...) in one suite
- * process (issue 4). The job's own `variant` is the reference and is listed here first.
+ * process. The job's own `variant` is the reference and is listed here first.
  */
 export interface ComparisonJob {
   variants: VariantRef[];

@@ -73,7 +73,7 @@ export enum ErrorCode {
   /** ERROR_CODE_CHILD_CRASHED - the suite's process died (signal or exit code) */
   ERROR_CODE_CHILD_CRASHED = 4,
   ERROR_CODE_INTERNAL = 5,
-  /** ERROR_CODE_EXTERNAL_RUNTIME - The job's external runtime is not installed on the agent, or the tool failed (issue 6). */
+  /** ERROR_CODE_EXTERNAL_RUNTIME - The job's external runtime is not installed on the agent, or the tool failed. */
   ERROR_CODE_EXTERNAL_RUNTIME = 60,
   UNRECOGNIZED = -1,
 }
@@ -208,7 +208,7 @@ export interface Progress {
   queriesDone: number;
   elapsedMs: number;
   /**
-   * Configuration search (issue 17): the point being measured, how far the search is, and
+   * Configuration search: the point being measured, how far the search is, and
    * the current rate; the coordinator turns them into the sweep's estimated time left.
    */
   point?: string | undefined;
@@ -254,7 +254,7 @@ export interface Manifest {
   cpuModel: string;
   nodeVersion: string;
   graphOptimizationLevel: string;
-  /** suite.proto (issue 4) */
+  /** suite.proto */
   host?: HostFacts | undefined;
 }
 
@@ -284,12 +284,12 @@ export interface Summary {
   stopReason: string;
   manifest: Manifest | undefined;
   unmeasured: Unmeasured[];
-  /** scenario results, statistics, comparison, profile (suite.proto, issue 4) */
+  /** scenario results, statistics, comparison, profile (suite.proto) */
   report?:
     | SuiteReport
     | undefined;
   /**
-   * Device reach (issue 6): power and thermal of the measured phase, sampled by the agent,
+   * Device reach: power and thermal of the measured phase, sampled by the agent,
    * and the external runtime that produced the figures when it was not onnxruntime-node.
    */
   power?: PowerSummary | undefined;

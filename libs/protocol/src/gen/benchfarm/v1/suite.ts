@@ -148,7 +148,7 @@ export interface VariantComparison {
   ratioCi?:
     | ConfidenceInterval
     | undefined;
-  /** against the reference on the same inputs (issue 3); empty for the reference */
+  /** against the reference on the same inputs; empty for the reference */
   fidelity: OutputFidelity[];
 }
 
@@ -187,11 +187,11 @@ export interface SuiteReport {
   comparison?: Comparison | undefined;
   profiles: OperatorProfile[];
   unmeasured: Unmeasured[];
-  /** accuracy on real images (issue 12): the comparison job of a sweep with a dataset */
+  /** accuracy on real images: the comparison job of a sweep with a dataset */
   evaluation?:
     | EvaluationResult
     | undefined;
-  /** runtime settings searched on this device (issue 17) */
+  /** runtime settings searched on this device */
   configSearch?: ConfigSearchResult | undefined;
 }
 
