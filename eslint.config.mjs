@@ -80,7 +80,7 @@ export default [
     files: ['**/*.ts'],
     rules: {
       // nats-server 2.9 (what benchfarm ships) ignores `+TERM <reason>`: the message stays pending
-      // until AckWait and comes back (issue 13 item 1).
+      // until AckWait and comes back.
       'no-restricted-syntax': [
         'error',
         {
