@@ -84,7 +84,7 @@ describe('hostile and careless input (real nats-server, coordinator, gRPC)', () 
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  describe('agent registry (item 3)', () => {
+  describe('agent registry', () => {
     it('answers GET /agents with the good entries when one has startedAtUnixMs 8.7e15 and one does not decode, and reports each bad one once', async () => {
       await putGoodAgents();
       await putAgent('bad-clock', AgentRecord.encode(fakeAgentRecord('bad-clock', { startedAtUnixMs: 8.7e15 })).finish());
@@ -104,7 +104,7 @@ describe('hostile and careless input (real nats-server, coordinator, gRPC)', () 
     });
   });
 
-  describe('files a request names (item 4)', () => {
+  describe('files a request names', () => {
     it('refuses a FIFO as an own variant with 400 naming ownVariants, promptly, leaving no work folder', async () => {
       await putGoodAgents();
       const fifo = mkfifo(join(dir, 'own-variant.onnx'));
@@ -131,7 +131,7 @@ describe('hostile and careless input (real nats-server, coordinator, gRPC)', () 
     });
   });
 
-  describe('work size (item 5)', () => {
+  describe('work size', () => {
     it('refuses an input shape of [1,3,16777216,16777216] with 400 naming shapes before any work', async () => {
       await putGoodAgents();
       const before = await sweepCount();
@@ -167,7 +167,7 @@ describe('hostile and careless input (real nats-server, coordinator, gRPC)', () 
     });
   });
 
-  describe('gRPC field bounds (item 6)', () => {
+  describe('gRPC field bounds', () => {
     let leases: LeasesClient;
     let results: ResultsClient;
     beforeAll(() => {
