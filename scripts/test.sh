@@ -15,11 +15,11 @@ npx tsc -p tsconfig.json
 echo "== lint (with module boundaries)"
 npx nx run-many -t lint --outputStyle=static
 echo "== tests"
-npx vitest run --exclude apps/cli/src/faults/cluster.int-spec.ts --exclude libs/messaging/src/nats-cluster.int-spec.ts
+npx vitest run --exclude apps/cli/src/faults/cluster.int-spec.ts --exclude libs/testing/src/nats-cluster.int-spec.ts
 # Timing-sensitive: it kills a NATS cluster server and asserts the stall stays within the
 # election plus a slack for 2 cores; beside another heavy test file (a farm with two agents
 # evaluating) it once stalled 21 s for a 5 s election. Run alone, it measures the cluster.
 # One file after the other: run side by side (two 3-server clusters electing on 2 cores) a
 # JetStream API request of one timed out during the other's elections (clean-clone CI).
 echo "== tests: NATS cluster elections (alone, one file at a time; a leader election beside other heavy files once outlasted a JetStream API timeout)"
-npx vitest run --no-file-parallelism apps/cli/src/faults/cluster.int-spec.ts libs/messaging/src/nats-cluster.int-spec.ts
+npx vitest run --no-file-parallelism apps/cli/src/faults/cluster.int-spec.ts libs/testing/src/nats-cluster.int-spec.ts

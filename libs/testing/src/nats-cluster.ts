@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NatsServerStartError, findNatsServer, freePort, spawnNatsServerUntilReady } from './nats-server';
+import { NatsServerStartError, findNatsServer, freePort, spawnNatsServerUntilReady } from '@benchfarm/messaging';
 
 /** One server of a {@link NatsClusterHandle}; its ports and store survive a kill and a restart. */
 export interface ClusterServerHandle {

@@ -1,10 +1,8 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FarmStoreError, FARM_STREAMS, ackConfirmed, agentConsumer, ensureAgentConsumer, ensureFarmStore } from './jetstream';
+import { FarmStoreError, FARM_STREAMS, JOB_STREAM, ackConfirmed, agentConsumer, agentConsumerName, ensureAgentConsumer, ensureFarmStore, jobSubject, startNatsServer } from '@benchfarm/messaging';
 import { startNatsCluster, type NatsClusterHandle } from './nats-cluster';
-import { startNatsServer } from './nats-server';
-import { JOB_STREAM, agentConsumerName, jobSubject } from './topology';
 
 describe('a 3-server JetStream cluster and the farm store with replicas', () => {
   let cluster: NatsClusterHandle;
