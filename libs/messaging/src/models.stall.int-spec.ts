@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ObjectStore } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_BUCKET, ModelFetchError, ensureFarmStore, fetchModel, putModel, sha256File, startNatsServer, type FarmStore, type NatsServerHandle } from './index';
+import { MODEL_BUCKET, MODEL_CHUNK_WINDOW, ModelFetchError, ensureFarmStore, fetchModel, putModel, sha256File, startNatsServer, type FarmStore, type NatsServerHandle } from './index';
 
 const OBJ_STREAM = `OBJ_${MODEL_BUCKET}`;
 // Larger than what loopback socket buffers can hold in flight (tcp_rmem max 32 MiB plus
@@ -82,16 +82,15 @@ describe('fetchModel against a nats-server that stops answering', () => {
     // asked for, so the first round's chunks arrive and the second round's never do.
     const models = farm.models as unknown as { stream: string; jsm: FarmStore['jsm'] };
     let chunkReads = 0;
+    const observe = (query: { next_by_subj?: string }): void => {
+      if (query.next_by_subj !== undefined && ++chunkReads === MODEL_CHUNK_WINDOW + 1) pauseServer();
+    };
     const observed = {
       info: (name: string) => farm.models.info(name),
       stream: models.stream,
       jsm: {
-        streams: {
-          getMessage: (stream: string, query: { next_by_subj?: string }) => {
-            if (query.next_by_subj !== undefined && ++chunkReads === 9) pauseServer();
-            return models.jsm.streams.getMessage(stream, query as never);
-          },
-        },
+        streams: { getMessage: (stream: string, query: { next_by_subj?: string }) => (observe(query), models.jsm.streams.getMessage(stream, query as never)) },
+        direct: { getMessage: (stream: string, query: { next_by_subj?: string }) => (observe(query), models.jsm.direct.getMessage(stream, query as never)) },
       },
     } as unknown as ObjectStore;
     const cache = join(dir, 'cache-read');
@@ -156,6 +155,40 @@ describe('fetchModel reading interleaved objects', () => {
     await nc?.close();
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads chunks with direct gets, asks the stream leader where a replica has nothing, and only the leader after a direct get failed', async () => {
+    const body = randomBytes(100 * 1024);
+    const digest = createHash('sha256').update(body).digest('hex');
+    // 1 KiB chunks: 100 of them, 4 rounds of reads.
+    await farm.models.put({ name: digest, options: { max_chunk_size: 1024 } }, new Blob([body]).stream());
+    const models = farm.models as unknown as { stream: string; jsm: FarmStore['jsm'] };
+    const calls = { direct: 0, leader: 0 };
+    // A replica that lags behind the leader answers "not found" for the 5th chunk read; the 50th
+    // direct get fails (as for a user not allowed direct gets): from then on only the leader is asked.
+    const observed = {
+      info: (name: string) => farm.models.info(name),
+      stream: models.stream,
+      jsm: {
+        streams: { getMessage: (stream: string, query: object) => (calls.leader++, models.jsm.streams.getMessage(stream, query as never)) },
+        direct: {
+          getMessage: async (stream: string, query: object) => {
+            calls.direct++;
+            if (calls.direct === 5) return null;
+            if (calls.direct === 50) throw new Error('permissions violation (fake)');
+            return models.jsm.direct.getMessage(stream, query as never);
+          },
+        },
+      },
+    } as unknown as ObjectStore;
+    const path = await fetchModel(observed, digest, join(dir, 'cache-direct'), '.bin');
+    expect(readFileSync(path).equals(body)).toBe(true);
+    // Rounds of MODEL_CHUNK_WINDOW reads at once: the round of the failed 50th read was sent as
+    // direct gets in full; the leader answered the 5th, the 50th and every read of later rounds.
+    expect(MODEL_CHUNK_WINDOW).toBeLessThan(50);
+    const directRounds = Math.ceil(50 / MODEL_CHUNK_WINDOW);
+    expect(calls.direct).toBe(directRounds * MODEL_CHUNK_WINDOW);
+    expect(calls.leader).toBe(2 + (100 - directRounds * MODEL_CHUNK_WINDOW));
   });
 
   it('returns each object whole when their chunks alternate in the stream', async () => {

@@ -25,6 +25,7 @@ describe('agentPermissions', () => {
     ['$JS.API.STREAM.INFO.KV_benchfarm-agents', true],
     ['$JS.API.STREAM.INFO.OBJ_benchfarm-models', true],
     ['$JS.API.STREAM.MSG.GET.OBJ_benchfarm-models', true],
+    ['$JS.API.DIRECT.GET.OBJ_benchfarm-models', true],
     ['$JS.API.CONSUMER.CREATE.OBJ_benchfarm-models.oc_x_1.$O.benchfarm-models.C.nuid123', false],
     ['$JS.FC.OBJ_benchfarm-models.oc_x_1.abcd', false],
     // another agent's consumer, acks and registry entry
@@ -93,6 +94,7 @@ describe('agentPermissions with a JetStream domain (an agent behind a leaf node)
       '$JS.API.STREAM.INFO.KV_benchfarm-agents',
       '$JS.API.STREAM.INFO.OBJ_benchfarm-models',
       '$JS.API.STREAM.MSG.GET.OBJ_benchfarm-models',
+      '$JS.API.DIRECT.GET.OBJ_benchfarm-models',
     ]);
   });
 
@@ -117,6 +119,7 @@ describe('agentPermissions with a JetStream domain (an agent behind a leaf node)
     ['$JS.hub.API.STREAM.INFO.KV_benchfarm-agents', true],
     ['$JS.hub.API.STREAM.INFO.OBJ_benchfarm-models', true],
     ['$JS.hub.API.STREAM.MSG.GET.OBJ_benchfarm-models', true],
+    ['$JS.hub.API.DIRECT.GET.OBJ_benchfarm-models', true],
     ['$JS.hub.API.CONSUMER.CREATE.OBJ_benchfarm-models.oc_x_1.$O.benchfarm-models.C.nuid123', false],
     ['$JS.FC.OBJ_benchfarm-models.oc_x_1.abcd', false],
     // another agent, under the domain as well

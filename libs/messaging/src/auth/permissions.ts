@@ -80,9 +80,11 @@ export function agentPermissions(agentId: string, options: { jsDomain?: string |
         ...(options.jsDomain === undefined ? [] : [`$JS.${options.jsDomain}.API.$KV.${AGENT_BUCKET}.${agentId}`]),
         ...api(`STREAM.INFO.KV_${AGENT_BUCKET}`),
         // The model bucket, read-only: open it, read an object's meta message and its chunks
-        // with message gets (fetchModel reads without a consumer).
+        // with message gets (fetchModel reads without a consumer: direct gets, the leader's
+        // message get where a replica has nothing).
         ...api(`STREAM.INFO.${modelStream}`),
         ...api(`STREAM.MSG.GET.${modelStream}`),
+        ...api(`DIRECT.GET.${modelStream}`),
       ],
     },
     sub: { allow: [`${agentInboxPrefix(agentId)}.>`] },
