@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFarmStore, startNatsServer, type FarmStore, type NatsServerHandle } from '@benchfarm/messaging';
+import { median } from '@benchfarm/numerics';
 import { AgentRecord, UploadOutcome, type ResultsClient } from '@benchfarm/protocol';
 import { paddleOcrModelPath } from '@benchfarm/onnx';
 import { startCoordinator, type RunningCoordinator } from '../app';
@@ -25,7 +26,6 @@ function seriesOf(text: string): string[] {
   return text.split('\n').filter((line) => line !== '' && !line.startsWith('#')).map((line) => line.slice(0, line.lastIndexOf(' ')));
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 describe(`promise 15: ${RESULTS} results ingested; bounded series, flat scrape time`, () => {
   let nats: NatsServerHandle;
