@@ -1,7 +1,7 @@
 import { PowerDomain } from '@benchfarm/protocol';
 import { SensorFormatError, SensorPermissionError, messageOf } from './errors';
 import { parseIntOrUndefined } from './io';
-import { FILE_SENSOR_RATE_HZ, PROCESS_SENSOR_RATE_HZ, sensorInfo, sumDefined, unavailable, type ChannelReading, type ProbeOutcome, type SensorContext } from './power.types';
+import { FILE_SENSOR_RATE_HZ, PROCESS_SENSOR_RATE_HZ, polledOutcome, sensorInfo, sumDefined, unavailable, type ChannelReading, type ProbeOutcome, type SensorContext } from './power.types';
 
 /**
  * Raspberry Pi 5 PMIC rails from `vcgencmd pmic_read_adc`: lines such as
@@ -46,18 +46,10 @@ export async function probeVcgencmdPmic(ctx: SensorContext): Promise<ProbeOutcom
     covers: `sum of ${first.length} PMIC rails`,
     sampleRateHz: PROCESS_SENSOR_RATE_HZ,
   });
-  return {
-    info,
-    source: {
-      info,
-      async read() {
-        const atMs = ctx.nowMs();
-        const channels = parsePmicReadAdc((await ctx.commands.run('vcgencmd', ['pmic_read_adc'])).stdout);
-        return { atMs, powerWatts: sumDefined(channels.map((c) => c.powerWatts)), channels };
-      },
-      close: () => Promise.resolve(),
-    },
-  };
+  return polledOutcome(info, ctx.nowMs, async () => {
+    const channels = parsePmicReadAdc((await ctx.commands.run('vcgencmd', ['pmic_read_adc'])).stdout);
+    return { powerWatts: sumDefined(channels.map((c) => c.powerWatts)), channels };
+  });
 }
 
 /** One GPU as `nvidia-smi --query-gpu=index,name,power.draw[,total_energy_consumption]` prints it. */
@@ -126,20 +118,12 @@ export async function probeNvidiaSmi(ctx: SensorContext): Promise<ProbeOutcome> 
     sampleRateHz: PROCESS_SENSOR_RATE_HZ,
     cumulativeEnergy: useEnergy,
   });
-  return {
-    info,
-    source: {
-      info,
-      async read() {
-        const atMs = ctx.nowMs();
-        const now = await query(useEnergy);
-        const channels: ChannelReading[] = now.map((g, i) => (useEnergy ? { name: `gpu${g.index}`, energyJoules: (g.energyJoules ?? Number.NaN) - (base[i] ?? 0) } : { name: `gpu${g.index}`, powerWatts: g.powerWatts ?? Number.NaN }));
-        if (channels.some((c) => Number.isNaN(c.energyJoules ?? c.powerWatts))) throw new SensorFormatError('nvidia-smi', 'a GPU stopped reporting power');
-        return useEnergy ? { atMs, energyJoules: sumDefined(channels.map((c) => c.energyJoules)), channels } : { atMs, powerWatts: sumDefined(channels.map((c) => c.powerWatts)), channels };
-      },
-      close: () => Promise.resolve(),
-    },
-  };
+  return polledOutcome(info, ctx.nowMs, async () => {
+    const now = await query(useEnergy);
+    const channels: ChannelReading[] = now.map((g, i) => (useEnergy ? { name: `gpu${g.index}`, energyJoules: (g.energyJoules ?? Number.NaN) - (base[i] ?? 0) } : { name: `gpu${g.index}`, powerWatts: g.powerWatts ?? Number.NaN }));
+    if (channels.some((c) => Number.isNaN(c.energyJoules ?? c.powerWatts))) throw new SensorFormatError('nvidia-smi', 'a GPU stopped reporting power');
+    return useEnergy ? { energyJoules: sumDefined(channels.map((c) => c.energyJoules)), channels } : { powerWatts: sumDefined(channels.map((c) => c.powerWatts)), channels };
+  });
 }
 
 /** AMD GPUs through the amdgpu hwmon: `power1_average` (µW), or `power1_input` on newer kernels. */
@@ -163,20 +147,12 @@ export function probeAmdGpuHwmon(ctx: SensorContext): ProbeOutcome {
   }
   if (files.length === 0) return unavailable(id, 'no amdgpu hwmon with power1_average or power1_input under /sys/class/drm', PowerDomain.POWER_DOMAIN_GPU);
   const info = sensorInfo({ id, kind: 'power', available: true, domain: PowerDomain.POWER_DOMAIN_GPU, covers: files.map((f) => f.name).join(' + '), sampleRateHz: FILE_SENSOR_RATE_HZ });
-  return {
-    info,
-    source: {
-      info,
-      async read() {
-        const atMs = ctx.nowMs();
-        const channels = files.map((f) => {
-          const uW = parseIntOrUndefined(ctx.sysfs.read(f.path));
-          if (uW === undefined) throw new SensorFormatError(f.path, 'reading vanished');
-          return { name: f.name, powerWatts: uW / 1e6 };
-        });
-        return { atMs, powerWatts: sumDefined(channels.map((c) => c.powerWatts)), channels };
-      },
-      close: () => Promise.resolve(),
-    },
-  };
+  return polledOutcome(info, ctx.nowMs, () => {
+    const channels = files.map((f) => {
+      const uW = parseIntOrUndefined(ctx.sysfs.read(f.path));
+      if (uW === undefined) throw new SensorFormatError(f.path, 'reading vanished');
+      return { name: f.name, powerWatts: uW / 1e6 };
+    });
+    return { powerWatts: sumDefined(channels.map((c) => c.powerWatts)), channels };
+  });
 }

@@ -1,6 +1,6 @@
 import { PowerDomain } from '@benchfarm/protocol';
 import { SensorFormatError, messageOf } from './errors';
-import { PROCESS_SENSOR_RATE_HZ, FILE_SENSOR_RATE_HZ, sensorInfo, unavailable, type ProbeOutcome, type SensorContext } from './power.types';
+import { PROCESS_SENSOR_RATE_HZ, FILE_SENSOR_RATE_HZ, polledOutcome, sensorInfo, unavailable, type ProbeOutcome, type SensorContext } from './power.types';
 
 /** How to reach an external (wall) power meter. */
 export type ExternalMeterConfig =
@@ -32,50 +32,32 @@ export function parseMeterLogTail(text: string): { atUnixMs: number; powerWatts:
 export async function probeExternalMeter(ctx: SensorContext, config: ExternalMeterConfig | undefined, logReader: { read(path: string): string | undefined }): Promise<ProbeOutcome> {
   const id = 'external-meter';
   if (!config) return unavailable(id, 'no external meter configured (BENCHFARM_POWER_METER_COMMAND or BENCHFARM_POWER_METER_LOG)', PowerDomain.POWER_DOMAIN_WALL);
-  if (config.kind === 'command') {
-    const readOnce = async (): Promise<number> => parseMeterWatts((await ctx.commands.run(config.command, config.args, { timeoutMs: 900 })).stdout);
-    try {
-      await readOnce();
-    } catch (err) {
-      return unavailable(id, `meter command ${config.command} failed: ${messageOf(err)}`, PowerDomain.POWER_DOMAIN_WALL);
-    }
-    const info = sensorInfo({ id, kind: 'power', available: true, domain: PowerDomain.POWER_DOMAIN_WALL, covers: `wall power from ${config.command}`, sampleRateHz: PROCESS_SENSOR_RATE_HZ });
-    return {
-      info,
-      source: {
-        info,
-        async read() {
-          const atMs = ctx.nowMs();
-          const powerWatts = await readOnce();
-          return { atMs, powerWatts, channels: [{ name: 'wall', powerWatts }] };
-        },
-        close: () => Promise.resolve(),
-      },
-    };
-  }
-  const readFresh = (): number => {
-    const tail = parseMeterLogTail(logReader.read(config.path) ?? '');
-    if (!tail) throw new SensorFormatError(config.path, 'the meter log is empty');
-    const ageMs = config.nowUnixMs() - tail.atUnixMs;
-    if (ageMs > config.maxAgeMs) throw new SensorFormatError(config.path, `the last reading is ${Math.round(ageMs)} ms old (limit ${config.maxAgeMs} ms): is the logger running?`);
-    return tail.powerWatts;
-  };
+  const meter =
+    config.kind === 'command'
+      ? {
+          readWatts: async (): Promise<number> => parseMeterWatts((await ctx.commands.run(config.command, config.args, { timeoutMs: 900 })).stdout),
+          failure: (err: unknown) => `meter command ${config.command} failed: ${messageOf(err)}`,
+          from: config.command,
+          sampleRateHz: PROCESS_SENSOR_RATE_HZ,
+        }
+      : { readWatts: () => readFreshLogWatts(config, logReader), failure: messageOf, from: config.path, sampleRateHz: FILE_SENSOR_RATE_HZ };
   try {
-    readFresh();
+    await meter.readWatts();
   } catch (err) {
-    return unavailable(id, messageOf(err), PowerDomain.POWER_DOMAIN_WALL);
+    return unavailable(id, meter.failure(err), PowerDomain.POWER_DOMAIN_WALL);
   }
-  const info = sensorInfo({ id, kind: 'power', available: true, domain: PowerDomain.POWER_DOMAIN_WALL, covers: `wall power from ${config.path}`, sampleRateHz: FILE_SENSOR_RATE_HZ });
-  return {
-    info,
-    source: {
-      info,
-      async read() {
-        const atMs = ctx.nowMs();
-        const powerWatts = readFresh();
-        return { atMs, powerWatts, channels: [{ name: 'wall', powerWatts }] };
-      },
-      close: () => Promise.resolve(),
-    },
-  };
+  const info = sensorInfo({ id, kind: 'power', available: true, domain: PowerDomain.POWER_DOMAIN_WALL, covers: `wall power from ${meter.from}`, sampleRateHz: meter.sampleRateHz });
+  return polledOutcome(info, ctx.nowMs, async () => {
+    const powerWatts = await meter.readWatts();
+    return { powerWatts, channels: [{ name: 'wall', powerWatts }] };
+  });
+}
+
+/** The watts of a meter log's last line; throws when the log is empty or the line is older than maxAgeMs. */
+function readFreshLogWatts(config: Extract<ExternalMeterConfig, { kind: 'log' }>, logReader: { read(path: string): string | undefined }): number {
+  const tail = parseMeterLogTail(logReader.read(config.path) ?? '');
+  if (!tail) throw new SensorFormatError(config.path, 'the meter log is empty');
+  const ageMs = config.nowUnixMs() - tail.atUnixMs;
+  if (ageMs > config.maxAgeMs) throw new SensorFormatError(config.path, `the last reading is ${Math.round(ageMs)} ms old (limit ${config.maxAgeMs} ms): is the logger running?`);
+  return tail.powerWatts;
 }

@@ -1,7 +1,7 @@
 import { PowerDomain } from '@benchfarm/protocol';
 import { SensorFormatError, SensorPermissionError, messageOf } from './errors';
 import { parseIntOrUndefined } from './io';
-import { FILE_SENSOR_RATE_HZ, sensorInfo, sumDefined, unavailable, type ChannelReading, type PowerReading, type ProbeOutcome, type SensorContext } from './power.types';
+import { FILE_SENSOR_RATE_HZ, polledOutcome, sensorInfo, sumDefined, unavailable, type ChannelReading, type Measurement, type ProbeOutcome, type SensorContext } from './power.types';
 
 /** Rails that measure the whole module's input; when one is present it is the total. */
 const TOTAL_RAILS = new Set(['VDD_IN', 'POM_5V_IN', 'VIN_SYS_5V0', 'VDD_5V_IN']);
@@ -73,17 +73,16 @@ export function probeJetsonHwmon(ctx: SensorContext): ProbeOutcome {
   return guarded(id, PowerDomain.POWER_DOMAIN_MODULE, () => {
     const rails = hwmonRails(ctx);
     if (rails.length === 0) return unavailable(id, `no INA3221 rails under ${HWMON_DRIVER} (not a Jetson on JetPack 5+)`, PowerDomain.POWER_DOMAIN_MODULE);
-    const read = (): PowerReading => {
-      const atMs = ctx.nowMs();
+    const measure = (): Measurement => {
       const channels = rails.map((rail) => {
         const mV = parseIntOrUndefined(ctx.sysfs.read(rail.voltagePath));
         const mA = parseIntOrUndefined(ctx.sysfs.read(rail.currentPath));
         if (mV === undefined || mA === undefined) throw new SensorFormatError(rail.voltagePath, 'rail reading vanished');
         return { name: rail.label, powerWatts: (mV * mA) / 1e6 };
       });
-      return { atMs, powerWatts: railsTotal(channels).powerWatts, channels };
+      return { powerWatts: railsTotal(channels).powerWatts, channels };
     };
-    const first = read();
+    const first = measure();
     const info = sensorInfo({
       id,
       kind: 'power',
@@ -92,7 +91,7 @@ export function probeJetsonHwmon(ctx: SensorContext): ProbeOutcome {
       covers: railsTotal(first.channels).covers,
       sampleRateHz: FILE_SENSOR_RATE_HZ,
     });
-    return { info, source: { info, read: async () => read(), close: () => Promise.resolve() } };
+    return polledOutcome(info, ctx.nowMs, measure);
   });
 }
 
@@ -128,18 +127,17 @@ export function probeJetsonIio(ctx: SensorContext): ProbeOutcome {
   return guarded(id, PowerDomain.POWER_DOMAIN_MODULE, () => {
     const rails = iioRails(ctx);
     if (rails.length === 0) return unavailable(id, `no INA3221x rails under ${IIO_DRIVER} (not a Jetson on JetPack 4)`, PowerDomain.POWER_DOMAIN_MODULE);
-    const read = (): PowerReading => {
-      const atMs = ctx.nowMs();
+    const measure = (): Measurement => {
       const channels = rails.map((rail) => {
         const mW = parseIntOrUndefined(ctx.sysfs.read(rail.powerPath));
         if (mW === undefined) throw new SensorFormatError(rail.powerPath, 'rail reading vanished');
         return { name: rail.label, powerWatts: mW / 1000 };
       });
-      return { atMs, powerWatts: railsTotal(channels).powerWatts, channels };
+      return { powerWatts: railsTotal(channels).powerWatts, channels };
     };
-    const first = read();
+    const first = measure();
     const info = sensorInfo({ id, kind: 'power', available: true, domain: PowerDomain.POWER_DOMAIN_MODULE, covers: railsTotal(first.channels).covers, sampleRateHz: FILE_SENSOR_RATE_HZ });
-    return { info, source: { info, read: async () => read(), close: () => Promise.resolve() } };
+    return polledOutcome(info, ctx.nowMs, measure);
   });
 }
 

@@ -1,7 +1,7 @@
 import { PowerDomain } from '@benchfarm/protocol';
 import { SensorPermissionError, messageOf } from './errors';
 import { parseIntOrUndefined } from './io';
-import { FILE_SENSOR_RATE_HZ, sensorInfo, sumDefined, unavailable, type ProbeOutcome, type SensorContext } from './power.types';
+import { FILE_SENSOR_RATE_HZ, polledOutcome, sensorInfo, sumDefined, unavailable, type ProbeOutcome, type SensorContext } from './power.types';
 
 const POWERCAP = '/sys/class/powercap';
 const ID = 'rapl';
@@ -79,20 +79,12 @@ export function probeRapl(ctx: SensorContext): ProbeOutcome {
     cumulativeEnergy: true,
   });
   const counters = zones.map((z) => new WrappingCounter(z.maxRangeUj));
-  return {
-    info,
-    source: {
-      info,
-      async read() {
-        const atMs = ctx.nowMs();
-        const channels = zones.map((zone, i) => {
-          const raw = parseIntOrUndefined(ctx.sysfs.read(`${zone.dir}/energy_uj`));
-          if (raw === undefined) throw new Error(`${zone.dir}/energy_uj vanished`);
-          return { name: zone.name, energyJoules: counters[i]!.update(raw) };
-        });
-        return { atMs, energyJoules: sumDefined(channels.map((c) => c.energyJoules)), channels };
-      },
-      close: () => Promise.resolve(),
-    },
-  };
+  return polledOutcome(info, ctx.nowMs, () => {
+    const channels = zones.map((zone, i) => {
+      const raw = parseIntOrUndefined(ctx.sysfs.read(`${zone.dir}/energy_uj`));
+      if (raw === undefined) throw new Error(`${zone.dir}/energy_uj vanished`);
+      return { name: zone.name, energyJoules: counters[i]!.update(raw) };
+    });
+    return { energyJoules: sumDefined(channels.map((c) => c.energyJoules)), channels };
+  });
 }

@@ -61,6 +61,27 @@ export function sensorInfo(fields: Partial<SensorInfo> & Pick<SensorInfo, 'id' |
   };
 }
 
+/** What one read of a polled source measured: a {@link PowerReading} without its timestamp. */
+export type Measurement = Omit<PowerReading, 'atMs'>;
+
+/**
+ * A usable probe outcome for a sensor that is measured on each read and holds nothing open.
+ * The read is stamped with the clock as it begins, so a slow command does not shift it later.
+ */
+export function polledOutcome(info: SensorInfo, nowMs: () => number, measure: () => Measurement | Promise<Measurement>): ProbeOutcome {
+  return {
+    info,
+    source: {
+      info,
+      async read() {
+        const atMs = nowMs();
+        return { atMs, ...(await measure()) };
+      },
+      close: () => Promise.resolve(),
+    },
+  };
+}
+
 /** An unavailable power sensor, with the reason. */
 export function unavailable(id: string, reason: string, domain: PowerDomain = PowerDomain.POWER_DOMAIN_UNSPECIFIED): ProbeOutcome {
   return { info: sensorInfo({ id, kind: 'power', available: false, reason, domain }) };
