@@ -3,8 +3,8 @@
  * the device with its own execution provider by the interleaved comparison job. Labels are the
  * series labels plus `metric`, one of a fixed set, so the series count stays bounded.
  */
-import { Gauge, type Registry } from 'prom-client';
-import { SERIES_LABEL_NAMES, boundedSeries, type SeriesLabelName, type SeriesLabels } from './farm';
+import type { Gauge, Registry } from 'prom-client';
+import { SERIES_LABEL_NAMES, boundedSeries, registeredGauge, type SeriesLabelName, type SeriesLabels } from './farm';
 
 /** Values of the `metric` label (proto TaskMetric.metric); any other name is dropped. */
 export const ACCURACY_METRIC_NAMES = ['map50_agreement', 'map50', 'map50_95', 'top1_agreement', 'top1', 'top5'] as const;
@@ -24,23 +24,19 @@ export interface AccuracyMetrics {
   readonly ciHigh: Gauge<AccuracyLabelName>;
 }
 
-function gauge(registry: Registry, name: string, help: string): Gauge<AccuracyLabelName> {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Gauge<AccuracyLabelName>;
-  return new Gauge({ name, help, labelNames: [...SERIES_LABEL_NAMES, 'metric'] as const, registers: [registry] });
-}
-
 /** Registers the accuracy metrics on `registry` (or returns those already there). */
 export function createAccuracyMetrics(registry: Registry): AccuracyMetrics {
+  const labelNames = [...SERIES_LABEL_NAMES, 'metric'] as const;
   return {
-    accuracy: gauge(
+    accuracy: registeredGauge(
       registry,
       'benchfarm_accuracy',
       'Accuracy of the latest evaluation of a variant on a device, on real images of the sweep\'s dataset: map50_agreement / top1_agreement against the fp32 reference on the same device, map50 / map50_95 / top1 / top5 against the labels. Never set from random inputs.',
+      labelNames,
     ),
-    images: gauge(registry, 'benchfarm_accuracy_images', 'Real images the benchfarm_accuracy value of the same labels is computed on (labelled images for metrics against labels).'),
-    ciLow: gauge(registry, 'benchfarm_accuracy_ci_low', 'Lower bound of the bootstrap 95% confidence interval (over images) of benchfarm_accuracy.'),
-    ciHigh: gauge(registry, 'benchfarm_accuracy_ci_high', 'Upper bound of the bootstrap 95% confidence interval (over images) of benchfarm_accuracy.'),
+    images: registeredGauge(registry, 'benchfarm_accuracy_images', 'Real images the benchfarm_accuracy value of the same labels is computed on (labelled images for metrics against labels).', labelNames),
+    ciLow: registeredGauge(registry, 'benchfarm_accuracy_ci_low', 'Lower bound of the bootstrap 95% confidence interval (over images) of benchfarm_accuracy.', labelNames),
+    ciHigh: registeredGauge(registry, 'benchfarm_accuracy_ci_high', 'Upper bound of the bootstrap 95% confidence interval (over images) of benchfarm_accuracy.', labelNames),
   };
 }
 

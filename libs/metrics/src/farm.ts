@@ -121,6 +121,16 @@ export function createFarmMetrics(registry: Registry): FarmMetrics {
   return metrics;
 }
 
+/**
+ * The gauge `name` on `registry`: registered there with these labels, or the one already there.
+ * One registry per coordinator, but a second service on it (tests) must not register twice.
+ */
+export function registeredGauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Gauge<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Gauge<L>;
+  return new Gauge({ name, help, labelNames, registers: [registry] });
+}
+
 /** Cuts a label value to {@link MAX_LABEL_VALUE_LENGTH} characters; an empty value becomes `unknown`. */
 export function boundedLabelValue(value: string): string {
   if (value === '') return 'unknown';

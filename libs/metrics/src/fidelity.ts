@@ -6,8 +6,8 @@
  * what the outputs were computed on: `real_images` of an evaluation dataset, or the
  * suite's `random_inputs`, on which a good int8 variant can look broken: not accuracy.
  */
-import { Gauge, type Registry } from 'prom-client';
-import { SERIES_LABEL_NAMES, boundedSeries, type SeriesLabelName, type SeriesLabels } from './farm';
+import type { Gauge, Registry } from 'prom-client';
+import { SERIES_LABEL_NAMES, boundedSeries, registeredGauge, type SeriesLabelName, type SeriesLabels } from './farm';
 
 /** Values of the fidelity gauges' `inputs` label. */
 export const FIDELITY_INPUTS = ['real_images', 'random_inputs'] as const;
@@ -28,23 +28,19 @@ export interface FidelityMetrics {
   readonly images: Gauge<FidelityLabelName>;
 }
 
-function gauge(registry: Registry, name: string, help: string): Gauge<FidelityLabelName> {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Gauge<FidelityLabelName>;
-  return new Gauge({ name, help, labelNames: [...SERIES_LABEL_NAMES, 'inputs'] as const, registers: [registry] });
-}
-
 /** Registers the fidelity metrics on `registry` (or returns those already there). */
 export function createFidelityMetrics(registry: Registry): FidelityMetrics {
+  const labelNames = [...SERIES_LABEL_NAMES, 'inputs'] as const;
   return {
-    cosineSimilarity: gauge(
+    cosineSimilarity: registeredGauge(
       registry,
       'benchfarm_fidelity_cosine_similarity',
       "Lowest cosine similarity over a variant's outputs against the reference variant's outputs on the same inputs, measured on the device (1 = identical). The reference variant itself is 1.",
+      labelNames,
     ),
-    snrDecibels: gauge(registry, 'benchfarm_fidelity_snr_decibels', "Lowest signal-to-noise ratio over a variant's outputs against the reference's, in dB; absent when the outputs are identical."),
-    maxAbsError: gauge(registry, 'benchfarm_fidelity_max_abs_error', "Largest absolute error over a variant's outputs against the reference's."),
-    images: gauge(registry, 'benchfarm_fidelity_images', 'Real images the fidelity figures of the same labels pool; 0 for inputs="random_inputs".'),
+    snrDecibels: registeredGauge(registry, 'benchfarm_fidelity_snr_decibels', "Lowest signal-to-noise ratio over a variant's outputs against the reference's, in dB; absent when the outputs are identical.", labelNames),
+    maxAbsError: registeredGauge(registry, 'benchfarm_fidelity_max_abs_error', "Largest absolute error over a variant's outputs against the reference's.", labelNames),
+    images: registeredGauge(registry, 'benchfarm_fidelity_images', 'Real images the fidelity figures of the same labels pool; 0 for inputs="random_inputs".', labelNames),
   };
 }
 

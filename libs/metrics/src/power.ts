@@ -4,8 +4,8 @@
  * cpu_package, wall) and whether idle power is subtracted. A result without a power
  * sensor removes its series' power gauges: no sample means "not measured", never 0 W.
  */
-import { Gauge, type Registry } from 'prom-client';
-import { SERIES_LABEL_NAMES, boundedSeries, type SeriesLabelName, type SeriesLabels } from './farm';
+import type { Gauge, Registry } from 'prom-client';
+import { SERIES_LABEL_NAMES, boundedSeries, registeredGauge, type SeriesLabelName, type SeriesLabels } from './farm';
 
 /** Values of the `domain` label. */
 export const POWER_DOMAINS = ['module', 'board', 'gpu', 'cpu_package', 'wall', 'unspecified'] as const;
@@ -26,21 +26,14 @@ export interface PowerMetrics {
   readonly resultThrottled: Gauge<SeriesLabelName>;
 }
 
-function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Gauge<L> {
-  // One registry per coordinator, but a second MetricsService on it (tests) must not register twice.
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Gauge<L>;
-  return new Gauge({ name, help, labelNames, registers: [registry] });
-}
-
 /** Registers the power metrics on `registry` (or returns those already there). */
 export function createPowerMetrics(registry: Registry): PowerMetrics {
   const withDomain = [...SERIES_LABEL_NAMES, 'domain'] as const;
   return {
-    powerWatts: gauge(registry, 'benchfarm_power_watts', 'Average power over the measured phase of the latest result of a series, in watts, from the sensor of the given domain. Absent when the device has no power sensor.', withDomain),
-    idlePowerWatts: gauge(registry, 'benchfarm_idle_power_watts', 'Idle power recorded before the latest result of a series, in watts.', withDomain),
-    energyPerInferenceJoules: gauge(registry, 'benchfarm_energy_per_inference_joules', 'Energy per inference of the latest result of a series, in joules; idle="subtracted" removes the idle baseline.', [...withDomain, 'idle'] as const),
-    resultThrottled: gauge(registry, 'benchfarm_result_throttled', '1 when the latest result of a series ran throttled (trip point, capped or dropped clocks, throttle events), else 0; absent when not known.', SERIES_LABEL_NAMES),
+    powerWatts: registeredGauge(registry, 'benchfarm_power_watts', 'Average power over the measured phase of the latest result of a series, in watts, from the sensor of the given domain. Absent when the device has no power sensor.', withDomain),
+    idlePowerWatts: registeredGauge(registry, 'benchfarm_idle_power_watts', 'Idle power recorded before the latest result of a series, in watts.', withDomain),
+    energyPerInferenceJoules: registeredGauge(registry, 'benchfarm_energy_per_inference_joules', 'Energy per inference of the latest result of a series, in joules; idle="subtracted" removes the idle baseline.', [...withDomain, 'idle'] as const),
+    resultThrottled: registeredGauge(registry, 'benchfarm_result_throttled', '1 when the latest result of a series ran throttled (trip point, capped or dropped clocks, throttle events), else 0; absent when not known.', SERIES_LABEL_NAMES),
   };
 }
 
