@@ -31,50 +31,33 @@ export function createInputs(specs: readonly TensorSpec[], seed: number): Feeds 
 function createTensor(spec: TensorSpec, random: () => number): ort.Tensor {
   const size = elementCount(spec);
   const dims = spec.shape;
+  const below = (n: number): number => Math.floor(random() * n);
   switch (spec.dataType) {
-    case TensorDataType.TENSOR_DATA_TYPE_FLOAT32: {
-      const data = new Float32Array(size);
-      for (let i = 0; i < size; i++) data[i] = random();
-      return new ort.Tensor('float32', data, dims);
-    }
-    case TensorDataType.TENSOR_DATA_TYPE_FLOAT64: {
-      const data = new Float64Array(size);
-      for (let i = 0; i < size; i++) data[i] = random();
-      return new ort.Tensor('float64', data, dims);
-    }
-    case TensorDataType.TENSOR_DATA_TYPE_FLOAT16: {
+    case TensorDataType.TENSOR_DATA_TYPE_FLOAT32:
+      return new ort.Tensor('float32', filled(new Float32Array(size), random), dims);
+    case TensorDataType.TENSOR_DATA_TYPE_FLOAT64:
+      return new ort.Tensor('float64', filled(new Float64Array(size), random), dims);
+    case TensorDataType.TENSOR_DATA_TYPE_FLOAT16:
       // Node 20 has no Float16Array; onnxruntime-node takes the raw half bits in a Uint16Array.
-      const data = new Uint16Array(size);
-      for (let i = 0; i < size; i++) data[i] = halfBitsOfGridValue(Math.floor(random() * 2048));
-      return new ort.Tensor('float16', data, dims);
-    }
-    case TensorDataType.TENSOR_DATA_TYPE_INT64: {
-      const data = new BigInt64Array(size);
-      for (let i = 0; i < size; i++) data[i] = BigInt(Math.floor(random() * 10));
-      return new ort.Tensor('int64', data, dims);
-    }
-    case TensorDataType.TENSOR_DATA_TYPE_INT32: {
-      const data = new Int32Array(size);
-      for (let i = 0; i < size; i++) data[i] = Math.floor(random() * 10);
-      return new ort.Tensor('int32', data, dims);
-    }
-    case TensorDataType.TENSOR_DATA_TYPE_INT8: {
-      const data = new Int8Array(size);
-      for (let i = 0; i < size; i++) data[i] = Math.floor(random() * 10);
-      return new ort.Tensor('int8', data, dims);
-    }
-    case TensorDataType.TENSOR_DATA_TYPE_UINT8: {
-      const data = new Uint8Array(size);
-      for (let i = 0; i < size; i++) data[i] = Math.floor(random() * 256);
-      return new ort.Tensor('uint8', data, dims);
-    }
-    case TensorDataType.TENSOR_DATA_TYPE_BOOL: {
-      const data = new Uint8Array(size);
-      for (let i = 0; i < size; i++) data[i] = random() < 0.5 ? 0 : 1;
-      return new ort.Tensor('bool', data, dims);
-    }
+      return new ort.Tensor('float16', filled(new Uint16Array(size), () => halfBitsOfGridValue(below(2048))), dims);
+    case TensorDataType.TENSOR_DATA_TYPE_INT64:
+      return new ort.Tensor('int64', filled(new BigInt64Array(size), () => BigInt(below(10))), dims);
+    case TensorDataType.TENSOR_DATA_TYPE_INT32:
+      return new ort.Tensor('int32', filled(new Int32Array(size), () => below(10)), dims);
+    case TensorDataType.TENSOR_DATA_TYPE_INT8:
+      return new ort.Tensor('int8', filled(new Int8Array(size), () => below(10)), dims);
+    case TensorDataType.TENSOR_DATA_TYPE_UINT8:
+      return new ort.Tensor('uint8', filled(new Uint8Array(size), () => below(256)), dims);
+    case TensorDataType.TENSOR_DATA_TYPE_BOOL:
+      return new ort.Tensor('bool', filled(new Uint8Array(size), (): number => (random() < 0.5 ? 0 : 1)), dims);
     default:
       throw new UnsupportedTensorDataTypeError(spec.name, spec.dataType);
   }
+}
+
+/** `data` with every element set from `next`, first to last (one draw each, so the stream's order is kept). */
+function filled<V, A extends { length: number; [index: number]: V }>(data: A, next: () => V): A {
+  for (let i = 0; i < data.length; i++) data[i] = next();
+  return data;
 }
 
