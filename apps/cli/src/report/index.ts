@@ -45,15 +45,10 @@ export {
   resolveAccuracyFloor,
   withCi,
   type AccuracyFloor,
-  type AccuracyMetric,
-  type AccuracyStanding,
-  type AccuracyStandingOf,
   type DeviceRecommendation,
-  type FloorMetric,
   type ReportPolicy,
-  type ReportRow,
   type ResolvedAccuracyFloor,
-  type RowAccuracy,
   type SweepReport,
 } from './report.model';
+export type { AccuracyMetric, AccuracyStanding, AccuracyStandingOf, FloorMetric, ReportRow, RowAccuracy } from './report.types';
 export { PARETO_NOTE, REPORT_COLUMNS, TIE_NOTE, accuracyCell, accuracyCiCell, accuracyImagesCell, cell, fidelityCell, measuredOnCell, policyLine, ratioCell, reportCsv, reportMarkdown } from './report.text';

@@ -3,7 +3,7 @@
 // sweep's evaluation images. The device's figure is the one that counts: the best layer set can
 // differ per execution provider, and the coordinator only checked its choice on its own CPU.
 import type { SweepView } from '../client';
-import type { ReportRow } from './report.model';
+import type { ReportRow } from './report.types';
 
 /** What one device measured of an int8-auto variant (the sweep's evaluation images, its own execution provider). */
 export interface AutoQuantDevice {

@@ -5,7 +5,7 @@
 import type { ConfigPoint, ConfigSearchResult, RunConfig } from '@benchfarm/protocol';
 import { configLabel, providerSpecText } from '@benchfarm/suite';
 import type { ConfigSearchDeviceView, SweepView } from '../client';
-import type { AccuracyStandingOf } from './report.model';
+import type { AccuracyStandingOf } from './report.types';
 
 /** What the confirmation says of a variant's best configuration against onnxruntime's defaults. */
 export type ConfigVerdict = 'faster' | 'slower' | 'tied' | 'baseline' | 'unconfirmed';

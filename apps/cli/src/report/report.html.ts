@@ -14,7 +14,8 @@ import {
   type DeviceConfigSearch,
 } from './report.config-search';
 import { configLabel } from '@benchfarm/suite';
-import { accuracyValue, rankingLatencyMs, type ReportRow, type SweepReport } from './report.model';
+import { accuracyValue, rankingLatencyMs, type SweepReport } from './report.model';
+import type { ReportRow } from './report.types';
 import { PARETO_NOTE, REPORT_COLUMNS, TIE_NOTE, policyLine } from './report.text';
 
 const MB = 1024 * 1024;

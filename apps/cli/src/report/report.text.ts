@@ -1,6 +1,7 @@
 import { AUTO_QUANT_NOTE, autoQuantLines } from './report.auto';
 import { configSearchMarkdown } from './report.config-search';
-import { ACCURACY_METRICS, withCi, type ReportRow, type SweepReport } from './report.model';
+import { ACCURACY_METRICS, withCi, type SweepReport } from './report.model';
+import type { ReportRow } from './report.types';
 
 const MB = 1024 * 1024;
 
