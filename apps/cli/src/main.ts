@@ -171,6 +171,15 @@ function waitForSignal(): Promise<string> {
   });
 }
 
+/** Runs an app's entry file (relative to the repository) under tsx on this terminal, passes SIGINT and SIGTERM on to it, and exits with its code. */
+async function runInForeground(entry: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const child = spawn(process.execPath, [...tsxExecArgv(), join(repoRoot, entry)], { env, stdio: 'inherit' });
+  const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  process.exitCode = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
+}
+
 const program = new Command()
   .name('benchfarm')
   .description('A distributed benchmark farm for optimized ML models')
@@ -243,24 +252,14 @@ program
     if (flags.tlsCa) env.BENCHFARM_GRPC_TLS_CA = resolve(flags.tlsCa);
     if (flags.tlsCert) env.BENCHFARM_GRPC_TLS_CERT = resolve(flags.tlsCert);
     if (flags.tlsKey) env.BENCHFARM_GRPC_TLS_KEY = resolve(flags.tlsKey);
-    const child = spawn(process.execPath, [...tsxExecArgv(), join(repoRoot, 'apps/agent/src/main.ts')], { env, stdio: 'inherit' });
-    const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
-    process.on('SIGINT', forward);
-    process.on('SIGTERM', forward);
-    const code = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
-    process.exitCode = code;
+    await runInForeground('apps/agent/src/main.ts', env);
   });
 
 program
   .command('coordinator')
   .description('run the coordinator alone, configured by BENCHFARM_* variables (docs/OPERATIONS.md): for a lab farm whose nats-server and agents run elsewhere')
   .action(async () => {
-    const child = spawn(process.execPath, [...tsxExecArgv(), join(repoRoot, 'apps/coordinator/src/main.ts')], { env: process.env, stdio: 'inherit' });
-    const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
-    process.on('SIGINT', forward);
-    process.on('SIGTERM', forward);
-    const code = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
-    process.exitCode = code;
+    await runInForeground('apps/coordinator/src/main.ts', process.env);
   });
 
 program
