@@ -43,7 +43,7 @@ import { runExternalJob } from './external-runtime';
 import { collectCapabilities } from './inventory';
 import { settlementOf, type JobOutcome, type Settlement } from './job-settlement';
 import { connectAgentNats } from './nats-connect';
-import { LeaseUnavailableError, acquireLease, type JobLease } from './lease';
+import { LeaseUnavailableError, acquireLease, holdLease, type JobLease } from './lease';
 import { putAgentRecord } from './registry-record';
 import { JobUpload, UploadFailedError, UploadRejectedError, type UploadRetries } from './upload';
 import { CoordinatorChannels, type CoordinatorTarget } from './coordinator-channels';
@@ -343,23 +343,11 @@ class Agent {
     this.machine.fire('jobLeased');
     this.currentJobId = job.jobId;
     await this.heartbeat().catch(() => undefined);
-    const jobAbort = new AbortController();
-    // AckWait only covers a dead agent: while the job runs, tell the server it is alive, and
-    // renew the lease (a cancelled or superseded lease stops the job).
-    let leaseLost: string | undefined;
-    const working = setInterval(() => {
-      msg.working();
-      lease.renew(this.leases).then(
-        (lost) => {
-          if (lost && !leaseLost) {
-            leaseLost = lost;
-            this.log('warn', 'lease lost; stopping the job', { jobId: job.jobId, reason: lost });
-            jobAbort.abort();
-          }
-        },
-        (err: unknown) => this.log('warn', 'lease renewal failed', { jobId: job.jobId, error: String(err) }),
-      );
-    }, this.config.workingIntervalMs);
+    // A cancelled or superseded lease stops the job.
+    const held = holdLease(lease, this.leases, msg, this.config.workingIntervalMs, {
+      onLost: (reason) => this.log('warn', 'lease lost; stopping the job', { jobId: job.jobId, reason }),
+      onRenewalFailed: (err) => this.log('warn', 'lease renewal failed', { jobId: job.jobId, error: String(err) }),
+    });
     const upload = new JobUpload(
       this.client,
       {
@@ -379,13 +367,13 @@ class Agent {
     );
     this.log('info', 'job started', { jobId: job.jobId, variant: variant.variant, attempt, deliveryCount: msg.info.deliveryCount });
     try {
-      const aborted = await this.execute(job, variant, suite, upload, AbortSignal.any([this.abort.signal, jobAbort.signal]));
+      const aborted = await this.execute(job, variant, suite, upload, AbortSignal.any([this.abort.signal, held.signal]));
       if (aborted) {
         upload.cancel();
         // Lease lost: another attempt holds the job, or it was cancelled. Otherwise shutdown:
         // back to the queue at once, the job is not this agent's fault.
-        await this.settle(msg, leaseLost ? { kind: 'leaseLost', reason: leaseLost } : { kind: 'shutdown' }, receivedAtMs, job.jobId);
-        if (!leaseLost) this.log('warn', 'job aborted by shutdown; returned to the queue', { jobId: job.jobId });
+        await this.settle(msg, held.lost ? { kind: 'leaseLost', reason: held.lost } : { kind: 'shutdown' }, receivedAtMs, job.jobId);
+        if (!held.lost) this.log('warn', 'job aborted by shutdown; returned to the queue', { jobId: job.jobId });
         return;
       }
       const ack = await upload.finish();
@@ -402,7 +390,7 @@ class Agent {
       await this.settle(msg, { kind: 'uploadFailed' }, receivedAtMs, job.jobId);
       this.log('error', 'job could not be reported; returned to the queue', { jobId: job.jobId, error: String(err), cause: err instanceof UploadFailedError ? String(err.cause) : undefined });
     } finally {
-      clearInterval(working);
+      held.stop();
       this.machine.fire('jobEnded');
       // A device-level failure during the job: the registry shows CHECKING until a check passed.
       if (this.health.needed) this.machine.fire('checkDue');

@@ -51,6 +51,50 @@ export class JobLease {
   }
 }
 
+/** A lease {@link holdLease} keeps renewed while its job runs. */
+export interface HeldLease {
+  /** Aborted once a renewal says the lease is lost: the job is to stop. */
+  readonly signal: AbortSignal;
+  /** Why the lease was lost (cancelled, superseded, unknown); undefined while it holds. */
+  readonly lost: string | undefined;
+  /** Stops the renewals; call it when the job is over, however it ended. */
+  stop(): void;
+}
+
+/**
+ * Keeps a running job's message and lease alive: every `intervalMs` it tells the server the
+ * message is still being worked on (AckWait only covers a dead agent) and renews the lease. The
+ * first renewal that finds the lease lost calls `onLost` and aborts `signal`; a renewal that
+ * fails is passed to `onRenewalFailed` and the next one is tried.
+ */
+export function holdLease(
+  lease: JobLease,
+  client: CoordinatorTarget<LeasesClient>,
+  msg: { working(): void },
+  intervalMs: number,
+  hooks: { onLost?: (reason: string) => void; onRenewalFailed: (err: unknown) => void },
+): HeldLease {
+  const abort = new AbortController();
+  let lost: string | undefined;
+  const timer = setInterval(() => {
+    msg.working();
+    lease.renew(client).then((reason) => {
+      if (reason && !lost) {
+        lost = reason;
+        hooks.onLost?.(reason);
+        abort.abort();
+      }
+    }, hooks.onRenewalFailed);
+  }, intervalMs);
+  return {
+    signal: abort.signal,
+    get lost() {
+      return lost;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
 /** A lease, or the reason the job message is to be dropped. */
 export type LeaseOutcome = { kind: 'granted'; lease: JobLease } | { kind: 'drop'; reason: string };
 

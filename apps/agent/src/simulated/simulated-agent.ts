@@ -20,7 +20,7 @@ import { CloserStack } from '../closer-stack';
 import { settlementOf, type JobOutcome } from '../job-settlement';
 import { loadAgentConfig, type AgentConfig } from '../config';
 import { agentChannelCredentials } from '../grpc-credentials';
-import { LeaseUnavailableError, acquireLease, type JobLease } from '../lease';
+import { LeaseUnavailableError, acquireLease, holdLease, type JobLease } from '../lease';
 import { MODEL_FETCH_RETRY_BUDGET_MS, retryTransientFetch } from '../model-fetch';
 import { connectAgentNats } from '../nats-connect';
 import { putAgentRecord } from '../registry-record';
@@ -382,20 +382,9 @@ class SimulatedAgentRunner {
     this.machine.fire('jobLeased');
     this.currentJobId = job.jobId;
     await this.heartbeat().catch(() => undefined);
-    const jobAbort = new AbortController();
-    let leaseLost: string | undefined;
-    const working = setInterval(() => {
-      msg.working();
-      lease.renew(this.leases).then(
-        (lost) => {
-          if (lost && !leaseLost) {
-            leaseLost = lost;
-            jobAbort.abort();
-          }
-        },
-        (err: unknown) => this.log('warn', 'lease renewal failed', { agentId: this.config.agentId, jobId: job.jobId, error: String(err) }),
-      );
-    }, this.config.workingIntervalMs);
+    const held = holdLease(lease, this.leases, msg, this.config.workingIntervalMs, {
+      onRenewalFailed: (err) => this.log('warn', 'lease renewal failed', { agentId: this.config.agentId, jobId: job.jobId, error: String(err) }),
+    });
     const upload = new JobUpload(
       this.results,
       { jobId: job.jobId, sweepId: job.sweepId, agentId: this.config.agentId, attempt: lease.attempt, uploadId: `${job.jobId}.${lease.attempt}.${randomUUID()}`, leaseToken: lease.token, resumeFromEvent: 0 },
@@ -403,10 +392,10 @@ class SimulatedAgentRunner {
       (header) => lease.heldEvents(this.leases, header.uploadId),
     );
     try {
-      const aborted = await this.execute(job, upload, record, AbortSignal.any([this.abort.signal, jobAbort.signal]));
-      if (aborted && leaseLost) {
+      const aborted = await this.execute(job, upload, record, AbortSignal.any([this.abort.signal, held.signal]));
+      if (aborted && held.lost) {
         upload.cancel();
-        return settle('dropped', await this.apply(msg, { kind: 'leaseLost', reason: leaseLost }));
+        return settle('dropped', await this.apply(msg, { kind: 'leaseLost', reason: held.lost }));
       }
       if (aborted) {
         upload.cancel();
@@ -425,7 +414,7 @@ class SimulatedAgentRunner {
       this.log('error', 'job could not be reported; returned to the queue', { agentId: this.config.agentId, jobId: job.jobId, error: String(err), cause: err instanceof UploadFailedError ? String(err.cause) : undefined });
       return settle('returned', String(err));
     } finally {
-      clearInterval(working);
+      held.stop();
       this.machine.fire('jobEnded');
       this.currentJobId = '';
       await this.heartbeat().catch(() => undefined);
