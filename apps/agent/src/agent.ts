@@ -28,7 +28,7 @@ import {
   type SuiteEvaluation,
   type SuiteJob,
 } from '@benchfarm/suite';
-import { fetchComparisonModels } from './comparison';
+import { fetchComparisonModels, fetchSearchModels } from './comparison';
 import { fetchEvaluationData } from './evaluation-data';
 import { MODEL_FETCH_RETRY_BUDGET_MS, retryTransientFetch } from './model-fetch';
 import type { AgentConfig } from './config';
@@ -416,7 +416,7 @@ class Agent {
             await fetchModel(this.farm.models, variant.sha256, this.config.cacheDir),
             await fetchComparisonModels(this.farm.models, job, this.config.cacheDir),
             job.evaluation ? await fetchEvaluationData(this.farm.models, job.evaluation, this.config.cacheDir) : undefined,
-            job.configSearch ? await fetchVariantModels(this.farm.models, job.configSearch.variants, this.config.cacheDir) : undefined,
+            await fetchSearchModels(this.farm.models, job, this.config.cacheDir),
           ] as const,
         MODEL_FETCH_RETRY_BUDGET_MS,
         signal,
@@ -548,26 +548,6 @@ class Agent {
       this.log('warn', 'the ack of a finished job was not confirmed; it will come back after AckWait and be dropped', { subject: msg.subject, error: String(err) });
     }
   }
-}
-
-/**
- * The models of a configuration search, fetched (and verified) into the cache in the search's
- * order; each file once even when two variants share it.
- *
- * Thrown errors: whatever fetchModel throws (ModelFetchError for a missing or corrupt object).
- */
-async function fetchVariantModels(models: FarmStore['models'], variants: readonly VariantRef[], cacheDir: string): Promise<ComparedModel[]> {
-  const paths = new Map<string, string>();
-  const out: ComparedModel[] = [];
-  for (const v of variants) {
-    let path = paths.get(v.sha256);
-    if (path === undefined) {
-      path = await fetchModel(models, v.sha256, cacheDir);
-      paths.set(v.sha256, path);
-    }
-    out.push({ variant: v.variant || v.sha256.slice(0, 12), sha256: v.sha256, modelPath: path });
-  }
-  return out;
 }
 
 /**
