@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@nats-io/transport-node';
 import { openFarmStore, putModel } from '@benchfarm/messaging';
 import { prepareDefaultModel } from '@benchfarm/onnx';
+import { protobufWriter } from '@benchfarm/suite';
 import { CoordinatorClient, type AgentView } from './client';
 import { startFleetFarm, readProcUsage, cpuPercentOfCore, type FleetFarm, type ProcUsage } from './simulate-fleet.farm';
 import {
@@ -217,21 +218,15 @@ async function scrapeMetrics(client: CoordinatorClient, count: number): Promise<
  * that its digest is new on every run.
  */
 export function onnxishBlob(sizeBytes: number): Buffer {
-  const varint = (value: number): Buffer => {
-    const out: number[] = [];
-    let v = value;
-    while (v >= 0x80) {
-      out.push((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    out.push(v);
-    return Buffer.from(out);
-  };
-  const field = (n: number, payload: Buffer): Buffer => Buffer.concat([varint(n * 8 + 2), varint(payload.length), payload]);
+  const { concat, field, utf8, varint } = protobufWriter;
   const raw = randomBytes(Math.max(4, sizeBytes - 200) & ~3);
-  const tensor = Buffer.concat([Buffer.from([0x08]), varint(raw.length / 4), Buffer.from([0x10, 0x01]), field(8, Buffer.from('blob')), field(9, raw)]);
-  const graph = Buffer.concat([field(2, Buffer.from('simulate_fleet_fetch')), field(5, tensor)]);
-  return Buffer.concat([Buffer.from([0x08, 0x08]), field(2, Buffer.from('benchfarm simulate-fleet')), field(7, graph), field(8, Buffer.from([0x10, 0x0d]))]);
+  // TensorProto: dims (1), data_type (2) FLOAT = 1, name (8), raw_data (9).
+  const tensor = concat(field(1, 0, varint(raw.length / 4)), field(2, 0, varint(1)), field(8, 2, utf8('blob')), field(9, 2, raw));
+  // GraphProto: name (2), initializer (5).
+  const graph = concat(field(2, 2, utf8('simulate_fleet_fetch')), field(5, 2, tensor));
+  // ModelProto: ir_version (1), producer_name (2), graph (7), opset_import (8) { version (2) }.
+  const model = concat(field(1, 0, varint(8)), field(2, 2, utf8('benchfarm simulate-fleet')), field(7, 2, graph), field(8, 2, field(2, 0, varint(13))));
+  return Buffer.from(model.buffer, model.byteOffset, model.byteLength);
 }
 
 function agentIdsOf(runId: string, count: number): string[] {

@@ -5,6 +5,7 @@
 export { runSuiteInChild, childEntryPath, idleChildRssBytes, runBareLoopInChild } from './run-in-child';
 export { REFERENCE_MODEL_ID, REFERENCE_TOLERANCE, referenceModel, compareToReference } from './reference-model';
 export type { ReferenceModel, ReferenceComparison } from './reference-model';
+export * as protobufWriter from './protobuf-writer';
 export type { RunSuiteInChildOptions, BareLoopResult } from './run-in-child';
 export { SAMPLES_CHUNK_MAX } from './messages';
 export type {

@@ -9,6 +9,7 @@
 // summation order (about 1e-6 relative here).
 import { createHash } from 'node:crypto';
 import { mulberry32 } from '@benchfarm/numerics';
+import { concat, field, utf8, varint } from './protobuf-writer';
 
 /** Names the reference graph; a changed graph gets a new id (and digest). */
 export const REFERENCE_MODEL_ID = 'benchfarm-reference-mlp-v1';
@@ -151,8 +152,8 @@ function buildReferenceModel(): ReferenceModel {
   };
 }
 
-// A minimal protobuf writer for the few ONNX messages above (field numbers from onnx.proto):
-// the bytes, and so the digest, depend on nothing but this file.
+// The few ONNX messages above (field numbers from onnx.proto), written with our own protobuf
+// writer: the bytes, and so the digest, depend on nothing but our code.
 
 function node(inputs: string[], outputs: string[], name: string, opType: string): Uint8Array {
   return field(1, 2, concat(...inputs.map((i) => field(1, 2, utf8(i))), ...outputs.map((o) => field(2, 2, utf8(o))), field(3, 2, utf8(name)), field(4, 2, utf8(opType))));
@@ -170,34 +171,4 @@ function valueInfo(name: string, dims: number[]): Uint8Array {
   // ValueInfoProto{name 1, type 2: TypeProto{tensor_type 1: {elem_type 1, shape 2: {dim 1: {dim_value 1}}}}}
   const shape = concat(...dims.map((d) => field(1, 2, field(1, 0, varint(d)))));
   return concat(field(1, 2, utf8(name)), field(2, 2, field(1, 2, concat(field(1, 0, varint(1)), field(2, 2, shape)))));
-}
-
-function field(number: number, wireType: 0 | 2, payload: Uint8Array): Uint8Array {
-  const key = varint(number * 8 + wireType);
-  return wireType === 0 ? concat(key, payload) : concat(key, varint(payload.length), payload);
-}
-
-function varint(value: number): Uint8Array {
-  const out: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return Uint8Array.from(out);
-}
-
-function utf8(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
