@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { checkAgentSide, checkStore, countSeries, dispatchLatencies, distribution, formatFigures, ingestRate, uploadCounters, type FleetFigures } from './simulate-fleet.figures';
 import { parseProcStatCpuTicks } from './simulate-fleet.farm';
 import { SimulateFleetError, onnxishBlob, resolveFleetOptions } from './simulate-fleet';
-import type { JobRecord } from './simulate-fleet.workers';
+import type { SimulatedJobRecord } from '@benchfarm/fleet';
 
-const record = (over: Partial<JobRecord>): JobRecord => ({
+const record = (over: Partial<SimulatedJobRecord>): SimulatedJobRecord => ({
   agentId: 'a',
   jobId: 'j',
   sweepId: 's',

@@ -1,7 +1,7 @@
 // The figures of a simulated fleet run, and the pure arithmetic behind them: distributions,
 // ingest rates, the store and agent-side counts, and the text report.
 import { percentileOfSorted } from '@benchfarm/numerics';
-import type { JobRecord } from './simulate-fleet.workers';
+import type { SimulatedJobRecord } from '@benchfarm/fleet';
 
 /** A figure that was not measured, with why. */
 export interface Absent {
@@ -113,7 +113,7 @@ export interface AgentSideCheck {
 }
 
 /** Counts the agents' records of a sweep's jobs against the sweep's job ids. Pure. */
-export function checkAgentSide(records: readonly JobRecord[], sweepId: string, jobIds: readonly string[]): AgentSideCheck {
+export function checkAgentSide(records: readonly SimulatedJobRecord[], sweepId: string, jobIds: readonly string[]): AgentSideCheck {
   const mine = records.filter((r) => r.sweepId === sweepId);
   const commits = new Map<string, number>();
   const outcomes: Record<string, number> = {};
@@ -145,9 +145,9 @@ export interface DispatchFigures {
 }
 
 /** Dispatch latencies of the leased job messages of `sweepId`. Pure. */
-export function dispatchLatencies(records: readonly JobRecord[], sweepId: string): DispatchFigures {
-  const leased = records.filter((r): r is JobRecord & { leaseAtMs: number } => r.sweepId === sweepId && r.leaseAtMs !== undefined);
-  const firstByAgent = new Map<string, JobRecord & { leaseAtMs: number }>();
+export function dispatchLatencies(records: readonly SimulatedJobRecord[], sweepId: string): DispatchFigures {
+  const leased = records.filter((r): r is SimulatedJobRecord & { leaseAtMs: number } => r.sweepId === sweepId && r.leaseAtMs !== undefined);
+  const firstByAgent = new Map<string, SimulatedJobRecord & { leaseAtMs: number }>();
   for (const r of leased) {
     const seen = firstByAgent.get(r.agentId);
     if (!seen || r.leaseAtMs < seen.leaseAtMs) firstByAgent.set(r.agentId, r);

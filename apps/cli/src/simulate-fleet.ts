@@ -11,6 +11,7 @@ import { connect } from '@nats-io/transport-node';
 import { openFarmStore, putModel } from '@benchfarm/messaging';
 import { prepareDefaultModel } from '@benchfarm/onnx';
 import { protobufWriter } from '@benchfarm/suite';
+import type { ConnectionScope, FleetWorkerSpec, ModelCacheScope, WorkerStats } from '@benchfarm/fleet';
 import { CoordinatorClient, type AgentView } from './client';
 import { startFleetFarm, readProcUsage, cpuPercentOfCore, type FleetFarm, type ProcUsage } from './simulate-fleet.farm';
 import {
@@ -30,7 +31,7 @@ import {
   type SweepFigures,
   type UsageFigures,
 } from './simulate-fleet.figures';
-import { FleetWorkers, type ConnectionScope, type FleetWorkerSpec, type ModelCacheScope, type WorkerStats } from './simulate-fleet.workers';
+import { FleetWorkers } from './simulate-fleet.workers';
 
 /**
  * Variants the coordinator derives quickly from the bundled default model (a copy, a

@@ -1,85 +1,13 @@
 // The worker processes of a simulated fleet, seen from `benchfarm simulate-fleet`: forked with the
-// tsx loader, driven over IPC. The message shapes are those of
-// apps/agent/src/simulated/fleet-protocol.ts, declared again here because apps do not import each
-// other; the fleet int-spec runs both ends.
+// tsx loader, driven over IPC with the messages of @benchfarm/fleet (the agent's fleet workers
+// read the same declarations); the fleet int-spec runs both ends.
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { FetchAnswer, FleetCommand, FleetEvent, FleetWorkerSpec, SimulatedJobRecord, WorkerStats } from '@benchfarm/fleet';
 import { repoRoot, tsxExecArgv } from './processes';
 
 /** The worker's entry file. */
 export const FLEET_WORKER_ENTRY = join(repoRoot, 'apps/agent/src/simulated/fleet-worker.ts');
-
-export type ConnectionScope = 'agent' | 'process';
-export type ModelCacheScope = 'process' | 'agent';
-
-/** What one worker runs (fleet-protocol.ts FleetWorkerSpec). */
-export interface FleetWorkerSpec {
-  workerIndex: number;
-  agents: Array<{ agentId: string; name: string; labels: Record<string, string> }>;
-  natsUrl: string;
-  grpcAddress: string;
-  jobMs: number;
-  healthCheckMs: number;
-  natsConnections: ConnectionScope;
-  grpcChannels: ConnectionScope;
-  modelCache: ModelCacheScope;
-  cacheDir: string;
-  heartbeatIntervalMs?: number;
-  ackWaitMs?: number;
-  startDeadlineMs: number;
-}
-
-/** A simulated agent's record of one job message (simulated-agent.ts SimulatedJobRecord). */
-export interface JobRecord {
-  agentId: string;
-  jobId: string;
-  sweepId: string;
-  variant: string;
-  deliveryCount: number;
-  publishedAtMs: number;
-  freeAtMs: number;
-  receivedAtMs: number;
-  leaseAtMs?: number;
-  uploadAckAtMs?: number;
-  settledAtMs: number;
-  outcome: 'committed' | 'duplicate' | 'error_recorded' | 'dropped' | 'returned' | 'aborted';
-  attempt?: number;
-  resultId?: string;
-  modelCacheHit?: boolean;
-  reason?: string;
-}
-
-export interface ModelCacheStats {
-  requests: number;
-  hits: number;
-  storeReads: number;
-  bytesFetched: number;
-  failures: number;
-}
-
-export interface FetchAnswer {
-  agentId: string;
-  ms?: number;
-  sizeBytes?: number;
-  hit?: boolean;
-  error?: string;
-}
-
-export interface WorkerStats {
-  cache: ModelCacheStats;
-  warnings: Record<string, number>;
-  errors: string[];
-}
-
-type FleetEvent =
-  | { type: 'loaded'; pid: number }
-  | { type: 'agent'; agentId: string; registeredAtMs: number; idleAtMs: number; startAttempts: number }
-  | { type: 'agent-failed'; agentId: string; error: string; startAttempts: number }
-  | { type: 'job'; record: JobRecord }
-  | { type: 'fetched'; requestId: number; answers: FetchAnswer[] }
-  | { type: 'discarded'; requestId: number }
-  | ({ type: 'stats'; requestId: number } & WorkerStats)
-  | { type: 'stopped' };
 
 /** An agent's start as its worker reported it. */
 export interface AgentStart {
@@ -109,7 +37,7 @@ interface Worker {
  */
 export class FleetWorkers {
   readonly starts = new Map<string, AgentStart>();
-  readonly jobs: JobRecord[] = [];
+  readonly jobs: SimulatedJobRecord[] = [];
   private readonly pending = new Map<number, (event: FleetEvent) => void>();
   private nextRequest = 1;
   private readonly listeners = new Set<() => void>();
@@ -217,7 +145,7 @@ export class FleetWorkers {
     );
   }
 
-  private ask(worker: number, command: (requestId: number) => Record<string, unknown>, timeoutMs: number): Promise<FleetEvent> {
+  private ask(worker: number, command: (requestId: number) => FleetCommand, timeoutMs: number): Promise<FleetEvent> {
     const w = this.workers[worker];
     if (!w) return Promise.reject(new FleetWorkerError(`no worker ${worker}`));
     const requestId = this.nextRequest++;

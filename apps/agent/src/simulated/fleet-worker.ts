@@ -1,13 +1,13 @@
 // A worker process of a simulated fleet: runs many simulated agents, driven over IPC by
-// `benchfarm simulate-fleet` (fleet-protocol.ts). Started with the tsx loader and an IPC channel;
-// it exits when told to stop or when its driver goes away.
+// `benchfarm simulate-fleet` (the messages of @benchfarm/fleet). Started with the tsx loader and
+// an IPC channel; it exits when told to stop or when its driver goes away.
 import { mkdirSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel } from '@grpc/grpc-js';
+import type { FetchAnswer, FleetCommand, FleetEvent, FleetWorkerSpec } from '@benchfarm/fleet';
 import type { AgentLog } from '../agent-log';
 import { SimulatedModelCache } from './model-cache';
 import { openSharedChannel, openSharedNats, startSimulatedAgent, type SharedNats, type SimulatedAgent } from './simulated-agent';
-import type { FetchAnswer, FleetCommand, FleetEvent, FleetWorkerSpec } from './fleet-protocol';
 
 /** Errors kept verbatim for the driver; beyond that they are only counted. */
 const ERRORS_KEPT = 20;

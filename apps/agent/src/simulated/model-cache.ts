@@ -1,28 +1,8 @@
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ObjectStore } from '@nats-io/obj';
+import type { ModelCacheScope, ModelCacheStats } from '@benchfarm/fleet';
 import { fetchModel } from '@benchfarm/messaging';
-
-/**
- * Who shares a fetched model: every simulated agent of the process (`process`: the lighter
- * default; one object-store read per digest and process), or nobody (`agent`: each agent reads
- * and verifies its own copy, as separate devices do).
- */
-export type ModelCacheScope = 'process' | 'agent';
-
-/** What the cache did so far. */
-export interface ModelCacheStats {
-  /** Models asked for. */
-  requests: number;
-  /** Requests answered without reading the object store (cached, or joined a read under way). */
-  hits: number;
-  /** Object-store reads (each a full, verified fetch through `fetchModel`). */
-  storeReads: number;
-  /** Bytes read from the object store (the size of each file a read produced). */
-  bytesFetched: number;
-  /** Reads that failed (the request that caused one is not a hit). */
-  failures: number;
-}
 
 /** One answered request. */
 export interface CachedModel {

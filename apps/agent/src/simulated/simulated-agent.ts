@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Channel, type ChannelOptions } from '@grpc/grpc-js';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { SimulatedJobOutcome, SimulatedJobRecord } from '@benchfarm/fleet';
 import { ModelFetchError, ackConfirmed, agentConsumer, ensureAgentConsumer, ensureFarmStore, termConfirmed, type FarmStore } from '@benchfarm/messaging';
 import {
   BenchJob,
@@ -67,47 +68,6 @@ export async function openSharedNats(natsUrl: string, name: string): Promise<Sha
  */
 export function openSharedChannel(config: Pick<AgentConfig, 'grpcAddress' | 'grpcTlsCaFile' | 'grpcTlsCertFile' | 'grpcTlsKeyFile'>): Channel {
   return new Channel(config.grpcAddress, agentChannelCredentials(config), { ...GRPC_KEEPALIVE });
-}
-
-/** How one job message ended for a simulated agent. */
-export type SimulatedJobOutcome =
-  /** The coordinator committed the result (UploadOutcome COMMITTED); the message was acked. */
-  | 'committed'
-  /** The coordinator already had a result for the job (DUPLICATE); acked. */
-  | 'duplicate'
-  /** The attempt's error was recorded (ERROR_RECORDED). */
-  | 'error_recorded'
-  /** The message was terminated: not a job for this agent, no lease (finished, not yours), result refused, lease lost. */
-  | 'dropped'
-  /** The message was given back (nak): the coordinator was unreachable or the result could not be delivered. */
-  | 'returned'
-  /** The agent was stopped while the job ran; the message was given back at once. */
-  | 'aborted';
-
-/** What a simulated agent did with one job message, for the fleet's figures. Times are ms since the epoch on this machine. */
-export interface SimulatedJobRecord {
-  agentId: string;
-  jobId: string;
-  sweepId: string;
-  variant: string;
-  deliveryCount: number;
-  /** When JetStream stored the message (its timestamp): when the coordinator published the job. */
-  publishedAtMs: number;
-  /** When this agent was last free to pull (it started, or finished its previous message). */
-  freeAtMs: number;
-  receivedAtMs: number;
-  /** When the coordinator granted the lease; absent when it did not. */
-  leaseAtMs?: number;
-  /** When the coordinator answered the upload; absent without one. */
-  uploadAckAtMs?: number;
-  /** When the message was acked, terminated or given back. */
-  settledAtMs: number;
-  outcome: SimulatedJobOutcome;
-  attempt?: number;
-  resultId?: string;
-  /** Whether the model came from the process's cache without a store read. */
-  modelCacheHit?: boolean;
-  reason?: string;
 }
 
 /** What {@link startSimulatedAgent} is given. */
