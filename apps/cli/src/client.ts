@@ -3,7 +3,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AgentView, SweepField, DatasetFileProgressView, DatasetRemovalView, DatasetUploadView, DatasetView, ResultView, SuiteReportsView, SweepView } from '@benchfarm/contract';
+import type { AgentView, SweepField, DatasetFileProgressView, DatasetManifestRequest, DatasetRemovalView, DatasetUploadView, DatasetView, ResultView, SuiteReportsView, SweepView } from '@benchfarm/contract';
 
 /** Thrown when the coordinator cannot be reached at all. */
 export class CoordinatorUnreachableError extends Error {
@@ -60,14 +60,6 @@ export type PercentileView = ResultView['percentiles'][number];
  * flag; the coordinator parses the text forms (see SWEEP_FIELD_DOCS of @benchfarm/contract).
  */
 export type SweepOptions = { [K in Exclude<SweepField, 'modelPath'>]?: string | number | boolean | undefined };
-
-/** The manifest a dataset upload starts with. */
-export interface DatasetManifestBody {
-  name?: string;
-  preprocess?: string | Record<string, unknown>;
-  labels?: { sha256: string; sizeBytes: number };
-  images: { name: string; sha256: string; sizeBytes: number }[];
-}
 
 /**
  * How long `createSweep` waits for the coordinator's answer with no byte crossing: POST /sweeps
@@ -135,7 +127,7 @@ export class CoordinatorClient {
   }
 
   /** Opens (or finds again) a dataset upload. */
-  createDatasetUpload(manifest: DatasetManifestBody): Promise<DatasetUploadView> {
+  createDatasetUpload(manifest: DatasetManifestRequest): Promise<DatasetUploadView> {
     return this.postJson<DatasetUploadView>('/v1/datasets/uploads', manifest);
   }
 

@@ -4,8 +4,9 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import type { DatasetManifestRequest } from '@benchfarm/contract';
 import { sha256File } from '@benchfarm/messaging';
-import { CoordinatorRequestError, type CoordinatorClient, type DatasetManifestBody, type DatasetUploadView } from './client';
+import { CoordinatorRequestError, type CoordinatorClient, type DatasetUploadView } from './client';
 import { preprocessFlag } from './sweep-file';
 
 /** Thrown for a folder or file on this machine that cannot be uploaded (empty, unreadable), naming it. */
@@ -108,7 +109,7 @@ export async function uploadDatasetDir(client: CoordinatorClient, dir: string, o
   const preprocess = typeof options.preprocess === 'string' ? await preprocessFlag(options.preprocess) : options.preprocess;
   progress(`${folder}: ${images.length} images, ${mb(images.reduce((s, f) => s + f.sizeBytes, 0))}${labels ? `, labels ${labels.name}` : ''}`);
 
-  const manifest: DatasetManifestBody = {
+  const manifest: DatasetManifestRequest = {
     ...(options.name !== undefined ? { name: options.name } : {}),
     ...(preprocess !== undefined ? { preprocess } : {}),
     ...(labels ? { labels: { sha256: labels.sha256, sizeBytes: labels.sizeBytes } } : {}),

@@ -19,7 +19,7 @@ import {
   revokeUsersInAuthConfig,
   signUserJwt,
 } from '@benchfarm/messaging';
-import type { EnrollmentView } from '@benchfarm/contract';
+import type { CreateEnrollmentCodeRequest, EnrollRequest, EnrollmentView } from '@benchfarm/contract';
 import { CoordinatorClient } from './client';
 
 /** Thrown when security files cannot be written or read, or enrollment input is bad; names the problem. */
@@ -217,7 +217,8 @@ export interface EnrollmentCode {
 
 /** Asks the coordinator (admin, with BENCHFARM_TOKEN) for a one-time enrollment code for `agentId`. */
 export function requestEnrollmentCode(coordinatorUrl: string, agentId: string, ttlSeconds?: number, token = process.env.BENCHFARM_TOKEN): Promise<EnrollmentCode> {
-  return new CoordinatorClient(coordinatorUrl, token).postJson('/v1/enrollments', { agentId, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) });
+  const body: CreateEnrollmentCodeRequest = { agentId, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) };
+  return new CoordinatorClient(coordinatorUrl, token).postJson('/v1/enrollments', body);
 }
 
 /** What enrollment.json holds. */
@@ -260,12 +261,13 @@ export async function enrollAgent(options: { coordinatorUrl: string; code: strin
   if (clash.length > 0) throw new SecurityFilesError(`refusing to overwrite ${clash.join(', ')}: this folder holds an enrollment already; use another --dir`);
   const nkey = createUserKeyPair();
   const tlsKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const response = await new CoordinatorClient(options.coordinatorUrl).postJson<EnrollmentView>('/v1/enroll', {
+  const body: EnrollRequest = {
     agentId: options.agentId,
     code: options.code,
     natsPublicKey: nkey.publicKey,
     tlsPublicKeyPem: tlsKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  });
+  };
+  const response = await new CoordinatorClient(options.coordinatorUrl).postJson<EnrollmentView>('/v1/enroll', body);
   const creds = formatCredsFile(response.natsUserJwt, nkey.seed);
   // The coordinator must have signed our key for our id; anything else would not work anyway.
   const parsed = parseCredsFile(creds);

@@ -123,7 +123,7 @@ describe('REST contract (real nats-server, coordinator)', () => {
     });
   });
 
-  describe('hand-validated request bodies', () => {
+  describe('the other request bodies', () => {
     it('DatasetManifest: a manifest with every documented property is taken, an undocumented one is refused naming it', async () => {
       const properties = Object.keys(document.components.schemas.DatasetManifest!.properties).sort();
       expect(properties).toEqual(['images', 'labels', 'name', 'preprocess']);

@@ -5,5 +5,8 @@ export * from './scenario-request';
 export * from './runtime-request';
 export * from './config-search-request';
 export * from './sweep-request';
+export * from './enrollment-request';
+export * from './dataset-request';
+export * from './request-components';
 export * from './views';
 export * from './sweep-field-docs';

@@ -67,7 +67,8 @@ export const AGENT_RECORD_MAX_BYTES = 64 * 1024;
 /** Most bytes of the agent registry bucket: over 1000 agents at the largest record size, ~25 000 at a real one's. */
 export const AGENT_BUCKET_MAX_BYTES = 64 * 1024 * 1024;
 
-const AGENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** An agent id: one NATS subject token, also a KV key and part of a consumer name. */
+export const AGENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Thrown when an agent id would not be a single, safe NATS subject token. */
 export class InvalidAgentIdError extends Error {
@@ -79,7 +80,7 @@ export class InvalidAgentIdError extends Error {
 
 /** Checks that an agent id is usable as a subject token, a KV key and a consumer name. */
 export function assertAgentId(agentId: string): string {
-  if (!AGENT_ID.test(agentId)) throw new InvalidAgentIdError(agentId);
+  if (!AGENT_ID_PATTERN.test(agentId)) throw new InvalidAgentIdError(agentId);
   return agentId;
 }
 

@@ -1,7 +1,9 @@
 // What a client declares before uploading a dataset, checked before a byte is stored (pure).
 import { createHash } from 'node:crypto';
+import { SHA256_HEX_PATTERN, datasetManifestRequestSchema, datasetNameSchema, isInlineLabels } from '@benchfarm/contract';
 import { CalibrationDataError, LabelsError, parseCocoLabels, parsePreprocessConfig, type CocoLabels } from '@benchfarm/onnx';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
+import { parseRequest } from '../common/parse-request';
 import type { DatasetLabelsRecord } from './dataset.types';
 
 /** The size limits a dataset upload is held to (from the coordinator's configuration). */
@@ -29,14 +31,6 @@ export interface DatasetManifest {
   readonly preprocess: string | Record<string, unknown> | undefined;
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-/** Base names only: no separators, no leading dot or space, printable characters a file system and a shell-free tool keep as they are. */
-const IMAGE_NAME = /^[A-Za-z0-9_(][A-Za-z0-9 ._()+,-]*$/;
-const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const JPEG_EXTENSION = /\.jpe?g$/i;
-/** A name that could be mistaken for an id prefix (resolve tries ids and names). */
-const HEX_ONLY = /^[0-9a-f]{8,64}$/;
-
 /** A refusal of bad dataset input, naming the field (and so the file). */
 export const invalidDataset = (field: string, message: string, cause?: unknown): DomainError =>
   new DomainError(DomainErrorCode.InvalidDataset, `${field}: ${message}`, { field, ...(cause === undefined ? {} : { cause }) });
@@ -45,7 +39,7 @@ const tooLarge = (field: string, message: string): DomainError => new DomainErro
 
 /** Whether a string is a lower-case SHA-256 hex digest. */
 export function isSha256(value: unknown): value is string {
-  return typeof value === 'string' && SHA256_HEX.test(value);
+  return typeof value === 'string' && SHA256_HEX_PATTERN.test(value);
 }
 
 /**
@@ -53,29 +47,21 @@ export function isSha256(value: unknown): value is string {
  * and not 8+ hex digits only (it would read as an id prefix). Thrown: `invalid_dataset`, field `name`.
  */
 export function checkDatasetName(value: unknown): string {
-  if (typeof value !== 'string' || !DATASET_NAME.test(value)) throw invalidDataset('name', `must be 1-100 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got ${JSON.stringify(value)}`);
-  if (HEX_ONLY.test(value)) throw invalidDataset('name', `${JSON.stringify(value)} looks like a dataset id prefix; choose a name with a non-hex character`);
-  return value;
+  return parseRequest(datasetNameSchema, value, { code: DomainErrorCode.InvalidDataset, fieldOf: () => 'name' });
 }
 
-/** Checks one image's base name (no folders, no traversal, a .jpg/.jpeg file). */
-function checkImageName(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw invalidDataset(field, 'must be a non-empty file name');
-  if (value.includes('/') || value.includes('\\') || value === '.' || value === '..') throw invalidDataset(field, `${JSON.stringify(value)} is not a base name: folders and ".." are not allowed`);
-  if (Buffer.byteLength(value) > 255) throw invalidDataset(field, `${JSON.stringify(value.slice(0, 40))}... is longer than 255 bytes`);
-  if (!IMAGE_NAME.test(value) || value.endsWith(' ')) throw invalidDataset(field, `${JSON.stringify(value)} has characters outside A-Z a-z 0-9 space . _ ( ) + , - (or starts with a dot or a space)`);
-  if (!JPEG_EXTENSION.test(value)) throw invalidDataset(field, `${JSON.stringify(value)} is not a .jpg/.jpeg file (datasets hold JPEG images)`);
-  return value;
-}
-
-function checkSize(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw invalidDataset(field, `must be an integer >= 1 (bytes), got ${JSON.stringify(value)}`);
-  return value;
-}
-
-function checkDigest(value: unknown, field: string): string {
-  if (!isSha256(value)) throw invalidDataset(field, `must be a lower-case SHA-256 hex digest, got ${JSON.stringify(value)}`);
-  return value;
+/**
+ * A manifest problem's field as refusals name it: `images[3].name`, `images[3] (cat.jpg).sha256`
+ * (the file named once its name is a string), `labels.sha256`; the whole body is `manifest`.
+ */
+function manifestField(body: unknown, path: readonly PropertyKey[]): string {
+  if (path.length === 0) return 'manifest';
+  const [head, index, ...rest] = path;
+  if (head !== 'images' || typeof index !== 'number') return path.map(String).join('.');
+  const entry: unknown = (body as { images: unknown[] }).images[index];
+  const name: unknown = typeof entry === 'object' && entry !== null ? (entry as { name?: unknown }).name : undefined;
+  const image = rest.length > 0 && rest[0] !== 'name' && typeof name === 'string' ? `images[${index}] (${name})` : `images[${index}]`;
+  return [image, ...rest.map(String)].join('.');
 }
 
 /** Sorts object keys so that the same preprocessing config always gives the same id. */
@@ -87,43 +73,33 @@ function canonical(value: unknown): unknown {
 
 /**
  * Validates an upload manifest `{ name?, preprocess?, labels?, images: [{ name, sha256, sizeBytes }] }`
- * against the limits. `labels` is COCO JSON inline (an object with `images`) or `{ sha256, sizeBytes }`
+ * with the REST contract's schema (@benchfarm/contract), then against the limits and what needs
+ * more than one field. `labels` is COCO JSON inline (an object with `images`) or `{ sha256, sizeBytes }`
  * of a labels file uploaded like an image. Thrown: `invalid_dataset` naming the field or file
  * (empty list, bad or duplicate names, duplicate contents, bad digests, bad preprocess, inline
  * labels that do not fit the images), `dataset_too_large` over a limit.
  */
 export function parseDatasetManifest(body: unknown, limits: DatasetLimits): DatasetManifest {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalidDataset('manifest', 'must be a JSON object { name?, preprocess?, labels?, images: [{ name, sha256, sizeBytes }] }');
-  const o = body as Record<string, unknown>;
-  const unknownKeys = Object.keys(o).filter((k) => !['name', 'preprocess', 'labels', 'images'].includes(k));
-  if (unknownKeys.length > 0) throw invalidDataset(unknownKeys[0] ?? 'manifest', `unknown field(s) ${unknownKeys.join(', ')}; fields: name, preprocess, labels, images`);
-  const name = o.name === undefined ? undefined : checkDatasetName(o.name);
+  const parsed = parseRequest(datasetManifestRequestSchema, body, { code: DomainErrorCode.InvalidDataset, fieldOf: (path) => manifestField(body, path) });
 
   let preprocess: DatasetManifest['preprocess'];
-  if (o.preprocess !== undefined) {
+  if (parsed.preprocess !== undefined) {
     try {
-      parsePreprocessConfig(o.preprocess);
+      parsePreprocessConfig(parsed.preprocess);
     } catch (err) {
       if (err instanceof CalibrationDataError) throw invalidDataset(err.field, err.message.replace(/^[^:]*: /, ''), err);
       throw err;
     }
-    preprocess = canonical(o.preprocess) as DatasetManifest['preprocess'];
+    preprocess = canonical(parsed.preprocess) as DatasetManifest['preprocess'];
   }
 
-  if (!Array.isArray(o.images)) throw invalidDataset('images', 'must be an array of { name, sha256, sizeBytes }');
-  if (o.images.length === 0) throw invalidDataset('images', 'the dataset has no images (an empty folder?)');
-  if (o.images.length > limits.maxImages) throw tooLarge('images', `${o.images.length} images, more than this coordinator accepts (${limits.maxImages}, BENCHFARM_MAX_DATASET_IMAGES)`);
+  if (parsed.images.length > limits.maxImages) throw tooLarge('images', `${parsed.images.length} images, more than this coordinator accepts (${limits.maxImages}, BENCHFARM_MAX_DATASET_IMAGES)`);
   const byName = new Map<string, DeclaredFile>();
   const byDigest = new Map<string, string>();
   let total = 0;
-  for (const [i, raw] of o.images.entries()) {
+  for (const [i, { name: imageName, sha256, sizeBytes }] of parsed.images.entries()) {
     const field = `images[${i}]`;
-    if (!raw || typeof raw !== 'object') throw invalidDataset(field, 'must be { name, sha256, sizeBytes }');
-    const entry = raw as Record<string, unknown>;
-    const imageName = checkImageName(entry.name, `${field}.name`);
     const at = `images[${i}] (${imageName})`;
-    const sha256 = checkDigest(entry.sha256, `${at}.sha256`);
-    const sizeBytes = checkSize(entry.sizeBytes, `${at}.sizeBytes`);
     if (byName.has(imageName)) throw invalidDataset(`${field}.name`, `${JSON.stringify(imageName)} appears twice`);
     const twin = byDigest.get(sha256);
     // A copy under two names would be counted twice and could land in both calibration and evaluation.
@@ -136,22 +112,23 @@ export function parseDatasetManifest(body: unknown, limits: DatasetLimits): Data
   const images = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
   let labels: DatasetManifest['labels'];
-  if (o.labels !== undefined && o.labels !== null) {
-    if (typeof o.labels !== 'object' || Array.isArray(o.labels)) throw invalidDataset('labels', 'must be COCO JSON (an object with images, annotations, categories) or { sha256, sizeBytes } of an uploaded labels file');
-    const l = o.labels as Record<string, unknown>;
-    if ('images' in l || 'annotations' in l || 'categories' in l) {
-      const inlineBytes = Buffer.from(JSON.stringify(l));
-      summarizeLabels(l, images);
+  if (parsed.labels !== undefined && parsed.labels !== null) {
+    if (isInlineLabels(parsed.labels)) {
+      // Digested as sent: the parsed copy may order its keys otherwise.
+      const sent = (body as { labels: unknown }).labels;
+      const inlineBytes = Buffer.from(JSON.stringify(sent));
+      summarizeLabels(sent, images);
       labels = { sha256: createHash('sha256').update(inlineBytes).digest('hex'), sizeBytes: inlineBytes.length, inlineBytes };
     } else {
-      labels = { sha256: checkDigest(l.sha256, 'labels.sha256'), sizeBytes: checkSize(l.sizeBytes, 'labels.sizeBytes') };
+      const { sha256, sizeBytes } = parsed.labels as { sha256: string; sizeBytes: number };
+      labels = { sha256, sizeBytes };
     }
     if (labels.sizeBytes > limits.maxLabelsBytes) throw tooLarge('labels.sizeBytes', `${labels.sizeBytes} bytes, more than this coordinator accepts for labels (${limits.maxLabelsBytes}, BENCHFARM_MAX_DATASET_LABELS_BYTES)`);
     if (byDigest.has(labels.sha256)) throw invalidDataset('labels.sha256', `is the digest of image ${JSON.stringify(byDigest.get(labels.sha256))}`);
     total += labels.sizeBytes;
   }
   if (total > limits.maxDatasetBytes) throw tooLarge('images', `${total} bytes in all, more than this coordinator accepts per dataset (${limits.maxDatasetBytes}, BENCHFARM_MAX_DATASET_BYTES)`);
-  return { name, images, labels, preprocess };
+  return { name: parsed.name, images, labels, preprocess };
 }
 
 /**

@@ -1,18 +1,14 @@
-import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap } from '@nestjs/common';
-import { assertAgentId, isPublicKey } from '@benchfarm/messaging';
+import { ENROLLMENT_CODE_TTL_SECONDS, createEnrollmentCodeRequestSchema, enrollRequestSchema } from '@benchfarm/contract';
 import { Clock } from '../common/clock';
 import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
+import { parseRequest } from '../common/parse-request';
 import { COORDINATOR_CONFIG } from '../common/tokens';
 import { AGENT_CERTIFICATE_ISSUER, type AgentCertificateIssuer } from '../security/agent-certificates';
 import type { CoordinatorConfig } from '../config';
 import { AgentProvisioner } from './agent-provisioner';
 import { EnrollmentRepository } from './enrollment.repository';
-
-/** Default lifetime of an enrollment code. */
-export const ENROLLMENT_CODE_TTL_SECONDS = 3600;
-/** Longest lifetime an enrollment code may be given (a week). */
-export const ENROLLMENT_CODE_MAX_TTL_SECONDS = 7 * 24 * 3600;
 
 /** What an admin gets from `POST /v1/enrollments`: the code to hand to the agent's operator, once. */
 export interface EnrollmentCodeView {
@@ -39,16 +35,8 @@ export interface EnrollmentView {
 
 const invalid = (field: string, message: string): DomainError => new DomainError(DomainErrorCode.InvalidArgument, `${field}: ${message}`, { field });
 const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
-const CODE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
-
-function agentIdField(value: unknown): string {
-  if (typeof value !== 'string') throw invalid('agentId', 'must be a string');
-  try {
-    return assertAgentId(value);
-  } catch (err) {
-    throw invalid('agentId', errorMessage(err));
-  }
-}
+/** A body that is not a JSON object is read as one without fields (the contract's schema then names the first missing one). */
+const fieldsOf = (body: unknown): object => (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {});
 
 /**
  * Enrollment: an admin asks for a one-time code for an agent id; the agent's operator runs
@@ -104,12 +92,8 @@ export class EnrollmentService implements OnApplicationBootstrap {
    */
   async createCode(body: unknown): Promise<EnrollmentCodeView> {
     this.requireEnabled();
-    const { agentId: rawId, ttlSeconds: rawTtl } = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    const agentId = agentIdField(rawId);
-    const ttlSeconds = rawTtl ?? ENROLLMENT_CODE_TTL_SECONDS;
-    if (typeof ttlSeconds !== 'number' || !Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > ENROLLMENT_CODE_MAX_TTL_SECONDS) {
-      throw invalid('ttlSeconds', `must be an integer from 1 to ${ENROLLMENT_CODE_MAX_TTL_SECONDS}`);
-    }
+    const { agentId, ttlSeconds: givenTtl } = parseRequest(createEnrollmentCodeRequestSchema, fieldsOf(body));
+    const ttlSeconds = givenTtl ?? ENROLLMENT_CODE_TTL_SECONDS;
     const code = randomBytes(32).toString('base64url');
     const nowMs = this.clock.nowMs();
     const expiresAtUnixMs = nowMs + ttlSeconds * 1000;
@@ -127,19 +111,7 @@ export class EnrollmentService implements OnApplicationBootstrap {
    */
   async enroll(body: unknown): Promise<EnrollmentView> {
     this.requireEnabled();
-    const fields = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    const agentId = agentIdField(fields.agentId);
-    const { code, natsPublicKey, tlsPublicKeyPem } = fields;
-    if (typeof code !== 'string' || !CODE_PATTERN.test(code)) throw invalid('code', 'must be the enrollment code as issued (16-128 characters of A-Z a-z 0-9 _ -)');
-    if (typeof natsPublicKey !== 'string' || !isPublicKey(natsPublicKey, 'U')) throw invalid('natsPublicKey', 'must be a NATS user public key (56 characters starting with U)');
-    if (tlsPublicKeyPem !== undefined && tlsPublicKeyPem !== null) {
-      if (typeof tlsPublicKeyPem !== 'string' || tlsPublicKeyPem.length > 16_384) throw invalid('tlsPublicKeyPem', 'must be a PEM public key');
-      try {
-        createPublicKey(tlsPublicKeyPem);
-      } catch (err) {
-        throw invalid('tlsPublicKeyPem', `not a PEM public key: ${errorMessage(err)}`);
-      }
-    }
+    const { agentId, code, natsPublicKey, tlsPublicKeyPem } = parseRequest(enrollRequestSchema, fieldsOf(body));
 
     const codeSha256 = sha256(code);
     const record = await this.codes.find(codeSha256);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { REQUEST_COMPONENTS, requestComponentSchemas, type RequestComponentName } from '@benchfarm/contract';
 import { DomainErrorCode } from '../common/domain-error';
 import { HTTP_EDGE_CODES, toHttpError } from '../common/http-error.filter';
 import { sweepRequestSchema } from '../sweeps/sweep-request';
@@ -49,6 +50,34 @@ describe('CreateSweep schemas generated from the sweep request schema', () => {
 
   it('matches sweepFieldSchemas field by field', () => {
     expect(sweepFieldSchemas().modelPath).toEqual(CreateSweepJson!.properties.modelPath);
+  });
+});
+
+describe('the other request bodies, generated from the schemas the services parse them with', () => {
+  const generated = requestComponentSchemas();
+
+  it('are the components of the document', () => {
+    const names = Object.keys(REQUEST_COMPONENTS) as RequestComponentName[];
+    expect(names.sort()).toEqual(['CreateEnrollmentCode', 'DatasetManifest', 'EnrollRequest']);
+    for (const name of names) expect(OPENAPI_SCHEMAS[name], name).toEqual(generated[name]);
+    expect(JSON.stringify(generated)).not.toContain('$schema');
+  });
+
+  it('state the rules the services check: required fields, patterns, bounds, defaults, no unknown manifest field', () => {
+    expect(generated.CreateEnrollmentCode).toMatchObject({
+      type: 'object',
+      required: ['agentId'],
+      properties: { agentId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, ttlSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: 3600 } },
+    });
+    expect(generated.EnrollRequest).toMatchObject({ required: ['agentId', 'code', 'natsPublicKey'], properties: { code: { pattern: '^[A-Za-z0-9_-]{16,128}$' } } });
+    expect(generated.DatasetManifest).toMatchObject({
+      required: ['images'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$' },
+        images: { type: 'array', minItems: 1, items: { type: 'object', required: ['name', 'sha256', 'sizeBytes'], properties: { sha256: { pattern: '^[0-9a-f]{64}$' }, sizeBytes: { type: 'integer', minimum: 1 } } } },
+      },
+    });
   });
 });
 

@@ -1,4 +1,4 @@
-import { DomainError, DomainErrorCode } from '../common/domain-error';
+import { parseRequest } from '../common/parse-request';
 import { defaultMinDurationMs, sweepRequestSchema, type EvaluationTask, type RuntimeRequest, type ScenarioRequest } from '@benchfarm/contract';
 import { configSearchOf, type ConfigSearchRequest } from './config-search-request';
 
@@ -48,41 +48,31 @@ export interface SweepRequest extends ScenarioRequest {
 
 /**
  * Validates a sweep request's options (JSON body or multipart text fields; numbers may come
- * as strings) and applies defaults. Thrown ({@link DomainError} `invalid_argument`) with
+ * as strings) and applies defaults. Thrown ({@link parseRequest}: DomainError `invalid_argument`) with
  * `field` naming the first bad field and a message listing every problem.
  */
 export function parseSweepRequest(body: unknown): SweepRequest {
-  const parsed = sweepRequestSchema.safeParse(body ?? {});
-  if (parsed.success) {
-    const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, runtime, dataset, calibrationDataset, evaluationDataset, task, preprocess, minDurationMs, ...withSearch } = parsed.data;
-    const { dimensions, search, budgetMinutes, pointWarmupMs, pointDurationMs, pointMinQueries, confirmRounds, ...rest } = withSearch;
-    const configSearch = configSearchOf({ dimensions, search, budgetMinutes, pointWarmupMs, pointDurationMs, pointMinQueries, confirmRounds, scenario: rest.scenario });
-    return {
-      ...rest,
-      minDurationMs: minDurationMs ?? defaultMinDurationMs(rest.maxDurationMs),
-      ...(name === undefined ? {} : { name }),
-      ...(modelPath === undefined ? {} : { modelPath }),
-      ...(givenShapes === undefined ? {} : { shapes: givenShapes }),
-      ...(calibrationDir === undefined ? {} : { calibrationDir }),
-      ...(calibrationPreprocess === undefined ? {} : { calibrationPreprocess }),
-      ...(calibrationRandom === undefined ? {} : { calibrationRandom }),
-      ...(ownVariants === undefined ? {} : { ownVariants }),
-      ...(runtime === undefined ? {} : { runtime }),
-      ...(dataset === undefined ? {} : { dataset }),
-      ...(calibrationDataset === undefined ? {} : { calibrationDataset }),
-      ...(evaluationDataset === undefined ? {} : { evaluationDataset }),
-      ...(task === undefined ? {} : { task }),
-      ...(preprocess === undefined ? {} : { preprocess }),
-      ...(configSearch === undefined ? {} : { configSearch }),
-    };
-  }
-  const problems = parsed.error.issues.map((issue) => {
-    const field = issue.code === 'unrecognized_keys' ? issue.keys[0] ?? '' : issue.path.map(String).join('.');
-    return { field, message: issue.message };
-  });
-  const message = problems.map((p) => (p.message.startsWith(p.field) || p.field === '' ? p.message : `${p.field}: ${p.message}`)).join('; ');
   // An axis of the dimensions is named in full (`dimensions.intra_op_threads`); other nested paths by their field.
-  const first = problems[0]?.field ?? '';
-  const field = (first.startsWith('dimensions.') ? first : first.split('.')[0]) || undefined;
-  throw new DomainError(DomainErrorCode.InvalidArgument, message, field === undefined ? {} : { field });
+  const data = parseRequest(sweepRequestSchema, body ?? {}, { errorField: (first) => (first.startsWith('dimensions.') ? first : (first.split('.')[0] ?? '')) });
+  const { name, modelPath, shapes: givenShapes, calibrationDir, calibrationPreprocess, calibrationRandom, ownVariants, runtime, dataset, calibrationDataset, evaluationDataset, task, preprocess, minDurationMs, ...withSearch } = data;
+  const { dimensions, search, budgetMinutes, pointWarmupMs, pointDurationMs, pointMinQueries, confirmRounds, ...rest } = withSearch;
+  const configSearch = configSearchOf({ dimensions, search, budgetMinutes, pointWarmupMs, pointDurationMs, pointMinQueries, confirmRounds, scenario: rest.scenario });
+  return {
+    ...rest,
+    minDurationMs: minDurationMs ?? defaultMinDurationMs(rest.maxDurationMs),
+    ...(name === undefined ? {} : { name }),
+    ...(modelPath === undefined ? {} : { modelPath }),
+    ...(givenShapes === undefined ? {} : { shapes: givenShapes }),
+    ...(calibrationDir === undefined ? {} : { calibrationDir }),
+    ...(calibrationPreprocess === undefined ? {} : { calibrationPreprocess }),
+    ...(calibrationRandom === undefined ? {} : { calibrationRandom }),
+    ...(ownVariants === undefined ? {} : { ownVariants }),
+    ...(runtime === undefined ? {} : { runtime }),
+    ...(dataset === undefined ? {} : { dataset }),
+    ...(calibrationDataset === undefined ? {} : { calibrationDataset }),
+    ...(evaluationDataset === undefined ? {} : { evaluationDataset }),
+    ...(task === undefined ? {} : { task }),
+    ...(preprocess === undefined ? {} : { preprocess }),
+    ...(configSearch === undefined ? {} : { configSearch }),
+  };
 }
