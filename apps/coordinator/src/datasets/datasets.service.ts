@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { decodeJpeg } from '@benchfarm/onnx';
+import { startBackgroundLoop, type BackgroundLoop } from '../common/background-loop';
 import { Clock } from '../common/clock';
 import { DomainError, DomainErrorCode, errorMessage } from '../common/domain-error';
 import { COORDINATOR_CONFIG } from '../common/tokens';
@@ -122,7 +123,7 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
   private tail: Promise<unknown> = Promise.resolve();
   /** Files a PUT is writing now (`<uploadId>/<sha256>`). */
   private readonly writing = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
+  private expiry: BackgroundLoop | undefined;
 
   constructor(
     @Inject(DatasetRepository) private readonly repo: DatasetRepository,
@@ -140,12 +141,11 @@ export class DatasetsService extends DatasetCatalog implements OnModuleInit, OnM
     const open = new Set(await this.repo.uploadIds());
     for (const id of await this.staging.uploadIds()) if (!open.has(id)) await this.staging.removeUpload(id);
     await this.expireUploads();
-    this.timer = setInterval(() => void this.expireUploads().catch((err: unknown) => this.log.warn(`expiring dataset uploads failed: ${errorMessage(err)}`)), Math.min(60_000, Math.max(1_000, this.config.datasetUploadTtlMs / 4)));
-    this.timer.unref();
+    this.expiry = startBackgroundLoop(() => this.expireUploads(), { everyMs: Math.min(60_000, Math.max(1_000, this.config.datasetUploadTtlMs / 4)), log: this.log, failure: 'expiring dataset uploads failed', unref: true });
   }
 
-  onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+  async onModuleDestroy(): Promise<void> {
+    await this.expiry?.stop();
   }
 
   /** `POST /v1/datasets/uploads`: opens (or finds again) the upload of a manifest. */

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { JOB_STREAM, type FarmStore } from '@benchfarm/messaging';
+import { startBackgroundLoop, type BackgroundLoop } from '../common/background-loop';
 import { Clock } from '../common/clock';
-import { errorMessage } from '../common/domain-error';
 import { COORDINATOR_CONFIG, FARM_STORE } from '../common/tokens';
 import { CONFIG_ENV_VARS, type CoordinatorConfig } from '../config';
 import { LeaseRepository } from '../storage/lease.repository';
@@ -40,8 +40,7 @@ export function describeDuration(ms: number): string {
 @Injectable()
 export class JobExpiry implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('JobExpiry');
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private loop: BackgroundLoop | undefined;
   /** When this coordinator started (led, with two): jobs created before it by another are not being published. */
   private startedAtMs: number | undefined;
 
@@ -55,19 +54,11 @@ export class JobExpiry implements OnApplicationBootstrap, OnApplicationShutdown 
 
   onApplicationBootstrap(): void {
     this.startedAtMs = this.clock.nowMs();
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.pass()
-        .catch((err: unknown) => this.log.warn(`job expiry pass failed: ${errorMessage(err)}`))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, expiryIntervalMs(this.config.jobMaxAgeMs));
+    this.loop = startBackgroundLoop(() => this.pass(), { everyMs: expiryIntervalMs(this.config.jobMaxAgeMs), log: this.log, failure: 'job expiry pass failed' });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop?.stop();
   }
 
   /** One pass; returns the ids of the jobs it failed. Exposed for tests. */

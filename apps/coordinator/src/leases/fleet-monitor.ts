@@ -4,6 +4,7 @@ import { AgentState } from '@benchfarm/protocol';
 import { AgentRegistry } from '../agents/agent-registry';
 import { ineligibility, isStale } from '../agents/agent-matcher';
 import { movesQueuedJobs } from '../agents/agent-health';
+import { startBackgroundLoop, type BackgroundLoop } from '../common/background-loop';
 import { Clock } from '../common/clock';
 import { errorMessage } from '../common/domain-error';
 import { COORDINATOR_CONFIG } from '../common/tokens';
@@ -84,8 +85,7 @@ export class FleetMonitor implements OnApplicationBootstrap, OnApplicationShutdo
   /** Agent id -> the pool this process last recorded for it in the pool memory. */
   private readonly recordedPools = new Map<string, string>();
   private startedAtMs: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private loop: BackgroundLoop | undefined;
 
   constructor(
     @Inject(AgentRegistry) private readonly registry: AgentRegistry,
@@ -100,19 +100,11 @@ export class FleetMonitor implements OnApplicationBootstrap, OnApplicationShutdo
 
   onApplicationBootstrap(): void {
     this.startedAtMs = this.clock.nowMs();
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.pass()
-        .catch((err: unknown) => this.log.warn(`monitor pass failed: ${errorMessage(err)}`))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.config.monitorIntervalMs);
+    this.loop = startBackgroundLoop(() => this.pass(), { everyMs: this.config.monitorIntervalMs, log: this.log, failure: 'monitor pass failed' });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop?.stop();
   }
 
   /** One pass; exposed for tests. */

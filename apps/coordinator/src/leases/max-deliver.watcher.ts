@@ -3,6 +3,7 @@ import type { FarmStore } from '@benchfarm/messaging';
 import { JOB_STREAM, JOB_SUBJECT_PREFIX, agentConsumerName, jobSubject } from '@benchfarm/messaging';
 import { BenchJob } from '@benchfarm/protocol';
 import type { Subscription } from '@nats-io/transport-node';
+import { startBackgroundLoop, type BackgroundLoop } from '../common/background-loop';
 import { Clock } from '../common/clock';
 import { errorMessage } from '../common/domain-error';
 import { truncateUntrusted } from '../common/untrusted-text';
@@ -153,8 +154,7 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
   private readonly stopping = new AbortController();
   /** Queued jobs the last reconcile pass found past MaxDeliver: job id -> stream sequence (failed if found so again). */
   private suspects = new Map<string, number>();
-  private reconcileTimer: NodeJS.Timeout | undefined;
-  private reconciling: Promise<unknown> | undefined;
+  private reconcileLoop: BackgroundLoop | undefined;
 
   constructor(
     @Inject(FARM_STORE) private readonly farm: FarmStore,
@@ -165,17 +165,8 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
   ) {}
 
   onApplicationBootstrap(): void {
-    const runReconcile = (): void => {
-      if (this.reconciling) return;
-      this.reconciling = this.reconcile()
-        .catch((err: unknown) => this.log.warn(`MaxDeliver reconcile pass failed: ${errorMessage(err)}`))
-        .finally(() => {
-          this.reconciling = undefined;
-        });
-    };
     // The first pass at once: advisories of the time no coordinator ran were lost.
-    runReconcile();
-    this.reconcileTimer = setInterval(runReconcile, reconcileIntervalMs(this.config.leaseTtlMs));
+    this.reconcileLoop = startBackgroundLoop(() => this.reconcile(), { everyMs: reconcileIntervalMs(this.config.leaseTtlMs), log: this.log, failure: 'MaxDeliver reconcile pass failed', runAtOnce: true });
     this.subscription = this.farm.nc.subscribe(MAX_DELIVERIES_SUBJECT, {
       callback: (err, msg) => {
         if (err) {
@@ -199,9 +190,9 @@ export class MaxDeliverWatcher implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationShutdown(): Promise<void> {
     this.subscription?.unsubscribe();
-    clearInterval(this.reconcileTimer);
+    const reconciled = this.reconcileLoop?.stop();
     this.stopping.abort();
-    await Promise.all([...this.pending, this.reconciling]);
+    await Promise.all([...this.pending, reconciled]);
   }
 
   /**
