@@ -1,7 +1,7 @@
 /**
  * Codes of the errors the coordinator's services raise. Transports map them to an HTTP or
- * gRPC status only at the edge (see `http-error.filter.ts` and `results.grpc.ts`), with an
- * exhaustive switch, so adding a code here fails the build until every edge maps it.
+ * gRPC status only at the edge (`http-error.filter.ts` and `results.grpc.ts`), through one
+ * exhaustive table (`edge-status.ts`), so adding a code here fails the build until it is mapped.
  */
 export enum DomainErrorCode {
   /** A request field is missing, malformed or out of range. */

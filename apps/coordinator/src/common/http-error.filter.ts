@@ -1,6 +1,7 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
-import { DomainError, DomainErrorCode, assertNever, errorMessage } from './domain-error';
+import { DomainError, DomainErrorCode, errorMessage } from './domain-error';
+import { EDGE_STATUS_OF_CODE } from './edge-status';
 
 /** The JSON body of every REST error. */
 export interface HttpErrorBody {
@@ -10,45 +11,9 @@ export interface HttpErrorBody {
   field?: string;
 }
 
-/** The HTTP status of each domain error code; exhaustive, so a new code fails the build here. */
+/** The HTTP status of a domain error code (see {@link EDGE_STATUS_OF_CODE}). */
 export function httpStatusOf(code: DomainErrorCode): number {
-  switch (code) {
-    case DomainErrorCode.InvalidArgument:
-    case DomainErrorCode.UnknownVariant:
-    case DomainErrorCode.InvalidShapes:
-    case DomainErrorCode.InvalidModel:
-    case DomainErrorCode.InvalidUpload:
-    case DomainErrorCode.InvalidDataset:
-      return HttpStatus.BAD_REQUEST;
-    case DomainErrorCode.ModelTooLarge:
-    case DomainErrorCode.DatasetTooLarge:
-      return HttpStatus.PAYLOAD_TOO_LARGE;
-    case DomainErrorCode.ModelLoadFailed:
-    case DomainErrorCode.VariantDerivationFailed:
-    case DomainErrorCode.NoMatchingAgent:
-      return HttpStatus.UNPROCESSABLE_ENTITY;
-    case DomainErrorCode.SweepNotFound:
-    case DomainErrorCode.JobNotFound:
-    case DomainErrorCode.ResultNotFound:
-    case DomainErrorCode.DatasetNotFound:
-      return HttpStatus.NOT_FOUND;
-    case DomainErrorCode.MessagingUnavailable:
-      return HttpStatus.SERVICE_UNAVAILABLE;
-    case DomainErrorCode.StaleLease:
-    case DomainErrorCode.AlreadyFinished:
-    case DomainErrorCode.ResumeMismatch:
-      return HttpStatus.CONFLICT;
-    case DomainErrorCode.PermissionDenied:
-      return HttpStatus.FORBIDDEN;
-    case DomainErrorCode.EnrollmentCodeInvalid:
-      return HttpStatus.UNAUTHORIZED;
-    case DomainErrorCode.EnrollmentCodeUsed:
-      return HttpStatus.CONFLICT;
-    case DomainErrorCode.EnrollmentDisabled:
-      return HttpStatus.NOT_IMPLEMENTED;
-    default:
-      return assertNever(code);
-  }
+  return EDGE_STATUS_OF_CODE[code].http;
 }
 
 /**

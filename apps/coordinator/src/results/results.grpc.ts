@@ -1,7 +1,8 @@
 import { Server, ServerCredentials, status, type ServerErrorResponse, type ServerReadableStream, type ServiceDefinition, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import { Logger } from '@nestjs/common';
 import { ResultsService as ResultsServiceDefinition, type ResultEvent, type ResultsServer, type UploadAck } from '@benchfarm/protocol';
-import { DomainError, DomainErrorCode, assertNever, errorMessage } from '../common/domain-error';
+import { DomainError, type DomainErrorCode, errorMessage } from '../common/domain-error';
+import { EDGE_STATUS_OF_CODE } from '../common/edge-status';
 import { AgentIdentityGuard, type GrpcServerTls } from '../security/agent-identity';
 import { truncateUntrusted } from '../common/untrusted-text';
 import { GRPC_DETAILS_MAX_CHARS, assertGrpcRequestBounds } from './grpc-bounds';
@@ -10,46 +11,9 @@ import type { ResultsService } from './results.service';
 /** Largest gRPC message accepted (agents chunk raw samples well below it). */
 export const GRPC_MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-/** The gRPC status of each domain error code; exhaustive, so a new code fails the build here. */
+/** The gRPC status of a domain error code (see {@link EDGE_STATUS_OF_CODE}). */
 export function grpcStatusOf(code: DomainErrorCode): status {
-  switch (code) {
-    case DomainErrorCode.InvalidArgument:
-    case DomainErrorCode.UnknownVariant:
-    case DomainErrorCode.InvalidShapes:
-    case DomainErrorCode.InvalidModel:
-    case DomainErrorCode.InvalidUpload:
-    case DomainErrorCode.InvalidDataset:
-      return status.INVALID_ARGUMENT;
-    case DomainErrorCode.ModelTooLarge:
-    case DomainErrorCode.DatasetTooLarge:
-      return status.RESOURCE_EXHAUSTED;
-    case DomainErrorCode.ModelLoadFailed:
-    case DomainErrorCode.VariantDerivationFailed:
-    case DomainErrorCode.NoMatchingAgent:
-      return status.FAILED_PRECONDITION;
-    case DomainErrorCode.SweepNotFound:
-    case DomainErrorCode.JobNotFound:
-    case DomainErrorCode.ResultNotFound:
-    case DomainErrorCode.DatasetNotFound:
-      return status.NOT_FOUND;
-    case DomainErrorCode.MessagingUnavailable:
-      return status.UNAVAILABLE;
-    case DomainErrorCode.StaleLease:
-    case DomainErrorCode.AlreadyFinished:
-      return status.FAILED_PRECONDITION;
-    case DomainErrorCode.ResumeMismatch:
-      return status.ABORTED;
-    case DomainErrorCode.PermissionDenied:
-      return status.PERMISSION_DENIED;
-    case DomainErrorCode.EnrollmentCodeInvalid:
-      return status.UNAUTHENTICATED;
-    case DomainErrorCode.EnrollmentCodeUsed:
-      return status.FAILED_PRECONDITION;
-    case DomainErrorCode.EnrollmentDisabled:
-      return status.UNIMPLEMENTED;
-    default:
-      return assertNever(code);
-  }
+  return EDGE_STATUS_OF_CODE[code].grpc;
 }
 
 /**
