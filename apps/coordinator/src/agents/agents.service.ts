@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AgentState, type AgentRecord } from '@benchfarm/protocol';
+import { AgentState, type AgentCapabilities, type AgentRecord } from '@benchfarm/protocol';
 import type { AgentStateLabel } from '@benchfarm/metrics';
 import { Clock } from '../common/clock';
 import { COORDINATOR_CONFIG } from '../common/tokens';
@@ -28,26 +28,19 @@ export interface AgentHealthView {
   nextAttemptAt?: string;
 }
 
+/** What an agent reported it is and can run, as the REST API shows it. */
+export type AgentCapabilitiesView = Pick<AgentCapabilities, 'arch' | 'os' | 'osRelease' | 'cpuModel' | 'cpuCores' | 'memoryBytes' | 'executionProviders' | 'sensors' | 'onnxruntimeVersion' | 'hostname'> & {
+  /** External tools found on the agent's PATH with their versions; a sweep's `runtime` needs one. */
+  externalRuntimes: Array<{ tool: string; version: string; path: string }>;
+};
+
 /** An agent as the REST API shows it. */
 export interface AgentView {
   agentId: string;
   name: string;
   state: string;
   labels: Record<string, string>;
-  capabilities: {
-    arch: string;
-    os: string;
-    osRelease: string;
-    cpuModel: string;
-    cpuCores: number;
-    memoryBytes: number;
-    executionProviders: string[];
-    sensors: string[];
-    onnxruntimeVersion: string;
-    hostname: string;
-    /** External tools found on the agent's PATH with their versions; a sweep's `runtime` needs one. */
-    externalRuntimes: Array<{ tool: string; version: string; path: string }>;
-  } | null;
+  capabilities: AgentCapabilitiesView | null;
   agentVersion: string;
   currentJobId?: string;
   startedAt: string;

@@ -1,4 +1,4 @@
-import type { ConfigAxis, ConfigSkip, ScenarioOptions, SuiteReport, Summary, TensorSpec } from '@benchfarm/protocol';
+import type { ConfigAxis, ConfigSkip, ScenarioOptions, SuiteReport, SuiteSettings, Summary, TensorSpec } from '@benchfarm/protocol';
 import type { StoredResultSensors } from './result-sensors';
 
 /**
@@ -32,8 +32,11 @@ export interface NewDerivingSweep extends Omit<NewSweep, 'variants' | 'jobs'> {
 /** State of a job. `queued` also covers a failed attempt waiting for redelivery. */
 export type JobState = 'queued' | 'running' | 'done' | 'failed';
 
+/** How long and how much every job of a sweep measures, as its suite settings carry it. */
+export type MeasurementLimits = Pick<SuiteSettings, 'warmupMinQueries' | 'warmupMinDurationMs' | 'minQueries' | 'minDurationMs' | 'maxDurationMs' | 'seed'>;
+
 /** How every job of a sweep measures. */
-export interface SweepSettings {
+export interface SweepSettings extends MeasurementLimits {
   scenario: 'single_stream' | 'offline' | 'server' | 'cold_start';
   /** The scenario's options as every job of the sweep carries them; absent in sweeps stored before. */
   scenarioOptions?: ScenarioOptions;
@@ -51,12 +54,6 @@ export interface SweepSettings {
   intraOpThreads: number;
   interOpThreads: number;
   batch: number;
-  warmupMinQueries: number;
-  warmupMinDurationMs: number;
-  minQueries: number;
-  minDurationMs: number;
-  maxDurationMs: number;
-  seed: number;
 }
 
 /**
@@ -126,8 +123,8 @@ export interface NewJob {
   agentName: string;
 }
 
-/** Everything a sweep is created with, written in one transaction. */
-export interface NewSweep {
+/** What a sweep is created with and keeps for good: its model, inputs, settings, targets and variants. */
+export interface SweepDefinition {
   id: string;
   name: string;
   createdAtMs: number;
@@ -138,6 +135,10 @@ export interface NewSweep {
   targets: string[];
   agentIds: string[];
   variants: VariantRecord[];
+}
+
+/** Everything a sweep is created with, written in one transaction. */
+export interface NewSweep extends SweepDefinition {
   jobs: NewJob[];
 }
 
@@ -149,29 +150,16 @@ export interface PercentileRecord {
   minSamples: number;
 }
 
+/** The figures of a result's summary that a stored result keeps, and the REST view shows, as the agent sent them. */
+export type ResultFigures = Pick<Summary, 'count' | 'meanMs' | 'stdMs' | 'minMs' | 'maxMs' | 'throughputQps' | 'measuredDurationMs' | 'warmupQueries' | 'warmupDurationMs' | 'sessionCreationMs' | 'firstInferenceMs' | 'peakRssBytes' | 'rssBeforeSessionBytes' | 'rssAfterSessionBytes' | 'modelFileSizeBytes' | 'stopReason'>;
+
 /** A stored result of one job. */
-export interface ResultRecord {
+export interface ResultRecord extends ResultFigures {
   id: string;
   jobId: string;
   attempt: number;
   uploadId: string;
-  count: number;
-  meanMs: number;
-  stdMs: number;
-  minMs: number;
-  maxMs: number;
   percentiles: PercentileRecord[];
-  throughputQps: number;
-  measuredDurationMs: number;
-  warmupQueries: number;
-  warmupDurationMs: number;
-  sessionCreationMs: number;
-  firstInferenceMs: number;
-  peakRssBytes?: number;
-  rssBeforeSessionBytes?: number;
-  rssAfterSessionBytes?: number;
-  modelFileSizeBytes: number;
-  stopReason: string;
   provider: string;
   manifest: Record<string, unknown>;
   unmeasured: Array<{ field: string; reason: string }>;
@@ -203,19 +191,10 @@ export interface JobWithResult extends JobRecord {
 }
 
 /** A stored sweep with its variants and jobs. */
-export interface SweepRecord {
-  id: string;
-  name: string;
+export interface SweepRecord extends SweepDefinition {
   state: SweepState;
   error?: string;
-  createdAtMs: number;
   updatedAtMs: number;
-  model: { name: string; sha256: string; sizeBytes: number };
-  inputs: TensorSpec[];
-  settings: SweepSettings;
-  targets: string[];
-  agentIds: string[];
-  variants: VariantRecord[];
   jobs: JobWithResult[];
   /** Each variant's derivation progress, for a sweep created with a derivation step. */
   derivation?: VariantDerivationRecord[];

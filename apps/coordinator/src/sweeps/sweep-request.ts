@@ -1,12 +1,13 @@
 import { parseRequest } from '../common/parse-request';
 import { defaultMinDurationMs, sweepRequestSchema, type EvaluationTask, type RuntimeRequest, type ScenarioRequest } from '@benchfarm/contract';
+import type { MeasurementLimits } from '../storage/records';
 import { configSearchOf, type ConfigSearchRequest } from './config-search-request';
 
 // The schema of POST /sweeps is the REST contract's (@benchfarm/contract): the OpenAPI document and the CLI's sweep file come from it too.
 export { CALIBRATED_VARIANTS, EVALUATION_TASKS, SWEEP_DEFAULTS, SWEEP_LIMITS, defaultMinDurationMs, parseShapesText, sweepRequestSchema, usesCalibration, type EvaluationTask } from '@benchfarm/contract';
 
 /** A sweep's options after validation, defaults applied (scenario options: scenario-request.ts). */
-export interface SweepRequest extends ScenarioRequest {
+export interface SweepRequest extends ScenarioRequest, MeasurementLimits {
   name?: string;
   /** A model file on the coordinator's machine (JSON requests only). */
   modelPath?: string;
@@ -34,12 +35,6 @@ export interface SweepRequest extends ScenarioRequest {
   /** Bring-your-own variants made elsewhere (QAT, distillation, ...): name -> ONNX file on the coordinator's machine. */
   ownVariants?: Record<string, string>;
   threads: number;
-  warmupMinQueries: number;
-  warmupMinDurationMs: number;
-  minQueries: number;
-  minDurationMs: number;
-  maxDurationMs: number;
-  seed: number;
   /** Run the variants with an external tool instead of onnxruntime-node. */
   runtime?: RuntimeRequest;
   /** Runtime settings searched per device (`dimensions` and the search fields), defaults applied; absent without dimensions. */

@@ -12,28 +12,12 @@ import {
 } from '@benchfarm/protocol';
 import { SESSION_ALLOWANCE_MS } from '@benchfarm/suite';
 import type { StoredResultSensors } from '../storage/result-sensors';
-import type { JobState, JobWithResult, PercentileRecord, ResultRecord, SweepListItem, SweepRecord, SweepSettings, SweepState, VariantDerivationRecord, VariantDerivationState } from '../storage/records';
+import type { JobState, JobWithResult, PercentileRecord, ResultFigures, ResultRecord, SweepListItem, SweepRecord, SweepSettings, SweepState, VariantDerivationRecord, VariantDerivationState } from '../storage/records';
 
 /** A result as the REST API shows it. */
-export interface ResultView {
+export interface ResultView extends ResultFigures {
   id: string;
-  count: number;
-  meanMs: number;
-  stdMs: number;
-  minMs: number;
-  maxMs: number;
   percentiles: Array<{ quantile: number; valueMs?: number; status: PercentileRecord['status']; minSamples: number }>;
-  throughputQps: number;
-  measuredDurationMs: number;
-  warmupQueries: number;
-  warmupDurationMs: number;
-  sessionCreationMs: number;
-  firstInferenceMs: number;
-  peakRssBytes?: number;
-  rssBeforeSessionBytes?: number;
-  rssAfterSessionBytes?: number;
-  modelFileSizeBytes: number;
-  stopReason: string;
   manifest: Record<string, unknown>;
   unmeasured: Array<{ field: string; reason: string }>;
   /** The agent's name. */
@@ -90,18 +74,11 @@ export interface JobView {
   result?: ResultView;
 }
 
-/** A running job's latest progress; a configuration search adds its point, counts and rate. */
-export interface ProgressView {
-  phase: string;
-  queriesDone: number;
-  elapsedMs: number;
-  /** The configuration being measured, in words (`fp32 cpu t2 basic`). */
-  point?: string;
-  pointsDone?: number;
-  pointsTotal?: number;
-  /** Of the current window; 0 when not measuring. */
-  queriesPerSecond?: number;
-}
+/**
+ * A running job's latest progress, as the agent reported it; a configuration search adds its
+ * point (in words: `fp32 cpu t2 basic`), counts and rate (of the current window; 0 when not measuring).
+ */
+export type ProgressView = Progress;
 
 /** One device's configuration search: what the coordinator planned for it and, once stored, the agent's result. */
 export interface ConfigSearchDeviceView {
@@ -222,19 +199,8 @@ export interface DeviceComparisonView {
   rounds?: number;
   /** interleaved or sequential */
   order?: string;
-  /** The evaluation phase on real images, when the sweep has an evaluation dataset. */
-  evaluation?: {
-    datasetId: string;
-    datasetName: string;
-    task: string;
-    images: number;
-    labelledImages: number;
-    inputs: string;
-    split: string;
-    detectionLayout?: string;
-    durationMs: number;
-    peakRssBytes?: number;
-  };
+  /** The evaluation phase on real images, when the sweep has an evaluation dataset; `detectionLayout` only for detection. */
+  evaluation?: Pick<EvaluationResult, 'datasetId' | 'datasetName' | 'task' | 'images' | 'labelledImages' | 'inputs' | 'split' | 'durationMs' | 'peakRssBytes'> & { detectionLayout?: string };
   variants: ComparedVariantView[];
   /** Why a figure is absent, e.g. `accuracy: no evaluation dataset in this sweep`. */
   unmeasured: Array<{ field: string; reason: string }>;
