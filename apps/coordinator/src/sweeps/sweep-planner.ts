@@ -72,6 +72,42 @@ function inputsOf(input: SweepPlanInput): TensorSpec[] {
   return input.inputs.map((i) => ({ name: i.name, dataType: i.dataType, shape: [...i.shape] }));
 }
 
+/** A fresh reference to one of the sweep's variants, as a job carries it. */
+function variantRefOf(input: SweepPlanInput, variant: VariantRecord): VariantRef {
+  return { modelName: input.model.name, variant: variant.name, sha256: variant.sha256, sizeBytes: variant.sizeBytes, recipe: { ...variant.recipe } };
+}
+
+/** One job of a sweep as the planner builds it: who runs it, what, with which session and suite settings, and what its kind adds. */
+interface PlannedJob {
+  agent: { agentId: string; agentName: string };
+  variant: VariantRecord;
+  session: Pick<BenchJob, 'executionProvider' | 'intraOpThreads' | 'interOpThreads' | 'batch'>;
+  suite: SuiteSettings;
+  extra?: Partial<Pick<BenchJob, 'comparison' | 'externalRuntime' | 'evaluation' | 'configSearch'>>;
+}
+
+/** Appends one job to the rows to store (`newJobs`) and the messages to publish (`jobs`); returns its id. */
+function addJob(input: SweepPlanInput, jobs: BenchJob[], newJobs: NewSweep['jobs'], job: PlannedJob): string {
+  const jobId = input.newJobId();
+  const { agentId, agentName } = job.agent;
+  newJobs.push({ id: jobId, variant: job.variant.name, agentId, agentName });
+  jobs.push({
+    jobId,
+    sweepId: input.sweepId,
+    agentId,
+    variant: variantRefOf(input, job.variant),
+    inputs: inputsOf(input),
+    executionProvider: job.session.executionProvider,
+    intraOpThreads: job.session.intraOpThreads,
+    interOpThreads: job.session.interOpThreads,
+    batch: job.session.batch,
+    suite: job.suite,
+    createdAtUnixMs: input.nowMs,
+    ...job.extra,
+  });
+  return jobId;
+}
+
 /**
  * Crosses variants x agents into jobs (variant-major, so each agent gets the variants in the
  * order asked for) and builds the `BenchJob` of each.
@@ -83,21 +119,12 @@ export function planSweep(input: SweepPlanInput): SweepPlan {
   const newJobs: NewSweep['jobs'] = [];
   for (const variant of input.variants) {
     for (const agent of input.agents) {
-      const jobId = input.newJobId();
-      newJobs.push({ id: jobId, variant: variant.name, agentId: agent.agentId, agentName: agent.name || agent.agentId });
-      jobs.push({
-        jobId,
-        sweepId: input.sweepId,
-        agentId: agent.agentId,
-        variant: { modelName: input.model.name, variant: variant.name, sha256: variant.sha256, sizeBytes: variant.sizeBytes, recipe: { ...variant.recipe } },
-        inputs: inputsOf(input),
-        executionProvider: settings.executionProvider,
-        intraOpThreads: settings.intraOpThreads,
-        interOpThreads: settings.interOpThreads,
-        batch: settings.batch,
+      addJob(input, jobs, newJobs, {
+        agent: { agentId: agent.agentId, agentName: agent.name || agent.agentId },
+        variant,
+        session: settings,
         suite: suiteOf(input, settings),
-        createdAtUnixMs: input.nowMs,
-        ...(input.request.runtime ? { externalRuntime: externalRuntimeOf(input.request.runtime, settings.minDurationMs, settings.maxDurationMs) } : {}),
+        ...(input.request.runtime ? { extra: { externalRuntime: externalRuntimeOf(input.request.runtime, settings.minDurationMs, settings.maxDurationMs) } } : {}),
       });
     }
   }
@@ -219,40 +246,32 @@ function planSearchJobs(input: SweepPlanInput, settings: SweepSettings, jobs: Be
   const search = input.request.configSearch;
   const reference = input.variants[0];
   if (!search || !reference) return undefined;
-  const refs: VariantRef[] = input.variants.map((v) => ({ modelName: input.model.name, variant: v.name, sha256: v.sha256, sizeBytes: v.sizeBytes, recipe: { ...v.recipe } }));
   const objective = searchObjective(input.request.scenario);
   const budgetMs = Math.round(search.budgetMinutes * 60_000);
   const baseline = baselineConfig();
   const devices = planConfigSearch(search, input.agents, input.variants.length).map(({ hasJob, ...device }): ConfigSearchDevicePlan => {
     if (!hasJob) return device;
-    const jobId = input.newJobId();
-    newJobs.push({ id: jobId, variant: reference.name, agentId: device.agentId, agentName: device.agentName });
-    jobs.push({
-      jobId,
-      sweepId: input.sweepId,
-      agentId: device.agentId,
-      variant: { ...(refs[0] as VariantRef), recipe: { ...(refs[0] as VariantRef).recipe } },
-      inputs: inputsOf(input),
+    const jobId = addJob(input, jobs, newJobs, {
+      agent: { agentId: device.agentId, agentName: device.agentName },
+      variant: reference,
       // The session settings of each point come from its configuration; these are the baseline's.
-      executionProvider: baseline.executionProvider,
-      intraOpThreads: baseline.intraOpThreads,
-      interOpThreads: baseline.interOpThreads,
-      batch: settings.batch,
+      session: { executionProvider: baseline.executionProvider, intraOpThreads: baseline.intraOpThreads, interOpThreads: baseline.interOpThreads, batch: settings.batch },
       suite: suiteOf(input, settings),
-      createdAtUnixMs: input.nowMs,
-      configSearch: {
-        strategy: search.strategy,
-        axes: device.axes.map((a) => ({ name: a.name, values: [...a.values] })),
-        skipped: device.skipped.map((k) => ({ ...k })),
-        baseline: { ...baseline, providerOptions: { ...baseline.providerOptions } },
-        budgetMs,
-        pointWarmupMs: search.pointWarmupMs,
-        pointDurationMs: search.pointDurationMs,
-        pointMinQueries: search.pointMinQueries,
-        confirmRounds: search.confirmRounds,
-        objective,
-        latencyBoundMs: input.request.latencyBoundMs ?? 0,
-        variants: refs.map((r) => ({ ...r, recipe: { ...r.recipe } })),
+      extra: {
+        configSearch: {
+          strategy: search.strategy,
+          axes: device.axes.map((a) => ({ name: a.name, values: [...a.values] })),
+          skipped: device.skipped.map((k) => ({ ...k })),
+          baseline: { ...baseline, providerOptions: { ...baseline.providerOptions } },
+          budgetMs,
+          pointWarmupMs: search.pointWarmupMs,
+          pointDurationMs: search.pointDurationMs,
+          pointMinQueries: search.pointMinQueries,
+          confirmRounds: search.confirmRounds,
+          objective,
+          latencyBoundMs: input.request.latencyBoundMs ?? 0,
+          variants: input.variants.map((v) => variantRefOf(input, v)),
+        },
       },
     });
     return { ...device, jobId };
@@ -287,24 +306,16 @@ function planComparisons(input: SweepPlanInput, settings: SweepSettings, jobs: B
   const reference = input.variants[0];
   if (!plansComparisons(input.request, input.variants.length, input.evaluation !== undefined) || !reference) return [];
   const evaluation = input.evaluation;
-  const refs = input.variants.map((v) => ({ modelName: input.model.name, variant: v.name, sha256: v.sha256, sizeBytes: v.sizeBytes, recipe: { ...v.recipe } }));
   return input.agents.map((agent) => {
-    const jobId = input.newJobId();
-    newJobs.push({ id: jobId, variant: reference.name, agentId: agent.agentId, agentName: agent.name || agent.agentId });
-    jobs.push({
-      jobId,
-      sweepId: input.sweepId,
-      agentId: agent.agentId,
-      variant: refs[0] ?? { modelName: input.model.name, variant: reference.name, sha256: reference.sha256, sizeBytes: reference.sizeBytes, recipe: {} },
-      inputs: inputsOf(input),
-      executionProvider: settings.executionProvider,
-      intraOpThreads: settings.intraOpThreads,
-      interOpThreads: settings.interOpThreads,
-      batch: settings.batch,
+    const jobId = addJob(input, jobs, newJobs, {
+      agent: { agentId: agent.agentId, agentName: agent.name || agent.agentId },
+      variant: reference,
+      session: settings,
       suite: suiteOf(input, settings, scenarioEnum('single_stream'), { ...scenarioOptionsOf(input.request), batchSizes: [], concurrency: [], targetQps: 0, latencyBoundMs: 0, searchPeakQps: false }),
-      createdAtUnixMs: input.nowMs,
-      comparison: { variants: refs.map((r) => ({ ...r, recipe: { ...r.recipe } })) },
-      ...(evaluation ? { evaluation: { ...evaluation, images: evaluation.images.map((im) => ({ ...im })) } } : {}),
+      extra: {
+        comparison: { variants: input.variants.map((v) => variantRefOf(input, v)) },
+        ...(evaluation ? { evaluation: { ...evaluation, images: evaluation.images.map((im) => ({ ...im })) } } : {}),
+      },
     });
     return { jobId, agentId: agent.agentId, variants: input.variants.map((v) => v.name) };
   });
