@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { SeriesLabels } from '@benchfarm/metrics';
-import type { ConfigSearchResult, SuiteReport } from '@benchfarm/protocol';
+import type { ConfigSearchResult } from '@benchfarm/protocol';
+import { reportsOfJobs } from '../storage/result-reports';
 import { decodeSamples } from '../storage/samples-codec';
-import { jsonText, settingsListsJob } from '../storage/sql-dialect';
+import { jobKindConditions, jsonText, type JobKindConditions } from '../storage/sql-dialect';
 import { SQL_DATABASE } from '../storage/storage.tokens';
 import type { SqlDatabase } from '../storage/sql';
 
@@ -31,15 +32,13 @@ export abstract class SeriesHistoryRepository {
 /** {@link SeriesHistoryRepository} on a {@link SqlDatabase} (read-only). */
 @Injectable()
 export class SqlSeriesHistoryRepository extends SeriesHistoryRepository {
-  private readonly isComparison: string;
-  private readonly isConfigSearch: string;
+  private readonly jobKind: JobKindConditions;
   /** How a result was measured (scenario/batch/threads); NULL when the settings lack one of them. */
   private readonly method: string;
 
   constructor(@Inject(SQL_DATABASE) private readonly db: SqlDatabase) {
     super();
-    this.isComparison = settingsListsJob(db.dialect, 'comparisonJobs');
-    this.isConfigSearch = settingsListsJob(db.dialect, 'configSearch.devices');
+    this.jobKind = jobKindConditions(db.dialect);
     const field = (key: string): string => jsonText(db.dialect, 's.settings_json', key);
     this.method = `${field('scenario')} || '/' || ${field('batch')} || '/' || ${field('intraOpThreads')}`;
   }
@@ -53,8 +52,8 @@ export class SqlSeriesHistoryRepository extends SeriesHistoryRepository {
          JOIN jobs j ON j.id = r.job_id
          JOIN sweeps s ON s.id = j.sweep_id
          WHERE s.model_name = @model AND j.variant = @variant AND j.agent_name = @device AND r.provider = @provider
-           AND NOT ${this.isComparison}
-           AND NOT ${this.isConfigSearch}
+           AND NOT ${this.jobKind.isComparison}
+           AND NOT ${this.jobKind.isConfigSearch}
          ORDER BY r.committed_at_ms DESC, r.commit_seq DESC
          LIMIT 50`,
         { model: series.model, variant: series.variant, device: series.device, provider: series.provider },
@@ -77,25 +76,14 @@ export class SqlSeriesHistoryRepository extends SeriesHistoryRepository {
        FROM results r
        JOIN jobs j ON j.id = r.job_id
        JOIN sweeps s ON s.id = j.sweep_id
-       WHERE NOT ${this.isConfigSearch}
+       WHERE NOT ${this.jobKind.isConfigSearch}
        GROUP BY s.model_name, j.variant, j.agent_name, r.provider`,
     );
     return rows.map((r) => ({ series: { model: r.model_name, variant: r.variant, device: r.agent_name, provider: r.provider }, lastResultMs: r.last_ms }));
   }
 
   async configSearchReports(): Promise<Array<{ model: string; device: string; report: ConfigSearchResult }>> {
-    const rows = await this.db.all<{ model_name: string; agent_name: string; report_json: string }>(
-      `SELECT s.model_name, j.agent_name, rr.report_json
-       FROM results r
-       JOIN result_reports rr ON rr.result_id = r.id
-       JOIN jobs j ON j.id = r.job_id
-       JOIN sweeps s ON s.id = j.sweep_id
-       WHERE ${this.isConfigSearch}
-       ORDER BY r.committed_at_ms, r.commit_seq`,
-    );
-    return rows.flatMap((r) => {
-      const search = (JSON.parse(r.report_json) as SuiteReport).configSearch;
-      return search ? [{ model: r.model_name, device: r.agent_name, report: search }] : [];
-    });
+    const stored = await reportsOfJobs(this.db, this.jobKind.isConfigSearch);
+    return stored.flatMap(({ model, device, report }) => (report.configSearch ? [{ model, device, report: report.configSearch }] : []));
   }
 }

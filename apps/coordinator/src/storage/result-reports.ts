@@ -10,6 +10,24 @@ export function resultReportRow(resultId: string, summary: Summary): { resultId:
   return { resultId, scenario: summary.report.scenario, reportJson: JSON.stringify(summary.report) };
 }
 
+/**
+ * The stored reports of the results of the jobs `jobCondition` picks (SQL on job `j` of sweep `s`,
+ * a constant such as one of `jobKindConditions`), oldest commit first, with the model,
+ * device and provider they were measured with.
+ */
+export async function reportsOfJobs(db: SqlExecutor, jobCondition: string): Promise<Array<{ model: string; device: string; provider: string; report: SuiteReport }>> {
+  const rows = await db.all<{ model_name: string; agent_name: string; provider: string; report_json: string }>(
+    `SELECT s.model_name, j.agent_name, r.provider, rr.report_json
+       FROM results r
+       JOIN result_reports rr ON rr.result_id = r.id
+       JOIN jobs j ON j.id = r.job_id
+       JOIN sweeps s ON s.id = j.sweep_id
+      WHERE ${jobCondition}
+      ORDER BY r.committed_at_ms, r.commit_seq`,
+  );
+  return rows.map((r) => ({ model: r.model_name, device: r.agent_name, provider: r.provider, report: JSON.parse(r.report_json) as SuiteReport }));
+}
+
 /** One job's stored report, as GET /sweeps/:id/suite-reports lists it. */
 export interface StoredSuiteReport {
   jobId: string;

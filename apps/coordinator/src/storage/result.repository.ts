@@ -2,12 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PercentileStatus, type SuiteReport } from '@benchfarm/protocol';
 import { SQL_DATABASE } from './storage.tokens';
 import { INSERT_RESULT_SENSORS, resultSensorsRow } from './result-sensors';
-import { INSERT_RESULT_REPORT, resultReportRow } from './result-reports';
+import { INSERT_RESULT_REPORT, reportsOfJobs, resultReportRow } from './result-reports';
 import { decodeSamples, encodeSamples } from './samples-codec';
 import { refreshSweepState } from './sweep-state';
 import { jobFromRow, type JobRow } from './sweep.repository';
 import { LeaseRefusedError, checkLeaseIn, releaseLeaseIn } from './lease.repository';
-import { greatest, settingsListsJob } from './sql-dialect';
+import { greatest, jobKindConditions, type JobKindConditions } from './sql-dialect';
 import type { SqlDatabase, SqlExecutor } from './sql';
 import type { AttemptError, AttemptErrorOutcome, CommitOutcome, JobContext, JobState, NewResult, PercentileRecord, SeriesResult } from './records';
 
@@ -66,22 +66,19 @@ async function requireLease(tx: SqlExecutor, jobId: string, leaseToken: string |
 /** {@link ResultRepository} on a {@link SqlDatabase} (SQLite or PostgreSQL). */
 @Injectable()
 export class SqlResultRepository extends ResultRepository {
-  /** SQL true when job `j` of sweep `s` is an interleaved comparison job / a configuration-search job. */
-  private readonly isComparison: string;
-  private readonly isConfigSearch: string;
+  private readonly jobKind: JobKindConditions;
 
   constructor(@Inject(SQL_DATABASE) private readonly db: SqlDatabase) {
     super();
-    this.isComparison = settingsListsJob(db.dialect, 'comparisonJobs');
-    this.isConfigSearch = settingsListsJob(db.dialect, 'configSearch.devices');
+    this.jobKind = jobKindConditions(db.dialect);
   }
 
   async getJobContext(jobId: string): Promise<JobContext | undefined> {
     const row = await this.db.get<JobRow & { model_name: string; variant_size_bytes: number; variant_sha256: string; has_result: number; is_comparison: number; is_config_search: number }>(
       `SELECT j.*, s.model_name, v.size_bytes AS variant_size_bytes, v.sha256 AS variant_sha256,
               CASE WHEN EXISTS (SELECT 1 FROM results r WHERE r.job_id = j.id) THEN 1 ELSE 0 END AS has_result,
-              CASE WHEN ${this.isComparison} THEN 1 ELSE 0 END AS is_comparison,
-              CASE WHEN ${this.isConfigSearch} THEN 1 ELSE 0 END AS is_config_search
+              CASE WHEN ${this.jobKind.isComparison} THEN 1 ELSE 0 END AS is_comparison,
+              CASE WHEN ${this.jobKind.isConfigSearch} THEN 1 ELSE 0 END AS is_config_search
        FROM jobs j
        JOIN sweeps s ON s.id = j.sweep_id
        JOIN variants v ON v.sweep_id = j.sweep_id AND v.name = j.variant
@@ -259,8 +256,8 @@ export class SqlResultRepository extends ResultRepository {
        JOIN jobs j ON j.id = r.job_id
        JOIN sweeps s ON s.id = j.sweep_id
        JOIN variants v ON v.sweep_id = j.sweep_id AND v.name = j.variant
-       WHERE NOT ${this.isComparison}
-         AND NOT ${this.isConfigSearch}
+       WHERE NOT ${this.jobKind.isComparison}
+         AND NOT ${this.jobKind.isConfigSearch}
        ORDER BY r.committed_at_ms, r.commit_seq`,
     );
     return rows.map((r) => ({
@@ -273,16 +270,8 @@ export class SqlResultRepository extends ResultRepository {
   }
 
   async comparisonReportsForMetrics(): Promise<Array<{ series: Omit<SeriesResult['series'], 'variant'>; report: SuiteReport }>> {
-    const rows = await this.db.all<{ model_name: string; agent_name: string; provider: string; report_json: string }>(
-      `SELECT s.model_name, j.agent_name, r.provider, rr.report_json
-       FROM results r
-       JOIN result_reports rr ON rr.result_id = r.id
-       JOIN jobs j ON j.id = r.job_id
-       JOIN sweeps s ON s.id = j.sweep_id
-       WHERE ${this.isComparison}
-       ORDER BY r.committed_at_ms, r.commit_seq`,
-    );
-    return rows.map((r) => ({ series: { model: r.model_name, device: r.agent_name, provider: r.provider }, report: JSON.parse(r.report_json) as SuiteReport }));
+    const stored = await reportsOfJobs(this.db, this.jobKind.isComparison);
+    return stored.map(({ model, device, provider, report }) => ({ series: { model, device, provider }, report }));
   }
 
   private async upsertAttempt(tx: SqlExecutor, jobId: string, attempt: number, agentId: string, uploadId: string, nowMs: number, startedAtMs: number | null = null): Promise<void> {

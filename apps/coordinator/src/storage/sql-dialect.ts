@@ -24,6 +24,19 @@ export function settingsListsJob(dialect: SqlDialect, list: SettingsJobList, set
   return `(${settingsColumn}::jsonb @> ${document})`;
 }
 
+/** SQL conditions on job `j` of sweep `s`, true for the jobs whose result is no single variant's measurement. */
+export interface JobKindConditions {
+  /** An interleaved comparison job (it measures every variant in one process). */
+  isComparison: string;
+  /** A configuration-search job (it measures many runtime settings). */
+  isConfigSearch: string;
+}
+
+/** The {@link JobKindConditions} of a dialect. */
+export function jobKindConditions(dialect: SqlDialect): JobKindConditions {
+  return { isComparison: settingsListsJob(dialect, 'comparisonJobs'), isConfigSearch: settingsListsJob(dialect, 'configSearch.devices') };
+}
+
 /** A top-level scalar of a JSON text column as text (NULL when absent); numbers read as their JSON text. */
 export function jsonText(dialect: SqlDialect, column: string, key: string): string {
   return dialect === 'sqlite' ? `json_extract(${column}, '$.${key}')` : `(${column}::jsonb ->> '${key}')`;
