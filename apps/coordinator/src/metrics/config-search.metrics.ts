@@ -6,8 +6,8 @@
  * series count stays bounded: one best per (model, variant, device) and one info series per id
  * a current best (or its baseline) names.
  */
-import { Gauge, type Registry } from 'prom-client';
-import { SERIES_LABEL_NAMES, boundedLabelValue, boundedSeries, type SeriesLabelName } from '@benchfarm/metrics';
+import type { Gauge, Registry } from 'prom-client';
+import { SERIES_LABEL_NAMES, boundedLabelValue, boundedSeries, registeredGauge, type SeriesLabelName } from '@benchfarm/metrics';
 import type { ConfigSearchResult, RunConfig } from '@benchfarm/protocol';
 
 /** Labels of the info series: the id and every setting of a configuration. */
@@ -38,31 +38,25 @@ export interface ConfigSearchMetrics {
   readonly bestP50Seconds: Gauge<BestLabel>;
 }
 
-function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Gauge<L> {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Gauge<L>;
-  return new Gauge({ name, help, labelNames, registers: [registry] });
-}
-
 /** Registers the configuration-search metrics on `registry` (or returns those already there). */
 export function createConfigSearchMetrics(registry: Registry): ConfigSearchMetrics {
   const best = [...SERIES_LABEL_NAMES, 'config'] as const;
   return {
-    info: gauge(
+    info: registeredGauge(
       registry,
       'benchfarm_run_config_info',
       'The settings of a run configuration id (always 1): execution provider with its options, intra/inter-op threads (0 = onnxruntime default), execution mode, graph optimization level, batch size (0 = the model\'s), concurrency (0 = 1). One series per id a current best configuration or its baseline names; join on config.',
       RUN_CONFIG_INFO_LABELS,
     ),
-    ratio: gauge(
+    ratio: registeredGauge(
       registry,
       'benchfarm_config_best_ratio',
       "Latest configuration search: the best configuration of a variant on a device against onnxruntime's defaults, confirmed in interleaved rounds (best / defaults of p50 latency, or of time per sample for the throughput objective; below 1 is faster). provider is the best configuration's; its settings are in benchfarm_run_config_info{config=...}.",
       best,
     ),
-    ratioCiLow: gauge(registry, 'benchfarm_config_best_ratio_ci_low', 'Lower bound of the bootstrap 95% confidence interval (over confirmation rounds) of benchfarm_config_best_ratio; absent below 2 rounds.', best),
-    ratioCiHigh: gauge(registry, 'benchfarm_config_best_ratio_ci_high', 'Upper bound of the bootstrap 95% confidence interval (over confirmation rounds) of benchfarm_config_best_ratio; absent below 2 rounds.', best),
-    bestP50Seconds: gauge(registry, 'benchfarm_config_best_p50_seconds', 'Median latency of the best configuration of a variant on a device in the confirmation rounds of its latest configuration search, in seconds.', best),
+    ratioCiLow: registeredGauge(registry, 'benchfarm_config_best_ratio_ci_low', 'Lower bound of the bootstrap 95% confidence interval (over confirmation rounds) of benchfarm_config_best_ratio; absent below 2 rounds.', best),
+    ratioCiHigh: registeredGauge(registry, 'benchfarm_config_best_ratio_ci_high', 'Upper bound of the bootstrap 95% confidence interval (over confirmation rounds) of benchfarm_config_best_ratio; absent below 2 rounds.', best),
+    bestP50Seconds: registeredGauge(registry, 'benchfarm_config_best_p50_seconds', 'Median latency of the best configuration of a variant on a device in the confirmation rounds of its latest configuration search, in seconds.', best),
   };
 }
 
