@@ -1,6 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ref } from '../openapi/schemas';
+import { errorResponse, ref } from '../openapi/schemas';
 import { AgentsService, type AgentView } from './agents.service';
 
 /** REST routes of the agent registry. */
@@ -13,7 +13,7 @@ export class AgentsController {
   @Get()
   @ApiOperation({ summary: 'Registered agents, read from the registry; stale when the last heartbeat is too old' })
   @ApiResponse({ status: 200, schema: { type: 'array', items: ref('AgentView') } })
-  @ApiResponse({ status: 503, description: 'NATS is unavailable (messaging_unavailable).', schema: ref('Error') })
+  @errorResponse(503, 'NATS is unavailable (messaging_unavailable).')
   list(): Promise<AgentView[]> {
     return this.agents.list();
   }

@@ -2,10 +2,8 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, 
 import { ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
-import { ref } from '../openapi/schemas';
+import { errorResponse, ref } from '../openapi/schemas';
 import { DatasetsService, type DatasetRemovalView, type DatasetView, type FileProgressView, type UploadView } from './datasets.service';
-
-const errorResponse = (status: number, description: string) => ApiResponse({ status, description, schema: ref('Error') });
 
 /** REST routes of datasets (`/v1/datasets`); each delegates to {@link DatasetsService}. */
 @ApiTags('datasets')

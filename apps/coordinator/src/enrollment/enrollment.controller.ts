@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ref } from '../openapi/schemas';
+import { errorResponse, ref } from '../openapi/schemas';
 import { EnrollmentService, type EnrollmentCodeView, type EnrollmentView } from './enrollment.service';
 
 /** REST routes of agent enrollment. */
@@ -15,8 +15,8 @@ export class EnrollmentController {
   @ApiOperation({ summary: 'Issue a one-time enrollment code for an agent id (shown once; stored only as its SHA-256)' })
   @ApiBody({ schema: ref('CreateEnrollmentCode') })
   @ApiResponse({ status: 201, schema: ref('EnrollmentCode') })
-  @ApiResponse({ status: 400, description: 'Bad agentId or ttlSeconds (invalid_argument, field named).', schema: ref('Error') })
-  @ApiResponse({ status: 501, description: 'No NATS account signing key configured (enrollment_disabled).', schema: ref('Error') })
+  @errorResponse(400, 'Bad agentId or ttlSeconds (invalid_argument, field named).')
+  @errorResponse(501, 'No NATS account signing key configured (enrollment_disabled).')
   createCode(@Body() body: unknown): Promise<EnrollmentCodeView> {
     return this.enrollment.createCode(body);
   }
@@ -27,10 +27,10 @@ export class EnrollmentController {
   @ApiOperation({ summary: "Enroll an agent with its code: returns its NATS user JWT (for the agent's own nkey), the addresses to dial and, with a farm CA, its gRPC client certificate" })
   @ApiBody({ schema: ref('EnrollRequest') })
   @ApiResponse({ status: 200, schema: ref('Enrollment') })
-  @ApiResponse({ status: 400, description: 'Bad agentId, code, natsPublicKey or tlsPublicKeyPem (invalid_argument, field named); the code stays usable.', schema: ref('Error') })
-  @ApiResponse({ status: 401, description: 'Unknown or expired code, or a code issued for another agent id (enrollment_code_invalid).', schema: ref('Error') })
-  @ApiResponse({ status: 409, description: 'The code was already used (enrollment_code_used).', schema: ref('Error') })
-  @ApiResponse({ status: 501, description: 'No NATS account signing key configured (enrollment_disabled).', schema: ref('Error') })
+  @errorResponse(400, 'Bad agentId, code, natsPublicKey or tlsPublicKeyPem (invalid_argument, field named); the code stays usable.')
+  @errorResponse(401, 'Unknown or expired code, or a code issued for another agent id (enrollment_code_invalid).')
+  @errorResponse(409, 'The code was already used (enrollment_code_used).')
+  @errorResponse(501, 'No NATS account signing key configured (enrollment_disabled).')
   enroll(@Body() body: unknown): Promise<EnrollmentView> {
     return this.enrollment.enroll(body);
   }

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { DomainError, DomainErrorCode } from '../common/domain-error';
-import { ref } from '../openapi/schemas';
+import { errorResponse, ref } from '../openapi/schemas';
 import { LeaseService } from './lease.service';
 
 /** `POST /sweeps/:id/cancel`: cancellation that reaches running jobs. */
@@ -16,8 +16,8 @@ export class LeasesController {
   @ApiOperation({ summary: 'Cancel a sweep: queued jobs are removed from the job stream, running jobs stop at their next lease renewal' })
   @ApiParam({ name: 'id', type: 'string' })
   @ApiResponse({ status: 200, schema: { type: 'object', properties: { cancelledJobs: { type: 'integer' }, deletedMessages: { type: 'integer' } } } })
-  @ApiResponse({ status: 404, description: 'No such sweep (sweep_not_found).', schema: ref('Error') })
-  @ApiResponse({ status: 409, description: 'Nothing left to cancel (already_finished).', schema: ref('Error') })
+  @errorResponse(404, 'No such sweep (sweep_not_found).')
+  @errorResponse(409, 'Nothing left to cancel (already_finished).')
   cancel(@Param('id') id: string, @Body() body: unknown): Promise<{ cancelledJobs: number; deletedMessages: number }> {
     const reason = (body as { reason?: unknown } | undefined)?.reason;
     if (reason !== undefined && (typeof reason !== 'string' || reason.length > 500)) {

@@ -1,3 +1,4 @@
+import { ApiResponse } from '@nestjs/swagger';
 import { requestComponentSchemas, restComponentSchemas, type RequestComponentName, type RestComponentName } from '@benchfarm/contract';
 import { DomainErrorCode } from '../common/domain-error';
 import { HTTP_EDGE_CODES } from '../common/http-error.filter';
@@ -8,6 +9,11 @@ export type { Schema } from './request-schemas';
 /** A reference to one of {@link OPENAPI_SCHEMAS}. */
 export function ref(name: keyof typeof OPENAPI_SCHEMAS): Schema {
   return { $ref: `#/components/schemas/${name}` };
+}
+
+/** Documents an error answer of a route: its status, when it is given, and the Error body. */
+export function errorResponse(status: number, description: string): MethodDecorator & ClassDecorator {
+  return ApiResponse({ status, description, schema: ref('Error') });
 }
 
 /** Every code an error answer may carry: those a service raises, then those of the HTTP edge itself (routing, parsing, token, 405/415). */

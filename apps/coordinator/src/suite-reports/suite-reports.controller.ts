@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ref } from '../openapi/schemas';
+import { errorResponse, ref } from '../openapi/schemas';
 import { SuiteReportsService, type SuiteReportsView } from './suite-reports.service';
 
 /** REST route of the suite reports; delegates to the service. */
@@ -13,7 +13,7 @@ export class SuiteReportsController {
   @Get(':id/suite-reports')
   @ApiOperation({ summary: "What each job's scenario measured beyond its summary: bootstrap CIs, CV, stability, offline levels, server runs and peak QPS, cold start, interleaved comparison ratios with CIs, operator profiles" })
   @ApiResponse({ status: 200, schema: ref('SuiteReports') })
-  @ApiResponse({ status: 404, description: 'Unknown sweep (sweep_not_found).', schema: ref('Error') })
+  @errorResponse(404, 'Unknown sweep (sweep_not_found).')
   forSweep(@Param('id') id: string): Promise<SuiteReportsView> {
     return this.reports.forSweep(id);
   }

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, UploadedFile, UseInterceptors } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
 import { ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ref } from '../openapi/schemas';
+import { errorResponse, ref } from '../openapi/schemas';
 import { ResultsService } from '../results/results.service';
 import { SweepsService } from './sweeps.service';
 import type { SweepListView, SweepView } from './sweep.view';
@@ -12,8 +12,6 @@ interface UploadedModelFile {
   originalname: string;
   size: number;
 }
-
-const errorResponse = (status: number, description: string) => ApiResponse({ status, description, schema: ref('Error') });
 
 /** REST routes of sweeps; each delegates to a service. */
 @ApiTags('sweeps')
