@@ -3,7 +3,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AgentView, SweepField, DatasetFileProgressView, DatasetManifestRequest, DatasetRemovalView, DatasetUploadView, DatasetView, ResultView, SuiteReportsView, SweepView } from '@benchfarm/contract';
+import type { AgentView, CancelSweepRequest, SweepCancellationView, SweepField, DatasetFileProgressView, DatasetManifestRequest, DatasetRemovalView, DatasetUploadView, DatasetView, ResultView, SuiteReportsView, SweepView } from '@benchfarm/contract';
 
 /** Thrown when the coordinator cannot be reached at all. */
 export class CoordinatorUnreachableError extends Error {
@@ -105,6 +105,11 @@ export class CoordinatorClient {
       if (Date.now() > deadline) throw new Error(`sweep ${id} still deriving after ${timeoutMs} ms: ${JSON.stringify(sweep.derivation)}`);
       await sleep(pollMs);
     }
+  }
+
+  /** Cancels a sweep (POST /sweeps/:id/cancel): its derivation stops, queued jobs are removed, running jobs stop at their next lease renewal. */
+  cancelSweep(id: string, body: CancelSweepRequest = {}): Promise<SweepCancellationView> {
+    return this.request<SweepCancellationView>('POST', `/sweeps/${encodeURIComponent(id)}/cancel`, JSON.stringify(body), { 'content-type': 'application/json' });
   }
 
   listAgents(): Promise<AgentView[]> {

@@ -343,6 +343,18 @@ program
   });
 
 program
+  .command('cancel')
+  .description('cancel a sweep: its derivation stops, queued jobs are removed, running jobs stop at their next lease renewal')
+  .argument('<sweepId>')
+  .option('--reason <text>', 'why, recorded with each cancelled job (at most 500 characters)')
+  .option('--json', 'print the answer as JSON')
+  .action(async (sweepId: string, flags: { reason?: string; json?: boolean }) => {
+    const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
+    const answer = await new CoordinatorClient(coordinatorUrl(coordinator, dir)).cancelSweep(sweepId, flags.reason === undefined ? {} : { reason: flags.reason });
+    process.stdout.write(flags.json ? `${JSON.stringify(answer, null, 2)}\n` : `sweep ${sweepId} cancelled: ${answer.cancelledJobs} jobs cancelled, ${answer.deletedMessages} queued job messages removed\n`);
+  });
+
+program
   .command('agents')
   .description('list the registered agents')
   .option('--json', 'print JSON')

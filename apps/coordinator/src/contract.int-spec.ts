@@ -186,6 +186,10 @@ describe('REST contract (real nats-server, coordinator)', () => {
       expect(charset).toMatchObject({ status: 400, body: { field: 'modelPath' } });
       // A bodiless POST is not a media type question.
       expect(await send('POST', '/sweeps/sweep_x/cancel')).toMatchObject({ status: 404, body: { code: 'sweep_not_found' } });
+      // The body is checked with the contract's schema before the sweep is looked up.
+      const badReason = await send('POST', '/sweeps/sweep_x/cancel', { body: JSON.stringify({ reason: 'x'.repeat(501) }), contentType: 'application/json' });
+      expect(badReason).toMatchObject({ status: 400, body: { code: 'invalid_argument', field: 'reason', message: 'reason must be a string of at most 500 characters' } });
+      expect(await send('POST', '/sweeps/sweep_x/cancel', { body: JSON.stringify({ reason: 7 }), contentType: 'application/json' })).toMatchObject({ status: 400, body: { field: 'reason' } });
     });
   });
 

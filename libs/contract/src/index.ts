@@ -5,6 +5,7 @@ export * from './scenario-request';
 export * from './runtime-request';
 export * from './config-search-request';
 export * from './sweep-request';
+export * from './cancel-request';
 export * from './enrollment-request';
 export * from './dataset-request';
 export * from './request-components';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cancelSweepRequestSchema } from './cancel-request';
 import { datasetManifestRequestSchema } from './dataset-request';
 import { createEnrollmentCodeRequestSchema, enrollRequestSchema } from './enrollment-request';
 
@@ -10,6 +11,7 @@ export const REQUEST_COMPONENTS = {
   CreateEnrollmentCode: createEnrollmentCodeRequestSchema,
   EnrollRequest: enrollRequestSchema,
   DatasetManifest: datasetManifestRequestSchema,
+  CancelSweep: cancelSweepRequestSchema,
 } as const;
 /** The name of one of {@link REQUEST_COMPONENTS}. */
 export type RequestComponentName = keyof typeof REQUEST_COMPONENTS;

@@ -487,6 +487,12 @@ export const suiteReportsSchema = z.strictObject({
   ),
 });
 
+/** POST /sweeps/{id}/cancel: what was cancelled. */
+export const sweepCancellationSchema = z.strictObject({
+  cancelledJobs: z.number().int().meta({ description: 'Jobs not yet finished that are now cancelled (0 for a sweep still deriving: it has no job yet).' }),
+  deletedMessages: z.number().int().meta({ description: 'Queued job messages removed from the job stream; a running job stops at its next lease renewal.' }),
+});
+
 export const healthSchema = z.strictObject({
   status: z.enum(['ok', 'degraded']),
   nats: z.enum(['connected', 'reconnecting', 'closed']),
@@ -555,6 +561,8 @@ export type HealthView = z.infer<typeof healthSchema>;
 export type EnrollmentCodeView = z.infer<typeof enrollmentCodeSchema>;
 /** POST /v1/enroll. */
 export type EnrollmentView = z.infer<typeof enrollmentSchema>;
+/** POST /sweeps/{id}/cancel. */
+export type SweepCancellationView = z.infer<typeof sweepCancellationSchema>;
 /** The body of an error answer. */
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
@@ -580,6 +588,7 @@ export const REST_COMPONENTS = {
   Health: healthSchema,
   EnrollmentCode: enrollmentCodeSchema,
   Enrollment: enrollmentSchema,
+  SweepCancellation: sweepCancellationSchema,
 } as const;
 /** The name of one of {@link REST_COMPONENTS}. */
 export type RestComponentName = keyof typeof REST_COMPONENTS;

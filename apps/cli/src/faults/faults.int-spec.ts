@@ -274,9 +274,8 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       const sweep = await createDerived(client, MODEL, job({ targets: id, minDurationMs: 30_000, variants: 'fp32,ort-basic' }));
       await waitFor('job running', async () => ((await jobOf(sweep.id)).state === 'running' ? true : undefined));
       const cancelledAt = Date.now();
-      const res = await fetch(`${client.baseUrl}/sweeps/${sweep.id}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'test' }) });
-      expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({ cancelledJobs: 2 });
+      // Through the CLI's client, as `benchfarm cancel` sends it.
+      expect(await client.cancelSweep(sweep.id, { reason: 'test' })).toMatchObject({ cancelledJobs: 2 });
       await waitFor('agent stopped the job', () => (a.lines().some((l) => l.message === 'job message dropped' && String(l.reason).startsWith('job stopped: ')) ? true : undefined), 10_000, 50);
       const stopMs = Date.now() - cancelledAt;
       expect(stopMs).toBeLessThan(FAST_TIMINGS.workingMs * 2 + 2_000);
@@ -286,6 +285,7 @@ describe('fault injection (RELIABILITY.md promises 1-12, the MaxDeliver advisory
       await streamEmptyFor(id);
       const again = await fetch(`${client.baseUrl}/sweeps/${sweep.id}/cancel`, { method: 'POST' });
       expect(again.status).toBe(409);
+      await expect(client.cancelSweep(sweep.id)).rejects.toMatchObject({ status: 409, code: 'already_finished' });
       figure('cancel reaches a running job', { stopMs });
       await stopAll(a);
     });

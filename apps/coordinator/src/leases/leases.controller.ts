@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { DomainError, DomainErrorCode } from '../common/domain-error';
+import { ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { cancelSweepRequestSchema, type SweepCancellationView } from '@benchfarm/contract';
+import { parseRequest } from '../common/parse-request';
 import { errorResponse, ref } from '../openapi/schemas';
 import { LeaseService } from './lease.service';
 
@@ -15,14 +16,13 @@ export class LeasesController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel a sweep: queued jobs are removed from the job stream, running jobs stop at their next lease renewal' })
   @ApiParam({ name: 'id', type: 'string' })
-  @ApiResponse({ status: 200, schema: { type: 'object', properties: { cancelledJobs: { type: 'integer' }, deletedMessages: { type: 'integer' } } } })
+  @ApiBody({ required: false, schema: ref('CancelSweep') })
+  @ApiResponse({ status: 200, schema: ref('SweepCancellation') })
+  @errorResponse(400, 'A bad body (invalid_argument, field reason).')
   @errorResponse(404, 'No such sweep (sweep_not_found).')
   @errorResponse(409, 'Nothing left to cancel (already_finished).')
-  cancel(@Param('id') id: string, @Body() body: unknown): Promise<{ cancelledJobs: number; deletedMessages: number }> {
-    const reason = (body as { reason?: unknown } | undefined)?.reason;
-    if (reason !== undefined && (typeof reason !== 'string' || reason.length > 500)) {
-      throw new DomainError(DomainErrorCode.InvalidArgument, 'reason must be a string of at most 500 characters', { field: 'reason' });
-    }
+  cancel(@Param('id') id: string, @Body() body: unknown): Promise<SweepCancellationView> {
+    const { reason } = parseRequest(cancelSweepRequestSchema, body ?? {});
     return this.leases.cancelSweep(id, reason ?? 'cancelled by request');
   }
 }

@@ -58,7 +58,7 @@ describe('the other request bodies, generated from the schemas the services pars
 
   it('are the components of the document', () => {
     const names = Object.keys(REQUEST_COMPONENTS) as RequestComponentName[];
-    expect(names.sort()).toEqual(['CreateEnrollmentCode', 'DatasetManifest', 'EnrollRequest']);
+    expect(names.sort()).toEqual(['CancelSweep', 'CreateEnrollmentCode', 'DatasetManifest', 'EnrollRequest']);
     for (const name of names) expect(OPENAPI_SCHEMAS[name], name).toEqual(generated[name]);
     expect(JSON.stringify(generated)).not.toContain('$schema');
   });
@@ -69,6 +69,8 @@ describe('the other request bodies, generated from the schemas the services pars
       required: ['agentId'],
       properties: { agentId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, ttlSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: 3600 } },
     });
+    expect(generated.CancelSweep).toMatchObject({ type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } });
+    expect(generated.CancelSweep).not.toHaveProperty('required');
     expect(generated.EnrollRequest).toMatchObject({ required: ['agentId', 'code', 'natsPublicKey'], properties: { code: { pattern: '^[A-Za-z0-9_-]{16,128}$' } } });
     expect(generated.DatasetManifest).toMatchObject({
       required: ['images'],
