@@ -9,8 +9,8 @@ import { createUserKeyPair, formatCredsFile, generateFarmSecurity, natsAuthConfi
 import { agentInboxPrefix, agentPermissions, type NatsUserPermissions } from './permissions';
 
 // agentPermissions is the minimal set: with all of it an agent does everything startAgent does
-// (open the buckets, look up its consumer, pull, ack, heartbeat put and delete, read a model big
-// enough to need flow control); without any single entry one of those steps fails. (An empty
+// (open the buckets, look up its consumer, pull, ack, heartbeat put and delete, read a 40 MiB
+// model, read a chunk with a direct get); without any single entry one of those steps fails. (An empty
 // allow-list means "anything" to NATS: agentPermissions never yields one.)
 const STEP_TIMEOUT_MS = 10_000;
 const MODEL_BYTES = 40 * 1024 * 1024;
@@ -70,6 +70,12 @@ describe('agentPermissions against nats-server 2.9 in operator mode', () => {
       await step('heartbeat', store.agents.put(agentId, new TextEncoder().encode('alive')));
       await step('unregister', store.agents.delete(agentId));
       await step('fetch a model', fetchModel(store.models, modelSha256, join(dir, 'cache', agentId)));
+      // fetchModel falls back to the leader's message gets where a direct get fails, so the fetch
+      // above works without DIRECT.GET (4x slower): its fast path is checked on its own.
+      const info = await step('look up the model', store.models.info(modelSha256));
+      const objects = store.models as unknown as { stream: string; jsm: FarmStore['jsm'] };
+      const chunk = await step('read a chunk with a direct get', objects.jsm.direct.getMessage(objects.stream, { seq: 1, next_by_subj: `$O.${info!.bucket}.C.${info!.nuid}` } as never));
+      if (!chunk) return 'read a chunk with a direct get: not found';
       return undefined;
     } catch (err) {
       return (err as Error).message;
