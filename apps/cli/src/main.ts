@@ -187,6 +187,17 @@ const program = new Command()
   .option('--coordinator <url>', 'coordinator REST URL (default: the running `benchfarm up`, else http://127.0.0.1:8080)')
   .showHelpAfterError();
 
+/** The coordinator the global flags name (--coordinator, else the running `benchfarm up` in --dir, else the default). */
+function selectedCoordinatorUrl(): string {
+  const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
+  return coordinatorUrl(coordinator, dir);
+}
+
+/** A REST client of {@link selectedCoordinatorUrl}. */
+function selectedCoordinator(): CoordinatorClient {
+  return new CoordinatorClient(selectedCoordinatorUrl());
+}
+
 program
   .command('up')
   .description('start the embedded farm on this machine: nats-server (JetStream), the coordinator and one local agent; Ctrl-C stops all three')
@@ -273,7 +284,7 @@ program
 registerVariantsCommand(program);
 registerSecurityCommands(program, (flag) => coordinatorUrl(flag, DEFAULT_DIR));
 registerPkiCommand(program);
-registerDatasetCommand(program, () => coordinatorUrl(program.opts<{ coordinator?: string }>().coordinator, program.opts<{ dir: string }>().dir));
+registerDatasetCommand(program, selectedCoordinatorUrl);
 registerSimulateFleetCommand(program, () => program.opts<{ coordinator?: string }>().coordinator);
 
 scenarioFlags(sweepOptionsCommand(
@@ -285,8 +296,8 @@ scenarioFlags(sweepOptionsCommand(
   .option('--no-wait', 'return once the sweep is queued')
   .option('--json', 'print the sweep as JSON; while waiting, one JSON object per line per change (event sweep, job, progress) and a last `done` line with the final sweep')
   .action(async (model: string, flags: SweepFlags & ScenarioFlagValues & { wait: boolean; json?: boolean }, cmd: Command) => {
-    const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
-    const client = new CoordinatorClient(coordinatorUrl(coordinator, dir));
+    const { dir } = program.opts<{ dir: string }>();
+    const client = selectedCoordinator();
     let settings: SweepOptions;
     try {
       settings = await resolveSweepSettings({ ...toSweepOptions(flags) }, flags, cmd);
@@ -315,8 +326,7 @@ program
   .option('--latency-slo-ms <ms>', 'recommend only variants whose latency at --slo-percentile is at most this', num('--latency-slo-ms'))
   .option('--slo-percentile <p>', 'percentile the latency SLO is stated on: 50, 90 or 99', num('--slo-percentile'), 90)
   .action(async (sweepId: string, flags: { json?: boolean } & ReportFlags) => {
-    const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
-    const sweep = await new CoordinatorClient(coordinatorUrl(coordinator, dir)).getSweep(sweepId);
+    const sweep = await selectedCoordinator().getSweep(sweepId);
     const text = flags.json ? `${JSON.stringify(sweep, null, 2)}\n` : flags.format === 'table' ? `${sweepReport(sweep)}\n\n${tradeOffText(reportOf(sweep, flags))}` : renderReport(sweep, flags);
     if (flags.output) {
       writeFileSync(flags.output, text);
@@ -333,9 +343,8 @@ program
   .option('--min-change <ratio>', 'smallest relative change of the median that counts (0.05 = 5%)', num('--min-change'), DEFAULT_REGRESSION_POLICY.minRelativeChange)
   .option('--format <format>', 'table, markdown or json', 'table')
   .action(async (sweepA: string, sweepB: string, flags: { alpha: number; minChange: number; format: string }) => {
-    const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
     if (!['table', 'markdown', 'json'].includes(flags.format)) throw new ReportOptionError('--format', `must be table, markdown or json, got ${flags.format}`);
-    const client = new CoordinatorClient(coordinatorUrl(coordinator, dir));
+    const client = selectedCoordinator();
     const [a, b] = await Promise.all([client.getSweep(sweepA), client.getSweep(sweepB)]);
     const result = await compareSweeps(a, b, (sweepId, jobId) => client.samples(sweepId, jobId), { alpha: flags.alpha, minRelativeChange: flags.minChange });
     process.stdout.write(`${renderComparison(result, flags.format)}\n`);
@@ -349,8 +358,7 @@ program
   .option('--reason <text>', 'why, recorded with each cancelled job (at most 500 characters)')
   .option('--json', 'print the answer as JSON')
   .action(async (sweepId: string, flags: { reason?: string; json?: boolean }) => {
-    const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
-    const answer = await new CoordinatorClient(coordinatorUrl(coordinator, dir)).cancelSweep(sweepId, flags.reason === undefined ? {} : { reason: flags.reason });
+    const answer = await selectedCoordinator().cancelSweep(sweepId, flags.reason === undefined ? {} : { reason: flags.reason });
     process.stdout.write(flags.json ? `${JSON.stringify(answer, null, 2)}\n` : `sweep ${sweepId} cancelled: ${answer.cancelledJobs} jobs cancelled, ${answer.deletedMessages} queued job messages removed\n`);
   });
 
@@ -359,8 +367,7 @@ program
   .description('list the registered agents')
   .option('--json', 'print JSON')
   .action(async (flags: { json?: boolean }) => {
-    const { dir, coordinator } = program.opts<{ dir: string; coordinator?: string }>();
-    const agents = await new CoordinatorClient(coordinatorUrl(coordinator, dir)).listAgents();
+    const agents = await selectedCoordinator().listAgents();
     process.stdout.write(flags.json ? `${JSON.stringify(agents, null, 2)}\n` : `${agentsTable(agents)}\n`);
   });
 
